@@ -1,0 +1,158 @@
+//! Command-line arguments, resolved into a `Config` and a `Subcommand`.
+//!
+//! Parsing stays here; each subcommand's work lives in `ops`, so a command
+//! is a few lines that turn arguments into an `ops` call.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand as ClapSubcommand, ValueEnum};
+
+use crate::ops;
+use crate::stack::LoadOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "geno",
+    version,
+    about = "One stack.yaml for the local Docker stack and its ECS Fargate deployment",
+    propagate_version = true
+)]
+pub struct Arguments {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack definition.
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml", value_name = "PATH")]
+    pub file: PathBuf,
+    /// Variables for interpolation (default: `.env` beside stack.yaml, if any).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// More logging: -v info, -vv debug, -vvv trace (or set GENO_LOG).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Print data as JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, ClapSubcommand)]
+pub enum Command {
+    /// Check stack.yaml for every environment and list all problems.
+    Validate,
+    /// Print the fully resolved stack (interpolated, defaults applied, secrets redacted).
+    Config {
+        /// Environment to resolve for.
+        #[arg(long, default_value = "local")]
+        env: String,
+    },
+    /// Print what ECS gets for an environment: task definitions, service updates, target groups.
+    Render {
+        #[arg(long)]
+        env: String,
+        /// Pin the image: `sha256:<digest>` (per-service ECR repository) or `repo@sha256:<digest>`.
+        #[arg(long, value_name = "DIGEST")]
+        image: Option<String>,
+    },
+    /// Print the JSON Schema of stack.yaml.
+    Schema,
+    /// Build the image and run the stack locally (not built yet).
+    Up(NotYet),
+    /// Stop and remove the local stack (not built yet).
+    Down(NotYet),
+    /// List the local stack's containers (not built yet).
+    Ps(NotYet),
+    /// Show service logs (not built yet).
+    Logs(NotYet),
+    /// Run a command in a running service (not built yet).
+    Exec(NotYet),
+    /// Run a one-off container of a service (not built yet).
+    Run(NotYet),
+    /// Run the smoke tests through the load balancer (not built yet).
+    Smoke(NotYet),
+    /// Push the verified image and roll it out to an ECS environment (not built yet).
+    Promote(NotYet),
+    /// Show what promote would change in an environment (not built yet).
+    Diff(NotYet),
+    /// List promotions to an environment (not built yet).
+    History(NotYet),
+    /// Go back to the previous promotion (not built yet).
+    Rollback(NotYet),
+}
+
+/// Arguments of a verb whose issue has not landed: accepted so `--help`
+/// works, refused with a clear message when run.
+#[derive(Debug, Args)]
+pub struct NotYet {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Settings every command shares, resolved from arguments and environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub env_file: Option<PathBuf>,
+    pub json: bool,
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Config {
+    pub fn load_options(&self, env: &str) -> LoadOptions {
+        LoadOptions {
+            env: env.to_string(),
+            vars: self.vars.clone(),
+            env_file: self.env_file.clone(),
+        }
+    }
+}
+
+impl Arguments {
+    pub fn run(self) -> anyhow::Result<i32> {
+        crate::logging::init(self.global.verbose);
+        let config = Config {
+            file: self.global.file,
+            env_file: self.global.env_file,
+            json: self.global.json,
+            vars: std::env::vars().collect(),
+        };
+        self.command.execute(&config)
+    }
+}
+
+impl Command {
+    pub fn execute(self, config: &Config) -> anyhow::Result<i32> {
+        match self {
+            Command::Validate => ops::validate::validate(config),
+            Command::Config { env } => ops::config::config(config, &env),
+            Command::Render { env, image } => ops::render::render(config, &env, image.as_deref()),
+            Command::Schema => ops::schema::print(),
+            Command::Up(_) => not_yet("up", 4),
+            Command::Down(_) => not_yet("down", 4),
+            Command::Ps(_) => not_yet("ps", 4),
+            Command::Logs(_) => not_yet("logs", 4),
+            Command::Exec(_) => not_yet("exec", 4),
+            Command::Run(_) => not_yet("run", 4),
+            Command::Smoke(_) => not_yet("smoke", 5),
+            Command::Promote(_) => not_yet("promote", 6),
+            Command::Diff(_) => not_yet("diff", 6),
+            Command::History(_) => not_yet("history", 6),
+            Command::Rollback(_) => not_yet("rollback", 6),
+        }
+    }
+}
+
+fn not_yet(verb: &str, issue: u32) -> anyhow::Result<i32> {
+    anyhow::bail!("`geno {verb}` is not built yet (tracked in issue {issue})")
+}

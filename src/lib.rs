@@ -1,0 +1,13 @@
+//! geno: one stack.yaml drives the local Docker stack, its smoke tests and
+//! its ECS Fargate deployment.
+//!
+//! Layers, bottom up: `stack` (model, parsing, validation), `spec` and
+//! `render` (pure mappings), then `ops`, one module per verb, and `cli`.
+
+pub mod cli;
+pub mod error;
+pub mod logging;
+pub mod ops;
+pub mod render;
+pub mod spec;
+pub mod stack;

@@ -1,0 +1,15 @@
+//! `geno schema`: the JSON Schema of stack.yaml, generated from the model.
+
+use crate::stack::Stack;
+
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Stack);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
+    text.push('\n');
+    text
+}
+
+pub fn print() -> anyhow::Result<i32> {
+    print!("{}", schema_json());
+    Ok(0)
+}

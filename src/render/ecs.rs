@@ -1,0 +1,239 @@
+//! What ECS gets for an environment: one `RegisterTaskDefinition` input, one
+//! `UpdateService` input and the target group's health check per app service.
+//!
+//! Field names and types follow the ECS and ELBv2 API references (cpu and
+//! memory are strings, durations whole seconds), so the JSON can be sent as
+//! it is. Built from `spec::container_spec`, the same mapping `geno up` uses.
+
+use serde_json::{Map, Value, json};
+
+use crate::spec::{ContainerSpec, container_spec};
+use crate::stack::{AwsEnvironment, AwsSecret, Stack};
+
+/// What image the task definitions name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChoice {
+    /// Not chosen yet: a tag that says so (`geno promote` pins a digest).
+    Unpinned,
+    /// A manifest digest; each service gets `REGISTRY/REPOSITORY@DIGEST`.
+    Digest(String),
+    /// A full reference used for every service as given.
+    Reference(String),
+}
+
+/// The tag of an unpinned rendering; nothing is ever pushed under it.
+pub const UNPINNED_TAG: &str = "unpinned";
+
+impl ImageChoice {
+    /// `sha256:…` is a digest, `repo@sha256:…` a reference; anything else is
+    /// refused because task definitions are only ever pinned by digest.
+    pub fn parse(text: &str) -> Result<ImageChoice, RenderError> {
+        if is_digest(text) {
+            return Ok(ImageChoice::Digest(text.to_string()));
+        }
+        match text.rsplit_once('@') {
+            Some((repo, digest)) if !repo.is_empty() && is_digest(digest) => {
+                Ok(ImageChoice::Reference(text.to_string()))
+            }
+            _ => Err(RenderError::BadImage(text.to_string())),
+        }
+    }
+}
+
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("environment `{0}` has no `aws` section, so there is nothing to render for ECS")]
+    NoAws(String),
+    #[error("`{0}` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`")]
+    BadImage(String),
+    #[error("secret `{secret}` has no `aws` source for environment `{env}`")]
+    NoSecretSource { secret: String, env: String },
+}
+
+/// The rendering for one environment, as printed by `geno render`.
+pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, RenderError> {
+    let environment = stack.environments.get(env);
+    let aws = environment
+        .and_then(|e| e.aws.as_ref())
+        .ok_or_else(|| RenderError::NoAws(env.to_string()))?;
+    let mut services = Map::new();
+    for (name, svc) in &stack.services {
+        let Some(ecs) = &svc.ecs else { continue };
+        let spec = container_spec(name, svc);
+        let family = stack.task_family(name, env);
+        let image_ref = match image {
+            ImageChoice::Unpinned => format!("{}/{}:{UNPINNED_TAG}", aws.registry(), ecs.repository),
+            ImageChoice::Digest(d) => format!("{}/{}@{d}", aws.registry(), ecs.repository),
+            ImageChoice::Reference(r) => r.clone(),
+        };
+        let desired = environment
+            .and_then(|e| e.desired_count.get(name).copied())
+            .unwrap_or(ecs.desired_count);
+        let task_definition = json!({
+            "family": family,
+            "taskRoleArn": aws.task_role_arn,
+            "executionRoleArn": aws.execution_role_arn,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": ecs.cpu.to_string(),
+            "memory": ecs.memory.to_string(),
+            "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
+            "containerDefinitions": [container_definition(stack, env, aws, &spec, &image_ref)?],
+        });
+        let mut service = json!({
+            "cluster": aws.cluster,
+            "service": ecs.service,
+            "taskDefinition": family,
+            "desiredCount": desired,
+            "deploymentConfiguration": {
+                "deploymentCircuitBreaker": {
+                    "enable": ecs.circuit_breaker.enable,
+                    "rollback": ecs.circuit_breaker.rollback,
+                },
+                "minimumHealthyPercent": ecs.min_healthy_percent,
+                "maximumPercent": ecs.max_percent,
+            },
+        });
+        if let Some(grace) = ecs.health_check_grace_period {
+            service["healthCheckGracePeriodSeconds"] = json!(grace.as_secs());
+        }
+        let mut entry = json!({
+            "repository": ecs.repository,
+            "taskDefinition": task_definition,
+            "service": service,
+        });
+        if let Some(tg_name) = &ecs.target_group
+            && let Some(tg) = stack.load_balancer.as_ref().and_then(|lb| lb.target_groups.get(tg_name))
+        {
+            let hc = &tg.health_check;
+            entry["targetGroup"] = json!({
+                "name": stack.target_group_name(tg_name, env),
+                "protocol": "HTTP",
+                "port": tg.port,
+                "targetType": "ip",
+                "healthCheckProtocol": "HTTP",
+                "healthCheckPath": hc.path,
+                "healthCheckPort": hc.port.map(|p| p.to_string()).unwrap_or_else(|| "traffic-port".into()),
+                "healthCheckIntervalSeconds": hc.interval.as_secs(),
+                "healthCheckTimeoutSeconds": hc.timeout.as_secs(),
+                "healthyThresholdCount": hc.healthy_threshold,
+                "unhealthyThresholdCount": hc.unhealthy_threshold,
+                "matcher": { "HttpCode": hc.matcher },
+                "deregistrationDelaySeconds": tg.deregistration_delay.as_secs(),
+                "containerName": name,
+                "containerPort": tg.port,
+            });
+        }
+        services.insert(name.clone(), entry);
+    }
+    Ok(json!({
+        "environment": env,
+        "region": aws.region,
+        "accountId": aws.account_id,
+        "cluster": aws.cluster,
+        "imagePinned": !matches!(image, ImageChoice::Unpinned),
+        "services": services,
+    }))
+}
+
+fn container_definition(
+    stack: &Stack,
+    env: &str,
+    aws: &AwsEnvironment,
+    spec: &ContainerSpec,
+    image: &str,
+) -> Result<Value, RenderError> {
+    let mut def = json!({
+        "name": spec.service,
+        "image": image,
+        "essential": true,
+    });
+    if let Some(command) = &spec.command {
+        def["command"] = json!(command);
+    }
+    def["portMappings"] = spec
+        .container_ports
+        .iter()
+        .map(|p| json!({ "containerPort": p, "protocol": "tcp" }))
+        .collect();
+    def["environment"] = spec
+        .environment
+        .iter()
+        .map(|(k, v)| json!({ "name": k, "value": v }))
+        .collect();
+    let mut secrets = Vec::new();
+    for name in &spec.secrets {
+        let source = stack
+            .secrets
+            .get(name)
+            .and_then(|s| s.aws.as_ref())
+            .ok_or_else(|| RenderError::NoSecretSource {
+                secret: name.clone(),
+                env: env.to_string(),
+            })?;
+        secrets.push(json!({ "name": name, "valueFrom": value_from(aws, source) }));
+    }
+    def["secrets"] = Value::Array(secrets);
+    if let Some(h) = &spec.health {
+        let mut hc = json!({
+            "command": h.test,
+            "interval": h.interval_secs,
+            "timeout": h.timeout_secs,
+            "retries": h.retries,
+        });
+        if let Some(sp) = h.start_period_secs {
+            hc["startPeriod"] = json!(sp);
+        }
+        def["healthCheck"] = hc;
+    }
+    def["logConfiguration"] = json!({
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": aws.log_group,
+            "awslogs-region": aws.region,
+            "awslogs-stream-prefix": spec.service,
+        }
+    });
+    Ok(def)
+}
+
+/// The ARN ECS reads a secret from.
+pub fn value_from(aws: &AwsEnvironment, source: &AwsSecret) -> String {
+    match source {
+        AwsSecret::Ssm(name) if name.starts_with("arn:") => name.clone(),
+        AwsSecret::Ssm(name) => format!(
+            "arn:aws:ssm:{}:{}:parameter/{}",
+            aws.region,
+            aws.account_id,
+            name.trim_start_matches('/')
+        ),
+        AwsSecret::SecretsManager(name) if name.starts_with("arn:") => name.clone(),
+        AwsSecret::SecretsManager(name) => format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{name}",
+            aws.region, aws.account_id
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_choices() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(ImageChoice::parse(&d).unwrap(), ImageChoice::Digest(d.clone()));
+        let r = format!("reg/repo@{d}");
+        assert_eq!(ImageChoice::parse(&r).unwrap(), ImageChoice::Reference(r.clone()));
+        assert_eq!(
+            ImageChoice::parse("repo:latest").unwrap_err().to_string(),
+            "`repo:latest` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`"
+        );
+        assert!(ImageChoice::parse(&format!("sha256:{}", "A".repeat(64))).is_err());
+    }
+}

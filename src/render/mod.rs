@@ -1,0 +1,3 @@
+//! Pure renderings of the stack for other systems (ECS today).
+
+pub mod ecs;

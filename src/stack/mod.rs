@@ -1,0 +1,17 @@
+//! The stack definition: model, parsing, interpolation, validation.
+//!
+//! Pure: nothing here talks to Docker or AWS, so it is all unit-testable and
+//! every command shares one view of what stack.yaml means.
+
+pub mod de;
+pub mod diag;
+pub mod graph;
+pub mod interp;
+pub mod load;
+pub mod matcher;
+pub mod model;
+pub mod validate;
+pub mod yaml;
+
+pub use load::{LoadError, LoadOptions, Loaded, load, validate_all};
+pub use model::*;

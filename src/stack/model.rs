@@ -1,0 +1,941 @@
+//! The stack.yaml data model: what a user writes, after interpolation.
+//!
+//! These types only describe; checks that span several fields live in
+//! `validate`, and the mapping to containers and task definitions in `spec`.
+//! Doc comments here become descriptions in the generated JSON Schema.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A Genonaut-style stack: one image, several services, one load balancer,
+/// and the environments it is deployed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// Stack name: prefixes local containers, networks and volumes.
+    pub name: String,
+    /// The one image every app service runs.
+    pub image: ImageBuild,
+    /// Named volumes used by services (`NAME:/path` in a service's volumes).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub volumes: IndexMap<String, VolumeSpec>,
+    /// One declaration per secret: how it is made locally and where ECS reads it.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, Secret>,
+    pub services: IndexMap<String, Service>,
+    /// The local stand-in for the Application Load Balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancer>,
+    /// Deployment targets, `local` included.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environments: IndexMap<String, Environment>,
+    /// Smoke tests run through the load balancer by `geno smoke`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<SmokeStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageBuild {
+    /// Build context, relative to stack.yaml.
+    #[serde(default = "default_context")]
+    pub context: String,
+    /// Dockerfile, relative to the context.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub args: IndexMap<String, String>,
+    /// Multi-stage build target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+fn default_context() -> String {
+    ".".into()
+}
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    /// Kept by `geno down` unless `--volumes` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the value comes from when the stack runs locally.
+    pub local: LocalSecret,
+    /// Where ECS reads it from (required for every non-local environment
+    /// whose services use the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LocalSecret {
+    /// A random value made once per stack and kept under `.geno/`.
+    Generate {
+        #[serde(default = "default_secret_length")]
+        length: u32,
+    },
+    /// Read from this variable (process environment or the env file).
+    Env(String),
+    /// Built from other secrets: `{{NAME}}` is replaced by that secret's value.
+    Template(String),
+}
+
+fn default_secret_length() -> u32 {
+    32
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AwsSecret {
+    /// SSM Parameter Store parameter name (`/genonaut/demo/db-url`) or ARN.
+    Ssm(String),
+    /// Secrets Manager secret name or ARN (`name:json-key::` selects a key).
+    SecretsManager(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// Long-running; `geno up` waits for it to be running and healthy.
+    #[default]
+    Service,
+    /// Runs once to completion (migrations); dependents may wait for exit 0.
+    Job,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// An external image (`postgres:16`). Without it the service runs the
+    /// stack's own image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kind: ServiceKind,
+    /// Command override: a list, or a string split like a shell would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environment: IndexMap<String, String>,
+    /// Names of secrets (declared under `secrets:`) exposed as variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "DependsOn::is_empty")]
+    pub depends_on: DependsOn,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: u32,
+    /// `NAME:/path` for a named volume, `./dir:/path` for a bind mount; `:ro` may follow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// How long `geno down` waits after SIGTERM.
+    #[serde(default = "default_stop_grace", skip_serializing_if = "is_default_stop_grace")]
+    pub stop_grace_period: Dur,
+    /// How the service runs on ECS Fargate; without it the service is local only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsService>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn one() -> u32 {
+    1
+}
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+fn default_stop_grace() -> Dur {
+    Dur::secs(10)
+}
+fn is_default_stop_grace(d: &Dur) -> bool {
+    *d == default_stop_grace()
+}
+
+impl Service {
+    /// Runs the stack's own image (as opposed to an external one).
+    pub fn is_app(&self) -> bool {
+        self.image.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `["CMD", exe, args…]`, `["CMD-SHELL", "shell"]`, or a string (CMD-SHELL).
+    pub test: HealthTest,
+    #[serde(default = "default_hc_interval")]
+    pub interval: Dur,
+    #[serde(default = "default_hc_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_hc_retries")]
+    pub retries: u32,
+    /// Failures during this period do not count (ECS `startPeriod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<Dur>,
+}
+
+fn default_hc_interval() -> Dur {
+    Dur::secs(30)
+}
+fn default_hc_timeout() -> Dur {
+    Dur::secs(5)
+}
+fn default_hc_retries() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsService {
+    /// ECS service name, e.g. `genonaut-api-${GENO_ENV}`.
+    pub service: String,
+    /// ECR repository name, e.g. `genonaut-api-${GENO_ENV}`.
+    pub repository: String,
+    /// Task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384).
+    pub cpu: u32,
+    /// Task memory in MiB; must fit the CPU size on Fargate.
+    pub memory: u32,
+    #[serde(default = "one")]
+    pub desired_count: u32,
+    #[serde(default = "default_min_healthy")]
+    pub min_healthy_percent: u32,
+    #[serde(default = "default_max_percent")]
+    pub max_percent: u32,
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreaker,
+    /// ALB check failures are ignored this long after a task starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period: Option<Dur>,
+    /// The target group (under `load_balancer.target_groups`) fronting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group: Option<String>,
+}
+
+fn default_min_healthy() -> u32 {
+    100
+}
+fn default_max_percent() -> u32 {
+    200
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            enable: true,
+            rollback: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    pub listeners: Vec<Listener>,
+    pub target_groups: IndexMap<String, TargetGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Local port the load balancer listens on.
+    pub port: u16,
+    /// Local address to bind; loopback unless said otherwise.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Evaluated lowest priority first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// What happens when no rule matches.
+    pub default_action: Action,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// 1–50000, unique per listener; lower is evaluated first.
+    pub priority: u32,
+    pub conditions: Conditions,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    /// Path patterns; `*` and `?` wildcards, case-sensitive. Any may match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// Host headers; `*` and `?` wildcards, case-insensitive. Any may match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host: Vec<String>,
+    /// HTTP methods. Any may match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub method: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Forward to this target group.
+    Forward(String),
+    FixedResponse(FixedResponse),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixedResponse {
+    pub status: u16,
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn default_content_type() -> String {
+    "text/plain".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    /// The service whose replicas are the targets.
+    pub service: String,
+    /// The container port traffic goes to.
+    pub port: u16,
+    pub health_check: AlbHealthCheck,
+    /// How long a deregistered target keeps its in-flight requests (0–3600 s).
+    #[serde(default = "default_dereg")]
+    pub deregistration_delay: Dur,
+}
+
+fn default_dereg() -> Dur {
+    Dur::secs(300)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlbHealthCheck {
+    #[serde(default = "default_hc_path")]
+    pub path: String,
+    /// Defaults to the traffic port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default = "default_hc_interval")]
+    pub interval: Dur,
+    #[serde(default = "default_hc_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_healthy_threshold")]
+    pub healthy_threshold: u32,
+    #[serde(default = "default_unhealthy_threshold")]
+    pub unhealthy_threshold: u32,
+    /// HTTP codes: `200`, `200,202`, `200-299`.
+    #[serde(default = "default_matcher")]
+    pub matcher: String,
+}
+
+fn default_hc_path() -> String {
+    "/".into()
+}
+fn default_healthy_threshold() -> u32 {
+    5
+}
+fn default_unhealthy_threshold() -> u32 {
+    2
+}
+fn default_matcher() -> String {
+    "200".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Variables for interpolating stack.yaml when this environment is
+    /// selected; they take precedence over the shell and the env file.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub variables: IndexMap<String, String>,
+    /// Where this environment runs on AWS; absent for `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsEnvironment>,
+    /// ECS desired counts that differ from the services' own.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub desired_count: IndexMap<String, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsEnvironment {
+    pub region: String,
+    /// 12-digit account ID.
+    pub account_id: String,
+    pub cluster: String,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    /// CloudWatch log group for the awslogs driver.
+    pub log_group: String,
+    /// The environment's load balancer, for `geno smoke --env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Registry host to push to instead of this account's ECR
+    /// (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+}
+
+impl AwsEnvironment {
+    pub fn registry(&self) -> String {
+        match &self.registry {
+            Some(r) => r.clone(),
+            None => format!("{}.dkr.ecr.{}.amazonaws.com", self.account_id, self.region),
+        }
+    }
+}
+
+impl Stack {
+    /// The ECS task definition family of a service in an environment.
+    pub fn task_family(&self, service: &str, env: &str) -> String {
+        format!("{}-{service}-{env}", self.name)
+    }
+
+    /// The ALB target group name (at most 32 characters on AWS).
+    pub fn target_group_name(&self, group: &str, env: &str) -> String {
+        format!("{}-{group}-{env}", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeStep {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<TargetsStep>,
+    /// Repeat the step until it passes or the deadline passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Path and query; `{{name}}` is replaced by an earlier capture.
+    pub path: String,
+    /// Host header to send (for host-header rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
+    /// JSON request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    #[serde(default)]
+    pub expect: HttpExpect,
+    /// Values to keep for later steps: name → JSON path (`id`, `items.0.id`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub capture: IndexMap<String, String>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// JSON path → expected value.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub json: IndexMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+}
+
+impl Default for HttpExpect {
+    fn default() -> Self {
+        HttpExpect {
+            status: default_status(),
+            json: IndexMap::new(),
+            body_contains: None,
+        }
+    }
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStep {
+    pub service: String,
+    pub command: Command,
+    #[serde(default)]
+    pub expect: ExecExpect,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecExpect {
+    #[serde(default)]
+    pub exit_code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_contains: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsStep {
+    pub target_group: String,
+    /// Every registered target must be in this state.
+    #[serde(default = "default_target_state")]
+    pub state: String,
+}
+
+fn default_target_state() -> String {
+    "healthy".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    #[serde(default = "default_poll_interval")]
+    pub interval: Dur,
+    pub deadline: Dur,
+}
+
+fn default_poll_interval() -> Dur {
+    Dur::secs(1)
+}
+
+// ---------------------------------------------------------------------------
+// Values with a short and a long form.
+
+/// A duration written `30s`, `1m30s`, `500ms`, `2h`, or a whole number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub const fn secs(s: u64) -> Dur {
+        Dur(Duration::from_secs(s))
+    }
+
+    pub fn parse(text: &str) -> Option<Dur> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if let Ok(secs) = text.parse::<u64>() {
+            return Some(Dur::secs(secs));
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            if digits == 0 {
+                return None;
+            }
+            let n: u64 = rest[..digits].parse().ok()?;
+            rest = &rest[digits..];
+            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit = match &rest[..unit_len] {
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n.checked_mul(60)?),
+                "h" => Duration::from_secs(n.checked_mul(3600)?),
+                _ => return None,
+            };
+            total = total.checked_add(unit)?;
+            rest = &rest[unit_len..];
+        }
+        Some(Dur(total))
+    }
+
+    pub fn as_secs(self) -> u64 {
+        self.0.as_secs()
+    }
+
+    pub fn whole_seconds(self) -> bool {
+        self.0.subsec_nanos() == 0
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 != 0 {
+            return write!(f, "{ms}ms");
+        }
+        let s = self.0.as_secs();
+        match (s / 3600, (s % 3600) / 60, s % 60) {
+            (0, 0, s) => write!(f, "{s}s"),
+            (0, m, 0) => write!(f, "{m}m"),
+            (0, m, s) => write!(f, "{m}m{s}s"),
+            (h, 0, 0) => write!(f, "{h}h"),
+            (h, m, s) => write!(f, "{h}h{m}m{s}s"),
+        }
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Dur::parse(&text).ok_or_else(|| {
+            de::Error::custom(format!(
+                "expected a duration like `30s`, `1m30s` or `500ms`, found `{text}`"
+            ))
+        })
+    }
+}
+
+impl JsonSchema for Dur {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration: `30s`, `1m30s`, `500ms`, `2h`, or whole seconds.",
+            "anyOf": [
+                { "type": "string", "pattern": "^([0-9]+(ms|s|m|h))+$" },
+                { "type": "integer", "minimum": 0 }
+            ]
+        })
+    }
+}
+
+/// A command: a list of arguments, or a string split the way a shell would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Command(#[schemars(with = "StringOrList")] pub Vec<String>);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum StringOrList {
+    String(String),
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Command;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of arguments or a command string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Command, E> {
+                shell_words::split(v)
+                    .map(Command)
+                    .map_err(|e| E::custom(format!("cannot split command `{v}`: {e}")))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Command, A::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    args.push(arg);
+                }
+                Ok(Command(args))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A container health check's test, normalised to the ECS/Docker form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct HealthTest(#[schemars(with = "StringOrList")] pub Vec<String>);
+
+impl<'de> Deserialize<'de> for HealthTest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Command(args) = Command::deserialize_as_test(d)?;
+        Ok(HealthTest(args))
+    }
+}
+
+impl Command {
+    /// A bare string is a `CMD-SHELL` test, as in compose; lists are kept.
+    fn deserialize_as_test<'de, D: Deserializer<'de>>(d: D) -> Result<Command, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Command;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("[\"CMD\", …], [\"CMD-SHELL\", \"…\"] or a shell string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Command, E> {
+                Ok(Command(vec!["CMD-SHELL".into(), v.into()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Command, A::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    args.push(arg);
+                }
+                Ok(Command(args))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A port: `8001`, `"8001:8001"`, `"127.0.0.1:8001:8001"`, or the long form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Port inside the container.
+    pub container: u16,
+    /// Port published on the host; unpublished when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<u16>,
+    #[serde(default = "default_bind", skip_serializing_if = "is_loopback")]
+    pub host_ip: String,
+}
+
+fn is_loopback(ip: &str) -> bool {
+    ip == "127.0.0.1"
+}
+
+impl Port {
+    fn parse_short(text: &str) -> Result<Port, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let num = |s: &str| -> Result<u16, String> {
+            s.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("`{s}` is not a port number (1–65535)"))
+        };
+        match parts.as_slice() {
+            [c] => Ok(Port {
+                container: num(c)?,
+                host: None,
+                host_ip: default_bind(),
+            }),
+            [h, c] => Ok(Port {
+                container: num(c)?,
+                host: Some(num(h)?),
+                host_ip: default_bind(),
+            }),
+            [ip, h, c] => Ok(Port {
+                container: num(c)?,
+                host: Some(num(h)?),
+                host_ip: ip.to_string(),
+            }),
+            _ => Err(format!(
+                "expected `CONTAINER`, `HOST:CONTAINER` or `IP:HOST:CONTAINER`, found `{text}`"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Long {
+            container: u16,
+            #[serde(default)]
+            host: Option<u16>,
+            #[serde(default = "default_bind")]
+            host_ip: String,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Port;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port (`8001`, `\"8080:8001\"`) or {container, host, host_ip}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Port, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Port, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Port, E> {
+                Port::parse_short(v).map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Port, A::Error> {
+                let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Port {
+                    container: long.container,
+                    host: long.host,
+                    host_ip: long.host_ip,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// When a dependent may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The dependency's containers have started.
+    #[serde(alias = "service_started")]
+    Started,
+    /// The dependency's health check passes.
+    #[serde(alias = "service_healthy")]
+    Healthy,
+    /// The dependency (a job) exited 0.
+    #[serde(alias = "service_completed_successfully", alias = "completed")]
+    CompletedSuccessfully,
+}
+
+/// `[a, b]` (started), `{a: healthy}` or `{a: {condition: healthy}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct DependsOn(
+    #[schemars(with = "DependsOnSchema")] pub IndexMap<String, Condition>,
+);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum DependsOnSchema {
+    List(Vec<String>),
+    Map(IndexMap<String, ConditionSchema>),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ConditionSchema {
+    Short(Condition),
+    Long { condition: Condition },
+}
+
+impl DependsOn {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for DependsOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LongCondition(Condition);
+        impl<'de> Deserialize<'de> for LongCondition {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = LongCondition;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a condition or {condition: …}")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<LongCondition, E> {
+                        Condition::deserialize(de::value::StrDeserializer::<E>::new(v))
+                            .map(LongCondition)
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<LongCondition, A::Error> {
+                        #[derive(Deserialize)]
+                        #[serde(deny_unknown_fields)]
+                        struct Long {
+                            condition: Condition,
+                        }
+                        let long = Long::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                        Ok(LongCondition(long.condition))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DependsOn;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of services or a mapping of service to condition")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DependsOn, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    out.insert(name, Condition::Started);
+                }
+                Ok(DependsOn(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DependsOn, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let LongCondition(c) = map.next_value()?;
+                    out.insert(name, c);
+                }
+                Ok(DependsOn(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_round_trip() {
+        for (text, secs) in [("30s", 30), ("1m30s", 90), ("2h", 7200), ("45", 45), ("0s", 0)] {
+            let d = Dur::parse(text).unwrap();
+            assert_eq!(d.as_secs(), secs, "{text}");
+            assert_eq!(Dur::parse(&d.to_string()), Some(d));
+        }
+        assert_eq!(Dur::parse("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(Dur::parse("1m30s").unwrap().to_string(), "1m30s");
+        for bad in ["", "s", "10x", "1.5s", "-3s", "99999999999999999999h"] {
+            assert_eq!(Dur::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn short_ports() {
+        assert_eq!(Port::parse_short("8001").unwrap().host, None);
+        let p = Port::parse_short("8080:8001").unwrap();
+        assert_eq!((p.host, p.container), (Some(8080), 8001));
+        let p = Port::parse_short("0.0.0.0:80:8001").unwrap();
+        assert_eq!(p.host_ip, "0.0.0.0");
+        assert_eq!(
+            Port::parse_short("70000").unwrap_err(),
+            "`70000` is not a port number (1–65535)"
+        );
+    }
+}

@@ -1,0 +1,694 @@
+//! Semantic checks on a typed stack: references, cycles, ports, and the
+//! limits ECS and the ALB enforce, so mistakes show up before a deploy does.
+//!
+//! Every check reports a `Problem` with the path of the offending value and
+//! all checks run, so one `geno validate` lists everything wrong.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::diag::{At, Problem};
+use super::graph;
+use super::model::{
+    Action, AlbHealthCheck, Condition, Dur, HealthCheck, LocalSecret, ServiceKind, Stack,
+};
+use super::de::did_you_mean;
+use crate::path;
+
+/// The environment name that means "this machine": no AWS section needed.
+pub const LOCAL_ENV: &str = "local";
+
+pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
+    let mut v = Checks {
+        stack,
+        problems: Vec::new(),
+    };
+    v.names();
+    v.services();
+    v.dependencies();
+    v.ports();
+    v.secrets(env);
+    v.load_balancer();
+    v.environments();
+    v.smoke();
+    v.problems
+}
+
+struct Checks<'a> {
+    stack: &'a Stack,
+    problems: Vec<Problem>,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 63
+}
+
+fn names_of<V>(map: &indexmap::IndexMap<String, V>) -> Vec<&str> {
+    map.keys().map(String::as_str).collect()
+}
+
+fn quoted_list(names: &[&str]) -> String {
+    if names.is_empty() {
+        return "none are declared".into();
+    }
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+impl<'a> Checks<'a> {
+    fn push(&mut self, p: Problem) {
+        self.problems.push(p);
+    }
+
+    /// An unknown name, with a did-you-mean under the caret and the known names as help.
+    fn unknown(&mut self, path: Vec<super::diag::Seg>, at: At, what: &str, name: &str, known: &[&str]) {
+        let mut p = Problem::new(path, at, format!("unknown {what} `{name}`"));
+        if let Some(s) = did_you_mean(name, known) {
+            p = p.label(format!("did you mean `{s}`?"));
+        }
+        p = p.help(format!("{what}s are: {}", quoted_list(known)));
+        self.push(p);
+    }
+
+    fn names(&mut self) {
+        if !valid_name(&self.stack.name) {
+            self.push(
+                Problem::new(
+                    path!["name"],
+                    At::Value,
+                    format!("stack name `{}` is not a valid name", self.stack.name),
+                )
+                .help("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (at most 63)"),
+            );
+        }
+        for name in self.stack.services.keys() {
+            if !valid_name(name) {
+                self.push(
+                    Problem::new(
+                        path!["services", name],
+                        At::Key,
+                        format!("service name `{name}` is not a valid name"),
+                    )
+                    .help("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (at most 63)"),
+                );
+            }
+        }
+        if self.stack.services.is_empty() {
+            self.push(Problem::new(path!["services"], At::Key, "the stack has no services"));
+        }
+    }
+
+    fn services(&mut self) {
+        let stack = self.stack;
+        for (name, svc) in &stack.services {
+            if let Some(hc) = &svc.healthcheck {
+                self.container_health(name, hc);
+            }
+            if svc.replicas == 0 {
+                self.push(Problem::new(
+                    path!["services", name, "replicas"],
+                    At::Value,
+                    "replicas must be at least 1",
+                ));
+            }
+            if svc.kind == ServiceKind::Job && svc.replicas > 1 {
+                self.push(Problem::new(
+                    path!["services", name, "replicas"],
+                    At::Value,
+                    format!("job `{name}` runs once; it cannot have replicas"),
+                ));
+            }
+            if let Some(cmd) = &svc.command
+                && cmd.0.is_empty()
+            {
+                self.push(Problem::new(
+                    path!["services", name, "command"],
+                    At::Value,
+                    "command must not be empty",
+                ));
+            }
+            for (i, vol) in svc.volumes.iter().enumerate() {
+                let parts: Vec<&str> = vol.split(':').collect();
+                let ok = matches!(parts.as_slice(), [src, dst] | [src, dst, "ro" | "rw"] if !src.is_empty() && dst.starts_with('/'));
+                if !ok {
+                    self.push(Problem::new(
+                        path!["services", name, "volumes", i],
+                        At::Value,
+                        format!("expected `NAME:/path` or `./dir:/path` (optionally `:ro`), found `{vol}`"),
+                    ));
+                    continue;
+                }
+                let src = parts[0];
+                let is_bind = src.starts_with('.') || src.starts_with('/');
+                if !is_bind && !stack.volumes.contains_key(src) {
+                    let known = names_of(&stack.volumes);
+                    self.unknown(path!["services", name, "volumes", i], At::Value, "volume", src, &known);
+                }
+            }
+            let Some(ecs) = &svc.ecs else { continue };
+            if !svc.is_app() {
+                self.push(
+                    Problem::new(
+                        path!["services", name, "ecs"],
+                        At::Key,
+                        format!("`{name}` runs an external image; only services on the stack's image deploy to ECS"),
+                    )
+                    .help("remove `image:` to run the stack's image, or drop the `ecs` section to keep the service local"),
+                );
+            }
+            if svc.kind == ServiceKind::Job {
+                self.push(Problem::new(
+                    path!["services", name, "ecs"],
+                    At::Key,
+                    format!("job `{name}` cannot be an ECS service (it exits); drop its `ecs` section"),
+                ));
+            }
+            if let Err(msg) = fargate_size(ecs.cpu, ecs.memory) {
+                self.push(Problem::new(path!["services", name, "ecs", "memory"], At::Value, msg));
+            }
+            if ecs.min_healthy_percent > 100 {
+                self.push(Problem::new(
+                    path!["services", name, "ecs", "min_healthy_percent"],
+                    At::Value,
+                    format!("min_healthy_percent must be 0–100, found {}", ecs.min_healthy_percent),
+                ));
+            }
+            if !(100..=200).contains(&ecs.max_percent) {
+                self.push(Problem::new(
+                    path!["services", name, "ecs", "max_percent"],
+                    At::Value,
+                    format!("max_percent must be 100–200, found {}", ecs.max_percent),
+                ));
+            }
+            if let Some(grace) = ecs.health_check_grace_period
+                && grace.as_secs() > 2_147_483_647
+            {
+                self.push(Problem::new(
+                    path!["services", name, "ecs", "health_check_grace_period"],
+                    At::Value,
+                    "health_check_grace_period is too long",
+                ));
+            }
+            if let Some(tg) = &ecs.target_group {
+                match stack.load_balancer.as_ref().and_then(|lb| lb.target_groups.get(tg)) {
+                    None => {
+                        let known = stack
+                            .load_balancer
+                            .as_ref()
+                            .map(|lb| names_of(&lb.target_groups))
+                            .unwrap_or_default();
+                        self.unknown(path!["services", name, "ecs", "target_group"], At::Value, "target group", tg, &known);
+                    }
+                    Some(group) if group.service != *name => self.push(Problem::new(
+                        path!["services", name, "ecs", "target_group"],
+                        At::Value,
+                        format!("target group `{tg}` forwards to `{}`, not to `{name}`", group.service),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn container_health(&mut self, service: &str, hc: &HealthCheck) {
+        let base = |field: &str| path!["services", service, "healthcheck", field];
+        match hc.test.0.first().map(String::as_str) {
+            Some("CMD") if hc.test.0.len() >= 2 => {}
+            Some("CMD-SHELL") if hc.test.0.len() == 2 => {}
+            Some("CMD") => self.push(Problem::new(base("test"), At::Key, "a `CMD` test needs a command after `CMD`")),
+            Some("CMD-SHELL") => self.push(Problem::new(
+                base("test"),
+                At::Key,
+                "a `CMD-SHELL` test takes exactly one shell string after `CMD-SHELL`",
+            )),
+            _ => self.push(
+                Problem::new(base("test"), At::Key, "a health check test starts with `CMD` or `CMD-SHELL`")
+                    .help("write `[\"CMD-SHELL\", \"curl -f http://localhost:8001/health\"]` or a plain string"),
+            ),
+        }
+        // The limits ECS enforces on a task definition's healthCheck.
+        self.range(base("interval"), "interval", hc.interval, 5, 300);
+        self.range(base("timeout"), "timeout", hc.timeout, 2, 60);
+        if let Some(sp) = hc.start_period {
+            self.range(base("start_period"), "start_period", sp, 0, 300);
+        }
+        if !(1..=10).contains(&hc.retries) {
+            self.push(Problem::new(
+                base("retries"),
+                At::Value,
+                format!("retries must be 1–10 (the ECS limit), found {}", hc.retries),
+            ));
+        }
+    }
+
+    fn range(&mut self, path: Vec<super::diag::Seg>, what: &str, d: Dur, min: u64, max: u64) {
+        if !d.whole_seconds() {
+            self.push(Problem::new(
+                path,
+                At::Value,
+                format!("{what} must be whole seconds (ECS and the ALB count in seconds), found {d}"),
+            ));
+        } else if !(min..=max).contains(&d.as_secs()) {
+            self.push(Problem::new(
+                path,
+                At::Value,
+                format!("{what} must be {min}–{max} s, found {d}"),
+            ));
+        }
+    }
+
+    fn dependencies(&mut self) {
+        let stack = self.stack;
+        let known = names_of(&stack.services);
+        for (name, svc) in &stack.services {
+            for (dep, condition) in &svc.depends_on.0 {
+                let Some(target) = stack.services.get(dep) else {
+                    self.unknown(path!["services", name, "depends_on", dep], At::Key, "service", dep, &known);
+                    continue;
+                };
+                if dep == name {
+                    self.push(Problem::new(
+                        path!["services", name, "depends_on", dep],
+                        At::Key,
+                        format!("`{name}` depends on itself"),
+                    ));
+                    continue;
+                }
+                match condition {
+                    Condition::Healthy if target.healthcheck.is_none() => self.push(
+                        Problem::new(
+                            path!["services", name, "depends_on", dep],
+                            At::Key,
+                            format!("`{dep}` has no healthcheck, so `{name}` would wait for `healthy` forever"),
+                        )
+                        .help(format!("add a healthcheck to `{dep}`, or wait for `started`")),
+                    ),
+                    Condition::CompletedSuccessfully if target.kind != ServiceKind::Job => self.push(
+                        Problem::new(
+                            path!["services", name, "depends_on", dep],
+                            At::Key,
+                            format!("`{dep}` is a long-running service; it never completes"),
+                        )
+                        .help(format!("mark `{dep}` as `kind: job`, or wait for `started` or `healthy`")),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        let nodes: Vec<(&str, Vec<&str>)> = stack
+            .services
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.depends_on.0.keys().map(String::as_str).filter(|d| d != n).collect()))
+            .collect();
+        if let Some(cycle) = graph::find_cycle(&nodes) {
+            let (first, second) = (cycle[0], cycle[1]);
+            self.push(Problem::new(
+                path!["services", first, "depends_on", second],
+                At::Key,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+    }
+
+    fn ports(&mut self) {
+        let stack = self.stack;
+        let mut seen: HashMap<u16, String> = HashMap::new();
+        if let Some(lb) = &stack.load_balancer {
+            for (i, l) in lb.listeners.iter().enumerate() {
+                if let Some(prev) = seen.insert(l.port, format!("load_balancer.listeners[{i}]")) {
+                    self.push(Problem::new(
+                        path!["load_balancer", "listeners", i, "port"],
+                        At::Value,
+                        format!("host port {} is already used by {prev}", l.port),
+                    ));
+                }
+            }
+        }
+        for (name, svc) in &stack.services {
+            for (i, port) in svc.ports.iter().enumerate() {
+                let Some(host) = port.host else { continue };
+                if svc.replicas > 1 {
+                    self.push(
+                        Problem::new(
+                            path!["services", name, "ports", i],
+                            At::Value,
+                            format!("`{name}` has {} replicas but publishes host port {host}; only one container can bind it", svc.replicas),
+                        )
+                        .help("publish no host port and reach the replicas through the load balancer"),
+                    );
+                }
+                if let Some(prev) = seen.insert(host, format!("`{name}`")) {
+                    self.push(Problem::new(
+                        path!["services", name, "ports", i],
+                        At::Value,
+                        format!("host port {host} is already used by {prev}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn secrets(&mut self, env: &str) {
+        let stack = self.stack;
+        let known = names_of(&stack.secrets);
+        for (name, svc) in &stack.services {
+            for (i, secret) in svc.secrets.iter().enumerate() {
+                let Some(decl) = stack.secrets.get(secret) else {
+                    self.unknown(path!["services", name, "secrets", i], At::Value, "secret", secret, &known);
+                    continue;
+                };
+                if env != LOCAL_ENV && svc.ecs.is_some() && decl.aws.is_none() {
+                    self.push(
+                        Problem::new(
+                            path!["secrets", secret],
+                            At::Key,
+                            format!("secret `{secret}` has no `aws` source, but `{name}` needs it in environment `{env}`"),
+                        )
+                        .help("add `aws: { ssm: /path/to/parameter }` or `aws: { secrets_manager: name }`"),
+                    );
+                }
+            }
+        }
+        for (name, decl) in &stack.secrets {
+            match &decl.local {
+                LocalSecret::Template(t) => {
+                    for reference in template_refs(t) {
+                        if reference == *name {
+                            self.push(Problem::new(
+                                path!["secrets", name, "local", "template"],
+                                At::Value,
+                                format!("secret `{name}` refers to itself"),
+                            ));
+                        } else if !stack.secrets.contains_key(reference) {
+                            self.unknown(path!["secrets", name, "local", "template"], At::Value, "secret", reference, &known);
+                        } else if matches!(stack.secrets[reference].local, LocalSecret::Template(_)) {
+                            self.push(Problem::new(
+                                path!["secrets", name, "local", "template"],
+                                At::Value,
+                                format!("template refers to `{reference}`, which is a template too; refer to generated or env secrets only"),
+                            ));
+                        }
+                    }
+                }
+                LocalSecret::Generate { length } if !(8..=256).contains(length) => {
+                    self.push(Problem::new(
+                        path!["secrets", name, "local", "generate", "length"],
+                        At::Value,
+                        format!("generated secrets are 8–256 characters, found {length}"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn load_balancer(&mut self) {
+        let stack = self.stack;
+        let Some(lb) = &stack.load_balancer else { return };
+        let groups = names_of(&lb.target_groups);
+        for (i, listener) in lb.listeners.iter().enumerate() {
+            let mut priorities: BTreeMap<u32, usize> = BTreeMap::new();
+            for (j, rule) in listener.rules.iter().enumerate() {
+                let rp = |f: &str| path!["load_balancer", "listeners", i, "rules", j, f];
+                if !(1..=50_000).contains(&rule.priority) {
+                    self.push(Problem::new(rp("priority"), At::Value, format!("rule priority must be 1–50000, found {}", rule.priority)));
+                } else if let Some(prev) = priorities.insert(rule.priority, j) {
+                    self.push(Problem::new(
+                        rp("priority"),
+                        At::Value,
+                        format!("priority {} is already used by rule {prev} of this listener", rule.priority),
+                    ));
+                }
+                let c = &rule.conditions;
+                if c.path.is_empty() && c.host.is_empty() && c.method.is_empty() {
+                    self.push(Problem::new(rp("conditions"), At::Key, "a rule needs at least one condition (path, host or method)"));
+                }
+                for (k, p) in c.path.iter().enumerate() {
+                    if !p.starts_with('/') && p != "*" {
+                        self.push(Problem::new(
+                            path!["load_balancer", "listeners", i, "rules", j, "conditions", "path", k],
+                            At::Value,
+                            format!("path pattern `{p}` must start with `/`"),
+                        ));
+                    } else if p.len() > 128 {
+                        self.push(Problem::new(
+                            path!["load_balancer", "listeners", i, "rules", j, "conditions", "path", k],
+                            At::Value,
+                            "path patterns are at most 128 characters",
+                        ));
+                    }
+                }
+                self.action(&rule.action, path!["load_balancer", "listeners", i, "rules", j, "action"], &groups);
+            }
+            self.action(&listener.default_action, path!["load_balancer", "listeners", i, "default_action"], &groups);
+        }
+        let services = names_of(&stack.services);
+        for (name, tg) in &lb.target_groups {
+            let tp = |f: &str| path!["load_balancer", "target_groups", name, f];
+            match stack.services.get(&tg.service) {
+                None => self.unknown(tp("service"), At::Value, "service", &tg.service, &services),
+                Some(svc) if svc.ports.is_empty() => self.push(
+                    Problem::new(
+                        tp("service"),
+                        At::Value,
+                        format!("target group `{name}` forwards to `{}`, which declares no port", tg.service),
+                    )
+                    .help(format!("add `ports: [{}]` to `{}`", tg.port, tg.service)),
+                ),
+                Some(svc) if !svc.ports.iter().any(|p| p.container == tg.port) => {
+                    let ports: Vec<String> = svc.ports.iter().map(|p| p.container.to_string()).collect();
+                    self.push(Problem::new(
+                        tp("port"),
+                        At::Value,
+                        format!("`{}` does not listen on port {} (its ports: {})", tg.service, tg.port, ports.join(", ")),
+                    ));
+                }
+                Some(_) => {}
+            }
+            self.alb_health(name, &tg.health_check);
+            let d = tg.deregistration_delay;
+            self.range(tp("deregistration_delay"), "deregistration_delay", d, 0, 3600);
+        }
+    }
+
+    fn action(&mut self, action: &Action, path: Vec<super::diag::Seg>, groups: &[&str]) {
+        match action {
+            Action::Forward(tg) if !groups.contains(&tg.as_str()) => {
+                let mut p = path;
+                p.push("forward".into());
+                self.unknown(p, At::Value, "target group", tg, groups);
+            }
+            Action::FixedResponse(fr) if !(200..=599).contains(&fr.status) || (300..400).contains(&fr.status) => {
+                let mut p = path;
+                p.extend(crate::path!["fixed_response", "status"]);
+                self.push(Problem::new(p, At::Value, format!("a fixed response status is 2XX, 4XX or 5XX, found {}", fr.status)));
+            }
+            _ => {}
+        }
+    }
+
+    fn alb_health(&mut self, group: &str, hc: &AlbHealthCheck) {
+        let hp = |f: &str| path!["load_balancer", "target_groups", group, "health_check", f];
+        // The limits the ALB enforces on a target group's health check.
+        self.range(hp("interval"), "interval", hc.interval, 5, 300);
+        self.range(hp("timeout"), "timeout", hc.timeout, 2, 120);
+        if hc.timeout >= hc.interval && hc.interval.whole_seconds() && hc.timeout.whole_seconds() {
+            self.push(Problem::new(
+                hp("timeout"),
+                At::Value,
+                format!("timeout ({}) must be less than interval ({})", hc.timeout, hc.interval),
+            ));
+        }
+        for (field, value) in [("healthy_threshold", hc.healthy_threshold), ("unhealthy_threshold", hc.unhealthy_threshold)] {
+            if !(2..=10).contains(&value) {
+                self.push(Problem::new(hp(field), At::Value, format!("{field} must be 2–10, found {value}")));
+            }
+        }
+        if !hc.path.starts_with('/') {
+            self.push(Problem::new(hp("path"), At::Value, format!("health check path `{}` must start with `/`", hc.path)));
+        }
+        if let Err(msg) = crate::stack::matcher::Matcher::parse(&hc.matcher) {
+            self.push(Problem::new(hp("matcher"), At::Value, msg));
+        }
+    }
+
+    fn environments(&mut self) {
+        let stack = self.stack;
+        let ecs_services: Vec<&str> = stack
+            .services
+            .iter()
+            .filter(|(_, s)| s.ecs.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        for (name, env) in &stack.environments {
+            if !valid_name(name) {
+                self.push(Problem::new(path!["environments", name], At::Key, format!("environment name `{name}` is not a valid name")));
+            }
+            match &env.aws {
+                None if name != LOCAL_ENV => self.push(
+                    Problem::new(
+                        path!["environments", name],
+                        At::Key,
+                        format!("environment `{name}` has no `aws` section"),
+                    )
+                    .help("every environment but `local` deploys to ECS and needs region, account_id, cluster, roles and log_group"),
+                ),
+                Some(aws) => {
+                    let ap = |f: &str| path!["environments", name, "aws", f];
+                    if aws.account_id.len() != 12 || !aws.account_id.chars().all(|c| c.is_ascii_digit()) {
+                        self.push(Problem::new(ap("account_id"), At::Value, format!("account_id must be 12 digits, found `{}`", aws.account_id)));
+                    }
+                    if !looks_like_region(&aws.region) {
+                        self.push(Problem::new(ap("region"), At::Value, format!("`{}` is not an AWS region name like `us-east-1`", aws.region)));
+                    }
+                    for (field, arn) in [("execution_role_arn", &aws.execution_role_arn), ("task_role_arn", &aws.task_role_arn)] {
+                        if !arn.starts_with("arn:aws") || !arn.contains(":iam::") || !arn.contains(":role/") {
+                            self.push(Problem::new(ap(field), At::Value, format!("expected an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`), found `{arn}`")));
+                        }
+                    }
+                }
+                None => {}
+            }
+            for (svc, _) in &env.desired_count {
+                if !ecs_services.contains(&svc.as_str()) {
+                    self.unknown(path!["environments", name, "desired_count", svc], At::Key, "ECS service", svc, &ecs_services);
+                }
+            }
+        }
+    }
+
+    fn smoke(&mut self) {
+        let stack = self.stack;
+        let services = names_of(&stack.services);
+        let groups = stack.load_balancer.as_ref().map(|lb| names_of(&lb.target_groups)).unwrap_or_default();
+        let mut captured: Vec<&str> = Vec::new();
+        for (i, step) in stack.smoke.iter().enumerate() {
+            let kinds = [step.http.is_some(), step.exec.is_some(), step.targets.is_some()];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                self.push(Problem::new(
+                    path!["smoke", i],
+                    At::Value,
+                    format!("smoke step `{}` needs exactly one of `http`, `exec` or `targets`", step.name),
+                ));
+            }
+            if let Some(http) = &step.http {
+                if !http.path.starts_with('/') {
+                    self.push(Problem::new(path!["smoke", i, "http", "path"], At::Value, format!("path `{}` must start with `/`", http.path)));
+                }
+                for reference in template_refs(&http.path) {
+                    if !captured.contains(&reference) {
+                        self.push(
+                            Problem::new(path!["smoke", i, "http", "path"], At::Value, format!("`{{{{{reference}}}}}` is not captured by an earlier step"))
+                                .help(format!("earlier steps capture: {}", quoted_list(&captured))),
+                        );
+                    }
+                }
+                captured.extend(http.capture.keys().map(String::as_str));
+            }
+            if let Some(exec) = &step.exec
+                && !stack.services.contains_key(&exec.service)
+            {
+                self.unknown(path!["smoke", i, "exec", "service"], At::Value, "service", &exec.service, &services);
+            }
+            if let Some(t) = &step.targets {
+                if !groups.contains(&t.target_group.as_str()) {
+                    self.unknown(path!["smoke", i, "targets", "target_group"], At::Value, "target group", &t.target_group, &groups);
+                }
+                if !["initial", "healthy", "unhealthy", "draining"].contains(&t.state.as_str()) {
+                    self.push(Problem::new(
+                        path!["smoke", i, "targets", "state"],
+                        At::Value,
+                        format!("unknown target state `{}`, expected one of `initial`, `healthy`, `unhealthy`, `draining`", t.state),
+                    ));
+                }
+            }
+            if let Some(poll) = &step.poll
+                && (poll.interval.0.is_zero() || poll.interval > poll.deadline)
+            {
+                self.push(Problem::new(
+                    path!["smoke", i, "poll", "interval"],
+                    At::Value,
+                    format!("poll interval ({}) must be above zero and at most the deadline ({})", poll.interval, poll.deadline),
+                ));
+            }
+        }
+    }
+}
+
+/// The names in `{{NAME}}` placeholders.
+pub fn template_refs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        out.push(after[..end].trim());
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+fn looks_like_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The CPU/memory pairs Fargate accepts (MiB).
+pub fn fargate_size(cpu: u32, memory: u32) -> Result<(), String> {
+    let allowed: Vec<u32> = match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => (1..=4).map(|g| g * 1024).collect(),
+        1024 => (2..=8).map(|g| g * 1024).collect(),
+        2048 => (4..=16).map(|g| g * 1024).collect(),
+        4096 => (8..=30).map(|g| g * 1024).collect(),
+        8192 => (4..=15).map(|g| g * 4096).collect(),
+        16384 => (4..=15).map(|g| g * 8192).collect(),
+        _ => {
+            return Err(format!(
+                "Fargate has no task size with cpu {cpu}; cpu is one of 256, 512, 1024, 2048, 4096, 8192, 16384"
+            ));
+        }
+    };
+    if allowed.contains(&memory) {
+        Ok(())
+    } else {
+        let (lo, hi) = (allowed[0], allowed[allowed.len() - 1]);
+        let step = if allowed.len() > 1 { allowed[1] - allowed[0] } else { 0 };
+        Err(format!(
+            "Fargate cpu {cpu} takes memory {lo}–{hi} MiB in steps of {step}, found {memory}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_sizes() {
+        assert!(fargate_size(256, 512).is_ok());
+        assert!(fargate_size(512, 4096).is_ok());
+        assert_eq!(
+            fargate_size(256, 4096).unwrap_err(),
+            "Fargate cpu 256 takes memory 512–2048 MiB in steps of 512, found 4096"
+        );
+        assert!(fargate_size(300, 1024).unwrap_err().contains("no task size with cpu 300"));
+    }
+
+    #[test]
+    fn template_references() {
+        assert_eq!(template_refs("postgresql://u:{{ PW }}@h/{{DB}}"), vec!["PW", "DB"]);
+        assert_eq!(template_refs("no refs {{ unterminated"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn region_names() {
+        assert!(looks_like_region("us-east-1"));
+        assert!(looks_like_region("ap-southeast-2"));
+        assert!(!looks_like_region("useast1"));
+        assert!(!looks_like_region("US-EAST-1"));
+    }
+}

@@ -1,0 +1,386 @@
+//! A YAML document as a tree of nodes that remember where they came from.
+//!
+//! The stack is parsed into this tree first (anchors, aliases and `<<` merge
+//! keys applied) so that interpolation, type errors and semantic errors can
+//! all point at a line and column of the file the user wrote.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// A 1-based line and column (in characters), and a length on that line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub line: usize,
+    pub col: usize,
+    pub len: usize,
+}
+
+impl Span {
+    fn from_parser(span: saphyr_parser::Span) -> Span {
+        let start = span.start;
+        let end = span.end;
+        let len = if end.line() == start.line() {
+            end.col().saturating_sub(start.col())
+        } else {
+            0
+        };
+        Span {
+            line: start.line(),
+            col: start.col() + 1,
+            len: len.max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// A plain `null`, `~` or an empty value.
+    Null,
+    Scalar { value: String, quoted: bool },
+    Seq(Vec<Node>),
+    /// Keys in document order; merged keys come after the explicit ones and
+    /// never override them, as YAML 1.1 merge keys specify.
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub span: Span,
+}
+
+impl Node {
+    pub fn scalar(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<(&Node, &Node)> {
+        match &self.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.scalar() == Some(key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Null => "null".into(),
+            Kind::Scalar { value, .. } => format!("`{value}`"),
+            Kind::Seq(_) => "a list".into(),
+            Kind::Map(_) => "a mapping".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Parses one YAML document. An empty document is an empty mapping.
+pub fn parse(source: &str) -> Result<Node, SyntaxError> {
+    let mut builder = Builder {
+        parser: Parser::new_from_str(source),
+        anchors: HashMap::new(),
+        depth: 0,
+    };
+    builder.document()
+}
+
+struct Builder<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+    depth: usize,
+}
+
+/// Deeper than this is not a stack file; stopping here keeps hostile input
+/// (`[[[[[[…`) from exhausting the stack.
+const MAX_DEPTH: usize = 64;
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), SyntaxError> {
+        match self.parser.next_event() {
+            Some(Ok((event, span))) => Ok((event, Span::from_parser(span))),
+            Some(Err(e)) => Err(SyntaxError {
+                message: format!("invalid YAML: {}", e.info()),
+                span: Span {
+                    line: e.marker().line(),
+                    col: e.marker().col() + 1,
+                    len: 1,
+                },
+            }),
+            None => Err(SyntaxError {
+                message: "invalid YAML: unexpected end of input".into(),
+                span: Span::default(),
+            }),
+        }
+    }
+
+    fn document(&mut self) -> Result<Node, SyntaxError> {
+        let mut root = None;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::DocumentStart(_) => {
+                    if root.is_some() {
+                        return Err(SyntaxError {
+                            message: "a stack file holds one YAML document; found a second `---`"
+                                .into(),
+                            span,
+                        });
+                    }
+                }
+                Event::StreamEnd => break,
+                other => {
+                    let node = self.node(other, span)?;
+                    root = Some(node);
+                }
+            }
+        }
+        Ok(root.unwrap_or(Node {
+            kind: Kind::Map(Vec::new()),
+            span: Span {
+                line: 1,
+                col: 1,
+                len: 1,
+            },
+        }))
+    }
+
+    fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, SyntaxError> {
+        if self.depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                span,
+            });
+        }
+        let (node, anchor) = match event {
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) => return Ok(node.clone()),
+                None => {
+                    return Err(SyntaxError {
+                        message: "alias refers to an unknown anchor".into(),
+                        span,
+                    });
+                }
+            },
+            Event::Scalar(value, style, anchor, _tag) => {
+                let quoted = !matches!(style, ScalarStyle::Plain);
+                let kind = if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                {
+                    Kind::Null
+                } else {
+                    Kind::Scalar {
+                        value: value.into_owned(),
+                        quoted,
+                    }
+                };
+                (Node { kind, span }, anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.depth += 1;
+                let mut items = Vec::new();
+                loop {
+                    let (event, item_span) = self.next()?;
+                    if let Event::SequenceEnd = event {
+                        break;
+                    }
+                    items.push(self.node(event, item_span)?);
+                }
+                self.depth -= 1;
+                (
+                    Node {
+                        kind: Kind::Seq(items),
+                        span,
+                    },
+                    anchor,
+                )
+            }
+            Event::MappingStart(anchor, _) => {
+                self.depth += 1;
+                let map = self.mapping(span)?;
+                self.depth -= 1;
+                (map, anchor)
+            }
+            _ => {
+                return Err(SyntaxError {
+                    message: "invalid YAML: unexpected event".into(),
+                    span,
+                });
+            }
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+
+    fn mapping(&mut self, span: Span) -> Result<Node, SyntaxError> {
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut merged: Vec<(Node, Node)> = Vec::new();
+        loop {
+            let (event, key_span) = self.next()?;
+            if let Event::MappingEnd = event {
+                break;
+            }
+            let key = self.node(event, key_span)?;
+            let (event, value_span) = self.next()?;
+            let value = self.node(event, value_span)?;
+            let key_text = match &key.kind {
+                Kind::Scalar { value, .. } => value.clone(),
+                Kind::Null => {
+                    return Err(SyntaxError {
+                        message: "a mapping key must not be empty".into(),
+                        span: key.span,
+                    });
+                }
+                _ => {
+                    return Err(SyntaxError {
+                        message: "mapping keys must be plain strings, not lists or mappings".into(),
+                        span: key.span,
+                    });
+                }
+            };
+            if key_text == "<<" && matches!(&key.kind, Kind::Scalar { quoted: false, .. }) {
+                // A merge key takes one mapping or a list of them; earlier
+                // ones win, and explicit keys win over all of them.
+                let sources = match value.kind {
+                    Kind::Map(_) => vec![value],
+                    Kind::Seq(items) => items,
+                    _ => {
+                        return Err(SyntaxError {
+                            message: "`<<` merges a mapping or a list of mappings".into(),
+                            span: value.span,
+                        });
+                    }
+                };
+                for source in sources {
+                    match source.kind {
+                        Kind::Map(source_entries) => {
+                            for (k, v) in source_entries {
+                                if !merged.iter().any(|(m, _)| m.scalar() == k.scalar()) {
+                                    merged.push((k, v));
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(SyntaxError {
+                                message: "`<<` merges a mapping or a list of mappings".into(),
+                                span: source.span,
+                            });
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some((first, _)) = entries.iter().find(|(k, _)| k.scalar() == Some(&key_text)) {
+                return Err(SyntaxError {
+                    message: format!(
+                        "duplicate key `{key_text}` (first defined at line {})",
+                        first.span.line
+                    ),
+                    span: key.span,
+                });
+            }
+            entries.push((key, value));
+        }
+        for (k, v) in merged {
+            if !entries.iter().any(|(e, _)| e.scalar() == k.scalar()) {
+                entries.push((k, v));
+            }
+        }
+        Ok(Node {
+            kind: Kind::Map(entries),
+            span,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(node: &Node) -> Vec<&str> {
+        match &node.kind {
+            Kind::Map(entries) => entries.iter().filter_map(|(k, _)| k.scalar()).collect(),
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn merge_keys_apply_and_explicit_keys_win() {
+        let doc = "base: &b\n  a: 1\n  b: 2\nsvc:\n  <<: *b\n  b: 3\n";
+        let root = parse(doc).unwrap();
+        let (_, svc) = root.get("svc").unwrap();
+        assert_eq!(keys(svc), vec!["b", "a"]);
+        assert_eq!(svc.get("b").unwrap().1.scalar(), Some("3"));
+        // The merged key keeps the position where the anchor defined it.
+        assert_eq!(svc.get("a").unwrap().0.span.line, 2);
+    }
+
+    #[test]
+    fn spans_are_one_based_with_length() {
+        let root = parse("services:\n  api:\n    image: foo\n").unwrap();
+        let (_, services) = root.get("services").unwrap();
+        let (_, api) = services.get("api").unwrap();
+        let (key, value) = api.get("image").unwrap();
+        assert_eq!(
+            key.span,
+            Span {
+                line: 3,
+                col: 5,
+                len: 5
+            }
+        );
+        assert_eq!(
+            value.span,
+            Span {
+                line: 3,
+                col: 12,
+                len: 3
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_both_lines() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.message, "duplicate key `a` (first defined at line 1)");
+        assert_eq!(err.span.line, 3);
+    }
+
+    #[test]
+    fn empty_document_is_an_empty_mapping() {
+        assert_eq!(keys(&parse("").unwrap()), Vec::<&str>::new());
+        assert_eq!(keys(&parse("# only a comment\n").unwrap()), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let doc = "[".repeat(10_000);
+        assert!(parse(&doc).is_err());
+    }
+
+    #[test]
+    fn null_forms_and_quoted_null() {
+        let root = parse("a: ~\nb:\nc: 'null'\n").unwrap();
+        assert_eq!(root.get("a").unwrap().1.kind, Kind::Null);
+        assert_eq!(root.get("b").unwrap().1.kind, Kind::Null);
+        assert_eq!(root.get("c").unwrap().1.scalar(), Some("null"));
+    }
+}
