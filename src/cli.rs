@@ -28,7 +28,13 @@ pub struct Arguments {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The stack definition.
-    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml", value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stack.yaml",
+        value_name = "PATH"
+    )]
     pub file: PathBuf,
     /// Variables for interpolation (default: `.env` beside stack.yaml, if any).
     #[arg(long, global = true, value_name = "PATH")]

@@ -41,15 +41,20 @@ impl ImageChoice {
 }
 
 pub fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    text.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     #[error("environment `{0}` has no `aws` section, so there is nothing to render for ECS")]
     NoAws(String),
-    #[error("`{0}` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`")]
+    #[error(
+        "`{0}` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`"
+    )]
     BadImage(String),
     #[error("secret `{secret}` has no `aws` source for environment `{env}`")]
     NoSecretSource { secret: String, env: String },
@@ -67,7 +72,9 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         let spec = container_spec(name, svc);
         let family = stack.task_family(name, env);
         let image_ref = match image {
-            ImageChoice::Unpinned => format!("{}/{}:{UNPINNED_TAG}", aws.registry(), ecs.repository),
+            ImageChoice::Unpinned => {
+                format!("{}/{}:{UNPINNED_TAG}", aws.registry(), ecs.repository)
+            }
             ImageChoice::Digest(d) => format!("{}/{}@{d}", aws.registry(), ecs.repository),
             ImageChoice::Reference(r) => r.clone(),
         };
@@ -108,7 +115,10 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "service": service,
         });
         if let Some(tg_name) = &ecs.target_group
-            && let Some(tg) = stack.load_balancer.as_ref().and_then(|lb| lb.target_groups.get(tg_name))
+            && let Some(tg) = stack
+                .load_balancer
+                .as_ref()
+                .and_then(|lb| lb.target_groups.get(tg_name))
         {
             let hc = &tg.health_check;
             entry["targetGroup"] = json!({
@@ -227,9 +237,15 @@ mod tests {
     #[test]
     fn image_choices() {
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(ImageChoice::parse(&d).unwrap(), ImageChoice::Digest(d.clone()));
+        assert_eq!(
+            ImageChoice::parse(&d).unwrap(),
+            ImageChoice::Digest(d.clone())
+        );
         let r = format!("reg/repo@{d}");
-        assert_eq!(ImageChoice::parse(&r).unwrap(), ImageChoice::Reference(r.clone()));
+        assert_eq!(
+            ImageChoice::parse(&r).unwrap(),
+            ImageChoice::Reference(r.clone())
+        );
         assert_eq!(
             ImageChoice::parse("repo:latest").unwrap_err().to_string(),
             "`repo:latest` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`"

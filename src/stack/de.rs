@@ -58,7 +58,7 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::new(format!("expected {exp}, found {unexp}"))
+        DeError::new(format!("expected {exp}, found {}", unexpected(&unexp)))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -81,6 +81,22 @@ impl de::Error for DeError {
 
     fn missing_field(field: &'static str) -> Self {
         DeError::new(format!("missing field `{field}`"))
+    }
+}
+
+/// Serde's names for values, in the words the rest of geno's messages use.
+fn unexpected(u: &de::Unexpected) -> String {
+    use de::Unexpected as U;
+    match u {
+        U::Map => "a mapping".into(),
+        U::Seq => "a list".into(),
+        U::Unit | U::Option => "null".into(),
+        U::Str(s) => format!("`{s}`"),
+        U::Bool(b) => format!("`{b}`"),
+        U::Unsigned(n) => format!("`{n}`"),
+        U::Signed(n) => format!("`{n}`"),
+        U::Float(n) => format!("`{n}`"),
+        other => other.to_string(),
     }
 }
 
@@ -107,7 +123,11 @@ pub fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, DeEr
 }
 
 /// Like `from_node`, with `blame` underlined for errors about the whole value.
-pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: &str, blame: Span) -> Result<T, DeError> {
+pub fn from_node_at<T: DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    blame: Span,
+) -> Result<T, DeError> {
     T::deserialize(NodeDe {
         node,
         path: path.to_string(),
@@ -150,7 +170,8 @@ impl<'a> NodeDe<'a> {
     fn parse<T: std::str::FromStr>(&self, expected: &str) -> Result<T, DeError> {
         let text = self.scalar(expected)?;
         text.trim().parse::<T>().map_err(|_| {
-            DeError::new(format!("expected {expected}, found `{text}`")).at(&self.path, self.node.span)
+            DeError::new(format!("expected {expected}, found `{text}`"))
+                .at(&self.path, self.node.span)
         })
     }
 }
@@ -171,7 +192,10 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let r = match &self.node.kind {
             Kind::Null => visitor.visit_unit(),
-            Kind::Scalar { value, quoted: true } => visitor.visit_str(value),
+            Kind::Scalar {
+                value,
+                quoted: true,
+            } => visitor.visit_str(value),
             Kind::Scalar {
                 value,
                 quoted: false,
@@ -205,12 +229,27 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     }
 
     number!(deserialize_i8, visit_i8, i8, "an integer from -128 to 127");
-    number!(deserialize_i16, visit_i16, i16, "an integer from -32768 to 32767");
+    number!(
+        deserialize_i16,
+        visit_i16,
+        i16,
+        "an integer from -32768 to 32767"
+    );
     number!(deserialize_i32, visit_i32, i32, "a 32-bit integer");
     number!(deserialize_i64, visit_i64, i64, "an integer");
     number!(deserialize_u8, visit_u8, u8, "an integer from 0 to 255");
-    number!(deserialize_u16, visit_u16, u16, "an integer from 0 to 65535");
-    number!(deserialize_u32, visit_u32, u32, "a whole number from 0 to 4294967295");
+    number!(
+        deserialize_u16,
+        visit_u16,
+        u16,
+        "an integer from 0 to 65535"
+    );
+    number!(
+        deserialize_u32,
+        visit_u32,
+        u32,
+        "a whole number from 0 to 4294967295"
+    );
     number!(deserialize_u64, visit_u64, u64, "a whole number");
     number!(deserialize_f32, visit_f32, f32, "a number");
     number!(deserialize_f64, visit_f64, f64, "a number");
@@ -289,7 +328,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         self.wrap(r)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -318,7 +361,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _variants: &'static [&'static str],
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let r = match &self.node.kind {
@@ -337,8 +380,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             }
             _ => {
                 return Err(DeError::new(format!(
-                    "expected {}, found {}",
-                    ExpectedOf(&visitor),
+                    "expected one of {}, found {}",
+                    list(variants),
                     describe_for_enum(self.node)
                 ))
                 .at(&self.path, self.blame));
@@ -459,7 +502,10 @@ struct MapDe<'a, I> {
 impl<'de, 'a, I: Iterator<Item = &'a (Node, Node)>> de::MapAccess<'de> for MapDe<'a, I> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         loop {
             let Some((key, value)) = self.entries.next() else {
                 return Ok(None);
@@ -506,7 +552,10 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
     type Error = DeError;
     type Variant = VariantDe<'a>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, VariantDe<'a>), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, VariantDe<'a>), DeError> {
         let variant = seed.deserialize(NodeDe {
             node: self.key,
             path: self.path.to_string(),
@@ -555,7 +604,10 @@ impl<'de, 'a> de::VariantAccess<'de> for VariantDe<'a> {
 
     fn unit_variant(self) -> Result<(), DeError> {
         match self.value {
-            None | Some(Node { kind: Kind::Null, .. }) => Ok(()),
+            None
+            | Some(Node {
+                kind: Kind::Null, ..
+            }) => Ok(()),
             Some(node) => Err(DeError::new(format!(
                 "`{}` takes no value",
                 self.key.scalar().unwrap_or_default()
@@ -617,7 +669,9 @@ mod tests {
 
     #[test]
     fn reads_nested_values_and_skips_extension_keys() {
-        let v: Outer = load("x-anchors: {a: 1}\nname: n\ninner:\n  port: '80'\n  tags: [a, b]\nflag: true\n").unwrap();
+        let v: Outer =
+            load("x-anchors: {a: 1}\nname: n\ninner:\n  port: '80'\n  tags: [a, b]\nflag: true\n")
+                .unwrap();
         assert_eq!(v.inner.port, 80);
         assert_eq!(v.inner.tags, vec!["a", "b"]);
         assert!(v.flag);
@@ -626,8 +680,18 @@ mod tests {
     #[test]
     fn type_errors_carry_path_and_span() {
         let e = load::<Outer>("name: n\ninner:\n  port: http\n").unwrap_err();
-        assert_eq!(e.to_string(), "inner.port: expected an integer from 0 to 65535, found `http`");
-        assert_eq!(e.span, Some(Span { line: 3, col: 9, len: 4 }));
+        assert_eq!(
+            e.to_string(),
+            "inner.port: expected an integer from 0 to 65535, found `http`"
+        );
+        assert_eq!(
+            e.span,
+            Some(Span {
+                line: 3,
+                col: 9,
+                len: 4
+            })
+        );
     }
 
     #[test]
@@ -638,7 +702,14 @@ mod tests {
             "inner: unknown field `prot`, expected one of `port`, `tags`"
         );
         assert_eq!(e.label.as_deref(), Some("did you mean `port`?"));
-        assert_eq!(e.span, Some(Span { line: 3, col: 3, len: 4 }));
+        assert_eq!(
+            e.span,
+            Some(Span {
+                line: 3,
+                col: 3,
+                len: 4
+            })
+        );
     }
 
     #[test]
@@ -651,6 +722,9 @@ mod tests {
     #[test]
     fn list_items_have_indices() {
         let e = load::<Outer>("name: n\ninner:\n  port: 1\n  tags: [a, {b: 1}]\n").unwrap_err();
-        assert_eq!(e.to_string(), "inner.tags[1]: expected a string, found a mapping");
+        assert_eq!(
+            e.to_string(),
+            "inner.tags[1]: expected a string, found a mapping"
+        );
     }
 }

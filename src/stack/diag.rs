@@ -169,6 +169,11 @@ pub fn locate(root: &Node, path: &[Seg], at: At) -> Span {
                 .find(|(key, _)| key.scalar() == Some(k.as_str()))
                 .map(|(key, value)| (key.span, value)),
             (Seg::Index(idx), Kind::Seq(items)) => items.get(*idx).map(|v| (v.span, v)),
+            // `depends_on: [a, b]` is addressed like its mapping form.
+            (Seg::Key(k), Kind::Seq(items)) => items
+                .iter()
+                .find(|v| v.scalar() == Some(k.as_str()))
+                .map(|v| (v.span, v)),
             _ => None,
         };
         match next {
@@ -200,7 +205,15 @@ mod tests {
         let src = "services:\n  api:\n    depends_on: [db]\n";
         let d = Diagnostic {
             message: "services.api.depends_on[0]: unknown service `db`".into(),
-            location: Some(Location::new("stack.yaml", src, Span { line: 3, col: 18, len: 2 })),
+            location: Some(Location::new(
+                "stack.yaml",
+                src,
+                Span {
+                    line: 3,
+                    col: 18,
+                    len: 2,
+                },
+            )),
             label: Some("did you mean `postgres`?".into()),
             help: Some("services are: api".into()),
         };
@@ -214,12 +227,14 @@ mod tests {
     #[test]
     fn locate_follows_keys_and_indices() {
         let root = parse("a:\n  b:\n    - x\n    - y: 1\n").unwrap();
-        let s = locate(&root, &path!["a", "b", 1, "y"], At::Value);
+        let p = path!["a", "b", 1, "y"];
+        let s = locate(&root, &p, At::Value);
         assert_eq!((s.line, s.col), (4, 10));
-        let s = locate(&root, &path!["a", "b", 1, "y"], At::Key);
+        let s = locate(&root, &p, At::Key);
         assert_eq!((s.line, s.col), (4, 7));
         // Past the end: the nearest key that exists.
-        let s = locate(&root, &path!["a", "missing", "deeper"], At::Value);
+        let missing = path!["a", "missing", "deeper"];
+        let s = locate(&root, &missing, At::Value);
         assert_eq!((s.line, s.col), (1, 1));
     }
 }

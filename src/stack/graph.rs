@@ -92,13 +92,22 @@ mod tests {
         ];
         assert_eq!(
             waves(&nodes).unwrap(),
-            vec![vec!["postgres", "redis"], vec!["migrate", "celery"], vec!["api"]]
+            vec![
+                vec!["postgres", "redis"],
+                vec!["migrate", "celery"],
+                vec!["api"]
+            ]
         );
     }
 
     #[test]
     fn cycles_are_reported_as_a_path() {
-        let nodes = vec![("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec![])];
+        let nodes = vec![
+            ("a", vec!["b"]),
+            ("b", vec!["c"]),
+            ("c", vec!["a"]),
+            ("d", vec![]),
+        ];
         assert_eq!(waves(&nodes).unwrap_err(), vec!["a", "b", "c", "a"]);
         assert_eq!(find_cycle(&[("s", vec!["s"])]).unwrap(), vec!["s", "s"]);
     }

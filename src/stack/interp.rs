@@ -14,7 +14,9 @@ pub enum InterpError {
     Unterminated,
     #[error("invalid variable name in `{text}`")]
     BadName { text: String },
-    #[error("a lone `$` must be followed by a name, `{{` or another `$` (write `$$` for a literal dollar)")]
+    #[error(
+        "a lone `$` must be followed by a name, `{{` or another `$` (write `$$` for a literal dollar)"
+    )]
     LoneDollar,
 }
 
@@ -180,13 +182,19 @@ pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>, EnvFileErr
             });
         }
         let value = value.trim();
-        let value = if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        let value = if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
+        {
             inner.to_string()
         } else if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
             unescape_double(inner)
         } else {
             // An unquoted value ends at a ` #` comment.
-            value.split(" #").next().unwrap_or("").trim_end().to_string()
+            value
+                .split(" #")
+                .next()
+                .unwrap_or("")
+                .trim_end()
+                .to_string()
         };
         vars.insert(key.to_string(), value);
     }
@@ -298,7 +306,8 @@ mod tests {
 
     #[test]
     fn env_file_forms() {
-        let text = "# comment\nexport A=1\nB='lit $x'\nC=\"two\\nlines\"\nD=plain # trailing\n\nE=\n";
+        let text =
+            "# comment\nexport A=1\nB='lit $x'\nC=\"two\\nlines\"\nD=plain # trailing\n\nE=\n";
         let vars = parse_env_file(text).unwrap();
         assert_eq!(vars["A"], "1");
         assert_eq!(vars["B"], "lit $x");

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use super::de::{DeError, did_you_mean, from_node_at};
 use super::diag::{Diagnostic, Location, locate};
 use super::interp::{EnvFileError, Lookup, interpolate, parse_env_file};
-use super::model::{Environment, ImageBuild, LoadBalancer, Secret, Service, SmokeStep, Stack, VolumeSpec};
+use super::model::{
+    Environment, ImageBuild, LoadBalancer, Secret, Service, SmokeStep, Stack, VolumeSpec,
+};
 use super::validate::{LOCAL_ENV, validate};
 use super::yaml::{self, Kind, Node};
 
@@ -149,7 +151,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
 pub fn environment_names(source: &Source) -> Vec<String> {
     let mut names = vec![LOCAL_ENV.to_string()];
     if let Ok(root) = yaml::parse(&source.text)
-        && let Some((_, Node { kind: Kind::Map(entries), .. })) = root.get("environments")
+        && let Some((
+            _,
+            Node {
+                kind: Kind::Map(entries),
+                ..
+            },
+        )) = root.get("environments")
     {
         for (k, _) in entries {
             if let Some(name) = k.scalar()
@@ -191,14 +199,19 @@ pub fn validate_all(path: &Path, opts: &LoadOptions) -> Result<Vec<Loaded>, Load
     }
 }
 
-fn read_env_file(source: &Source, opts: &LoadOptions) -> Result<BTreeMap<String, String>, LoadError> {
+fn read_env_file(
+    source: &Source,
+    opts: &LoadOptions,
+) -> Result<BTreeMap<String, String>, LoadError> {
     let (path, required) = match &opts.env_file {
         Some(p) => (p.clone(), true),
         None => (source.dir().join(".env"), false),
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(BTreeMap::new());
+        }
         Err(source) => return Err(LoadError::EnvFileRead { path, source }),
     };
     parse_env_file(&text).map_err(|source| LoadError::EnvFile { path, source })
@@ -231,7 +244,10 @@ pub fn load_source(
     };
     if !matches!(root.kind, Kind::Map(_)) {
         return fail(vec![Diagnostic {
-            message: format!("a stack file is a mapping with `name`, `image` and `services`, found {}", root.describe()),
+            message: format!(
+                "a stack file is a mapping with `name`, `image` and `services`, found {}",
+                root.describe()
+            ),
             location: at(root.span),
             label: None,
             help: None,
@@ -249,27 +265,49 @@ pub fn load_source(
         .and_then(|(_, envs)| envs.get(env))
         .map(|(_, e)| e.clone());
     let declared: Vec<String> = match root.get("environments") {
-        Some((_, Node { kind: Kind::Map(entries), .. })) => {
-            entries.iter().filter_map(|(k, _)| k.scalar().map(str::to_string)).collect()
-        }
+        Some((
+            _,
+            Node {
+                kind: Kind::Map(entries),
+                ..
+            },
+        )) => entries
+            .iter()
+            .filter_map(|(k, _)| k.scalar().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     if env_node.is_none() && env != LOCAL_ENV {
         let known: Vec<&str> = declared.iter().map(String::as_str).collect();
         return fail(vec![Diagnostic {
             message: format!("unknown environment `{env}`"),
-            location: root.get("environments").map(|(k, _)| Location::new(&source.display, &source.text, k.span)),
+            location: root
+                .get("environments")
+                .map(|(k, _)| Location::new(&source.display, &source.text, k.span)),
             label: did_you_mean(env, &known).map(|s| format!("did you mean `{s}`?")),
             help: Some(format!(
                 "environments are: {}",
-                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }]);
     }
     let mut vars = base.clone();
-    if let Some((_, Node { kind: Kind::Map(entries), .. })) = env_node.as_ref().and_then(|e| e.get("variables")) {
+    if let Some((
+        _,
+        Node {
+            kind: Kind::Map(entries),
+            ..
+        },
+    )) = env_node.as_ref().and_then(|e| e.get("variables"))
+    {
         for (k, v) in entries {
-            let (Some(name), Some(raw)) = (k.scalar(), v.scalar()) else { continue };
+            let (Some(name), Some(raw)) = (k.scalar(), v.scalar()) else {
+                continue;
+            };
             match interpolate(raw, &base) {
                 Ok(value) => {
                     vars.insert(name.to_string(), value);
@@ -319,19 +357,25 @@ pub fn load_source(
 
     let problems = validate(&stack, env);
     if !problems.is_empty() {
-        let diagnostics = problems
+        let mut diagnostics: Vec<Diagnostic> = problems
             .into_iter()
             .map(|p| {
                 let span = locate(&root, &p.path, p.at);
                 let path = p.dotted_path();
                 Diagnostic {
-                    message: if path.is_empty() { p.message } else { format!("{path}: {}", p.message) },
+                    message: if path.is_empty() {
+                        p.message
+                    } else {
+                        format!("{path}: {}", p.message)
+                    },
                     location: at(span),
                     label: p.label,
                     help: p.help,
                 }
             })
             .collect();
+        // In file order, which is how a person fixes them.
+        diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
         return fail(diagnostics);
     }
     Ok(Loaded {
@@ -348,8 +392,12 @@ fn interpolate_tree(node: &mut Node, vars: &dyn Lookup, errors: &mut Vec<(yaml::
             Ok(v) => *value = v,
             Err(e) => errors.push((node.span, e.to_string())),
         },
-        Kind::Seq(items) => items.iter_mut().for_each(|n| interpolate_tree(n, vars, errors)),
-        Kind::Map(entries) => entries.iter_mut().for_each(|(_, v)| interpolate_tree(v, vars, errors)),
+        Kind::Seq(items) => items
+            .iter_mut()
+            .for_each(|n| interpolate_tree(n, vars, errors)),
+        Kind::Map(entries) => entries
+            .iter_mut()
+            .for_each(|(_, v)| interpolate_tree(v, vars, errors)),
         Kind::Null => {}
     }
 }
@@ -366,7 +414,11 @@ fn type_errors(root: &Node) -> Vec<DeError> {
             Kind::Map(entries) => {
                 for (k, v) in entries {
                     let name = k.scalar().unwrap_or_default();
-                    let blame = if matches!(v.kind, Kind::Scalar { .. }) { v.span } else { k.span };
+                    let blame = if matches!(v.kind, Kind::Scalar { .. }) {
+                        v.span
+                    } else {
+                        k.span
+                    };
                     if let Err(e) = from_node_at::<T>(v, &format!("{section}.{name}"), blame) {
                         errors.push(e);
                     }
@@ -397,15 +449,24 @@ fn type_errors(root: &Node) -> Vec<DeError> {
                 "environments" => each::<Environment>(v, key, &mut errors),
                 "volumes" => each::<VolumeSpec>(v, key, &mut errors),
                 "smoke" => each::<SmokeStep>(v, key, &mut errors),
-                "image" => one(from_node_at::<ImageBuild>(v, key, blame).map(drop), &mut errors),
-                "load_balancer" => one(from_node_at::<LoadBalancer>(v, key, blame).map(drop), &mut errors),
+                "image" => one(
+                    from_node_at::<ImageBuild>(v, key, blame).map(drop),
+                    &mut errors,
+                ),
+                "load_balancer" => one(
+                    from_node_at::<LoadBalancer>(v, key, blame).map(drop),
+                    &mut errors,
+                ),
                 _ => {}
             }
         }
     }
     let mut unique: Vec<DeError> = Vec::new();
     for e in errors {
-        if !unique.iter().any(|u| u.span == e.span && u.message == e.message) {
+        if !unique
+            .iter()
+            .any(|u| u.span == e.span && u.message == e.message)
+        {
             unique.push(e);
         }
     }

@@ -12,13 +12,16 @@ impl Matcher {
         for part in text.split(',') {
             let part = part.trim();
             let code = |s: &str| -> Result<u16, String> {
-                let n: u16 = s.trim().parse().map_err(|_| {
-                    format!("matcher `{text}`: `{s}` is not an HTTP status code")
-                })?;
+                let n: u16 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("matcher `{text}`: `{s}` is not an HTTP status code"))?;
                 if (200..=499).contains(&n) {
                     Ok(n)
                 } else {
-                    Err(format!("matcher `{text}`: the ALB accepts codes 200–499, found {n}"))
+                    Err(format!(
+                        "matcher `{text}`: the ALB accepts codes 200–499, found {n}"
+                    ))
                 }
             };
             let range = match part.split_once('-') {
@@ -37,7 +40,9 @@ impl Matcher {
     }
 
     pub fn matches(&self, status: u16) -> bool {
-        self.ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&status))
+        self.ranges
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&status))
     }
 }
 

@@ -150,7 +150,10 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
     /// How long `geno down` waits after SIGTERM.
-    #[serde(default = "default_stop_grace", skip_serializing_if = "is_default_stop_grace")]
+    #[serde(
+        default = "default_stop_grace",
+        skip_serializing_if = "is_default_stop_grace"
+    )]
     pub stop_grace_period: Dur,
     /// How the service runs on ECS Fargate; without it the service is local only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -567,13 +570,17 @@ impl Dur {
         let mut total = Duration::ZERO;
         let mut rest = text;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return None;
             }
             let n: u64 = rest[..digits].parse().ok()?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match &rest[..unit_len] {
                 "ms" => Duration::from_millis(n),
                 "s" => Duration::from_secs(n),
@@ -621,12 +628,26 @@ impl Serialize for Dur {
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Dur::parse(&text).ok_or_else(|| {
-            de::Error::custom(format!(
-                "expected a duration like `30s`, `1m30s` or `500ms`, found `{text}`"
-            ))
-        })
+        // A visitor, not String then parse, so the error is raised while the
+        // deserializer still knows which scalar it came from.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like `30s`, `1m30s` or `500ms`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
+                Ok(Dur::secs(v))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Dur, E> {
+                Dur::parse(text).ok_or_else(|| {
+                    E::custom(format!(
+                        "expected a duration like `30s`, `1m30s` or `500ms`, found `{text}`"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -825,9 +846,7 @@ pub enum Condition {
 /// `[a, b]` (started), `{a: healthy}` or `{a: {condition: healthy}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(transparent)]
-pub struct DependsOn(
-    #[schemars(with = "DependsOnSchema")] pub IndexMap<String, Condition>,
-);
+pub struct DependsOn(#[schemars(with = "DependsOnSchema")] pub IndexMap<String, Condition>);
 
 #[derive(JsonSchema)]
 #[serde(untagged)]
@@ -914,7 +933,13 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print_round_trip() {
-        for (text, secs) in [("30s", 30), ("1m30s", 90), ("2h", 7200), ("45", 45), ("0s", 0)] {
+        for (text, secs) in [
+            ("30s", 30),
+            ("1m30s", 90),
+            ("2h", 7200),
+            ("45", 45),
+            ("0s", 0),
+        ] {
             let d = Dur::parse(text).unwrap();
             assert_eq!(d.as_secs(), secs, "{text}");
             assert_eq!(Dur::parse(&d.to_string()), Some(d));

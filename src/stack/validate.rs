@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::de::did_you_mean;
 use super::diag::{At, Problem};
 use super::graph;
 use super::model::{
     Action, AlbHealthCheck, Condition, Dur, HealthCheck, LocalSecret, ServiceKind, Stack,
 };
-use super::de::did_you_mean;
 use crate::path;
 
 /// The environment name that means "this machine": no AWS section needed.
@@ -53,7 +53,11 @@ fn quoted_list(names: &[&str]) -> String {
     if names.is_empty() {
         return "none are declared".into();
     }
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl<'a> Checks<'a> {
@@ -62,7 +66,14 @@ impl<'a> Checks<'a> {
     }
 
     /// An unknown name, with a did-you-mean under the caret and the known names as help.
-    fn unknown(&mut self, path: Vec<super::diag::Seg>, at: At, what: &str, name: &str, known: &[&str]) {
+    fn unknown(
+        &mut self,
+        path: Vec<super::diag::Seg>,
+        at: At,
+        what: &str,
+        name: &str,
+        known: &[&str],
+    ) {
         let mut p = Problem::new(path, at, format!("unknown {what} `{name}`"));
         if let Some(s) = did_you_mean(name, known) {
             p = p.label(format!("did you mean `{s}`?"));
@@ -95,7 +106,11 @@ impl<'a> Checks<'a> {
             }
         }
         if self.stack.services.is_empty() {
-            self.push(Problem::new(path!["services"], At::Key, "the stack has no services"));
+            self.push(Problem::new(
+                path!["services"],
+                At::Key,
+                "the stack has no services",
+            ));
         }
     }
 
@@ -118,6 +133,17 @@ impl<'a> Checks<'a> {
                     At::Value,
                     format!("job `{name}` runs once; it cannot have replicas"),
                 ));
+            }
+            for secret in &svc.secrets {
+                if svc.environment.contains_key(secret) {
+                    self.push(Problem::new(
+                        path!["services", name, "environment", secret],
+                        At::Key,
+                        format!(
+                            "`{secret}` is both a plain variable and a secret of `{name}`; keep one"
+                        ),
+                    ));
+                }
             }
             if let Some(cmd) = &svc.command
                 && cmd.0.is_empty()
@@ -143,7 +169,13 @@ impl<'a> Checks<'a> {
                 let is_bind = src.starts_with('.') || src.starts_with('/');
                 if !is_bind && !stack.volumes.contains_key(src) {
                     let known = names_of(&stack.volumes);
-                    self.unknown(path!["services", name, "volumes", i], At::Value, "volume", src, &known);
+                    self.unknown(
+                        path!["services", name, "volumes", i],
+                        At::Value,
+                        "volume",
+                        src,
+                        &known,
+                    );
                 }
             }
             let Some(ecs) = &svc.ecs else { continue };
@@ -161,17 +193,26 @@ impl<'a> Checks<'a> {
                 self.push(Problem::new(
                     path!["services", name, "ecs"],
                     At::Key,
-                    format!("job `{name}` cannot be an ECS service (it exits); drop its `ecs` section"),
+                    format!(
+                        "job `{name}` cannot be an ECS service (it exits); drop its `ecs` section"
+                    ),
                 ));
             }
             if let Err(msg) = fargate_size(ecs.cpu, ecs.memory) {
-                self.push(Problem::new(path!["services", name, "ecs", "memory"], At::Value, msg));
+                self.push(Problem::new(
+                    path!["services", name, "ecs", "memory"],
+                    At::Value,
+                    msg,
+                ));
             }
             if ecs.min_healthy_percent > 100 {
                 self.push(Problem::new(
                     path!["services", name, "ecs", "min_healthy_percent"],
                     At::Value,
-                    format!("min_healthy_percent must be 0–100, found {}", ecs.min_healthy_percent),
+                    format!(
+                        "min_healthy_percent must be 0–100, found {}",
+                        ecs.min_healthy_percent
+                    ),
                 ));
             }
             if !(100..=200).contains(&ecs.max_percent) {
@@ -191,19 +232,32 @@ impl<'a> Checks<'a> {
                 ));
             }
             if let Some(tg) = &ecs.target_group {
-                match stack.load_balancer.as_ref().and_then(|lb| lb.target_groups.get(tg)) {
+                match stack
+                    .load_balancer
+                    .as_ref()
+                    .and_then(|lb| lb.target_groups.get(tg))
+                {
                     None => {
                         let known = stack
                             .load_balancer
                             .as_ref()
                             .map(|lb| names_of(&lb.target_groups))
                             .unwrap_or_default();
-                        self.unknown(path!["services", name, "ecs", "target_group"], At::Value, "target group", tg, &known);
+                        self.unknown(
+                            path!["services", name, "ecs", "target_group"],
+                            At::Value,
+                            "target group",
+                            tg,
+                            &known,
+                        );
                     }
                     Some(group) if group.service != *name => self.push(Problem::new(
                         path!["services", name, "ecs", "target_group"],
                         At::Value,
-                        format!("target group `{tg}` forwards to `{}`, not to `{name}`", group.service),
+                        format!(
+                            "target group `{tg}` forwards to `{}`, not to `{name}`",
+                            group.service
+                        ),
                     )),
                     Some(_) => {}
                 }
@@ -247,7 +301,9 @@ impl<'a> Checks<'a> {
             self.push(Problem::new(
                 path,
                 At::Value,
-                format!("{what} must be whole seconds (ECS and the ALB count in seconds), found {d}"),
+                format!(
+                    "{what} must be whole seconds (ECS and the ALB count in seconds), found {d}"
+                ),
             ));
         } else if !(min..=max).contains(&d.as_secs()) {
             self.push(Problem::new(
@@ -264,7 +320,13 @@ impl<'a> Checks<'a> {
         for (name, svc) in &stack.services {
             for (dep, condition) in &svc.depends_on.0 {
                 let Some(target) = stack.services.get(dep) else {
-                    self.unknown(path!["services", name, "depends_on", dep], At::Key, "service", dep, &known);
+                    self.unknown(
+                        path!["services", name, "depends_on", dep],
+                        At::Key,
+                        "service",
+                        dep,
+                        &known,
+                    );
                     continue;
                 };
                 if dep == name {
@@ -299,7 +361,17 @@ impl<'a> Checks<'a> {
         let nodes: Vec<(&str, Vec<&str>)> = stack
             .services
             .iter()
-            .map(|(n, s)| (n.as_str(), s.depends_on.0.keys().map(String::as_str).filter(|d| d != n).collect()))
+            .map(|(n, s)| {
+                (
+                    n.as_str(),
+                    s.depends_on
+                        .0
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|d| d != n)
+                        .collect(),
+                )
+            })
             .collect();
         if let Some(cycle) = graph::find_cycle(&nodes) {
             let (first, second) = (cycle[0], cycle[1]);
@@ -355,7 +427,13 @@ impl<'a> Checks<'a> {
         for (name, svc) in &stack.services {
             for (i, secret) in svc.secrets.iter().enumerate() {
                 let Some(decl) = stack.secrets.get(secret) else {
-                    self.unknown(path!["services", name, "secrets", i], At::Value, "secret", secret, &known);
+                    self.unknown(
+                        path!["services", name, "secrets", i],
+                        At::Value,
+                        "secret",
+                        secret,
+                        &known,
+                    );
                     continue;
                 };
                 if env != LOCAL_ENV && svc.ecs.is_some() && decl.aws.is_none() {
@@ -381,8 +459,15 @@ impl<'a> Checks<'a> {
                                 format!("secret `{name}` refers to itself"),
                             ));
                         } else if !stack.secrets.contains_key(reference) {
-                            self.unknown(path!["secrets", name, "local", "template"], At::Value, "secret", reference, &known);
-                        } else if matches!(stack.secrets[reference].local, LocalSecret::Template(_)) {
+                            self.unknown(
+                                path!["secrets", name, "local", "template"],
+                                At::Value,
+                                "secret",
+                                reference,
+                                &known,
+                            );
+                        } else if matches!(stack.secrets[reference].local, LocalSecret::Template(_))
+                        {
                             self.push(Problem::new(
                                 path!["secrets", name, "local", "template"],
                                 At::Value,
@@ -405,43 +490,82 @@ impl<'a> Checks<'a> {
 
     fn load_balancer(&mut self) {
         let stack = self.stack;
-        let Some(lb) = &stack.load_balancer else { return };
+        let Some(lb) = &stack.load_balancer else {
+            return;
+        };
         let groups = names_of(&lb.target_groups);
         for (i, listener) in lb.listeners.iter().enumerate() {
             let mut priorities: BTreeMap<u32, usize> = BTreeMap::new();
             for (j, rule) in listener.rules.iter().enumerate() {
                 let rp = |f: &str| path!["load_balancer", "listeners", i, "rules", j, f];
                 if !(1..=50_000).contains(&rule.priority) {
-                    self.push(Problem::new(rp("priority"), At::Value, format!("rule priority must be 1–50000, found {}", rule.priority)));
+                    self.push(Problem::new(
+                        rp("priority"),
+                        At::Value,
+                        format!("rule priority must be 1–50000, found {}", rule.priority),
+                    ));
                 } else if let Some(prev) = priorities.insert(rule.priority, j) {
                     self.push(Problem::new(
                         rp("priority"),
                         At::Value,
-                        format!("priority {} is already used by rule {prev} of this listener", rule.priority),
+                        format!(
+                            "priority {} is already used by rule {prev} of this listener",
+                            rule.priority
+                        ),
                     ));
                 }
                 let c = &rule.conditions;
                 if c.path.is_empty() && c.host.is_empty() && c.method.is_empty() {
-                    self.push(Problem::new(rp("conditions"), At::Key, "a rule needs at least one condition (path, host or method)"));
+                    self.push(Problem::new(
+                        rp("conditions"),
+                        At::Key,
+                        "a rule needs at least one condition (path, host or method)",
+                    ));
                 }
                 for (k, p) in c.path.iter().enumerate() {
                     if !p.starts_with('/') && p != "*" {
                         self.push(Problem::new(
-                            path!["load_balancer", "listeners", i, "rules", j, "conditions", "path", k],
+                            path![
+                                "load_balancer",
+                                "listeners",
+                                i,
+                                "rules",
+                                j,
+                                "conditions",
+                                "path",
+                                k
+                            ],
                             At::Value,
                             format!("path pattern `{p}` must start with `/`"),
                         ));
                     } else if p.len() > 128 {
                         self.push(Problem::new(
-                            path!["load_balancer", "listeners", i, "rules", j, "conditions", "path", k],
+                            path![
+                                "load_balancer",
+                                "listeners",
+                                i,
+                                "rules",
+                                j,
+                                "conditions",
+                                "path",
+                                k
+                            ],
                             At::Value,
                             "path patterns are at most 128 characters",
                         ));
                     }
                 }
-                self.action(&rule.action, path!["load_balancer", "listeners", i, "rules", j, "action"], &groups);
+                self.action(
+                    &rule.action,
+                    path!["load_balancer", "listeners", i, "rules", j, "action"],
+                    &groups,
+                );
             }
-            self.action(&listener.default_action, path!["load_balancer", "listeners", i, "default_action"], &groups);
+            self.action(
+                &listener.default_action,
+                path!["load_balancer", "listeners", i, "default_action"],
+                &groups,
+            );
         }
         let services = names_of(&stack.services);
         for (name, tg) in &lb.target_groups {
@@ -452,23 +576,38 @@ impl<'a> Checks<'a> {
                     Problem::new(
                         tp("service"),
                         At::Value,
-                        format!("target group `{name}` forwards to `{}`, which declares no port", tg.service),
+                        format!(
+                            "target group `{name}` forwards to `{}`, which declares no port",
+                            tg.service
+                        ),
                     )
                     .help(format!("add `ports: [{}]` to `{}`", tg.port, tg.service)),
                 ),
                 Some(svc) if !svc.ports.iter().any(|p| p.container == tg.port) => {
-                    let ports: Vec<String> = svc.ports.iter().map(|p| p.container.to_string()).collect();
+                    let ports: Vec<String> =
+                        svc.ports.iter().map(|p| p.container.to_string()).collect();
                     self.push(Problem::new(
                         tp("port"),
                         At::Value,
-                        format!("`{}` does not listen on port {} (its ports: {})", tg.service, tg.port, ports.join(", ")),
+                        format!(
+                            "`{}` does not listen on port {} (its ports: {})",
+                            tg.service,
+                            tg.port,
+                            ports.join(", ")
+                        ),
                     ));
                 }
                 Some(_) => {}
             }
             self.alb_health(name, &tg.health_check);
             let d = tg.deregistration_delay;
-            self.range(tp("deregistration_delay"), "deregistration_delay", d, 0, 3600);
+            self.range(
+                tp("deregistration_delay"),
+                "deregistration_delay",
+                d,
+                0,
+                3600,
+            );
         }
     }
 
@@ -479,10 +618,19 @@ impl<'a> Checks<'a> {
                 p.push("forward".into());
                 self.unknown(p, At::Value, "target group", tg, groups);
             }
-            Action::FixedResponse(fr) if !(200..=599).contains(&fr.status) || (300..400).contains(&fr.status) => {
+            Action::FixedResponse(fr)
+                if !(200..=599).contains(&fr.status) || (300..400).contains(&fr.status) =>
+            {
                 let mut p = path;
                 p.extend(crate::path!["fixed_response", "status"]);
-                self.push(Problem::new(p, At::Value, format!("a fixed response status is 2XX, 4XX or 5XX, found {}", fr.status)));
+                self.push(Problem::new(
+                    p,
+                    At::Value,
+                    format!(
+                        "a fixed response status is 2XX, 4XX or 5XX, found {}",
+                        fr.status
+                    ),
+                ));
             }
             _ => {}
         }
@@ -497,16 +645,30 @@ impl<'a> Checks<'a> {
             self.push(Problem::new(
                 hp("timeout"),
                 At::Value,
-                format!("timeout ({}) must be less than interval ({})", hc.timeout, hc.interval),
+                format!(
+                    "timeout ({}) must be less than interval ({})",
+                    hc.timeout, hc.interval
+                ),
             ));
         }
-        for (field, value) in [("healthy_threshold", hc.healthy_threshold), ("unhealthy_threshold", hc.unhealthy_threshold)] {
+        for (field, value) in [
+            ("healthy_threshold", hc.healthy_threshold),
+            ("unhealthy_threshold", hc.unhealthy_threshold),
+        ] {
             if !(2..=10).contains(&value) {
-                self.push(Problem::new(hp(field), At::Value, format!("{field} must be 2–10, found {value}")));
+                self.push(Problem::new(
+                    hp(field),
+                    At::Value,
+                    format!("{field} must be 2–10, found {value}"),
+                ));
             }
         }
         if !hc.path.starts_with('/') {
-            self.push(Problem::new(hp("path"), At::Value, format!("health check path `{}` must start with `/`", hc.path)));
+            self.push(Problem::new(
+                hp("path"),
+                At::Value,
+                format!("health check path `{}` must start with `/`", hc.path),
+            ));
         }
         if let Err(msg) = crate::stack::matcher::Matcher::parse(&hc.matcher) {
             self.push(Problem::new(hp("matcher"), At::Value, msg));
@@ -523,7 +685,11 @@ impl<'a> Checks<'a> {
             .collect();
         for (name, env) in &stack.environments {
             if !valid_name(name) {
-                self.push(Problem::new(path!["environments", name], At::Key, format!("environment name `{name}` is not a valid name")));
+                self.push(Problem::new(
+                    path!["environments", name],
+                    At::Key,
+                    format!("environment name `{name}` is not a valid name"),
+                ));
             }
             match &env.aws {
                 None if name != LOCAL_ENV => self.push(
@@ -552,7 +718,13 @@ impl<'a> Checks<'a> {
             }
             for (svc, _) in &env.desired_count {
                 if !ecs_services.contains(&svc.as_str()) {
-                    self.unknown(path!["environments", name, "desired_count", svc], At::Key, "ECS service", svc, &ecs_services);
+                    self.unknown(
+                        path!["environments", name, "desired_count", svc],
+                        At::Key,
+                        "ECS service",
+                        svc,
+                        &ecs_services,
+                    );
                 }
             }
         }
@@ -561,26 +733,45 @@ impl<'a> Checks<'a> {
     fn smoke(&mut self) {
         let stack = self.stack;
         let services = names_of(&stack.services);
-        let groups = stack.load_balancer.as_ref().map(|lb| names_of(&lb.target_groups)).unwrap_or_default();
+        let groups = stack
+            .load_balancer
+            .as_ref()
+            .map(|lb| names_of(&lb.target_groups))
+            .unwrap_or_default();
         let mut captured: Vec<&str> = Vec::new();
         for (i, step) in stack.smoke.iter().enumerate() {
-            let kinds = [step.http.is_some(), step.exec.is_some(), step.targets.is_some()];
+            let kinds = [
+                step.http.is_some(),
+                step.exec.is_some(),
+                step.targets.is_some(),
+            ];
             if kinds.iter().filter(|k| **k).count() != 1 {
                 self.push(Problem::new(
                     path!["smoke", i],
                     At::Value,
-                    format!("smoke step `{}` needs exactly one of `http`, `exec` or `targets`", step.name),
+                    format!(
+                        "smoke step `{}` needs exactly one of `http`, `exec` or `targets`",
+                        step.name
+                    ),
                 ));
             }
             if let Some(http) = &step.http {
                 if !http.path.starts_with('/') {
-                    self.push(Problem::new(path!["smoke", i, "http", "path"], At::Value, format!("path `{}` must start with `/`", http.path)));
+                    self.push(Problem::new(
+                        path!["smoke", i, "http", "path"],
+                        At::Value,
+                        format!("path `{}` must start with `/`", http.path),
+                    ));
                 }
                 for reference in template_refs(&http.path) {
                     if !captured.contains(&reference) {
                         self.push(
-                            Problem::new(path!["smoke", i, "http", "path"], At::Value, format!("`{{{{{reference}}}}}` is not captured by an earlier step"))
-                                .help(format!("earlier steps capture: {}", quoted_list(&captured))),
+                            Problem::new(
+                                path!["smoke", i, "http", "path"],
+                                At::Value,
+                                format!("`{{{{{reference}}}}}` is not captured by an earlier step"),
+                            )
+                            .help(format!("earlier steps capture: {}", quoted_list(&captured))),
                         );
                     }
                 }
@@ -589,11 +780,23 @@ impl<'a> Checks<'a> {
             if let Some(exec) = &step.exec
                 && !stack.services.contains_key(&exec.service)
             {
-                self.unknown(path!["smoke", i, "exec", "service"], At::Value, "service", &exec.service, &services);
+                self.unknown(
+                    path!["smoke", i, "exec", "service"],
+                    At::Value,
+                    "service",
+                    &exec.service,
+                    &services,
+                );
             }
             if let Some(t) = &step.targets {
                 if !groups.contains(&t.target_group.as_str()) {
-                    self.unknown(path!["smoke", i, "targets", "target_group"], At::Value, "target group", &t.target_group, &groups);
+                    self.unknown(
+                        path!["smoke", i, "targets", "target_group"],
+                        At::Value,
+                        "target group",
+                        &t.target_group,
+                        &groups,
+                    );
                 }
                 if !["initial", "healthy", "unhealthy", "draining"].contains(&t.state.as_str()) {
                     self.push(Problem::new(
@@ -609,7 +812,10 @@ impl<'a> Checks<'a> {
                 self.push(Problem::new(
                     path!["smoke", i, "poll", "interval"],
                     At::Value,
-                    format!("poll interval ({}) must be above zero and at most the deadline ({})", poll.interval, poll.deadline),
+                    format!(
+                        "poll interval ({}) must be above zero and at most the deadline ({})",
+                        poll.interval, poll.deadline
+                    ),
                 ));
             }
         }
@@ -632,8 +838,14 @@ pub fn template_refs(text: &str) -> Vec<&str> {
 fn looks_like_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The CPU/memory pairs Fargate accepts (MiB).
@@ -656,7 +868,11 @@ pub fn fargate_size(cpu: u32, memory: u32) -> Result<(), String> {
         Ok(())
     } else {
         let (lo, hi) = (allowed[0], allowed[allowed.len() - 1]);
-        let step = if allowed.len() > 1 { allowed[1] - allowed[0] } else { 0 };
+        let step = if allowed.len() > 1 {
+            allowed[1] - allowed[0]
+        } else {
+            0
+        };
         Err(format!(
             "Fargate cpu {cpu} takes memory {lo}–{hi} MiB in steps of {step}, found {memory}"
         ))
@@ -675,12 +891,19 @@ mod tests {
             fargate_size(256, 4096).unwrap_err(),
             "Fargate cpu 256 takes memory 512–2048 MiB in steps of 512, found 4096"
         );
-        assert!(fargate_size(300, 1024).unwrap_err().contains("no task size with cpu 300"));
+        assert!(
+            fargate_size(300, 1024)
+                .unwrap_err()
+                .contains("no task size with cpu 300")
+        );
     }
 
     #[test]
     fn template_references() {
-        assert_eq!(template_refs("postgresql://u:{{ PW }}@h/{{DB}}"), vec!["PW", "DB"]);
+        assert_eq!(
+            template_refs("postgresql://u:{{ PW }}@h/{{DB}}"),
+            vec!["PW", "DB"]
+        );
         assert_eq!(template_refs("no refs {{ unterminated"), Vec::<&str>::new());
     }
 

@@ -38,7 +38,10 @@ impl Span {
 pub enum Kind {
     /// A plain `null`, `~` or an empty value.
     Null,
-    Scalar { value: String, quoted: bool },
+    Scalar {
+        value: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Keys in document order; merged keys come after the explicit ones and
     /// never override them, as YAML 1.1 merge keys specify.
@@ -97,14 +100,30 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
         parser: Parser::new_from_str(source),
         anchors: HashMap::new(),
         depth: 0,
+        nodes: 0,
     };
     builder.document()
 }
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and how many nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
     depth: usize,
+    /// Nodes in the tree so far, aliases counted at their expanded size.
+    nodes: usize,
+}
+
+/// More nodes than any stack file needs; aliases that expand past it are
+/// refused ("billion laughs") instead of eating memory.
+const MAX_NODES: usize = 200_000;
+
+fn count(node: &Node) -> usize {
+    1 + match &node.kind {
+        Kind::Seq(items) => items.iter().map(count).sum(),
+        Kind::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+        _ => 0,
+    }
 }
 
 /// Deeper than this is not a stack file; stopping here keeps hostile input
@@ -169,9 +188,21 @@ impl<'a> Builder<'a> {
                 span,
             });
         }
+        self.nodes += 1;
         let (node, anchor) = match event {
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => return Ok(node.clone()),
+                Some((node, size)) => {
+                    self.nodes += size;
+                    if self.nodes > MAX_NODES {
+                        return Err(SyntaxError {
+                            message: format!(
+                                "aliases expand this document past {MAX_NODES} nodes; refusing to expand it"
+                            ),
+                            span,
+                        });
+                    }
+                    return Ok(node.clone());
+                }
                 None => {
                     return Err(SyntaxError {
                         message: "alias refers to an unknown anchor".into(),
@@ -181,15 +212,15 @@ impl<'a> Builder<'a> {
             },
             Event::Scalar(value, style, anchor, _tag) => {
                 let quoted = !matches!(style, ScalarStyle::Plain);
-                let kind = if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL")
-                {
-                    Kind::Null
-                } else {
-                    Kind::Scalar {
-                        value: value.into_owned(),
-                        quoted,
-                    }
-                };
+                let kind =
+                    if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                        Kind::Null
+                    } else {
+                        Kind::Scalar {
+                            value: value.into_owned(),
+                            quoted,
+                        }
+                    };
                 (Node { kind, span }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
@@ -225,7 +256,8 @@ impl<'a> Builder<'a> {
             }
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }
@@ -367,7 +399,10 @@ mod tests {
     #[test]
     fn empty_document_is_an_empty_mapping() {
         assert_eq!(keys(&parse("").unwrap()), Vec::<&str>::new());
-        assert_eq!(keys(&parse("# only a comment\n").unwrap()), Vec::<&str>::new());
+        assert_eq!(
+            keys(&parse("# only a comment\n").unwrap()),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

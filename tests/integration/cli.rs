@@ -1,0 +1,174 @@
+//! The binary's exit codes and whole output texts.
+
+use crate::Geno;
+
+#[test]
+fn validate_accepts_the_repository_stack() {
+    let out = Geno::new().args(["validate"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "stack.yaml is valid: stack `genonaut`, 6 services (3 on ECS: api, celery, image-gen), environments local, demo, dev, test, prod\n"
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn validate_json_lists_errors_with_positions() {
+    let out = Geno::new()
+        .args([
+            "-f",
+            "tests/fixtures/invalid/unknown-dependency.yaml",
+            "validate",
+            "--json",
+        ])
+        .run();
+    assert_eq!(out.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let e = &v["errors"][0];
+    assert_eq!(
+        e["message"],
+        "services.web.depends_on.postgress: unknown service `postgress`"
+    );
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(7), Some(18))
+    );
+    assert_eq!(e["label"], "did you mean `postgres`?");
+}
+
+#[test]
+fn a_missing_file_is_one_error_with_its_cause() {
+    let out = Geno::new().args(["-f", "nope.yaml", "validate"]).run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: validation stopped\n\nCaused by:\n  cannot read `nope.yaml`\n  No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn an_unknown_environment_suggests_the_closest() {
+    let out = Geno::new()
+        .args([
+            "-f",
+            "tests/fixtures/valid/minimal.yaml",
+            "render",
+            "--env",
+            "stagign",
+        ])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: unknown environment `stagign`\n  --> tests/fixtures/valid/minimal.yaml:15:1\n   |\n15 | environments:\n   | ^^^^^^^^^^^^ did you mean `staging`?\n  = help: environments are: `staging`\n\nerror: `tests/fixtures/valid/minimal.yaml` is not valid: 1 error\n"
+    );
+}
+
+#[test]
+fn render_refuses_a_tag_instead_of_a_digest() {
+    let out = Geno::new()
+        .args(["render", "--env", "demo", "--image", "genonaut:latest"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: `genonaut:latest` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`\n"
+    );
+}
+
+#[test]
+fn render_for_local_says_there_is_no_aws_section() {
+    let out = Geno::new().args(["render", "--env", "local"]).run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: environment `local` has no `aws` section, so there is nothing to render for ECS\n"
+    );
+}
+
+#[test]
+fn variables_from_the_shell_and_env_file_reach_the_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/valid/minimal.yaml")).unwrap();
+    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+    std::fs::write(dir.path().join(".env"), "MODE=from-env-file\n").unwrap();
+    let mode = |out: &crate::Output| {
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        v["services"]["web"]["taskDefinition"]["containerDefinitions"][0]["environment"][0]["value"]
+            .clone()
+    };
+    let out = Geno::new()
+        .dir(dir.path())
+        .args(["render", "--env", "staging"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&out), "from-env-file");
+    // The shell wins over the env file, as in compose.
+    let out = Geno::new()
+        .dir(dir.path())
+        .env("MODE", "from-shell")
+        .args(["render", "--env", "staging"])
+        .run();
+    assert_eq!(mode(&out), "from-shell");
+}
+
+#[test]
+fn config_resolves_interpolation_and_redacts_templates() {
+    let out = Geno::new()
+        .args(["config", "--env", "demo", "--json"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["services"]["api"]["environment"]["ENV_TARGET"],
+        "cloud-demo"
+    );
+    assert_eq!(v["services"]["api"]["ecs"]["service"], "genonaut-api-demo");
+    assert_eq!(
+        v["secrets"]["DATABASE_URL"]["local"]["template"],
+        "<redacted>"
+    );
+    assert_eq!(v["services"]["postgres"]["image"], "postgres:16");
+    let out = Geno::new()
+        .env("POSTGRES_IMAGE", "geno-local/postgres:15")
+        .args(["config"])
+        .run();
+    assert!(
+        out.stdout.contains("image: geno-local/postgres:15"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("{{POSTGRES_PASSWORD}}"));
+}
+
+#[test]
+fn every_verb_has_help() {
+    for verb in [
+        "validate", "config", "render", "schema", "up", "down", "ps", "logs", "exec", "run",
+        "smoke", "promote", "diff", "history", "rollback",
+    ] {
+        let out = Geno::new().args([verb, "--help"]).run();
+        assert_eq!(out.code, 0, "{verb}: {}", out.stderr);
+        assert!(out.stdout.contains("Usage: geno"), "{verb}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn verbs_from_later_issues_say_so() {
+    let out = Geno::new().args(["promote", "--env", "demo"]).run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: `geno promote` is not built yet (tracked in issue 6)\n"
+    );
+}
+
+#[test]
+fn a_usage_error_exits_2() {
+    let out = Geno::new().args(["render"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--env <ENV>"), "{}", out.stderr);
+}
