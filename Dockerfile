@@ -1,0 +1,35 @@
+# One image for every Genonaut role; stack.yaml gives each container its command.
+# PYTHON_IMAGE defaults to the official image; machines without a registry
+# pass a stand-in built by scripts/offline-images.sh.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
+
+# Everything that does not depend on the code comes first, so a code change
+# rebuilds only the last three steps (each step is a container commit).
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin genonaut
+WORKDIR /app
+EXPOSE 8001 8189
+# Neutral default: prints the roles; each service's command comes from stack.yaml.
+CMD ["python", "-m", "genonaut"]
+
+# Dependencies in their own layer: code changes do not reinstall them. Where
+# containers reach no package index, scripts/wheelhouse.sh fills wheelhouse/
+# on the host first and the install uses only those wheels.
+COPY requirements.txt wheelhouse* /tmp/deps/
+RUN if ls /tmp/deps/*.whl >/dev/null 2>&1; then \
+      python -m pip install --no-cache-dir --no-index --find-links /tmp/deps -r /tmp/deps/requirements.txt; \
+    else \
+      python -m pip install --no-cache-dir -r /tmp/deps/requirements.txt; \
+    fi \
+ && rm -rf /tmp/deps
+
+# The package and its config (.dockerignore lets nothing else in: no env
+# files, no tests, no secrets). Code stays owned by root, read-only to the app.
+COPY . .
+RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && rm -rf build genonaut.egg-info
+USER genonaut

@@ -1,0 +1,1 @@
+"""The Genonaut HTTP API."""

@@ -1,0 +1,1 @@
+"""A mock ComfyUI server for local stacks and tests."""
