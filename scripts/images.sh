@@ -6,11 +6,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-declare -A official=([PYTHON_IMAGE]=python:3.11-slim [POSTGRES_IMAGE]=postgres:16 [REDIS_IMAGE]=redis:7)
-declare -A standin=([PYTHON_IMAGE]=geno-local/python:3.11 [POSTGRES_IMAGE]=geno-local/postgres:15 [REDIS_IMAGE]=geno-local/redis:7)
+# GENO_TEST_IMAGE: a plain Debian for the tests' small fixture stacks.
+declare -A official=([PYTHON_IMAGE]=python:3.11-slim [POSTGRES_IMAGE]=postgres:16 [REDIS_IMAGE]=redis:7
+  [GENO_TEST_IMAGE]=debian:bookworm-slim)
+declare -A standin=([PYTHON_IMAGE]=geno-local/python:3.11 [POSTGRES_IMAGE]=geno-local/postgres:15
+  [REDIS_IMAGE]=geno-local/redis:7 [GENO_TEST_IMAGE]=geno-local/bookworm:base)
 
 need_standins=0
-for var in PYTHON_IMAGE POSTGRES_IMAGE REDIS_IMAGE; do
+for var in PYTHON_IMAGE POSTGRES_IMAGE REDIS_IMAGE GENO_TEST_IMAGE; do
   [ -n "${!var:-}" ] && continue
   image=${official[$var]}
   if docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null 2>&1; then

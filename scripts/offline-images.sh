@@ -22,13 +22,20 @@ redis_image=${REDIS_IMAGE:-geno-local/redis:7}
 
 log() { printf 'offline-images: %s\n' "$*" >&2; }
 have() { [ "$force" = 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
+# A stand-in is current when its label matches the hash of its definition,
+# so changing a Dockerfile here rebuilds it on the next run.
+definition_hash() { (cd "$here/offline-images/$1" && cat $(ls | sort) | sha256sum | cut -c1-16); }
+current() {
+  [ "$force" = 0 ] || return 1
+  [ "$(docker image inspect -f '{{index .Config.Labels "geno.standin-hash"}}' "$1" 2>/dev/null)" = "$(definition_hash "$2")" ]
+}
 
 if ! docker info >/dev/null 2>&1; then
   log "cannot reach the Docker engine (is dockerd running and is \$DOCKER_HOST right?)"
   exit 1
 fi
 
-if have "$python_image" && have "$postgres_image" && have "$redis_image"; then
+if current "$python_image" python && current "$postgres_image" postgres && current "$redis_image" redis; then
   log "all stand-in images present ($python_image, $postgres_image, $redis_image)"
   exit 0
 fi
@@ -74,7 +81,7 @@ build_base() {
 
 build_one() {
   local tag=$1 dir=$2
-  have "$tag" && { log "$tag present"; return 0; }
+  current "$tag" "$dir" && { log "$tag present"; return 0; }
   log "building $tag"
   local ctx
   ctx=$(mktemp -d)
@@ -82,7 +89,13 @@ build_one() {
   # The host's CA bundle: where TLS is intercepted, pip in the container only
   # works when it trusts what the host trusts.
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/host-ca-bundle.crt"
-  docker build --quiet --build-arg "BASE_IMAGE=$base_image" -t "$tag" "$ctx" >/dev/null
+  if ! docker build --quiet --build-arg "BASE_IMAGE=$base_image" \
+      --label "geno.standin-hash=$(definition_hash "$dir")" -t "$tag" "$ctx" >"$ctx/.build.log" 2>&1; then
+    cat "$ctx/.build.log" >&2
+    rm -rf "$ctx"
+    log "building $tag failed"
+    exit 1
+  fi
   rm -rf "$ctx"
 }
 

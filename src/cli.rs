@@ -9,7 +9,12 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand as ClapSubcommand, ValueEnum};
 
 use crate::ops;
-use crate::stack::LoadOptions;
+use crate::stack::{Dur, LoadOptions};
+
+fn parse_duration(text: &str) -> Result<Dur, String> {
+    Dur::parse(text)
+        .ok_or_else(|| format!("expected a duration like `90s` or `5m`, found `{text}`"))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,11 +32,10 @@ pub struct Arguments {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The stack definition.
+    /// The stack definition (before the verb: `geno -f other.yaml up`).
     #[arg(
         short = 'f',
         long = "file",
-        global = true,
         default_value = "stack.yaml",
         value_name = "PATH"
     )]
@@ -67,18 +71,57 @@ pub enum Command {
     },
     /// Print the JSON Schema of stack.yaml.
     Schema,
-    /// Build the image and run the stack locally (not built yet).
-    Up(NotYet),
-    /// Stop and remove the local stack (not built yet).
-    Down(NotYet),
-    /// List the local stack's containers (not built yet).
-    Ps(NotYet),
-    /// Show service logs (not built yet).
-    Logs(NotYet),
-    /// Run a command in a running service (not built yet).
-    Exec(NotYet),
-    /// Run a one-off container of a service (not built yet).
-    Run(NotYet),
+    /// Build the image and bring the stack up locally, in dependency order, until healthy.
+    Up {
+        /// Give up waiting after this long (`90s`, `5m`).
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: Dur,
+        /// After the stack is up, follow its logs (Ctrl-C detaches).
+        #[arg(long)]
+        attach: bool,
+    },
+    /// Stop and remove the stack's containers and network (volumes with --volumes).
+    Down {
+        /// Also remove named volumes, and the data in them.
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// List the stack's containers: state, health, ports, image, uptime.
+    Ps,
+    /// Show service logs, each line prefixed with its container.
+    Logs {
+        /// Services to show (default: all).
+        services: Vec<String>,
+        /// Keep following new output.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only output since then: `10m` ago, a UNIX time or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Lines from the end of each container's log (default: all).
+        #[arg(long, short = 'n')]
+        tail: Option<String>,
+    },
+    /// Run a command in a running container of a service.
+    Exec {
+        service: String,
+        /// Which replica (1-based).
+        #[arg(long, default_value_t = 1)]
+        index: u32,
+        /// Do not allocate a TTY even when attached to one.
+        #[arg(short = 'T', long = "no-tty")]
+        no_tty: bool,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Run a one-off container of a service, removed afterwards.
+    Run {
+        service: String,
+        /// Command to run instead of the service's own.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Run the smoke tests through the load balancer (not built yet).
     Smoke(NotYet),
     /// Push the verified image and roll it out to an ECS environment (not built yet).
@@ -144,12 +187,48 @@ impl Command {
             Command::Config { env } => ops::config::config(config, &env),
             Command::Render { env, image } => ops::render::render(config, &env, image.as_deref()),
             Command::Schema => ops::schema::print(),
-            Command::Up(_) => not_yet("up", 4),
-            Command::Down(_) => not_yet("down", 4),
-            Command::Ps(_) => not_yet("ps", 4),
-            Command::Logs(_) => not_yet("logs", 4),
-            Command::Exec(_) => not_yet("exec", 4),
-            Command::Run(_) => not_yet("run", 4),
+            Command::Up { timeout, attach } => ops::up::up(
+                config,
+                ops::up::UpOptions {
+                    timeout: timeout.0,
+                    attach,
+                },
+            ),
+            Command::Down { volumes } => {
+                ops::down::down(config, ops::down::DownOptions { volumes })
+            }
+            Command::Ps => ops::ps::ps(config),
+            Command::Logs {
+                services,
+                follow,
+                since,
+                tail,
+            } => ops::logs::logs(
+                config,
+                ops::logs::LogsOptionsCli {
+                    services,
+                    follow,
+                    since,
+                    tail,
+                },
+            ),
+            Command::Exec {
+                service,
+                index,
+                no_tty,
+                command,
+            } => ops::exec::exec(
+                config,
+                ops::exec::ExecOptions {
+                    service,
+                    index,
+                    no_tty,
+                    command,
+                },
+            ),
+            Command::Run { service, command } => {
+                ops::run::run(config, ops::run::RunOptions { service, command })
+            }
             Command::Smoke(_) => not_yet("smoke", 5),
             Command::Promote(_) => not_yet("promote", 6),
             Command::Diff(_) => not_yet("diff", 6),

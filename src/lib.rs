@@ -5,9 +5,13 @@
 //! `render` (pure mappings), then `ops`, one module per verb, and `cli`.
 
 pub mod cli;
+pub mod docker;
+pub mod dockerignore;
 pub mod error;
+pub mod local;
 pub mod logging;
 pub mod ops;
 pub mod render;
+pub mod shutdown;
 pub mod spec;
 pub mod stack;

@@ -30,7 +30,7 @@ pub struct ContainerSpec {
 }
 
 /// A container health check in the form both Docker and ECS take.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthSpec {
     /// `["CMD", …]` or `["CMD-SHELL", "…"]`.
     pub test: Vec<String>,

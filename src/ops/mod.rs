@@ -1,6 +1,14 @@
 //! One module per verb: the work behind each command.
 
 pub mod config;
+pub mod down;
+pub mod exec;
+pub mod local;
+pub mod logs;
+pub mod ps;
 pub mod render;
+pub mod run;
 pub mod schema;
+pub mod table;
+pub mod up;
 pub mod validate;

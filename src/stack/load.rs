@@ -79,6 +79,8 @@ pub struct Loaded {
     pub stack: Stack,
     pub env: String,
     pub source: Source,
+    /// The variables interpolation saw (shell, env file, environment's own).
+    pub vars: BTreeMap<String, String>,
 }
 
 impl Loaded {
@@ -382,6 +384,7 @@ pub fn load_source(
         stack,
         env: env.to_string(),
         source,
+        vars,
     })
 }
 

@@ -1,6 +1,7 @@
 //! geno's integration tests: one binary, a small builder for running geno.
 
 mod cli;
+mod docker;
 mod fixtures;
 mod fuzz;
 mod render;
@@ -65,6 +66,7 @@ impl Geno {
             .current_dir(&self.dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
             .envs(self.envs)
             .output()
             .expect("the geno binary runs");

@@ -17,7 +17,9 @@ if [ "${1:-}" = "postgres" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   db=${POSTGRES_DB:-$user}
   pwfile=$(mktemp)
   printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
-  initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  # As the official image: trust on the socket and loopback (health checks,
+  # psql inside the container), passwords for everything else.
+  initdb --username="$user" --pwfile="$pwfile" --auth=trust >/dev/null 2>&1
   rm -f "$pwfile"
   printf "host all all all scram-sha-256\n" >>"$PGDATA/pg_hba.conf"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null

@@ -1,0 +1,345 @@
+//! Building the stack's one image through the Engine API.
+//!
+//! The context is packed into a tar in memory with `.dockerignore` applied,
+//! in a fixed order with zeroed times and owners, so the same files always
+//! give the same bytes. Their SHA-256 (with the Dockerfile path, target and
+//! build args) is the context digest: an image tagged with it already has
+//! exactly this content, and the build is skipped.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bollard::query_parameters::{BuildImageOptions, TagImageOptions};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{DockerError, Engine, labels};
+use crate::dockerignore::Rules;
+use crate::stack::ImageBuild;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot read the build context `{}`", path.display())]
+    Context {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the Dockerfile `{}` is not in the build context", .0.display())]
+    NoDockerfile(PathBuf),
+    #[error("building the image failed: {message}\n{log}")]
+    Failed { message: String, log: String },
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+/// A packed build context and its digest.
+pub struct Context {
+    pub tar: Vec<u8>,
+    pub digest: String,
+    pub files: usize,
+}
+
+pub fn pack(dir: &Path, build: &ImageBuild) -> Result<Context, BuildError> {
+    let ctx_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Context { path, source }
+    };
+    let rules = match std::fs::read_to_string(dir.join(".dockerignore")) {
+        Ok(text) => Rules::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Rules::empty(),
+        Err(e) => return Err(ctx_err(dir)(e)),
+    };
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    walk(dir, "", &rules, &mut files).map_err(ctx_err(dir))?;
+    // The Dockerfile is always sent, even when .dockerignore leaves it out.
+    if !files.iter().any(|(rel, _)| *rel == build.dockerfile) {
+        let path = dir.join(&build.dockerfile);
+        if !path.is_file() {
+            return Err(BuildError::NoDockerfile(path));
+        }
+        files.push((build.dockerfile.clone(), path));
+    }
+    files.sort();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (rel, path) in &files {
+        let data = std::fs::read(path).map_err(ctx_err(path))?;
+        let meta = std::fs::metadata(path).map_err(ctx_err(path))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode_of(&meta));
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, rel, data.as_slice())
+            .map_err(ctx_err(path))?;
+    }
+    let tar = builder.into_inner().map_err(ctx_err(dir))?;
+    let mut hasher = Sha256::new();
+    hasher.update(&tar);
+    hasher.update(build.dockerfile.as_bytes());
+    hasher.update(build.target.as_deref().unwrap_or("").as_bytes());
+    let mut args: Vec<_> = build.args.iter().collect();
+    args.sort();
+    for (k, v) in args {
+        hasher.update(format!("\0{k}={v}").as_bytes());
+    }
+    Ok(Context {
+        tar,
+        digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+        files: files.len(),
+    })
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+fn walk(
+    root: &Path,
+    rel: &str,
+    rules: &Rules,
+    out: &mut Vec<(String, PathBuf)>,
+) -> std::io::Result<()> {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !rules.excluded(&path) || rules.may_reinclude_below(&path) {
+                walk(root, &path, rules, out)?;
+            }
+        } else if kind.is_file() && !rules.excluded(&path) {
+            out.push((path, entry.path()));
+        }
+    }
+    Ok(())
+}
+
+/// The result of `ensure_image`.
+pub struct Built {
+    pub id: String,
+    pub tag: String,
+    pub skipped: bool,
+    pub context: Context,
+}
+
+/// Builds the stack image unless one with the same context digest exists.
+pub async fn ensure_image(
+    engine: &Engine,
+    stack: &str,
+    dir: &Path,
+    build: &ImageBuild,
+    progress: &mut dyn Write,
+) -> Result<Built, BuildError> {
+    let context_dir = dir.join(&build.context);
+    let context = pack(&context_dir, build)?;
+    // The context digest is kept as a tag, not a label: the classic builder
+    // turns every build label into one more committed step.
+    let context_tag = context_tag(stack, &context.digest);
+    match engine.docker.inspect_image(&context_tag).await {
+        Ok(image) => {
+            let id = image.id.unwrap_or_default();
+            return Ok(Built {
+                tag: tag_for(stack, &id),
+                id,
+                skipped: true,
+                context,
+            });
+        }
+        Err(e) if super::is_not_found(&e) => {}
+        Err(e) => return Err(DockerError::from(e).into()),
+    }
+
+    let started = Instant::now();
+    let labels = HashMap::from([(labels::STACK.to_string(), stack.to_string())]);
+    let opts = BuildImageOptions {
+        t: Some(context_tag.clone()),
+        dockerfile: build.dockerfile.clone(),
+        buildargs: Some(
+            build
+                .args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        labels: Some(labels),
+        target: build.target.clone().unwrap_or_default(),
+        rm: true,
+        forcerm: true,
+        ..Default::default()
+    };
+    let body = bollard::body_full(bytes::Bytes::from(context.tar.clone()));
+    let mut stream = engine.docker.build_image(opts, None, Some(body));
+    let mut log: Vec<String> = Vec::new();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut step = String::new();
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(BuildError::Failed {
+                    message: error,
+                    log: last_lines(&log, 40),
+                });
+            }
+            Err(e) => return Err(DockerError::from(e).into()),
+        };
+        if let Some(text) = info.stream.as_deref() {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if line.starts_with("Step ") {
+                    step = line.to_string();
+                    if tty {
+                        let shown: String = step.chars().take(100).collect();
+                        let _ = write!(progress, "\r\x1b[2Kbuilding {stack}: {shown}");
+                    } else {
+                        let _ = writeln!(progress, "building {stack}: {step}");
+                    }
+                    // A new step: keep only its own output for error reports.
+                    log.clear();
+                }
+                log.push(line.to_string());
+            }
+        }
+        if let Some(detail) = info.error_detail {
+            let message = detail.message.unwrap_or_else(|| "unknown error".into());
+            if tty {
+                let _ = writeln!(progress);
+            }
+            return Err(BuildError::Failed {
+                message: format!("{message} (at {step})"),
+                log: last_lines(&log, 40),
+            });
+        }
+    }
+    if tty {
+        let _ = write!(progress, "\r\x1b[2K");
+    }
+    // The image ID from inspecting the tag the build set: the stream's
+    // `aux` changes shape with bollard features, the tag does not.
+    let id = engine
+        .docker
+        .inspect_image(&context_tag)
+        .await
+        .map_err(DockerError::from)?
+        .id
+        .ok_or_else(|| BuildError::Failed {
+            message: "the build finished but produced no image".into(),
+            log: last_lines(&log, 40),
+        })?;
+    let tag = tag_for(stack, &id);
+    let (repo, tag_name) = tag.split_once(':').unwrap_or((&tag, "latest"));
+    engine
+        .docker
+        .tag_image(
+            &id,
+            Some(TagImageOptions {
+                repo: Some(repo.to_string()),
+                tag: Some(tag_name.to_string()),
+            }),
+        )
+        .await
+        .map_err(DockerError::from)?;
+    tracing::info!(image = %id, elapsed = ?started.elapsed(), "built");
+    Ok(Built {
+        id,
+        tag,
+        skipped: false,
+        context,
+    })
+}
+
+/// `STACK:ctx-<first 16 hex of the context digest>`: the build that had
+/// exactly this context.
+pub fn context_tag(stack: &str, digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    format!("{stack}:ctx-{}", &hex[..hex.len().min(16)])
+}
+
+/// `STACK:<first 12 hex of the image ID>`.
+pub fn tag_for(stack: &str, id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("{stack}:{}", &hex[..hex.len().min(12)])
+}
+
+fn last_lines(lines: &[String], n: usize) -> String {
+    let start = lines.len().saturating_sub(n);
+    lines[start..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build() -> ImageBuild {
+        ImageBuild {
+            context: ".".into(),
+            dockerfile: "Dockerfile".into(),
+            args: Default::default(),
+            target: None,
+        }
+    }
+
+    #[test]
+    fn context_digest_follows_content_not_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(dir.path().join(".dockerignore"), "secret.env\n").unwrap();
+        std::fs::write(dir.path().join("app.py"), "print(1)\n").unwrap();
+        std::fs::write(dir.path().join("secret.env"), "TOKEN=x\n").unwrap();
+        let a = pack(dir.path(), &build()).unwrap();
+        assert_eq!(a.files, 3, "Dockerfile, .dockerignore, app.py");
+        // Touching a file (same bytes) keeps the digest.
+        std::fs::write(dir.path().join("app.py"), "print(1)\n").unwrap();
+        assert_eq!(pack(dir.path(), &build()).unwrap().digest, a.digest);
+        // An ignored file does not count; a real change does.
+        std::fs::write(dir.path().join("secret.env"), "TOKEN=y\n").unwrap();
+        assert_eq!(pack(dir.path(), &build()).unwrap().digest, a.digest);
+        std::fs::write(dir.path().join("app.py"), "print(2)\n").unwrap();
+        assert_ne!(pack(dir.path(), &build()).unwrap().digest, a.digest);
+        // So does a build argument.
+        let mut with_arg = build();
+        with_arg.args.insert("X".into(), "1".into());
+        assert_ne!(
+            pack(dir.path(), &with_arg).unwrap().digest,
+            pack(dir.path(), &build()).unwrap().digest
+        );
+    }
+
+    #[test]
+    fn a_missing_dockerfile_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = pack(dir.path(), &build()).err().unwrap();
+        assert!(
+            err.to_string()
+                .ends_with("Dockerfile` is not in the build context"),
+            "{err}"
+        );
+    }
+}

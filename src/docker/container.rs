@@ -1,0 +1,153 @@
+//! A desired container as the Engine API's create body, and back from what
+//! the engine reports.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HostConfig, MountType,
+    NetworkingConfig, PortBinding as DockerPortBinding,
+};
+
+use super::labels;
+use crate::local::plan::{Actual, DesiredContainer};
+use crate::stack::ServiceKind;
+
+const NANOS: i64 = 1_000_000_000;
+
+pub fn kind_label(kind: ServiceKind) -> &'static str {
+    match kind {
+        ServiceKind::Service => "service",
+        ServiceKind::Job => "job",
+    }
+}
+
+pub fn labels_for(stack: &str, d: &DesiredContainer, kind: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::STACK.to_string(), stack.to_string()),
+        (labels::SERVICE.to_string(), d.service.clone()),
+        (labels::REPLICA.to_string(), d.replica.to_string()),
+        (labels::CONFIG_HASH.to_string(), d.hash()),
+        (labels::KIND.to_string(), kind.to_string()),
+    ])
+}
+
+/// The create body; labels go on at creation, so a container geno made is
+/// findable by `geno down` from its first moment.
+pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCreateBody {
+    let exposed: Vec<String> = d
+        .ports
+        .iter()
+        .map(|p| format!("{}/tcp", p.container))
+        .collect();
+    let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
+    for p in &d.ports {
+        if let Some(host) = p.host {
+            bindings
+                .entry(format!("{}/tcp", p.container))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(DockerPortBinding {
+                    host_ip: Some(p.host_ip.clone()),
+                    host_port: Some(host.to_string()),
+                });
+        }
+    }
+    let mounts = d
+        .mounts
+        .iter()
+        .map(|m| bollard::models::Mount {
+            target: Some(m.target.clone()),
+            source: Some(m.source.clone()),
+            typ: Some(if m.volume {
+                MountType::VOLUME
+            } else {
+                MountType::BIND
+            }),
+            read_only: Some(m.read_only),
+            ..Default::default()
+        })
+        .collect();
+    // The same four numbers ECS gets, in the nanoseconds Docker counts in.
+    let healthcheck = d.health.as_ref().map(|h| HealthConfig {
+        test: Some(h.test.clone()),
+        interval: Some(h.interval_secs as i64 * NANOS),
+        timeout: Some(h.timeout_secs as i64 * NANOS),
+        retries: Some(h.retries as i64),
+        start_period: h.start_period_secs.map(|s| s as i64 * NANOS),
+        ..Default::default()
+    });
+    ContainerCreateBody {
+        image: Some(d.image.clone()),
+        cmd: d.command.clone(),
+        env: Some(d.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(labels_for(stack, d, kind)),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck,
+        stop_timeout: Some(d.stop_grace_secs as i64),
+        host_config: Some(HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            mounts: Some(mounts),
+            network_mode: Some(d.network.clone()),
+            init: Some(true),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                d.network.clone(),
+                EndpointSettings {
+                    aliases: Some(d.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    }
+}
+
+/// What `plan` needs from a container listing.
+pub fn actual_from(summary: &ContainerSummary) -> Actual {
+    let label = |k: &str| summary.labels.as_ref().and_then(|l| l.get(k)).cloned();
+    let name = summary
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    Actual {
+        id: summary.id.clone().unwrap_or_default(),
+        name,
+        service: label(labels::SERVICE),
+        hash: label(labels::CONFIG_HASH),
+        kind: label(labels::KIND).unwrap_or_else(|| "service".into()),
+        state: summary
+            .state
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        exit_code: exit_code_from_status(summary.status.as_deref()),
+    }
+}
+
+/// `Exited (3) 5 seconds ago` → 3; the listing carries no exit code field.
+fn exit_code_from_status(status: Option<&str>) -> Option<i64> {
+    let s = status?.strip_prefix("Exited (")?;
+    s.split(')').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_from_status_text() {
+        assert_eq!(
+            exit_code_from_status(Some("Exited (0) 2 minutes ago")),
+            Some(0)
+        );
+        assert_eq!(
+            exit_code_from_status(Some("Exited (137) 1 second ago")),
+            Some(137)
+        );
+        assert_eq!(exit_code_from_status(Some("Up 3 seconds (healthy)")), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! The Docker Engine adapter: the only module that talks to dockerd.
+//!
+//! Connection, labels every geno object carries, and thin wrappers that turn
+//! bollard errors into messages a person can act on.
+
+pub mod build;
+pub mod container;
+pub mod objects;
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
+use bollard::query_parameters::{ListContainersOptions, LogsOptions};
+use futures_util::StreamExt;
+
+/// Label keys on every container, network, volume and image geno creates.
+pub mod labels {
+    /// The stack an object belongs to; `geno down` removes by this label.
+    pub const STACK: &str = "geno.stack";
+    pub const SERVICE: &str = "geno.service";
+    pub const REPLICA: &str = "geno.replica";
+    /// Hash of the container's resolved definition and image ID.
+    pub const CONFIG_HASH: &str = "geno.config-hash";
+    /// `service`, `job` or `run` (one-off).
+    pub const KIND: &str = "geno.kind";
+    pub const VOLUME: &str = "geno.volume";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker engine at {socket}: {reason}\n  start dockerd, or point DOCKER_HOST at its socket"
+    )]
+    Unreachable { socket: String, reason: String },
+    #[error("image `{image}` is not on this machine and cannot be pulled: {reason}\n  {hint}")]
+    Unavailable {
+        image: String,
+        reason: String,
+        hint: String,
+    },
+    #[error("Docker engine: {}", short_reason(.0))]
+    Api(#[from] bollard::errors::Error),
+}
+
+/// Where bollard will connect, for messages.
+pub fn socket_description() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+}
+
+impl Engine {
+    /// Connects and negotiates the API version (this engine may be older
+    /// than bollard's default).
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
+            socket: socket_description(),
+            reason: short_reason(&e),
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        Ok(Engine { docker })
+    }
+
+    /// Every container of a stack, running or not.
+    pub async fn stack_containers(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={stack}", labels::STACK)],
+        )]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        Ok(self.docker.list_containers(Some(opts)).await?)
+    }
+
+    pub async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, DockerError> {
+        Ok(self.docker.inspect_container(id, None).await?)
+    }
+
+    /// The last `n` lines a container wrote, stdout and stderr together.
+    pub async fn tail_logs(&self, id: &str, n: usize) -> Vec<String> {
+        let opts = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: n.to_string(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+        text.lines().map(str::to_string).collect()
+    }
+}
+
+/// bollard's errors in one line, without the debug noise.
+pub fn short_reason(e: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as E;
+    match e {
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("{message} (HTTP {status_code})"),
+        E::IOError { err } => err.to_string(),
+        E::HyperResponseError { err } => err.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Time since a Docker timestamp (`2026-11-22T16:35:37.875251763Z`); None
+/// for the zero time of a container that never started.
+pub fn since(timestamp: &str) -> Option<std::time::Duration> {
+    humantime::parse_rfc3339_weak(timestamp).ok()?.elapsed().ok()
+}
+
+/// A 404 from the engine: the object does not exist.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_timestamps() {
+        assert!(since("2020-11-22T16:35:37.875251763Z").unwrap().as_secs() > 86_400);
+        assert_eq!(since("0001-01-01T00:00:00Z"), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! Networks, volumes, containers and images of a stack: create, inspect,
+//! stop and remove, always by label.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerStateStatusEnum, HealthStatusEnum, NetworkCreateRequest, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListNetworksOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+use super::{DockerError, Engine, is_not_found, labels, short_reason};
+use crate::local::plan::{DesiredContainer, Observation};
+
+fn stack_filter(stack: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={stack}", labels::STACK)],
+    )])
+}
+
+impl Engine {
+    pub async fn ensure_network(&self, stack: &str, name: &str) -> Result<bool, DockerError> {
+        let existing = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(HashMap::from([(
+                    "name".to_string(),
+                    vec![name.to_string()],
+                )])),
+            }))
+            .await?;
+        // The name filter matches substrings; compare exactly.
+        if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
+            return Ok(false);
+        }
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".into()),
+                labels: Some(HashMap::from([(
+                    labels::STACK.to_string(),
+                    stack.to_string(),
+                )])),
+                ..Default::default()
+            })
+            .await?;
+        Ok(true)
+    }
+
+    pub async fn ensure_volume(
+        &self,
+        stack: &str,
+        volume: &str,
+        name: &str,
+    ) -> Result<(), DockerError> {
+        // Create is idempotent for an existing local volume of the same name.
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.to_string()),
+                labels: Some(HashMap::from([
+                    (labels::STACK.to_string(), stack.to_string()),
+                    (labels::VOLUME.to_string(), volume.to_string()),
+                ])),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn stack_networks(&self, stack: &str) -> Result<Vec<String>, DockerError> {
+        let nets = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(stack_filter(stack)),
+            }))
+            .await?;
+        Ok(nets.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    pub async fn stack_volumes(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<(String, Option<String>)>, DockerError> {
+        let vols = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(stack_filter(stack)),
+            }))
+            .await?;
+        Ok(vols
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.name, v.labels.get(labels::VOLUME).cloned()))
+            .collect())
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
+        match self.docker.remove_network(name).await {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_volume(name, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Creates (labelled from the start) and starts a container.
+    pub async fn create_and_start(
+        &self,
+        stack: &str,
+        d: &DesiredContainer,
+        kind: &str,
+    ) -> Result<String, DockerError> {
+        let body = super::container::create_body(stack, d, kind);
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(d.name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await?;
+        self.docker.start_container(&created.id, None).await?;
+        Ok(created.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        Ok(self.docker.start_container(id, None).await?)
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; then remove.
+    pub async fn stop_and_remove(&self, id: &str, grace: u64) -> Result<(), DockerError> {
+        match self
+            .docker
+            .stop_container(
+                id,
+                Some(StopContainerOptions {
+                    t: Some(grace.min(i32::MAX as u64) as i32),
+                    signal: None,
+                }),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.remove(id).await
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_container(
+                id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: false,
+                    link: false,
+                }),
+            )
+            .await
+        {
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn observe(&self, id: &str) -> Result<Observation, DockerError> {
+        let c = self.inspect(id).await?;
+        let state = c.state.unwrap_or_default();
+        let health = state.health.as_ref();
+        let status = |s: &ContainerStateStatusEnum| s.to_string();
+        Ok(Observation {
+            state: state.status.as_ref().map(status).unwrap_or_default(),
+            health: health
+                .and_then(|h| h.status.as_ref())
+                .and_then(|s| match s {
+                    HealthStatusEnum::STARTING => Some("starting".to_string()),
+                    HealthStatusEnum::HEALTHY => Some("healthy".to_string()),
+                    HealthStatusEnum::UNHEALTHY => Some("unhealthy".to_string()),
+                    _ => None,
+                }),
+            exit_code: state.exit_code,
+            health_output: health
+                .and_then(|h| h.log.as_ref())
+                .and_then(|l| l.last())
+                .and_then(|r| r.output.clone()),
+            running_for: state.started_at.as_deref().and_then(super::since).unwrap_or_default(),
+        })
+    }
+
+    /// Makes an external image available: present, or pulled. A machine
+    /// without a registry gets a message that says what to do instead.
+    pub async fn ensure_image(
+        &self,
+        reference: &str,
+        variable_hint: &str,
+    ) -> Result<(), DockerError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let (image, tag) = match reference.rsplit_once(':') {
+            Some((i, t)) if !t.contains('/') => (i, t),
+            _ => (reference, "latest"),
+        };
+        let mut pull = self.docker.create_image(
+            Some(CreateImageOptions {
+                from_image: Some(image.to_string()),
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            None,
+            None,
+        );
+        while let Some(item) = pull.next().await {
+            if let Err(e) = item {
+                return Err(DockerError::Unavailable {
+                    image: reference.to_string(),
+                    reason: short_reason(&e),
+                    hint: variable_hint.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,533 @@
+//! Desired containers, the reconcile plan against what exists, and how a
+//! service's containers add up to a state `geno up` can wait on.
+//!
+//! Pure: the Docker adapter supplies observations and carries out actions.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::spec::HealthSpec;
+use crate::stack::{Condition, ServiceKind};
+
+/// One container as geno wants it. Its hash is the identity used to decide
+/// whether an existing container can stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredContainer {
+    pub name: String,
+    pub service: String,
+    pub replica: u32,
+    pub kind: ServiceKind,
+    /// An image ID (the stack image) or reference (external images).
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    /// Plain variables and secret values, sorted by name.
+    pub env: Vec<(String, String)>,
+    pub health: Option<HealthSpec>,
+    pub ports: Vec<PortBinding>,
+    pub mounts: Vec<Mount>,
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub stop_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortBinding {
+    pub container: u16,
+    pub host: Option<u16>,
+    pub host_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// A volume name or an absolute host path.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    pub volume: bool,
+}
+
+impl DesiredContainer {
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a desired container always serializes");
+        hex::encode(&Sha256::digest(&json)[..16])
+    }
+}
+
+/// Names of the Docker objects of a stack.
+pub mod names {
+    pub fn container(stack: &str, service: &str, replica: u32) -> String {
+        format!("{stack}-{service}-{replica}")
+    }
+    pub fn network(stack: &str) -> String {
+        format!("{stack}-net")
+    }
+    pub fn volume(stack: &str, volume: &str) -> String {
+        format!("{stack}_{volume}")
+    }
+}
+
+/// The containers a stack wants locally: every replica of every service,
+/// from the same `container_spec` the ECS rendering uses, plus local values.
+pub fn desired_containers(
+    stack: &crate::stack::Stack,
+    image_id: Option<&str>,
+    secrets: &std::collections::BTreeMap<String, String>,
+    stack_dir: &std::path::Path,
+) -> Vec<DesiredContainer> {
+    let mut out = Vec::new();
+    for (name, svc) in &stack.services {
+        let spec = crate::spec::container_spec(name, svc);
+        let image = match &spec.image {
+            crate::spec::ImageRef::External(r) => r.clone(),
+            crate::spec::ImageRef::Stack => image_id.unwrap_or_default().to_string(),
+        };
+        let mut env = spec.environment.clone();
+        for secret in &spec.secrets {
+            if let Some(v) = secrets.get(secret) {
+                env.push((secret.clone(), v.clone()));
+            }
+        }
+        env.sort();
+        let ports: Vec<PortBinding> = svc
+            .ports
+            .iter()
+            .map(|p| PortBinding {
+                container: p.container,
+                host: p.host,
+                host_ip: p.host_ip.clone(),
+            })
+            .collect();
+        let mounts: Vec<Mount> = svc
+            .volumes
+            .iter()
+            .filter_map(|v| {
+                let parts: Vec<&str> = v.split(':').collect();
+                let (src, dst) = (parts.first()?, parts.get(1)?);
+                let read_only = parts.get(2) == Some(&"ro");
+                let volume = !(src.starts_with('.') || src.starts_with('/'));
+                let source = if volume {
+                    names::volume(&stack.name, src)
+                } else {
+                    let p = stack_dir.join(src);
+                    std::path::absolute(&p).unwrap_or(p).display().to_string()
+                };
+                Some(Mount {
+                    source,
+                    target: dst.to_string(),
+                    read_only,
+                    volume,
+                })
+            })
+            .collect();
+        for replica in 1..=svc.replicas {
+            let d = DesiredContainer {
+                name: names::container(&stack.name, name, replica),
+                service: name.clone(),
+                replica,
+                kind: svc.kind,
+                image: image.clone(),
+                command: spec.command.clone(),
+                env: env.clone(),
+                health: spec.health.clone(),
+                ports: ports.clone(),
+                mounts: mounts.clone(),
+                network: names::network(&stack.name),
+                aliases: vec![name.clone()],
+                stop_grace_secs: svc.stop_grace_period.as_secs(),
+            };
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// What the engine reports about an existing container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actual {
+    pub id: String,
+    pub name: String,
+    pub service: Option<String>,
+    pub hash: Option<String>,
+    /// `service`, `job` or `run`.
+    pub kind: String,
+    /// Docker's state: created, running, exited, dead, …
+    pub state: String,
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Exists, matches, and is running (or a job that completed): leave it.
+    Keep {
+        id: String,
+        desired: DesiredContainer,
+    },
+    /// Exists and matches but is stopped: start it again.
+    Start {
+        id: String,
+        desired: DesiredContainer,
+    },
+    Create {
+        desired: DesiredContainer,
+    },
+    /// Differs from the definition (or a job that failed): remove, create.
+    Replace {
+        old: String,
+        desired: DesiredContainer,
+        why: String,
+    },
+    /// Belongs to no desired container (service removed, fewer replicas).
+    Remove {
+        id: String,
+        name: String,
+    },
+}
+
+impl Action {
+    pub fn desired(&self) -> Option<&DesiredContainer> {
+        match self {
+            Action::Keep { desired, .. }
+            | Action::Start { desired, .. }
+            | Action::Create { desired }
+            | Action::Replace { desired, .. } => Some(desired),
+            Action::Remove { .. } => None,
+        }
+    }
+
+    pub fn changes_something(&self) -> bool {
+        !matches!(self, Action::Keep { .. })
+    }
+}
+
+pub fn plan(desired: &[DesiredContainer], actual: &[Actual]) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for d in desired {
+        let hash = d.hash();
+        let action = match actual.iter().find(|a| a.name == d.name && a.kind != "run") {
+            None => Action::Create { desired: d.clone() },
+            Some(a) if a.hash.as_deref() != Some(hash.as_str()) => Action::Replace {
+                old: a.id.clone(),
+                desired: d.clone(),
+                why: "definition changed".into(),
+            },
+            Some(a) => match (d.kind, a.state.as_str(), a.exit_code) {
+                (_, "running", _) => Action::Keep {
+                    id: a.id.clone(),
+                    desired: d.clone(),
+                },
+                (ServiceKind::Job, "exited", Some(0)) => Action::Keep {
+                    id: a.id.clone(),
+                    desired: d.clone(),
+                },
+                (ServiceKind::Job, "exited", code) => Action::Replace {
+                    old: a.id.clone(),
+                    desired: d.clone(),
+                    why: format!("last run exited with {}", code.unwrap_or(-1)),
+                },
+                (ServiceKind::Service, "exited" | "created", _) => Action::Start {
+                    id: a.id.clone(),
+                    desired: d.clone(),
+                },
+                (_, state, _) => Action::Replace {
+                    old: a.id.clone(),
+                    desired: d.clone(),
+                    why: format!("container is {state}"),
+                },
+            },
+        };
+        actions.push(action);
+    }
+    for a in actual {
+        if a.kind == "run" {
+            continue; // one-off containers are `geno run`'s and `geno down`'s
+        }
+        if !desired.iter().any(|d| d.name == a.name) {
+            actions.push(Action::Remove {
+                id: a.id.clone(),
+                name: a.name.clone(),
+            });
+        }
+    }
+    actions
+}
+
+/// One container's state as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Observation {
+    pub state: String,
+    /// `starting`, `healthy`, `unhealthy`, or None without a health check.
+    pub health: Option<String>,
+    pub exit_code: Option<i64>,
+    /// The last health check's output, for failure messages.
+    pub health_output: Option<String>,
+    /// How long it has been running.
+    pub running_for: std::time::Duration,
+}
+
+/// A service without a health check counts as ready once its containers
+/// have run this long: a process that dies on a bad config does so within
+/// it, and `up` should fail for that rather than report success.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Where a service stands during `up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Waiting,
+    /// Running; a health check (if any) has not passed yet.
+    Started,
+    /// Running and healthy (or running, with no health check).
+    Ready,
+    /// A job that exited 0.
+    Completed,
+    Failed(String),
+}
+
+pub fn progress(kind: ServiceKind, has_health: bool, containers: &[Observation]) -> Progress {
+    if containers.is_empty() {
+        return Progress::Waiting;
+    }
+    let mut all_ready = true;
+    let mut any_started = false;
+    for o in containers {
+        match (kind, o.state.as_str()) {
+            (ServiceKind::Job, "exited") => match o.exit_code {
+                Some(0) => return Progress::Completed,
+                code => {
+                    return Progress::Failed(format!("exited with code {}", code.unwrap_or(-1)));
+                }
+            },
+            (ServiceKind::Service, "exited" | "dead") => {
+                return Progress::Failed(format!("exited with code {}", o.exit_code.unwrap_or(-1)));
+            }
+            (_, "running") => {
+                any_started = true;
+                match o.health.as_deref() {
+                    Some("unhealthy") => {
+                        let output = o.health_output.as_deref().unwrap_or("").trim();
+                        return Progress::Failed(if output.is_empty() {
+                            "health check failing".into()
+                        } else {
+                            format!("health check failing: {output}")
+                        });
+                    }
+                    Some("healthy") => {}
+                    _ if has_health => all_ready = false,
+                    _ if o.running_for < SETTLE => all_ready = false,
+                    _ => {}
+                }
+            }
+            (_, "restarting") => {
+                return Progress::Failed(format!(
+                    "restarting (exit code {})",
+                    o.exit_code.unwrap_or(-1)
+                ));
+            }
+            _ => all_ready = false,
+        }
+    }
+    match (kind, any_started, all_ready) {
+        (ServiceKind::Job, true, _) => Progress::Started,
+        (ServiceKind::Service, true, true) => Progress::Ready,
+        (_, true, false) => Progress::Started,
+        (_, false, _) => Progress::Waiting,
+    }
+}
+
+/// Whether a dependency's progress lets a dependent start.
+pub fn satisfied(condition: Condition, dep: &Progress) -> bool {
+    match condition {
+        Condition::Started => matches!(
+            dep,
+            Progress::Started | Progress::Ready | Progress::Completed
+        ),
+        Condition::Healthy => matches!(dep, Progress::Ready),
+        Condition::CompletedSuccessfully => matches!(dep, Progress::Completed),
+    }
+}
+
+/// The goal of `up` for a service: ready, or completed for a job.
+pub fn done(kind: ServiceKind, p: &Progress) -> bool {
+    match kind {
+        ServiceKind::Service => matches!(p, Progress::Ready),
+        ServiceKind::Job => matches!(p, Progress::Completed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(name: &str, kind: ServiceKind) -> DesiredContainer {
+        DesiredContainer {
+            name: name.into(),
+            service: name.trim_end_matches("-1").into(),
+            replica: 1,
+            kind,
+            image: "sha256:abc".into(),
+            command: Some(vec!["run".into()]),
+            env: vec![("A".into(), "1".into())],
+            health: None,
+            ports: vec![],
+            mounts: vec![],
+            network: "s-net".into(),
+            aliases: vec!["x".into()],
+            stop_grace_secs: 10,
+        }
+    }
+
+    fn actual(d: &DesiredContainer, state: &str, exit: Option<i64>) -> Actual {
+        Actual {
+            id: format!("id-{}", d.name),
+            name: d.name.clone(),
+            service: Some(d.service.clone()),
+            hash: Some(d.hash()),
+            kind: if d.kind == ServiceKind::Job {
+                "job".into()
+            } else {
+                "service".into()
+            },
+            state: state.into(),
+            exit_code: exit,
+        }
+    }
+
+    #[test]
+    fn unchanged_running_stack_is_kept_whole() {
+        let d = vec![
+            desired("api-1", ServiceKind::Service),
+            desired("migrate-1", ServiceKind::Job),
+        ];
+        let a = vec![
+            actual(&d[0], "running", None),
+            actual(&d[1], "exited", Some(0)),
+        ];
+        assert!(plan(&d, &a).iter().all(|x| !x.changes_something()));
+    }
+
+    #[test]
+    fn only_the_changed_service_is_replaced() {
+        let d = vec![
+            desired("api-1", ServiceKind::Service),
+            desired("web-1", ServiceKind::Service),
+        ];
+        let a = vec![
+            actual(&d[0], "running", None),
+            actual(&d[1], "running", None),
+        ];
+        let mut changed = d.clone();
+        changed[1].env.push(("B".into(), "2".into()));
+        let actions = plan(&changed, &a);
+        assert!(matches!(actions[0], Action::Keep { .. }));
+        assert!(
+            matches!(&actions[1], Action::Replace { old, why, .. } if old == "id-web-1" && why == "definition changed")
+        );
+    }
+
+    #[test]
+    fn stopped_services_restart_and_failed_jobs_rerun() {
+        let d = vec![
+            desired("api-1", ServiceKind::Service),
+            desired("migrate-1", ServiceKind::Job),
+        ];
+        let a = vec![
+            actual(&d[0], "exited", Some(137)),
+            actual(&d[1], "exited", Some(1)),
+        ];
+        let actions = plan(&d, &a);
+        assert!(matches!(actions[0], Action::Start { .. }));
+        assert!(
+            matches!(&actions[1], Action::Replace { why, .. } if why == "last run exited with 1")
+        );
+    }
+
+    #[test]
+    fn orphans_are_removed_and_run_containers_left_alone() {
+        let d = vec![desired("api-1", ServiceKind::Service)];
+        let old = desired("gone-1", ServiceKind::Service);
+        let mut run = actual(&desired("api-run-1", ServiceKind::Service), "running", None);
+        run.kind = "run".into();
+        let a = vec![actual(&old, "running", None), run];
+        let actions = plan(&d, &a);
+        assert_eq!(actions.len(), 2);
+        assert!(matches!(actions[0], Action::Create { .. }));
+        assert!(matches!(&actions[1], Action::Remove { name, .. } if name == "gone-1"));
+    }
+
+    fn obs(state: &str, health: Option<&str>, exit: Option<i64>) -> Observation {
+        Observation {
+            state: state.into(),
+            health: health.map(str::to_string),
+            exit_code: exit,
+            health_output: Some("connection refused\n".into()),
+            running_for: SETTLE,
+        }
+    }
+
+    #[test]
+    fn progress_of_services_and_jobs() {
+        use ServiceKind::*;
+        assert_eq!(
+            progress(Service, true, &[obs("running", Some("starting"), None)]),
+            Progress::Started
+        );
+        assert_eq!(
+            progress(Service, true, &[obs("running", Some("healthy"), None)]),
+            Progress::Ready
+        );
+        assert_eq!(
+            progress(Service, false, &[obs("running", None, None)]),
+            Progress::Ready
+        );
+        assert_eq!(
+            progress(
+                Service,
+                true,
+                &[
+                    obs("running", Some("healthy"), None),
+                    obs("running", Some("starting"), None)
+                ]
+            ),
+            Progress::Started,
+            "every replica must be healthy"
+        );
+        assert_eq!(
+            progress(Service, true, &[obs("running", Some("unhealthy"), None)]),
+            Progress::Failed("health check failing: connection refused".into())
+        );
+        assert_eq!(
+            progress(Service, false, &[obs("exited", None, Some(3))]),
+            Progress::Failed("exited with code 3".into())
+        );
+        assert_eq!(
+            progress(Job, false, &[obs("running", None, None)]),
+            Progress::Started
+        );
+        assert_eq!(
+            progress(Job, false, &[obs("exited", None, Some(0))]),
+            Progress::Completed
+        );
+        assert_eq!(
+            progress(Job, false, &[obs("exited", None, Some(2))]),
+            Progress::Failed("exited with code 2".into())
+        );
+        assert_eq!(
+            progress(Service, false, &[obs("created", None, None)]),
+            Progress::Waiting
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        assert!(satisfied(Condition::Started, &Progress::Started));
+        assert!(!satisfied(Condition::Healthy, &Progress::Started));
+        assert!(satisfied(Condition::Healthy, &Progress::Ready));
+        assert!(!satisfied(
+            Condition::CompletedSuccessfully,
+            &Progress::Started
+        ));
+        assert!(satisfied(
+            Condition::CompletedSuccessfully,
+            &Progress::Completed
+        ));
+    }
+}

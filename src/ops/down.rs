@@ -1,0 +1,163 @@
+//! `geno down`: stop and remove everything carrying the stack's label, in
+//! reverse dependency order, then its network; volumes only when asked.
+
+use std::io::Write;
+
+use futures_util::future::join_all;
+
+use crate::cli::Config;
+use crate::docker::{Engine, labels};
+use crate::stack::graph;
+use crate::stack::validate::LOCAL_ENV;
+
+pub struct DownOptions {
+    pub volumes: bool,
+}
+
+pub fn down(config: &Config, opts: DownOptions) -> anyhow::Result<i32> {
+    let rt = crate::shutdown::runtime()?;
+    rt.block_on(async {
+        let name = super::local::stack_name_lenient(config)?;
+        let stack = crate::stack::load(&config.file, &config.load_options(LOCAL_ENV))
+            .ok()
+            .map(|l| l.stack);
+        let engine = Engine::connect().await?;
+        run(
+            &engine,
+            &name,
+            stack.as_ref(),
+            &opts,
+            &mut std::io::stderr(),
+        )
+        .await?;
+        Ok(0)
+    })
+}
+
+pub async fn run(
+    engine: &Engine,
+    name: &str,
+    stack: Option<&crate::stack::Stack>,
+    opts: &DownOptions,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let containers = engine.stack_containers(name).await?;
+    // Waves of the dependency graph, reversed: dependents stop first.
+    let waves: Vec<Vec<String>> = match stack {
+        Some(s) => {
+            let nodes: Vec<(&str, Vec<&str>)> = s
+                .services
+                .iter()
+                .map(|(n, svc)| {
+                    (
+                        n.as_str(),
+                        svc.depends_on.0.keys().map(String::as_str).collect(),
+                    )
+                })
+                .collect();
+            let mut w: Vec<Vec<String>> = graph::waves(&nodes)
+                .unwrap_or_else(|_| vec![nodes.iter().map(|(n, _)| *n).collect()])
+                .into_iter()
+                .map(|w| w.into_iter().map(str::to_string).collect())
+                .collect();
+            w.reverse();
+            w
+        }
+        None => Vec::new(),
+    };
+    let service_of = |c: &bollard::models::ContainerSummary| {
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(labels::SERVICE))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let grace = |service: &str| {
+        stack
+            .and_then(|s| s.services.get(service))
+            .map(|s| s.stop_grace_period.as_secs())
+            .unwrap_or(10)
+    };
+    // First anything no wave names (one-off runs, services since removed).
+    let known: Vec<&String> = waves.iter().flatten().collect();
+    let mut groups: Vec<Vec<&bollard::models::ContainerSummary>> = vec![
+        containers
+            .iter()
+            .filter(|c| !known.contains(&&service_of(c)))
+            .collect(),
+    ];
+    for wave in &waves {
+        groups.push(
+            containers
+                .iter()
+                .filter(|c| wave.contains(&service_of(c)))
+                .collect(),
+        );
+    }
+    let mut removed = 0;
+    for group in groups.into_iter().filter(|g| !g.is_empty()) {
+        let names: Vec<String> = group
+            .iter()
+            .filter_map(|c| {
+                c.names
+                    .as_ref()?
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+            })
+            .collect();
+        let _ = writeln!(err, "stopping {}", names.join(", "));
+        let results = join_all(group.iter().map(|c| {
+            let id = c.id.clone().unwrap_or_default();
+            let g = grace(&service_of(c));
+            async move { engine.stop_and_remove(&id, g).await }
+        }))
+        .await;
+        for r in results {
+            r?;
+            removed += 1;
+        }
+    }
+    let networks = engine.stack_networks(name).await?;
+    for n in &networks {
+        engine.remove_network(n).await?;
+    }
+    let mut summary = format!(
+        "{name} is down: removed {removed} container{}{}",
+        if removed == 1 { "" } else { "s" },
+        if networks.is_empty() {
+            String::new()
+        } else {
+            format!(", network {}", networks.join(", "))
+        }
+    );
+    let volumes = engine.stack_volumes(name).await?;
+    if opts.volumes {
+        for (vol, _) in &volumes {
+            let _ = writeln!(err, "removing volume {vol} and the data in it");
+            engine.remove_volume(vol).await?;
+        }
+        if !volumes.is_empty() {
+            summary.push_str(&format!(
+                ", volumes {}",
+                volumes
+                    .iter()
+                    .map(|v| v.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    } else if !volumes.is_empty() {
+        summary.push_str(&format!(
+            "; kept volume{} {} (`geno down --volumes` removes {})",
+            if volumes.len() == 1 { "" } else { "s" },
+            volumes
+                .iter()
+                .map(|v| v.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if volumes.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let _ = writeln!(err, "{summary}");
+    Ok(())
+}

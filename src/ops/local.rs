@@ -1,0 +1,62 @@
+//! What every local verb starts with: the stack for `local`, and the engine.
+
+use std::path::PathBuf;
+
+use crate::cli::Config;
+use crate::docker::Engine;
+use crate::stack::validate::LOCAL_ENV;
+use crate::stack::{LoadError, Loaded, load};
+
+/// Where geno keeps local state (secrets, records), beside stack.yaml.
+pub const STATE_DIR: &str = ".geno";
+
+pub struct Local {
+    pub loaded: Loaded,
+    pub engine: Engine,
+}
+
+impl Local {
+    pub async fn open(config: &Config) -> anyhow::Result<Local> {
+        let loaded = load(&config.file, &config.load_options(LOCAL_ENV))?;
+        let engine = Engine::connect().await?;
+        Ok(Local { loaded, engine })
+    }
+
+    pub fn stack_name(&self) -> &str {
+        &self.loaded.stack.name
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.loaded.source.dir()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir().join(STATE_DIR)
+    }
+}
+
+/// The stack name even when stack.yaml no longer loads, so `geno down`
+/// can always clean up.
+pub fn stack_name_lenient(config: &Config) -> anyhow::Result<String> {
+    match load(&config.file, &config.load_options(LOCAL_ENV)) {
+        Ok(l) => Ok(l.stack.name),
+        Err(err @ LoadError::Invalid(_)) => {
+            let text = std::fs::read_to_string(&config.file)?;
+            let name = crate::stack::yaml::parse(&text).ok().and_then(|root| {
+                root.get("name")
+                    .and_then(|(_, v)| v.scalar().map(str::to_string))
+            });
+            match name {
+                Some(n) => {
+                    tracing::warn!(
+                        "{} does not load; using its name `{n}` to clean up",
+                        config.file.display()
+                    );
+                    Ok(n)
+                }
+                None => Err(err.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}

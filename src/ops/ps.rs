@@ -1,0 +1,146 @@
+//! `geno ps`: the stack's containers with state, health, ports, image, uptime.
+
+use serde::Serialize;
+
+use super::local::Local;
+use crate::cli::Config;
+use crate::docker::labels;
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub service: String,
+    pub replica: u32,
+    pub container: String,
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub health: Option<String>,
+    pub exit_code: Option<i64>,
+    pub ports: Vec<String>,
+    pub image: String,
+    pub uptime_seconds: Option<u64>,
+}
+
+pub fn ps(config: &Config) -> anyhow::Result<i32> {
+    let rt = crate::shutdown::runtime()?;
+    rt.block_on(async {
+        let local = Local::open(config).await?;
+        let rows = rows(&local).await?;
+        if config.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            return Ok(0);
+        }
+        if rows.is_empty() {
+            eprintln!("{} has no containers (run `geno up`)", local.stack_name());
+            return Ok(0);
+        }
+        let mut table = vec![
+            [
+                "SERVICE", "REPLICA", "STATE", "HEALTH", "PORTS", "IMAGE", "UPTIME",
+            ]
+            .map(String::from),
+        ];
+        for r in &rows {
+            table.push([
+                r.service.clone(),
+                r.replica.to_string(),
+                match (r.state.as_str(), r.exit_code) {
+                    ("exited", Some(code)) => format!("exited ({code})"),
+                    (s, _) => s.to_string(),
+                },
+                r.health.clone().unwrap_or_else(|| "-".into()),
+                if r.ports.is_empty() {
+                    "-".into()
+                } else {
+                    r.ports.join(", ")
+                },
+                r.image
+                    .strip_prefix("sha256:")
+                    .unwrap_or(&r.image)
+                    .chars()
+                    .take(12)
+                    .collect(),
+                r.uptime_seconds.map(uptime).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        super::table::write(&mut std::io::stdout(), &table)?;
+        Ok(0)
+    })
+}
+
+pub async fn rows(local: &Local) -> anyhow::Result<Vec<Row>> {
+    let stack = &local.loaded.stack;
+    let mut rows = Vec::new();
+    for c in local.engine.stack_containers(&stack.name).await? {
+        let id = c.id.clone().unwrap_or_default();
+        let inspect = local.engine.inspect(&id).await?;
+        let label = |k: &str| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(k))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let state = inspect.state.clone().unwrap_or_default();
+        let running = state.running.unwrap_or(false);
+        let running_for = state.started_at.as_deref().and_then(crate::docker::since);
+        let ports = c
+            .ports
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                p.public_port.map(|pub_port| {
+                    format!(
+                        "{}:{pub_port}->{}",
+                        p.ip.clone().unwrap_or_default(),
+                        p.private_port
+                    )
+                })
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        rows.push(Row {
+            service: label(labels::SERVICE),
+            replica: label(labels::REPLICA).parse().unwrap_or(0),
+            id: id.clone(),
+            container: inspect
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            kind: label(labels::KIND),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none"),
+            exit_code: (!running).then_some(state.exit_code).flatten(),
+            ports,
+            image: inspect.image.clone().unwrap_or_default(),
+            uptime_seconds: if running { running_for.map(|d| d.as_secs()) } else { None },
+        });
+    }
+    rows.sort_by_key(|r| {
+        (
+            stack
+                .services
+                .get_index_of(&r.service)
+                .unwrap_or(usize::MAX),
+            r.replica,
+            r.container.clone(),
+        )
+    });
+    Ok(rows)
+}
+
+fn uptime(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, (secs % 3600) / 60),
+    }
+}

@@ -1,0 +1,528 @@
+//! `geno up/down/ps/logs/exec/run` against the real Docker engine, on small
+//! fixture stacks with unique names. Ignored by default (they need an engine
+//! and base images); `scripts/test` runs them with `--include-ignored`.
+//!
+//! Every fixture runs `geno down --volumes` when dropped, so a failing test
+//! still cleans up.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
+
+use crate::{Geno, Output};
+
+const NEEDS: &str = "needs a Docker engine and base images: scripts/test runs it";
+
+fn base_image() -> String {
+    std::env::var("GENO_TEST_IMAGE").unwrap_or_else(|_| "geno-local/bookworm:base".into())
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A stack in a temporary directory, removed with everything it made.
+pub struct TestStack {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl TestStack {
+    /// `body` is stack.yaml without its `name:` line; `IMAGE` in it becomes
+    /// the base image.
+    pub fn new(tag: &str, body: &str) -> TestStack {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("gt{}-{n}-{tag}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let stack = TestStack { dir, name };
+        stack.write(body);
+        stack
+    }
+
+    pub fn write(&self, body: &str) {
+        let text = format!("name: {}\n{}", self.name, body.replace("IMAGE", &base_image()));
+        std::fs::write(self.dir.path().join("stack.yaml"), text).unwrap();
+        std::fs::write(self.dir.path().join("Dockerfile"), format!("FROM {}\n", base_image())).unwrap();
+    }
+
+    pub fn geno(&self) -> Geno {
+        let mut g = Geno::new().dir(self.dir.path());
+        for var in ["DOCKER_HOST", "GENO_TEST_IMAGE"] {
+            if let Ok(v) = std::env::var(var) {
+                g = g.env(var, &v);
+            }
+        }
+        g
+    }
+
+    pub fn run<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, args: I) -> Output {
+        self.geno().args(args).run()
+    }
+
+    pub fn up(&self) -> Output {
+        let out = self.run(["up", "--timeout", "120s"]);
+        assert_eq!(out.code, 0, "geno up failed:\n{}\n{}", out.stdout, out.stderr);
+        out
+    }
+
+    /// Container name → ID, from `geno ps --json`.
+    pub fn ids(&self) -> HashMap<String, String> {
+        let out = self.run(["--json", "ps"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+        rows.iter()
+            .map(|r| (r["container"].as_str().unwrap().to_string(), r["id"].as_str().unwrap().to_string()))
+            .collect()
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let _ = self.run(["down", "--volumes"]);
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn docker() -> Docker {
+    rt().block_on(async { Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap() })
+}
+
+/// Containers, networks and volumes carrying the stack's label.
+fn labelled(stack: &str) -> (usize, usize, usize) {
+    let filter = HashMap::from([("label".to_string(), vec![format!("geno.stack={stack}")])]);
+    let d = docker();
+    rt().block_on(async {
+        let c = d
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filter.clone()),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .len();
+        let n = d
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filter.clone()),
+            }))
+            .await
+            .unwrap()
+            .len();
+        let v = d
+            .list_volumes(Some(ListVolumesOptions { filters: Some(filter) }))
+            .await
+            .unwrap()
+            .volumes
+            .unwrap_or_default()
+            .len();
+        (c, n, v)
+    })
+}
+
+/// Containers whose name starts with the stack's, labelled or not.
+fn named(stack: &str) -> Vec<(String, bool)> {
+    let d = docker();
+    rt().block_on(async {
+        d.list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.names?.first()?.trim_start_matches('/').to_string();
+            let labelled = c.labels.is_some_and(|l| l.get("geno.stack").map(String::as_str) == Some(stack));
+            name.starts_with(&format!("{stack}-")).then_some((name, labelled))
+        })
+        .collect()
+    })
+}
+
+fn state_times(id: &str) -> (String, String) {
+    let d = docker();
+    rt().block_on(async {
+        let s = d.inspect_container(id, None).await.unwrap().state.unwrap();
+        (s.started_at.unwrap_or_default(), s.finished_at.unwrap_or_default())
+    })
+}
+
+const ORDERED: &str = r#"
+image: {}
+services:
+  db:
+    image: IMAGE
+    command: [sh, -c, "sleep 1; touch /tmp/ready; exec sleep infinity"]
+    healthcheck: { test: "test -f /tmp/ready", interval: 5s, timeout: 2s, retries: 3 }
+  setup:
+    image: IMAGE
+    kind: job
+    command: [sh, -c, "echo setup ran"]
+    depends_on: { db: healthy }
+  app:
+    image: IMAGE
+    command: [sleep, infinity]
+    environment: { MODE: one }
+    depends_on: { setup: completed_successfully }
+  side:
+    image: IMAGE
+    command: [sleep, infinity]
+"#;
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn up_follows_dependency_conditions_then_is_idempotent_and_recreates_only_changes() {
+    let _ = NEEDS;
+    let s = TestStack::new("order", ORDERED);
+    let out = s.up();
+    assert!(out.stdout.contains("setup") && out.stdout.contains("completed"), "{}", out.stdout);
+    let ids = s.ids();
+    let id = |svc: &str| ids[&format!("{}-{svc}-1", s.name)].clone();
+    // setup started after db was healthy (>= its first check at 5 s) and
+    // app only after setup finished.
+    let (db_started, _) = state_times(&id("db"));
+    let (setup_started, setup_finished) = state_times(&id("setup"));
+    let (app_started, _) = state_times(&id("app"));
+    let (side_started, _) = state_times(&id("side"));
+    let t = |s: &str| humantime::parse_rfc3339_weak(&s[..19]).unwrap();
+    assert!(t(&setup_started).duration_since(t(&db_started)).unwrap() >= Duration::from_secs(4));
+    assert!(app_started >= setup_finished, "app {app_started} before setup ended {setup_finished}");
+    // `side` depends on nothing: it started with the first wave, not after db.
+    assert!(t(&side_started).duration_since(t(&db_started)).unwrap_or_default() < Duration::from_secs(3));
+
+    // Unchanged: nothing touched.
+    let again = s.up();
+    assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+    assert_eq!(s.ids(), ids);
+
+    // One service changed: only it is replaced.
+    s.write(&ORDERED.replace("MODE: one", "MODE: two"));
+    let changed = s.up();
+    assert!(changed.stderr.contains("starting app (replace 1: definition changed)"), "{}", changed.stderr);
+    let after = s.ids();
+    assert_ne!(after[&format!("{}-app-1", s.name)], id("app"));
+    for svc in ["db", "setup", "side"] {
+        assert_eq!(after[&format!("{}-{svc}-1", s.name)], id(svc), "{svc} was touched");
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_crashing_service_fails_up_fast_with_its_logs() {
+    let s = TestStack::new("crash", r#"
+image: {}
+services:
+  ok:
+    image: IMAGE
+    command: [sleep, infinity]
+  crash:
+    image: IMAGE
+    command: [sh, -c, "echo starting; echo boom: cannot open config >&2; sleep 1; exit 3"]
+"#);
+    let started = Instant::now();
+    let out = s.run(["up", "--timeout", "300s"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("error: service `crash` failed: exited with code 3 ({}-crash-1)", s.name)),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("  | boom: cannot open config"), "{}", out.stderr);
+    // Loud and fast: long before the 300 s timeout.
+    assert!(started.elapsed() < Duration::from_secs(120));
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_failing_job_and_an_unhealthy_service_stop_the_wait() {
+    let s = TestStack::new("jobfail", r#"
+image: {}
+services:
+  migrate:
+    image: IMAGE
+    kind: job
+    command: [sh, -c, "echo relation does not exist; exit 1"]
+  app:
+    image: IMAGE
+    command: [sleep, infinity]
+    depends_on: { migrate: completed_successfully }
+"#);
+    let out = s.run(["up", "--timeout", "120s"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("service `migrate` failed: exited with code 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("  | relation does not exist"), "{}", out.stderr);
+    assert!(!s.ids().contains_key(&format!("{}-app-1", s.name)), "app must not start");
+
+    let u = TestStack::new("unhealthy", r#"
+image: {}
+services:
+  web:
+    image: IMAGE
+    command: [sleep, infinity]
+    healthcheck: { test: "echo port 8080 refused; exit 1", interval: 5s, timeout: 2s, retries: 1 }
+"#);
+    let out = u.run(["up", "--timeout", "120s"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("service `web` failed: health check failing: port 8080 refused"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn timeout_names_what_it_waited_for() {
+    let s = TestStack::new("slow", r#"
+image: {}
+services:
+  slow:
+    image: IMAGE
+    command: [sleep, infinity]
+    healthcheck: { test: "exit 1", interval: 60s, timeout: 2s, retries: 3 }
+  after:
+    image: IMAGE
+    command: [sleep, infinity]
+    depends_on: { slow: healthy }
+"#);
+    let out = s.run(["up", "--timeout", "6s"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "error: timed out after 6s; still waiting for: slow (health check not passing yet), after (waiting for slow healthy)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn replicas_volumes_down_and_orphans() {
+    let body = r#"
+image: {}
+volumes: { data: {} }
+services:
+  store:
+    image: IMAGE
+    command: [sh, -c, "test -f /data/id || head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' > /data/id; exec sleep infinity"]
+    volumes: ["data:/data"]
+  worker:
+    image: IMAGE
+    command: [sleep, infinity]
+    replicas: 3
+"#;
+    let s = TestStack::new("vol", body);
+    s.up();
+    let ids = s.ids();
+    assert_eq!(ids.keys().filter(|n| n.contains("-worker-")).count(), 3);
+    let read = |s: &TestStack| {
+        let out = s.run(["exec", "-T", "store", "--", "cat", "/data/id"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let first = read(&s);
+    assert_eq!(first.len(), 16);
+
+    // Fewer replicas and a service removed: the extra containers go.
+    s.write(&body.replace("replicas: 3", "replicas: 1"));
+    let out = s.up();
+    assert!(out.stderr.contains(&format!("removing {}-worker-3", s.name)), "{}", out.stderr);
+    assert_eq!(s.ids().len(), 2);
+
+    let out = s.run(["down"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("kept volume"), "{}", out.stderr);
+    assert_eq!(labelled(&s.name), (0, 0, 1));
+    s.up();
+    assert_eq!(read(&s), first, "the volume's data survived down and up");
+
+    let out = s.run(["down", "--volumes"]);
+    assert!(out.stderr.contains(&format!("removing volume {}_data and the data in it", s.name)), "{}", out.stderr);
+    assert_eq!(labelled(&s.name), (0, 0, 0), "down --volumes leaves nothing");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn exec_and_run_return_the_command_exit_code() {
+    let s = TestStack::new("exec", r#"
+image: {}
+services:
+  box:
+    image: IMAGE
+    command: [sleep, infinity]
+    environment: { GREETING: hello }
+"#);
+    s.up();
+    let out = s.run(["exec", "-T", "box", "--", "sh", "-c", "echo $GREETING; exit 7"]);
+    assert_eq!((out.code, out.stdout.as_str()), (7, "hello\n"));
+    let out = s.run(["run", "box", "--", "sh", "-c", "echo one-off $GREETING; exit 4"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(out.stdout, "one-off hello\n");
+    // The one-off container is gone; only the service's remains.
+    assert_eq!(s.ids().len(), 1);
+    let out = s.run(["exec", "-T", "nope", "--", "true"]);
+    assert_eq!(out.stderr, "error: unknown service `nope`; services are: box\n");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn logs_are_prefixed_by_container() {
+    let s = TestStack::new("logs", r#"
+image: {}
+services:
+  talker:
+    image: IMAGE
+    command: [sh, -c, "echo first; echo second; exec sleep infinity"]
+"#);
+    s.up();
+    let out = s.run(["logs", "--tail", "1"]);
+    assert_eq!(out.stdout, format!("{}-talker-1 | second\n", s.name));
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn ctrl_c_during_up_leaves_only_labelled_objects_that_down_removes() {
+    let s = TestStack::new("sigint", r#"
+image: {}
+services:
+  never:
+    image: IMAGE
+    command: [sleep, infinity]
+    healthcheck: { test: "exit 1", interval: 60s, timeout: 2s, retries: 3 }
+  waiting:
+    image: IMAGE
+    command: [sleep, infinity]
+    depends_on: { never: healthy }
+"#);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geno"))
+        .args(["up", "--timeout", "300s"])
+        .current_dir(s.dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while named(&s.name).is_empty() {
+        assert!(Instant::now() < deadline, "no container appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains(&format!("carries the label geno.stack={}", s.name)), "{stderr}");
+    let made = named(&s.name);
+    assert!(made.iter().all(|(_, labelled)| *labelled), "unlabelled: {made:?}");
+    let out = s.run(["down"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(labelled(&s.name), (0, 0, 0));
+    assert!(named(&s.name).is_empty());
+}
+
+#[test]
+fn an_unreachable_engine_is_one_line_naming_the_socket() {
+    let s = TestStack::new("nodocker", "image: {}\nservices:\n  a: { image: IMAGE }\n");
+    let out = s.geno().env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(["ps"]).run();
+    assert_eq!(out.code, 1);
+    let first = out.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: cannot reach the Docker engine at unix:///nonexistent/docker.sock: "),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("start dockerd, or point DOCKER_HOST at its socket"));
+    std::mem::forget(s); // nothing to clean up, and no engine to ask
+}
+
+/// The real Genonaut stack: up, a job through the api port, down.
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn genonaut_stack_end_to_end() {
+    let root = crate::root();
+    let name = format!("gt{}-genonaut", std::process::id());
+    let geno = |args: &[&str]| {
+        let mut g = Geno::new()
+            .dir(Path::new(&root))
+            .env("GENO_STACK_NAME", &name)
+            .env("API_PORT", "18001")
+            .env("IMAGEGEN_PORT", "18189");
+        for var in ["DOCKER_HOST", "PYTHON_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"] {
+            if let Ok(v) = std::env::var(var) {
+                g = g.env(var, &v);
+            }
+        }
+        g.args(args).run()
+    };
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down", "--volumes"]);
+        }
+    }
+    let _down = Down(&geno);
+    let out = geno(&["up", "--timeout", "600s"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = geno(&["--json", "ps"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 7, "postgres, redis, migrate, api, 2 celery, image-gen");
+    let job = http("POST", "127.0.0.1:18001", "/api/v1/generation-jobs", Some(r#"{"prompt": "a test"}"#));
+    let id = serde_json::from_str::<serde_json::Value>(&job).unwrap()["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let body = http("GET", "127.0.0.1:18001", &format!("/api/v1/generation-jobs/{id}"), None);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["status"] == "completed" {
+            break;
+        }
+        assert_ne!(v["status"], "failed", "{body}");
+        assert!(Instant::now() < deadline, "job did not complete: {body}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = geno(&["down", "--volumes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(labelled(&name), (0, 0, 0));
+}
+
+/// A minimal HTTP/1.1 client for loopback tests: returns the body.
+pub fn http(method: &str, host: &str, path: &str, json: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = json.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
