@@ -79,6 +79,29 @@ pub enum Command {
         /// After the stack is up, follow its logs (Ctrl-C detaches).
         #[arg(long)]
         attach: bool,
+        /// Load balancer health checks ten times as often (thresholds stay;
+        /// rendered ECS settings keep stack.yaml's values).
+        #[arg(long)]
+        fast_health: bool,
+    },
+    /// Run the stack's smoke tests through its load balancer.
+    Smoke {
+        /// Environment: `local` runs against this machine's stack; another
+        /// runs the HTTP steps against its URL.
+        #[arg(long, default_value = "local")]
+        env: String,
+        /// The load balancer URL of a deployed environment.
+        #[arg(long)]
+        url: Option<String>,
+        /// Also write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Serve the stack's load balancer (started by `geno up`).
+    #[command(hide = true)]
+    Lb {
+        #[arg(long)]
+        fast_health: bool,
     },
     /// Stop and remove the stack's containers and network (volumes with --volumes).
     Down {
@@ -122,8 +145,6 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
-    /// Run the smoke tests through the load balancer (not built yet).
-    Smoke(NotYet),
     /// Push the verified image and roll it out to an ECS environment (not built yet).
     Promote(NotYet),
     /// Show what promote would change in an environment (not built yet).
@@ -152,6 +173,7 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub file: PathBuf,
+    pub verbose: u8,
     pub env_file: Option<PathBuf>,
     pub json: bool,
     pub vars: BTreeMap<String, String>,
@@ -172,6 +194,7 @@ impl Arguments {
         crate::logging::init(self.global.verbose);
         let config = Config {
             file: self.global.file,
+            verbose: self.global.verbose,
             env_file: self.global.env_file,
             json: self.global.json,
             vars: std::env::vars().collect(),
@@ -187,13 +210,23 @@ impl Command {
             Command::Config { env } => ops::config::config(config, &env),
             Command::Render { env, image } => ops::render::render(config, &env, image.as_deref()),
             Command::Schema => ops::schema::print(),
-            Command::Up { timeout, attach } => ops::up::up(
+            Command::Up {
+                timeout,
+                attach,
+                fast_health,
+            } => ops::up::up(
                 config,
                 ops::up::UpOptions {
                     timeout: timeout.0,
                     attach,
+                    fast_health,
+                    verbose: config.verbose > 0,
                 },
             ),
+            Command::Smoke { env, url, junit } => {
+                ops::smoke::smoke(config, ops::smoke::SmokeOptions { env, url, junit })
+            }
+            Command::Lb { fast_health } => ops::lb::lb(config, fast_health),
             Command::Down { volumes } => {
                 ops::down::down(config, ops::down::DownOptions { volumes })
             }
@@ -229,7 +262,6 @@ impl Command {
             Command::Run { service, command } => {
                 ops::run::run(config, ops::run::RunOptions { service, command })
             }
-            Command::Smoke(_) => not_yet("smoke", 5),
             Command::Promote(_) => not_yet("promote", 6),
             Command::Diff(_) => not_yet("diff", 6),
             Command::History(_) => not_yet("history", 6),

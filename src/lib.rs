@@ -4,6 +4,7 @@
 //! Layers, bottom up: `stack` (model, parsing, validation), `spec` and
 //! `render` (pure mappings), then `ops`, one module per verb, and `cli`.
 
+pub mod alb;
 pub mod cli;
 pub mod docker;
 pub mod dockerignore;
@@ -11,7 +12,9 @@ pub mod error;
 pub mod local;
 pub mod logging;
 pub mod ops;
+pub mod proxy;
 pub mod render;
 pub mod shutdown;
+pub mod smoke;
 pub mod spec;
 pub mod stack;

@@ -84,3 +84,65 @@ pub fn container_specs(stack: &Stack) -> Vec<ContainerSpec> {
         .map(|(name, svc)| container_spec(name, svc))
         .collect()
 }
+
+/// A hash of what must be the same wherever the stack's image runs: each
+/// app service's command, ports, secret names, variable names and health
+/// check. Values that legitimately differ per environment (variable values,
+/// sizing, names) are left out, so a verification made locally still
+/// applies when promoting the same image and definition to ECS.
+pub fn definition_hash(stack: &Stack) -> String {
+    use sha2::{Digest, Sha256};
+    let services: Vec<serde_json::Value> = container_specs(stack)
+        .into_iter()
+        .filter(|s| s.image == ImageRef::Stack)
+        .map(|s| {
+            serde_json::json!({
+                "service": s.service,
+                "command": s.command,
+                "ports": s.container_ports,
+                "secrets": s.secrets,
+                "variables": s.environment.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                "health": s.health,
+            })
+        })
+        .collect();
+    let json = serde_json::to_vec(&services).unwrap_or_default();
+    format!("sha256:{}", hex::encode(Sha256::digest(json)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::load::{Source, load_source};
+
+    fn load(env: &str) -> Stack {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stack.yaml")).unwrap();
+        let source = Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text,
+        };
+        load_source(source, env, &Default::default(), &Default::default())
+            .unwrap()
+            .stack
+    }
+
+    #[test]
+    fn definition_hash_is_the_same_across_environments_and_follows_commands() {
+        let local = load("local");
+        assert_eq!(definition_hash(&local), definition_hash(&load("demo")));
+        assert_eq!(definition_hash(&local), definition_hash(&load("prod")));
+        let mut changed = local.clone();
+        changed
+            .services
+            .get_mut("api")
+            .unwrap()
+            .command
+            .as_mut()
+            .unwrap()
+            .0
+            .push("--reload".into());
+        assert_ne!(definition_hash(&local), definition_hash(&changed));
+    }
+}

@@ -121,7 +121,10 @@ pub fn short_reason(e: &bollard::errors::Error) -> String {
 /// Time since a Docker timestamp (`2026-11-22T16:35:37.875251763Z`); None
 /// for the zero time of a container that never started.
 pub fn since(timestamp: &str) -> Option<std::time::Duration> {
-    humantime::parse_rfc3339_weak(timestamp).ok()?.elapsed().ok()
+    humantime::parse_rfc3339_weak(timestamp)
+        .ok()?
+        .elapsed()
+        .ok()
 }
 
 /// A 404 from the engine: the object does not exist.

@@ -209,7 +209,11 @@ impl Engine {
                 .and_then(|h| h.log.as_ref())
                 .and_then(|l| l.last())
                 .and_then(|r| r.output.clone()),
-            running_for: state.started_at.as_deref().and_then(super::since).unwrap_or_default(),
+            running_for: state
+                .started_at
+                .as_deref()
+                .and_then(super::since)
+                .unwrap_or_default(),
         })
     }
 
@@ -250,4 +254,3 @@ impl Engine {
         Ok(())
     }
 }
-

@@ -22,6 +22,13 @@ pub fn down(config: &Config, opts: DownOptions) -> anyhow::Result<i32> {
             .ok()
             .map(|l| l.stack);
         let engine = Engine::connect().await?;
+        let dir = match config.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if crate::proxy::daemon::stop(&dir.join(super::local::STATE_DIR), &name).await {
+            eprintln!("stopped the load balancer");
+        }
         run(
             &engine,
             &name,

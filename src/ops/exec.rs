@@ -160,3 +160,51 @@ impl Drop for RawMode {
         }
     }
 }
+
+/// Runs `command` in container `id` and returns (exit code, stdout, stderr)
+/// without printing them: smoke steps check the output.
+pub async fn capture(
+    local: &Local,
+    id: &str,
+    command: Vec<String>,
+) -> anyhow::Result<(i64, String, String)> {
+    let docker = &local.engine.docker;
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions::<String> {
+                cmd: Some(command),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(crate::docker::DockerError::from)?;
+    let started = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(crate::docker::DockerError::from)?;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    if let StartExecResults::Attached { mut output, .. } = started {
+        while let Some(Ok(item)) = output.next().await {
+            match item {
+                bollard::container::LogOutput::StdErr { message } => {
+                    err.extend_from_slice(&message)
+                }
+                other => out.extend_from_slice(other.as_ref()),
+            }
+        }
+    }
+    let code = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(crate::docker::DockerError::from)?
+        .exit_code
+        .unwrap_or(-1);
+    Ok((
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    ))
+}

@@ -3,12 +3,14 @@
 pub mod config;
 pub mod down;
 pub mod exec;
+pub mod lb;
 pub mod local;
 pub mod logs;
 pub mod ps;
 pub mod render;
 pub mod run;
 pub mod schema;
+pub mod smoke;
 pub mod table;
 pub mod up;
 pub mod validate;

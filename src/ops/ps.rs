@@ -26,8 +26,18 @@ pub fn ps(config: &Config) -> anyhow::Result<i32> {
     rt.block_on(async {
         let local = Local::open(config).await?;
         let rows = rows(&local).await?;
+        let lb = crate::proxy::daemon::running(&local.state_dir(), local.stack_name()).await;
+        let targets = match &lb {
+            Some(state) => crate::proxy::daemon::targets(state).await.unwrap_or_default(),
+            None => Vec::new(),
+        };
         if config.json {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            let out = serde_json::json!({
+                "containers": rows,
+                "loadBalancer": lb.as_ref().map(|s| serde_json::json!({"listeners": s.listeners, "pid": s.pid})),
+                "targets": targets,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(0);
         }
         if rows.is_empty() {
@@ -64,6 +74,24 @@ pub fn ps(config: &Config) -> anyhow::Result<i32> {
             ]);
         }
         super::table::write(&mut std::io::stdout(), &table)?;
+        if let Some(state) = &lb {
+            println!("\nload balancer on http://{}", state.listeners.join(", http://"));
+            let mut t = vec![["TARGET GROUP", "TARGET", "ADDRESS", "STATE", "REASON"].map(String::from)];
+            for r in &targets {
+                t.push([
+                    r.target_group.clone(),
+                    r.container.clone(),
+                    r.address.clone(),
+                    r.state.as_str().to_string(),
+                    match &r.reason {
+                        Some(code) if !r.description.is_empty() => format!("{code}: {}", r.description),
+                        Some(code) => code.to_string(),
+                        None => "-".into(),
+                    },
+                ]);
+            }
+            super::table::write(&mut std::io::stdout(), &t)?;
+        }
         Ok(0)
     })
 }
@@ -121,7 +149,11 @@ pub async fn rows(local: &Local) -> anyhow::Result<Vec<Row>> {
             exit_code: (!running).then_some(state.exit_code).flatten(),
             ports,
             image: inspect.image.clone().unwrap_or_default(),
-            uptime_seconds: if running { running_for.map(|d| d.as_secs()) } else { None },
+            uptime_seconds: if running {
+                running_for.map(|d| d.as_secs())
+            } else {
+                None
+            },
         });
     }
     rows.sort_by_key(|r| {

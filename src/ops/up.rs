@@ -21,11 +21,16 @@ use crate::docker::container::{actual_from, kind_label};
 use crate::docker::{DockerError, Engine, build};
 use crate::local::plan::{self, Action, DesiredContainer, Progress, names};
 use crate::local::secrets;
+use crate::proxy::daemon::{self, LbState};
 use crate::stack::{Condition, ServiceKind, Stack};
 
 pub struct UpOptions {
     pub timeout: Duration,
     pub attach: bool,
+    /// Load balancer health checks ten times as often.
+    pub fast_health: bool,
+    /// Passed on to the load balancer: an access log line per request.
+    pub verbose: bool,
 }
 
 /// A service that failed during `up`, with what a person needs to see.
@@ -204,6 +209,8 @@ pub async fn run(
         r?;
     }
 
+    let state_dir = local.state_dir();
+    let lb_state = daemon::running(&state_dir, &stack.name).await;
     let mut services = services_from(stack, actions);
     let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
     loop {
@@ -233,7 +240,11 @@ pub async fn run(
             let stack_name = stack.name.clone();
             let actions = svc.actions.clone();
             let name = svc.name.clone();
-            launches.spawn(async move { (name, launch(&engine, &stack_name, actions).await) });
+            // A container the load balancer routes to is drained before it
+            // is replaced, as ECS deregisters a task before stopping it.
+            let drain = lb_state.clone().zip(deregistration_delay(stack, &svc.name));
+            launches
+                .spawn(async move { (name, launch(&engine, &stack_name, actions, drain).await) });
         }
 
         // Observe what runs.
@@ -327,6 +338,23 @@ pub async fn run(
     let changed = services.iter().filter(|s| s.changed).count();
     let mut out = std::io::stdout();
     print_summary(&mut out, stack, &services, &desired)?;
+    if stack.load_balancer.is_some() {
+        let (lb, started_now) = daemon::ensure(
+            &local.loaded.source.path,
+            &state_dir,
+            stack,
+            opts.fast_health,
+            opts.verbose,
+        )
+        .await?;
+        let line = wait_for_targets(&lb, stack, deadline, shutdown).await?;
+        let _ = writeln!(
+            err,
+            "load balancer {} on http://{} ({line})",
+            if started_now { "started" } else { "running" },
+            lb.listeners.join(", http://")
+        );
+    }
     let _ = writeln!(
         err,
         "{} is up in {:.1}s ({})",
@@ -387,12 +415,28 @@ fn services_from(stack: &Stack, actions: Vec<Action>) -> Vec<Svc> {
         .collect()
 }
 
+fn deregistration_delay(stack: &Stack, service: &str) -> Option<Duration> {
+    stack
+        .load_balancer
+        .as_ref()?
+        .target_groups
+        .values()
+        .filter(|g| g.service == service)
+        .map(|g| g.deregistration_delay.0)
+        .max()
+}
+
 async fn launch(
     engine: &Engine,
     stack: &str,
     actions: Vec<Action>,
+    drain: Option<(LbState, Duration)>,
 ) -> Result<Vec<String>, DockerError> {
+    let drain = &drain;
     let results = join_all(actions.into_iter().map(|a| async move {
+        if let (Action::Replace { old, .. }, Some((lb, delay))) = (&a, drain) {
+            daemon::drain(lb, old, *delay).await;
+        }
         match a {
             Action::Keep { id, .. } => Ok(id),
             Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
@@ -526,4 +570,75 @@ fn print_summary(
         ]);
     }
     super::table::write(out, &rows)
+}
+
+/// Waits until every target group has all its targets healthy; returns a
+/// line such as `api 1/1 healthy, image-gen 1/1 healthy`.
+async fn wait_for_targets(
+    lb: &LbState,
+    stack: &Stack,
+    deadline: Instant,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<String> {
+    use crate::alb::health::State;
+    // Groups fed by long-running services; a job never becomes a target.
+    let groups: Vec<String> = stack
+        .load_balancer
+        .as_ref()
+        .map(|l| {
+            l.target_groups
+                .iter()
+                .filter(|(_, g)| {
+                    stack
+                        .services
+                        .get(&g.service)
+                        .is_some_and(|s| s.kind == ServiceKind::Service)
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    loop {
+        let report = daemon::targets(lb).await.unwrap_or_default();
+        let mut parts = Vec::new();
+        let mut all = true;
+        for g in &groups {
+            let members: Vec<_> = report.iter().filter(|r| r.target_group == *g).collect();
+            let healthy = members.iter().filter(|r| r.state == State::Healthy).count();
+            let registered = members
+                .iter()
+                .filter(|r| r.state != State::Draining)
+                .count();
+            all &= registered > 0 && healthy == registered;
+            parts.push(format!("{g} {healthy}/{registered} healthy"));
+        }
+        if all {
+            return Ok(parts.join(", "));
+        }
+        if Instant::now() >= deadline || shutdown.is_cancelled() {
+            let detail: Vec<String> = report
+                .iter()
+                .filter(|r| r.state != State::Healthy)
+                .map(|r| {
+                    format!(
+                        "{} {} ({}: {})",
+                        r.container,
+                        r.state.as_str(),
+                        r.reason.as_deref().unwrap_or("-"),
+                        r.description
+                    )
+                })
+                .collect();
+            anyhow::bail!(
+                "the load balancer's targets did not all turn healthy: {}{}",
+                parts.join(", "),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  {}", detail.join("\n  "))
+                }
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

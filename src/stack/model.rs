@@ -264,6 +264,14 @@ impl Default for CircuitBreaker {
 pub struct LoadBalancer {
     pub listeners: Vec<Listener>,
     pub target_groups: IndexMap<String, TargetGroup>,
+    /// The ALB idle timeout: a target that sends nothing for this long gets
+    /// the client a 504 (1–4000 s).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Dur,
+}
+
+fn default_idle_timeout() -> Dur {
+    Dur::secs(60)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -494,6 +494,13 @@ impl<'a> Checks<'a> {
             return;
         };
         let groups = names_of(&lb.target_groups);
+        self.range(
+            path!["load_balancer", "idle_timeout"],
+            "idle_timeout",
+            lb.idle_timeout,
+            1,
+            4000,
+        );
         for (i, listener) in lb.listeners.iter().enumerate() {
             let mut priorities: BTreeMap<u32, usize> = BTreeMap::new();
             for (j, rule) in listener.rules.iter().enumerate() {

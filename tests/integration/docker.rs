@@ -42,9 +42,17 @@ impl TestStack {
     }
 
     pub fn write(&self, body: &str) {
-        let text = format!("name: {}\n{}", self.name, body.replace("IMAGE", &base_image()));
+        let text = format!(
+            "name: {}\n{}",
+            self.name,
+            body.replace("IMAGE", &base_image())
+        );
         std::fs::write(self.dir.path().join("stack.yaml"), text).unwrap();
-        std::fs::write(self.dir.path().join("Dockerfile"), format!("FROM {}\n", base_image())).unwrap();
+        std::fs::write(
+            self.dir.path().join("Dockerfile"),
+            format!("FROM {}\n", base_image()),
+        )
+        .unwrap();
     }
 
     pub fn geno(&self) -> Geno {
@@ -63,16 +71,28 @@ impl TestStack {
 
     pub fn up(&self) -> Output {
         let out = self.run(["up", "--timeout", "120s"]);
-        assert_eq!(out.code, 0, "geno up failed:\n{}\n{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "geno up failed:\n{}\n{}",
+            out.stdout, out.stderr
+        );
         out
     }
 
     /// Container name → ID, from `geno ps --json`.
     pub fn ids(&self) -> HashMap<String, String> {
         let out = self.run(["--json", "ps"]);
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
-        rows.iter()
-            .map(|r| (r["container"].as_str().unwrap().to_string(), r["id"].as_str().unwrap().to_string()))
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        v["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["container"].as_str().unwrap().to_string(),
+                    r["id"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     }
 }
@@ -84,11 +104,20 @@ impl Drop for TestStack {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn docker() -> Docker {
-    rt().block_on(async { Docker::connect_with_local_defaults().unwrap().negotiate_version().await.unwrap() })
+    rt().block_on(async {
+        Docker::connect_with_local_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap()
+    })
 }
 
 /// Containers, networks and volumes carrying the stack's label.
@@ -113,7 +142,9 @@ fn labelled(stack: &str) -> (usize, usize, usize) {
             .unwrap()
             .len();
         let v = d
-            .list_volumes(Some(ListVolumesOptions { filters: Some(filter) }))
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(filter),
+            }))
             .await
             .unwrap()
             .volumes
@@ -136,8 +167,11 @@ fn named(stack: &str) -> Vec<(String, bool)> {
         .into_iter()
         .filter_map(|c| {
             let name = c.names?.first()?.trim_start_matches('/').to_string();
-            let labelled = c.labels.is_some_and(|l| l.get("geno.stack").map(String::as_str) == Some(stack));
-            name.starts_with(&format!("{stack}-")).then_some((name, labelled))
+            let labelled = c
+                .labels
+                .is_some_and(|l| l.get("geno.stack").map(String::as_str) == Some(stack));
+            name.starts_with(&format!("{stack}-"))
+                .then_some((name, labelled))
         })
         .collect()
     })
@@ -147,7 +181,10 @@ fn state_times(id: &str) -> (String, String) {
     let d = docker();
     rt().block_on(async {
         let s = d.inspect_container(id, None).await.unwrap().state.unwrap();
-        (s.started_at.unwrap_or_default(), s.finished_at.unwrap_or_default())
+        (
+            s.started_at.unwrap_or_default(),
+            s.finished_at.unwrap_or_default(),
+        )
     })
 }
 
@@ -179,7 +216,11 @@ fn up_follows_dependency_conditions_then_is_idempotent_and_recreates_only_change
     let _ = NEEDS;
     let s = TestStack::new("order", ORDERED);
     let out = s.up();
-    assert!(out.stdout.contains("setup") && out.stdout.contains("completed"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("setup") && out.stdout.contains("completed"),
+        "{}",
+        out.stdout
+    );
     let ids = s.ids();
     let id = |svc: &str| ids[&format!("{}-{svc}-1", s.name)].clone();
     // setup started after db was healthy (>= its first check at 5 s) and
@@ -190,9 +231,17 @@ fn up_follows_dependency_conditions_then_is_idempotent_and_recreates_only_change
     let (side_started, _) = state_times(&id("side"));
     let t = |s: &str| humantime::parse_rfc3339_weak(&s[..19]).unwrap();
     assert!(t(&setup_started).duration_since(t(&db_started)).unwrap() >= Duration::from_secs(4));
-    assert!(app_started >= setup_finished, "app {app_started} before setup ended {setup_finished}");
+    assert!(
+        app_started >= setup_finished,
+        "app {app_started} before setup ended {setup_finished}"
+    );
     // `side` depends on nothing: it started with the first wave, not after db.
-    assert!(t(&side_started).duration_since(t(&db_started)).unwrap_or_default() < Duration::from_secs(3));
+    assert!(
+        t(&side_started)
+            .duration_since(t(&db_started))
+            .unwrap_or_default()
+            < Duration::from_secs(3)
+    );
 
     // Unchanged: nothing touched.
     let again = s.up();
@@ -202,18 +251,30 @@ fn up_follows_dependency_conditions_then_is_idempotent_and_recreates_only_change
     // One service changed: only it is replaced.
     s.write(&ORDERED.replace("MODE: one", "MODE: two"));
     let changed = s.up();
-    assert!(changed.stderr.contains("starting app (replace 1: definition changed)"), "{}", changed.stderr);
+    assert!(
+        changed
+            .stderr
+            .contains("starting app (replace 1: definition changed)"),
+        "{}",
+        changed.stderr
+    );
     let after = s.ids();
     assert_ne!(after[&format!("{}-app-1", s.name)], id("app"));
     for svc in ["db", "setup", "side"] {
-        assert_eq!(after[&format!("{}-{svc}-1", s.name)], id(svc), "{svc} was touched");
+        assert_eq!(
+            after[&format!("{}-{svc}-1", s.name)],
+            id(svc),
+            "{svc} was touched"
+        );
     }
 }
 
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn a_crashing_service_fails_up_fast_with_its_logs() {
-    let s = TestStack::new("crash", r#"
+    let s = TestStack::new(
+        "crash",
+        r#"
 image: {}
 services:
   ok:
@@ -222,16 +283,24 @@ services:
   crash:
     image: IMAGE
     command: [sh, -c, "echo starting; echo boom: cannot open config >&2; sleep 1; exit 3"]
-"#);
+"#,
+    );
     let started = Instant::now();
     let out = s.run(["up", "--timeout", "300s"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains(&format!("error: service `crash` failed: exited with code 3 ({}-crash-1)", s.name)),
+        out.stderr.contains(&format!(
+            "error: service `crash` failed: exited with code 3 ({}-crash-1)",
+            s.name
+        )),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("  | boom: cannot open config"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("  | boom: cannot open config"),
+        "{}",
+        out.stderr
+    );
     // Loud and fast: long before the 300 s timeout.
     assert!(started.elapsed() < Duration::from_secs(120));
 }
@@ -239,7 +308,9 @@ services:
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn a_failing_job_and_an_unhealthy_service_stop_the_wait() {
-    let s = TestStack::new("jobfail", r#"
+    let s = TestStack::new(
+        "jobfail",
+        r#"
 image: {}
 services:
   migrate:
@@ -250,25 +321,42 @@ services:
     image: IMAGE
     command: [sleep, infinity]
     depends_on: { migrate: completed_successfully }
-"#);
+"#,
+    );
     let out = s.run(["up", "--timeout", "120s"]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("service `migrate` failed: exited with code 1"), "{}", out.stderr);
-    assert!(out.stderr.contains("  | relation does not exist"), "{}", out.stderr);
-    assert!(!s.ids().contains_key(&format!("{}-app-1", s.name)), "app must not start");
+    assert!(
+        out.stderr
+            .contains("service `migrate` failed: exited with code 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("  | relation does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !s.ids().contains_key(&format!("{}-app-1", s.name)),
+        "app must not start"
+    );
 
-    let u = TestStack::new("unhealthy", r#"
+    let u = TestStack::new(
+        "unhealthy",
+        r#"
 image: {}
 services:
   web:
     image: IMAGE
     command: [sleep, infinity]
     healthcheck: { test: "echo port 8080 refused; exit 1", interval: 5s, timeout: 2s, retries: 1 }
-"#);
+"#,
+    );
     let out = u.run(["up", "--timeout", "120s"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("service `web` failed: health check failing: port 8080 refused"),
+        out.stderr
+            .contains("service `web` failed: health check failing: port 8080 refused"),
         "{}",
         out.stderr
     );
@@ -277,7 +365,9 @@ services:
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn timeout_names_what_it_waited_for() {
-    let s = TestStack::new("slow", r#"
+    let s = TestStack::new(
+        "slow",
+        r#"
 image: {}
 services:
   slow:
@@ -288,7 +378,8 @@ services:
     image: IMAGE
     command: [sleep, infinity]
     depends_on: { slow: healthy }
-"#);
+"#,
+    );
     let out = s.run(["up", "--timeout", "6s"]);
     assert_eq!(out.code, 1);
     assert!(
@@ -331,7 +422,12 @@ services:
     // Fewer replicas and a service removed: the extra containers go.
     s.write(&body.replace("replicas: 3", "replicas: 1"));
     let out = s.up();
-    assert!(out.stderr.contains(&format!("removing {}-worker-3", s.name)), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("removing {}-worker-3", s.name)),
+        "{}",
+        out.stderr
+    );
     assert_eq!(s.ids().len(), 2);
 
     let out = s.run(["down"]);
@@ -342,43 +438,78 @@ services:
     assert_eq!(read(&s), first, "the volume's data survived down and up");
 
     let out = s.run(["down", "--volumes"]);
-    assert!(out.stderr.contains(&format!("removing volume {}_data and the data in it", s.name)), "{}", out.stderr);
-    assert_eq!(labelled(&s.name), (0, 0, 0), "down --volumes leaves nothing");
+    assert!(
+        out.stderr.contains(&format!(
+            "removing volume {}_data and the data in it",
+            s.name
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        labelled(&s.name),
+        (0, 0, 0),
+        "down --volumes leaves nothing"
+    );
 }
 
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn exec_and_run_return_the_command_exit_code() {
-    let s = TestStack::new("exec", r#"
+    let s = TestStack::new(
+        "exec",
+        r#"
 image: {}
 services:
   box:
     image: IMAGE
     command: [sleep, infinity]
     environment: { GREETING: hello }
-"#);
+"#,
+    );
     s.up();
-    let out = s.run(["exec", "-T", "box", "--", "sh", "-c", "echo $GREETING; exit 7"]);
+    let out = s.run([
+        "exec",
+        "-T",
+        "box",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING; exit 7",
+    ]);
     assert_eq!((out.code, out.stdout.as_str()), (7, "hello\n"));
-    let out = s.run(["run", "box", "--", "sh", "-c", "echo one-off $GREETING; exit 4"]);
+    let out = s.run([
+        "run",
+        "box",
+        "--",
+        "sh",
+        "-c",
+        "echo one-off $GREETING; exit 4",
+    ]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(out.stdout, "one-off hello\n");
     // The one-off container is gone; only the service's remains.
     assert_eq!(s.ids().len(), 1);
     let out = s.run(["exec", "-T", "nope", "--", "true"]);
-    assert_eq!(out.stderr, "error: unknown service `nope`; services are: box\n");
+    assert_eq!(
+        out.stderr,
+        "error: unknown service `nope`; services are: box\n"
+    );
 }
 
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn logs_are_prefixed_by_container() {
-    let s = TestStack::new("logs", r#"
+    let s = TestStack::new(
+        "logs",
+        r#"
 image: {}
 services:
   talker:
     image: IMAGE
     command: [sh, -c, "echo first; echo second; exec sleep infinity"]
-"#);
+"#,
+    );
     s.up();
     let out = s.run(["logs", "--tail", "1"]);
     assert_eq!(out.stdout, format!("{}-talker-1 | second\n", s.name));
@@ -388,7 +519,9 @@ services:
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn ctrl_c_during_up_leaves_only_labelled_objects_that_down_removes() {
-    let s = TestStack::new("sigint", r#"
+    let s = TestStack::new(
+        "sigint",
+        r#"
 image: {}
 services:
   never:
@@ -399,7 +532,8 @@ services:
     image: IMAGE
     command: [sleep, infinity]
     depends_on: { never: healthy }
-"#);
+"#,
+    );
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geno"))
         .args(["up", "--timeout", "300s"])
         .current_dir(s.dir.path())
@@ -419,9 +553,15 @@ services:
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains(&format!("carries the label geno.stack={}", s.name)), "{stderr}");
+    assert!(
+        stderr.contains(&format!("carries the label geno.stack={}", s.name)),
+        "{stderr}"
+    );
     let made = named(&s.name);
-    assert!(made.iter().all(|(_, labelled)| *labelled), "unlabelled: {made:?}");
+    assert!(
+        made.iter().all(|(_, labelled)| *labelled),
+        "unlabelled: {made:?}"
+    );
     let out = s.run(["down"]);
     assert_eq!(out.code, 0);
     assert_eq!(labelled(&s.name), (0, 0, 0));
@@ -431,15 +571,24 @@ services:
 #[test]
 fn an_unreachable_engine_is_one_line_naming_the_socket() {
     let s = TestStack::new("nodocker", "image: {}\nservices:\n  a: { image: IMAGE }\n");
-    let out = s.geno().env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(["ps"]).run();
+    let out = s
+        .geno()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["ps"])
+        .run();
     assert_eq!(out.code, 1);
     let first = out.stderr.lines().next().unwrap();
     assert!(
-        first.starts_with("error: cannot reach the Docker engine at unix:///nonexistent/docker.sock: "),
+        first.starts_with(
+            "error: cannot reach the Docker engine at unix:///nonexistent/docker.sock: "
+        ),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("start dockerd, or point DOCKER_HOST at its socket"));
+    assert!(
+        out.stderr
+            .contains("start dockerd, or point DOCKER_HOST at its socket")
+    );
     std::mem::forget(s); // nothing to clean up, and no engine to ask
 }
 
@@ -455,7 +604,12 @@ fn genonaut_stack_end_to_end() {
             .env("GENO_STACK_NAME", &name)
             .env("API_PORT", "18001")
             .env("IMAGEGEN_PORT", "18189");
-        for var in ["DOCKER_HOST", "PYTHON_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"] {
+        for var in [
+            "DOCKER_HOST",
+            "PYTHON_IMAGE",
+            "POSTGRES_IMAGE",
+            "REDIS_IMAGE",
+        ] {
             if let Ok(v) = std::env::var(var) {
                 g = g.env(var, &v);
             }
@@ -472,13 +626,30 @@ fn genonaut_stack_end_to_end() {
     let out = geno(&["up", "--timeout", "600s"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let out = geno(&["--json", "ps"]);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(rows.len(), 7, "postgres, redis, migrate, api, 2 celery, image-gen");
-    let job = http("POST", "127.0.0.1:18001", "/api/v1/generation-jobs", Some(r#"{"prompt": "a test"}"#));
-    let id = serde_json::from_str::<serde_json::Value>(&job).unwrap()["id"].as_str().unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["containers"].as_array().unwrap().len(),
+        7,
+        "postgres, redis, migrate, api, 2 celery, image-gen"
+    );
+    let job = http(
+        "POST",
+        "127.0.0.1:18001",
+        "/api/v1/generation-jobs",
+        Some(r#"{"prompt": "a test"}"#),
+    );
+    let id = serde_json::from_str::<serde_json::Value>(&job).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let body = http("GET", "127.0.0.1:18001", &format!("/api/v1/generation-jobs/{id}"), None);
+        let body = http(
+            "GET",
+            "127.0.0.1:18001",
+            &format!("/api/v1/generation-jobs/{id}"),
+            None,
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         if v["status"] == "completed" {
             break;
@@ -496,7 +667,9 @@ fn genonaut_stack_end_to_end() {
 pub fn http(method: &str, host: &str, path: &str, json: Option<&str>) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let body = json.unwrap_or("");
     write!(
         stream,
@@ -507,7 +680,10 @@ pub fn http(method: &str, host: &str, path: &str, json: Option<&str>) -> String 
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark: the Genonaut stack to all-healthy with geno and with
+# docker-compose (bench/compose.yaml: same image, commands, health checks and
+# conditions), plus the floor: the containers started by hand in dependency
+# order with the docker CLI. Prints median/min/max over RUNS runs of cold up
+# (images present, no containers), no-op re-up, and down.
+#
+# Usage: bench/up.sh [RUNS]   (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+
+eval "$(scripts/images.sh)"
+export PYTHON_IMAGE POSTGRES_IMAGE REDIS_IMAGE
+cargo build --release --locked -q
+geno="$PWD/target/release/geno"
+export GENO_STACK_NAME=benchgeno API_PORT=28001 IMAGEGEN_PORT=28189
+project=benchcompose
+floor=benchfloor
+export POSTGRES_PASSWORD=bench$RANDOM$RANDOM
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+# Wait until every container whose name starts with $1 is healthy (or, for
+# the one-shot migrate, exited 0). Polls every 100 ms, at most 10 minutes.
+wait_healthy() {
+  local prefix=$1 deadline=$(( $(date +%s) + 600 ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    local pending=0
+    while read -r name status health code; do
+      case "$name" in
+        *migrate*) [ "$status" = exited ] && [ "$code" = 0 ] || pending=1 ;;
+        *) [ "$status" = running ] && { [ "$health" = healthy ] || [ "$health" = none ]; } || pending=1 ;;
+      esac
+    done < <(docker ps -a --filter "name=^$prefix" -q | xargs -r docker inspect \
+      -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}')
+    [ "$(docker ps -a --filter "name=^$prefix" -q | wc -l)" -ge 7 ] && [ "$pending" = 0 ] && return 0
+    sleep 0.1
+  done
+  echo "bench: $prefix did not become healthy" >&2
+  return 1
+}
+
+# geno builds the image once; compose and the floor use the same image ID.
+"$geno" up >/dev/null 2>&1
+image=$(docker inspect -f '{{.Image}}' "$GENO_STACK_NAME-api-1")
+export GENONAUT_IMAGE=$image
+"$geno" down --volumes >/dev/null 2>&1
+compose=(docker-compose -p "$project" -f bench/compose.yaml)
+
+declare -A samples
+add() { samples[$1]="${samples[$1]:-} $2"; }
+
+floor_up() {
+  local net=$floor-net env=(-e ENV_TARGET=local -e APP_CONFIG_PATH=/app/config/local.json
+    -e COMFYUI_URL=http://image-gen:8189 -e "DATABASE_URL=postgresql://genonaut:$POSTGRES_PASSWORD@postgres:5432/genonaut"
+    -e REDIS_URL=redis://redis:6379/0)
+  docker network create "$net" >/dev/null
+  docker run -d --name "$floor-postgres" --network "$net" --network-alias postgres -v "$floor-pgdata:/var/lib/postgresql/data" \
+    -e POSTGRES_USER=genonaut -e POSTGRES_DB=genonaut -e "POSTGRES_PASSWORD=$POSTGRES_PASSWORD" \
+    --health-cmd "pg_isready -h 127.0.0.1 -U genonaut -d genonaut" --health-interval 5s --health-timeout 3s --health-retries 10 --health-start-period 10s \
+    "$POSTGRES_IMAGE" >/dev/null &
+  docker run -d --name "$floor-redis" --network "$net" --network-alias redis \
+    --health-cmd "redis-cli ping" --health-interval 5s --health-timeout 3s --health-retries 10 "$REDIS_IMAGE" >/dev/null &
+  docker run -d --name "$floor-image-gen" --network "$net" --network-alias image-gen "${env[@]}" \
+    --health-cmd "python -m genonaut.healthcheck http://127.0.0.1:8189/health" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 10s \
+    "$image" python -m genonaut.mock_comfyui --host 0.0.0.0 --port 8189 >/dev/null &
+  wait
+  until [ "$(docker inspect -f '{{.State.Health.Status}}' "$floor-postgres")" = healthy ]; do sleep 0.1; done
+  docker run --name "$floor-migrate" --network "$net" "${env[@]}" "$image" python -m genonaut.migrate >/dev/null 2>&1
+  until [ "$(docker inspect -f '{{.State.Health.Status}}' "$floor-redis")" = healthy ]; do sleep 0.1; done
+  docker run -d --name "$floor-api" --network "$net" "${env[@]}" \
+    --health-cmd "python -m genonaut.healthcheck http://127.0.0.1:8001/api/v1/health" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 15s \
+    "$image" uvicorn genonaut.api.main:app --host 0.0.0.0 --port 8001 >/dev/null &
+  for i in 1 2; do
+    docker run -d --name "$floor-celery-$i" --network "$net" "${env[@]}" \
+      --health-cmd 'celery -A genonaut.worker.queue_app:celery_app inspect ping -d celery@$HOSTNAME --timeout 5' --health-interval 15s --health-timeout 15s --health-retries 3 --health-start-period 20s \
+      "$image" celery -A genonaut.worker.queue_app:celery_app worker --loglevel=INFO -Q default,generation --concurrency=2 >/dev/null &
+  done
+  wait
+  wait_healthy "$floor-"
+}
+
+floor_down() {
+  docker rm -f $(docker ps -aq --filter "name=^$floor-") >/dev/null
+  docker network rm "$floor-net" >/dev/null
+}
+
+for run in $(seq 1 "$runs"); do
+  echo "bench: run $run/$runs" >&2
+  t=$(now); "$geno" up >/dev/null 2>&1; add "geno cold up" "$(elapsed "$t")"
+  t=$(now); "$geno" up >/dev/null 2>&1; add "geno no-op up" "$(elapsed "$t")"
+  t=$(now); "$geno" down >/dev/null 2>&1; add "geno down" "$(elapsed "$t")"
+  docker volume rm "${GENO_STACK_NAME}_pgdata" >/dev/null
+
+  t=$(now); "${compose[@]}" up -d >/dev/null 2>&1; wait_healthy "${project}_"; add "compose cold up" "$(elapsed "$t")"
+  t=$(now); "${compose[@]}" up -d >/dev/null 2>&1; wait_healthy "${project}_"; add "compose no-op up" "$(elapsed "$t")"
+  t=$(now); "${compose[@]}" down >/dev/null 2>&1; add "compose down" "$(elapsed "$t")"
+  docker volume rm "${project}_pgdata" >/dev/null
+
+  t=$(now); floor_up; add "floor cold up" "$(elapsed "$t")"
+  t=$(now); floor_down; add "floor down (docker rm -f)" "$(elapsed "$t")"
+  docker volume rm "$floor-pgdata" >/dev/null
+done
+
+printf '\n%-28s %8s %8s %8s   (seconds, %d runs)\n' "" median min max "$runs"
+for key in "geno cold up" "compose cold up" "floor cold up" "geno no-op up" "compose no-op up" "geno down" "compose down" "floor down (docker rm -f)"; do
+  read -r med min max < <(echo "${samples[$key]}" | tr ' ' '\n' | grep -v '^$' | sort -g |
+    awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f %.2f %.2f\n", m, a[1], a[NR]}')
+  printf '%-28s %8s %8s %8s\n' "$key" "$med" "$min" "$max"
+done

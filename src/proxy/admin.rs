@@ -1,0 +1,117 @@
+//! The proxy's admin endpoint on loopback, for geno's other verbs:
+//! `GET /targets`, `POST /drain?container=ID`, `POST /shutdown`, `GET /health`.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::registry::Shared;
+use super::server::Body;
+
+pub async fn serve(listener: TcpListener, registry: Shared, shutdown: CancellationToken) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
+        };
+        let registry = registry.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let registry = registry.clone();
+                let shutdown = shutdown.clone();
+                async move { Ok::<_, Infallible>(handle(req, registry, shutdown).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(Bytes::from(value.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("valid header"),
+    );
+    r
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    registry: Shared,
+    shutdown: CancellationToken,
+) -> Response<Body> {
+    let query = req.uri().query().unwrap_or("").to_string();
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/targets") => {
+            let report = registry.lock().expect("registry lock").report();
+            json(
+                StatusCode::OK,
+                serde_json::to_value(report).unwrap_or_default(),
+            )
+        }
+        (&Method::POST, "/drain") => {
+            let Some(container) = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("container="))
+            else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "container= is required"}),
+                );
+            };
+            let container = container.to_string();
+            let started = Instant::now();
+            let (found, delay) = {
+                let mut r = registry.lock().expect("registry lock");
+                let delay = r
+                    .groups
+                    .iter()
+                    .filter(|g| {
+                        g.targets
+                            .iter()
+                            .any(|t| t.container == container || t.name == container)
+                    })
+                    .map(|g| g.spec.deregistration_delay.0)
+                    .max()
+                    .unwrap_or_default();
+                (r.drain(&container), delay)
+            };
+            // Answer when in-flight requests are done (or the delay is over):
+            // the caller stops the container after that.
+            let deadline = started + delay + Duration::from_secs(1);
+            while Instant::now() < deadline
+                && !registry.lock().expect("registry lock").drained(&container)
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            json(
+                StatusCode::OK,
+                serde_json::json!({"targets": found, "waited_ms": started.elapsed().as_millis() as u64}),
+            )
+        }
+        (&Method::POST, "/shutdown") => {
+            shutdown.cancel();
+            json(StatusCode::OK, serde_json::json!({"status": "stopping"}))
+        }
+        _ => json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"error": "unknown admin path"}),
+        ),
+    }
+}

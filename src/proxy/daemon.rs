@@ -1,0 +1,466 @@
+//! The load balancer as a background process: `geno lb` serves; `ensure`
+//! starts it (or keeps one that serves the same configuration), `stop`
+//! ends it, and `targets` asks it for target health. Its state file
+//! `.geno/<stack>/lb.json` says where its admin endpoint is.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::registry::{Registry, Shared, TargetReport};
+use super::server::Proxy;
+use super::{admin, server, timing};
+use crate::alb::health::Check;
+use crate::docker::{Engine, labels};
+use crate::local::plan::names;
+use crate::stack::{LoadBalancer, Stack};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LbState {
+    pub pid: u32,
+    pub admin: String,
+    pub listeners: Vec<String>,
+    pub config_hash: String,
+    pub log: String,
+}
+
+pub fn state_path(state_dir: &Path, stack: &str) -> PathBuf {
+    state_dir.join(stack).join("lb.json")
+}
+
+pub fn log_path(state_dir: &Path, stack: &str) -> PathBuf {
+    state_dir.join(stack).join("lb.log")
+}
+
+/// What the running proxy must match: its configuration and flags.
+pub fn config_hash(lb: &LoadBalancer, fast: bool, verbose: bool) -> String {
+    let json = serde_json::to_vec(&(lb, fast, verbose)).unwrap_or_default();
+    hex::encode(&Sha256::digest(json)[..12])
+}
+
+pub fn read_state(state_dir: &Path, stack: &str) -> Option<LbState> {
+    let text = std::fs::read_to_string(state_path(state_dir, stack)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 checks for existence and permission only.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+async fn admin_get(admin: &str, path: &str) -> Option<Bytes> {
+    admin_call(admin, hyper::Method::GET, path, Duration::from_secs(2)).await
+}
+
+async fn admin_call(
+    admin: &str,
+    method: hyper::Method,
+    path: &str,
+    timeout: Duration,
+) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{admin}{path}"))
+        .body(Empty::new())
+        .ok()?;
+    let resp = tokio::time::timeout(timeout, client.request(req))
+        .await
+        .ok()?
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    Some(resp.into_body().collect().await.ok()?.to_bytes())
+}
+
+/// The running proxy of a stack, if one answers.
+pub async fn running(state_dir: &Path, stack: &str) -> Option<LbState> {
+    let state = read_state(state_dir, stack)?;
+    if !alive(state.pid) {
+        return None;
+    }
+    admin_get(&state.admin, "/health").await?;
+    Some(state)
+}
+
+pub async fn targets(state: &LbState) -> Option<Vec<TargetReport>> {
+    let body = admin_get(&state.admin, "/targets").await?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// Stops routing to a container and waits for its requests to finish.
+pub async fn drain(state: &LbState, container: &str, delay: Duration) {
+    let _ = admin_call(
+        &state.admin,
+        hyper::Method::POST,
+        &format!("/drain?container={container}"),
+        delay + Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LbError {
+    #[error("cannot start the load balancer: {0}")]
+    Spawn(std::io::Error),
+    #[error("the load balancer did not come up within 15s; its log is {}:\n{}", .log.display(), .tail)]
+    NoStart { log: PathBuf, tail: String },
+}
+
+/// Starts the proxy unless one with the same configuration already runs.
+pub async fn ensure(
+    file: &Path,
+    state_dir: &Path,
+    stack: &Stack,
+    fast: bool,
+    verbose: bool,
+) -> Result<(LbState, bool), LbError> {
+    let Some(lb) = &stack.load_balancer else {
+        unreachable!("ensure is only called for stacks with a load balancer")
+    };
+    let hash = config_hash(lb, fast, verbose);
+    if let Some(state) = running(state_dir, &stack.name).await {
+        if state.config_hash == hash {
+            return Ok((state, false));
+        }
+        stop(state_dir, &stack.name).await;
+    }
+    let dir = state_dir.join(&stack.name);
+    std::fs::create_dir_all(&dir).map_err(LbError::Spawn)?;
+    let log = log_path(state_dir, &stack.name);
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(LbError::Spawn)?;
+    let err = out.try_clone().map_err(LbError::Spawn)?;
+    let _ = std::fs::remove_file(state_path(state_dir, &stack.name));
+    let exe = std::env::current_exe().map_err(LbError::Spawn)?;
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-f").arg(&file).arg("lb");
+    if fast {
+        cmd.arg("--fast-health");
+    }
+    if verbose {
+        cmd.arg("-v");
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // Its own process group: a Ctrl-C meant for `geno up` does not stop it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn().map_err(LbError::Spawn)?;
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(state) = read_state(state_dir, &stack.name)
+            && state.pid == pid
+            && admin_get(&state.admin, "/health").await.is_some()
+        {
+            return Ok((state, true));
+        }
+        if !alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    Err(LbError::NoStart {
+        log,
+        tail: tail
+            .into_iter()
+            .rev()
+            .map(|l| format!("  | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// Stops the proxy of a stack (if any) and removes its state file.
+pub async fn stop(state_dir: &Path, stack: &str) -> bool {
+    let Some(state) = read_state(state_dir, stack) else {
+        return false;
+    };
+    let was_alive = alive(state.pid);
+    if was_alive {
+        let _ = admin_call(
+            &state.admin,
+            hyper::Method::POST,
+            "/shutdown",
+            Duration::from_secs(2),
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(state.pid) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if alive(state.pid) {
+            // SAFETY: sending SIGTERM to the pid our own state file names.
+            unsafe {
+                libc::kill(state.pid as i32, libc::SIGTERM);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(state_path(state_dir, stack));
+    was_alive
+}
+
+/// `geno lb`: serve until told to stop.
+pub async fn serve(
+    engine: Engine,
+    stack: Stack,
+    state_dir: PathBuf,
+    fast: bool,
+    verbose: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let lb = stack
+        .load_balancer
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("stack `{}` has no load_balancer section", stack.name))?;
+    let registry: Shared = Arc::new(Mutex::new(Registry::new(&lb)));
+    let mut listeners = Vec::new();
+    for l in &lb.listeners {
+        let addr = format!("{}:{}", l.bind, l.port);
+        let socket = TcpListener::bind(&addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {addr}: {e} (is another stack or program using the port?)"
+            )
+        })?;
+        let proxy = Arc::new(Proxy::new(registry.clone(), l.clone(), lb.idle_timeout.0));
+        listeners.push(addr);
+        tokio::spawn(server::serve(socket, proxy, shutdown.clone()));
+    }
+    let admin_socket = TcpListener::bind("127.0.0.1:0").await?;
+    let admin_addr = admin_socket.local_addr()?.to_string();
+    tokio::spawn(admin::serve(
+        admin_socket,
+        registry.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(discover(
+        engine,
+        stack.name.clone(),
+        lb.clone(),
+        registry.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(check_health(
+        lb.clone(),
+        registry.clone(),
+        fast,
+        shutdown.clone(),
+    ));
+
+    let state = LbState {
+        pid: std::process::id(),
+        admin: admin_addr,
+        listeners,
+        config_hash: config_hash(&lb, fast, verbose),
+        log: log_path(&state_dir, &stack.name).display().to_string(),
+    };
+    let path = state_path(&state_dir, &stack.name);
+    std::fs::create_dir_all(path.parent().unwrap_or(&state_dir))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&state)?)?;
+    tracing::info!(
+        "serving {} (admin {})",
+        state.listeners.join(", "),
+        state.admin
+    );
+
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = term.recv() => shutdown.cancel(),
+        }
+    }
+    #[cfg(not(unix))]
+    shutdown.cancelled().await;
+    // Remove the state file only if it is still ours.
+    if read_state(&state_dir, &stack.name).is_some_and(|s| s.pid == std::process::id()) {
+        let _ = std::fs::remove_file(&path);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Every second: the stack's running service containers become targets of
+/// the groups for their service; the rest drain.
+async fn discover(
+    engine: Engine,
+    stack: String,
+    lb: LoadBalancer,
+    registry: Shared,
+    shutdown: CancellationToken,
+) {
+    let network = names::network(&stack);
+    let mut addresses: HashMap<String, std::net::IpAddr> = HashMap::new();
+    loop {
+        match engine.stack_containers(&stack).await {
+            Ok(containers) => {
+                let mut running: Vec<(String, String, String)> = Vec::new();
+                for c in containers {
+                    let label = |k: &str| {
+                        c.labels
+                            .as_ref()
+                            .and_then(|l| l.get(k))
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    let is_running =
+                        c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running");
+                    if !is_running || label(labels::KIND) != "service" {
+                        continue;
+                    }
+                    let id = c.id.clone().unwrap_or_default();
+                    let name = c
+                        .names
+                        .as_ref()
+                        .and_then(|n| n.first())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default();
+                    if !addresses.contains_key(&id)
+                        && let Ok(inspect) = engine.inspect(&id).await
+                        && let Some(ip) = inspect
+                            .network_settings
+                            .and_then(|n| n.networks)
+                            .and_then(|n| n.get(&network).cloned())
+                            .and_then(|e| e.ip_address)
+                            .and_then(|ip| ip.parse().ok())
+                    {
+                        addresses.insert(id.clone(), ip);
+                    }
+                    running.push((id, name, label(labels::SERVICE)));
+                }
+                addresses.retain(|id, _| running.iter().any(|(r, _, _)| r == id));
+                let mut reg = registry.lock().expect("registry lock");
+                for (group, spec) in &lb.target_groups {
+                    let members: Vec<(String, String, SocketAddr)> = running
+                        .iter()
+                        .filter(|(_, _, service)| *service == spec.service)
+                        .filter_map(|(id, name, _)| {
+                            addresses.get(id).map(|ip| {
+                                (id.clone(), name.clone(), SocketAddr::new(*ip, spec.port))
+                            })
+                        })
+                        .collect();
+                    reg.sync(group, &members);
+                }
+            }
+            Err(e) => tracing::warn!("cannot list containers: {e}"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Checks each target when it is due: at once when registered, then every
+/// interval; results go through the ALB state machine.
+async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: CancellationToken) {
+    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http();
+    let mut next: HashMap<(String, String), Instant> = HashMap::new();
+    loop {
+        let due: Vec<(String, String, SocketAddr)> = {
+            let reg = registry.lock().expect("registry lock");
+            reg.groups
+                .iter()
+                .flat_map(|g| {
+                    g.targets
+                        .iter()
+                        .filter(|t| t.draining_since.is_none())
+                        .map(move |t| (g.name.clone(), t.container.clone(), t.addr))
+                })
+                .filter(|(g, c, _)| {
+                    next.get(&(g.clone(), c.clone()))
+                        .is_none_or(|at| Instant::now() >= *at)
+                })
+                .collect()
+        };
+        for (group, container, addr) in due {
+            let Some(spec) = lb.target_groups.get(&group) else {
+                continue;
+            };
+            let t = timing(&spec.health_check, fast);
+            next.insert(
+                (group.clone(), container.clone()),
+                Instant::now() + t.interval,
+            );
+            let hc = spec.health_check.clone();
+            let client = client.clone();
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                let port = hc.port.unwrap_or(addr.port());
+                let uri = format!("http://{}:{port}{}", addr.ip(), hc.path);
+                let check = match hyper::Request::get(&uri).body(Empty::<Bytes>::new()) {
+                    Err(e) => Check::Failed(e.to_string()),
+                    Ok(req) => match tokio::time::timeout(t.timeout, client.request(req)).await {
+                        Err(_) => Check::Timeout,
+                        Ok(Err(e)) => Check::Failed(short_error(&e)),
+                        Ok(Ok(resp)) => {
+                            let status = resp.status().as_u16();
+                            let matcher = crate::stack::matcher::Matcher::parse(&hc.matcher);
+                            if matcher.is_ok_and(|m| m.matches(status)) {
+                                Check::Pass
+                            } else {
+                                Check::Mismatch(status)
+                            }
+                        }
+                    },
+                };
+                registry
+                    .lock()
+                    .expect("registry lock")
+                    .record(&group, &container, &check);
+            });
+        }
+        {
+            let reg = registry.lock().expect("registry lock");
+            next.retain(|(g, c), _| {
+                reg.groups
+                    .iter()
+                    .any(|grp| grp.name == *g && grp.targets.iter().any(|t| t.container == *c))
+            });
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+fn short_error(e: &hyper_util::client::legacy::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}

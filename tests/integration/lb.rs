@@ -1,0 +1,339 @@
+//! The local load balancer against real containers: routing, headers, ALB
+//! health states, fail-open, 502/503/504 and draining during a replace.
+//! Ignored by default like the other engine tests.
+
+use std::time::{Duration, Instant};
+
+use crate::docker::{TestStack, http};
+
+fn python_image() -> String {
+    std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
+}
+
+/// A small HTTP server: `/health` answers the code in /tmp/status (200 by
+/// default) and counts failures in /tmp/fails; `/slow?s=N` sleeps; `/reset`
+/// drops the connection; anything else echoes hostname and headers.
+const SERVER: &str = r#"
+import http.server, os, socket, struct, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path == "/health":
+            code = int(open("/tmp/status").read()) if os.path.exists("/tmp/status") else 200
+            if code != 200:
+                n = int(open("/tmp/fails").read()) if os.path.exists("/tmp/fails") else 0
+                open("/tmp/fails", "w").write(str(n + 1))
+            return self.reply(code, b"health")
+        if self.path.startswith("/app/slow"):
+            time.sleep(float(self.path.split("=")[1]))
+        if self.path.startswith("/app/reset"):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
+        h = self.headers
+        body = " ".join([socket.gethostname(), h.get("X-Forwarded-For", "-"), h.get("X-Forwarded-Proto", "-"),
+                         h.get("X-Forwarded-Port", "-"), h.get("X-Amzn-Trace-Id", "-"), os.environ.get("VERSION", "-")])
+        self.reply(200, body.encode())
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn stack_body(port: u16, replicas: u32, extra_groups: &str) -> String {
+    format!(
+        r#"
+image: {{}}
+services:
+  web:
+    image: {py}
+    command: [python3, /srv.py]
+    volumes: ["./srv.py:/srv.py:ro"]
+    environment: {{ VERSION: one }}
+    ports: [8000]
+    replicas: {replicas}
+{extra_services}
+load_balancer:
+  idle_timeout: 2s
+  listeners:
+    - port: {port}
+      rules:
+        - priority: 10
+          conditions: {{ path: ["/app/*"] }}
+          action: {{ forward: web }}
+        - priority: 20
+          conditions: {{ path: ["/empty/*"] }}
+          action: {{ forward: empty }}
+      default_action:
+        fixed_response: {{ status: 404, content_type: text/plain, body: "no route here" }}
+  target_groups:
+    web:
+      service: web
+      port: 8000
+      health_check: {{ path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 3, matcher: "200-299" }}
+      deregistration_delay: 10s
+    empty:
+      service: spare
+      port: 8000
+      health_check: {{ path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2 }}
+      deregistration_delay: 0s
+{extra_groups}"#,
+        py = python_image(),
+        // A job: it never runs as a target, so its group stays empty.
+        extra_services = r#"  spare:
+    image: IMAGE
+    kind: job
+    command: ["true"]
+    ports: [8000]"#,
+    )
+}
+
+fn lb_stack(tag: &str, replicas: u32) -> (TestStack, u16) {
+    let port = free_port();
+    let s = TestStack::new(tag, &stack_body(port, replicas, ""));
+    std::fs::write(s.dir.path().join("srv.py"), SERVER).unwrap();
+    (s, port)
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    raw(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+fn raw(port: u16, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn targets(s: &TestStack) -> Vec<serde_json::Value> {
+    let out = s.run(["--json", "ps"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    v["targets"].as_array().cloned().unwrap_or_default()
+}
+
+fn state_of(s: &TestStack, container: &str) -> (String, String) {
+    targets(s)
+        .iter()
+        .find(|t| t["container"] == container)
+        .map(|t| {
+            (
+                t["state"].as_str().unwrap_or("").to_string(),
+                t["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn wait_state(s: &TestStack, container: &str, want: &str, within: Duration) -> (String, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = state_of(s, container);
+        if got.0 == want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn up_fast(s: &TestStack) {
+    let out = s.run(["up", "--fast-health", "--timeout", "120s"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("load balancer started on http://127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn routes_round_robin_with_alb_headers_and_fixed_responses() {
+    let (s, port) = lb_stack("rr", 2);
+    up_fast(&s);
+    let mut hosts = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let (status, body) = get(port, "/app/x");
+        assert_eq!(status, 200, "{body}");
+        let f: Vec<&str> = body.split(' ').collect();
+        hosts.insert(f[0].to_string());
+        assert_eq!(f[1], "127.0.0.1", "X-Forwarded-For");
+        assert_eq!(
+            (f[2], f[3]),
+            ("http", port.to_string().as_str()),
+            "X-Forwarded-Proto/-Port"
+        );
+        assert!(
+            f[4].starts_with("Root=1-") && f[4].len() == "Root=1-".len() + 8 + 1 + 24,
+            "{}",
+            f[4]
+        );
+    }
+    assert_eq!(hosts.len(), 2, "round-robin over both replicas: {hosts:?}");
+    assert_eq!(get(port, "/elsewhere"), (404, "no route here".to_string()));
+    // A target group with no registered targets: 503.
+    let (status, body) = get(port, "/empty/x");
+    assert_eq!(status, 503, "{body}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
+    let (s, port) = lb_stack("health", 2);
+    up_fast(&s);
+    let one = format!("{}-web-1", s.name);
+    let two = format!("{}-web-2", s.name);
+    assert_eq!(state_of(&s, &one).0, "healthy");
+    s.run([
+        "exec",
+        "-T",
+        "--index",
+        "1",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo 503 > /tmp/status",
+    ]);
+    let (state, reason) = wait_state(&s, &one, "unhealthy", Duration::from_secs(20));
+    let fails = s
+        .run([
+            "exec",
+            "-T",
+            "--index",
+            "1",
+            "web",
+            "--",
+            "cat",
+            "/tmp/fails",
+        ])
+        .stdout;
+    assert_eq!(
+        (state.as_str(), reason.as_str()),
+        ("unhealthy", "Target.ResponseCodeMismatch")
+    );
+    assert_eq!(
+        fails.trim(),
+        "3",
+        "unhealthy after exactly unhealthy_threshold (3) failed checks"
+    );
+    // No more traffic to it.
+    for _ in 0..6 {
+        let (_, body) = get(port, "/app/x");
+        assert!(
+            !body.starts_with(&one[..one.len().min(12)]) || body.contains(&two),
+            "{body}"
+        );
+    }
+    let hosts: std::collections::BTreeSet<String> = (0..6)
+        .map(|_| get(port, "/app/x").1.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        1,
+        "only the healthy replica answers: {hosts:?}"
+    );
+
+    // Both unhealthy: the ALB fails open and routes to all of them.
+    s.run([
+        "exec",
+        "-T",
+        "--index",
+        "2",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo 500 > /tmp/status",
+    ]);
+    wait_state(&s, &two, "unhealthy", Duration::from_secs(20));
+    let hosts: std::collections::BTreeSet<String> = (0..6)
+        .map(|_| get(port, "/app/x").1.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts.len(), 2, "fail open: {hosts:?}");
+
+    // Recovery after healthy_threshold passes.
+    s.run([
+        "exec",
+        "-T",
+        "--index",
+        "1",
+        "web",
+        "--",
+        "rm",
+        "/tmp/status",
+    ]);
+    assert_eq!(
+        wait_state(&s, &one, "healthy", Duration::from_secs(20)).0,
+        "healthy"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn bad_gateway_and_gateway_timeout() {
+    let (s, port) = lb_stack("gw", 1);
+    up_fast(&s);
+    let (status, body) = get(port, "/app/reset");
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("502 Bad Gateway"));
+    let started = Instant::now();
+    let (status, _) = get(port, "/app/slow?s=6");
+    assert_eq!(status, 504, "idle_timeout is 2s");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn replacing_a_target_drains_its_in_flight_requests() {
+    let (s, port) = lb_stack("drain", 1);
+    up_fast(&s);
+    let slow = std::thread::spawn(move || get(port, "/app/slow?s=1.5"));
+    std::thread::sleep(Duration::from_millis(300));
+    s.write(&stack_body(port, 1, "").replace("VERSION: one", "VERSION: two"));
+    let out = s.run(["up", "--fast-health", "--timeout", "120s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (status, body) = slow.join().unwrap();
+    assert_eq!(
+        status, 200,
+        "the in-flight request finished on the old target: {body}"
+    );
+    assert!(body.ends_with(" one"), "{body}");
+    let (status, body) = get(port, "/app/x");
+    assert_eq!(status, 200);
+    assert!(
+        body.ends_with(" two"),
+        "new requests reach the new target: {body}"
+    );
+    let _ = http; // shared helper
+}
