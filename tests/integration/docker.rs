@@ -603,7 +603,9 @@ fn genonaut_stack_end_to_end() {
             .dir(Path::new(&root))
             .env("GENO_STACK_NAME", &name)
             .env("API_PORT", "18001")
-            .env("IMAGEGEN_PORT", "18189");
+            .env("IMAGEGEN_PORT", "18189")
+            .env("GENO_LB_PORT", "18080")
+            .env("SMOKE_JOB_DEADLINE", "8s");
         for var in [
             "DOCKER_HOST",
             "PYTHON_IMAGE",
@@ -658,9 +660,82 @@ fn genonaut_stack_end_to_end() {
         assert!(Instant::now() < deadline, "job did not complete: {body}");
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // The smoke suite passes through the load balancer and records the image.
+    let junit = root.join(".geno").join(format!("{name}-junit.xml"));
+    let out = geno(&["smoke", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("7 passed, 0 failed, 0 skipped"),
+        "{}",
+        out.stderr
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"7\" failures=\"0\""), "{xml}");
+    let api_image = v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service"] == "api")
+        .unwrap()["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let record = root
+        .join(".geno")
+        .join(&name)
+        .join("verified")
+        .join(format!("{}.json", api_image.trim_start_matches("sha256:")));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(record["imageId"], api_image.as_str());
+    assert!(
+        record["definitionHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    // With the worker stopped, smoke fails and says where.
+    let d = docker();
+    rt().block_on(async {
+        for i in 1..=2 {
+            d.stop_container(&format!("{name}-celery-{i}"), None)
+                .await
+                .unwrap();
+        }
+    });
+    let out = geno(&["smoke"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("FAIL  the job completes through redis, the worker and the image server"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("`status` is \"pending\", expected \"completed\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("FAIL  the worker answers a ping"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("celery replica 1 is not running"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("4 passed, 3 failed"), "{}", out.stderr);
+
     let out = geno(&["down", "--volumes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(labelled(&name), (0, 0, 0));
+    let _ = std::fs::remove_dir_all(root.join(".geno").join(&name));
+    let _ = std::fs::remove_file(junit);
 }
 
 /// A minimal HTTP/1.1 client for loopback tests: returns the body.
