@@ -23,7 +23,7 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 FROM $base
 RUN apt-get -o Acquire::Retries=3 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light \
  && rm -rf /var/lib/apt/lists/* && echo ok > /var/www/html/health && head -c 512 /dev/zero | tr '\0' x > /var/www/html/index.html
-CMD ["nginx", "-g", "daemon off; worker_processes 1;"]
+CMD ["nginx", "-g", "daemon off;"]
 DOCKERFILE
   docker build -q -t "$image" "$ctx" >/dev/null
   rm -rf "$ctx"
@@ -59,7 +59,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-(cd "$dir" && "$geno" up >/dev/null)
+(cd "$dir" && "$geno" up >/dev/null 2>&1)
 ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' benchlb-web-1)
 
 cat >"$dir/haproxy.cfg" <<CFG
@@ -83,23 +83,43 @@ ha_pid=$!
 sleep 1
 
 lb_pid=$(python3 -c "import json; print(json.load(open('$dir/.geno/benchlb/lb.json'))['pid'])")
+declare -A rps p50 p99
+peak_rss=0
 run() { # name url
-  local out rss_file=$dir/rss
-  echo 0 >"$rss_file"
+  local sampler= out=$dir/$1.txt
   if [ "$1" = geno ]; then
-    ( peak=0; for _ in $(seq 1 $((secs * 5))); do r=$(ps -o rss= -p "$lb_pid" | tr -d ' '); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$rss_file"; sleep 0.2; done ) &
+    ( peak=0; for _ in $(seq 1 $((secs * 5))); do r=$(ps -o rss= -p "$lb_pid" | tr -d ' '); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$dir/rss"; sleep 0.2; done ) &
+    sampler=$!
   fi
-  wrk -t2 -c"$conns" -d"${secs}s" --latency "$2" >"$dir/$1.txt" 2>&1
-  wait
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' "$dir/$1.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$dir/$1.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$dir/$1.txt")
-  printf '%-24s %12s %10s %10s\n' "$1" "$rps" "$p50" "$p99"
+  wrk -t2 -c"$conns" -d"${secs}s" --latency "$2" >"$out" 2>&1
+  if [ -n "$sampler" ]; then
+    wait "$sampler"
+    [ "$(cat "$dir/rss")" -gt "$peak_rss" ] && peak_rss=$(cat "$dir/rss")
+  fi
+  rps[$1]="${rps[$1]:-} $(awk '/Requests\/sec/ {print $2}' "$out")"
+  p50[$1]="${p50[$1]:-} $(awk '$1 == "50%" {print $2}' "$out" | to_ms)"
+  p99[$1]="${p99[$1]:-} $(awk '$1 == "99%" {print $2}' "$out" | to_ms)"
 }
+# wrk prints 812.00us, 9.70ms or 1.02s; all in milliseconds.
+to_ms() { sed -E 's/([0-9.]+)us/\1 0.001/; s/([0-9.]+)ms/\1 1/; s/([0-9.]+)s$/\1 1000/' | awk '{printf "%.2f", $1 * $2}'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 idle_rss=$(ps -o rss= -p "$lb_pid" | tr -d ' ')
-printf '\n%-24s %12s %10s %10s   (wrk -t2 -c%s -d%ss, 512-byte page)\n' "" "requests/s" "p50" "p99" "$conns" "$secs"
-run direct "http://$ip:80/"
-run geno "http://127.0.0.1:$lb_port/"
-run haproxy "http://127.0.0.1:$ha_port/"
-printf '\ngeno lb resident memory: %s KiB idle, %s KiB peak under load\n' "$idle_rss" "$(cat "$dir/rss")"
+rounds=3
+# Interleaved rounds, the order rotating, so drift on a shared machine hits all three alike.
+for round in $(seq 1 $rounds); do
+  case $round in
+    1) order="direct geno haproxy" ;; 2) order="geno haproxy direct" ;; *) order="haproxy direct geno" ;;
+  esac
+  for name in $order; do
+    case $name in
+      direct) run direct "http://$ip:80/" ;;
+      geno) run geno "http://127.0.0.1:$lb_port/" ;;
+      haproxy) run haproxy "http://127.0.0.1:$ha_port/" ;;
+    esac
+  done
+done
+printf '\n%-10s %12s %10s %10s   (medians of %d interleaved runs of wrk -t2 -c%s -d%ss, 512-byte page)\n' "" "requests/s" "p50 ms" "p99 ms" "$rounds" "$conns" "$secs"
+for name in direct geno haproxy; do
+  printf '%-10s %12s %10s %10s\n' "$name" "$(echo "${rps[$name]}" | median)" "$(echo "${p50[$name]}" | median)" "$(echo "${p99[$name]}" | median)"
+done
+printf '\ngeno lb resident memory: %s KiB idle, %s KiB peak under load\n' "$idle_rss" "$peak_rss"

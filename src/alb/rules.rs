@@ -11,13 +11,18 @@ pub fn route<'a>(
     host: Option<&str>,
     method: &str,
 ) -> &'a Action {
-    let mut rules: Vec<&Rule> = listener.rules.iter().collect();
-    rules.sort_by_key(|r| r.priority);
-    rules
-        .into_iter()
-        .find(|r| matches(r, path, host, method))
-        .map(|r| &r.action)
-        .unwrap_or(&listener.default_action)
+    // The proxy sorts its listeners' rules once; sort here only otherwise.
+    let found = if listener.rules.is_sorted_by_key(|r| r.priority) {
+        listener
+            .rules
+            .iter()
+            .find(|r| matches(r, path, host, method))
+    } else {
+        let mut rules: Vec<&Rule> = listener.rules.iter().collect();
+        rules.sort_by_key(|r| r.priority);
+        rules.into_iter().find(|r| matches(r, path, host, method))
+    };
+    found.map(|r| &r.action).unwrap_or(&listener.default_action)
 }
 
 fn matches(rule: &Rule, path: &str, host: Option<&str>, method: &str) -> bool {

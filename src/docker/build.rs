@@ -200,8 +200,11 @@ pub async fn ensure_image(
         let info = match item {
             Ok(info) => info,
             Err(bollard::errors::Error::DockerStreamError { error }) => {
+                if tty {
+                    let _ = writeln!(progress);
+                }
                 return Err(BuildError::Failed {
-                    message: error,
+                    message: format!("{error} (at {step})"),
                     log: last_lines(&log, 40),
                 });
             }
@@ -220,7 +223,12 @@ pub async fn ensure_image(
                     // A new step: keep only its own output for error reports.
                     log.clear();
                 }
-                log.push(line.to_string());
+                // The builder's own bookkeeping says nothing about the failure.
+                let noise = line.starts_with(" ---> ")
+                    || line.starts_with("Removing intermediate container");
+                if !noise {
+                    log.push(line.to_string());
+                }
             }
         }
         if let Some(detail) = info.error_detail {

@@ -85,19 +85,24 @@ pub async fn run(
             .map(|s| s.stop_grace_period.as_secs())
             .unwrap_or(10)
     };
-    // First anything no wave names (one-off runs, services since removed).
+    // First what is not running (nothing to stop: completed jobs, crashed
+    // containers) and what no wave names (one-off runs, services since
+    // removed); then the running services, dependents first.
     let known: Vec<&String> = waves.iter().flatten().collect();
+    let running = |c: &bollard::models::ContainerSummary| {
+        c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running")
+    };
     let mut groups: Vec<Vec<&bollard::models::ContainerSummary>> = vec![
         containers
             .iter()
-            .filter(|c| !known.contains(&&service_of(c)))
+            .filter(|c| !running(c) || !known.contains(&&service_of(c)))
             .collect(),
     ];
     for wave in &waves {
         groups.push(
             containers
                 .iter()
-                .filter(|c| wave.contains(&service_of(c)))
+                .filter(|c| running(c) && wave.contains(&service_of(c)))
                 .collect(),
         );
     }

@@ -33,7 +33,8 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(registry: Shared, listener: Listener, idle_timeout: Duration) -> Proxy {
+    pub fn new(registry: Shared, mut listener: Listener, idle_timeout: Duration) -> Proxy {
+        listener.rules.sort_by_key(|r| r.priority);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);

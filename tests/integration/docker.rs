@@ -777,3 +777,43 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_failing_build_shows_the_failing_step_and_its_output() {
+    let s = TestStack::new(
+        "build",
+        "image: {}\nservices:\n  app:\n    command: [sleep, infinity]\n",
+    );
+    std::fs::write(
+        s.dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo preparing\nRUN echo oops: missing dependency && exit 3\n",
+            base_image()
+        ),
+    )
+    .unwrap();
+    let out = s.run(["up", "--timeout", "60s"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error: building the image failed: "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("returned a non-zero code: 3 (at Step 3/4 : RUN echo oops"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("  | oops: missing dependency"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("  | preparing"),
+        "only the failing step's output: {}",
+        out.stderr
+    );
+}
