@@ -222,3 +222,117 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{AlbHealthCheck, Dur};
+
+    fn registry(dereg: u64) -> Registry {
+        let hc = AlbHealthCheck {
+            path: "/health".into(),
+            port: None,
+            interval: Dur::secs(5),
+            timeout: Dur::secs(2),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            matcher: "200".into(),
+        };
+        let lb = LoadBalancer {
+            listeners: vec![],
+            target_groups: [(
+                "web".to_string(),
+                TargetGroup {
+                    service: "web".into(),
+                    port: 80,
+                    health_check: hc,
+                    deregistration_delay: Dur::secs(dereg),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            idle_timeout: Dur::secs(60),
+        };
+        Registry::new(&lb)
+    }
+
+    fn members(n: u8) -> Vec<(String, String, SocketAddr)> {
+        (1..=n)
+            .map(|i| {
+                (
+                    format!("id{i}"),
+                    format!("web-{i}"),
+                    SocketAddr::from(([10, 0, 0, i], 80)),
+                )
+            })
+            .collect()
+    }
+
+    fn picked(r: &mut Registry) -> Option<String> {
+        match r.pick("web") {
+            Pick::Target { name, .. } => Some(name),
+            Pick::Unavailable => None,
+        }
+    }
+
+    #[test]
+    fn new_targets_wait_for_a_passing_check_then_share_round_robin() {
+        let mut r = registry(30);
+        r.sync("web", &members(2));
+        assert_eq!(picked(&mut r), None, "initial targets get no traffic");
+        r.record("web", "id1", &Check::Pass);
+        assert_eq!(
+            [picked(&mut r), picked(&mut r)],
+            [Some("web-1".into()), Some("web-1".into())]
+        );
+        r.record("web", "id2", &Check::Pass);
+        let names: std::collections::BTreeSet<_> = (0..4).filter_map(|_| picked(&mut r)).collect();
+        assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn unhealthy_targets_leave_the_rotation_and_all_unhealthy_fails_open() {
+        let mut r = registry(30);
+        r.sync("web", &members(2));
+        for id in ["id1", "id2"] {
+            r.record("web", id, &Check::Pass);
+        }
+        for _ in 0..2 {
+            r.record("web", "id1", &Check::Timeout);
+        }
+        assert!((0..4).all(|_| picked(&mut r).as_deref() == Some("web-2")));
+        for _ in 0..2 {
+            r.record("web", "id2", &Check::Mismatch(500));
+        }
+        let names: std::collections::BTreeSet<_> = (0..4).filter_map(|_| picked(&mut r)).collect();
+        assert_eq!(names.len(), 2, "fail open");
+    }
+
+    #[test]
+    fn a_deregistered_target_drains_until_its_requests_finish() {
+        let mut r = registry(300);
+        r.sync("web", &members(1));
+        r.record("web", "id1", &Check::Pass);
+        let Pick::Target { inflight, .. } = r.pick("web") else {
+            panic!("a healthy target")
+        };
+        inflight.fetch_add(1, Ordering::SeqCst);
+        r.sync("web", &[]);
+        assert_eq!(r.report()[0].state, State::Draining);
+        assert_eq!(picked(&mut r), None, "no new requests while draining: 503");
+        assert!(!r.drained("id1"), "one request still in flight");
+        inflight.fetch_sub(1, Ordering::SeqCst);
+        assert!(r.drained("id1"));
+        assert!(r.report().is_empty());
+    }
+
+    #[test]
+    fn draining_ends_at_the_deregistration_delay_even_with_requests_left() {
+        let mut r = registry(0);
+        r.sync("web", &members(1));
+        let inflight = r.groups[0].targets[0].inflight.clone();
+        inflight.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(r.drain("web-1"), 1);
+        assert!(r.drained("id1"), "a zero delay drops it at once");
+    }
+}

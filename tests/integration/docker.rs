@@ -696,6 +696,24 @@ fn genonaut_stack_end_to_end() {
             .starts_with("sha256:")
     );
 
+    // The same suite against a URL, as for a deployed environment: the
+    // HTTP steps run, exec and target steps need the local stack, and no
+    // record is made for a run that was not local.
+    let out = geno(&["smoke", "--env", "demo", "--url", "http://127.0.0.1:18080/"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("smoke: "), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("4 passed, 0 failed, 3 skipped"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("SKIP  the worker answers a ping"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("verified:"), "{}", out.stderr);
+
     // With the worker stopped, smoke fails and says where.
     let d = docker();
     rt().block_on(async {
