@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HostConfig, MountType,
-    NetworkingConfig, PortBinding as DockerPortBinding,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, MountType, NetworkingConfig,
+    PortBinding as DockerPortBinding,
 };
 
 use super::labels;
@@ -105,26 +105,15 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
 }
 
 /// What `plan` needs from a container listing.
-pub fn actual_from(summary: &ContainerSummary) -> Actual {
-    let label = |k: &str| summary.labels.as_ref().and_then(|l| l.get(k)).cloned();
-    let name = summary
-        .names
-        .as_ref()
-        .and_then(|n| n.first())
-        .map(|n| n.trim_start_matches('/').to_string())
-        .unwrap_or_default();
+pub fn actual_from(m: &super::Member) -> Actual {
     Actual {
-        id: summary.id.clone().unwrap_or_default(),
-        name,
-        service: label(labels::SERVICE),
-        hash: label(labels::CONFIG_HASH),
-        kind: label(labels::KIND).unwrap_or_else(|| "service".into()),
-        state: summary
-            .state
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-        exit_code: exit_code_from_status(summary.status.as_deref()),
+        id: m.id.clone(),
+        name: m.name.clone(),
+        service: Some(m.service.clone()).filter(|s| !s.is_empty()),
+        hash: m.hash.clone(),
+        kind: m.kind.clone(),
+        state: m.state.clone(),
+        exit_code: exit_code_from_status(Some(&m.status)),
     }
 }
 

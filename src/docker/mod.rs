@@ -66,6 +66,16 @@ impl Engine {
         Ok(Engine { docker })
     }
 
+    /// Every container of a stack with its labels read.
+    pub async fn members(&self, stack: &str) -> Result<Vec<Member>, DockerError> {
+        Ok(self
+            .stack_containers(stack)
+            .await?
+            .iter()
+            .map(Member::from_summary)
+            .collect())
+    }
+
     /// Every container of a stack, running or not.
     pub async fn stack_containers(
         &self,
@@ -101,6 +111,67 @@ impl Engine {
             text.push_str(&String::from_utf8_lossy(chunk.as_ref()));
         }
         text.lines().map(str::to_string).collect()
+    }
+}
+
+/// A container of a stack as the listing describes it, labels read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub replica: u32,
+    /// `service`, `job` or `run`.
+    pub kind: String,
+    pub hash: Option<String>,
+    /// Docker's state: created, running, exited, …
+    pub state: String,
+    /// The listing's status text (`Exited (3) 5 seconds ago`).
+    pub status: String,
+    /// Published ports as `IP:HOST->CONTAINER`.
+    pub ports: Vec<String>,
+}
+
+impl Member {
+    pub fn from_summary(c: &ContainerSummary) -> Member {
+        let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k)).cloned();
+        let mut ports: Vec<String> = c
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let public = p.public_port?;
+                Some(format!(
+                    "{}:{public}->{}",
+                    p.ip.clone().unwrap_or_default(),
+                    p.private_port
+                ))
+            })
+            .collect();
+        ports.sort();
+        ports.dedup();
+        Member {
+            id: c.id.clone().unwrap_or_default(),
+            name: c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+            service: label(labels::SERVICE).unwrap_or_default(),
+            replica: label(labels::REPLICA)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
+            kind: label(labels::KIND).unwrap_or_else(|| "service".into()),
+            hash: label(labels::CONFIG_HASH),
+            state: c.state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            status: c.status.clone().unwrap_or_default(),
+            ports,
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.state == "running"
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use futures_util::future::join_all;
 
 use crate::cli::Config;
-use crate::docker::{Engine, labels};
+use crate::docker::{Engine, Member};
 use crate::stack::graph;
 use crate::stack::validate::LOCAL_ENV;
 
@@ -48,7 +48,7 @@ pub async fn run(
     opts: &DownOptions,
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let containers = engine.stack_containers(name).await?;
+    let containers = engine.members(name).await?;
     // Waves of the dependency graph, reversed: dependents stop first.
     let waves: Vec<Vec<String>> = match stack {
         Some(s) => {
@@ -72,13 +72,6 @@ pub async fn run(
         }
         None => Vec::new(),
     };
-    let service_of = |c: &bollard::models::ContainerSummary| {
-        c.labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .cloned()
-            .unwrap_or_default()
-    };
     let grace = |service: &str| {
         stack
             .and_then(|s| s.services.get(service))
@@ -89,40 +82,29 @@ pub async fn run(
     // containers) and what no wave names (one-off runs, services since
     // removed); then the running services, dependents first.
     let known: Vec<&String> = waves.iter().flatten().collect();
-    let running = |c: &bollard::models::ContainerSummary| {
-        c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running")
-    };
-    let mut groups: Vec<Vec<&bollard::models::ContainerSummary>> = vec![
+    let mut groups: Vec<Vec<&Member>> = vec![
         containers
             .iter()
-            .filter(|c| !running(c) || !known.contains(&&service_of(c)))
+            .filter(|c| !c.running() || !known.contains(&&c.service))
             .collect(),
     ];
     for wave in &waves {
         groups.push(
             containers
                 .iter()
-                .filter(|c| running(c) && wave.contains(&service_of(c)))
+                .filter(|c| c.running() && wave.contains(&c.service))
                 .collect(),
         );
     }
     let mut removed = 0;
     for group in groups.into_iter().filter(|g| !g.is_empty()) {
-        let names: Vec<String> = group
-            .iter()
-            .filter_map(|c| {
-                c.names
-                    .as_ref()?
-                    .first()
-                    .map(|n| n.trim_start_matches('/').to_string())
-            })
-            .collect();
+        let names: Vec<&str> = group.iter().map(|c| c.name.as_str()).collect();
         let _ = writeln!(err, "stopping {}", names.join(", "));
-        let results = join_all(group.iter().map(|c| {
-            let id = c.id.clone().unwrap_or_default();
-            let g = grace(&service_of(c));
-            async move { engine.stop_and_remove(&id, g).await }
-        }))
+        let results = join_all(
+            group
+                .iter()
+                .map(|c| engine.stop_and_remove(&c.id, grace(&c.service))),
+        )
         .await;
         for r in results {
             r?;

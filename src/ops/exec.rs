@@ -9,7 +9,6 @@ use tokio::io::AsyncWriteExt;
 
 use super::local::Local;
 use crate::cli::Config;
-use crate::docker::labels;
 
 pub struct ExecOptions {
     pub service: String,
@@ -38,22 +37,12 @@ pub async fn running_container(local: &Local, service: &str, index: u32) -> anyh
             known.join(", ")
         );
     }
-    for c in local.engine.stack_containers(&stack.name).await? {
-        let label = |k: &str| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .cloned()
-                .unwrap_or_default()
-        };
-        if label(labels::SERVICE) == service
-            && label(labels::REPLICA) == index.to_string()
-            && label(labels::KIND) != "run"
-        {
-            if c.state.as_ref().map(|s| s.to_string()).as_deref() != Some("running") {
+    for m in local.engine.members(&stack.name).await? {
+        if m.service == service && m.replica == index && m.kind != "run" {
+            if !m.running() {
                 anyhow::bail!("{service} replica {index} is not running (run `geno up`)");
             }
-            return Ok(c.id.unwrap_or_default());
+            return Ok(m.id);
         }
     }
     anyhow::bail!("{service} replica {index} does not exist (run `geno up`)")
@@ -66,32 +55,7 @@ pub async fn run_in(
     command: Vec<String>,
     tty: bool,
 ) -> anyhow::Result<i32> {
-    let docker = &local.engine.docker;
-    let created = docker
-        .create_exec(
-            id,
-            CreateExecOptions::<String> {
-                cmd: Some(command),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                attach_stdin: Some(tty),
-                tty: Some(tty),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(crate::docker::DockerError::from)?;
-    let started = docker
-        .start_exec(
-            &created.id,
-            Some(StartExecOptions {
-                detach: false,
-                tty,
-                output_capacity: None,
-            }),
-        )
-        .await
-        .map_err(crate::docker::DockerError::from)?;
+    let (exec_id, started) = start(local, id, command, tty).await?;
     let _raw = if tty { RawMode::enable() } else { None };
     if let StartExecResults::Attached {
         mut output,
@@ -121,11 +85,53 @@ pub async fn run_in(
             }
         }
     }
-    let inspected = docker
-        .inspect_exec(&created.id)
+    Ok(exit_code(local, &exec_id).await? as i32)
+}
+
+/// Creates and starts an exec attached to its output (and to stdin with a TTY).
+async fn start(
+    local: &Local,
+    id: &str,
+    command: Vec<String>,
+    tty: bool,
+) -> anyhow::Result<(String, StartExecResults)> {
+    let docker = &local.engine.docker;
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions::<String> {
+                cmd: Some(command),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                attach_stdin: Some(tty),
+                tty: Some(tty),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(crate::docker::DockerError::from)?;
-    Ok(inspected.exit_code.unwrap_or(0) as i32)
+    let started = docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty,
+                output_capacity: None,
+            }),
+        )
+        .await
+        .map_err(crate::docker::DockerError::from)?;
+    Ok((created.id, started))
+}
+
+async fn exit_code(local: &Local, exec_id: &str) -> anyhow::Result<i64> {
+    let inspected = local
+        .engine
+        .docker
+        .inspect_exec(exec_id)
+        .await
+        .map_err(crate::docker::DockerError::from)?;
+    Ok(inspected.exit_code.unwrap_or(-1))
 }
 
 /// The terminal in raw mode while a TTY session runs; restored on drop.
@@ -168,23 +174,7 @@ pub async fn capture(
     id: &str,
     command: Vec<String>,
 ) -> anyhow::Result<(i64, String, String)> {
-    let docker = &local.engine.docker;
-    let created = docker
-        .create_exec(
-            id,
-            CreateExecOptions::<String> {
-                cmd: Some(command),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(crate::docker::DockerError::from)?;
-    let started = docker
-        .start_exec(&created.id, None)
-        .await
-        .map_err(crate::docker::DockerError::from)?;
+    let (exec_id, started) = start(local, id, command, false).await?;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     if let StartExecResults::Attached { mut output, .. } = started {
         while let Some(Ok(item)) = output.next().await {
@@ -196,12 +186,7 @@ pub async fn capture(
             }
         }
     }
-    let code = docker
-        .inspect_exec(&created.id)
-        .await
-        .map_err(crate::docker::DockerError::from)?
-        .exit_code
-        .unwrap_or(-1);
+    let code = exit_code(local, &exec_id).await?;
     Ok((
         code,
         String::from_utf8_lossy(&out).into_owned(),

@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::local::Local;
 use crate::cli::Config;
-use crate::docker::labels;
 use crate::stack::Dur;
 
 pub struct LogsOptionsCli {
@@ -95,27 +94,15 @@ async fn stream(
 ) -> anyhow::Result<()> {
     let stack = &local.loaded.stack;
     let mut containers: Vec<(usize, u32, String, String)> = Vec::new();
-    for c in local.engine.stack_containers(&stack.name).await? {
-        let label = |k: &str| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let service = label(labels::SERVICE);
-        if !services.is_empty() && !services.contains(&service) {
+    for m in local.engine.members(&stack.name).await? {
+        if !services.is_empty() && !services.contains(&m.service) {
             continue;
         }
-        let order = stack.services.get_index_of(&service).unwrap_or(usize::MAX);
-        let replica = label(labels::REPLICA).parse().unwrap_or(0);
-        let name = c
-            .names
-            .as_ref()
-            .and_then(|n| n.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default();
-        containers.push((order, replica, name, c.id.clone().unwrap_or_default()));
+        let order = stack
+            .services
+            .get_index_of(&m.service)
+            .unwrap_or(usize::MAX);
+        containers.push((order, m.replica, m.name, m.id));
     }
     containers.sort();
     let width = containers.iter().map(|c| c.2.len()).max().unwrap_or(0);

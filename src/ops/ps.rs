@@ -4,7 +4,6 @@ use serde::Serialize;
 
 use super::local::Local;
 use crate::cli::Config;
-use crate::docker::labels;
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -99,47 +98,17 @@ pub fn ps(config: &Config) -> anyhow::Result<i32> {
 pub async fn rows(local: &Local) -> anyhow::Result<Vec<Row>> {
     let stack = &local.loaded.stack;
     let mut rows = Vec::new();
-    for c in local.engine.stack_containers(&stack.name).await? {
-        let id = c.id.clone().unwrap_or_default();
-        let inspect = local.engine.inspect(&id).await?;
-        let label = |k: &str| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .cloned()
-                .unwrap_or_default()
-        };
+    for m in local.engine.members(&stack.name).await? {
+        let inspect = local.engine.inspect(&m.id).await?;
         let state = inspect.state.clone().unwrap_or_default();
         let running = state.running.unwrap_or(false);
         let running_for = state.started_at.as_deref().and_then(crate::docker::since);
-        let ports = c
-            .ports
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| {
-                p.public_port.map(|pub_port| {
-                    format!(
-                        "{}:{pub_port}->{}",
-                        p.ip.clone().unwrap_or_default(),
-                        p.private_port
-                    )
-                })
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
         rows.push(Row {
-            service: label(labels::SERVICE),
-            replica: label(labels::REPLICA).parse().unwrap_or(0),
-            id: id.clone(),
-            container: inspect
-                .name
-                .clone()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            kind: label(labels::KIND),
+            service: m.service.clone(),
+            replica: m.replica,
+            id: m.id.clone(),
+            container: m.name.clone(),
+            kind: m.kind.clone(),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
             health: state
                 .health
@@ -147,7 +116,7 @@ pub async fn rows(local: &Local) -> anyhow::Result<Vec<Row>> {
                 .map(|s| s.to_string())
                 .filter(|s| !s.is_empty() && s != "none"),
             exit_code: (!running).then_some(state.exit_code).flatten(),
-            ports,
+            ports: m.ports.clone(),
             image: inspect.image.clone().unwrap_or_default(),
             uptime_seconds: if running {
                 running_for.map(|d| d.as_secs())

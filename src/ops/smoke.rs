@@ -207,25 +207,10 @@ pub fn smoke(config: &Config, opts: SmokeOptions) -> anyhow::Result<i32> {
 async fn running_image(local: &Local) -> anyhow::Result<Option<String>> {
     let stack = &local.loaded.stack;
     let mut images = std::collections::BTreeSet::new();
-    for c in local.engine.stack_containers(&stack.name).await? {
-        let label = |k: &str| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let service = label(crate::docker::labels::SERVICE);
-        let is_app = stack.services.get(&service).is_some_and(|s| s.is_app());
-        if is_app && label(crate::docker::labels::KIND) == "service" {
-            images.insert(
-                local
-                    .engine
-                    .inspect(c.id.as_deref().unwrap_or_default())
-                    .await?
-                    .image
-                    .unwrap_or_default(),
-            );
+    for m in local.engine.members(&stack.name).await? {
+        let is_app = stack.services.get(&m.service).is_some_and(|s| s.is_app());
+        if is_app && m.kind == "service" {
+            images.insert(local.engine.inspect(&m.id).await?.image.unwrap_or_default());
         }
     }
     match images.len() {

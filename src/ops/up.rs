@@ -182,7 +182,7 @@ pub async fn run(
     let desired =
         plan::desired_containers(stack, image_id.as_deref(), &secret_values, &local.dir());
     let actual: Vec<_> = engine
-        .stack_containers(&stack.name)
+        .members(&stack.name)
         .await?
         .iter()
         .map(actual_from)

@@ -23,7 +23,7 @@ use super::registry::{Registry, Shared, TargetReport};
 use super::server::Proxy;
 use super::{admin, server, timing};
 use crate::alb::health::Check;
-use crate::docker::{Engine, labels};
+use crate::docker::Engine;
 use crate::local::plan::names;
 use crate::stack::{LoadBalancer, Stack};
 
@@ -319,31 +319,15 @@ async fn discover(
     let network = names::network(&stack);
     let mut addresses: HashMap<String, std::net::IpAddr> = HashMap::new();
     loop {
-        match engine.stack_containers(&stack).await {
-            Ok(containers) => {
+        match engine.members(&stack).await {
+            Ok(members) => {
                 let mut running: Vec<(String, String, String)> = Vec::new();
-                for c in containers {
-                    let label = |k: &str| {
-                        c.labels
-                            .as_ref()
-                            .and_then(|l| l.get(k))
-                            .cloned()
-                            .unwrap_or_default()
-                    };
-                    let is_running =
-                        c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running");
-                    if !is_running || label(labels::KIND) != "service" {
-                        continue;
-                    }
-                    let id = c.id.clone().unwrap_or_default();
-                    let name = c
-                        .names
-                        .as_ref()
-                        .and_then(|n| n.first())
-                        .map(|n| n.trim_start_matches('/').to_string())
-                        .unwrap_or_default();
-                    if !addresses.contains_key(&id)
-                        && let Ok(inspect) = engine.inspect(&id).await
+                for m in members
+                    .into_iter()
+                    .filter(|m| m.running() && m.kind == "service")
+                {
+                    if !addresses.contains_key(&m.id)
+                        && let Ok(inspect) = engine.inspect(&m.id).await
                         && let Some(ip) = inspect
                             .network_settings
                             .and_then(|n| n.networks)
@@ -351,9 +335,9 @@ async fn discover(
                             .and_then(|e| e.ip_address)
                             .and_then(|ip| ip.parse().ok())
                     {
-                        addresses.insert(id.clone(), ip);
+                        addresses.insert(m.id.clone(), ip);
                     }
-                    running.push((id, name, label(labels::SERVICE)));
+                    running.push((m.id, m.name, m.service));
                 }
                 addresses.retain(|id, _| running.iter().any(|(r, _, _)| r == id));
                 let mut reg = registry.lock().expect("registry lock");
