@@ -153,3 +153,17 @@ class PostgresJobStore:
     def ping(self) -> None:
         with self._connect() as conn:
             conn.execute("SELECT 1").fetchone()
+
+
+_default: JobStore | None = None
+
+
+def default_store() -> JobStore:
+    """The process's store, made from its settings on first use."""
+    global _default
+    if _default is None:
+        from genonaut.config_loader import settings
+
+        s = settings()
+        _default = PostgresJobStore(s.database_url, s.get("database.connect_timeout_seconds", 3))
+    return _default

@@ -15,21 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from genonaut.config_loader import settings
-from genonaut.jobs import Job, JobStore, PostgresJobStore
+from genonaut.jobs import Job, JobStore, default_store
 
 log = logging.getLogger("genonaut.api")
 
 app = FastAPI(title="Genonaut API", version="0.1.0")
 
-_store: JobStore | None = None
-
-
 def get_store() -> JobStore:
-    global _store
-    if _store is None:
-        s = settings()
-        _store = PostgresJobStore(s.database_url, s.get("database.connect_timeout_seconds", 3))
-    return _store
+    return default_store()
 
 
 def get_enqueue() -> Callable[[str], None]:

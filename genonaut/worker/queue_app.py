@@ -12,7 +12,7 @@ import zlib
 from celery import Celery
 
 from genonaut.config_loader import settings
-from genonaut.jobs import JobStore, PostgresJobStore
+from genonaut.jobs import JobStore, default_store
 from genonaut.worker.comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIUnavailable
 
 log = logging.getLogger("genonaut.worker")
@@ -43,11 +43,8 @@ _store: JobStore | None = None
 
 
 def store() -> JobStore:
-    global _store
-    if _store is None:
-        s = settings()
-        _store = PostgresJobStore(s.database_url, s.get("database.connect_timeout_seconds", 3))
-    return _store
+    # Tests put a MemoryJobStore here.
+    return _store if _store is not None else default_store()
 
 
 def comfyui_client() -> ComfyUIClient:

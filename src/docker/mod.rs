@@ -30,10 +30,10 @@ pub mod labels {
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error(
-        "cannot reach the Docker engine at {socket}: {reason}\n  start dockerd, or point DOCKER_HOST at its socket"
+        "cannot reach the Docker engine at {socket} ({reason}); start dockerd, or point DOCKER_HOST at its socket"
     )]
     Unreachable { socket: String, reason: String },
-    #[error("image `{image}` is not on this machine and cannot be pulled: {reason}\n  {hint}")]
+    #[error("image `{image}` is not on this machine and cannot be pulled ({reason}); {hint}")]
     Unavailable {
         image: String,
         reason: String,

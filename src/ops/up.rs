@@ -138,7 +138,7 @@ pub async fn run(
             engine
                 .ensure_image(
                     image,
-                    "set the variable that names it (e.g. POSTGRES_IMAGE) to an image this machine has; scripts/images.sh builds local stand-ins",
+                    "set the variable that names it (e.g. POSTGRES_IMAGE) to an image this machine has, or build local stand-ins with scripts/images.sh",
                 )
                 .await?;
         }

@@ -530,37 +530,27 @@ impl<'a> Checks<'a> {
                     ));
                 }
                 for (k, p) in c.path.iter().enumerate() {
-                    if !p.starts_with('/') && p != "*" {
-                        self.push(Problem::new(
-                            path![
-                                "load_balancer",
-                                "listeners",
-                                i,
-                                "rules",
-                                j,
-                                "conditions",
-                                "path",
-                                k
-                            ],
-                            At::Value,
-                            format!("path pattern `{p}` must start with `/`"),
-                        ));
+                    let why = if !p.starts_with('/') && p != "*" {
+                        format!("path pattern `{p}` must start with `/`")
                     } else if p.len() > 128 {
-                        self.push(Problem::new(
-                            path![
-                                "load_balancer",
-                                "listeners",
-                                i,
-                                "rules",
-                                j,
-                                "conditions",
-                                "path",
-                                k
-                            ],
-                            At::Value,
-                            "path patterns are at most 128 characters",
-                        ));
-                    }
+                        "path patterns are at most 128 characters".to_string()
+                    } else {
+                        continue;
+                    };
+                    self.push(Problem::new(
+                        path![
+                            "load_balancer",
+                            "listeners",
+                            i,
+                            "rules",
+                            j,
+                            "conditions",
+                            "path",
+                            k
+                        ],
+                        At::Value,
+                        why,
+                    ));
                 }
                 self.action(
                     &rule.action,

@@ -577,17 +577,19 @@ fn an_unreachable_engine_is_one_line_naming_the_socket() {
         .args(["ps"])
         .run();
     assert_eq!(out.code, 1);
-    let first = out.stderr.lines().next().unwrap();
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
     assert!(
-        first.starts_with(
-            "error: cannot reach the Docker engine at unix:///nonexistent/docker.sock: "
+        out.stderr.starts_with(
+            "error: cannot reach the Docker engine at unix:///nonexistent/docker.sock ("
         ),
         "{}",
         out.stderr
     );
     assert!(
         out.stderr
-            .contains("start dockerd, or point DOCKER_HOST at its socket")
+            .ends_with("); start dockerd, or point DOCKER_HOST at its socket\n"),
+        "{}",
+        out.stderr
     );
     std::mem::forget(s); // nothing to clean up, and no engine to ask
 }
