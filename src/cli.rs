@@ -68,6 +68,9 @@ pub enum Command {
         /// Pin the image: `sha256:<digest>` (per-service ECR repository) or `repo@sha256:<digest>`.
         #[arg(long, value_name = "DIGEST")]
         image: Option<String>,
+        /// `ecs`: the ECS API inputs; `tfvars`: the variables infra/ takes (JSON).
+        #[arg(long, value_enum, default_value = "ecs")]
+        format: RenderFormat,
     },
     /// Print the JSON Schema of stack.yaml.
     Schema,
@@ -164,9 +167,9 @@ pub struct NotYet {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
+pub enum RenderFormat {
+    Ecs,
+    Tfvars,
 }
 
 /// Settings every command shares, resolved from arguments and environment.
@@ -208,7 +211,9 @@ impl Command {
         match self {
             Command::Validate => ops::validate::validate(config),
             Command::Config { env } => ops::config::config(config, &env),
-            Command::Render { env, image } => ops::render::render(config, &env, image.as_deref()),
+            Command::Render { env, image, format } => {
+                ops::render::render(config, &env, image.as_deref(), format)
+            }
             Command::Schema => ops::schema::print(),
             Command::Up {
                 timeout,

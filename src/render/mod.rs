@@ -1,3 +1,4 @@
 //! Pure renderings of the stack for other systems (ECS today).
 
 pub mod ecs;
+pub mod tfvars;

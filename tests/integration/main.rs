@@ -4,6 +4,7 @@ mod cli;
 mod docker;
 mod fixtures;
 mod fuzz;
+mod infra;
 mod lb;
 mod render;
 mod schema;

@@ -1,0 +1,87 @@
+resource "aws_ecs_cluster" "main" {
+  name = var.cluster_name
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "main" {
+  name              = var.log_group
+  retention_in_days = 30
+}
+
+# A first revision per family so the service can be created; `geno promote`
+# registers every real revision (pinned by digest) and points the service at it.
+resource "aws_ecs_task_definition" "bootstrap" {
+  for_each                 = var.services
+  family                   = each.value.task_family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(each.value.cpu)
+  memory                   = tostring(each.value.memory)
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  container_definitions = jsonencode([{
+    name         = each.value.container_name
+    image        = "${aws_ecr_repository.main[each.key].repository_url}:bootstrap"
+    essential    = true
+    portMappings = each.value.container_port == null ? [] : [{ containerPort = each.value.container_port, protocol = "tcp" }]
+  }])
+}
+
+resource "aws_service_discovery_service" "main" {
+  for_each = var.services
+  name     = each.value.container_name
+  dns_config {
+    namespace_id = aws_service_discovery_private_dns_namespace.main.id
+    dns_records {
+      ttl  = 10
+      type = "A"
+    }
+  }
+}
+
+resource "aws_ecs_service" "main" {
+  for_each                           = var.services
+  name                               = each.value.ecs_service
+  cluster                            = aws_ecs_cluster.main.id
+  task_definition                    = aws_ecs_task_definition.bootstrap[each.key].arn
+  launch_type                        = "FARGATE"
+  desired_count                      = 0
+  deployment_minimum_healthy_percent = each.value.min_healthy_percent
+  deployment_maximum_percent         = each.value.max_percent
+  health_check_grace_period_seconds  = each.value.target_group == null ? null : each.value.health_check_grace_period
+  enable_execute_command             = true
+
+  deployment_circuit_breaker {
+    enable   = each.value.circuit_breaker_enable
+    rollback = each.value.circuit_breaker_rollback
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.private[*].id
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+
+  dynamic "load_balancer" {
+    for_each = each.value.target_group == null ? [] : [each.value.target_group]
+    content {
+      target_group_arn = aws_lb_target_group.main[load_balancer.value].arn
+      container_name   = each.value.container_name
+      container_port   = each.value.container_port
+    }
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.main[each.key].arn
+  }
+
+  # geno owns task definitions and desired counts (UpdateService on promote).
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  depends_on = [aws_lb_listener.http]
+}

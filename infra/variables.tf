@@ -1,0 +1,92 @@
+# Written by `geno render --env ENV --format tfvars`: do not edit by hand.
+variable "stack" { type = string }
+variable "environment" { type = string }
+variable "region" { type = string }
+variable "account_id" { type = string }
+variable "cluster_name" { type = string }
+variable "log_group" { type = string }
+variable "execution_role_name" { type = string }
+variable "task_role_name" { type = string }
+variable "idle_timeout" { type = number }
+
+variable "services" {
+  type = map(object({
+    ecs_service               = string
+    repository                = string
+    task_family               = string
+    container_name            = string
+    container_port            = optional(number)
+    desired_count             = number
+    cpu                       = number
+    memory                    = number
+    min_healthy_percent       = number
+    max_percent               = number
+    circuit_breaker_enable    = bool
+    circuit_breaker_rollback  = bool
+    health_check_grace_period = optional(number)
+    target_group              = optional(string)
+  }))
+}
+
+variable "target_groups" {
+  type = map(object({
+    name                 = string
+    port                 = number
+    deregistration_delay = number
+    health_check = object({
+      path                = string
+      port                = string
+      interval            = number
+      timeout             = number
+      healthy_threshold   = number
+      unhealthy_threshold = number
+      matcher             = string
+    })
+  }))
+}
+
+variable "listener_rules" {
+  type = list(object({
+    priority      = number
+    path_patterns = list(string)
+    host_headers  = list(string)
+    methods       = list(string)
+    type          = string
+    target_group  = optional(string)
+    fixed_response = optional(object({
+      status_code  = string
+      content_type = string
+      message_body = string
+    }))
+  }))
+}
+
+variable "listener_default_action" {
+  type = object({
+    type         = string
+    target_group = optional(string)
+    fixed_response = optional(object({
+      status_code  = string
+      content_type = string
+      message_body = string
+    }))
+  })
+}
+
+variable "ssm_parameters" { type = list(string) }
+
+# Not from stack.yaml: choices of this infrastructure.
+variable "vpc_cidr" {
+  type    = string
+  default = "10.40.0.0/16"
+}
+
+variable "db_instance_class" {
+  type    = string
+  default = "db.t4g.micro"
+}
+
+variable "cache_node_type" {
+  type    = string
+  default = "cache.t4g.micro"
+}

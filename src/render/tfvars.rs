@@ -1,0 +1,138 @@
+//! The values `infra/` must share with stack.yaml, as a Terraform variables
+//! file (JSON): service, repository, family and target group names, container
+//! ports, sizing, target group health checks, listener rules, SSM parameter
+//! names. Terraform reads them; nobody types them twice.
+
+use serde_json::{Map, Value, json};
+
+use super::ecs::RenderError;
+use crate::stack::{Action, AwsSecret, Stack};
+
+pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
+    let environment = stack.environments.get(env);
+    let aws = environment
+        .and_then(|e| e.aws.as_ref())
+        .ok_or_else(|| RenderError::NoAws(env.to_string()))?;
+    let role_name = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+
+    let mut services = Map::new();
+    let mut parameters: Vec<String> = Vec::new();
+    for (name, svc) in &stack.services {
+        let Some(ecs) = &svc.ecs else { continue };
+        let port = ecs
+            .target_group
+            .as_ref()
+            .and_then(|tg| stack.load_balancer.as_ref()?.target_groups.get(tg))
+            .map(|tg| tg.port)
+            .or_else(|| svc.ports.first().map(|p| p.container));
+        services.insert(
+            name.clone(),
+            json!({
+                "ecs_service": ecs.service,
+                "repository": ecs.repository,
+                "task_family": stack.task_family(name, env),
+                "container_name": name,
+                "container_port": port,
+                "desired_count": environment.and_then(|e| e.desired_count.get(name).copied()).unwrap_or(ecs.desired_count),
+                "cpu": ecs.cpu,
+                "memory": ecs.memory,
+                "min_healthy_percent": ecs.min_healthy_percent,
+                "max_percent": ecs.max_percent,
+                "circuit_breaker_enable": ecs.circuit_breaker.enable,
+                "circuit_breaker_rollback": ecs.circuit_breaker.rollback,
+                "health_check_grace_period": ecs.health_check_grace_period.map(|d| d.as_secs()),
+                "target_group": ecs.target_group,
+            }),
+        );
+        for secret in &svc.secrets {
+            if let Some(AwsSecret::Ssm(p)) = stack.secrets.get(secret).and_then(|s| s.aws.as_ref())
+                && !p.starts_with("arn:")
+                && !parameters.contains(p)
+            {
+                parameters.push(p.clone());
+            }
+        }
+    }
+    parameters.sort();
+
+    let mut target_groups = Map::new();
+    let mut rules = Vec::new();
+    let mut default_action = Value::Null;
+    if let Some(lb) = &stack.load_balancer {
+        for (name, tg) in &lb.target_groups {
+            // Only groups whose service runs on ECS exist in the cloud.
+            let on_ecs = stack.services.get(&tg.service).and_then(|s| s.ecs.as_ref());
+            if on_ecs.is_none() {
+                continue;
+            }
+            let hc = &tg.health_check;
+            target_groups.insert(
+                name.clone(),
+                json!({
+                    "name": stack.target_group_name(name, env),
+                    "port": tg.port,
+                    "deregistration_delay": tg.deregistration_delay.as_secs(),
+                    "health_check": {
+                        "path": hc.path,
+                        "port": hc.port.map(|p| p.to_string()).unwrap_or_else(|| "traffic-port".into()),
+                        "interval": hc.interval.as_secs(),
+                        "timeout": hc.timeout.as_secs(),
+                        "healthy_threshold": hc.healthy_threshold,
+                        "unhealthy_threshold": hc.unhealthy_threshold,
+                        "matcher": hc.matcher,
+                    },
+                }),
+            );
+        }
+        if let Some(listener) = lb.listeners.first() {
+            for rule in &listener.rules {
+                let (kind, group, fixed) = action(&rule.action);
+                if kind == "forward" && !target_groups.contains_key(&group) {
+                    continue;
+                }
+                rules.push(json!({
+                    "priority": rule.priority,
+                    "path_patterns": rule.conditions.path,
+                    "host_headers": rule.conditions.host,
+                    "methods": rule.conditions.method,
+                    "type": kind,
+                    "target_group": if kind == "forward" { Value::String(group) } else { Value::Null },
+                    "fixed_response": fixed,
+                }));
+            }
+            let (kind, group, fixed) = action(&listener.default_action);
+            default_action = json!({
+                "type": kind,
+                "target_group": if kind == "forward" { Value::String(group) } else { Value::Null },
+                "fixed_response": fixed,
+            });
+        }
+    }
+    Ok(json!({
+        "stack": stack.name,
+        "environment": env,
+        "region": aws.region,
+        "account_id": aws.account_id,
+        "cluster_name": aws.cluster,
+        "log_group": aws.log_group,
+        "execution_role_name": role_name(&aws.execution_role_arn),
+        "task_role_name": role_name(&aws.task_role_arn),
+        "idle_timeout": stack.load_balancer.as_ref().map(|l| l.idle_timeout.as_secs()).unwrap_or(60),
+        "services": services,
+        "target_groups": target_groups,
+        "listener_rules": rules,
+        "listener_default_action": default_action,
+        "ssm_parameters": parameters,
+    }))
+}
+
+fn action(a: &Action) -> (&'static str, String, Value) {
+    match a {
+        Action::Forward(g) => ("forward", g.clone(), Value::Null),
+        Action::FixedResponse(f) => (
+            "fixed-response",
+            String::new(),
+            json!({"status_code": f.status.to_string(), "content_type": f.content_type, "message_body": f.body}),
+        ),
+    }
+}

@@ -1,0 +1,107 @@
+"""infra/ agrees with stack.yaml: every value the local stack defines reaches
+Terraform through the variables `geno render --format tfvars` writes, never as
+a literal typed a second time. (The committed tfvars files are compared with
+geno's rendering by the Rust test `infra::tfvars_files_are_current`.)
+
+Terraform itself cannot be downloaded here, so the .tf files are parsed with
+python-hcl2: a syntax check, and the structure these checks read.
+"""
+
+import json
+from pathlib import Path
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+ENVIRONMENTS = ["demo", "dev", "test", "prod"]
+
+
+def unquote(key: str) -> str:
+    return key.strip('"')
+
+
+@pytest.fixture(scope="module")
+def tf():
+    """Resources by type and name, variables by name, across infra/*.tf."""
+    resources: dict[str, dict[str, dict]] = {}
+    variables: dict[str, dict] = {}
+    for path in sorted(INFRA.glob("*.tf")):
+        with path.open() as fh:
+            doc = hcl2.load(fh)
+        for block in doc.get("resource", []):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    resources.setdefault(unquote(rtype), {})[unquote(name)] = body
+        for block in doc.get("variable", []):
+            for name, body in block.items():
+                variables[unquote(name)] = body
+    return resources, variables
+
+
+def tfvars(env):
+    return json.loads((INFRA / "environments" / f"{env}.tfvars.json").read_text())
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_tfvars_key_is_a_declared_variable_and_back(tf, env):
+    _, variables = tf
+    values = tfvars(env)
+    assert set(values) <= set(variables), set(values) - set(variables)
+    required = {name for name, body in variables.items() if "default" not in body}
+    assert required <= set(values), required - set(values)
+
+
+def test_target_groups_take_names_ports_and_health_checks_from_variables(tf):
+    resources, _ = tf
+    tg = resources["aws_lb_target_group"]["main"]
+    assert tg["for_each"] == "${var.target_groups}"
+    assert tg["name"] == "${each.value.name}"
+    assert tg["port"] == "${each.value.port}"
+    assert tg["deregistration_delay"] == "${each.value.deregistration_delay}"
+    hc = tg["health_check"][0]
+    for field in ["path", "port", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "matcher"]:
+        assert hc[field] == f"${{each.value.health_check.{field}}}", field
+
+
+def test_services_repositories_and_families_come_from_variables(tf):
+    resources, _ = tf
+    service = resources["aws_ecs_service"]["main"]
+    assert service["for_each"] == "${var.services}"
+    assert service["name"] == "${each.value.ecs_service}"
+    assert service["deployment_minimum_healthy_percent"] == "${each.value.min_healthy_percent}"
+    assert service["deployment_maximum_percent"] == "${each.value.max_percent}"
+    breaker = service["deployment_circuit_breaker"][0]
+    assert breaker["rollback"] == "${each.value.circuit_breaker_rollback}"
+    lb = service["dynamic"][0]['"load_balancer"']["content"][0]
+    assert lb["container_name"] == "${each.value.container_name}"
+    assert lb["container_port"] == "${each.value.container_port}"
+    assert resources["aws_ecr_repository"]["main"]["name"] == "${each.value.repository}"
+    assert resources["aws_ecs_task_definition"]["bootstrap"]["family"] == "${each.value.task_family}"
+
+
+def test_geno_owns_task_definitions(tf):
+    resources, _ = tf
+    ignored = resources["aws_ecs_service"]["main"]["lifecycle"][0]["ignore_changes"]
+    assert ignored == ["task_definition", "desired_count"]
+
+
+def test_listener_rules_and_parameters_come_from_variables(tf):
+    resources, _ = tf
+    rule = resources["aws_lb_listener_rule"]["main"]
+    assert rule["priority"] == "${each.value.priority}"
+    assert "var.listener_rules" in rule["for_each"]
+    assert resources["aws_ssm_parameter"]["main"]["for_each"] == "${toset(var.ssm_parameters)}"
+    assert resources["aws_ecs_cluster"]["main"]["name"] == "${var.cluster_name}"
+    assert resources["aws_cloudwatch_log_group"]["main"]["name"] == "${var.log_group}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tfvars_name_the_repositories_the_brief_asks_for(env):
+    services = tfvars(env)["services"]
+    assert services["api"]["repository"] == f"genonaut-api-{env}"
+    assert services["celery"]["repository"] == f"genonaut-worker-{env}"
+    assert services["image-gen"]["repository"] == f"genonaut-imagegen-{env}"
+    for group in tfvars(env)["target_groups"].values():
+        assert len(group["name"]) <= 32, "ALB target group names are at most 32 characters"
