@@ -380,11 +380,11 @@ services:
     depends_on: { slow: healthy }
 "#,
     );
-    let out = s.run(["up", "--timeout", "6s"]);
+    let out = s.run(["up", "--timeout", "12s"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains(
-            "error: timed out after 6s; still waiting for: slow (health check not passing yet), after (waiting for slow healthy)"
+            "error: timed out after 12s; still waiting for: slow (health check not passing yet), after (waiting for slow healthy)"
         ),
         "{}",
         out.stderr

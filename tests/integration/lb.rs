@@ -210,7 +210,10 @@ fn routes_round_robin_with_alb_headers_and_fixed_responses() {
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
     let (s, port) = lb_stack("health", 2);
-    up_fast(&s);
+    // Real intervals (5 s): between the third failed check and the next one
+    // there is time to read the target's own count of failures.
+    let out = s.run(["up", "--timeout", "120s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let one = format!("{}-web-1", s.name);
     let two = format!("{}-web-2", s.name);
     assert_eq!(state_of(&s, &one).0, "healthy");
@@ -225,7 +228,7 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
         "-c",
         "echo 503 > /tmp/status",
     ]);
-    let (state, reason) = wait_state(&s, &one, "unhealthy", Duration::from_secs(20));
+    let (state, reason) = wait_state(&s, &one, "unhealthy", Duration::from_secs(40));
     let fails = s
         .run([
             "exec",
@@ -276,7 +279,7 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
         "-c",
         "echo 500 > /tmp/status",
     ]);
-    wait_state(&s, &two, "unhealthy", Duration::from_secs(20));
+    wait_state(&s, &two, "unhealthy", Duration::from_secs(40));
     let hosts: std::collections::BTreeSet<String> = (0..6)
         .map(|_| get(port, "/app/x").1.split(' ').next().unwrap().to_string())
         .collect();
