@@ -8,7 +8,9 @@ if [ "${1:-}" = "postgres" ] && [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 700 "$PGDATA"
-  exec runuser -u postgres -- "$0" "$@"
+  # setpriv execs (runuser would stay as a parent that does not pass on the
+  # stop signal, and every stop would wait out the grace period).
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
 if [ "${1:-}" = "postgres" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
