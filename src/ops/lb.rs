@@ -5,7 +5,7 @@ use crate::cli::Config;
 
 pub fn lb(config: &Config, fast: bool) -> anyhow::Result<i32> {
     let rt = crate::shutdown::runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let cancel = shutdown.clone();
         tokio::spawn(async move {
@@ -25,5 +25,9 @@ pub fn lb(config: &Config, fast: bool) -> anyhow::Result<i32> {
         )
         .await?;
         Ok(0)
-    })
+    });
+    // Do not wait for idle connections and sleeping tasks to wind down:
+    // `geno down` waits for this process to exit.
+    rt.shutdown_background();
+    result
 }

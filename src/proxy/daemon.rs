@@ -56,6 +56,15 @@ pub fn read_state(state_dir: &Path, stack: &str) -> Option<LbState> {
 }
 
 fn alive(pid: u32) -> bool {
+    // An exited process stays a zombie until its parent (init, for this
+    // detached one) reaps it, which some inits do only every second or two:
+    // a zombie has stopped serving, so it counts as gone.
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        return !matches!(state, Some("Z") | Some("X"));
+    }
     // SAFETY: signal 0 checks for existence and permission only.
     unsafe { libc::kill(pid as i32, 0) == 0 }
 }
