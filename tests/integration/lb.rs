@@ -166,7 +166,8 @@ fn wait_state(s: &TestStack, container: &str, want: &str, within: Duration) -> (
 }
 
 fn up_fast(s: &TestStack) {
-    let out = s.run(["up", "--fast-health", "--timeout", "120s"]);
+    // -v: the load balancer writes an access log line per request.
+    let out = s.run(["-v", "up", "--fast-health", "--timeout", "120s"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr
@@ -201,6 +202,11 @@ fn routes_round_robin_with_alb_headers_and_fixed_responses() {
     }
     assert_eq!(hosts.len(), 2, "round-robin over both replicas: {hosts:?}");
     assert_eq!(get(port, "/elsewhere"), (404, "no route here".to_string()));
+    let log =
+        std::fs::read_to_string(s.dir.path().join(format!(".geno/{}/lb.log", s.name))).unwrap();
+    assert!(log.contains("\"GET /app/x\" 200"), "{log}");
+    assert!(log.contains("\"GET /elsewhere\" 404 - "), "{log}");
+    assert!(!log.contains('\x1b'), "no colour codes in the log file");
     // A target group with no registered targets: 503.
     let (status, body) = get(port, "/empty/x");
     assert_eq!(status, 503, "{body}");
