@@ -41,6 +41,11 @@ MIGRATIONS: list[tuple[int, str]] = [
 _LOCK_KEY = 0x6E6F6E61
 
 
+def _is_auth_failure(e: Exception) -> bool:
+    # 28P01 invalid_password, 28000 invalid_authorization_specification.
+    return getattr(e, "sqlstate", None) in ("28P01", "28000") or "authentication failed" in str(e)
+
+
 def migrate(url: str, connect_attempts: int = 10) -> list[int]:
     import psycopg
 
@@ -49,7 +54,8 @@ def migrate(url: str, connect_attempts: int = 10) -> list[int]:
             conn = psycopg.connect(url, connect_timeout=3, autocommit=True)
             break
         except psycopg.OperationalError as e:
-            if attempt == connect_attempts:
+            # A wrong password or role will not fix itself: fail now, saying so.
+            if attempt == connect_attempts or _is_auth_failure(e):
                 raise
             log.warning("database not reachable yet (attempt %d/%d): %s", attempt, connect_attempts, e)
             time.sleep(min(2 * attempt, 5))

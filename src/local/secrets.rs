@@ -1,8 +1,12 @@
 //! Local secret values: generated once per stack and kept, read from a
 //! variable, or built from others by a template. Values never reach a
-//! terminal, a log line or an image; generated ones live in
-//! `.geno/<stack>/secrets.json` (mode 0600) so Postgres keeps working
-//! across `down`/`up`.
+//! terminal, a log line or an image.
+//!
+//! Generated values are kept per stack name in the user's state directory
+//! (`$XDG_STATE_HOME/geno/<stack>/secrets.json`, mode 0600), not in the
+//! checkout: the Docker volumes they protect are named by stack on the
+//! engine, so a fresh clone or a deleted `.geno/` must find the same
+//! password the Postgres volume was initialised with.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use crate::stack::interp::Lookup;
+use crate::stack::validate::template_refs;
 use crate::stack::{LocalSecret, Stack};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,29 +38,69 @@ pub fn store_path(state_dir: &Path, stack: &str) -> PathBuf {
     state_dir.join(stack).join("secrets.json")
 }
 
-/// Values for the named secrets (and whatever their templates need).
+/// Where generated secrets of a stack are kept: the user's state directory
+/// (from `XDG_STATE_HOME`, else `HOME`), else the project's `.geno/`.
+pub fn user_state_dir(vars: &dyn Lookup, project_state_dir: &Path) -> PathBuf {
+    match (vars.get("XDG_STATE_HOME"), vars.get("HOME")) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("geno"),
+        (_, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/state/geno"),
+        _ => project_state_dir.to_path_buf(),
+    }
+}
+
+/// The values, and which secrets were generated just now.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resolved {
+    pub values: BTreeMap<String, String>,
+    pub generated: Vec<String>,
+    /// The file generated values are kept in.
+    pub store: PathBuf,
+}
+
+fn read_store(path: &Path) -> Result<Option<BTreeMap<String, String>>, SecretError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SecretError::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SecretError::Store {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Values for the named secrets (and whatever their templates need), kept
+/// in `state_dir`. When that store has nothing for the stack yet, values an
+/// older geno kept in the project (`legacy_dir`) are adopted.
 pub fn resolve(
     stack: &Stack,
     names: &[String],
     state_dir: &Path,
+    legacy_dir: Option<&Path>,
     vars: &dyn Lookup,
-) -> Result<BTreeMap<String, String>, SecretError> {
+) -> Result<Resolved, SecretError> {
     let path = store_path(state_dir, &stack.name);
-    let mut kept: BTreeMap<String, String> = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| SecretError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(source) => return Err(SecretError::Store { path, source }),
+    let stored = read_store(&path)?;
+    let existed = stored.is_some();
+    let mut kept = match stored {
+        Some(k) => k,
+        None => match legacy_dir.filter(|l| *l != state_dir) {
+            Some(legacy) => read_store(&store_path(legacy, &stack.name))?.unwrap_or_default(),
+            None => BTreeMap::new(),
+        },
     };
-    let mut generated_new = false;
+    let adopted = !existed && !kept.is_empty();
+    let mut generated = Vec::new();
     let mut out = BTreeMap::new();
     // Plain sources first; templates may refer to them.
     let mut wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     for name in names {
         if let Some(LocalSecret::Template(t)) = stack.secrets.get(name).map(|s| &s.local) {
-            wanted.extend(crate::stack::validate::template_refs(t));
+            wanted.extend(template_refs(t));
         }
     }
     wanted.sort();
@@ -69,7 +114,7 @@ pub fn resolve(
                 let value = match kept.get(*name) {
                     Some(v) if v.len() == *length as usize => v.clone(),
                     _ => {
-                        generated_new = true;
+                        generated.push(name.to_string());
                         let v: String = rand::rng()
                             .sample_iter(&Alphanumeric)
                             .take(*length as usize)
@@ -94,7 +139,7 @@ pub fn resolve(
     for name in &wanted {
         if let Some(LocalSecret::Template(t)) = stack.secrets.get(*name).map(|s| &s.local) {
             let mut value = t.clone();
-            for r in crate::stack::validate::template_refs(t) {
+            for r in template_refs(t) {
                 let v = out.get(r).cloned().unwrap_or_default();
                 value = value
                     .replace(&format!("{{{{{r}}}}}"), &v)
@@ -103,15 +148,19 @@ pub fn resolve(
             out.insert(name.to_string(), value);
         }
     }
-    if generated_new {
-        write_private(
-            &path,
-            &serde_json::to_string_pretty(&kept).unwrap_or_default(),
-        )
-        .map_err(|source| SecretError::Store { path, source })?;
+    if !generated.is_empty() || adopted {
+        let text = serde_json::to_string_pretty(&kept).unwrap_or_default();
+        write_private(&path, &text).map_err(|source| SecretError::Store {
+            path: path.clone(),
+            source,
+        })?;
     }
     out.retain(|k, _| names.contains(k));
-    Ok(out)
+    Ok(Resolved {
+        values: out,
+        generated,
+        store: path,
+    })
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -161,21 +210,29 @@ services:
             .stack
     }
 
+    fn vars() -> BTreeMap<String, String> {
+        [("MY_TOKEN".to_string(), "t0k".to_string())].into()
+    }
+
     #[test]
     fn generated_values_are_kept_and_templates_filled() {
         let dir = tempfile::tempdir().unwrap();
-        let vars: BTreeMap<String, String> = [("MY_TOKEN".to_string(), "t0k".to_string())].into();
         let names = vec!["URL".to_string(), "TOKEN".to_string()];
-        let first = resolve(&stack(), &names, dir.path(), &vars).unwrap();
-        assert_eq!(first.keys().collect::<Vec<_>>(), ["TOKEN", "URL"]);
-        let url = &first["URL"];
+        let first = resolve(&stack(), &names, dir.path(), None, &vars()).unwrap();
+        assert_eq!(first.generated, ["PW"]);
+        assert_eq!(first.values.keys().collect::<Vec<_>>(), ["TOKEN", "URL"]);
+        let url = &first.values["URL"];
         assert!(
             url.starts_with("pg://u:") && url.ends_with("@db/t0k"),
             "{url}"
         );
         assert_eq!(url.len(), "pg://u:@db/t0k".len() + 20);
-        let again = resolve(&stack(), &names, dir.path(), &vars).unwrap();
-        assert_eq!(first, again, "the generated password is reused");
+        let again = resolve(&stack(), &names, dir.path(), None, &vars()).unwrap();
+        assert_eq!(
+            first.values, again.values,
+            "the generated password is reused"
+        );
+        assert!(again.generated.is_empty());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -188,12 +245,45 @@ services:
     }
 
     #[test]
+    fn values_kept_in_a_project_by_an_older_geno_are_adopted() {
+        let user = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let names = vec!["URL".to_string()];
+        let old = resolve(&stack(), &names, project.path(), None, &vars())
+            .unwrap()
+            .values;
+        let adopted =
+            resolve(&stack(), &names, user.path(), Some(project.path()), &vars()).unwrap();
+        assert_eq!(adopted.values, old);
+        assert!(adopted.generated.is_empty());
+        assert!(
+            store_path(user.path(), "s").exists(),
+            "now kept in the user's store"
+        );
+    }
+
+    #[test]
+    fn the_user_state_directory_follows_xdg_then_home() {
+        let p = Path::new("/proj/.geno");
+        let xdg: BTreeMap<String, String> =
+            [("XDG_STATE_HOME".to_string(), "/x".to_string())].into();
+        assert_eq!(user_state_dir(&xdg, p), PathBuf::from("/x/geno"));
+        let home: BTreeMap<String, String> = [("HOME".to_string(), "/h".to_string())].into();
+        assert_eq!(
+            user_state_dir(&home, p),
+            PathBuf::from("/h/.local/state/geno")
+        );
+        assert_eq!(user_state_dir(&BTreeMap::new(), p), p.to_path_buf());
+    }
+
+    #[test]
     fn an_unset_variable_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let err = resolve(
             &stack(),
             &["TOKEN".to_string()],
             dir.path(),
+            None,
             &BTreeMap::new(),
         )
         .unwrap_err();

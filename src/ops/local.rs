@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cli::Config;
 use crate::docker::Engine;
+use crate::local::secrets;
 use crate::stack::validate::LOCAL_ENV;
 use crate::stack::{LoadError, Loaded, load};
 
@@ -32,6 +33,20 @@ impl Local {
 
     pub fn state_dir(&self) -> PathBuf {
         self.dir().join(STATE_DIR)
+    }
+
+    /// Local values of the named secrets; generated ones are kept per stack
+    /// in the user's state directory (see `local::secrets`).
+    pub fn secrets(&self, names: &[String]) -> Result<secrets::Resolved, secrets::SecretError> {
+        let project = self.state_dir();
+        let store = secrets::user_state_dir(&self.loaded.vars, &project);
+        secrets::resolve(
+            &self.loaded.stack,
+            names,
+            &store,
+            Some(&project),
+            &self.loaded.vars,
+        )
     }
 }
 

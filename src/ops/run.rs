@@ -11,7 +11,6 @@ use super::local::Local;
 use crate::cli::Config;
 use crate::docker::build;
 use crate::local::plan::{self, names};
-use crate::local::secrets;
 
 pub struct RunOptions {
     pub service: String,
@@ -38,7 +37,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         } else {
             None
         };
-        let values = secrets::resolve(stack, &svc.secrets, &local.state_dir(), &local.loaded.vars)?;
+        let values = local.secrets(&svc.secrets)?.values;
         let mut desired = plan::desired_containers(stack, image.as_deref(), &values, &local.dir())
             .into_iter()
             .find(|d| d.service == opts.service)

@@ -20,7 +20,6 @@ use crate::cli::Config;
 use crate::docker::container::{actual_from, kind_label};
 use crate::docker::{DockerError, Engine, build};
 use crate::local::plan::{self, Action, DesiredContainer, Progress, names};
-use crate::local::secrets;
 use crate::proxy::daemon::{self, LbState};
 use crate::stack::{Condition, ServiceKind, Stack};
 
@@ -130,8 +129,8 @@ pub async fn run(
         n.dedup();
         n
     };
-    let secret_values =
-        secrets::resolve(stack, &secret_names, &local.state_dir(), &local.loaded.vars)?;
+    let resolved = local.secrets(&secret_names)?;
+    let secret_values = resolved.values;
 
     for svc in stack.services.values() {
         if let Some(image) = &svc.image {
@@ -170,6 +169,26 @@ pub async fn run(
         None
     };
 
+    // New passwords cannot open a database initialised with old ones: say
+    // so before the first container fails to log in.
+    if !resolved.generated.is_empty() {
+        let existing: Vec<String> = engine
+            .stack_volumes(&stack.name)
+            .await?
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        if !existing.is_empty() {
+            let _ = writeln!(
+                err,
+                "warning: generated new values for {} but volume {} already exists; a database in it keeps its old password. \
+                 `geno down --volumes` removes the volume and its data, or put the old values back in {}",
+                resolved.generated.join(", "),
+                existing.join(", "),
+                resolved.store.display()
+            );
+        }
+    }
     engine
         .ensure_network(&stack.name, &names::network(&stack.name))
         .await?;
