@@ -72,3 +72,22 @@ def test_task_routes_to_the_generation_queue():
     route = queue_app.celery_app.conf.task_routes["genonaut.generate_image"]
     assert route == {"queue": "generation"}
     assert queue_app.celery_app.conf.task_acks_late is True
+
+
+def test_celery_task_retries_then_fails_the_job_with_the_reason(closed_port_url, monkeypatch):
+    """With the image server down, the task retries (eagerly here, so without
+    the backoff waits) and finally marks the job failed, keeping the row."""
+    store = MemoryJobStore()
+    job = store.create("a tree", "256x256")
+    monkeypatch.setattr(queue_app, "_store", store)
+    monkeypatch.setattr(queue_app, "comfyui_client", lambda: ComfyUIClient(closed_port_url, request_timeout=1))
+    queue_app.celery_app.conf.task_always_eager = True
+    try:
+        result = queue_app.generate_image.apply(args=[job.id])
+    finally:
+        queue_app.celery_app.conf.task_always_eager = False
+    assert result.get(propagate=False) == "failed"
+    kept = store.get(job.id)
+    assert kept.status == "failed"
+    assert kept.error.startswith("image server unavailable after 5 retries")
+    assert kept.attempts == 6, "the first try and five retries"
