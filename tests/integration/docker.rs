@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 
-use crate::{Geno, Output};
-
-const NEEDS: &str = "needs a Docker engine and base images: scripts/test runs it";
+use crate::{Geno, Output, http};
 
 fn base_image() -> String {
     std::env::var("GENO_TEST_IMAGE").unwrap_or_else(|_| "geno-local/bookworm:base".into())
@@ -213,7 +211,6 @@ services:
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn up_follows_dependency_conditions_then_is_idempotent_and_recreates_only_changes() {
-    let _ = NEEDS;
     let s = TestStack::new("order", ORDERED);
     let out = s.up();
     assert!(
@@ -636,10 +633,11 @@ fn genonaut_stack_end_to_end() {
         7,
         "postgres, redis, migrate, api, 2 celery, image-gen"
     );
-    let job = http(
-        "POST",
+    let (_, job) = http(
         "127.0.0.1:18001",
+        "POST",
         "/api/v1/generation-jobs",
+        None,
         Some(r#"{"prompt": "a test"}"#),
     );
     let id = serde_json::from_str::<serde_json::Value>(&job).unwrap()["id"]
@@ -648,10 +646,11 @@ fn genonaut_stack_end_to_end() {
         .to_string();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let body = http(
-            "GET",
+        let (_, body) = http(
             "127.0.0.1:18001",
+            "GET",
             &format!("/api/v1/generation-jobs/{id}"),
+            None,
             None,
         );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -756,46 +755,6 @@ fn genonaut_stack_end_to_end() {
     assert_eq!(labelled(&name), (0, 0, 0));
     let _ = std::fs::remove_dir_all(root.join(".geno").join(&name));
     let _ = std::fs::remove_file(junit);
-}
-
-/// A minimal HTTP/1.1 client for loopback tests: returns the body.
-pub fn http(method: &str, host: &str, path: &str, json: Option<&str>) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let body = json.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 #[test]

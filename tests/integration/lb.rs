@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::docker::{TestStack, http};
+use crate::docker::TestStack;
+use crate::http;
 
 fn python_image() -> String {
     std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
@@ -108,31 +109,27 @@ fn lb_stack(tag: &str, replicas: u32) -> (TestStack, u16) {
 }
 
 fn get(port: u16, path: &str) -> (u16, String) {
-    raw(
-        port,
-        &format!("GET {path} HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n\r\n"),
+    http(
+        &format!("127.0.0.1:{port}"),
+        "GET",
+        path,
+        Some("t.test"),
+        None,
     )
 }
 
-fn raw(port: u16, request: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+/// The distinct replicas (hostnames) that answer `n` requests.
+fn answering(port: u16, n: usize) -> std::collections::BTreeSet<String> {
+    (0..n)
+        .map(|_| {
+            get(port, "/app/x")
+                .1
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
 }
 
 fn targets(s: &TestStack) -> Vec<serde_json::Value> {
@@ -264,9 +261,7 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
             "{body}"
         );
     }
-    let hosts: std::collections::BTreeSet<String> = (0..6)
-        .map(|_| get(port, "/app/x").1.split(' ').next().unwrap().to_string())
-        .collect();
+    let hosts = answering(port, 6);
     assert_eq!(
         hosts.len(),
         1,
@@ -286,9 +281,7 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
         "echo 500 > /tmp/status",
     ]);
     wait_state(&s, &two, "unhealthy", Duration::from_secs(40));
-    let hosts: std::collections::BTreeSet<String> = (0..6)
-        .map(|_| get(port, "/app/x").1.split(' ').next().unwrap().to_string())
-        .collect();
+    let hosts = answering(port, 6);
     assert_eq!(hosts.len(), 2, "fail open: {hosts:?}");
 
     // Recovery after healthy_threshold passes.
@@ -344,5 +337,4 @@ fn replacing_a_target_drains_its_in_flight_requests() {
         body.ends_with(" two"),
         "new requests reach the new target: {body}"
     );
-    let _ = http; // shared helper
 }

@@ -54,16 +54,24 @@ def test_timeout_waiting_for_history_fails_the_job(comfyui_url):
     c.close()
 
 
-def test_celery_task_in_eager_mode(comfyui_url, monkeypatch):
+def run_task_eagerly(monkeypatch, make_client):
+    """generate_image on a fresh job, run in-process: a memory store, a new
+    ComfyUI client per attempt (the task closes it), Celery in eager mode.
+    Returns (store, job, result)."""
     store = MemoryJobStore()
     job = store.create("a tree", "256x256")
     monkeypatch.setattr(queue_app, "_store", store)
-    monkeypatch.setattr(queue_app, "comfyui_client", lambda: ComfyUIClient(comfyui_url, poll_interval=0.05))
+    monkeypatch.setattr(queue_app, "comfyui_client", make_client)
     queue_app.celery_app.conf.task_always_eager = True
     try:
         result = queue_app.generate_image.apply(args=[job.id])
     finally:
         queue_app.celery_app.conf.task_always_eager = False
+    return store, job, result
+
+
+def test_celery_task_in_eager_mode(comfyui_url, monkeypatch):
+    store, job, result = run_task_eagerly(monkeypatch, lambda: ComfyUIClient(comfyui_url, poll_interval=0.05))
     assert result.get() == "completed"
     assert store.get(job.id).status == "completed"
 
@@ -77,15 +85,7 @@ def test_task_routes_to_the_generation_queue():
 def test_celery_task_retries_then_fails_the_job_with_the_reason(closed_port_url, monkeypatch):
     """With the image server down, the task retries (eagerly here, so without
     the backoff waits) and finally marks the job failed, keeping the row."""
-    store = MemoryJobStore()
-    job = store.create("a tree", "256x256")
-    monkeypatch.setattr(queue_app, "_store", store)
-    monkeypatch.setattr(queue_app, "comfyui_client", lambda: ComfyUIClient(closed_port_url, request_timeout=1))
-    queue_app.celery_app.conf.task_always_eager = True
-    try:
-        result = queue_app.generate_image.apply(args=[job.id])
-    finally:
-        queue_app.celery_app.conf.task_always_eager = False
+    store, job, result = run_task_eagerly(monkeypatch, lambda: ComfyUIClient(closed_port_url, request_timeout=1))
     assert result.get(propagate=False) == "failed"
     kept = store.get(job.id)
     assert kept.status == "failed"
