@@ -22,3 +22,14 @@ pub fn report(err: &anyhow::Error, out: &mut dyn Write) -> i32 {
     }
     1
 }
+
+/// An error and its causes, outermost first, as text.
+pub fn causes(err: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push(s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -8,7 +8,6 @@ use futures_util::future::join_all;
 use crate::cli::Config;
 use crate::docker::{Engine, Member};
 use crate::stack::graph;
-use crate::stack::validate::LOCAL_ENV;
 
 pub struct DownOptions {
     pub volumes: bool,
@@ -17,22 +16,15 @@ pub struct DownOptions {
 pub fn down(config: &Config, opts: DownOptions) -> anyhow::Result<i32> {
     let rt = crate::shutdown::runtime()?;
     rt.block_on(async {
-        let name = super::local::stack_name_lenient(config)?;
-        let stack = crate::stack::load(&config.file, &config.load_options(LOCAL_ENV))
-            .ok()
-            .map(|l| l.stack);
+        let target = super::local::for_cleanup(config)?;
         let engine = Engine::connect().await?;
-        let dir = match config.file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        if crate::proxy::daemon::stop(&dir.join(super::local::STATE_DIR), &name).await {
+        if crate::proxy::daemon::stop(&target.state_dir, &target.name).await {
             eprintln!("stopped the load balancer");
         }
         run(
             &engine,
-            &name,
-            stack.as_ref(),
+            &target.name,
+            target.stack.as_ref(),
             &opts,
             &mut std::io::stderr(),
         )

@@ -50,11 +50,23 @@ impl Local {
     }
 }
 
-/// The stack name even when stack.yaml no longer loads, so `geno down`
-/// can always clean up.
-pub fn stack_name_lenient(config: &Config) -> anyhow::Result<String> {
+/// What `geno down` needs to clean up, even when stack.yaml no longer loads:
+/// the stack's name (from the raw `name:` if need be) and, when it loads,
+/// the stack itself (for dependency order and grace periods).
+pub struct ForCleanup {
+    pub name: String,
+    pub stack: Option<crate::stack::Stack>,
+    pub state_dir: PathBuf,
+}
+
+pub fn for_cleanup(config: &Config) -> anyhow::Result<ForCleanup> {
+    let state_dir = crate::stack::load::Source::dir_of(&config.file).join(STATE_DIR);
     match load(&config.file, &config.load_options(LOCAL_ENV)) {
-        Ok(l) => Ok(l.stack.name),
+        Ok(l) => Ok(ForCleanup {
+            name: l.stack.name.clone(),
+            stack: Some(l.stack),
+            state_dir,
+        }),
         Err(err @ LoadError::Invalid(_)) => {
             let text = std::fs::read_to_string(&config.file)?;
             let name = crate::stack::yaml::parse(&text).ok().and_then(|root| {
@@ -62,12 +74,16 @@ pub fn stack_name_lenient(config: &Config) -> anyhow::Result<String> {
                     .and_then(|(_, v)| v.scalar().map(str::to_string))
             });
             match name {
-                Some(n) => {
+                Some(name) => {
                     tracing::warn!(
-                        "{} does not load; using its name `{n}` to clean up",
+                        "{} does not load; using its name `{name}` to clean up",
                         config.file.display()
                     );
-                    Ok(n)
+                    Ok(ForCleanup {
+                        name,
+                        stack: None,
+                        state_dir,
+                    })
                 }
                 None => Err(err.into()),
             }

@@ -318,7 +318,7 @@ async fn http_attempt(
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{method} {url}: {}", crate::error::causes(&e).join(": ")))?;
     let status = resp.status().as_u16();
     let body = resp
         .text()
@@ -418,17 +418,6 @@ async fn targets_attempt(
             wrong.join("; ")
         ))
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn clip(text: &str, n: usize) -> String {

@@ -25,6 +25,7 @@ use super::{admin, server, timing};
 use crate::alb::health::Check;
 use crate::docker::Engine;
 use crate::local::plan::names;
+use crate::stack::matcher::Matcher;
 use crate::stack::{LoadBalancer, Stack};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,6 +380,12 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
         .pool_max_idle_per_host(0)
         .build_http();
     let mut next: HashMap<(String, String), Instant> = HashMap::new();
+    // Parsed once; validation has already refused a matcher that does not parse.
+    let matchers: HashMap<&String, Matcher> = lb
+        .target_groups
+        .iter()
+        .filter_map(|(name, g)| Some((name, Matcher::parse(&g.health_check.matcher).ok()?)))
+        .collect();
     loop {
         let due: Vec<(String, String, SocketAddr)> = {
             let reg = registry.lock().expect("registry lock");
@@ -406,6 +413,7 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
                 Instant::now() + t.interval,
             );
             let hc = spec.health_check.clone();
+            let matcher = matchers.get(&group).cloned();
             let client = client.clone();
             let registry = registry.clone();
             tokio::spawn(async move {
@@ -418,8 +426,7 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
                         Ok(Err(e)) => Check::Failed(short_error(&e)),
                         Ok(Ok(resp)) => {
                             let status = resp.status().as_u16();
-                            let matcher = crate::stack::matcher::Matcher::parse(&hc.matcher);
-                            if matcher.is_ok_and(|m| m.matches(status)) {
+                            if matcher.is_some_and(|m| m.matches(status)) {
                                 Check::Pass
                             } else {
                                 Check::Mismatch(status)
@@ -448,12 +455,7 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
     }
 }
 
+/// The innermost cause: "connection refused" rather than hyper's wrapper text.
 fn short_error(e: &hyper_util::client::legacy::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = s.to_string();
-        source = s.source();
-    }
-    text
+    crate::error::causes(e).pop().unwrap_or_default()
 }

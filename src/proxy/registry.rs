@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::alb::health::{Check, State, TargetHealth, Thresholds};
 use crate::alb::targets::{Selection, select};
-use crate::stack::matcher::Matcher;
 use crate::stack::{LoadBalancer, TargetGroup};
 
 #[derive(Debug)]
@@ -28,7 +27,6 @@ pub struct Target {
 pub struct Group {
     pub name: String,
     pub spec: TargetGroup,
-    pub matcher: Matcher,
     pub targets: Vec<Target>,
     next: usize,
 }
@@ -71,8 +69,6 @@ impl Registry {
                 .iter()
                 .map(|(name, spec)| Group {
                     name: name.clone(),
-                    matcher: Matcher::parse(&spec.health_check.matcher)
-                        .unwrap_or_else(|_| Matcher::parse("200").expect("200 is a valid matcher")),
                     spec: spec.clone(),
                     targets: Vec::new(),
                     next: 0,

@@ -87,11 +87,15 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>, peer: SocketAddr) -> 
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    let action = rules::route(&proxy.listener, &path, host.as_deref(), method.as_str()).clone();
+    // Borrowed from the listener for the whole request: no copy per request.
+    let action = rules::route(&proxy.listener, &path, host.as_deref(), method.as_str());
     let (response, target) = match action {
-        Action::FixedResponse(fr) => (text(fr.status, &fr.content_type, fr.body), "-".to_string()),
+        Action::FixedResponse(fr) => (
+            text(fr.status, &fr.content_type, fr.body.clone()),
+            "-".to_string(),
+        ),
         Action::Forward(group) => {
-            let pick = proxy.registry.lock().expect("registry lock").pick(&group);
+            let pick = proxy.registry.lock().expect("registry lock").pick(group);
             match pick {
                 Pick::Unavailable => (
                     error_page(StatusCode::SERVICE_UNAVAILABLE),

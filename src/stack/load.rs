@@ -66,7 +66,12 @@ impl Source {
 
     /// The folder relative paths in the stack are resolved against.
     pub fn dir(&self) -> PathBuf {
-        match self.path.parent() {
+        Source::dir_of(&self.path)
+    }
+
+    /// The folder of a stack file, `.` for a bare file name.
+    pub fn dir_of(path: &Path) -> PathBuf {
+        match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         }
