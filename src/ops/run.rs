@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 
 use super::local::Local;
 use crate::cli::Config;
-use crate::docker::build;
 use crate::local::plan::{self, names};
 
 pub struct RunOptions {
@@ -32,8 +31,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             anyhow::bail!("{} is not up (no network {network}); run `geno up` first", stack.name);
         }
         let image = if svc.is_app() {
-            let built = build::ensure_image(&local.engine, &stack.name, &local.dir(), &stack.image, &mut std::io::stderr()).await?;
-            Some(built.id)
+            Some(super::up::stack_image(&local, &mut std::io::stderr()).await?)
         } else {
             None
         };

@@ -20,6 +20,7 @@ use crate::cli::Config;
 use crate::docker::container::{actual_from, kind_label};
 use crate::docker::{DockerError, Engine, build};
 use crate::local::plan::{self, Action, DesiredContainer, Progress, names};
+use crate::local::secrets;
 use crate::proxy::daemon::{self, LbState};
 use crate::stack::{Condition, ServiceKind, Stack};
 
@@ -130,7 +131,7 @@ pub async fn run(
         n
     };
     let resolved = local.secrets(&secret_names)?;
-    let secret_values = resolved.values;
+    let secret_values = &resolved.values;
 
     for svc in stack.services.values() {
         if let Some(image) = &svc.image {
@@ -143,52 +144,12 @@ pub async fn run(
         }
     }
     let image_id = if stack.services.values().any(|s| s.is_app()) {
-        let t = Instant::now();
-        let built =
-            build::ensure_image(engine, &stack.name, &local.dir(), &stack.image, &mut err).await?;
-        if built.skipped {
-            let _ = writeln!(
-                err,
-                "image {} ({}): context unchanged ({} files, {}), build skipped",
-                built.tag,
-                short_id(&built.id),
-                built.context.files,
-                &built.context.digest[..19]
-            );
-        } else {
-            let _ = writeln!(
-                err,
-                "image {} ({}) built in {:.1}s",
-                built.tag,
-                short_id(&built.id),
-                t.elapsed().as_secs_f64()
-            );
-        }
-        Some(built.id)
+        Some(stack_image(local, &mut err).await?)
     } else {
         None
     };
 
-    // New passwords cannot open a database initialised with old ones: say
-    // so before the first container fails to log in.
-    if !resolved.generated.is_empty() {
-        let existing: Vec<String> = engine
-            .stack_volumes(&stack.name)
-            .await?
-            .into_iter()
-            .map(|(v, _)| v)
-            .collect();
-        if !existing.is_empty() {
-            let _ = writeln!(
-                err,
-                "warning: generated new values for {} but volume {} already exists; a database in it keeps its old password. \
-                 `geno down --volumes` removes the volume and its data, or put the old values back in {}",
-                resolved.generated.join(", "),
-                existing.join(", "),
-                resolved.store.display()
-            );
-        }
-    }
+    warn_on_new_passwords(local, &resolved, &mut err).await?;
     engine
         .ensure_network(&stack.name, &names::network(&stack.name))
         .await?;
@@ -198,8 +159,7 @@ pub async fn run(
             .await?;
     }
 
-    let desired =
-        plan::desired_containers(stack, image_id.as_deref(), &secret_values, &local.dir());
+    let desired = plan::desired_containers(stack, image_id.as_deref(), secret_values, &local.dir());
     let actual: Vec<_> = engine
         .members(&stack.name)
         .await?
@@ -386,6 +346,64 @@ pub async fn run(
         }
     );
     Ok(0)
+}
+
+/// Builds (or finds) the stack's one image and says which; shared by `up`
+/// and `run` so both run exactly the image the context gives.
+pub async fn stack_image(local: &Local, err: &mut dyn Write) -> anyhow::Result<String> {
+    let stack = &local.loaded.stack;
+    let t = Instant::now();
+    let built =
+        build::ensure_image(&local.engine, &stack.name, &local.dir(), &stack.image, err).await?;
+    if built.skipped {
+        let _ = writeln!(
+            err,
+            "image {} ({}): context unchanged ({} files, {}), build skipped",
+            built.tag,
+            short_id(&built.id),
+            built.context.files,
+            &built.context.digest[..19]
+        );
+    } else {
+        let _ = writeln!(
+            err,
+            "image {} ({}) built in {:.1}s",
+            built.tag,
+            short_id(&built.id),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(built.id)
+}
+
+/// New passwords cannot open a database initialised with old ones: say so
+/// before the first container fails to log in.
+async fn warn_on_new_passwords(
+    local: &Local,
+    resolved: &secrets::Resolved,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if resolved.generated.is_empty() {
+        return Ok(());
+    }
+    let existing: Vec<String> = local
+        .engine
+        .stack_volumes(&local.loaded.stack.name)
+        .await?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    if !existing.is_empty() {
+        let _ = writeln!(
+            err,
+            "warning: generated new values for {} but volume {} already exists; a database in it keeps its old password. \
+             `geno down --volumes` removes the volume and its data, or put the old values back in {}",
+            resolved.generated.join(", "),
+            existing.join(", "),
+            resolved.store.display()
+        );
+    }
+    Ok(())
 }
 
 fn services_from(stack: &Stack, actions: Vec<Action>) -> Vec<Svc> {
