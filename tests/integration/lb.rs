@@ -132,6 +132,14 @@ fn answering(port: u16, n: usize) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// Runs a command in replica `index` of `web`; returns its output.
+fn in_web(s: &TestStack, index: u32, command: &[&str]) -> crate::Output {
+    let index = index.to_string();
+    let mut args = vec!["exec", "-T", "--index", &index, "web", "--"];
+    args.extend_from_slice(command);
+    s.run(args)
+}
+
 fn targets(s: &TestStack) -> Vec<serde_json::Value> {
     let out = s.run(["--json", "ps"]);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -220,30 +228,9 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
     let one = format!("{}-web-1", s.name);
     let two = format!("{}-web-2", s.name);
     assert_eq!(state_of(&s, &one).0, "healthy");
-    s.run([
-        "exec",
-        "-T",
-        "--index",
-        "1",
-        "web",
-        "--",
-        "sh",
-        "-c",
-        "echo 503 > /tmp/status",
-    ]);
+    in_web(&s, 1, &["sh", "-c", "echo 503 > /tmp/status"]);
     let (state, reason) = wait_state(&s, &one, "unhealthy", Duration::from_secs(40));
-    let fails = s
-        .run([
-            "exec",
-            "-T",
-            "--index",
-            "1",
-            "web",
-            "--",
-            "cat",
-            "/tmp/fails",
-        ])
-        .stdout;
+    let fails = in_web(&s, 1, &["cat", "/tmp/fails"]).stdout;
     assert_eq!(
         (state.as_str(), reason.as_str()),
         ("unhealthy", "Target.ResponseCodeMismatch")
@@ -269,32 +256,13 @@ fn unhealthy_after_exactly_the_threshold_then_recovery_and_fail_open() {
     );
 
     // Both unhealthy: the ALB fails open and routes to all of them.
-    s.run([
-        "exec",
-        "-T",
-        "--index",
-        "2",
-        "web",
-        "--",
-        "sh",
-        "-c",
-        "echo 500 > /tmp/status",
-    ]);
+    in_web(&s, 2, &["sh", "-c", "echo 500 > /tmp/status"]);
     wait_state(&s, &two, "unhealthy", Duration::from_secs(40));
     let hosts = answering(port, 6);
     assert_eq!(hosts.len(), 2, "fail open: {hosts:?}");
 
     // Recovery after healthy_threshold passes.
-    s.run([
-        "exec",
-        "-T",
-        "--index",
-        "1",
-        "web",
-        "--",
-        "rm",
-        "/tmp/status",
-    ]);
+    in_web(&s, 1, &["rm", "/tmp/status"]);
     assert_eq!(
         wait_state(&s, &one, "healthy", Duration::from_secs(20)).0,
         "healthy"
