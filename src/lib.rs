@@ -6,6 +6,7 @@
 
 pub mod alb;
 pub mod cli;
+pub mod deploy;
 pub mod docker;
 pub mod dockerignore;
 pub mod error;

@@ -1,0 +1,8 @@
+//! Promotion to ECS, the pure part: the typed task definitions and service
+//! updates geno sends, how a rollout is read, and the records of what was
+//! done. No tokio, bollard or AWS SDK here; `aws`, `registry` and
+//! `ops::promote` do the talking.
+
+pub mod record;
+pub mod rollout;
+pub mod taskdef;

@@ -1,0 +1,257 @@
+//! Promotion records: what each `geno promote` / `geno rollback` did to an
+//! environment, kept as one JSON file each under
+//! `.geno/<stack>/promotions/<env>/`, and which one a rollback returns to.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    Promote,
+    Rollback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum Outcome {
+    /// Every service reached its new task definition.
+    Succeeded,
+    /// The rollout failed and every service was put back.
+    RolledBack { reason: String },
+    /// It failed and putting it back failed too, or was not possible.
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRecord {
+    /// The service's name in stack.yaml.
+    pub name: String,
+    pub ecs_service: String,
+    /// Task definition ARN before this promotion.
+    pub before: String,
+    /// Task definition ARN it was moved to.
+    pub after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// Start time and environment; also the file name.
+    pub id: String,
+    pub kind: Kind,
+    pub stack: String,
+    pub environment: String,
+    pub cluster: String,
+    pub image_id: String,
+    pub manifest_digest: String,
+    /// `registry/repository@digest` per service repository.
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_revision: Option<String>,
+    /// Promoted with `--force`, without a passing verification record.
+    #[serde(default)]
+    pub forced: bool,
+    /// For a rollback: the record whose task definitions it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
+    pub services: Vec<ServiceRecord>,
+    pub outcome: Outcome,
+    pub started_at: String,
+    pub finished_at: String,
+    pub geno_version: String,
+}
+
+impl Record {
+    pub fn succeeded(&self) -> bool {
+        self.outcome == Outcome::Succeeded
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot read promotion records in {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("promotion record {} is not valid", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot write promotion record {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub fn dir(state_dir: &Path, stack: &str, env: &str) -> PathBuf {
+    state_dir.join(stack).join("promotions").join(env)
+}
+
+/// A record id from an RFC 3339 time: sortable and usable as a file name.
+pub fn id_for(started_at: &str, kind: &Kind) -> String {
+    let compact: String = started_at.chars().filter(|c| *c != ':').collect();
+    match kind {
+        Kind::Promote => compact,
+        Kind::Rollback => format!("{compact}-rollback"),
+    }
+}
+
+pub fn save(dir: &Path, record: &Record) -> Result<PathBuf, RecordError> {
+    let path = dir.join(format!("{}.json", record.id));
+    let write = |source| RecordError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write)?;
+    let text = serde_json::to_string_pretty(record).unwrap_or_default();
+    // Written whole then renamed, so a record is never half there.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(write)?;
+    std::fs::rename(&tmp, &path).map_err(write)?;
+    Ok(path)
+}
+
+/// All records of an environment, oldest first.
+pub fn load_all(dir: &Path) -> Result<Vec<Record>, RecordError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(RecordError::Read {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| RecordError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let record: Record =
+            serde_json::from_str(&text).map_err(|source| RecordError::Parse { path, source })?;
+        out.push(record);
+    }
+    out.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// The latest successful record: what the environment should be running.
+pub fn current(records: &[Record]) -> Option<&Record> {
+    records.iter().rev().find(|r| r.succeeded())
+}
+
+/// Where `geno rollback` goes: the latest successful record before the
+/// current one that put different task definitions in place. Rolling back
+/// twice therefore returns to where the first rollback started, as
+/// `cd -` does.
+pub fn rollback_target(records: &[Record]) -> Option<&Record> {
+    let current = current(records)?;
+    let afters = |r: &Record| {
+        let mut v: Vec<String> = r.services.iter().map(|s| s.after.clone()).collect();
+        v.sort();
+        v
+    };
+    let now = afters(current);
+    records
+        .iter()
+        .rev()
+        .filter(|r| r.succeeded() && r.id != current.id)
+        .find(|r| afters(r) != now)
+}
+
+/// The newest successful promotion of `image_id` to this environment: the
+/// digest it was pushed as, for renderings and diffs.
+pub fn digest_of<'a>(records: &'a [Record], image_id: &str) -> Option<&'a Record> {
+    records
+        .iter()
+        .rev()
+        .find(|r| r.succeeded() && r.image_id == image_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, after: &str, outcome: Outcome) -> Record {
+        Record {
+            id: id.into(),
+            kind: Kind::Promote,
+            stack: "genonaut".into(),
+            environment: "demo".into(),
+            cluster: "genonaut-demo".into(),
+            image_id: format!("sha256:{after}"),
+            manifest_digest: String::new(),
+            images: vec![],
+            git_revision: None,
+            forced: false,
+            restores: None,
+            services: vec![ServiceRecord {
+                name: "api".into(),
+                ecs_service: "genonaut-api-demo".into(),
+                before: String::new(),
+                after: after.into(),
+            }],
+            outcome,
+            started_at: id.into(),
+            finished_at: id.into(),
+            geno_version: "0".into(),
+        }
+    }
+
+    #[test]
+    fn rollback_goes_to_the_previous_success_with_other_task_definitions() {
+        let failed = Outcome::RolledBack { reason: "x".into() };
+        let rs = vec![
+            record("1", "api:1", Outcome::Succeeded),
+            record("2", "api:2", Outcome::Succeeded),
+            record("3", "api:2", Outcome::Succeeded),
+            record("4", "api:3", failed),
+        ];
+        assert_eq!(current(&rs).unwrap().id, "3");
+        assert_eq!(rollback_target(&rs).unwrap().id, "1");
+        assert!(rollback_target(&rs[..1]).is_none());
+        assert!(rollback_target(&[]).is_none());
+        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "3");
+        assert!(digest_of(&rs, "sha256:api:3").is_none());
+    }
+
+    #[test]
+    fn saved_records_load_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["2026-11-22T10:00:00Z", "2026-11-21T10:00:00Z"] {
+            let mut r = record(id, "api:1", Outcome::Succeeded);
+            r.id = id_for(id, &Kind::Promote);
+            save(dir.path(), &r).unwrap();
+        }
+        let ids: Vec<String> = load_all(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["2026-11-21T100000Z", "2026-11-22T100000Z"]);
+        assert!(load_all(&dir.path().join("none")).unwrap().is_empty());
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        let err = load_all(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.json") && err.contains("not valid"),
+            "{err}"
+        );
+    }
+}

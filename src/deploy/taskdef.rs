@@ -1,0 +1,381 @@
+//! The typed form of what geno sends ECS — a task definition and a service
+//! update — read strictly from `render::ecs` output, and the comparison of a
+//! rendered task definition with a live one.
+//!
+//! Strict (`deny_unknown_fields`) on purpose: a field `geno render` prints but
+//! the ECS adapter does not send would make `geno diff` report a change that
+//! promote can never apply. A unit test parses every rendering.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskDefinition {
+    pub family: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    pub network_mode: String,
+    pub requires_compatibilities: Vec<String>,
+    pub cpu: String,
+    pub memory: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_platform: Option<RuntimePlatform>,
+    pub container_definitions: Vec<ContainerDefinition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuntimePlatform {
+    pub cpu_architecture: String,
+    pub operating_system_family: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub port_mappings: Vec<PortMapping>,
+    #[serde(default)]
+    pub environment: Vec<NameValue>,
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortMapping {
+    pub container_port: i32,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    pub name: String,
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogConfiguration {
+    pub log_driver: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// The `UpdateService` input `geno render` prints for a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceUpdate {
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period_seconds: Option<i32>,
+}
+
+impl ServiceUpdate {
+    /// Only the task definition changes: what a rollback sends, so it
+    /// touches nothing else an operator may have set since.
+    pub fn task_definition_only(cluster: &str, service: &str, task_definition: &str) -> Self {
+        ServiceUpdate {
+            cluster: cluster.into(),
+            service: service.into(),
+            task_definition: task_definition.into(),
+            desired_count: None,
+            deployment_configuration: None,
+            health_check_grace_period_seconds: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentConfiguration {
+    pub deployment_circuit_breaker: CircuitBreaker,
+    pub minimum_healthy_percent: i32,
+    pub maximum_percent: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+/// One app service of a rendering, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    /// The service's name in stack.yaml.
+    pub name: String,
+    pub repository: String,
+    pub task_definition: TaskDefinition,
+    pub update: ServiceUpdate,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering of service `{service}` does not match what geno sends ECS: {source}")]
+pub struct PlanError {
+    pub service: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// The app services of a `render::ecs::render` result, in stack order.
+pub fn plans(rendering: &Value) -> Result<Vec<ServicePlan>, PlanError> {
+    let mut out = Vec::new();
+    let services = rendering["services"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (name, entry) in services {
+        let err = |source| PlanError {
+            service: name.clone(),
+            source,
+        };
+        out.push(ServicePlan {
+            repository: entry["repository"].as_str().unwrap_or_default().to_string(),
+            task_definition: serde_json::from_value(entry["taskDefinition"].clone())
+                .map_err(err)?,
+            update: serde_json::from_value(entry["service"].clone()).map_err(err)?,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// Both sides in the form they are compared in: defaults ECS fills in on
+/// read (a start period of 0) dropped, so only real differences remain.
+pub fn normalized(td: &TaskDefinition) -> TaskDefinition {
+    let mut td = td.clone();
+    for c in &mut td.container_definitions {
+        if let Some(h) = &mut c.health_check
+            && h.start_period == Some(0)
+        {
+            h.start_period = None;
+        }
+    }
+    td
+}
+
+/// One difference between the live and the rendered value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Dotted path; list entries with a name are addressed by it
+    /// (`containerDefinitions[api].environment[LOG_LEVEL]`).
+    pub path: String,
+    pub live: Option<String>,
+    pub rendered: Option<String>,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.live, &self.rendered) {
+            (None, Some(r)) => write!(f, "+ {}: {r}", self.path),
+            (Some(l), None) => write!(f, "- {}: {l}", self.path),
+            (Some(l), Some(r)) => write!(f, "~ {}: {l} → {r}", self.path),
+            (None, None) => write!(f, "  {}", self.path),
+        }
+    }
+}
+
+/// What registering `rendered` would change relative to `live`.
+pub fn diff(live: &TaskDefinition, rendered: &TaskDefinition) -> Vec<Change> {
+    let live = serde_json::to_value(normalized(live)).unwrap_or_default();
+    let rendered = serde_json::to_value(normalized(rendered)).unwrap_or_default();
+    let mut out = Vec::new();
+    diff_values("", Some(&live), Some(&rendered), &mut out);
+    out
+}
+
+fn diff_values(path: &str, live: Option<&Value>, rendered: Option<&Value>, out: &mut Vec<Change>) {
+    match (live, rendered) {
+        (Some(Value::Object(l)), Some(Value::Object(r))) => {
+            let mut keys: Vec<&String> = l.keys().collect();
+            keys.extend(r.keys().filter(|k| !l.contains_key(*k)));
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff_values(&p, l.get(k), r.get(k), out);
+            }
+        }
+        (Some(Value::Array(l)), Some(Value::Array(r))) if named(l) && named(r) => {
+            let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_string();
+            let mut names: Vec<String> = l.iter().map(name).collect();
+            names.extend(
+                r.iter()
+                    .map(name)
+                    .filter(|n| !l.iter().any(|v| name(v) == *n)),
+            );
+            for n in names {
+                let find = |list: &[Value]| list.iter().find(|v| name(v) == n).cloned();
+                let (lv, rv) = (find(l), find(r));
+                // `{name, value}` pairs read best as the value alone.
+                let simplify = |v: Option<Value>| {
+                    v.map(|mut v| {
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("name");
+                            if o.len() == 1 {
+                                return o.values().next().cloned().unwrap_or_default();
+                            }
+                        }
+                        v
+                    })
+                };
+                diff_values(
+                    &format!("{path}[{n}]"),
+                    simplify(lv).as_ref(),
+                    simplify(rv).as_ref(),
+                    out,
+                );
+            }
+        }
+        (l, r) if l == r => {}
+        (l, r) => out.push(Change {
+            path: path.to_string(),
+            live: l.map(show),
+            rendered: r.map(show),
+        }),
+    }
+}
+
+fn named(list: &[Value]) -> bool {
+    list.iter().all(|v| v["name"].is_string())
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::ecs::{ImageChoice, render};
+    use crate::stack::{LoadOptions, load};
+
+    fn rendering(env: &str) -> Value {
+        let opts = LoadOptions::new(env);
+        let loaded = load(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stack.yaml"),
+            &opts,
+        )
+        .unwrap();
+        let d = format!("sha256:{}", "b".repeat(64));
+        render(&loaded.stack, env, &ImageChoice::Digest(d)).unwrap()
+    }
+
+    #[test]
+    fn every_rendering_is_what_the_adapter_sends() {
+        for env in ["demo", "dev", "test", "prod"] {
+            let plans = plans(&rendering(env)).unwrap();
+            let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["api", "celery", "image-gen"], "{env}");
+            // Typed and back: nothing render prints is lost on the way.
+            let r = rendering(env);
+            for p in &plans {
+                assert_eq!(
+                    serde_json::to_value(&p.task_definition).unwrap(),
+                    r["services"][&p.name]["taskDefinition"]
+                );
+                assert_eq!(
+                    serde_json::to_value(&p.update).unwrap(),
+                    r["services"][&p.name]["service"]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_with_its_service() {
+        let mut r = rendering("demo");
+        r["services"]["api"]["taskDefinition"]["pidMode"] = "host".into();
+        let err = plans(&r).unwrap_err();
+        assert_eq!(err.service, "api");
+        assert!(err.to_string().contains("unknown field `pidMode`"), "{err}");
+    }
+
+    #[test]
+    fn diff_names_each_changed_field() {
+        let plans = plans(&rendering("demo")).unwrap();
+        let live = plans[0].task_definition.clone();
+        assert!(diff(&live, &live).is_empty());
+
+        let mut rendered = live.clone();
+        let c = &mut rendered.container_definitions[0];
+        c.image = "r/genonaut-api-demo@sha256:new".into();
+        c.environment.retain(|e| e.name != "LOG_LEVEL");
+        c.environment.push(NameValue {
+            name: "FEATURE".into(),
+            value: "on".into(),
+        });
+        c.health_check.as_mut().unwrap().retries = 7;
+        rendered.cpu = "1024".into();
+        let mut live = live;
+        // ECS reads back an unset start period as 0: not a change.
+        live.container_definitions[0]
+            .health_check
+            .as_mut()
+            .unwrap()
+            .start_period
+            .get_or_insert(0);
+        let changes: Vec<String> = diff(&live, &rendered)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let old_image = &live.container_definitions[0].image;
+        assert_eq!(
+            changes,
+            [
+                "~ cpu: 512 → 1024".to_string(),
+                format!(
+                    "~ containerDefinitions[api].image: {old_image} → r/genonaut-api-demo@sha256:new"
+                ),
+                "- containerDefinitions[api].environment[LOG_LEVEL]: INFO".into(),
+                "+ containerDefinitions[api].environment[FEATURE]: on".into(),
+                "~ containerDefinitions[api].healthCheck.retries: 3 → 7".into(),
+            ]
+        );
+    }
+}
