@@ -5,6 +5,7 @@
 //! `render` (pure mappings), then `ops`, one module per verb, and `cli`.
 
 pub mod alb;
+pub mod aws;
 pub mod cli;
 pub mod deploy;
 pub mod docker;
@@ -14,6 +15,7 @@ pub mod local;
 pub mod logging;
 pub mod ops;
 pub mod proxy;
+pub mod registry;
 pub mod render;
 pub mod shutdown;
 pub mod smoke;

@@ -146,6 +146,26 @@ pub struct Built {
     pub context: Context,
 }
 
+/// The stack image the current context gives, if it has been built; never
+/// builds (promote and diff must name what was tested, not make something new).
+pub async fn current_image(
+    engine: &Engine,
+    stack: &str,
+    dir: &Path,
+    build: &ImageBuild,
+) -> Result<Option<String>, BuildError> {
+    let context = pack(&dir.join(&build.context), build)?;
+    match engine
+        .docker
+        .inspect_image(&context_tag(stack, &context.digest))
+        .await
+    {
+        Ok(image) => Ok(image.id),
+        Err(e) if super::is_not_found(&e) => Ok(None),
+        Err(e) => Err(DockerError::from(e).into()),
+    }
+}
+
 /// Builds the stack image unless one with the same context digest exists.
 pub async fn ensure_image(
     engine: &Engine,

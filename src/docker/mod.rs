@@ -6,6 +6,7 @@
 pub mod build;
 pub mod container;
 pub mod objects;
+pub mod push;
 
 use std::collections::HashMap;
 

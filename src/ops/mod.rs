@@ -1,6 +1,7 @@
 //! One module per verb: the work behind each command.
 
 pub mod config;
+pub mod deploy;
 pub mod down;
 pub mod exec;
 pub mod lb;

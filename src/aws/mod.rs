@@ -1,0 +1,464 @@
+//! The AWS adapter: ECS, ECR, SSM, Secrets Manager, IAM and STS through the
+//! SDK, with every failure turned into one line that says what to do.
+//!
+//! Endpoints, credentials and retries come from the standard AWS
+//! configuration chain, so `AWS_ENDPOINT_URL` points geno at a stand-in
+//! (moto) exactly as it points the AWS CLI.
+
+mod taskdef;
+
+use std::future::Future;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+
+use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
+use crate::deploy::taskdef::{ServiceUpdate, TaskDefinition};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error(
+        "cannot reach AWS {service} at {endpoint} ({reason}); check the network, or AWS_ENDPOINT_URL when a stand-in serves the API"
+    )]
+    Unreachable {
+        service: &'static str,
+        endpoint: String,
+        reason: String,
+    },
+    #[error(
+        "no AWS credentials ({reason}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
+    NoCredentials { reason: String },
+    #[error("{operation}: {code}: {message}")]
+    Api {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{operation}: {reason}")]
+    Other {
+        operation: &'static str,
+        reason: String,
+    },
+}
+
+impl AwsError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The SDK clients for one region.
+#[derive(Clone)]
+pub struct Aws {
+    pub region: String,
+    endpoint: Option<String>,
+    ecs: aws_sdk_ecs::Client,
+    ecr: aws_sdk_ecr::Client,
+    ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+}
+
+/// Who geno acts as.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Credentials for `docker push` to ECR.
+#[derive(Debug, Clone)]
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+    pub server: String,
+}
+
+impl Aws {
+    pub async fn connect(region: &str) -> Aws {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        Aws {
+            region: region.to_string(),
+            endpoint: config.endpoint_url().map(str::to_string),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+        }
+    }
+
+    /// The endpoint a service is reached at, for messages.
+    pub fn endpoint(&self, service: &str) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://{service}.{}.amazonaws.com", self.region))
+    }
+
+    fn err<E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        e: SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let reason = crate::error::causes(&e).last().cloned().unwrap_or_default();
+        match &e {
+            SdkError::DispatchFailure(d) if !d.is_user() => AwsError::Unreachable {
+                service,
+                endpoint: self.endpoint(service),
+                reason,
+            },
+            SdkError::TimeoutError(_) => AwsError::Unreachable {
+                service,
+                endpoint: self.endpoint(service),
+                reason: "timed out".into(),
+            },
+            _ if crate::error::causes(&e)
+                .iter()
+                .any(|c| c.contains("credentials") || c.contains("Credentials")) =>
+            {
+                AwsError::NoCredentials { reason }
+            }
+            SdkError::ServiceError(s) => AwsError::Api {
+                operation,
+                code: s.err().code().unwrap_or("Error").to_string(),
+                message: s.err().message().unwrap_or_default().to_string(),
+            },
+            _ => AwsError::Other { operation, reason },
+        }
+    }
+
+    pub async fn identity(&self) -> Result<Identity, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.err("sts", "GetCallerIdentity", e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// The cluster's status (`ACTIVE`, …), or `None` when there is none.
+    pub async fn cluster_status(&self, cluster: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .ecs
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeClusters", e))?;
+        Ok(out
+            .clusters()
+            .first()
+            .map(|c| c.status().unwrap_or_default().to_string()))
+    }
+
+    /// The named services; names ECS does not know are returned apart.
+    pub async fn services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<(Vec<ServiceStatus>, Vec<String>), AwsError> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        // DescribeServices takes at most 10 names per call.
+        for chunk in names.chunks(10) {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| self.err("ecs", "DescribeServices", e))?;
+            found.extend(out.services().iter().map(service_status));
+            for f in out.failures() {
+                let arn = f.arn().unwrap_or_default();
+                missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
+            }
+        }
+        // A deleted service is still described for a while, as INACTIVE.
+        let (live, gone): (Vec<_>, Vec<_>) =
+            found.into_iter().partition(|s| s.status != "INACTIVE");
+        missing.extend(gone.into_iter().map(|s| s.name));
+        Ok((live, missing))
+    }
+
+    pub async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeTaskDefinition", e))?;
+        let td = out.task_definition().ok_or_else(|| AwsError::Other {
+            operation: "DescribeTaskDefinition",
+            reason: format!("no task definition in the answer for {arn}"),
+        })?;
+        Ok(taskdef::project(td))
+    }
+
+    /// Registers a task definition; returns its ARN.
+    pub async fn register(&self, td: &TaskDefinition) -> Result<String, AwsError> {
+        let request = taskdef::register_request(self.ecs.register_task_definition(), td).map_err(
+            |reason| AwsError::Other {
+                operation: "RegisterTaskDefinition",
+                reason,
+            },
+        )?;
+        let out = request
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "RegisterTaskDefinition", e))?;
+        out.task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Other {
+                operation: "RegisterTaskDefinition",
+                reason: "the answer named no task definition ARN".into(),
+            })
+    }
+
+    /// The ECR repositories among `names` that do not exist.
+    pub async fn missing_repositories(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut missing = Vec::new();
+        // One call per name: a single missing name fails a batched call.
+        for name in names {
+            match self
+                .ecr
+                .describe_repositories()
+                .repository_names(name)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => match self.err("ecr", "DescribeRepositories", e) {
+                    AwsError::Api { code, .. } if code == "RepositoryNotFoundException" => {
+                        missing.push(name.clone())
+                    }
+                    other => return Err(other),
+                },
+            }
+        }
+        Ok(missing)
+    }
+
+    /// The SSM parameters among `names` that do not exist. Reads names
+    /// only (DescribeParameters), never values.
+    pub async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut present = std::collections::BTreeSet::new();
+        for chunk in names.chunks(10) {
+            let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .set_values(Some(chunk.to_vec()))
+                .build()
+                .map_err(|e| AwsError::Other {
+                    operation: "DescribeParameters",
+                    reason: e.to_string(),
+                })?;
+            let mut pages = self
+                .ssm
+                .describe_parameters()
+                .parameter_filters(filter)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| self.err("ssm", "DescribeParameters", e))?;
+                for p in page.parameters() {
+                    present.insert(p.name().unwrap_or_default().to_string());
+                }
+            }
+        }
+        Ok(names
+            .iter()
+            .filter(|n| !present.contains(*n))
+            .cloned()
+            .collect())
+    }
+
+    /// The Secrets Manager secrets among `ids` (names or ARNs) that do not
+    /// exist; metadata only.
+    pub async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut missing = Vec::new();
+        for id in ids {
+            if let Err(e) = self.secrets.describe_secret().secret_id(id).send().await {
+                match self.err("secretsmanager", "DescribeSecret", e) {
+                    AwsError::Api { code, .. } if code == "ResourceNotFoundException" => {
+                        missing.push(id.clone())
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// The IAM roles among `arns` that do not exist.
+    pub async fn missing_roles(&self, arns: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut missing = Vec::new();
+        for arn in arns {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            if let Err(e) = self.iam.get_role().role_name(name).send().await {
+                match self.err("iam", "GetRole", e) {
+                    AwsError::Api { code, .. } if code == "NoSuchEntity" => {
+                        missing.push(arn.clone())
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Registry credentials from an ECR authorization token.
+    pub async fn ecr_login(&self) -> Result<RegistryLogin, AwsError> {
+        let out = self
+            .ecr
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| self.err("ecr", "GetAuthorizationToken", e))?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| AwsError::Other {
+                operation: "GetAuthorizationToken",
+                reason: "no authorization data in the answer".into(),
+            })?;
+        let token = data.authorization_token().unwrap_or_default();
+        let decoded = aws_smithy_types::base64::decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let (username, password) = decoded.split_once(':').ok_or_else(|| AwsError::Other {
+            operation: "GetAuthorizationToken",
+            reason: "the token is not `user:password`".into(),
+        })?;
+        let server = data.proxy_endpoint().unwrap_or_default();
+        Ok(RegistryLogin {
+            username: username.into(),
+            password: password.into(),
+            server: server
+                .trim_start_matches("https://")
+                .trim_end_matches('/')
+                .into(),
+        })
+    }
+}
+
+/// What a rollout needs from ECS; the SDK client in production, scripted
+/// answers in tests.
+pub trait Ecs: Sync {
+    fn describe(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceStatus>, AwsError>> + Send;
+    fn update(&self, update: &ServiceUpdate) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl Ecs for Aws {
+    async fn describe(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<Vec<ServiceStatus>, AwsError> {
+        let (found, missing) = self.services(cluster, services).await?;
+        if let Some(name) = missing.first() {
+            return Err(AwsError::Other {
+                operation: "DescribeServices",
+                reason: format!("service {name} is gone from cluster {cluster}"),
+            });
+        }
+        Ok(found)
+    }
+
+    async fn update(&self, u: &ServiceUpdate) -> Result<(), AwsError> {
+        let mut request = self
+            .ecs
+            .update_service()
+            .cluster(&u.cluster)
+            .service(&u.service)
+            .task_definition(&u.task_definition)
+            .set_desired_count(u.desired_count)
+            .set_health_check_grace_period_seconds(u.health_check_grace_period_seconds);
+        if let Some(dc) = &u.deployment_configuration {
+            let breaker = aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
+                .enable(dc.deployment_circuit_breaker.enable)
+                .rollback(dc.deployment_circuit_breaker.rollback)
+                .build();
+            request = request.deployment_configuration(
+                aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                    .deployment_circuit_breaker(breaker)
+                    .minimum_healthy_percent(dc.minimum_healthy_percent)
+                    .maximum_percent(dc.maximum_percent)
+                    .build(),
+            );
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "UpdateService", e))?;
+        Ok(())
+    }
+}
+
+fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
+    ServiceStatus {
+        name: s.service_name().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        task_definition: s.task_definition().unwrap_or_default().to_string(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().to_string(),
+                status: d.status().unwrap_or_default().to_string(),
+                task_definition: d.task_definition().unwrap_or_default().to_string(),
+                rollout_state: d.rollout_state().map(|r| match r.as_str() {
+                    "COMPLETED" => RolloutState::Completed,
+                    "FAILED" => RolloutState::Failed,
+                    _ => RolloutState::InProgress,
+                }),
+                reason: d.rollout_state_reason().map(str::to_string),
+                desired: d.desired_count(),
+                running: d.running_count(),
+                pending: d.pending_count(),
+                failed_tasks: d.failed_tasks(),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| Event {
+                id: e.id().unwrap_or_default().to_string(),
+                at: e
+                    .created_at()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                    .unwrap_or_default(),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,201 @@
+//! Task definitions between geno's typed form and the SDK's: the request
+//! promote sends, and the projection of a live task definition onto the
+//! fields geno owns (ECS adds defaults such as `hostPort` and `cpu: 0` that
+//! geno never sets and `geno diff` must not report).
+
+use std::collections::HashMap;
+
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
+use aws_sdk_ecs::types as ecs;
+
+use crate::deploy::taskdef::{
+    ContainerDefinition, HealthCheck, LogConfiguration, NameValue, PortMapping, RuntimePlatform,
+    SecretRef, TaskDefinition,
+};
+
+pub fn register_request(
+    request: RegisterTaskDefinitionFluentBuilder,
+    td: &TaskDefinition,
+) -> Result<RegisterTaskDefinitionFluentBuilder, String> {
+    let mut containers = Vec::new();
+    for c in &td.container_definitions {
+        containers.push(container(c)?);
+    }
+    Ok(request
+        .family(&td.family)
+        .set_task_role_arn(td.task_role_arn.clone())
+        .set_execution_role_arn(td.execution_role_arn.clone())
+        .network_mode(ecs::NetworkMode::from(td.network_mode.as_str()))
+        .set_requires_compatibilities(Some(
+            td.requires_compatibilities
+                .iter()
+                .map(|c| ecs::Compatibility::from(c.as_str()))
+                .collect(),
+        ))
+        .cpu(&td.cpu)
+        .memory(&td.memory)
+        .set_runtime_platform(td.runtime_platform.as_ref().map(|p| {
+            ecs::RuntimePlatform::builder()
+                .cpu_architecture(ecs::CpuArchitecture::from(p.cpu_architecture.as_str()))
+                .operating_system_family(ecs::OsFamily::from(p.operating_system_family.as_str()))
+                .build()
+        }))
+        .set_container_definitions(Some(containers)))
+}
+
+fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String> {
+    let mut secrets = Vec::new();
+    for s in &c.secrets {
+        secrets.push(
+            ecs::Secret::builder()
+                .name(&s.name)
+                .value_from(&s.value_from)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let health = match &c.health_check {
+        Some(h) => Some(
+            ecs::HealthCheck::builder()
+                .set_command(Some(h.command.clone()))
+                .interval(h.interval)
+                .timeout(h.timeout)
+                .retries(h.retries)
+                .set_start_period(h.start_period)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let logs = match &c.log_configuration {
+        Some(l) => Some(
+            ecs::LogConfiguration::builder()
+                .log_driver(ecs::LogDriver::from(l.log_driver.as_str()))
+                .set_options(Some(
+                    l.options
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<HashMap<_, _>>(),
+                ))
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    Ok(ecs::ContainerDefinition::builder()
+        .name(&c.name)
+        .image(&c.image)
+        .essential(c.essential)
+        .set_command(c.command.clone())
+        .set_port_mappings(Some(
+            c.port_mappings
+                .iter()
+                .map(|p| {
+                    ecs::PortMapping::builder()
+                        .container_port(p.container_port)
+                        .protocol(ecs::TransportProtocol::from(p.protocol.as_str()))
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_environment(Some(
+            c.environment
+                .iter()
+                .map(|e| {
+                    ecs::KeyValuePair::builder()
+                        .name(&e.name)
+                        .value(&e.value)
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_secrets(Some(secrets))
+        .set_health_check(health)
+        .set_log_configuration(logs)
+        .build())
+}
+
+/// A live task definition reduced to the fields geno renders.
+pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
+    TaskDefinition {
+        family: td.family().unwrap_or_default().to_string(),
+        task_role_arn: td.task_role_arn().map(str::to_string),
+        execution_role_arn: td.execution_role_arn().map(str::to_string),
+        network_mode: td
+            .network_mode()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        requires_compatibilities: td
+            .requires_compatibilities()
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        cpu: td.cpu().unwrap_or_default().to_string(),
+        memory: td.memory().unwrap_or_default().to_string(),
+        runtime_platform: td.runtime_platform().map(|p| RuntimePlatform {
+            cpu_architecture: p
+                .cpu_architecture()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            operating_system_family: p
+                .operating_system_family()
+                .map(|o| o.as_str().to_string())
+                .unwrap_or_default(),
+        }),
+        container_definitions: td
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerDefinition {
+                name: c.name().unwrap_or_default().to_string(),
+                image: c.image().unwrap_or_default().to_string(),
+                essential: c.essential().unwrap_or(true),
+                command: c
+                    .command
+                    .as_ref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.to_vec()),
+                port_mappings: c
+                    .port_mappings()
+                    .iter()
+                    .map(|p| PortMapping {
+                        container_port: p.container_port().unwrap_or_default(),
+                        protocol: p
+                            .protocol()
+                            .map(|x| x.as_str().to_string())
+                            .unwrap_or_else(|| "tcp".into()),
+                    })
+                    .collect(),
+                environment: c
+                    .environment()
+                    .iter()
+                    .map(|e| NameValue {
+                        name: e.name().unwrap_or_default().to_string(),
+                        value: e.value().unwrap_or_default().to_string(),
+                    })
+                    .collect(),
+                secrets: c
+                    .secrets()
+                    .iter()
+                    .map(|s| SecretRef {
+                        name: s.name().to_string(),
+                        value_from: s.value_from().to_string(),
+                    })
+                    .collect(),
+                health_check: c.health_check().map(|h| HealthCheck {
+                    command: h.command().to_vec(),
+                    interval: h.interval().unwrap_or(30),
+                    timeout: h.timeout().unwrap_or(5),
+                    retries: h.retries().unwrap_or(3),
+                    start_period: h.start_period(),
+                }),
+                log_configuration: c.log_configuration().map(|l| LogConfiguration {
+                    log_driver: l.log_driver().as_str().to_string(),
+                    options: l
+                        .options()
+                        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                }),
+            })
+            .collect(),
+    }
+}
