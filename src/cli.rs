@@ -148,22 +148,70 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
-    /// Push the verified image and roll it out to an ECS environment (not built yet).
-    Promote(NotYet),
-    /// Show what promote would change in an environment (not built yet).
-    Diff(NotYet),
-    /// List promotions to an environment (not built yet).
-    History(NotYet),
-    /// Go back to the previous promotion (not built yet).
-    Rollback(NotYet),
-}
-
-/// Arguments of a verb whose issue has not landed: accepted so `--help`
-/// works, refused with a clear message when run.
-#[derive(Debug, Args)]
-pub struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Push the image that passed `geno smoke` to an ECS environment and roll it out.
+    ///
+    /// Preflight (identity, cluster, services, repositories, secrets, roles),
+    /// push tagged with the image ID and git revision, manifest digest
+    /// checked against the verified image ID, task definitions pinned by
+    /// digest, services updated and watched; on failure every service goes
+    /// back to its previous task definition. Recorded under .geno/.
+    Promote {
+        /// The environment (a key of `environments:` with an `aws` section).
+        #[arg(long)]
+        env: String,
+        /// The image to promote (ID, ID prefix or tag) instead of the current build.
+        #[arg(long)]
+        image: Option<String>,
+        /// Promote an image without a passing `geno smoke` for this stack definition (recorded).
+        #[arg(long)]
+        force: bool,
+        /// Push to this registry host instead of the environment's ECR.
+        #[arg(long, value_name = "HOST[:PORT]")]
+        registry: Option<String>,
+        /// Give up on the rollout (and roll back) after this long.
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        timeout: Dur,
+        /// How often to look at the services while they roll out.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        poll: Dur,
+        /// After the rollout, run the smoke suite against the environment; failure rolls back.
+        #[arg(long)]
+        smoke: bool,
+        /// The environment's load balancer URL for --smoke (default: `aws.url`).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Show what `geno promote` would change: rendered vs live task definitions.
+    Diff {
+        #[arg(long)]
+        env: String,
+        /// Compare for this image (ID, prefix or tag) instead of the current build.
+        #[arg(long)]
+        image: Option<String>,
+        /// The registry host promote pushes to, if not the environment's ECR.
+        #[arg(long, value_name = "HOST[:PORT]")]
+        registry: Option<String>,
+        /// Exit with 1 when there are changes (for CI).
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// List the promotions and rollbacks on record for an environment.
+    History {
+        #[arg(long)]
+        env: String,
+    },
+    /// Return an environment to the task definitions of an earlier promotion.
+    Rollback {
+        #[arg(long)]
+        env: String,
+        /// The promotion to return to (an ID from `geno history`); default: the one before the current.
+        #[arg(long, value_name = "ID")]
+        to: Option<String>,
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        timeout: Dur,
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        poll: Dur,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -267,14 +315,61 @@ impl Command {
             Command::Run { service, command } => {
                 ops::run::run(config, ops::run::RunOptions { service, command })
             }
-            Command::Promote(_) => not_yet("promote", 6),
-            Command::Diff(_) => not_yet("diff", 6),
-            Command::History(_) => not_yet("history", 6),
-            Command::Rollback(_) => not_yet("rollback", 6),
+            Command::Promote {
+                env,
+                image,
+                force,
+                registry,
+                timeout,
+                poll,
+                smoke,
+                url,
+            } => ops::promote::promote(
+                config,
+                ops::promote::PromoteOptions {
+                    env,
+                    image,
+                    force,
+                    registry,
+                    watch: ops::deploy::Watch {
+                        timeout: timeout.0,
+                        poll: poll.0,
+                    },
+                    smoke,
+                    url,
+                },
+            ),
+            Command::Diff {
+                env,
+                image,
+                registry,
+                exit_code,
+            } => ops::diff::run(
+                config,
+                ops::diff::DiffOptions {
+                    env,
+                    image,
+                    registry,
+                    exit_code,
+                },
+            ),
+            Command::History { env } => ops::history::history(config, &env),
+            Command::Rollback {
+                env,
+                to,
+                timeout,
+                poll,
+            } => ops::rollback::rollback(
+                config,
+                ops::rollback::RollbackOptions {
+                    env,
+                    to,
+                    watch: ops::deploy::Watch {
+                        timeout: timeout.0,
+                        poll: poll.0,
+                    },
+                },
+            ),
         }
     }
-}
-
-fn not_yet(verb: &str, issue: u32) -> anyhow::Result<i32> {
-    anyhow::bail!("`geno {verb}` is not built yet (tracked in issue {issue})")
 }

@@ -21,3 +21,7 @@ pub mod shutdown;
 pub mod smoke;
 pub mod spec;
 pub mod stack;
+
+/// Where geno keeps its state for a stack (load balancer state, smoke and
+/// promotion records), beside stack.yaml; never part of a build context.
+pub const STATE_DIR: &str = ".geno";

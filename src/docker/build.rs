@@ -127,6 +127,12 @@ fn walk(
             format!("{rel}/{name}")
         };
         let kind = entry.file_type()?;
+        // geno's own state (load balancer state and log, promotion records)
+        // changes while the stack runs; in the context it would make every
+        // image stale the moment `geno up` starts.
+        if rel.is_empty() && name == crate::STATE_DIR {
+            continue;
+        }
         if kind.is_dir() {
             if !rules.excluded(&path) || rules.may_reinclude_below(&path) {
                 walk(root, &path, rules, out)?;
@@ -351,6 +357,16 @@ mod tests {
         assert_eq!(pack(dir.path(), &build()).unwrap().digest, a.digest);
         std::fs::write(dir.path().join("app.py"), "print(2)\n").unwrap();
         assert_ne!(pack(dir.path(), &build()).unwrap().digest, a.digest);
+        // geno's own state never joins the context.
+        std::fs::create_dir_all(dir.path().join(".geno/s")).unwrap();
+        std::fs::write(dir.path().join(".geno/s/lb.json"), "{}").unwrap();
+        let b = pack(dir.path(), &build()).unwrap();
+        assert_eq!(
+            (b.files, pack(dir.path(), &build()).unwrap().digest),
+            (3, b.digest.clone())
+        );
+        std::fs::write(dir.path().join(".geno/s/lb.json"), "{\"changed\": 1}").unwrap();
+        assert_eq!(pack(dir.path(), &build()).unwrap().digest, b.digest);
         // So does a build argument.
         let mut with_arg = build();
         with_arg.args.insert("X".into(), "1".into());

@@ -60,7 +60,14 @@ pub async fn push(
             )
             .await
             .map_err(DockerError::from)?;
-        let result = push_one(engine, repository, tag, credentials.clone(), &mut pushed).await;
+        // Layers are counted on the first tag; later tags only add a name.
+        let mut counts = Pushed::default();
+        let result = push_one(engine, repository, tag, credentials.clone(), &mut counts).await;
+        if pushed.digest.is_empty() {
+            pushed.uploaded = counts.uploaded;
+            pushed.existing = counts.existing;
+            pushed.mounted = counts.mounted;
+        }
         let _ = engine
             .docker
             .remove_image(

@@ -8,8 +8,7 @@ use crate::local::secrets;
 use crate::stack::validate::LOCAL_ENV;
 use crate::stack::{LoadError, Loaded, load};
 
-/// Where geno keeps local state (secrets, records), beside stack.yaml.
-pub const STATE_DIR: &str = ".geno";
+pub use crate::STATE_DIR;
 
 pub struct Local {
     pub loaded: Loaded,

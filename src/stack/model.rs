@@ -419,7 +419,7 @@ pub struct AwsEnvironment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Registry host to push to instead of this account's ECR
-    /// (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`).
+    /// (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`); empty means ECR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
 }
@@ -427,8 +427,8 @@ pub struct AwsEnvironment {
 impl AwsEnvironment {
     pub fn registry(&self) -> String {
         match &self.registry {
-            Some(r) => r.clone(),
-            None => format!("{}.dkr.ecr.{}.amazonaws.com", self.account_id, self.region),
+            Some(r) if !r.is_empty() => r.clone(),
+            _ => format!("{}.dkr.ecr.{}.amazonaws.com", self.account_id, self.region),
         }
     }
 }

@@ -157,12 +157,35 @@ fn every_verb_has_help() {
 }
 
 #[test]
-fn verbs_from_later_issues_say_so() {
-    let out = Geno::new().args(["promote", "--env", "demo"]).run();
+fn promote_to_an_environment_without_aws_says_so() {
+    let out = Geno::new().args(["promote", "--env", "local"]).run();
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
-        "error: `geno promote` is not built yet (tracked in issue 6)\n"
+        "error: environment `local` has no `aws` section in stack.yaml: it is not deployed to ECS\n"
+    );
+}
+
+#[test]
+fn history_of_an_environment_without_promotions() {
+    let out = Geno::new()
+        .env("GENO_STACK_NAME", "never-promoted")
+        .args(["history", "--env", "demo"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "no promotions to `demo` on record (kept in ./.geno/never-promoted/promotions/demo)\n"
+    );
+    let out = Geno::new()
+        .env("GENO_STACK_NAME", "never-promoted")
+        .args(["rollback", "--env", "demo"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: nothing to roll back to: `demo` has 0 successful promotion(s) on record in ./.geno/never-promoted/promotions/demo\n"
     );
 }
 

@@ -6,6 +6,7 @@ mod fixtures;
 mod fuzz;
 mod infra;
 mod lb;
+mod promote;
 mod render;
 mod schema;
 

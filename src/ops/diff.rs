@@ -1,0 +1,106 @@
+//! `geno diff --env ENV`: what `geno promote` would change — each service's
+//! rendered task definition against the live one, field by field, and its
+//! desired count.
+
+use std::io::Write;
+
+use super::deploy::{Target, chosen_image, short_id};
+use crate::aws::Aws;
+use crate::cli::Config;
+use crate::deploy::record;
+use crate::deploy::rollout::short_arn;
+use crate::deploy::taskdef::{Change, diff};
+use crate::docker::Engine;
+use crate::render::ecs::ImageChoice;
+
+pub struct DiffOptions {
+    pub env: String,
+    pub image: Option<String>,
+    pub registry: Option<String>,
+    pub exit_code: bool,
+}
+
+pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
+    let rt = crate::shutdown::runtime()?;
+    rt.block_on(async {
+        let target = Target::open(config, &opts.env, opts.registry.as_deref())?;
+        let engine = Engine::connect().await?;
+        let image_id = chosen_image(&engine, &target, opts.image.as_deref()).await?;
+        let records = record::load_all(&target.records_dir())?;
+        // The digest is known once the image has been pushed for this
+        // environment; before that the image line says what will happen.
+        let pushed = record::digest_of(&records, &image_id).map(|r| r.manifest_digest.clone());
+        let choice = match &pushed {
+            Some(d) => ImageChoice::Digest(d.clone()),
+            None => ImageChoice::Unpinned,
+        };
+        let plans = target.plans(&choice)?;
+        let aws = Aws::connect(&target.aws.region).await;
+        let names: Vec<String> = plans.iter().map(|p| p.update.service.clone()).collect();
+        let (live, missing) = aws.services(&target.aws.cluster, &names).await?;
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "not in cluster {}: {}; create the environment (infra/) first",
+                target.aws.cluster,
+                missing.join(", ")
+            );
+        }
+        let mut out = std::io::stdout();
+        let mut changes_total = 0;
+        for plan in &plans {
+            let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
+                continue;
+            };
+            let live_td = aws.task_definition(&service.task_definition).await?;
+            let mut changes = diff(&live_td, &plan.task_definition);
+            if pushed.is_none() {
+                for c in &mut changes {
+                    if c.path.ends_with(".image") {
+                        c.rendered = Some(format!(
+                            "image {} (not yet pushed to `{}`; promote pins its digest)",
+                            short_id(&image_id),
+                            opts.env
+                        ));
+                    }
+                }
+            }
+            if let Some(d) = plan.update.desired_count
+                && d != service.desired
+            {
+                changes.push(Change {
+                    path: "desiredCount".into(),
+                    live: Some(service.desired.to_string()),
+                    rendered: Some(d.to_string()),
+                });
+            }
+            changes_total += changes.len();
+            if changes.is_empty() {
+                writeln!(
+                    out,
+                    "{} ({}): no changes, on {}",
+                    plan.name,
+                    plan.update.service,
+                    short_arn(&service.task_definition)
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{} ({}): {} change{} from {}",
+                    plan.name,
+                    plan.update.service,
+                    changes.len(),
+                    if changes.len() == 1 { "" } else { "s" },
+                    short_arn(&service.task_definition)
+                )?;
+                for c in &changes {
+                    writeln!(out, "  {c}")?;
+                }
+            }
+        }
+        Ok(if opts.exit_code && changes_total > 0 {
+            1
+        } else {
+            0
+        })
+    })
+}

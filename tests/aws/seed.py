@@ -1,0 +1,97 @@
+"""Create in an AWS stand-in (moto) what infra/ creates for an environment.
+
+The names come from `geno render --env ENV --format tfvars`, the same file
+Terraform takes, so the stand-in and the real infrastructure cannot drift:
+IAM roles, a VPC with a subnet and security group, the ECS cluster, one ECR
+repository per service, the SSM parameters (placeholder values, as
+infra/secrets.tf does), a bootstrap task definition per family and the
+services on it with desired count 0.
+
+    python tests/aws/seed.py TFVARS_JSON [--skip-ssm NAME]...
+
+Uses AWS_ENDPOINT_URL and the usual AWS_* variables. Idempotent: what
+exists is left alone.
+"""
+
+import argparse
+import json
+import sys
+
+import boto3
+import botocore.exceptions
+
+
+def exists(call, *codes):
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] in codes:
+            return
+        raise
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tfvars")
+    ap.add_argument("--skip-ssm", action="append", default=[])
+    args = ap.parse_args()
+    v = json.load(open(args.tfvars))
+    region = v["region"]
+    iam = boto3.client("iam", region_name=region)
+    ec2 = boto3.client("ec2", region_name=region)
+    ecs = boto3.client("ecs", region_name=region)
+    ecr = boto3.client("ecr", region_name=region)
+    ssm = boto3.client("ssm", region_name=region)
+
+    trust = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    })
+    for role in (v["execution_role_name"], v["task_role_name"]):
+        exists(lambda: iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust), "EntityAlreadyExists")
+    exec_arn = iam.get_role(RoleName=v["execution_role_name"])["Role"]["Arn"]
+    task_arn = iam.get_role(RoleName=v["task_role_name"])["Role"]["Arn"]
+
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName=f"{v['cluster_name']}-tasks-{vpc}", Description="tasks",
+                                   VpcId=vpc)["GroupId"]
+
+    ecs.create_cluster(clusterName=v["cluster_name"])
+    for name in v["ssm_parameters"]:
+        if name not in args.skip_ssm:
+            exists(lambda: ssm.put_parameter(Name=name, Value="set-me", Type="SecureString"),
+                   "ParameterAlreadyExists")
+    live = {
+        s["serviceName"]
+        for s in ecs.describe_services(cluster=v["cluster_name"],
+                                       services=[s["ecs_service"] for s in v["services"].values()])["services"]
+        if s["status"] == "ACTIVE"
+    }
+    for key, s in v["services"].items():
+        exists(lambda: ecr.create_repository(repositoryName=s["repository"]), "RepositoryAlreadyExistsException")
+        if s["ecs_service"] in live:
+            continue
+        repo_url = ecr.describe_repositories(repositoryNames=[s["repository"]])["repositories"][0]["repositoryUri"]
+        ports = [] if s["container_port"] is None else [{"containerPort": s["container_port"], "protocol": "tcp"}]
+        td = ecs.register_task_definition(
+            family=s["task_family"], requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+            cpu=str(s["cpu"]), memory=str(s["memory"]), executionRoleArn=exec_arn, taskRoleArn=task_arn,
+            containerDefinitions=[{"name": s["container_name"], "image": f"{repo_url}:bootstrap",
+                                   "essential": True, "portMappings": ports}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster=v["cluster_name"], serviceName=s["ecs_service"], taskDefinition=td, desiredCount=0,
+            launchType="FARGATE",
+            deploymentConfiguration={
+                "minimumHealthyPercent": s["min_healthy_percent"], "maximumPercent": s["max_percent"],
+                "deploymentCircuitBreaker": {"enable": s["circuit_breaker_enable"],
+                                             "rollback": s["circuit_breaker_rollback"]}},
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+        )
+    print(f"seeded {v['environment']}: cluster {v['cluster_name']}, {len(v['services'])} services", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,590 @@
+//! `geno promote`, `diff`, `history` and `rollback` against stand-ins for
+//! AWS: moto in server mode (ECS, ECR, SSM, IAM, STS) and Debian's
+//! docker-registry, both started here on loopback ports of their own, with
+//! the environment seeded from `geno render --format tfvars` as infra/
+//! would create it. Ignored by default (they need the engine, the project
+//! venv and docker-registry); `scripts/test` runs them.
+//!
+//! Rollout waiting, circuit-breaker failures and timeouts are tested on
+//! scripted ECS answers in `ops::deploy` (moto does not model deployments).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::docker::TestStack;
+use crate::{Output, root};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    let dir = std::env::var("GENO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv"));
+    let bin = dir.join("bin").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: scripts/python-tests.sh makes the venv (scripts/test runs it)",
+        bin.display()
+    );
+    bin
+}
+
+/// moto and a registry on free loopback ports, stopped on drop.
+struct StandIn {
+    children: Vec<Child>,
+    endpoint: String,
+    registry: String,
+    _dir: tempfile::TempDir,
+}
+
+impl StandIn {
+    fn start() -> StandIn {
+        let dir = tempfile::tempdir().unwrap();
+        let moto_port = free_port();
+        let moto = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            // Services report every task running: rollouts complete at once.
+            .env("MOTO_ECS_SERVICE_RUNNING", "3")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("moto.log")).unwrap())
+            .spawn()
+            .expect("moto_server starts");
+        let reg_port = free_port();
+        let config = dir.path().join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{reg_port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let registry_bin =
+            std::env::var("GENO_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
+        let registry = Command::new(&registry_bin)
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{registry_bin} does not start ({e}): scripts/test installs Debian's docker-registry")
+            });
+        let s = StandIn {
+            children: vec![moto, registry],
+            endpoint: format!("http://127.0.0.1:{moto_port}"),
+            registry: format!("127.0.0.1:{reg_port}"),
+            _dir: dir,
+        };
+        for (addr, path) in [
+            (format!("127.0.0.1:{moto_port}"), "/moto-api/"),
+            (s.registry.clone(), "/v2/"),
+        ] {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::net::TcpStream::connect(&addr).is_err() {
+                assert!(Instant::now() < deadline, "{addr}{path} did not come up");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        s
+    }
+
+    fn aws_env(&self, mut cmd: Command) -> Command {
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+        cmd
+    }
+
+    /// Creates what infra/ creates for `env`, from geno's tfvars rendering.
+    fn seed(&self, stack: &TestStack, env: &str, skip_ssm: &[String]) {
+        let out = self
+            .geno(stack)
+            .args(["render", "--env", env, "--format", "tfvars"])
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let file = stack.dir.path().join(format!("{env}.tfvars.json"));
+        std::fs::write(&file, out.stdout).unwrap();
+        let mut cmd = self.aws_env(Command::new(venv_bin("python")));
+        cmd.arg(root().join("tests/aws/seed.py")).arg(&file);
+        for s in skip_ssm {
+            cmd.args(["--skip-ssm", s]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The AWS CLI against the stand-in, as JSON.
+    fn aws(&self, args: &[&str]) -> Value {
+        let out = self
+            .aws_env(Command::new(venv_bin("aws")))
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn geno(&self, stack: &TestStack) -> crate::Geno {
+        stack
+            .geno()
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("GENO_REGISTRY", &self.registry)
+            .env("PYTHON_IMAGE", &python_image())
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn python_image() -> String {
+    std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
+}
+
+/// Three app services on one image, two SSM secrets, an ALB target group,
+/// and environments demo, dev and test on AWS.
+fn stack_body(name: &str, lb_port: u16) -> String {
+    format!(
+        r#"
+image:
+  context: .
+  args: {{ BASE: "${{PYTHON_IMAGE}}" }}
+x-app: &app
+  environment: {{ GREETING: "${{GREETING:-hello}}" }}
+  secrets: [TOKEN, API_KEY]
+services:
+  web:
+    <<: *app
+    command: [python3, -m, http.server, "8000"]
+    ports: [8000]
+    healthcheck:
+      test: [CMD, python3, -c, "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
+      interval: 5s
+      timeout: 3s
+      retries: 3
+    ecs: {{ service: "{name}-web-${{GENO_ENV}}", repository: "{name}-web-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 2, target_group: web }}
+  worker:
+    <<: *app
+    command: [python3, -c, "import time; time.sleep(100000)"]
+    ecs: {{ service: "{name}-worker-${{GENO_ENV}}", repository: "{name}-worker-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 1 }}
+  beat:
+    <<: *app
+    command: [python3, -c, "import time; time.sleep(100000)"]
+    ecs: {{ service: "{name}-beat-${{GENO_ENV}}", repository: "{name}-beat-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 1 }}
+secrets:
+  TOKEN:
+    local: {{ generate: {{ length: 16 }} }}
+    aws: {{ ssm: "/{name}/${{GENO_ENV}}/token" }}
+  API_KEY:
+    local: {{ generate: {{ length: 16 }} }}
+    aws: {{ ssm: "/{name}/${{GENO_ENV}}/api-key" }}
+load_balancer:
+  listeners:
+    - port: {lb_port}
+      rules:
+        - priority: 10
+          conditions: {{ path: ["/*"] }}
+          action: {{ forward: web }}
+      default_action:
+        fixed_response: {{ status: 404, content_type: text/plain, body: "no route" }}
+  target_groups:
+    web:
+      service: web
+      port: 8000
+      health_check: {{ path: /, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2 }}
+x-aws: &aws
+  region: us-east-1
+  account_id: "123456789012"
+  cluster: "{name}-${{GENO_ENV}}"
+  execution_role_arn: "arn:aws:iam::123456789012:role/{name}-${{GENO_ENV}}-exec"
+  task_role_arn: "arn:aws:iam::123456789012:role/{name}-${{GENO_ENV}}-task"
+  log_group: "/ecs/{name}-${{GENO_ENV}}"
+  registry: "${{GENO_REGISTRY:-}}"
+environments:
+  local: {{}}
+  demo: {{ aws: *aws }}
+  dev: {{ aws: *aws }}
+  test: {{ aws: *aws }}
+smoke:
+  - name: web answers through the load balancer
+    http: {{ path: /, expect: {{ status: 200 }} }}
+    poll: {{ interval: 1s, deadline: 30s }}
+"#
+    )
+}
+
+fn ok(out: &Output) {
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+/// Service name → task definition ARN, read with the AWS CLI.
+fn live_task_definitions(s: &StandIn, cluster: &str, services: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "ecs",
+        "describe-services",
+        "--cluster",
+        cluster,
+        "--services",
+    ];
+    args.extend(services.iter().map(String::as_str));
+    let v = s.aws(&args);
+    services
+        .iter()
+        .map(|name| {
+            v["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["serviceName"] == name.as_str())
+                .unwrap()["taskDefinition"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every field geno renders has the same value in `live`.
+fn assert_subset(rendered: &Value, live: &Value, path: &str) {
+    match rendered {
+        Value::Object(m) => {
+            for (k, v) in m {
+                assert_subset(v, &live[k], &format!("{path}.{k}"));
+            }
+        }
+        Value::Array(a) => {
+            let l = live.as_array().unwrap_or_else(|| panic!("{path}: {live}"));
+            assert_eq!(a.len(), l.len(), "{path}");
+            for (i, (r, lv)) in a.iter().zip(l).enumerate() {
+                assert_subset(r, lv, &format!("{path}[{i}]"));
+            }
+        }
+        other => assert_eq!(other, live, "{path}"),
+    }
+}
+
+fn image_id(stack: &TestStack) -> String {
+    let out = stack.run(["--json", "ps"]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service"] == "web")
+        .unwrap()["image"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn promote_diff_history_rollback_against_stand_ins() {
+    let aws = StandIn::start();
+    let stack = TestStack::new("promote", "");
+    let name = stack.name.clone();
+    std::fs::write(
+        stack.dir.path().join("stack.yaml"),
+        format!("name: {name}\n{}", stack_body(&name, free_port())),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.dir.path().join("Dockerfile"),
+        "ARG BASE\nFROM ${BASE}\nRUN echo promoted > /marker\n",
+    )
+    .unwrap();
+    let geno = |args: &[&str]| aws.geno(&stack).args(args).run();
+    let services = |env: &str| -> Vec<String> {
+        ["web", "worker", "beat"]
+            .iter()
+            .map(|s| format!("{name}-{s}-{env}"))
+            .collect()
+    };
+    aws.seed(&stack, "demo", &[]);
+    aws.seed(&stack, "dev", &[]);
+    aws.seed(
+        &stack,
+        "test",
+        &[
+            format!("/{name}/test/token"),
+            format!("/{name}/test/api-key"),
+        ],
+    );
+    let bootstrap = live_task_definitions(&aws, &format!("{name}-demo"), &services("demo"));
+
+    ok(&geno(&["up", "--timeout", "120s"]));
+    let image = image_id(&stack);
+    let short = &image.trim_start_matches("sha256:")[..12];
+
+    // Not smoke-tested yet: refused, with what to run.
+    let out = geno(&["promote", "--env", "demo"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: image {short} has not passed `geno smoke`: run `geno up && geno smoke` first (or --force to promote it untested)\n"
+        )
+    );
+    ok(&geno(&["smoke"]));
+
+    // AWS out of reach: one line that says so, before anything is pushed.
+    let out = aws
+        .geno(&stack)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["promote", "--env", "demo"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: cannot reach AWS sts at http://127.0.0.1:9 (")
+            && last.ends_with(
+                "); check the network, or AWS_ENDPOINT_URL when a stand-in serves the API"
+            ),
+        "{}",
+        out.stderr
+    );
+
+    // Preflight lists every missing parameter at once and changes nothing.
+    let out = geno(&["promote", "--env", "test"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.ends_with(&format!(
+            "error: preflight for `test` found 2 problems; nothing was changed:\n  \
+             - SSM parameter /{name}/test/api-key does not exist\n  \
+             - SSM parameter /{name}/test/token does not exist\n"
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // The happy path: three services on task definitions pinned to the
+    // digest whose config is the verified image.
+    let out = geno(&["promote", "--env", "demo", "--poll", "200ms"]);
+    ok(&out);
+    assert!(
+        out.stderr.contains("3 service(s) updated"),
+        "{}",
+        out.stderr
+    );
+    let uploaded: Vec<usize> = out
+        .stderr
+        .lines()
+        .filter_map(|l| {
+            l.split(": ")
+                .nth(1)?
+                .split(" layer(s) uploaded")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(uploaded.len(), 3, "{}", out.stderr);
+    assert!(uploaded[0] > 0, "the first repository gets the layers");
+    assert_eq!(
+        &uploaded[1..],
+        [0, 0],
+        "the others mount them: {}",
+        out.stderr
+    );
+    let after = live_task_definitions(&aws, &format!("{name}-demo"), &services("demo"));
+    assert!(after.iter().zip(&bootstrap).all(|(a, b)| a != b));
+
+    let record: Value = {
+        let dir = stack
+            .dir
+            .path()
+            .join(".geno")
+            .join(&name)
+            .join("promotions")
+            .join("demo");
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+    assert_eq!(record["imageId"], image.as_str());
+    assert_eq!(record["outcome"]["status"], "succeeded");
+    assert_eq!(record["forced"], false);
+    let digest = record["manifestDigest"].as_str().unwrap().to_string();
+
+    // The registry's manifest names the verified image as its config.
+    let manifest = registry_manifest(&aws.registry, &format!("{name}-web-demo"), &digest);
+    assert_eq!(manifest["config"]["digest"], image.as_str());
+
+    // Read back with the AWS CLI: equal to what `geno render` prints.
+    let out = geno(&["render", "--env", "demo", "--image", &digest]);
+    ok(&out);
+    let rendering: Value = serde_json::from_str(&out.stdout).unwrap();
+    for (svc, arn) in ["web", "worker", "beat"].iter().zip(&after) {
+        let live = aws.aws(&["ecs", "describe-task-definition", "--task-definition", arn]);
+        let rendered = &rendering["services"][*svc]["taskDefinition"];
+        assert_subset(rendered, &live["taskDefinition"], svc);
+        let image_ref = live["taskDefinition"]["containerDefinitions"][0]["image"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            image_ref,
+            format!("{}/{name}-{svc}-demo@{digest}", aws.registry)
+        );
+    }
+
+    // Nothing left to change.
+    let out = geno(&["diff", "--env", "demo", "--exit-code"]);
+    ok(&out);
+    assert_eq!(
+        out.stdout.matches(": no changes, on ").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+
+    // Again: no new revisions, no layer pushed twice.
+    let out = geno(&["promote", "--env", "demo", "--poll", "200ms"]);
+    ok(&out);
+    assert_eq!(
+        out.stderr.matches("not redeployed").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches(": 0 layer(s) uploaded").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        live_task_definitions(&aws, &format!("{name}-demo"), &services("demo")),
+        after
+    );
+
+    // Another environment: its repositories get no layer uploaded either.
+    let out = geno(&["promote", "--env", "dev", "--poll", "200ms"]);
+    ok(&out);
+    assert_eq!(
+        out.stderr.matches(": 0 layer(s) uploaded").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+
+    // A change whose smoke run fails after the rollout: all three go back.
+    let changed = |args: &[&str]| aws.geno(&stack).env("GREETING", "bye").args(args).run();
+    let out = changed(&["diff", "--env", "demo", "--exit-code"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("~ containerDefinitions[").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("].environment[GREETING]: hello → bye"),
+        "{}",
+        out.stdout
+    );
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = changed(&[
+        "promote", "--env", "demo", "--poll", "200ms", "--smoke", "--url", &dead,
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rolling back 3 service(s):"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("failed and every service was rolled back: smoke tests failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        live_task_definitions(&aws, &format!("{name}-demo"), &services("demo")),
+        after
+    );
+
+    // The change promoted for real, then rolled back to the first promotion.
+    ok(&changed(&["promote", "--env", "demo", "--poll", "200ms"]));
+    let changed_tds = live_task_definitions(&aws, &format!("{name}-demo"), &services("demo"));
+    assert!(changed_tds.iter().zip(&after).all(|(c, a)| c != a));
+    let out = geno(&["history", "--env", "demo"]);
+    ok(&out);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 5, "{}", out.stdout);
+    assert!(
+        rows[1].starts_with("*") && rows[1].contains("succeeded"),
+        "{}",
+        out.stdout
+    );
+    assert!(rows[2].contains("rolled back"), "{}", out.stdout);
+    let out = geno(&["rollback", "--env", "demo", "--poll", "200ms"]);
+    ok(&out);
+    assert_eq!(
+        live_task_definitions(&aws, &format!("{name}-demo"), &services("demo")),
+        after
+    );
+    ok(&geno(&["diff", "--env", "demo", "--exit-code"]));
+    let out = geno(&["history", "--env", "demo"]);
+    assert!(
+        out.stdout.lines().nth(1).unwrap().contains("rollback to "),
+        "{}",
+        out.stdout
+    );
+}
+
+/// The manifest stored under `digest`, fetched as the engine would.
+fn registry_manifest(registry: &str, repo: &str, digest: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let body = reqwest::Client::new()
+            .get(format!("http://{registry}/v2/{repo}/manifests/{digest}"))
+            .header(
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    })
+}
