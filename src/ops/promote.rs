@@ -167,6 +167,12 @@ async fn run(
         }
     );
 
+    if cancel.is_cancelled() {
+        anyhow::bail!(
+            "interrupted after the push; no task definition was registered and no service changed"
+        );
+    }
+
     // Register what changed; leave identical services alone.
     let plans = target.plans(&ImageChoice::Digest(digest.clone()))?;
     let mut changed: Vec<ServiceRecord> = Vec::new();
