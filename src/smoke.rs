@@ -17,6 +17,26 @@ pub fn substitute(text: &str, captures: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The `{{name}}` placeholders in `text` that `captures` has no value for.
+pub fn unresolved(text: &str, captures: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let name = after[..end].trim();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if plain && !captures.contains_key(name) && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+        rest = &after[end + 2..];
+    }
+    out
+}
+
 /// Substitutes inside every string of a JSON value.
 pub fn substitute_json(
     value: &serde_json::Value,
@@ -205,6 +225,16 @@ pub fn junit(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unresolved_placeholders_are_named_once() {
+        let caps = BTreeMap::from([("a".to_string(), "1".to_string())]);
+        assert_eq!(
+            super::unresolved("/x/{{a}}/{{ job_id }}/{{job_id}}/{{not a name}}", &caps),
+            ["job_id"]
+        );
+        assert!(super::unresolved("{{a}} {{", &caps).is_empty());
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -258,6 +258,24 @@ async fn run_step(
             Some(format!("{kind} steps run against the local stack only")),
         );
     }
+    // A value an earlier step failed to capture: polling cannot help, so
+    // fail at once instead of waiting out the step's deadline.
+    let text = serde_json::to_string(step).unwrap_or_default();
+    let missing = s::unresolved(&text, captures);
+    if !missing.is_empty() {
+        return finish(
+            Outcome::Failed,
+            0,
+            Some(format!(
+                "needs {}, which an earlier step did not capture",
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
     let deadline = step.poll.as_ref().map(|p| started + p.deadline.0);
     let interval = step.poll.as_ref().map(|p| p.interval.0).unwrap_or_default();
     let mut attempts = 0;
