@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import hcl2
+
+import hclfmt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +107,53 @@ def test_tfvars_name_the_repositories_the_brief_asks_for(env):
     assert services["image-gen"]["repository"] == f"genonaut-imagegen-{env}"
     for group in tfvars(env)["target_groups"].values():
         assert len(group["name"]) <= 32, "ALB target group names are at most 32 characters"
+
+
+@pytest.mark.parametrize("path", sorted(INFRA.glob("*.tf")), ids=lambda p: p.name)
+def test_layout_is_what_terraform_fmt_writes(path):
+    # `terraform fmt -check` cannot run here (no Terraform binary); hclfmt
+    # applies the same layout rules (see its docstring).
+    assert hclfmt.check(path.read_text()) == []
+
+
+FORMATTED = '''resource "aws_ecs_service" "main" {
+  name          = var.name # the service
+  desired_count = 0        # geno sets it
+  tags          = { a = "b", c = "${var.x}-d" }
+  empty         = {}
+
+  network_configuration {
+    subnets = [for s in aws_subnet.private : s.id]
+  }
+  container_definitions = jsonencode([{
+    name  = "api"
+    ports = []
+  }])
+  policy = <<EOT
+ anything   goes  here
+EOT
+}
+'''
+
+
+def test_the_checker_accepts_formatted_text():
+    assert hclfmt.check(FORMATTED) == []
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (("name          = var", "name         = var"), "line 2: `=` at column 16, terraform fmt aligns it at 17"),
+        (("  empty", "   empty"), "line 5: indented 3 spaces, terraform fmt uses 2"),
+        (('"b", c', '"b",  c'), "line 4: 2 spaces between `,` and `c`"),
+        (("{ a =", "{a ="), "line 4: 0 spaces between `{` and `a`"),
+        (("[for s", "[ for s"), "line 8: 1 spaces between `[` and `for`"),
+        (("# geno sets it", "   # geno sets it"), "line 3: comment at column 31, terraform fmt aligns it at 28"),
+        (("  }])", "  }])  "), "line 13: trailing whitespace"),
+        (("\n}\n", "\n}\n\n"), "end: the file must end with exactly one newline"),
+    ],
+)
+def test_the_checker_names_each_departure(change, problem):
+    old, new = change
+    assert old in FORMATTED
+    assert problem in hclfmt.check(FORMATTED.replace(old, new, 1))
