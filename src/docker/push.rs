@@ -26,7 +26,9 @@ pub struct Pushed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("cannot push to {repository}: {message}")]
+    #[error(
+        "cannot push to {repository} ({message}); nothing was deployed. Check that the Docker engine reaches the registry and may push to it"
+    )]
     Refused { repository: String, message: String },
     #[error("the push to {repository} finished without a manifest digest")]
     NoDigest { repository: String },

@@ -387,6 +387,27 @@ fn promote_diff_history_rollback_against_stand_ins() {
         out.stderr
     );
 
+    // Without a registry override the push goes to the account's ECR, with
+    // credentials from its authorization token; ECR is out of reach here.
+    let out = aws
+        .geno(&stack)
+        .env("GENO_REGISTRY", "")
+        .args(["promote", "--env", "demo"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "error: cannot push to 123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}-web-demo ("
+        )) && last.ends_with("); nothing was deployed. Check that the Docker engine reaches the registry and may push to it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        live_task_definitions(&aws, &format!("{name}-demo"), &services("demo")),
+        bootstrap
+    );
+
     // The happy path: three services on task definitions pinned to the
     // digest whose config is the verified image.
     let out = geno(&["promote", "--env", "demo", "--poll", "200ms"]);
