@@ -12,6 +12,7 @@ use std::future::Future;
 use aws_config::BehaviorVersion;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
+use crate::deploy::job::{ContainerExit, TaskStatus};
 use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
 use crate::deploy::taskdef::{ServiceUpdate, TaskDefinition};
 
@@ -104,15 +105,14 @@ impl Aws {
             .unwrap_or_else(|| format!("https://{service}.{}.amazonaws.com", self.region))
     }
 
-    fn err<E, R>(
+    fn err<E>(
         &self,
         service: &'static str,
         operation: &'static str,
-        e: SdkError<E, R>,
+        e: SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
     ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let reason = crate::error::causes(&e).last().cloned().unwrap_or_default();
         match &e {
@@ -132,6 +132,16 @@ impl Aws {
             {
                 AwsError::NoCredentials { reason }
             }
+            // No error code: not an AWS error document (a proxy's or a
+            // stand-in's crash page); the status says more than nothing.
+            SdkError::ServiceError(s) if s.err().code().is_none() => AwsError::Other {
+                operation,
+                reason: format!(
+                    "{} answered HTTP {} without an AWS error",
+                    self.endpoint(service),
+                    s.raw().status().as_u16()
+                ),
+            },
             SdkError::ServiceError(s) => AwsError::Api {
                 operation,
                 code: s.err().code().unwrap_or("Error").to_string(),
@@ -213,6 +223,32 @@ impl Aws {
             reason: format!("no task definition in the answer for {arn}"),
         })?;
         Ok(taskdef::project(td))
+    }
+
+    /// The latest ACTIVE revision of a family, if it has one.
+    pub async fn latest_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<(String, TaskDefinition)>, AwsError> {
+        match self
+            .ecs
+            .describe_task_definition()
+            .task_definition(family)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.task_definition().map(|td| {
+                (
+                    td.task_definition_arn().unwrap_or_default().to_string(),
+                    taskdef::project(td),
+                )
+            })),
+            // ECS answers a family without revisions with a ClientException.
+            Err(e) => match self.err("ecs", "DescribeTaskDefinition", e) {
+                AwsError::Api { code, .. } if code == "ClientException" => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     /// Registers a task definition; returns its ARN.
@@ -373,6 +409,19 @@ pub trait Ecs: Sync {
         services: &[String],
     ) -> impl Future<Output = Result<Vec<ServiceStatus>, AwsError>> + Send;
     fn update(&self, update: &ServiceUpdate) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Starts one task of `task_definition` on Fargate with the network
+    /// configuration of service `network_from`; returns the task ARN.
+    fn run_task(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        network_from: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    fn describe_task(
+        &self,
+        cluster: &str,
+        task: &str,
+    ) -> impl Future<Output = Result<TaskStatus, AwsError>> + Send;
 }
 
 impl Ecs for Aws {
@@ -418,6 +467,92 @@ impl Ecs for Aws {
             .await
             .map_err(|e| self.err("ecs", "UpdateService", e))?;
         Ok(())
+    }
+
+    async fn run_task(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        network_from: &str,
+    ) -> Result<String, AwsError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(network_from)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeServices", e))?;
+        let network = described
+            .services()
+            .first()
+            .and_then(|s| s.network_configuration())
+            .cloned()
+            .ok_or_else(|| AwsError::Other {
+                operation: "RunTask",
+                reason: format!(
+                    "service {network_from} has no network configuration to run the task in"
+                ),
+            })?;
+        let out = self
+            .ecs
+            .run_task()
+            .cluster(cluster)
+            .task_definition(task_definition)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .network_configuration(network)
+            .started_by("geno")
+            .count(1)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "RunTask", e))?;
+        if let Some(f) = out.failures().first() {
+            return Err(AwsError::Other {
+                operation: "RunTask",
+                reason: format!(
+                    "{} ({})",
+                    f.reason().unwrap_or("failed"),
+                    f.detail().unwrap_or_default()
+                ),
+            });
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Other {
+                operation: "RunTask",
+                reason: "no task was started".into(),
+            })
+    }
+
+    async fn describe_task(&self, cluster: &str, task: &str) -> Result<TaskStatus, AwsError> {
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeTasks", e))?;
+        let t = out.tasks().first().ok_or_else(|| AwsError::Other {
+            operation: "DescribeTasks",
+            reason: format!("task {task} is not known to cluster {cluster}"),
+        })?;
+        Ok(TaskStatus {
+            arn: task.to_string(),
+            last_status: t.last_status().unwrap_or_default().to_string(),
+            stopped_reason: t.stopped_reason().map(str::to_string),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| ContainerExit {
+                    name: c.name().unwrap_or_default().to_string(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_string),
+                })
+                .collect(),
+        })
     }
 }
 

@@ -86,6 +86,7 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String
         .name(&c.name)
         .image(&c.image)
         .essential(c.essential)
+        .set_memory_reservation(c.memory_reservation)
         .set_command(c.command.clone())
         .set_port_mappings(Some(
             c.port_mappings
@@ -149,6 +150,7 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                 name: c.name().unwrap_or_default().to_string(),
                 image: c.image().unwrap_or_default().to_string(),
                 essential: c.essential().unwrap_or(true),
+                memory_reservation: c.memory_reservation(),
                 command: c
                     .command
                     .as_ref()

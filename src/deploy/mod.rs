@@ -3,6 +3,7 @@
 //! done. No tokio, bollard or AWS SDK here; `aws`, `registry` and
 //! `ops::promote` do the talking.
 
+pub mod job;
 pub mod record;
 pub mod rollout;
 pub mod taskdef;

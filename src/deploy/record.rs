@@ -59,6 +59,9 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restores: Option<String>,
     pub services: Vec<ServiceRecord>,
+    /// One-off tasks run before the services were updated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<crate::deploy::job::JobRecord>,
     pub outcome: Outcome,
     pub started_at: String,
     pub finished_at: String,
@@ -208,6 +211,7 @@ mod tests {
                 before: String::new(),
                 after: after.into(),
             }],
+            jobs: vec![],
             outcome,
             started_at: id.into(),
             finished_at: id.into(),

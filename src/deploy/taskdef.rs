@@ -41,6 +41,9 @@ pub struct ContainerDefinition {
     pub name: String,
     pub image: String,
     pub essential: bool,
+    /// Soft memory limit (MiB); rendered for one-off tasks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     #[serde(default)]
@@ -149,6 +152,35 @@ pub struct ServicePlan {
     pub update: ServiceUpdate,
 }
 
+/// A job the services wait for, run once as a one-off task before they are
+/// updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPlan {
+    pub name: String,
+    pub task_definition: TaskDefinition,
+    /// The stack's services that wait for it.
+    pub runs_before: Vec<String>,
+    /// The ECS service whose network configuration the task uses.
+    pub network_from: String,
+}
+
+/// A rendering, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plans {
+    pub services: Vec<ServicePlan>,
+    pub jobs: Vec<JobPlan>,
+}
+
+impl Plans {
+    /// Every task definition, services first.
+    pub fn task_definitions(&self) -> impl Iterator<Item = &TaskDefinition> {
+        self.services
+            .iter()
+            .map(|p| &p.task_definition)
+            .chain(self.jobs.iter().map(|j| &j.task_definition))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("rendering of service `{service}` does not match what geno sends ECS: {source}")]
 pub struct PlanError {
@@ -157,9 +189,9 @@ pub struct PlanError {
     pub source: serde_json::Error,
 }
 
-/// The app services of a `render::ecs::render` result, in stack order.
-pub fn plans(rendering: &Value) -> Result<Vec<ServicePlan>, PlanError> {
-    let mut out = Vec::new();
+/// The app services and jobs of a `render::ecs::render` result, in stack order.
+pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
+    let mut out = Plans::default();
     let services = rendering["services"]
         .as_object()
         .cloned()
@@ -169,11 +201,39 @@ pub fn plans(rendering: &Value) -> Result<Vec<ServicePlan>, PlanError> {
             service: name.clone(),
             source,
         };
-        out.push(ServicePlan {
+        out.services.push(ServicePlan {
             repository: entry["repository"].as_str().unwrap_or_default().to_string(),
             task_definition: serde_json::from_value(entry["taskDefinition"].clone())
                 .map_err(err)?,
             update: serde_json::from_value(entry["service"].clone()).map_err(err)?,
+            name,
+        });
+    }
+    let jobs = rendering["jobs"].as_object().cloned().unwrap_or_default();
+    for (name, entry) in jobs {
+        let task_definition =
+            serde_json::from_value(entry["taskDefinition"].clone()).map_err(|source| {
+                PlanError {
+                    service: name.clone(),
+                    source,
+                }
+            })?;
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        out.jobs.push(JobPlan {
+            task_definition,
+            runs_before: strings(&entry["runsBefore"]),
+            network_from: entry["networkFrom"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             name,
         });
     }
@@ -310,11 +370,37 @@ mod tests {
     fn every_rendering_is_what_the_adapter_sends() {
         for env in ["demo", "dev", "test", "prod"] {
             let plans = plans(&rendering(env)).unwrap();
-            let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = plans.services.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["api", "celery", "image-gen"], "{env}");
+            let jobs: Vec<(&str, Vec<String>, &str)> = plans
+                .jobs
+                .iter()
+                .map(|j| {
+                    (
+                        j.name.as_str(),
+                        j.runs_before.clone(),
+                        j.network_from.as_str(),
+                    )
+                })
+                .collect();
+            let api = format!("genonaut-api-{env}");
+            assert_eq!(
+                jobs,
+                [(
+                    "migrate",
+                    vec!["api".to_string(), "celery".to_string()],
+                    api.as_str()
+                )]
+            );
             // Typed and back: nothing render prints is lost on the way.
             let r = rendering(env);
-            for p in &plans {
+            for j in &plans.jobs {
+                assert_eq!(
+                    serde_json::to_value(&j.task_definition).unwrap(),
+                    r["jobs"][&j.name]["taskDefinition"]
+                );
+            }
+            for p in &plans.services {
                 assert_eq!(
                     serde_json::to_value(&p.task_definition).unwrap(),
                     r["services"][&p.name]["taskDefinition"]
@@ -338,7 +424,7 @@ mod tests {
 
     #[test]
     fn diff_names_each_changed_field() {
-        let plans = plans(&rendering("demo")).unwrap();
+        let plans = plans(&rendering("demo")).unwrap().services;
         let live = plans[0].task_definition.clone();
         assert!(diff(&live, &live).is_empty());
 

@@ -15,9 +15,10 @@ use super::local::STATE_DIR;
 use super::smoke::{Verification, record_path};
 use crate::aws::{Aws, AwsError, Ecs, Identity};
 use crate::cli::Config;
+use crate::deploy::job::{JobRecord, TaskOutcome, assess_task};
 use crate::deploy::record::{Outcome, ServiceRecord};
 use crate::deploy::rollout::{Assessment, ServiceStatus, assess, fresh_events, short_arn};
-use crate::deploy::taskdef::{ServicePlan, ServiceUpdate, plans};
+use crate::deploy::taskdef::{JobPlan, Plans, ServiceUpdate, plans};
 use crate::docker::Engine;
 use crate::render::ecs::{ImageChoice, render};
 use crate::stack::{AwsEnvironment, AwsSecret, Loaded, load};
@@ -69,7 +70,7 @@ impl Target {
         crate::deploy::record::dir(&self.state_dir, self.stack_name(), self.env())
     }
 
-    pub fn plans(&self, image: &ImageChoice) -> anyhow::Result<Vec<ServicePlan>> {
+    pub fn plans(&self, image: &ImageChoice) -> anyhow::Result<Plans> {
         let rendering = render(&self.loaded.stack, self.env(), image)?;
         Ok(plans(&rendering)?)
     }
@@ -158,11 +159,8 @@ pub struct Preflight {
 
 /// Checks identity, cluster, services, repositories, secrets and roles;
 /// lists every problem in one error. Names only: no secret value is read.
-pub async fn preflight(
-    aws: &Aws,
-    target: &Target,
-    plans: &[ServicePlan],
-) -> anyhow::Result<Preflight> {
+pub async fn preflight(aws: &Aws, target: &Target, all: &Plans) -> anyhow::Result<Preflight> {
+    let plans = &all.services;
     // Without an identity nothing else can be asked: fail with that alone.
     let identity = aws.identity().await?;
     let env = &target.aws;
@@ -213,7 +211,7 @@ pub async fn preflight(
             format!("ECR repository {r} does not exist in {}", env.region)
         });
     }
-    let (ssm, sm) = secret_sources(target, plans);
+    let (ssm, sm) = secret_sources(target, all);
     if !ssm.is_empty() {
         check(aws.missing_parameters(&ssm).await, &|p| {
             format!("SSM parameter {p} does not exist")
@@ -224,13 +222,10 @@ pub async fn preflight(
             format!("Secrets Manager secret {s} does not exist")
         });
     }
-    let roles = unique(plans.iter().flat_map(|p| {
-        [
-            p.task_definition.execution_role_arn.clone(),
-            p.task_definition.task_role_arn.clone(),
-        ]
-        .into_iter()
-        .flatten()
+    let roles = unique(all.task_definitions().flat_map(|td| {
+        [td.execution_role_arn.clone(), td.task_role_arn.clone()]
+            .into_iter()
+            .flatten()
     }));
     check(aws.missing_roles(&roles).await, &|r| {
         format!("IAM role {r} does not exist")
@@ -258,10 +253,9 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
 
 /// SSM parameter names and Secrets Manager secret IDs the plans' task
 /// definitions read, from stack.yaml's sources.
-fn secret_sources(target: &Target, plans: &[ServicePlan]) -> (Vec<String>, Vec<String>) {
-    let used = unique(plans.iter().flat_map(|p| {
-        p.task_definition
-            .container_definitions
+fn secret_sources(target: &Target, plans: &Plans) -> (Vec<String>, Vec<String>) {
+    let used = unique(plans.task_definitions().flat_map(|td| {
+        td.container_definitions
             .iter()
             .flat_map(|c| c.secrets.iter().map(|s| s.name.clone()))
             .collect::<Vec<_>>()
@@ -424,6 +418,82 @@ async fn wait<E: Ecs>(
     }
 }
 
+/// Runs each job once, in order, as a one-off task and waits for it to stop;
+/// the first failure ends the run. `Err` holds why, with the records so far.
+pub async fn run_jobs<E: Ecs>(
+    ecs: &E,
+    cluster: &str,
+    jobs: &[(JobPlan, String)],
+    watch: Watch,
+    cancel: &CancellationToken,
+    out: &mut dyn Write,
+) -> Result<Vec<JobRecord>, (String, Vec<JobRecord>)> {
+    let mut done = Vec::new();
+    for (job, arn) in jobs {
+        let started = Instant::now();
+        let _ = writeln!(
+            out,
+            "running job {} ({}) before {}",
+            job.name,
+            short_arn(arn),
+            job.runs_before.join(", ")
+        );
+        let task = match ecs.run_task(cluster, arn, &job.network_from).await {
+            Ok(t) => t,
+            Err(e) => return Err((format!("job {} did not start: {e}", job.name), done)),
+        };
+        let mut last = String::new();
+        let outcome = loop {
+            let status = match ecs.describe_task(cluster, &task).await {
+                Ok(s) => s,
+                Err(e) => break Err(e.to_string()),
+            };
+            match assess_task(&status) {
+                TaskOutcome::Succeeded => break Ok(()),
+                TaskOutcome::Failed { reason } => break Err(reason),
+                TaskOutcome::Running { status } => {
+                    if status != last {
+                        let _ = writeln!(out, "  {}: {status}", job.name);
+                        last = status;
+                    }
+                }
+            }
+            if started.elapsed() + watch.poll > watch.timeout {
+                break Err(format!(
+                    "still {last} after {}; the task keeps running: aws ecs stop-task --cluster {cluster} --task {task}",
+                    humantime::format_duration(watch.timeout)
+                ));
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break Err(format!(
+                    "interrupted; the task keeps running: aws ecs stop-task --cluster {cluster} --task {task}"
+                )),
+                _ = tokio::time::sleep(watch.poll) => {}
+            }
+        };
+        let record = JobRecord {
+            name: job.name.clone(),
+            task_definition: arn.clone(),
+            task: task.clone(),
+            succeeded: outcome.is_ok(),
+            reason: outcome.clone().err(),
+        };
+        done.push(record);
+        match outcome {
+            Ok(()) => {
+                let _ = writeln!(
+                    out,
+                    "  {} succeeded (exit 0) in {:.1}s",
+                    job.name,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(reason) => return Err((format!("job {} failed: {reason}", job.name), done)),
+        }
+    }
+    Ok(done)
+}
+
 /// After a failure: every service of the change back to where it was, and
 /// watched until it is there. Not interruptible by the first Ctrl-C: a half
 /// restored environment is the worst outcome.
@@ -467,7 +537,9 @@ pub fn failed_outcome(reason: String, restored: Result<(), String>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::job::{ContainerExit, TaskStatus};
     use crate::deploy::rollout::{Deployment, Event, RolloutState};
+    use crate::deploy::taskdef::TaskDefinition;
     use std::sync::Mutex;
 
     #[test]
@@ -497,6 +569,8 @@ mod tests {
     struct Scripted {
         services: Mutex<Vec<Svc>>,
         updates: Mutex<Vec<ServiceUpdate>>,
+        ran: Mutex<Vec<String>>,
+        looks: Mutex<u32>,
     }
 
     struct Svc {
@@ -542,6 +616,8 @@ mod tests {
                         .collect(),
                 ),
                 updates: Mutex::new(vec![]),
+                ran: Mutex::new(vec![]),
+                looks: Mutex::new(0),
             }
         }
     }
@@ -561,6 +637,39 @@ mod tests {
     }
 
     impl Ecs for Scripted {
+        async fn run_task(
+            &self,
+            _cluster: &str,
+            task_definition: &str,
+            _network_from: &str,
+        ) -> Result<String, AwsError> {
+            self.ran.lock().unwrap().push(task_definition.to_string());
+            Ok(format!("task-{}", short_arn(task_definition)))
+        }
+
+        async fn describe_task(&self, _cluster: &str, task: &str) -> Result<TaskStatus, AwsError> {
+            // Scripted by the job's name in the task definition: `ok`
+            // stops with 0 on the third look, `bad` exits 1, `stuck` runs.
+            let mut looks = self.looks.lock().unwrap();
+            *looks += 1;
+            let (status, exit) = match (task, *looks) {
+                (t, n) if t.contains("ok") && n >= 3 => ("STOPPED", Some(0)),
+                (t, n) if t.contains("bad") && n >= 2 => ("STOPPED", Some(1)),
+                (_, 1) => ("PROVISIONING", None),
+                _ => ("RUNNING", None),
+            };
+            Ok(TaskStatus {
+                arn: task.into(),
+                last_status: status.into(),
+                stopped_reason: None,
+                containers: vec![ContainerExit {
+                    name: "migrate".into(),
+                    exit_code: exit,
+                    reason: None,
+                }],
+            })
+        }
+
         async fn describe(
             &self,
             _cluster: &str,
@@ -835,6 +944,91 @@ mod tests {
             Outcome::Failed {
                 reason: "interrupted; rolling back failed too: x".into()
             }
+        );
+    }
+
+    fn job(name: &str) -> (JobPlan, String) {
+        let td: TaskDefinition = serde_json::from_value(serde_json::json!({
+            "family": name, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": name, "image": "i", "essential": true}],
+        }))
+        .unwrap();
+        (
+            JobPlan {
+                name: name.into(),
+                task_definition: td,
+                runs_before: vec!["api".into()],
+                network_from: "api".into(),
+            },
+            td_arn(name),
+        )
+    }
+
+    fn td_arn(name: &str) -> String {
+        format!("arn:aws:ecs:us-east-1:1:task-definition/{name}:1")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_runs_to_exit_0_before_the_services() {
+        let ecs = Scripted::new(&[]);
+        let mut out = Vec::new();
+        let records = run_jobs(
+            &ecs,
+            "c",
+            &[job("ok")],
+            WATCH,
+            &CancellationToken::new(),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].succeeded);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "running job ok (ok:1) before api\n  ok: PROVISIONING\n  ok: RUNNING\n  ok succeeded (exit 0) in 10.0s\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_job_stops_the_run_with_its_exit_code() {
+        let ecs = Scripted::new(&[]);
+        let (err, records) = run_jobs(
+            &ecs,
+            "c",
+            &[job("bad"), job("ok")],
+            WATCH,
+            &CancellationToken::new(),
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, "job bad failed: container migrate exited with code 1");
+        assert_eq!(records.len(), 1, "the second job never ran");
+        assert_eq!(*ecs.ran.lock().unwrap(), [td_arn("bad")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_that_never_stops_times_out_saying_how_to_stop_it() {
+        let ecs = Scripted::new(&[]);
+        let watch = Watch {
+            timeout: Duration::from_secs(30),
+            poll: Duration::from_secs(5),
+        };
+        let (err, _) = run_jobs(
+            &ecs,
+            "c",
+            &[job("stuck")],
+            watch,
+            &CancellationToken::new(),
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "job stuck failed: still RUNNING after 30s; the task keeps running: aws ecs stop-task --cluster c --task task-stuck:1"
         );
     }
 }

@@ -36,7 +36,11 @@ pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
         };
         let plans = target.plans(&choice)?;
         let aws = Aws::connect(&target.aws.region).await;
-        let names: Vec<String> = plans.iter().map(|p| p.update.service.clone()).collect();
+        let names: Vec<String> = plans
+            .services
+            .iter()
+            .map(|p| p.update.service.clone())
+            .collect();
         let (live, missing) = aws.services(&target.aws.cluster, &names).await?;
         if !missing.is_empty() {
             anyhow::bail!(
@@ -47,14 +51,9 @@ pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
         }
         let mut out = std::io::stdout();
         let mut changes_total = 0;
-        for plan in &plans {
-            let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
-                continue;
-            };
-            let live_td = aws.task_definition(&service.task_definition).await?;
-            let mut changes = diff(&live_td, &plan.task_definition);
+        let unpushed = |changes: &mut Vec<Change>| {
             if pushed.is_none() {
-                for c in &mut changes {
+                for c in changes.iter_mut() {
                     if c.path.ends_with(".image") {
                         c.rendered = Some(format!(
                             "image {} (not yet pushed to `{}`; promote pins its digest)",
@@ -64,6 +63,14 @@ pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
                     }
                 }
             }
+        };
+        for plan in &plans.services {
+            let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
+                continue;
+            };
+            let live_td = aws.task_definition(&service.task_definition).await?;
+            let mut changes = diff(&live_td, &plan.task_definition);
+            unpushed(&mut changes);
             if let Some(d) = plan.update.desired_count
                 && d != service.desired
             {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bollard::auth::DockerCredentials;
 
 use super::deploy::{
-    Target, Watch, chosen_image, failed_outcome, preflight, restore, roll_out, short_id,
+    Target, Watch, chosen_image, failed_outcome, preflight, restore, roll_out, run_jobs, short_id,
     verification,
 };
 use crate::aws::Aws;
@@ -111,7 +111,7 @@ async fn run(
         tags.push(format!("git-{rev}"));
     }
     let mut repositories: Vec<String> = Vec::new();
-    for p in &draft {
+    for p in &draft.services {
         if !repositories.contains(&p.repository) {
             repositories.push(p.repository.clone());
         }
@@ -173,11 +173,10 @@ async fn run(
         );
     }
 
-    // Register what changed; leave identical services alone.
+    // Decide what changes; leave identical services alone.
     let plans = target.plans(&ImageChoice::Digest(digest.clone()))?;
-    let mut changed: Vec<ServiceRecord> = Vec::new();
-    let mut updates: Vec<ServiceUpdate> = Vec::new();
-    for plan in &plans {
+    let mut to_change = Vec::new();
+    for plan in &plans.services {
         let live = pre
             .services
             .iter()
@@ -195,27 +194,72 @@ async fn run(
             );
             continue;
         }
-        let arn = if same_td {
-            live.task_definition.clone()
-        } else {
-            aws.register(&plan.task_definition).await?
-        };
-        let _ = writeln!(
-            err,
-            "registered {} for {}",
-            short_arn(&arn),
-            plan.update.service
-        );
-        changed.push(ServiceRecord {
-            name: plan.name.clone(),
-            ecs_service: plan.update.service.clone(),
-            before: live.task_definition.clone(),
-            after: arn.clone(),
-        });
-        updates.push(ServiceUpdate {
-            task_definition: arn,
-            ..plan.update.clone()
-        });
+        to_change.push((plan, live, same_td));
+    }
+
+    // Jobs the services wait for (migrations) run once, before any service
+    // changes; when nothing changes they do not run at all.
+    let mut job_records = Vec::new();
+    let mut job_failure = None;
+    if !to_change.is_empty() && !plans.jobs.is_empty() {
+        let mut jobs = Vec::new();
+        for job in &plans.jobs {
+            let arn = match aws
+                .latest_task_definition(&job.task_definition.family)
+                .await?
+            {
+                Some((arn, live)) if diff(&live, &job.task_definition).is_empty() => arn,
+                _ => aws.register(&job.task_definition).await?,
+            };
+            jobs.push((job.clone(), arn));
+        }
+        let t = Instant::now();
+        let ran = run_jobs(
+            &aws,
+            &target.aws.cluster,
+            &jobs,
+            opts.watch,
+            cancel,
+            &mut err,
+        )
+        .await;
+        waited += t.elapsed();
+        match ran {
+            Ok(records) => job_records = records,
+            Err((reason, records)) => {
+                job_records = records;
+                job_failure = Some(reason);
+            }
+        }
+    }
+
+    // Register what changed.
+    let mut changed: Vec<ServiceRecord> = Vec::new();
+    let mut updates: Vec<ServiceUpdate> = Vec::new();
+    if job_failure.is_none() {
+        for (plan, live, same_td) in &to_change {
+            let arn = if *same_td {
+                live.task_definition.clone()
+            } else {
+                aws.register(&plan.task_definition).await?
+            };
+            let _ = writeln!(
+                err,
+                "registered {} for {}",
+                short_arn(&arn),
+                plan.update.service
+            );
+            changed.push(ServiceRecord {
+                name: plan.name.clone(),
+                ecs_service: plan.update.service.clone(),
+                before: live.task_definition.clone(),
+                after: arn.clone(),
+            });
+            updates.push(ServiceUpdate {
+                task_definition: arn,
+                ..plan.update.clone()
+            });
+        }
     }
 
     let mut record = Record {
@@ -231,6 +275,7 @@ async fn run(
         forced: !verified,
         restores: None,
         services: changed.clone(),
+        jobs: job_records,
         outcome: Outcome::Succeeded,
         started_at,
         finished_at: String::new(),
@@ -238,7 +283,7 @@ async fn run(
     };
     // Services left alone still belong to the record: it is what the
     // environment runs after this promotion.
-    for plan in &plans {
+    for plan in &plans.services {
         if !changed.iter().any(|c| c.ecs_service == plan.update.service)
             && let Some(live) = pre.services.iter().find(|s| s.name == plan.update.service)
         {
@@ -251,7 +296,11 @@ async fn run(
         }
     }
 
-    if !updates.is_empty() {
+    if let Some(reason) = job_failure {
+        record.outcome = Outcome::Failed {
+            reason: format!("{reason}; no service was changed"),
+        };
+    } else if !updates.is_empty() {
         let _ = writeln!(
             err,
             "rolling out to {} service(s) in {} (timeout {}):",

@@ -102,6 +102,7 @@ pub fn rollback(config: &Config, opts: RollbackOptions) -> anyhow::Result<i32> {
             forced: goal.forced,
             restores: Some(goal.id.clone()),
             services: changed,
+            jobs: vec![],
             outcome,
             started_at,
             finished_at: now(),

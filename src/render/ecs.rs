@@ -1,5 +1,7 @@
 //! What ECS gets for an environment: one `RegisterTaskDefinition` input, one
-//! `UpdateService` input and the target group's health check per app service.
+//! `UpdateService` input and the target group's health check per app service,
+//! and a task definition per job those services wait for (`migrate`), which
+//! promote runs once as a one-off task before it updates them.
 //!
 //! Field names and types follow the ECS and ELBv2 API references (cpu and
 //! memory are strings, durations whole seconds), so the JSON can be sent as
@@ -8,6 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
+use crate::stack::model::{Condition, ServiceKind};
 use crate::stack::{AwsEnvironment, AwsSecret, Stack};
 
 /// What image the task definitions name.
@@ -71,13 +74,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         let Some(ecs) = &svc.ecs else { continue };
         let spec = container_spec(name, svc);
         let family = stack.task_family(name, env);
-        let image_ref = match image {
-            ImageChoice::Unpinned => {
-                format!("{}/{}:{UNPINNED_TAG}", aws.registry(), ecs.repository)
-            }
-            ImageChoice::Digest(d) => format!("{}/{}@{d}", aws.registry(), ecs.repository),
-            ImageChoice::Reference(r) => r.clone(),
-        };
+        let image_ref = image_ref(aws, &ecs.repository, image);
         let desired = environment
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
@@ -141,6 +138,49 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         }
         services.insert(name.clone(), entry);
     }
+    let mut jobs = Map::new();
+    for (name, svc) in &stack.services {
+        if svc.kind != ServiceKind::Job || !svc.is_app() {
+            continue;
+        }
+        // The ECS services that wait for this job to succeed: it runs
+        // before they are updated, sized and networked like the first.
+        let dependents: Vec<(&String, &crate::stack::model::EcsService)> = stack
+            .services
+            .iter()
+            .filter(|(_, s)| s.depends_on.0.get(name) == Some(&Condition::CompletedSuccessfully))
+            .filter_map(|(n, s)| s.ecs.as_ref().map(|e| (n, e)))
+            .collect();
+        let Some((_, first)) = dependents.first() else {
+            continue;
+        };
+        let spec = container_spec(name, svc);
+        let image_ref = image_ref(aws, &first.repository, image);
+        let mut container = container_definition(stack, env, aws, &spec, &image_ref)?;
+        // The whole task's memory, which is what Fargate gives a task's only
+        // container anyway; stated because RunTask emulators (moto) size a
+        // task from its containers.
+        container["memoryReservation"] = json!(first.memory);
+        let task_definition = json!({
+            "family": stack.task_family(name, env),
+            "taskRoleArn": aws.task_role_arn,
+            "executionRoleArn": aws.execution_role_arn,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": first.cpu.to_string(),
+            "memory": first.memory.to_string(),
+            "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
+            "containerDefinitions": [container],
+        });
+        jobs.insert(
+            name.clone(),
+            json!({
+                "taskDefinition": task_definition,
+                "runsBefore": dependents.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+                "networkFrom": first.service,
+            }),
+        );
+    }
     Ok(json!({
         "environment": env,
         "region": aws.region,
@@ -148,7 +188,16 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         "cluster": aws.cluster,
         "imagePinned": !matches!(image, ImageChoice::Unpinned),
         "services": services,
+        "jobs": jobs,
     }))
+}
+
+fn image_ref(aws: &AwsEnvironment, repository: &str, image: &ImageChoice) -> String {
+    match image {
+        ImageChoice::Unpinned => format!("{}/{repository}:{UNPINNED_TAG}", aws.registry()),
+        ImageChoice::Digest(d) => format!("{}/{repository}@{d}", aws.registry()),
+        ImageChoice::Reference(r) => r.clone(),
+    }
 }
 
 fn container_definition(

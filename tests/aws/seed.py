@@ -54,6 +54,9 @@ def main():
     task_arn = iam.get_role(RoleName=v["task_role_name"])["Role"]["Arn"]
 
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    # As infra/network.tf: tasks get DNS names (service discovery needs them).
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName=f"{v['cluster_name']}-tasks-{vpc}", Description="tasks",
                                    VpcId=vpc)["GroupId"]

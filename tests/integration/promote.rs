@@ -167,8 +167,8 @@ fn python_image() -> String {
     std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
 }
 
-/// Three app services on one image, two SSM secrets, an ALB target group,
-/// and environments demo, dev and test on AWS.
+/// Three app services on one image, a job two of them wait for, two SSM
+/// secrets, an ALB target group, and environments demo, dev and test on AWS.
 fn stack_body(name: &str, lb_port: u16) -> String {
     format!(
         r#"
@@ -179,8 +179,12 @@ x-app: &app
   environment: {{ GREETING: "${{GREETING:-hello}}" }}
   secrets: [TOKEN, API_KEY]
 services:
+  setup:
+    kind: job
+    command: [python3, -c, "print('schema ready')"]
   web:
     <<: *app
+    depends_on: {{ setup: completed_successfully }}
     command: [python3, -m, http.server, "8000"]
     ports: [8000]
     healthcheck:
@@ -191,6 +195,7 @@ services:
     ecs: {{ service: "{name}-web-${{GENO_ENV}}", repository: "{name}-web-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 2, target_group: web }}
   worker:
     <<: *app
+    depends_on: {{ setup: completed_successfully }}
     command: [python3, -c, "import time; time.sleep(100000)"]
     ecs: {{ service: "{name}-worker-${{GENO_ENV}}", repository: "{name}-worker-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 1 }}
   beat:
@@ -459,6 +464,8 @@ fn promote_diff_history_rollback_against_stand_ins() {
     assert_eq!(record["imageId"], image.as_str());
     assert_eq!(record["outcome"]["status"], "succeeded");
     assert_eq!(record["forced"], false);
+    assert_eq!(record["jobs"][0]["name"], "setup");
+    assert_eq!(record["jobs"][0]["succeeded"], true);
     let digest = record["manifestDigest"].as_str().unwrap().to_string();
 
     // The registry's manifest names the verified image as its config.

@@ -68,7 +68,10 @@ def network(moto_url):
 @pytest.mark.parametrize("env", ["demo", "prod"])
 def test_task_definitions_register_and_read_back_as_rendered(ecs, env):
     rendered = render(env)
-    for name, svc in rendered["services"].items():
+    # Services and the jobs they wait for (one-off tasks): the same shape.
+    entries = list(rendered["services"].items()) + list(rendered["jobs"].items())
+    assert [name for name, _ in entries] == ["api", "celery", "image-gen", "migrate"]
+    for name, svc in entries:
         td = svc["taskDefinition"]
         arn = ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"]
         assert f":task-definition/{td['family']}:" in arn
