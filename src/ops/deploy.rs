@@ -418,6 +418,31 @@ async fn wait<E: Ecs>(
     }
 }
 
+/// The task definition a job last ran with in this environment: the one
+/// the current (latest successful) promotion recorded, else the family's
+/// latest revision. A failed promotion may have run a newer one; what the
+/// environment runs is what the last success left.
+pub async fn current_job(
+    aws: &Aws,
+    current: Option<&crate::deploy::record::Record>,
+    job: &JobPlan,
+) -> Result<Option<(String, crate::deploy::taskdef::TaskDefinition)>, AwsError> {
+    let recorded = current.and_then(|r| {
+        r.jobs
+            .iter()
+            .rev()
+            .find(|j| j.name == job.name && j.succeeded)
+            .map(|j| j.task_definition.clone())
+    });
+    match recorded {
+        Some(arn) => Ok(Some((arn.clone(), aws.task_definition(&arn).await?))),
+        None => {
+            aws.latest_task_definition(&job.task_definition.family)
+                .await
+        }
+    }
+}
+
 /// Runs each job once, in order, as a one-off task and waits for it to stop;
 /// the first failure ends the run. `Err` holds why, with the records so far.
 pub async fn run_jobs<E: Ecs>(

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::deploy::{Target, chosen_image, short_id};
+use super::deploy::{Target, chosen_image, current_job, short_id};
 use crate::aws::Aws;
 use crate::cli::Config;
 use crate::deploy::record;
@@ -101,6 +101,43 @@ pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
                 )?;
                 for c in &changes {
                     writeln!(out, "  {c}")?;
+                }
+            }
+        }
+        let current = record::current(&records);
+        for job in &plans.jobs {
+            let what = format!(
+                "{} (one-off task before {})",
+                job.name,
+                job.runs_before.join(", ")
+            );
+            match current_job(&aws, current, job).await? {
+                None => {
+                    changes_total += 1;
+                    writeln!(
+                        out,
+                        "{what}: not run yet; promote registers {} and runs it",
+                        job.task_definition.family
+                    )?;
+                }
+                Some((arn, live)) => {
+                    let mut changes = diff(&live, &job.task_definition);
+                    unpushed(&mut changes);
+                    changes_total += changes.len();
+                    if changes.is_empty() {
+                        writeln!(out, "{what}: no changes, last run on {}", short_arn(&arn))?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{what}: {} change{} from {}; promote runs it",
+                            changes.len(),
+                            if changes.len() == 1 { "" } else { "s" },
+                            short_arn(&arn)
+                        )?;
+                        for c in &changes {
+                            writeln!(out, "  {c}")?;
+                        }
+                    }
                 }
             }
         }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bollard::auth::DockerCredentials;
 
 use super::deploy::{
-    Target, Watch, chosen_image, failed_outcome, preflight, restore, roll_out, run_jobs, short_id,
-    verification,
+    Target, Watch, chosen_image, current_job, failed_outcome, preflight, restore, roll_out,
+    run_jobs, short_id, verification,
 };
 use crate::aws::Aws;
 use crate::cli::Config;
@@ -199,9 +199,16 @@ async fn run(
 
     // Jobs the services wait for (migrations) run once, before any service
     // changes; when nothing changes they do not run at all.
+    // A job whose own definition changed runs even when no service does.
+    let records = record::load_all(&target.records_dir())?;
+    let mut job_changed = false;
+    for job in &plans.jobs {
+        let last = current_job(&aws, record::current(&records), job).await?;
+        job_changed |= last.is_none_or(|(_, td)| !diff(&td, &job.task_definition).is_empty());
+    }
     let mut job_records = Vec::new();
     let mut job_failure = None;
-    if !to_change.is_empty() && !plans.jobs.is_empty() {
+    if (!to_change.is_empty() || job_changed) && !plans.jobs.is_empty() {
         let mut jobs = Vec::new();
         for job in &plans.jobs {
             let arn = match aws

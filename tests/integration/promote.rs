@@ -182,6 +182,7 @@ services:
   setup:
     kind: job
     command: [python3, -c, "print('schema ready')"]
+    environment: {{ SCHEMA: "${{SCHEMA:-v1}}" }}
   web:
     <<: *app
     depends_on: {{ setup: completed_successfully }}
@@ -422,6 +423,17 @@ fn promote_diff_history_rollback_against_stand_ins() {
         "{}",
         out.stderr
     );
+    // The job the services wait for ran first, once, as a one-off task.
+    let job_at = out.stderr.find("running job setup (").expect(&out.stderr);
+    let ok_at = out
+        .stderr
+        .find("  setup succeeded (exit 0) in ")
+        .expect(&out.stderr);
+    let update_at = out
+        .stderr
+        .find(&format!("registered {name}-web-demo:"))
+        .expect(&out.stderr);
+    assert!(job_at < ok_at && ok_at < update_at, "{}", out.stderr);
     let uploaded: Vec<usize> = out
         .stderr
         .lines()
@@ -498,6 +510,12 @@ fn promote_diff_history_rollback_against_stand_ins() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout
+            .contains("setup (one-off task before web, worker): no changes, last run on "),
+        "{}",
+        out.stdout
+    );
 
     // Again: no new revisions, no layer pushed twice.
     let out = geno(&["promote", "--env", "demo", "--poll", "200ms"]);
@@ -508,6 +526,7 @@ fn promote_diff_history_rollback_against_stand_ins() {
         "{}",
         out.stderr
     );
+    assert!(!out.stderr.contains("running job"), "{}", out.stderr);
     assert_eq!(
         out.stderr.matches(": 0 layer(s) uploaded").count(),
         3,
@@ -592,6 +611,26 @@ fn promote_diff_history_rollback_against_stand_ins() {
         "{}",
         out.stdout
     );
+
+    // Only the job's definition changes: promote runs it and updates no service.
+    let v2 = |args: &[&str]| aws.geno(&stack).env("SCHEMA", "v2").args(args).run();
+    let out = v2(&["diff", "--env", "demo", "--exit-code"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("setup (one-off task before web, worker): 1 change from "),
+        "{}",
+        out.stdout
+    );
+    let out = v2(&["promote", "--env", "demo", "--poll", "200ms"]);
+    ok(&out);
+    assert!(out.stderr.contains("running job setup ("), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(0 service(s) updated)"),
+        "{}",
+        out.stderr
+    );
+    ok(&v2(&["diff", "--env", "demo", "--exit-code"]));
 }
 
 /// The manifest stored under `digest`, fetched as the engine would.
