@@ -434,13 +434,17 @@ pub async fn current_job(
             .find(|j| j.name == job.name && j.succeeded)
             .map(|j| j.task_definition.clone())
     });
-    match recorded {
-        Some(arn) => Ok(Some((arn.clone(), aws.task_definition(&arn).await?))),
-        None => {
-            aws.latest_task_definition(&job.task_definition.family)
-                .await
+    if let Some(arn) = recorded {
+        match aws.task_definition(&arn).await {
+            Ok(td) => return Ok(Some((arn, td))),
+            // Deleted since, or recorded against another account or
+            // stand-in: the family's latest revision is the best witness.
+            Err(e) if e.code() == Some("ClientException") => {}
+            Err(e) => return Err(e),
         }
     }
+    aws.latest_task_definition(&job.task_definition.family)
+        .await
 }
 
 /// Runs each job once, in order, as a one-off task and waits for it to stop;
