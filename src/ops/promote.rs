@@ -16,7 +16,7 @@ use crate::aws::Aws;
 use crate::cli::Config;
 use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::short_arn;
-use crate::deploy::taskdef::{ServiceUpdate, diff};
+use crate::deploy::taskdef::{Plans, ServiceUpdate, diff};
 use crate::docker::Engine;
 use crate::docker::push::push;
 use crate::registry::{Login, config_digest};
@@ -89,83 +89,12 @@ async fn run(
         t.elapsed().as_secs_f64()
     );
 
-    // Push to every repository the environment's services use.
-    let registry = target.aws.registry();
-    let login = if target.uses_ecr() {
-        let l = aws.ecr_login().await?;
-        Some(Login {
-            username: l.username,
-            password: l.password,
-        })
-    } else {
-        None
-    };
-    let credentials = login.as_ref().map(|l| DockerCredentials {
-        username: Some(l.username.clone()),
-        password: Some(l.password.clone()),
-        serveraddress: Some(registry.clone()),
-        ..Default::default()
-    });
-    let mut tags = vec![short.clone()];
-    if let Some(rev) = git_revision(&target.loaded.source.dir()) {
-        tags.push(format!("git-{rev}"));
-    }
-    let mut repositories: Vec<String> = Vec::new();
-    for p in &draft.services {
-        if !repositories.contains(&p.repository) {
-            repositories.push(p.repository.clone());
-        }
-    }
-    let mut digest = String::new();
-    let mut images = Vec::new();
-    for repo in &repositories {
-        let t = Instant::now();
-        let full = format!("{registry}/{repo}");
-        let pushed = push(
-            &engine,
-            &image_id,
-            &full,
-            &tags,
-            credentials.clone(),
-            &mut err,
-        )
-        .await?;
-        waited += t.elapsed();
-        let _ = writeln!(
-            err,
-            "pushed {full}@{}: {} layer(s) uploaded, {} already there, {} mounted from another repository ({:.1}s)",
-            pushed.digest,
-            pushed.uploaded,
-            pushed.existing,
-            pushed.mounted,
-            t.elapsed().as_secs_f64()
-        );
-        // The pinned manifest must name the verified image as its config.
-        let config_of = config_digest(&registry, repo, &pushed.digest, login.as_ref()).await?;
-        if config_of != image_id {
-            anyhow::bail!(
-                "{full}@{} names image {config_of}, not the verified image {image_id}; nothing was deployed",
-                pushed.digest
-            );
-        }
-        if !digest.is_empty() && digest != pushed.digest {
-            anyhow::bail!(
-                "{full} stored the image as {}, another repository as {digest}; nothing was deployed",
-                pushed.digest
-            );
-        }
-        digest = pushed.digest;
-        images.push(format!("{full}@{digest}"));
-    }
-    let _ = writeln!(
-        err,
-        "manifest {digest}: its config is image {short}, the one {}",
-        if verified {
-            "that passed `geno smoke`"
-        } else {
-            "named (unverified, --force)"
-        }
-    );
+    let pushed = push_everywhere(
+        &engine, &aws, &target, &image_id, verified, &draft, &mut err,
+    )
+    .await?;
+    waited += pushed.seconds;
+    let (digest, images) = (pushed.digest, pushed.images);
 
     if cancel.is_cancelled() {
         anyhow::bail!(
@@ -389,6 +318,103 @@ async fn run(
             Ok(1)
         }
     }
+}
+
+/// The image in every repository the environment's services use, under
+/// one manifest digest whose config is the image ID.
+struct Pushed {
+    digest: String,
+    /// `registry/repository@digest` per repository.
+    images: Vec<String>,
+    /// Time spent moving bytes (not geno's own work).
+    seconds: Duration,
+}
+
+async fn push_everywhere(
+    engine: &Engine,
+    aws: &Aws,
+    target: &Target,
+    image_id: &str,
+    verified: bool,
+    draft: &Plans,
+    err: &mut dyn Write,
+) -> anyhow::Result<Pushed> {
+    let short = short_id(image_id).to_string();
+    let mut waited = Duration::ZERO;
+    let registry = target.aws.registry();
+    let login = if target.uses_ecr() {
+        let l = aws.ecr_login().await?;
+        Some(Login {
+            username: l.username,
+            password: l.password,
+        })
+    } else {
+        None
+    };
+    let credentials = login.as_ref().map(|l| DockerCredentials {
+        username: Some(l.username.clone()),
+        password: Some(l.password.clone()),
+        serveraddress: Some(registry.clone()),
+        ..Default::default()
+    });
+    let mut tags = vec![short.clone()];
+    if let Some(rev) = git_revision(&target.loaded.source.dir()) {
+        tags.push(format!("git-{rev}"));
+    }
+    let mut repositories: Vec<String> = Vec::new();
+    for p in &draft.services {
+        if !repositories.contains(&p.repository) {
+            repositories.push(p.repository.clone());
+        }
+    }
+    let mut digest = String::new();
+    let mut images = Vec::new();
+    for repo in &repositories {
+        let t = Instant::now();
+        let full = format!("{registry}/{repo}");
+        let pushed = push(engine, image_id, &full, &tags, credentials.clone(), err).await?;
+        waited += t.elapsed();
+        let _ = writeln!(
+            err,
+            "pushed {full}@{}: {} layer(s) uploaded, {} already there, {} mounted from another repository ({:.1}s)",
+            pushed.digest,
+            pushed.uploaded,
+            pushed.existing,
+            pushed.mounted,
+            t.elapsed().as_secs_f64()
+        );
+        // The pinned manifest must name the verified image as its config.
+        let config_of = config_digest(&registry, repo, &pushed.digest, login.as_ref()).await?;
+        if config_of != image_id {
+            anyhow::bail!(
+                "{full}@{} names image {config_of}, not the verified image {image_id}; nothing was deployed",
+                pushed.digest
+            );
+        }
+        if !digest.is_empty() && digest != pushed.digest {
+            anyhow::bail!(
+                "{full} stored the image as {}, another repository as {digest}; nothing was deployed",
+                pushed.digest
+            );
+        }
+        digest = pushed.digest;
+        images.push(format!("{full}@{digest}"));
+    }
+    let _ = writeln!(
+        err,
+        "manifest {digest}: its config is image {short}, the one {}",
+        if verified {
+            "that passed `geno smoke`"
+        } else {
+            "named (unverified, --force)"
+        }
+    );
+
+    Ok(Pushed {
+        digest,
+        images,
+        seconds: waited,
+    })
 }
 
 /// The stack's smoke suite against the environment's URL, on its own
