@@ -14,7 +14,7 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::deploy::job::{ContainerExit, TaskStatus};
 use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
-use crate::deploy::taskdef::{ServiceUpdate, TaskDefinition};
+use crate::deploy::taskdef::{Matcher, ServiceUpdate, TargetGroup, TaskDefinition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -63,6 +63,7 @@ pub struct Aws {
     secrets: aws_sdk_secretsmanager::Client,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
 }
 
 /// Who geno acts as.
@@ -95,6 +96,7 @@ impl Aws {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
         }
     }
 
@@ -362,6 +364,75 @@ impl Aws {
             }
         }
         Ok(missing)
+    }
+
+    /// A target group as the ALB has it, in the form stack.yaml renders;
+    /// `None` when there is no group of that name.
+    pub async fn target_group(
+        &self,
+        name: &str,
+        like: &TargetGroup,
+    ) -> Result<Option<TargetGroup>, AwsError> {
+        let out = match self.elb.describe_target_groups().names(name).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match self.err("elasticloadbalancing", "DescribeTargetGroups", e) {
+                    AwsError::Api { code, .. } if code == "TargetGroupNotFound" => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let Some(g) = out.target_groups().first() else {
+            return Ok(None);
+        };
+        let arn = g.target_group_arn().unwrap_or_default();
+        let attributes = self
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroupAttributes", e))?;
+        let delay = attributes
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value())
+            .and_then(|v| v.parse().ok())
+            // The ALB's documented default.
+            .unwrap_or(300);
+        Ok(Some(TargetGroup {
+            name: g.target_group_name().unwrap_or_default().to_string(),
+            protocol: g
+                .protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            port: g.port().unwrap_or_default(),
+            target_type: g
+                .target_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            health_check_protocol: g
+                .health_check_protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            health_check_path: g.health_check_path().unwrap_or_default().to_string(),
+            health_check_port: g.health_check_port().unwrap_or_default().to_string(),
+            health_check_interval_seconds: g.health_check_interval_seconds().unwrap_or_default(),
+            health_check_timeout_seconds: g.health_check_timeout_seconds().unwrap_or_default(),
+            healthy_threshold_count: g.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold_count: g.unhealthy_threshold_count().unwrap_or_default(),
+            matcher: Matcher {
+                http_code: g
+                    .matcher()
+                    .and_then(|m| m.http_code())
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            deregistration_delay_seconds: delay,
+            container_name: like.container_name.clone(),
+            container_port: like.container_port,
+        }))
     }
 
     /// Registry credentials from an ECR authorization token.

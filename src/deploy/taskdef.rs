@@ -142,6 +142,56 @@ pub struct CircuitBreaker {
     pub rollback: bool,
 }
 
+/// The ALB target group of a service as stack.yaml defines it: what
+/// promote's preflight compares with the live group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetGroup {
+    pub name: String,
+    pub protocol: String,
+    pub port: i32,
+    pub target_type: String,
+    pub health_check_protocol: String,
+    pub health_check_path: String,
+    pub health_check_port: String,
+    pub health_check_interval_seconds: i32,
+    pub health_check_timeout_seconds: i32,
+    pub healthy_threshold_count: i32,
+    pub unhealthy_threshold_count: i32,
+    pub matcher: Matcher,
+    pub deregistration_delay_seconds: i32,
+    /// Where the service registers (not an attribute of the group).
+    #[serde(skip_serializing)]
+    pub container_name: String,
+    #[serde(skip_serializing)]
+    pub container_port: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    #[serde(rename = "HttpCode")]
+    pub http_code: String,
+}
+
+/// How a live target group differs from stack.yaml, one line per field.
+pub fn target_group_drift(live: &TargetGroup, wanted: &TargetGroup) -> Vec<String> {
+    let live = serde_json::to_value(live).unwrap_or_default();
+    let wanted = serde_json::to_value(wanted).unwrap_or_default();
+    let mut out = Vec::new();
+    diff_values("", Some(&live), Some(&wanted), &mut out);
+    out.into_iter()
+        .map(|c| {
+            format!(
+                "{} is {} (stack.yaml: {})",
+                c.path,
+                c.live.unwrap_or_else(|| "unset".into()),
+                c.rendered.unwrap_or_else(|| "unset".into())
+            )
+        })
+        .collect()
+}
+
 /// One app service of a rendering, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
@@ -150,6 +200,7 @@ pub struct ServicePlan {
     pub repository: String,
     pub task_definition: TaskDefinition,
     pub update: ServiceUpdate,
+    pub target_group: Option<TargetGroup>,
 }
 
 /// A job the services wait for, run once as a one-off task before they are
@@ -206,6 +257,10 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             task_definition: serde_json::from_value(entry["taskDefinition"].clone())
                 .map_err(err)?,
             update: serde_json::from_value(entry["service"].clone()).map_err(err)?,
+            target_group: match entry.get("targetGroup") {
+                Some(tg) => Some(serde_json::from_value(tg.clone()).map_err(err)?),
+                None => None,
+            },
             name,
         });
     }
@@ -401,6 +456,13 @@ mod tests {
                 );
             }
             for p in &plans.services {
+                if let Some(tg) = &p.target_group {
+                    let mut want = r["services"][&p.name]["targetGroup"].clone();
+                    let fields = want.as_object_mut().unwrap();
+                    fields.remove("containerName");
+                    fields.remove("containerPort");
+                    assert_eq!(serde_json::to_value(tg).unwrap(), want);
+                }
                 assert_eq!(
                     serde_json::to_value(&p.task_definition).unwrap(),
                     r["services"][&p.name]["taskDefinition"]
@@ -411,6 +473,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn target_group_drift_names_each_field() {
+        let plans = plans(&rendering("demo")).unwrap().services;
+        let wanted = plans[0].target_group.clone().unwrap();
+        assert_eq!(wanted.name, "genonaut-api-demo");
+        assert!(target_group_drift(&wanted, &wanted).is_empty());
+        let mut live = wanted.clone();
+        live.health_check_interval_seconds = 30;
+        live.matcher.http_code = "200".into();
+        live.container_port = 1; // not a group attribute
+        assert_eq!(
+            target_group_drift(&live, &wanted),
+            [
+                "healthCheckIntervalSeconds is 30 (stack.yaml: 15)",
+                "matcher.HttpCode is 200 (stack.yaml: 200-299)"
+            ]
+        );
+        assert!(plans[1].target_group.is_none(), "celery serves no traffic");
     }
 
     #[test]

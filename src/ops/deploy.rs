@@ -222,6 +222,33 @@ pub async fn preflight(aws: &Aws, target: &Target, all: &Plans) -> anyhow::Resul
             format!("Secrets Manager secret {s} does not exist")
         });
     }
+    // The ALB must check health the way stack.yaml (and so `geno up`'s load
+    // balancer) does, or what was tested locally means little.
+    let mut groups = Vec::new();
+    for plan in plans {
+        let Some(wanted) = &plan.target_group else {
+            continue;
+        };
+        match aws.target_group(&wanted.name, wanted).await {
+            Ok(None) => groups.push(format!(
+                "ALB target group {} does not exist (infra/ creates it)",
+                wanted.name
+            )),
+            Ok(Some(live)) => {
+                let drift = crate::deploy::taskdef::target_group_drift(&live, wanted);
+                if !drift.is_empty() {
+                    groups.push(format!(
+                        "ALB target group {} differs from stack.yaml: {}; apply infra/ with `geno render --env {} --format tfvars`",
+                        wanted.name,
+                        drift.join(", "),
+                        target.env()
+                    ));
+                }
+            }
+            Err(e) => groups.push(e.to_string()),
+        }
+    }
+    check(Ok(groups), &|g| g.to_string());
     let roles = unique(all.task_definitions().flat_map(|td| {
         [td.execution_role_arn.clone(), td.task_role_arn.clone()]
             .into_iter()

@@ -2,10 +2,10 @@
 
 The names come from `geno render --env ENV --format tfvars`, the same file
 Terraform takes, so the stand-in and the real infrastructure cannot drift:
-IAM roles, a VPC with a subnet and security group, the ECS cluster, one ECR
-repository per service, the SSM parameters (placeholder values, as
-infra/secrets.tf does), a bootstrap task definition per family and the
-services on it with desired count 0.
+IAM roles, a VPC with a subnet and security group, the ECS cluster, the ALB
+target groups with their health checks, one ECR repository per service, the
+SSM parameters (placeholder values, as infra/secrets.tf does), a bootstrap
+task definition per family and the services on it with desired count 0.
 
     python tests/aws/seed.py TFVARS_JSON [--skip-ssm NAME]...
 
@@ -42,6 +42,7 @@ def main():
     ecs = boto3.client("ecs", region_name=region)
     ecr = boto3.client("ecr", region_name=region)
     ssm = boto3.client("ssm", region_name=region)
+    elb = boto3.client("elbv2", region_name=region)
 
     trust = json.dumps({
         "Version": "2012-10-17",
@@ -62,6 +63,24 @@ def main():
                                    VpcId=vpc)["GroupId"]
 
     ecs.create_cluster(clusterName=v["cluster_name"])
+    # Target groups with the health checks stack.yaml gives (infra/alb.tf).
+    for tg in v["target_groups"].values():
+        hc = tg["health_check"]
+        try:
+            elb.describe_target_groups(Names=[tg["name"]])
+            continue
+        except botocore.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] != "TargetGroupNotFound":
+                raise
+        arn = elb.create_target_group(
+            Name=tg["name"], Protocol="HTTP", Port=tg["port"], VpcId=vpc, TargetType="ip",
+            HealthCheckProtocol="HTTP", HealthCheckPath=hc["path"], HealthCheckPort=str(hc["port"]),
+            HealthCheckIntervalSeconds=hc["interval"], HealthCheckTimeoutSeconds=hc["timeout"],
+            HealthyThresholdCount=hc["healthy_threshold"], UnhealthyThresholdCount=hc["unhealthy_threshold"],
+            Matcher={"HttpCode": hc["matcher"]},
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": str(tg["deregistration_delay"])}])
     for name in v["ssm_parameters"]:
         if name not in args.skip_ssm:
             exists(lambda: ssm.put_parameter(Name=name, Value="set-me", Type="SecureString"),

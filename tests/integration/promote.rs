@@ -380,14 +380,44 @@ fn promote_diff_history_rollback_against_stand_ins() {
         out.stderr
     );
 
-    // Preflight lists every missing parameter at once and changes nothing.
+    // Preflight lists every problem at once and changes nothing: missing
+    // parameters, and an ALB health check someone changed by hand.
+    let tg = aws.aws(&[
+        "elbv2",
+        "describe-target-groups",
+        "--names",
+        &format!("{name}-web-test"),
+    ]);
+    let tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws.aws(&[
+        "elbv2",
+        "modify-target-group",
+        "--target-group-arn",
+        &tg_arn,
+        "--health-check-interval-seconds",
+        "30",
+    ]);
+    aws.aws(&[
+        "elbv2",
+        "modify-target-group-attributes",
+        "--target-group-arn",
+        &tg_arn,
+        "--attributes",
+        "Key=deregistration_delay.timeout_seconds,Value=60",
+    ]);
     let out = geno(&["promote", "--env", "test"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.ends_with(&format!(
-            "error: preflight for `test` found 2 problems; nothing was changed:\n  \
+            "error: preflight for `test` found 3 problems; nothing was changed:\n  \
              - SSM parameter /{name}/test/api-key does not exist\n  \
-             - SSM parameter /{name}/test/token does not exist\n"
+             - SSM parameter /{name}/test/token does not exist\n  \
+             - ALB target group {name}-web-test differs from stack.yaml: \
+             healthCheckIntervalSeconds is 30 (stack.yaml: 5), deregistrationDelaySeconds is 60 (stack.yaml: 300); \
+             apply infra/ with `geno render --env test --format tfvars`\n"
         )),
         "{}",
         out.stderr
