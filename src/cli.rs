@@ -180,6 +180,9 @@ pub enum Command {
         /// The environment's load balancer URL for --smoke (default: `aws.url`).
         #[arg(long)]
         url: Option<String>,
+        /// Run the checks (verification, preflight) and print the diff; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show what `geno promote` would change: rendered vs live task definitions.
     Diff {
@@ -324,6 +327,7 @@ impl Command {
                 poll,
                 smoke,
                 url,
+                dry_run,
             } => ops::promote::promote(
                 config,
                 ops::promote::PromoteOptions {
@@ -337,6 +341,7 @@ impl Command {
                     },
                     smoke,
                     url,
+                    dry_run,
                 },
             ),
             Command::Diff {

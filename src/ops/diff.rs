@@ -26,125 +26,132 @@ pub fn run(config: &Config, opts: DiffOptions) -> anyhow::Result<i32> {
         let target = Target::open(config, &opts.env, opts.registry.as_deref())?;
         let engine = Engine::connect().await?;
         let image_id = chosen_image(&engine, &target, opts.image.as_deref()).await?;
-        let records = record::load_all(&target.records_dir())?;
-        // The digest is known once the image has been pushed for this
-        // environment; before that the image line says what will happen.
-        let pushed = record::digest_of(&records, &image_id).map(|r| r.manifest_digest.clone());
-        let choice = match &pushed {
-            Some(d) => ImageChoice::Digest(d.clone()),
-            None => ImageChoice::Unpinned,
-        };
-        let plans = target.plans(&choice)?;
         let aws = Aws::connect(&target.aws.region).await;
-        let names: Vec<String> = plans
-            .services
-            .iter()
-            .map(|p| p.update.service.clone())
-            .collect();
-        let (live, missing) = aws.services(&target.aws.cluster, &names).await?;
-        if !missing.is_empty() {
-            anyhow::bail!(
-                "not in cluster {}: {}; create the environment (infra/) first",
-                target.aws.cluster,
-                missing.join(", ")
-            );
-        }
-        let mut out = std::io::stdout();
-        let mut changes_total = 0;
-        let unpushed = |changes: &mut Vec<Change>| {
-            if pushed.is_none() {
-                for c in changes.iter_mut() {
-                    if c.path.ends_with(".image") {
-                        c.rendered = Some(format!(
-                            "image {} (not yet pushed to `{}`; promote pins its digest)",
-                            short_id(&image_id),
-                            opts.env
-                        ));
-                    }
+        let changes = print(&target, &aws, &image_id, &mut std::io::stdout()).await?;
+        Ok(if opts.exit_code && changes > 0 { 1 } else { 0 })
+    })
+}
+
+/// Prints what promoting `image_id` would change; returns how many changes.
+pub async fn print(
+    target: &Target,
+    aws: &Aws,
+    image_id: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let env = target.env();
+    let records = record::load_all(&target.records_dir())?;
+    // The digest is known once the image has been pushed for this
+    // environment; before that the image line says what will happen.
+    let pushed = record::digest_of(&records, image_id).map(|r| r.manifest_digest.clone());
+    let choice = match &pushed {
+        Some(d) => ImageChoice::Digest(d.clone()),
+        None => ImageChoice::Unpinned,
+    };
+    let plans = target.plans(&choice)?;
+    let names: Vec<String> = plans
+        .services
+        .iter()
+        .map(|p| p.update.service.clone())
+        .collect();
+    let (live, missing) = aws.services(&target.aws.cluster, &names).await?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "not in cluster {}: {}; create the environment (infra/) first",
+            target.aws.cluster,
+            missing.join(", ")
+        );
+    }
+    let mut changes_total = 0;
+    let unpushed = |changes: &mut Vec<Change>| {
+        if pushed.is_none() {
+            for c in changes.iter_mut() {
+                if c.path.ends_with(".image") {
+                    c.rendered = Some(format!(
+                        "image {} (not yet pushed to `{}`; promote pins its digest)",
+                        short_id(image_id),
+                        env
+                    ));
                 }
             }
+        }
+    };
+    for plan in &plans.services {
+        let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
+            continue;
         };
-        for plan in &plans.services {
-            let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
-                continue;
-            };
-            let live_td = aws.task_definition(&service.task_definition).await?;
-            let mut changes = diff(&live_td, &plan.task_definition);
-            unpushed(&mut changes);
-            if let Some(d) = plan.update.desired_count
-                && d != service.desired
-            {
-                changes.push(Change {
-                    path: "desiredCount".into(),
-                    live: Some(service.desired.to_string()),
-                    rendered: Some(d.to_string()),
-                });
-            }
-            changes_total += changes.len();
-            if changes.is_empty() {
-                writeln!(
-                    out,
-                    "{} ({}): no changes, on {}",
-                    plan.name,
-                    plan.update.service,
-                    short_arn(&service.task_definition)
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "{} ({}): {} change{} from {}",
-                    plan.name,
-                    plan.update.service,
-                    changes.len(),
-                    if changes.len() == 1 { "" } else { "s" },
-                    short_arn(&service.task_definition)
-                )?;
-                for c in &changes {
-                    writeln!(out, "  {c}")?;
-                }
+        let live_td = aws.task_definition(&service.task_definition).await?;
+        let mut changes = diff(&live_td, &plan.task_definition);
+        unpushed(&mut changes);
+        if let Some(d) = plan.update.desired_count
+            && d != service.desired
+        {
+            changes.push(Change {
+                path: "desiredCount".into(),
+                live: Some(service.desired.to_string()),
+                rendered: Some(d.to_string()),
+            });
+        }
+        changes_total += changes.len();
+        if changes.is_empty() {
+            writeln!(
+                out,
+                "{} ({}): no changes, on {}",
+                plan.name,
+                plan.update.service,
+                short_arn(&service.task_definition)
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} ({}): {} change{} from {}",
+                plan.name,
+                plan.update.service,
+                changes.len(),
+                if changes.len() == 1 { "" } else { "s" },
+                short_arn(&service.task_definition)
+            )?;
+            for c in &changes {
+                writeln!(out, "  {c}")?;
             }
         }
-        let current = record::current(&records);
-        for job in &plans.jobs {
-            let what = format!(
-                "{} (one-off task before {})",
-                job.name,
-                job.runs_before.join(", ")
-            );
-            match current_job(&aws, current, job).await? {
-                None => {
-                    changes_total += 1;
+    }
+    let current = record::current(&records);
+    for job in &plans.jobs {
+        let what = format!(
+            "{} (one-off task before {})",
+            job.name,
+            job.runs_before.join(", ")
+        );
+        match current_job(aws, current, job).await? {
+            None => {
+                changes_total += 1;
+                writeln!(
+                    out,
+                    "{what}: not run yet; promote registers {} and runs it",
+                    job.task_definition.family
+                )?;
+            }
+            Some((arn, live)) => {
+                let mut changes = diff(&live, &job.task_definition);
+                unpushed(&mut changes);
+                changes_total += changes.len();
+                if changes.is_empty() {
+                    writeln!(out, "{what}: no changes, last run on {}", short_arn(&arn))?;
+                } else {
                     writeln!(
                         out,
-                        "{what}: not run yet; promote registers {} and runs it",
-                        job.task_definition.family
+                        "{what}: {} change{} from {}; promote runs it",
+                        changes.len(),
+                        if changes.len() == 1 { "" } else { "s" },
+                        short_arn(&arn)
                     )?;
-                }
-                Some((arn, live)) => {
-                    let mut changes = diff(&live, &job.task_definition);
-                    unpushed(&mut changes);
-                    changes_total += changes.len();
-                    if changes.is_empty() {
-                        writeln!(out, "{what}: no changes, last run on {}", short_arn(&arn))?;
-                    } else {
-                        writeln!(
-                            out,
-                            "{what}: {} change{} from {}; promote runs it",
-                            changes.len(),
-                            if changes.len() == 1 { "" } else { "s" },
-                            short_arn(&arn)
-                        )?;
-                        for c in &changes {
-                            writeln!(out, "  {c}")?;
-                        }
+                    for c in &changes {
+                        writeln!(out, "  {c}")?;
                     }
                 }
             }
         }
-        Ok(if opts.exit_code && changes_total > 0 {
-            1
-        } else {
-            0
-        })
-    })
+    }
+    Ok(changes_total)
 }

@@ -30,6 +30,8 @@ pub struct PromoteOptions {
     pub watch: Watch,
     pub smoke: bool,
     pub url: Option<String>,
+    /// Checks and the diff only: nothing pushed, registered or updated.
+    pub dry_run: bool,
 }
 
 pub fn promote(config: &Config, opts: PromoteOptions) -> anyhow::Result<i32> {
@@ -88,6 +90,16 @@ async fn run(
         pre.services.len(),
         t.elapsed().as_secs_f64()
     );
+
+    if opts.dry_run {
+        let changes = super::diff::print(&target, &aws, &image_id, &mut std::io::stdout()).await?;
+        let _ = writeln!(
+            err,
+            "dry run: image {short} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
+            target.env()
+        );
+        return Ok(0);
+    }
 
     let pushed = push_everywhere(
         &engine, &aws, &target, &image_id, verified, &draft, &mut err,

@@ -444,6 +444,34 @@ fn promote_diff_history_rollback_against_stand_ins() {
         bootstrap
     );
 
+    // A dry run checks and shows the changes, and changes nothing.
+    let out = geno(&["promote", "--env", "demo", "--dry-run"]);
+    ok(&out);
+    assert_eq!(
+        out.stdout
+            .matches("(not yet pushed to `demo`; promote pins its digest)")
+            .count(),
+        3,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("setup (one-off task before web, worker): not run yet"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .ends_with("change(s) would be made; nothing was pushed or changed\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        live_task_definitions(&aws, &format!("{name}-demo"), &services("demo")),
+        bootstrap
+    );
+
     // The happy path: three services on task definitions pinned to the
     // digest whose config is the verified image.
     let out = geno(&["promote", "--env", "demo", "--poll", "200ms"]);
