@@ -314,8 +314,13 @@ pub fn context_tag(stack: &str, digest: &str) -> String {
 
 /// `STACK:<first 12 hex of the image ID>`.
 pub fn tag_for(stack: &str, id: &str) -> String {
+    format!("{stack}:{}", short_id(id))
+}
+
+/// The first 12 hex digits of an image ID or digest, as `docker images` shows them.
+pub fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    format!("{stack}:{}", &hex[..hex.len().min(12)])
+    &hex[..hex.len().min(12)]
 }
 
 fn last_lines(lines: &[String], n: usize) -> String {

@@ -145,10 +145,7 @@ pub fn verification(target: &Target, image_id: &str) -> Result<Verification, Unv
     Ok(v)
 }
 
-pub fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    &hex[..hex.len().min(12)]
-}
+pub use crate::docker::build::short_id;
 
 /// Everything that must exist before anything is changed, checked at once.
 pub struct Preflight {

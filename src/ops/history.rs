@@ -42,10 +42,6 @@ pub fn history(config: &Config, env: &str) -> anyhow::Result<i32> {
             (Kind::Rollback, Some(to)) => format!("rollback to {to}"),
             (Kind::Rollback, None) => "rollback".to_string(),
         };
-        let digest = r
-            .manifest_digest
-            .strip_prefix("sha256:")
-            .unwrap_or(&r.manifest_digest);
         rows.push([
             if current.as_ref() == Some(&r.id) {
                 "*".into()
@@ -56,7 +52,7 @@ pub fn history(config: &Config, env: &str) -> anyhow::Result<i32> {
             kind,
             result,
             short_id(&r.image_id).to_string(),
-            digest[..digest.len().min(12)].to_string(),
+            short_id(&r.manifest_digest).to_string(),
             r.services
                 .iter()
                 .filter(|s| s.before != s.after)

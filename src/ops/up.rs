@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::local::Local;
 use crate::cli::Config;
+use crate::docker::build::short_id;
 use crate::docker::container::{actual_from, kind_label};
 use crate::docker::{DockerError, Engine, build};
 use crate::local::plan::{self, Action, DesiredContainer, Progress, names};
@@ -555,11 +556,6 @@ fn waiting_reason(svc: &Svc) -> String {
         (Launch::Launched, Progress::Started) => "health check not passing yet".into(),
         (Launch::Launched, p) => format!("{p:?}").to_lowercase(),
     }
-}
-
-fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    &hex[..hex.len().min(12)]
 }
 
 fn print_summary(

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::docker::TestStack;
-use crate::http;
+use crate::{free_port, http};
 
 fn python_image() -> String {
     std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
@@ -44,14 +44,6 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn stack_body(port: u16, replicas: u32, extra_groups: &str) -> String {
     format!(

@@ -15,15 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::docker::TestStack;
-use crate::{Output, root};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::{Output, free_port, root};
 
 fn venv_bin(name: &str) -> PathBuf {
     let dir = std::env::var("GENO_VENV")
