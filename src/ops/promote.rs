@@ -139,8 +139,8 @@ async fn run(
     }
 
     // Jobs the services wait for (migrations) run once, before any service
-    // changes; when nothing changes they do not run at all.
-    // A job whose own definition changed runs even when no service does.
+    // changes, or alone when their own definition changed since the last
+    // successful promotion; otherwise not at all.
     let records = record::load_all(&target.records_dir())?;
     let mut job_changed = false;
     for job in &plans.jobs {
@@ -187,16 +187,25 @@ async fn run(
     if job_failure.is_none() {
         for (plan, live, same_td) in &to_change {
             let arn = if *same_td {
+                let _ = writeln!(
+                    err,
+                    "{}: same task definition {}, desired count {} → {}",
+                    plan.update.service,
+                    short_arn(&live.task_definition),
+                    live.desired,
+                    plan.update.desired_count.unwrap_or(live.desired)
+                );
                 live.task_definition.clone()
             } else {
-                aws.register(&plan.task_definition).await?
+                let arn = aws.register(&plan.task_definition).await?;
+                let _ = writeln!(
+                    err,
+                    "registered {} for {}",
+                    short_arn(&arn),
+                    plan.update.service
+                );
+                arn
             };
-            let _ = writeln!(
-                err,
-                "registered {} for {}",
-                short_arn(&arn),
-                plan.update.service
-            );
             changed.push(ServiceRecord {
                 name: plan.name.clone(),
                 ecs_service: plan.update.service.clone(),
