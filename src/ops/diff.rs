@@ -93,28 +93,15 @@ pub async fn print(
             });
         }
         changes_total += changes.len();
-        if changes.is_empty() {
-            writeln!(
-                out,
-                "{} ({}): no changes, on {}",
-                plan.name,
-                plan.update.service,
-                short_arn(&service.task_definition)
-            )?;
-        } else {
-            writeln!(
-                out,
-                "{} ({}): {} change{} from {}",
-                plan.name,
-                plan.update.service,
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" },
-                short_arn(&service.task_definition)
-            )?;
-            for c in &changes {
-                writeln!(out, "  {c}")?;
-            }
-        }
+        let what = format!("{} ({})", plan.name, plan.update.service);
+        let on = short_arn(&service.task_definition);
+        write_changes(
+            out,
+            &what,
+            &changes,
+            &format!("on {on}"),
+            &format!("from {on}"),
+        )?;
     }
     let current = record::current(&records);
     for job in &plans.jobs {
@@ -136,22 +123,39 @@ pub async fn print(
                 let mut changes = diff(&live, &job.task_definition);
                 unpushed(&mut changes);
                 changes_total += changes.len();
-                if changes.is_empty() {
-                    writeln!(out, "{what}: no changes, last run on {}", short_arn(&arn))?;
-                } else {
-                    writeln!(
-                        out,
-                        "{what}: {} change{} from {}; promote runs it",
-                        changes.len(),
-                        if changes.len() == 1 { "" } else { "s" },
-                        short_arn(&arn)
-                    )?;
-                    for c in &changes {
-                        writeln!(out, "  {c}")?;
-                    }
-                }
+                let on = short_arn(&arn);
+                write_changes(
+                    out,
+                    &what,
+                    &changes,
+                    &format!("last run on {on}"),
+                    &format!("from {on}; promote runs it"),
+                )?;
             }
         }
     }
     Ok(changes_total)
+}
+
+/// `WHAT: no changes, SAME` or `WHAT: N changes FROM` and one line each.
+fn write_changes(
+    out: &mut dyn Write,
+    what: &str,
+    changes: &[Change],
+    same: &str,
+    from: &str,
+) -> std::io::Result<()> {
+    if changes.is_empty() {
+        return writeln!(out, "{what}: no changes, {same}");
+    }
+    let n = changes.len();
+    writeln!(
+        out,
+        "{what}: {n} change{} {from}",
+        if n == 1 { "" } else { "s" }
+    )?;
+    for c in changes {
+        writeln!(out, "  {c}")?;
+    }
+    Ok(())
 }
