@@ -52,6 +52,16 @@ impl AwsError {
     }
 }
 
+/// `Ok(None)` when the API answered with `not_found`: for a lookup, absence
+/// is an answer, not an error.
+pub fn found<T>(r: Result<T, AwsError>, not_found: &str) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(not_found) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The SDK clients for one region.
 #[derive(Clone)]
 pub struct Aws {
@@ -232,25 +242,22 @@ impl Aws {
         &self,
         family: &str,
     ) -> Result<Option<(String, TaskDefinition)>, AwsError> {
-        match self
+        let out = self
             .ecs
             .describe_task_definition()
             .task_definition(family)
             .send()
             .await
-        {
-            Ok(out) => Ok(out.task_definition().map(|td| {
+            .map_err(|e| self.err("ecs", "DescribeTaskDefinition", e));
+        // ECS answers a family without revisions with a ClientException.
+        Ok(found(out, "ClientException")?.and_then(|out| {
+            out.task_definition().map(|td| {
                 (
                     td.task_definition_arn().unwrap_or_default().to_string(),
                     taskdef::project(td),
                 )
-            })),
-            // ECS answers a family without revisions with a ClientException.
-            Err(e) => match self.err("ecs", "DescribeTaskDefinition", e) {
-                AwsError::Api { code, .. } if code == "ClientException" => Ok(None),
-                other => Err(other),
-            },
-        }
+            })
+        }))
     }
 
     /// Registers a task definition; returns its ARN.
@@ -279,20 +286,15 @@ impl Aws {
         let mut missing = Vec::new();
         // One call per name: a single missing name fails a batched call.
         for name in names {
-            match self
+            let out = self
                 .ecr
                 .describe_repositories()
                 .repository_names(name)
                 .send()
                 .await
-            {
-                Ok(_) => {}
-                Err(e) => match self.err("ecr", "DescribeRepositories", e) {
-                    AwsError::Api { code, .. } if code == "RepositoryNotFoundException" => {
-                        missing.push(name.clone())
-                    }
-                    other => return Err(other),
-                },
+                .map_err(|e| self.err("ecr", "DescribeRepositories", e));
+            if found(out, "RepositoryNotFoundException")?.is_none() {
+                missing.push(name.clone());
             }
         }
         Ok(missing)
@@ -337,13 +339,15 @@ impl Aws {
     pub async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
         let mut missing = Vec::new();
         for id in ids {
-            if let Err(e) = self.secrets.describe_secret().secret_id(id).send().await {
-                match self.err("secretsmanager", "DescribeSecret", e) {
-                    AwsError::Api { code, .. } if code == "ResourceNotFoundException" => {
-                        missing.push(id.clone())
-                    }
-                    other => return Err(other),
-                }
+            let out = self
+                .secrets
+                .describe_secret()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|e| self.err("secretsmanager", "DescribeSecret", e));
+            if found(out, "ResourceNotFoundException")?.is_none() {
+                missing.push(id.clone());
             }
         }
         Ok(missing)
@@ -354,13 +358,15 @@ impl Aws {
         let mut missing = Vec::new();
         for arn in arns {
             let name = arn.rsplit('/').next().unwrap_or(arn);
-            if let Err(e) = self.iam.get_role().role_name(name).send().await {
-                match self.err("iam", "GetRole", e) {
-                    AwsError::Api { code, .. } if code == "NoSuchEntity" => {
-                        missing.push(arn.clone())
-                    }
-                    other => return Err(other),
-                }
+            let out = self
+                .iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| self.err("iam", "GetRole", e));
+            if found(out, "NoSuchEntity")?.is_none() {
+                missing.push(arn.clone());
             }
         }
         Ok(missing)
@@ -373,14 +379,15 @@ impl Aws {
         name: &str,
         like: &TargetGroup,
     ) -> Result<Option<TargetGroup>, AwsError> {
-        let out = match self.elb.describe_target_groups().names(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                return match self.err("elasticloadbalancing", "DescribeTargetGroups", e) {
-                    AwsError::Api { code, .. } if code == "TargetGroupNotFound" => Ok(None),
-                    other => Err(other),
-                };
-            }
+        let out = self
+            .elb
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e));
+        let Some(out) = found(out, "TargetGroupNotFound")? else {
+            return Ok(None);
         };
         let Some(g) = out.target_groups().first() else {
             return Ok(None);
@@ -666,5 +673,29 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
                 message: e.message().unwrap_or_default().to_string(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AwsError, found};
+
+    #[test]
+    fn only_the_named_not_found_code_means_absent() {
+        let api = |code: &str| AwsError::Api {
+            operation: "DescribeSecret",
+            code: code.into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            found(Ok::<_, AwsError>(1), "NoSuchEntity").unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            found::<i32>(Err(api("NoSuchEntity")), "NoSuchEntity").unwrap(),
+            None
+        );
+        let other = found::<i32>(Err(api("AccessDenied")), "NoSuchEntity").unwrap_err();
+        assert_eq!(other.to_string(), "DescribeSecret: AccessDenied: ");
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::local::STATE_DIR;
 use super::smoke::{Verification, record_path};
-use crate::aws::{Aws, AwsError, Ecs, Identity};
+use crate::aws::{Aws, AwsError, Ecs, Identity, found};
 use crate::cli::Config;
 use crate::deploy::job::{JobRecord, TaskOutcome, assess_task};
 use crate::deploy::record::{Outcome, ServiceRecord};
@@ -458,14 +458,13 @@ pub async fn current_job(
             .find(|j| j.name == job.name && j.succeeded)
             .map(|j| j.task_definition.clone())
     });
-    if let Some(arn) = recorded {
-        match aws.task_definition(&arn).await {
-            Ok(td) => return Ok(Some((arn, td))),
-            // Deleted since, or recorded against another account or
-            // stand-in: the family's latest revision is the best witness.
-            Err(e) if e.code() == Some("ClientException") => {}
-            Err(e) => return Err(e),
-        }
+    // Deleted since, or recorded against another account or stand-in
+    // (ECS says ClientException): the family's latest revision is the best
+    // witness then.
+    if let Some(arn) = recorded
+        && let Some(td) = found(aws.task_definition(&arn).await, "ClientException")?
+    {
+        return Ok(Some((arn, td)));
     }
     aws.latest_task_definition(&job.task_definition.family)
         .await
