@@ -77,7 +77,7 @@ impl Target {
 
     /// Whether pushes go to this account's ECR (credentials from its token).
     pub fn uses_ecr(&self) -> bool {
-        self.aws.registry.as_deref().is_none_or(str::is_empty)
+        self.aws.registry_override().is_none()
     }
 }
 

@@ -101,10 +101,24 @@ async fn run(
         return Ok(0);
     }
 
-    let pushed = push_everywhere(
-        &engine, &aws, &target, &image_id, verified, &draft, &mut err,
-    )
-    .await?;
+    // One revision for the tags and the record (each lookup runs git twice).
+    let revision = git_revision(&target.loaded.source.dir());
+    let mut tags = vec![short.clone()];
+    if let Some(rev) = &revision {
+        tags.push(format!("git-{rev}"));
+    }
+    let pushed =
+        push_everywhere(&engine, &aws, &target, &image_id, &tags, &draft, &mut err).await?;
+    let _ = writeln!(
+        err,
+        "manifest {}: its config is image {short}, the one {}",
+        pushed.digest,
+        if verified {
+            "that passed `geno smoke`"
+        } else {
+            "named (unverified, --force)"
+        }
+    );
     waited += pushed.seconds;
     let (digest, images) = (pushed.digest, pushed.images);
 
@@ -228,7 +242,7 @@ async fn run(
         image_id: image_id.clone(),
         manifest_digest: digest.clone(),
         images,
-        git_revision: git_revision(&target.loaded.source.dir()),
+        git_revision: revision,
         forced: !verified,
         restores: None,
         services: changed.clone(),
@@ -356,11 +370,10 @@ async fn push_everywhere(
     aws: &Aws,
     target: &Target,
     image_id: &str,
-    verified: bool,
+    tags: &[String],
     draft: &Plans,
     err: &mut dyn Write,
 ) -> anyhow::Result<Pushed> {
-    let short = short_id(image_id).to_string();
     let mut waited = Duration::ZERO;
     let registry = target.aws.registry();
     let login = if target.uses_ecr() {
@@ -378,10 +391,6 @@ async fn push_everywhere(
         serveraddress: Some(registry.clone()),
         ..Default::default()
     });
-    let mut tags = vec![short.clone()];
-    if let Some(rev) = git_revision(&target.loaded.source.dir()) {
-        tags.push(format!("git-{rev}"));
-    }
     let mut repositories: Vec<String> = Vec::new();
     for p in &draft.services {
         if !repositories.contains(&p.repository) {
@@ -393,7 +402,7 @@ async fn push_everywhere(
     for repo in &repositories {
         let t = Instant::now();
         let full = format!("{registry}/{repo}");
-        let pushed = push(engine, image_id, &full, &tags, credentials.clone(), err).await?;
+        let pushed = push(engine, image_id, &full, tags, credentials.clone(), err).await?;
         waited += t.elapsed();
         let _ = writeln!(
             err,
@@ -421,16 +430,6 @@ async fn push_everywhere(
         digest = pushed.digest;
         images.push(format!("{full}@{digest}"));
     }
-    let _ = writeln!(
-        err,
-        "manifest {digest}: its config is image {short}, the one {}",
-        if verified {
-            "that passed `geno smoke`"
-        } else {
-            "named (unverified, --force)"
-        }
-    );
-
     Ok(Pushed {
         digest,
         images,

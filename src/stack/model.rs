@@ -426,10 +426,15 @@ pub struct AwsEnvironment {
 
 impl AwsEnvironment {
     pub fn registry(&self) -> String {
-        match &self.registry {
-            Some(r) if !r.is_empty() => r.clone(),
-            _ => format!("{}.dkr.ecr.{}.amazonaws.com", self.account_id, self.region),
+        match self.registry_override() {
+            Some(r) => r.to_string(),
+            None => format!("{}.dkr.ecr.{}.amazonaws.com", self.account_id, self.region),
         }
+    }
+
+    /// The registry that stands in for ECR, if any (empty means none).
+    pub fn registry_override(&self) -> Option<&str> {
+        self.registry.as_deref().filter(|r| !r.is_empty())
     }
 }
 
