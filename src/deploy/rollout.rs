@@ -165,6 +165,29 @@ pub fn short_arn(arn: &str) -> &str {
     arn.rsplit_once('/').map(|(_, t)| t).unwrap_or(arn)
 }
 
+/// A deployment of 2 desired tasks, `running` of them up; for the tests
+/// here and the scripted ECS in `ops::deploy`.
+#[cfg(test)]
+pub(crate) fn test_deployment(
+    id: &str,
+    status: &str,
+    td: &str,
+    state: RolloutState,
+    running: i32,
+) -> Deployment {
+    Deployment {
+        id: id.into(),
+        status: status.into(),
+        task_definition: td.into(),
+        rollout_state: Some(state),
+        reason: None,
+        desired: 2,
+        running,
+        pending: 2 - running,
+        failed_tasks: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,19 +195,7 @@ mod tests {
     const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/genonaut-api-demo:4";
     const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/genonaut-api-demo:5";
 
-    fn dep(id: &str, status: &str, td: &str, state: RolloutState, running: i32) -> Deployment {
-        Deployment {
-            id: id.into(),
-            status: status.into(),
-            task_definition: td.into(),
-            rollout_state: Some(state),
-            reason: None,
-            desired: 2,
-            running,
-            pending: 2 - running,
-            failed_tasks: 0,
-        }
-    }
+    use super::test_deployment as dep;
 
     fn service(td: &str, running: i32, deployments: Vec<Deployment>) -> ServiceStatus {
         ServiceStatus {

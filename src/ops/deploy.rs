@@ -675,17 +675,13 @@ mod tests {
     }
 
     fn dep(status: &str, td: &str, state: RolloutState, running: i32) -> Deployment {
-        Deployment {
-            id: format!("{status}-{td}"),
-            status: status.into(),
-            task_definition: td.into(),
-            rollout_state: Some(state),
-            reason: None,
-            desired: 2,
+        crate::deploy::rollout::test_deployment(
+            &format!("{status}-{td}"),
+            status,
+            td,
+            state,
             running,
-            pending: 2 - running,
-            failed_tasks: 0,
-        }
+        )
     }
 
     impl Ecs for Scripted {
@@ -837,6 +833,22 @@ mod tests {
             .collect()
     }
 
+    /// `roll_out` of every named service to its revision 2, uninterrupted;
+    /// what it returned and what it printed.
+    async fn roll(ecs: &Scripted, names: &[&str], watch: Watch) -> (Result<(), String>, String) {
+        let mut out = Vec::new();
+        let r = roll_out(
+            ecs,
+            "c",
+            &updates(names),
+            watch,
+            &CancellationToken::new(),
+            &mut out,
+        )
+        .await;
+        (r, String::from_utf8(out).unwrap())
+    }
+
     const WATCH: Watch = Watch {
         timeout: Duration::from_secs(600),
         poll: Duration::from_secs(5),
@@ -851,19 +863,8 @@ mod tests {
             ),
             ("worker", vec![Step::Rolling(1), Step::Completed]),
         ]);
-        let mut out = Vec::new();
-        let names = ["api", "worker"];
-        roll_out(
-            &ecs,
-            "c",
-            &updates(&names),
-            WATCH,
-            &CancellationToken::new(),
-            &mut out,
-        )
-        .await
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let (result, text) = roll(&ecs, &["api", "worker"], WATCH).await;
+        result.unwrap();
         assert_eq!(
             text,
             "  api → api:2\n  worker → worker:2\n\
@@ -886,21 +887,12 @@ mod tests {
             ("imagegen", vec![Step::Completed]),
         ]);
         let names = ["api", "worker", "imagegen"];
-        let mut out = Vec::new();
-        let err = roll_out(
-            &ecs,
-            "c",
-            &updates(&names),
-            WATCH,
-            &CancellationToken::new(),
-            &mut out,
-        )
-        .await
-        .unwrap_err();
+        let (result, _) = roll(&ecs, &names, WATCH).await;
         assert_eq!(
-            err,
+            result.unwrap_err(),
             "worker failed: ECS deployment circuit breaker: tasks failed to start."
         );
+        let mut out = Vec::new();
         restore(&ecs, "c", &records(&names), WATCH, &mut out)
             .await
             .unwrap();
@@ -931,18 +923,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_breaker_rollback_by_ecs_is_a_failure() {
         let ecs = Scripted::new(&[("api", vec![Step::Rolling(0), Step::BreakerRolledBack])]);
-        let err = roll_out(
-            &ecs,
-            "c",
-            &updates(&["api"]),
-            WATCH,
-            &CancellationToken::new(),
-            &mut Vec::new(),
-        )
-        .await
-        .unwrap_err();
+        let (result, _) = roll(&ecs, &["api"], WATCH).await;
         assert_eq!(
-            err,
+            result.unwrap_err(),
             "api was rolled back by ECS to f:1 (ECS deployment circuit breaker: rolling back to OLD)"
         );
     }
@@ -958,18 +941,9 @@ mod tests {
             poll: Duration::from_secs(5),
         };
         let started = tokio::time::Instant::now();
-        let err = roll_out(
-            &ecs,
-            "c",
-            &updates(&["api", "worker"]),
-            watch,
-            &CancellationToken::new(),
-            &mut Vec::new(),
-        )
-        .await
-        .unwrap_err();
+        let (result, _) = roll(&ecs, &["api", "worker"], watch).await;
         assert_eq!(
-            err,
+            result.unwrap_err(),
             "timed out after 1m waiting for api (1/2 running, 1 pending, 1 older deployment draining)"
         );
         assert!(started.elapsed() <= Duration::from_secs(60));
