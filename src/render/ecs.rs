@@ -78,17 +78,8 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         let desired = environment
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
-        let task_definition = json!({
-            "family": family,
-            "taskRoleArn": aws.task_role_arn,
-            "executionRoleArn": aws.execution_role_arn,
-            "networkMode": "awsvpc",
-            "requiresCompatibilities": ["FARGATE"],
-            "cpu": ecs.cpu.to_string(),
-            "memory": ecs.memory.to_string(),
-            "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
-            "containerDefinitions": [container_definition(stack, env, aws, &spec, &image_ref)?],
-        });
+        let container = container_definition(stack, env, aws, &spec, &image_ref)?;
+        let task_definition = fargate_task_definition(&family, aws, ecs, container);
         let mut service = json!({
             "cluster": aws.cluster,
             "service": ecs.service,
@@ -161,17 +152,8 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         // container anyway; stated because RunTask emulators (moto) size a
         // task from its containers.
         container["memoryReservation"] = json!(first.memory);
-        let task_definition = json!({
-            "family": stack.task_family(name, env),
-            "taskRoleArn": aws.task_role_arn,
-            "executionRoleArn": aws.execution_role_arn,
-            "networkMode": "awsvpc",
-            "requiresCompatibilities": ["FARGATE"],
-            "cpu": first.cpu.to_string(),
-            "memory": first.memory.to_string(),
-            "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
-            "containerDefinitions": [container],
-        });
+        let task_definition =
+            fargate_task_definition(&stack.task_family(name, env), aws, first, container);
         jobs.insert(
             name.clone(),
             json!({
@@ -190,6 +172,27 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         "services": services,
         "jobs": jobs,
     }))
+}
+
+/// A one-container Fargate task definition, sized by `ecs`; services and
+/// jobs differ only in their family and container.
+fn fargate_task_definition(
+    family: &str,
+    aws: &AwsEnvironment,
+    ecs: &crate::stack::model::EcsService,
+    container: Value,
+) -> Value {
+    json!({
+        "family": family,
+        "taskRoleArn": aws.task_role_arn,
+        "executionRoleArn": aws.execution_role_arn,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": ecs.cpu.to_string(),
+        "memory": ecs.memory.to_string(),
+        "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
+        "containerDefinitions": [container],
+    })
 }
 
 fn image_ref(aws: &AwsEnvironment, repository: &str, image: &ImageChoice) -> String {
