@@ -1,15 +1,19 @@
-//! Command-line arguments, resolved into a `Config` and a `Subcommand`.
+//! Command-line arguments, and running one command: the `Context` built
+//! from them, the verb run under the Ctrl-C guard, its failure reported.
 //!
-//! Parsing stays here; each subcommand's work lives in `ops`, so a command
-//! is a few lines that turn arguments into an `ops` call.
+//! Parsing stays here; each verb's work lives in `ops`, so a command is a
+//! few lines that turn arguments into an `ops` call.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand as ClapSubcommand, ValueEnum};
 
+use crate::context::{Context, Settings};
+use crate::environment::rollout::Watch;
+use crate::error::CliResult;
 use crate::ops;
-use crate::stack::{Dur, LoadOptions};
+use crate::shell::{Shell, Verbosity};
+use crate::stack::Dur;
 
 fn parse_duration(text: &str) -> Result<Dur, String> {
     Dur::parse(text)
@@ -217,106 +221,117 @@ pub enum Command {
     },
 }
 
+/// `geno render --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RenderFormat {
     Ecs,
     Tfvars,
 }
 
-/// Settings every command shares, resolved from arguments and environment.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub file: PathBuf,
-    pub verbose: u8,
-    pub env_file: Option<PathBuf>,
-    pub json: bool,
-    pub vars: BTreeMap<String, String>,
-}
-
-impl Config {
-    pub fn load_options(&self, env: &str) -> LoadOptions {
-        LoadOptions {
-            env: env.to_string(),
-            vars: self.vars.clone(),
-            env_file: self.env_file.clone(),
+impl Arguments {
+    /// Runs the command to its end and reports how it ended; the exit code.
+    pub async fn run(self) -> i32 {
+        crate::logging::init(self.global.verbose);
+        let verbosity = if self.global.verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        let ctx = Context::new(
+            Settings {
+                file: self.global.file,
+                verbose: self.global.verbose,
+                env_file: self.global.env_file,
+                vars: std::env::vars().collect(),
+            },
+            Shell::new(verbosity, self.global.json),
+        );
+        let graceful = self.command.graceful();
+        let work = self.command.execute(&ctx);
+        match crate::shutdown::guard(work, &ctx.cancel, graceful, &ctx.shell).await {
+            Ok(()) => 0,
+            Err(failure) => crate::error::report(&failure, &ctx.shell),
         }
     }
 }
 
-impl Arguments {
-    pub fn run(self) -> anyhow::Result<i32> {
-        crate::logging::init(self.global.verbose);
-        let config = Config {
-            file: self.global.file,
-            verbose: self.global.verbose,
-            env_file: self.global.env_file,
-            json: self.global.json,
-            vars: std::env::vars().collect(),
-        };
-        self.command.execute(&config)
-    }
-}
-
 impl Command {
-    pub fn execute(self, config: &Config) -> anyhow::Result<i32> {
+    /// The verb's name when it finishes what is under way on Ctrl-C.
+    fn graceful(&self) -> Option<&'static str> {
         match self {
-            Command::Validate => ops::validate::validate(config),
-            Command::Config { env } => ops::config::config(config, &env),
+            Command::Up { .. } => Some("geno up"),
+            Command::Smoke { .. } => Some("geno smoke"),
+            Command::Lb { .. } => Some("geno lb"),
+            Command::Logs { .. } => Some("geno logs"),
+            Command::Run { .. } => Some("geno run"),
+            Command::Promote { .. } => Some("geno promote"),
+            Command::Rollback { .. } => Some("geno rollback"),
+            _ => None,
+        }
+    }
+
+    pub async fn execute(self, ctx: &Context) -> CliResult {
+        match self {
+            Command::Validate => ops::validate::validate(ctx).await,
+            Command::Config { env } => ops::config::config(ctx, &env).await,
             Command::Render { env, image, format } => {
-                ops::render::render(config, &env, image.as_deref(), format)
+                let format = match format {
+                    RenderFormat::Ecs => ops::render::Format::Ecs,
+                    RenderFormat::Tfvars => ops::render::Format::Tfvars,
+                };
+                ops::render::render(ctx, &env, image.as_deref(), format).await
             }
-            Command::Schema => ops::schema::print(),
+            Command::Schema => ops::schema::schema(ctx).await,
             Command::Up {
                 timeout,
                 attach,
                 fast_health,
-            } => ops::up::up(
-                config,
-                ops::up::UpOptions {
+            } => {
+                let opts = ops::up::UpOptions {
                     timeout: timeout.0,
                     attach,
                     fast_health,
-                    verbose: config.verbose > 0,
-                },
-            ),
+                };
+                ops::up::up(ctx, opts).await
+            }
             Command::Smoke { env, url, junit } => {
-                ops::smoke::smoke(config, ops::smoke::SmokeOptions { env, url, junit })
+                ops::smoke::smoke(ctx, ops::smoke::SmokeOptions { env, url, junit }).await
             }
-            Command::Lb { fast_health } => ops::lb::lb(config, fast_health),
+            Command::Lb { fast_health } => ops::lb::lb(ctx, fast_health).await,
             Command::Down { volumes } => {
-                ops::down::down(config, ops::down::DownOptions { volumes })
+                ops::down::down(ctx, ops::down::DownOptions { volumes }).await
             }
-            Command::Ps => ops::ps::ps(config),
+            Command::Ps => ops::ps::ps(ctx).await,
             Command::Logs {
                 services,
                 follow,
                 since,
                 tail,
-            } => ops::logs::logs(
-                config,
-                ops::logs::LogsOptionsCli {
+            } => {
+                let opts = ops::logs::LogsOptions {
                     services,
                     follow,
                     since,
                     tail,
-                },
-            ),
+                };
+                ops::logs::logs(ctx, opts).await
+            }
             Command::Exec {
                 service,
                 index,
                 no_tty,
                 command,
-            } => ops::exec::exec(
-                config,
-                ops::exec::ExecOptions {
+            } => {
+                let opts = ops::exec::ExecOptions {
                     service,
                     index,
                     no_tty,
                     command,
-                },
-            ),
+                };
+                ops::exec::exec(ctx, opts).await
+            }
             Command::Run { service, command } => {
-                ops::run::run(config, ops::run::RunOptions { service, command })
+                ops::run::run(ctx, ops::run::RunOptions { service, command }).await
             }
             Command::Promote {
                 env,
@@ -328,53 +343,53 @@ impl Command {
                 smoke,
                 url,
                 dry_run,
-            } => ops::promote::promote(
-                config,
-                ops::promote::PromoteOptions {
+            } => {
+                let opts = ops::promote::PromoteOptions {
                     env,
                     image,
                     force,
                     registry,
-                    watch: ops::deploy::Watch {
+                    watch: Watch {
                         timeout: timeout.0,
                         poll: poll.0,
                     },
                     smoke,
                     url,
                     dry_run,
-                },
-            ),
+                };
+                ops::promote::promote(ctx, opts).await
+            }
             Command::Diff {
                 env,
                 image,
                 registry,
                 exit_code,
-            } => ops::diff::run(
-                config,
-                ops::diff::DiffOptions {
+            } => {
+                let opts = ops::diff::DiffOptions {
                     env,
                     image,
                     registry,
                     exit_code,
-                },
-            ),
-            Command::History { env } => ops::history::history(config, &env),
+                };
+                ops::diff::diff(ctx, opts).await
+            }
+            Command::History { env } => ops::history::history(ctx, &env).await,
             Command::Rollback {
                 env,
                 to,
                 timeout,
                 poll,
-            } => ops::rollback::rollback(
-                config,
-                ops::rollback::RollbackOptions {
+            } => {
+                let opts = ops::rollback::RollbackOptions {
                     env,
                     to,
-                    watch: ops::deploy::Watch {
+                    watch: Watch {
                         timeout: timeout.0,
                         poll: poll.0,
                     },
-                },
-            ),
+                };
+                ops::rollback::rollback(ctx, opts).await
+            }
         }
     }
 }

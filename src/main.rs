@@ -1,11 +1,12 @@
 use clap::Parser;
 use geno::cli::Arguments;
 
-fn main() {
+/// The one runtime: two workers are plenty for a CLI's I/O-bound work.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let args = Arguments::parse();
-    let code = match args.run() {
-        Ok(code) => code,
-        Err(err) => geno::error::report(&err, &mut std::io::stderr()),
-    };
+    let code = args.run().await;
+    // Exit without waiting for idle connections and sleeping tasks to wind
+    // down (the load balancer's; `geno down` waits for that process).
     std::process::exit(code);
 }

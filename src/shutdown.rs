@@ -1,30 +1,40 @@
-//! Ctrl-C handling shared by the long-running verbs: the first press cancels
-//! (work under way finishes, nothing is left half-made), the second exits.
+//! Ctrl-C, handled once for the whole process (after mini-redis: the
+//! shutdown signal is passed in, tasks select on it). For a verb that
+//! finishes what is under way, the first press fires the context's token
+//! and the second exits at once; any other verb ends at the first press.
+
+use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 
-/// A runtime sized for a CLI: two workers are plenty for I/O-bound work.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-}
+use crate::error::{CliError, CliResult, INTERRUPTED};
+use crate::shell::Shell;
 
-/// Must be called inside the runtime.
-pub fn install(what: &'static str) -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
+/// Runs `work` until it ends or the user interrupts it. `graceful` names
+/// the verb when it honours `cancel`.
+pub async fn guard(
+    work: impl Future<Output = CliResult>,
+    cancel: &CancellationToken,
+    graceful: Option<&str>,
+    shell: &Shell,
+) -> CliResult {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        result = &mut work => return result,
+        Ok(()) = tokio::signal::ctrl_c() => {}
+    }
+    let Some(what) = graceful else {
+        return Err(CliError::code(INTERRUPTED));
+    };
+    shell.status(format!(
+        "\n{what}: interrupted; finishing what is under way (Ctrl-C again to force)"
+    ));
+    cancel.cancel();
+    tokio::select! {
+        result = &mut work => result,
+        Ok(()) = tokio::signal::ctrl_c() => {
+            shell.status(format!("{what}: forced exit"));
+            Err(CliError::code(INTERRUPTED))
         }
-        eprintln!("\n{what}: interrupted; finishing what is under way (Ctrl-C again to force)");
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("{what}: forced exit");
-            std::process::exit(130);
-        }
-    });
-    token
+    }
 }

@@ -7,3 +7,4 @@ pub mod job;
 pub mod record;
 pub mod rollout;
 pub mod taskdef;
+pub mod verification;

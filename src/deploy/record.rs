@@ -69,6 +69,31 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record of a change starting now, succeeded until it says otherwise;
+    /// what it moved and which image it carried are filled in as it goes.
+    pub fn begin(kind: Kind, stack: &str, environment: &str, cluster: &str) -> Record {
+        let started_at = now();
+        Record {
+            id: id_for(&started_at, &kind),
+            kind,
+            stack: stack.to_string(),
+            environment: environment.to_string(),
+            cluster: cluster.to_string(),
+            image_id: String::new(),
+            manifest_digest: String::new(),
+            images: Vec::new(),
+            git_revision: None,
+            forced: false,
+            restores: None,
+            services: Vec::new(),
+            jobs: Vec::new(),
+            outcome: Outcome::Succeeded,
+            started_at,
+            finished_at: String::new(),
+            geno_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Succeeded
     }
@@ -94,6 +119,11 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The time now as records keep it (RFC 3339, milliseconds).
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 pub fn dir(state_dir: &Path, stack: &str, env: &str) -> PathBuf {

@@ -317,11 +317,7 @@ pub fn tag_for(stack: &str, id: &str) -> String {
     format!("{stack}:{}", short_id(id))
 }
 
-/// The first 12 hex digits of an image ID or digest, as `docker images` shows them.
-pub fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    &hex[..hex.len().min(12)]
-}
+pub use crate::ids::short_id;
 
 fn last_lines(lines: &[String], n: usize) -> String {
     let start = lines.len().saturating_sub(n);

@@ -1,23 +1,23 @@
 //! `geno config`: the resolved stack, with literal secret values hidden.
 
-use crate::cli::Config;
-use crate::stack::{LocalSecret, load};
+use crate::context::Context;
+use crate::error::CliResult;
+use crate::stack::LocalSecret;
 
 pub const REDACTED: &str = "<redacted>";
 
-pub fn config(config: &Config, env: &str) -> anyhow::Result<i32> {
-    let loaded = load(&config.file, &config.load_options(env))?;
-    let mut stack = loaded.stack;
+pub async fn config(ctx: &Context, env: &str) -> CliResult {
+    let mut stack = ctx.load(env)?.stack;
     for secret in stack.secrets.values_mut() {
         // A template may hold literal credentials next to its references.
         if let LocalSecret::Template(t) = &mut secret.local {
             *t = REDACTED.into();
         }
     }
-    if config.json {
-        println!("{}", serde_json::to_string_pretty(&stack)?);
+    if ctx.shell.json() {
+        ctx.shell.print_json(&stack)?;
     } else {
-        print!("{}", serde_saphyr::to_string(&stack)?);
+        ctx.shell.out_text(&serde_saphyr::to_string(&stack)?)?;
     }
-    Ok(0)
+    Ok(())
 }

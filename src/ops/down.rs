@@ -1,69 +1,120 @@
 //! `geno down`: stop and remove everything carrying the stack's label, in
 //! reverse dependency order, then its network; volumes only when asked.
 
-use std::io::Write;
-
 use futures_util::future::join_all;
 
-use crate::cli::Config;
+use crate::context::Context;
 use crate::docker::{Engine, Member};
-use crate::stack::graph;
+use crate::error::CliResult;
+use crate::host::for_cleanup;
+use crate::shell::Shell;
+use crate::stack::{Stack, graph};
 
 pub struct DownOptions {
     pub volumes: bool,
 }
 
-pub fn down(config: &Config, opts: DownOptions) -> anyhow::Result<i32> {
-    let rt = crate::shutdown::runtime()?;
-    rt.block_on(async {
-        let target = super::local::for_cleanup(config)?;
-        let engine = Engine::connect().await?;
-        if crate::proxy::daemon::stop(&target.state_dir, &target.name).await {
-            eprintln!("stopped the load balancer");
-        }
-        run(
-            &engine,
-            &target.name,
-            target.stack.as_ref(),
-            &opts,
-            &mut std::io::stderr(),
-        )
-        .await?;
-        Ok(0)
-    })
+pub async fn down(ctx: &Context, opts: DownOptions) -> CliResult {
+    let target = for_cleanup(ctx)?;
+    let engine = ctx.engine().await?;
+    if crate::proxy::daemon::stop(&target.state_dir, &target.name).await {
+        ctx.shell.status("stopped the load balancer");
+    }
+    remove_stack(
+        engine,
+        &target.name,
+        target.stack.as_ref(),
+        &opts,
+        &ctx.shell,
+    )
+    .await?;
+    Ok(())
 }
 
-pub async fn run(
+/// Everything labelled with the stack: containers in waves, dependents
+/// first; then its networks; volumes only when asked.
+async fn remove_stack(
     engine: &Engine,
     name: &str,
-    stack: Option<&crate::stack::Stack>,
+    stack: Option<&Stack>,
     opts: &DownOptions,
-    err: &mut dyn Write,
+    shell: &Shell,
 ) -> anyhow::Result<()> {
-    let containers = engine.members(name).await?;
-    // Waves of the dependency graph, reversed: dependents stop first.
-    let waves: Vec<Vec<String>> = match stack {
-        Some(s) => {
-            let nodes: Vec<(&str, Vec<&str>)> = s
-                .services
-                .iter()
-                .map(|(n, svc)| {
-                    (
-                        n.as_str(),
-                        svc.depends_on.0.keys().map(String::as_str).collect(),
-                    )
-                })
-                .collect();
-            let mut w: Vec<Vec<String>> = graph::waves(&nodes)
-                .unwrap_or_else(|_| vec![nodes.iter().map(|(n, _)| *n).collect()])
-                .into_iter()
-                .map(|w| w.into_iter().map(str::to_string).collect())
-                .collect();
-            w.reverse();
-            w
+    let removed = remove_containers(engine, name, stack, shell).await?;
+    let networks = engine.stack_networks(name).await?;
+    for n in &networks {
+        engine.remove_network(n).await?;
+    }
+    let mut summary = format!(
+        "{name} is down: removed {removed} container{}{}",
+        plural(removed),
+        if networks.is_empty() {
+            String::new()
+        } else {
+            format!(", network {}", networks.join(", "))
         }
-        None => Vec::new(),
-    };
+    );
+    let volumes: Vec<String> = engine
+        .stack_volumes(name)
+        .await?
+        .into_iter()
+        .map(|v| v.0)
+        .collect();
+    if opts.volumes {
+        for vol in &volumes {
+            shell.status(format!("removing volume {vol} and the data in it"));
+            engine.remove_volume(vol).await?;
+        }
+        if !volumes.is_empty() {
+            summary.push_str(&format!(", volumes {}", volumes.join(", ")));
+        }
+    } else if !volumes.is_empty() {
+        summary.push_str(&format!(
+            "; kept volume{} {} (`geno down --volumes` removes {})",
+            plural(volumes.len()),
+            volumes.join(", "),
+            if volumes.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    shell.status(summary);
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The services in waves of the dependency graph, reversed: dependents
+/// stop first.
+fn stop_order(stack: &Stack) -> Vec<Vec<String>> {
+    let nodes: Vec<(&str, Vec<&str>)> = stack
+        .services
+        .iter()
+        .map(|(n, svc)| {
+            (
+                n.as_str(),
+                svc.depends_on.0.keys().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let mut waves: Vec<Vec<String>> = graph::waves(&nodes)
+        .unwrap_or_else(|_| vec![nodes.iter().map(|(n, _)| *n).collect()])
+        .into_iter()
+        .map(|w| w.into_iter().map(str::to_string).collect())
+        .collect();
+    waves.reverse();
+    waves
+}
+
+/// Stops and removes every container of the stack; how many.
+async fn remove_containers(
+    engine: &Engine,
+    name: &str,
+    stack: Option<&Stack>,
+    shell: &Shell,
+) -> anyhow::Result<usize> {
+    let containers = engine.members(name).await?;
+    let waves = stack.map(stop_order).unwrap_or_default();
     let grace = |service: &str| {
         stack
             .and_then(|s| s.services.get(service))
@@ -91,7 +142,7 @@ pub async fn run(
     let mut removed = 0;
     for group in groups.into_iter().filter(|g| !g.is_empty()) {
         let names: Vec<&str> = group.iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(err, "stopping {}", names.join(", "));
+        shell.status(format!("stopping {}", names.join(", ")));
         let results = join_all(
             group
                 .iter()
@@ -103,47 +154,5 @@ pub async fn run(
             removed += 1;
         }
     }
-    let networks = engine.stack_networks(name).await?;
-    for n in &networks {
-        engine.remove_network(n).await?;
-    }
-    let mut summary = format!(
-        "{name} is down: removed {removed} container{}{}",
-        if removed == 1 { "" } else { "s" },
-        if networks.is_empty() {
-            String::new()
-        } else {
-            format!(", network {}", networks.join(", "))
-        }
-    );
-    let volumes = engine.stack_volumes(name).await?;
-    if opts.volumes {
-        for (vol, _) in &volumes {
-            let _ = writeln!(err, "removing volume {vol} and the data in it");
-            engine.remove_volume(vol).await?;
-        }
-        if !volumes.is_empty() {
-            summary.push_str(&format!(
-                ", volumes {}",
-                volumes
-                    .iter()
-                    .map(|v| v.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    } else if !volumes.is_empty() {
-        summary.push_str(&format!(
-            "; kept volume{} {} (`geno down --volumes` removes {})",
-            if volumes.len() == 1 { "" } else { "s" },
-            volumes
-                .iter()
-                .map(|v| v.0.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            if volumes.len() == 1 { "it" } else { "them" }
-        ));
-    }
-    let _ = writeln!(err, "{summary}");
-    Ok(())
+    Ok(removed)
 }

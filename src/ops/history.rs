@@ -1,23 +1,25 @@
 //! `geno history --env ENV`: the promotions and rollbacks on record for an
 //! environment, newest first.
 
-use super::deploy::{Target, short_id};
-use crate::cli::Config;
+use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome};
+use crate::environment::{Environment, short_id};
+use crate::error::CliResult;
 
-pub fn history(config: &Config, env: &str) -> anyhow::Result<i32> {
-    let target = Target::open(config, env, None)?;
+pub async fn history(ctx: &Context, env: &str) -> CliResult {
+    let shell = &ctx.shell;
+    let target = Environment::open(ctx, env, None)?;
     let records = record::load_all(&target.records_dir())?;
-    if config.json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
-        return Ok(0);
+    if shell.json() {
+        shell.print_json(&records)?;
+        return Ok(());
     }
     if records.is_empty() {
-        eprintln!(
+        shell.status(format!(
             "no promotions to `{env}` on record (kept in {})",
             target.records_dir().display()
-        );
-        return Ok(0);
+        ));
+        return Ok(());
     }
     let current = record::current(&records).map(|r| r.id.clone());
     let mut rows = vec![[
@@ -61,11 +63,11 @@ pub fn history(config: &Config, env: &str) -> anyhow::Result<i32> {
             r.git_revision.clone().unwrap_or_default(),
         ]);
     }
-    super::table::write(&mut std::io::stdout(), &rows)?;
+    shell.table(&rows)?;
     for r in records.iter().rev().take(1) {
         if let Outcome::RolledBack { reason } | Outcome::Failed { reason } = &r.outcome {
-            eprintln!("latest ({}): {reason}", r.id);
+            shell.status(format!("latest ({}): {reason}", r.id));
         }
     }
-    Ok(0)
+    Ok(())
 }

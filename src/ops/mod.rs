@@ -1,13 +1,15 @@
-//! One module per verb: the work behind each command.
+//! One module per verb, and nothing else: each is
+//! `async fn(&Context, Options) -> CliResult`, says what it does through
+//! `ctx.shell`, and leaves reporting errors to `main`. A verb never imports
+//! another verb; what two verbs share lives in `host`, `environment` or
+//! `smoke::runner`.
 
 pub mod config;
-pub mod deploy;
 pub mod diff;
 pub mod down;
 pub mod exec;
 pub mod history;
 pub mod lb;
-pub mod local;
 pub mod logs;
 pub mod promote;
 pub mod ps;
@@ -16,6 +18,5 @@ pub mod rollback;
 pub mod run;
 pub mod schema;
 pub mod smoke;
-pub mod table;
 pub mod up;
 pub mod validate;

@@ -1,26 +1,42 @@
 //! `geno promote --env ENV`: the image that passed `geno smoke`, exactly, to
-//! an ECS environment — preflight, push, digest check, task definitions
-//! pinned by digest, service updates, a watched rollout, every service put
-//! back on failure, and a record of it all.
+//! an ECS environment.
+//!
+//! The phases, each a function below:
+//! 1. `choose`: the image (the current build or `--image`) and its local
+//!    verification — or `--force`, loudly, and the record says so.
+//! 2. `check`: preflight against AWS with the unpinned rendering;
+//!    `--dry-run` ends here and prints the diff.
+//! 3. `push`: to every service repository, tagged with the image ID and git
+//!    revision; the stored manifest's config must be the chosen image.
+//! 4. `decide`: which services differ from what runs (task definition or
+//!    desired count); the others are left alone, and said so.
+//! 5. `run_jobs_first`: the jobs the services wait for (migrations), once,
+//!    before any service changes — or alone, when only their own definition
+//!    changed since the last successful promotion.
+//! 6. `register`: a task definition per changed service.
+//! 7. `roll_out_and_smoke`: update and watch; `--smoke` against the
+//!    environment; on any failure every service this promotion changed
+//!    goes back.
+//! 8. `change::conclude`: the record, then a success line or an error
+//!    naming the record.
 
-use std::io::Write;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use bollard::auth::DockerCredentials;
-
-use super::deploy::{
-    Target, Watch, chosen_image, current_job, failed_outcome, preflight, restore, roll_out,
-    run_jobs, short_id, verification,
-};
 use crate::aws::Aws;
-use crate::cli::Config;
+use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
-use crate::deploy::rollout::short_arn;
-use crate::deploy::taskdef::{Plans, ServiceUpdate, diff};
+use crate::deploy::rollout::{ServiceStatus, short_arn};
+use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
-use crate::docker::push::push;
-use crate::registry::{Login, config_digest};
+use crate::environment::change::{conclude, undo};
+use crate::environment::jobs::{current_job, run_jobs};
+use crate::environment::preflight::{Preflight, preflight};
+use crate::environment::push::{Pushed, push_everywhere};
+use crate::environment::rollout::{Watch, roll_out};
+use crate::environment::{Environment, git_revision, short_id};
+use crate::error::CliResult;
 use crate::render::ecs::ImageChoice;
+use crate::smoke::runner::{self, Target};
 
 pub struct PromoteOptions {
     pub env: String,
@@ -34,102 +50,228 @@ pub struct PromoteOptions {
     pub dry_run: bool,
 }
 
-pub fn promote(config: &Config, opts: PromoteOptions) -> anyhow::Result<i32> {
-    let rt = crate::shutdown::runtime()?;
-    rt.block_on(async {
-        let cancel = crate::shutdown::install("geno promote");
-        run(config, &opts, &cancel).await
-    })
+/// The image being promoted.
+struct Chosen {
+    image_id: String,
+    short: String,
+    /// It passed `geno smoke` for this definition (else `--force`).
+    verified: bool,
 }
 
-async fn run(
-    config: &Config,
-    opts: &PromoteOptions,
-    cancel: &tokio_util::sync::CancellationToken,
-) -> anyhow::Result<i32> {
-    let mut err = std::io::stderr();
-    let started_at = now();
-    let clock = Instant::now();
-    let mut waited = Duration::ZERO;
-    let target = Target::open(config, &opts.env, opts.registry.as_deref())?;
-    let engine = Engine::connect().await?;
-    let image_id = chosen_image(&engine, &target, opts.image.as_deref()).await?;
-    let short = short_id(&image_id).to_string();
+/// geno's own time against time spent waiting on registries, rollouts and
+/// smoke runs, for the closing line.
+struct Clock {
+    started: Instant,
+    waited: Duration,
+}
 
-    let verified = match verification(&target, &image_id) {
+impl Clock {
+    async fn waiting<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let t = Instant::now();
+        let out = work.await;
+        self.waited += t.elapsed();
+        out
+    }
+}
+
+pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
+    let mut clock = Clock {
+        started: Instant::now(),
+        waited: Duration::ZERO,
+    };
+    let env = Environment::open(ctx, &opts.env, opts.registry.as_deref())?;
+    let engine = ctx.engine().await?;
+    let chosen = choose(ctx, &env, engine, &opts).await?;
+    // What would be registered, image aside: preflight checks what it names.
+    let draft = env.plans(&ImageChoice::Unpinned)?;
+    let aws = ctx.aws(&env.aws.region).await;
+    let pre = check(ctx, &env, aws, &draft).await?;
+    if opts.dry_run {
+        let changes =
+            crate::environment::diff::print(&env, aws, &chosen.image_id, &ctx.shell).await?;
+        ctx.shell.status(format!(
+            "dry run: image {} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
+            chosen.short,
+            env.name()
+        ));
+        return Ok(());
+    }
+
+    let mut record = Record::begin(
+        Kind::Promote,
+        env.stack_name(),
+        env.name(),
+        &env.aws.cluster,
+    );
+    record.image_id = chosen.image_id.clone();
+    record.forced = !chosen.verified;
+    record.git_revision = git_revision(&env.loaded.source.dir());
+    let pushed = push(ctx, &env, engine, aws, &chosen, &record, &draft).await?;
+    clock.waited += pushed.seconds;
+    record.manifest_digest = pushed.digest.clone();
+    record.images = pushed.images.clone();
+    if ctx.cancel.is_cancelled() {
+        return Err(anyhow::anyhow!(
+            "interrupted after the push; no task definition was registered and no service changed"
+        )
+        .into());
+    }
+
+    let plans = env.plans(&ImageChoice::Digest(pushed.digest.clone()))?;
+    let to_change = decide(ctx, aws, &plans, &pre).await?;
+    let job_failure = run_jobs_first(
+        ctx,
+        &env,
+        aws,
+        &plans,
+        &to_change,
+        &opts,
+        &mut clock,
+        &mut record,
+    )
+    .await?;
+    let mut changed = Vec::new();
+    if let Some(reason) = job_failure {
+        record.outcome = Outcome::Failed {
+            reason: format!("{reason}; no service was changed"),
+        };
+    } else {
+        let updates;
+        (changed, updates) = register(ctx, aws, &to_change).await?;
+        record.outcome =
+            roll_out_and_smoke(ctx, &env, aws, &updates, &changed, &opts, &mut clock).await;
+    }
+    let updated = changed.len();
+    record.services = services_after(&plans, &pre, changed);
+    let finished = |record: &Record, path: &std::path::Path| {
+        format!(
+            "promoted image {} to {} as {} ({} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
+            chosen.short,
+            env.name(),
+            record.manifest_digest,
+            updated,
+            clock.started.elapsed().as_secs_f64(),
+            clock
+                .started
+                .elapsed()
+                .saturating_sub(clock.waited)
+                .as_secs_f64(),
+            path.display()
+        )
+    };
+    let failed = |rolled_back: bool, reason: &str| {
+        format!(
+            "promotion of image {} to {} failed{}: {reason}",
+            chosen.short,
+            env.name(),
+            if rolled_back {
+                " and every service was rolled back"
+            } else {
+                ""
+            }
+        )
+    };
+    conclude(&ctx.shell, &env.records_dir(), record, finished, failed)?;
+    Ok(())
+}
+
+/// Phase 1: The image and whether it may go: verified, or forced.
+async fn choose(
+    ctx: &Context,
+    env: &Environment,
+    engine: &Engine,
+    opts: &PromoteOptions,
+) -> anyhow::Result<Chosen> {
+    let image_id = env.chosen_image(engine, opts.image.as_deref()).await?;
+    let short = short_id(&image_id).to_string();
+    let verified = match env.verification(&image_id) {
         Ok(v) => {
-            let _ = writeln!(
-                err,
+            ctx.shell.status(format!(
                 "image {short}: passed `geno smoke` ({} steps) at {}",
                 v.steps.len(),
                 v.passed_at
-            );
+            ));
             true
         }
         Err(e) if opts.force => {
-            let _ = writeln!(
-                err,
-                "warning: --force: promoting image {short} WITHOUT a passing smoke run ({e}); the record will say so"
-            );
+            ctx.shell.warn(format!(
+                "--force: promoting image {short} WITHOUT a passing smoke run ({e}); the record will say so"
+            ));
             false
         }
         Err(e) => return Err(e.into()),
     };
+    Ok(Chosen {
+        image_id,
+        short,
+        verified,
+    })
+}
 
-    // What would be registered, image aside: preflight checks what it names.
-    let draft = target.plans(&ImageChoice::Unpinned)?;
-    let aws = Aws::connect(&target.aws.region).await;
+/// Phase 2: Everything the promotion needs exists and matches stack.yaml.
+async fn check(
+    ctx: &Context,
+    env: &Environment,
+    aws: &Aws,
+    draft: &Plans,
+) -> anyhow::Result<Preflight> {
     let t = Instant::now();
-    let pre = preflight(&aws, &target, &draft).await?;
-    let _ = writeln!(
-        err,
+    let pre = preflight(aws, env, draft).await?;
+    ctx.shell.status(format!(
         "preflight: {} as {}; cluster {}, {} services, repositories, secrets and roles present ({:.1}s)",
-        target.aws.region,
+        env.aws.region,
         pre.identity.arn,
-        target.aws.cluster,
+        env.aws.cluster,
         pre.services.len(),
         t.elapsed().as_secs_f64()
-    );
+    ));
+    Ok(pre)
+}
 
-    if opts.dry_run {
-        let changes = super::diff::print(&target, &aws, &image_id, &mut std::io::stdout()).await?;
-        let _ = writeln!(
-            err,
-            "dry run: image {short} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
-            target.env()
-        );
-        return Ok(0);
-    }
-
-    // One revision for the tags and the record (each lookup runs git twice).
-    let revision = git_revision(&target.loaded.source.dir());
-    let mut tags = vec![short.clone()];
-    if let Some(rev) = &revision {
+/// Phase 3: The image in every repository, its manifest checked.
+async fn push(
+    ctx: &Context,
+    env: &Environment,
+    engine: &Engine,
+    aws: &Aws,
+    chosen: &Chosen,
+    record: &Record,
+    draft: &Plans,
+) -> anyhow::Result<Pushed> {
+    let mut tags = vec![chosen.short.clone()];
+    if let Some(rev) = &record.git_revision {
         tags.push(format!("git-{rev}"));
     }
     let pushed =
-        push_everywhere(&engine, &aws, &target, &image_id, &tags, &draft, &mut err).await?;
-    let _ = writeln!(
-        err,
-        "manifest {}: its config is image {short}, the one {}",
+        push_everywhere(engine, aws, env, &chosen.image_id, &tags, draft, &ctx.shell).await?;
+    ctx.shell.status(format!(
+        "manifest {}: its config is image {}, the one {}",
         pushed.digest,
-        if verified {
+        chosen.short,
+        if chosen.verified {
             "that passed `geno smoke`"
         } else {
             "named (unverified, --force)"
         }
-    );
-    waited += pushed.seconds;
-    let (digest, images) = (pushed.digest, pushed.images);
+    ));
+    Ok(pushed)
+}
 
-    if cancel.is_cancelled() {
-        anyhow::bail!(
-            "interrupted after the push; no task definition was registered and no service changed"
-        );
-    }
+/// A service whose rendering differs from what runs.
+struct ToChange<'a> {
+    plan: &'a ServicePlan,
+    live: &'a ServiceStatus,
+    /// Only the desired count differs.
+    same_task_definition: bool,
+}
 
-    // Decide what changes; leave identical services alone.
-    let plans = target.plans(&ImageChoice::Digest(digest.clone()))?;
+/// Phase 4: The services to change; identical ones are left alone.
+async fn decide<'a>(
+    ctx: &Context,
+    aws: &Aws,
+    plans: &'a Plans,
+    pre: &'a Preflight,
+) -> anyhow::Result<Vec<ToChange<'a>>> {
     let mut to_change = Vec::new();
     for plan in &plans.services {
         let live = pre
@@ -141,124 +283,217 @@ async fn run(
         let same_td = diff(&live_td, &plan.task_definition).is_empty();
         let same_count = plan.update.desired_count.is_none_or(|d| d == live.desired);
         if same_td && same_count {
-            let _ = writeln!(
-                err,
+            ctx.shell.status(format!(
                 "{}: already on {} with this image and definition; not redeployed",
                 plan.update.service,
                 short_arn(&live.task_definition)
-            );
+            ));
             continue;
         }
-        to_change.push((plan, live, same_td));
+        to_change.push(ToChange {
+            plan,
+            live,
+            same_task_definition: same_td,
+        });
     }
+    Ok(to_change)
+}
 
-    // Jobs the services wait for (migrations) run once, before any service
-    // changes, or alone when their own definition changed since the last
-    // successful promotion; otherwise not at all.
-    let records = record::load_all(&target.records_dir())?;
+/// Phase 5: The jobs, when a service changes or their own definition changed
+/// since the last successful promotion; their records go into `record`.
+/// `Some(reason)` when one failed.
+#[allow(clippy::too_many_arguments)]
+async fn run_jobs_first(
+    ctx: &Context,
+    env: &Environment,
+    aws: &Aws,
+    plans: &Plans,
+    to_change: &[ToChange<'_>],
+    opts: &PromoteOptions,
+    clock: &mut Clock,
+    record: &mut Record,
+) -> anyhow::Result<Option<String>> {
+    if plans.jobs.is_empty() {
+        return Ok(None);
+    }
+    let records = record::load_all(&env.records_dir())?;
     let mut job_changed = false;
     for job in &plans.jobs {
-        let last = current_job(&aws, record::current(&records), job).await?;
+        let last = current_job(aws, record::current(&records), job).await?;
         job_changed |= last.is_none_or(|(_, td)| !diff(&td, &job.task_definition).is_empty());
     }
-    let mut job_records = Vec::new();
-    let mut job_failure = None;
-    if (!to_change.is_empty() || job_changed) && !plans.jobs.is_empty() {
-        let mut jobs = Vec::new();
-        for job in &plans.jobs {
-            let arn = match aws
-                .latest_task_definition(&job.task_definition.family)
-                .await?
-            {
-                Some((arn, live)) if diff(&live, &job.task_definition).is_empty() => arn,
-                _ => aws.register(&job.task_definition).await?,
-            };
-            jobs.push((job.clone(), arn));
-        }
-        let t = Instant::now();
-        let ran = run_jobs(
-            &aws,
-            &target.aws.cluster,
+    if to_change.is_empty() && !job_changed {
+        return Ok(None);
+    }
+    let mut jobs = Vec::new();
+    for job in &plans.jobs {
+        let arn = match aws
+            .latest_task_definition(&job.task_definition.family)
+            .await?
+        {
+            Some((arn, live)) if diff(&live, &job.task_definition).is_empty() => arn,
+            _ => aws.register(&job.task_definition).await?,
+        };
+        jobs.push((job.clone(), arn));
+    }
+    let ran = clock
+        .waiting(run_jobs(
+            aws,
+            &env.aws.cluster,
             &jobs,
             opts.watch,
-            cancel,
-            &mut err,
-        )
+            &ctx.cancel,
+            &ctx.shell,
+        ))
         .await;
-        waited += t.elapsed();
-        match ran {
-            Ok(records) => job_records = records,
-            Err((reason, records)) => {
-                job_records = records;
-                job_failure = Some(reason);
-            }
+    Ok(match ran {
+        Ok(records) => {
+            record.jobs = records;
+            None
         }
-    }
-
-    // Register what changed.
-    let mut changed: Vec<ServiceRecord> = Vec::new();
-    let mut updates: Vec<ServiceUpdate> = Vec::new();
-    if job_failure.is_none() {
-        for (plan, live, same_td) in &to_change {
-            let arn = if *same_td {
-                let _ = writeln!(
-                    err,
-                    "{}: same task definition {}, desired count {} → {}",
-                    plan.update.service,
-                    short_arn(&live.task_definition),
-                    live.desired,
-                    plan.update.desired_count.unwrap_or(live.desired)
-                );
-                live.task_definition.clone()
-            } else {
-                let arn = aws.register(&plan.task_definition).await?;
-                let _ = writeln!(
-                    err,
-                    "registered {} for {}",
-                    short_arn(&arn),
-                    plan.update.service
-                );
-                arn
-            };
-            changed.push(ServiceRecord {
-                name: plan.name.clone(),
-                ecs_service: plan.update.service.clone(),
-                before: live.task_definition.clone(),
-                after: arn.clone(),
-            });
-            updates.push(ServiceUpdate {
-                task_definition: arn,
-                ..plan.update.clone()
-            });
+        Err(failed) => {
+            let reason = failed.to_string();
+            record.jobs = failed.records;
+            Some(reason)
         }
-    }
+    })
+}
 
-    let mut record = Record {
-        id: record::id_for(&started_at, &Kind::Promote),
-        kind: Kind::Promote,
-        stack: target.stack_name().to_string(),
-        environment: target.env().to_string(),
-        cluster: target.aws.cluster.clone(),
-        image_id: image_id.clone(),
-        manifest_digest: digest.clone(),
-        images,
-        git_revision: revision,
-        forced: !verified,
-        restores: None,
-        services: changed.clone(),
-        jobs: job_records,
-        outcome: Outcome::Succeeded,
-        started_at,
-        finished_at: String::new(),
-        geno_version: env!("CARGO_PKG_VERSION").into(),
+/// Phase 6: A task definition per changed service (kept when only the count
+/// changes); what each moves from and to, and the updates to send.
+async fn register(
+    ctx: &Context,
+    aws: &Aws,
+    to_change: &[ToChange<'_>],
+) -> anyhow::Result<(Vec<ServiceRecord>, Vec<ServiceUpdate>)> {
+    let mut changed = Vec::new();
+    let mut updates = Vec::new();
+    for c in to_change {
+        let (plan, live) = (c.plan, c.live);
+        let arn = if c.same_task_definition {
+            ctx.shell.status(format!(
+                "{}: same task definition {}, desired count {} → {}",
+                plan.update.service,
+                short_arn(&live.task_definition),
+                live.desired,
+                plan.update.desired_count.unwrap_or(live.desired)
+            ));
+            live.task_definition.clone()
+        } else {
+            let arn = aws.register(&plan.task_definition).await?;
+            ctx.shell.status(format!(
+                "registered {} for {}",
+                short_arn(&arn),
+                plan.update.service
+            ));
+            arn
+        };
+        changed.push(ServiceRecord {
+            name: plan.name.clone(),
+            ecs_service: plan.update.service.clone(),
+            before: live.task_definition.clone(),
+            after: arn.clone(),
+        });
+        updates.push(ServiceUpdate {
+            task_definition: arn,
+            ..plan.update.clone()
+        });
+    }
+    Ok((changed, updates))
+}
+
+/// Phase 7: The rollout, then `--smoke`; any failure puts every changed service
+/// back.
+async fn roll_out_and_smoke(
+    ctx: &Context,
+    env: &Environment,
+    aws: &Aws,
+    updates: &[ServiceUpdate],
+    changed: &[ServiceRecord],
+    opts: &PromoteOptions,
+    clock: &mut Clock,
+) -> Outcome {
+    let cluster = &env.aws.cluster;
+    if !updates.is_empty() {
+        ctx.shell.status(format!(
+            "rolling out to {} service(s) in {cluster} (timeout {}):",
+            updates.len(),
+            humantime::format_duration(opts.watch.timeout)
+        ));
+    }
+    let rolled = if updates.is_empty() {
+        Ok(())
+    } else {
+        clock
+            .waiting(roll_out(
+                aws,
+                cluster,
+                updates,
+                opts.watch,
+                &ctx.cancel,
+                &ctx.shell,
+            ))
+            .await
+            .map_err(anyhow::Error::from)
     };
-    // Services left alone still belong to the record: it is what the
-    // environment runs after this promotion.
+    let result = match rolled {
+        Ok(()) if opts.smoke => clock.waiting(smoke_environment(ctx, env, opts)).await,
+        other => other,
+    };
+    match result {
+        Ok(()) => Outcome::Succeeded,
+        Err(reason) if updates.is_empty() => Outcome::Failed {
+            reason: reason.to_string(),
+        },
+        Err(reason) => {
+            clock
+                .waiting(undo(
+                    "promotion",
+                    reason,
+                    aws,
+                    cluster,
+                    changed,
+                    opts.watch,
+                    &ctx.shell,
+                ))
+                .await
+        }
+    }
+}
+
+/// The stack's smoke suite against the environment's URL.
+async fn smoke_environment(
+    ctx: &Context,
+    env: &Environment,
+    opts: &PromoteOptions,
+) -> anyhow::Result<()> {
+    let base = runner::environment_url(&env.loaded, opts.url.as_deref())?;
+    let target = Target {
+        stack: &env.loaded.stack,
+        environment: env.name(),
+        base,
+        local: None,
+        image_id: None,
+    };
+    match runner::run_suite(&target, &ctx.cancel, &ctx.shell).await {
+        Ok(report) if report.passed => Ok(()),
+        Ok(_) => anyhow::bail!("smoke tests failed against the environment"),
+        Err(e) => anyhow::bail!("smoke tests could not run: {e}"),
+    }
+}
+
+/// What the environment runs after this promotion: the changed services
+/// and, unchanged, the others.
+fn services_after(
+    plans: &Plans,
+    pre: &Preflight,
+    mut changed: Vec<ServiceRecord>,
+) -> Vec<ServiceRecord> {
     for plan in &plans.services {
         if !changed.iter().any(|c| c.ecs_service == plan.update.service)
             && let Some(live) = pre.services.iter().find(|s| s.name == plan.update.service)
         {
-            record.services.push(ServiceRecord {
+            changed.push(ServiceRecord {
                 name: plan.name.clone(),
                 ecs_service: plan.update.service.clone(),
                 before: live.task_definition.clone(),
@@ -266,218 +501,5 @@ async fn run(
             });
         }
     }
-
-    if let Some(reason) = job_failure {
-        record.outcome = Outcome::Failed {
-            reason: format!("{reason}; no service was changed"),
-        };
-    } else if !updates.is_empty() {
-        let _ = writeln!(
-            err,
-            "rolling out to {} service(s) in {} (timeout {}):",
-            updates.len(),
-            target.aws.cluster,
-            humantime::format_duration(opts.watch.timeout)
-        );
-        let t = Instant::now();
-        let result = roll_out(
-            &aws,
-            &target.aws.cluster,
-            &updates,
-            opts.watch,
-            cancel,
-            &mut err,
-        )
-        .await;
-        waited += t.elapsed();
-        let result = match result {
-            Ok(()) if opts.smoke => {
-                let t = Instant::now();
-                let r = smoke_environment(config, &opts.env, opts.url.clone());
-                waited += t.elapsed();
-                r
-            }
-            other => other,
-        };
-        if let Err(reason) = result {
-            let _ = writeln!(err, "promotion failed: {reason}");
-            let t = Instant::now();
-            let restored = restore(&aws, &target.aws.cluster, &changed, opts.watch, &mut err).await;
-            waited += t.elapsed();
-            record.outcome = failed_outcome(reason, restored);
-        }
-    } else if opts.smoke {
-        let t = Instant::now();
-        if let Err(reason) = smoke_environment(config, &opts.env, opts.url.clone()) {
-            record.outcome = Outcome::Failed { reason };
-        }
-        waited += t.elapsed();
-    }
-
-    record.finished_at = now();
-    let path = record::save(&target.records_dir(), &record)?;
-    if config.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
-    }
-    // geno's own part: everything but pushing bytes, rollout waits and smoke.
-    let own = clock.elapsed().saturating_sub(waited);
-    match &record.outcome {
-        Outcome::Succeeded => {
-            let _ = writeln!(
-                err,
-                "promoted image {short} to {} as {digest} ({} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
-                target.env(),
-                changed.len(),
-                clock.elapsed().as_secs_f64(),
-                own.as_secs_f64(),
-                path.display()
-            );
-            Ok(0)
-        }
-        Outcome::RolledBack { reason } => {
-            let _ = writeln!(
-                err,
-                "error: promotion of image {short} to {} failed and every service was rolled back: {reason}\nrecorded in {}",
-                target.env(),
-                path.display()
-            );
-            Ok(1)
-        }
-        Outcome::Failed { reason } => {
-            let _ = writeln!(
-                err,
-                "error: promotion of image {short} to {} failed: {reason}\nrecorded in {}",
-                target.env(),
-                path.display()
-            );
-            Ok(1)
-        }
-    }
-}
-
-/// The image in every repository the environment's services use, under
-/// one manifest digest whose config is the image ID.
-struct Pushed {
-    digest: String,
-    /// `registry/repository@digest` per repository.
-    images: Vec<String>,
-    /// Time spent moving bytes (not geno's own work).
-    seconds: Duration,
-}
-
-async fn push_everywhere(
-    engine: &Engine,
-    aws: &Aws,
-    target: &Target,
-    image_id: &str,
-    tags: &[String],
-    draft: &Plans,
-    err: &mut dyn Write,
-) -> anyhow::Result<Pushed> {
-    let mut waited = Duration::ZERO;
-    let registry = target.aws.registry();
-    let login = if target.uses_ecr() {
-        let l = aws.ecr_login().await?;
-        Some(Login {
-            username: l.username,
-            password: l.password,
-        })
-    } else {
-        None
-    };
-    let credentials = login.as_ref().map(|l| DockerCredentials {
-        username: Some(l.username.clone()),
-        password: Some(l.password.clone()),
-        serveraddress: Some(registry.clone()),
-        ..Default::default()
-    });
-    let mut repositories: Vec<String> = Vec::new();
-    for p in &draft.services {
-        if !repositories.contains(&p.repository) {
-            repositories.push(p.repository.clone());
-        }
-    }
-    let mut digest = String::new();
-    let mut images = Vec::new();
-    for repo in &repositories {
-        let t = Instant::now();
-        let full = format!("{registry}/{repo}");
-        let pushed = push(engine, image_id, &full, tags, credentials.clone(), err).await?;
-        waited += t.elapsed();
-        let _ = writeln!(
-            err,
-            "pushed {full}@{}: {} layer(s) uploaded, {} already there, {} mounted from another repository ({:.1}s)",
-            pushed.digest,
-            pushed.uploaded,
-            pushed.existing,
-            pushed.mounted,
-            t.elapsed().as_secs_f64()
-        );
-        // The pinned manifest must name the verified image as its config.
-        let config_of = config_digest(&registry, repo, &pushed.digest, login.as_ref()).await?;
-        if config_of != image_id {
-            anyhow::bail!(
-                "{full}@{} names image {config_of}, not the verified image {image_id}; nothing was deployed",
-                pushed.digest
-            );
-        }
-        if !digest.is_empty() && digest != pushed.digest {
-            anyhow::bail!(
-                "{full} stored the image as {}, another repository as {digest}; nothing was deployed",
-                pushed.digest
-            );
-        }
-        digest = pushed.digest;
-        images.push(format!("{full}@{digest}"));
-    }
-    Ok(Pushed {
-        digest,
-        images,
-        seconds: waited,
-    })
-}
-
-/// The stack's smoke suite against the environment's URL, on its own
-/// thread: `geno smoke` owns its runtime.
-fn smoke_environment(config: &Config, env: &str, url: Option<String>) -> Result<(), String> {
-    let config = config.clone();
-    let opts = super::smoke::SmokeOptions {
-        env: env.to_string(),
-        url,
-        junit: None,
-    };
-    let outcome = std::thread::spawn(move || {
-        let mut quiet = config;
-        quiet.json = false;
-        super::smoke::smoke(&quiet, opts).map_err(|e| e.to_string())
-    })
-    .join()
-    .map_err(|_| "the smoke run crashed".to_string())?;
-    match outcome {
-        Ok(0) => Ok(()),
-        Ok(_) => Err("smoke tests failed against the environment".into()),
-        Err(e) => Err(format!("smoke tests could not run: {e}")),
-    }
-}
-
-pub fn now() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
-
-/// `HEAD`'s short hash, with `-dirty` when the work tree has changes; none
-/// outside a git checkout.
-pub fn git_revision(dir: &std::path::Path) -> Option<String> {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let rev = run(&["rev-parse", "--short=12", "HEAD"])?;
-    let dirty =
-        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty { format!("{rev}-dirty") } else { rev })
+    changed
 }

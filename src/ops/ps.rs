@@ -2,8 +2,12 @@
 
 use serde::Serialize;
 
-use super::local::Local;
-use crate::cli::Config;
+use crate::context::Context;
+use crate::error::CliResult;
+use crate::host::LocalStack;
+use crate::ids::short_id;
+use crate::proxy::daemon;
+use crate::proxy::targets::TargetReport;
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -20,82 +24,88 @@ pub struct Row {
     pub uptime_seconds: Option<u64>,
 }
 
-pub fn ps(config: &Config) -> anyhow::Result<i32> {
-    let rt = crate::shutdown::runtime()?;
-    rt.block_on(async {
-        let local = Local::open(config).await?;
-        let rows = rows(&local).await?;
-        let lb = crate::proxy::daemon::running(&local.state_dir(), local.stack_name()).await;
-        let targets = match &lb {
-            Some(state) => crate::proxy::daemon::targets(state).await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        if config.json {
-            let out = serde_json::json!({
-                "containers": rows,
-                "loadBalancer": lb.as_ref().map(|s| serde_json::json!({"listeners": s.listeners, "pid": s.pid})),
-                "targets": targets,
-            });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            return Ok(0);
-        }
-        if rows.is_empty() {
-            eprintln!("{} has no containers (run `geno up`)", local.stack_name());
-            return Ok(0);
-        }
-        let mut table = vec![
-            [
-                "SERVICE", "REPLICA", "STATE", "HEALTH", "PORTS", "IMAGE", "UPTIME",
-            ]
-            .map(String::from),
-        ];
-        for r in &rows {
-            table.push([
-                r.service.clone(),
-                r.replica.to_string(),
-                match (r.state.as_str(), r.exit_code) {
-                    ("exited", Some(code)) => format!("exited ({code})"),
-                    (s, _) => s.to_string(),
-                },
-                r.health.clone().unwrap_or_else(|| "-".into()),
-                if r.ports.is_empty() {
-                    "-".into()
-                } else {
-                    r.ports.join(", ")
-                },
-                r.image
-                    .strip_prefix("sha256:")
-                    .unwrap_or(&r.image)
-                    .chars()
-                    .take(12)
-                    .collect(),
-                r.uptime_seconds.map(uptime).unwrap_or_else(|| "-".into()),
-            ]);
-        }
-        super::table::write(&mut std::io::stdout(), &table)?;
-        if let Some(state) = &lb {
-            println!("\nload balancer on http://{}", state.listeners.join(", http://"));
-            let mut t = vec![["TARGET GROUP", "TARGET", "ADDRESS", "STATE", "REASON"].map(String::from)];
-            for r in &targets {
-                t.push([
-                    r.target_group.clone(),
-                    r.container.clone(),
-                    r.address.clone(),
-                    r.state.as_str().to_string(),
-                    match &r.reason {
-                        Some(code) if !r.description.is_empty() => format!("{code}: {}", r.description),
-                        Some(code) => code.to_string(),
-                        None => "-".into(),
-                    },
-                ]);
-            }
-            super::table::write(&mut std::io::stdout(), &t)?;
-        }
-        Ok(0)
-    })
+pub async fn ps(ctx: &Context) -> CliResult {
+    let shell = &ctx.shell;
+    let local = LocalStack::open(ctx).await?;
+    let rows = rows(&local).await?;
+    let lb = daemon::running(&local.state_dir(), local.name()).await;
+    let targets = match &lb {
+        Some(state) => daemon::targets(state).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if shell.json() {
+        shell.print_json(&serde_json::json!({
+            "containers": rows,
+            "loadBalancer": lb.as_ref().map(|s| serde_json::json!({"listeners": s.listeners, "pid": s.pid})),
+            "targets": targets,
+        }))?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        shell.status(format!(
+            "{} has no containers (run `geno up`)",
+            local.name()
+        ));
+        return Ok(());
+    }
+    shell.table(&container_table(&rows))?;
+    if let Some(state) = &lb {
+        shell.out_line(format!(
+            "\nload balancer on http://{}",
+            state.listeners.join(", http://")
+        ))?;
+        shell.table(&target_table(&targets))?;
+    }
+    Ok(())
 }
 
-pub async fn rows(local: &Local) -> anyhow::Result<Vec<Row>> {
+fn container_table(rows: &[Row]) -> Vec<[String; 7]> {
+    let mut table = vec![
+        [
+            "SERVICE", "REPLICA", "STATE", "HEALTH", "PORTS", "IMAGE", "UPTIME",
+        ]
+        .map(String::from),
+    ];
+    for r in rows {
+        table.push([
+            r.service.clone(),
+            r.replica.to_string(),
+            match (r.state.as_str(), r.exit_code) {
+                ("exited", Some(code)) => format!("exited ({code})"),
+                (s, _) => s.to_string(),
+            },
+            r.health.clone().unwrap_or_else(|| "-".into()),
+            if r.ports.is_empty() {
+                "-".into()
+            } else {
+                r.ports.join(", ")
+            },
+            short_id(&r.image).to_string(),
+            r.uptime_seconds.map(uptime).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table
+}
+
+fn target_table(targets: &[TargetReport]) -> Vec<[String; 5]> {
+    let mut t = vec![["TARGET GROUP", "TARGET", "ADDRESS", "STATE", "REASON"].map(String::from)];
+    for r in targets {
+        t.push([
+            r.target_group.clone(),
+            r.container.clone(),
+            r.address.clone(),
+            r.state.as_str().to_string(),
+            match &r.reason {
+                Some(code) if !r.description.is_empty() => format!("{code}: {}", r.description),
+                Some(code) => code.to_string(),
+                None => "-".into(),
+            },
+        ]);
+    }
+    t
+}
+
+pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
     let stack = &local.loaded.stack;
     let mut rows = Vec::new();
     for m in local.engine.members(&stack.name).await? {

@@ -1,24 +1,29 @@
-//! `geno render --env ENV`: the ECS inputs for an environment, as JSON.
+//! `geno render --env ENV`: the ECS inputs for an environment, or the
+//! variables infra/ takes, as JSON.
 
-use crate::cli::{Config, RenderFormat};
+use crate::context::Context;
+use crate::error::CliResult;
 use crate::render::ecs::{ImageChoice, render as render_ecs};
-use crate::stack::load;
 
-pub fn render(
-    config: &Config,
-    env: &str,
-    image: Option<&str>,
-    format: RenderFormat,
-) -> anyhow::Result<i32> {
+/// What to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The ECS API inputs.
+    Ecs,
+    /// The variables infra/ takes.
+    Tfvars,
+}
+
+pub async fn render(ctx: &Context, env: &str, image: Option<&str>, format: Format) -> CliResult {
     let choice = match image {
         Some(text) => ImageChoice::parse(text)?,
         None => ImageChoice::Unpinned,
     };
-    let loaded = load(&config.file, &config.load_options(env))?;
+    let loaded = ctx.load(env)?;
     let value = match format {
-        RenderFormat::Ecs => render_ecs(&loaded.stack, env, &choice)?,
-        RenderFormat::Tfvars => crate::render::tfvars::render(&loaded.stack, env)?,
+        Format::Ecs => render_ecs(&loaded.stack, env, &choice)?,
+        Format::Tfvars => crate::render::tfvars::render(&loaded.stack, env)?,
     };
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(0)
+    ctx.shell.print_json(&value)?;
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! `geno schema`: the JSON Schema of stack.yaml, generated from the model.
 
+use crate::context::Context;
+use crate::error::CliResult;
 use crate::stack::Stack;
 
 pub fn schema_json() -> String {
@@ -9,7 +11,7 @@ pub fn schema_json() -> String {
     text
 }
 
-pub fn print() -> anyhow::Result<i32> {
-    print!("{}", schema_json());
-    Ok(0)
+pub async fn schema(ctx: &Context) -> CliResult {
+    ctx.shell.out_text(&schema_json())?;
+    Ok(())
 }

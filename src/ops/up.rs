@@ -1,37 +1,46 @@
-//! `geno up`: build the image once, then reconcile the stack's containers
-//! with stack.yaml in dependency order, waiting on each dependency's
-//! condition, until every service is ready and every job has completed.
+//! `geno up`: the stack on this machine, as stack.yaml says, until every
+//! service is ready and every job has completed.
 //!
-//! A reconcile loop with explicit outcomes: each tick observes the launched
-//! containers, launches services whose dependencies are satisfied, and stops
-//! at the first failure with the container's logs.
+//! The phases, each a function below:
+//! 1. `prepare`: secrets resolved, base images present, the one stack
+//!    image built (or found by its context digest), the network and
+//!    volumes ensured.
+//! 2. `plan_changes`: desired containers against the labelled ones that
+//!    exist; containers no longer in stack.yaml removed.
+//! 3. `start_in_order`: services launched as their `depends_on`
+//!    conditions hold (a container the load balancer routes to is drained
+//!    first), observed until each is ready (`local::reconcile`); the first
+//!    failure stops `up` with its container's last log lines.
+//! 4. `summary`: a table of what runs.
+//! 5. `load_balancer`: started (or kept, if it serves this
+//!    configuration), then every target group waited on until healthy.
+//! 6. `--attach`: logs followed until Ctrl-C.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
-use super::local::Local;
-use crate::cli::Config;
-use crate::docker::build::short_id;
+use crate::context::Context;
 use crate::docker::container::{actual_from, kind_label};
-use crate::docker::{DockerError, Engine, build};
-use crate::local::plan::{self, Action, DesiredContainer, Progress, names};
+use crate::docker::{DockerError, Engine};
+use crate::error::{CliError, CliResult, INTERRUPTED};
+use crate::host::LocalStack;
+use crate::host::image::stack_image;
+use crate::local::plan::{self, Action, DesiredContainer, names};
+use crate::local::reconcile::{Reconcile, describe_actions, state_word};
 use crate::local::secrets;
 use crate::proxy::daemon::{self, LbState};
-use crate::stack::{Condition, ServiceKind, Stack};
+use crate::stack::{ServiceKind, Stack};
+use crate::wait::{self, Check, GaveUp, Poll};
 
 pub struct UpOptions {
     pub timeout: Duration,
     pub attach: bool,
     /// Load balancer health checks ten times as often.
     pub fast_health: bool,
-    /// Passed on to the load balancer: an access log line per request.
-    pub verbose: bool,
 }
 
 /// A service that failed during `up`, with what a person needs to see.
@@ -74,66 +83,53 @@ pub struct Timeout {
     pub waiting: Vec<String>,
 }
 
-struct Svc {
-    name: String,
-    kind: ServiceKind,
-    has_health: bool,
-    deps: Vec<(String, Condition)>,
-    actions: Vec<Action>,
-    state: Launch,
-    ids: Vec<String>,
-    progress: Progress,
-    launched_at: Option<Instant>,
-    ready_after: Option<Duration>,
-    changed: bool,
-}
+/// How often `up` looks at the containers it waits for.
+const LOOK: Duration = Duration::from_millis(200);
 
-#[derive(PartialEq, Eq)]
-enum Launch {
-    Pending,
-    Launching,
-    Launched,
-}
-
-pub fn up(config: &Config, opts: UpOptions) -> anyhow::Result<i32> {
-    let rt = crate::shutdown::runtime()?;
-    rt.block_on(async {
-        let shutdown = crate::shutdown::install("geno up");
-        let local = Local::open(config).await?;
-        let code = run(&local, &opts, &shutdown).await?;
-        if code == 0 && opts.attach {
-            eprintln!("attached: following logs (Ctrl-C detaches; the stack keeps running)");
-            super::logs::follow_all(&local, &shutdown).await?;
-        }
-        Ok(code)
-    })
-}
-
-/// Brings the stack up; returns the exit code (130 when interrupted).
-pub async fn run(
-    local: &Local,
-    opts: &UpOptions,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<i32> {
+pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
     let started = Instant::now();
     let deadline = started + opts.timeout;
-    let stack = &local.loaded.stack;
+    let local = LocalStack::open(ctx).await?;
+    let desired = prepare(ctx, &local).await?;
+    let actions = plan_changes(ctx, &local, &desired).await?;
+    let mut reconcile = Reconcile::new(local.stack(), actions);
+    start_in_order(ctx, &local, &mut reconcile, &opts, deadline).await?;
+    ctx.shell
+        .table(&summary(local.stack(), &reconcile, &desired))?;
+    if local.stack().load_balancer.is_some() {
+        load_balancer(ctx, &local, &opts, deadline).await?;
+    }
+    let changed = reconcile.changed();
+    ctx.shell.status(format!(
+        "{} is up in {:.1}s ({})",
+        local.name(),
+        started.elapsed().as_secs_f64(),
+        if changed == 0 {
+            "nothing changed".to_string()
+        } else {
+            format!("{changed} services changed")
+        }
+    ));
+    if opts.attach {
+        ctx.shell
+            .status("attached: following logs (Ctrl-C detaches; the stack keeps running)");
+        crate::host::logs::follow_all(ctx, &local).await?;
+    }
+    Ok(())
+}
+
+/// Phase 1: Everything the containers need; the containers stack.yaml asks for.
+async fn prepare(ctx: &Context, local: &LocalStack) -> anyhow::Result<Vec<DesiredContainer>> {
+    let stack = local.stack();
     let engine = &local.engine;
-    let mut err = std::io::stderr();
-
-    let secret_names: Vec<String> = {
-        let mut n: Vec<String> = stack
-            .services
-            .values()
-            .flat_map(|s| s.secrets.clone())
-            .collect();
-        n.sort();
-        n.dedup();
-        n
-    };
+    let mut secret_names: Vec<String> = stack
+        .services
+        .values()
+        .flat_map(|s| s.secrets.clone())
+        .collect();
+    secret_names.sort();
+    secret_names.dedup();
     let resolved = local.secrets(&secret_names)?;
-    let secret_values = &resolved.values;
-
     for svc in stack.services.values() {
         if let Some(image) = &svc.image {
             engine
@@ -145,12 +141,11 @@ pub async fn run(
         }
     }
     let image_id = if stack.services.values().any(|s| s.is_app()) {
-        Some(stack_image(local, &mut err).await?)
+        Some(stack_image(local, &ctx.shell).await?)
     } else {
         None
     };
-
-    warn_on_new_passwords(local, &resolved, &mut err).await?;
+    warn_on_new_passwords(ctx, local, &resolved).await?;
     engine
         .ensure_network(&stack.name, &names::network(&stack.name))
         .await?;
@@ -159,25 +154,67 @@ pub async fn run(
             .ensure_volume(&stack.name, volume, &names::volume(&stack.name, volume))
             .await?;
     }
+    Ok(plan::desired_containers(
+        stack,
+        image_id.as_deref(),
+        &resolved.values,
+        &local.dir(),
+    ))
+}
 
-    let desired = plan::desired_containers(stack, image_id.as_deref(), secret_values, &local.dir());
+/// New passwords cannot open a database initialised with old ones: say so
+/// before the first container fails to log in.
+async fn warn_on_new_passwords(
+    ctx: &Context,
+    local: &LocalStack,
+    resolved: &secrets::Resolved,
+) -> anyhow::Result<()> {
+    if resolved.generated.is_empty() {
+        return Ok(());
+    }
+    let existing: Vec<String> = local
+        .engine
+        .stack_volumes(local.name())
+        .await?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    if !existing.is_empty() {
+        ctx.shell.warn(format!(
+            "generated new values for {} but volume {} already exists; a database in it keeps its old password. \
+             `geno down --volumes` removes the volume and its data, or put the old values back in {}",
+            resolved.generated.join(", "),
+            existing.join(", "),
+            resolved.store.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Phase 2: What to do to each container; what stack.yaml no longer names goes.
+async fn plan_changes(
+    ctx: &Context,
+    local: &LocalStack,
+    desired: &[DesiredContainer],
+) -> anyhow::Result<Vec<Action>> {
+    let engine = &local.engine;
     let actual: Vec<_> = engine
-        .members(&stack.name)
+        .members(local.name())
         .await?
         .iter()
         .map(actual_from)
         .collect();
-    let actions = plan::plan(&desired, &actual);
-
-    let removals: Vec<_> = actions
+    let actions = plan::plan(desired, &actual);
+    let removals: Vec<(&String, &String)> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Remove { id, name } => Some((id.clone(), name.clone())),
+            Action::Remove { id, name } => Some((id, name)),
             _ => None,
         })
         .collect();
     for (_, name) in &removals {
-        let _ = writeln!(err, "removing {name} (no longer in stack.yaml)");
+        ctx.shell
+            .status(format!("removing {name} (no longer in stack.yaml)"));
     }
     for r in join_all(
         removals
@@ -188,269 +225,126 @@ pub async fn run(
     {
         r?;
     }
+    Ok(actions)
+}
 
-    let state_dir = local.state_dir();
-    let lb_state = daemon::running(&state_dir, &stack.name).await;
-    let mut services = services_from(stack, actions);
+/// Phase 3: Launches services as their dependencies allow and waits until every
+/// one is ready; the first failure, the deadline or Ctrl-C ends it.
+async fn start_in_order(
+    ctx: &Context,
+    local: &LocalStack,
+    reconcile: &mut Reconcile,
+    opts: &UpOptions,
+    deadline: Instant,
+) -> CliResult {
+    let began = Instant::now();
+    let lb = daemon::running(&local.state_dir(), local.name()).await;
     let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
-    loop {
-        // Launch what may start now.
-        let progress: HashMap<String, Progress> = services
-            .iter()
-            .map(|s| (s.name.clone(), s.progress.clone()))
-            .collect();
-        for svc in services.iter_mut().filter(|s| s.state == Launch::Pending) {
-            let ready = svc
-                .deps
-                .iter()
-                .all(|(dep, cond)| progress.get(dep).is_some_and(|p| plan::satisfied(*cond, p)));
-            if !ready {
-                continue;
+    let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
+        while let Some(joined) = launches.try_join_next() {
+            match joined {
+                Ok((name, Ok(ids))) => reconcile.launched(&name, ids),
+                Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
+                Err(e) => return Check::Failed(e.into()),
             }
-            svc.state = Launch::Launching;
-            svc.launched_at = Some(Instant::now());
-            if svc.changed {
-                let _ = writeln!(
-                    err,
-                    "starting {}",
-                    describe_actions(&svc.name, &svc.actions)
-                );
+        }
+        for (name, actions) in reconcile.launchable(began.elapsed()) {
+            if actions.iter().any(Action::changes_something) {
+                ctx.shell
+                    .status(format!("starting {}", describe_actions(&name, &actions)));
             }
-            let engine = engine.clone();
-            let stack_name = stack.name.clone();
-            let actions = svc.actions.clone();
-            let name = svc.name.clone();
             // A container the load balancer routes to is drained before it
             // is replaced, as ECS deregisters a task before stopping it.
-            let drain = lb_state.clone().zip(deregistration_delay(stack, &svc.name));
-            launches
-                .spawn(async move { (name, launch(&engine, &stack_name, actions, drain).await) });
+            let drain = lb.clone().zip(deregistration_delay(local.stack(), &name));
+            let engine = local.engine.clone();
+            let stack = local.name().to_string();
+            launches.spawn(async move { (name, launch(&engine, &stack, actions, drain).await) });
         }
-
-        // Observe what runs.
-        for svc in services.iter_mut().filter(|s| s.state == Launch::Launched) {
-            let mut observations = Vec::new();
-            for id in &svc.ids {
-                observations.push(engine.observe(id).await?);
-            }
-            svc.progress = plan::progress(svc.kind, svc.has_health, &observations);
-            if let Progress::Failed(reason) = &svc.progress {
-                let index = observations
-                    .iter()
-                    .position(|o| {
-                        matches!(o.state.as_str(), "exited" | "dead")
-                            || o.health.as_deref() == Some("unhealthy")
-                    })
-                    .unwrap_or(0);
-                let id = &svc.ids[index];
-                let container = engine
-                    .inspect(id)
-                    .await
-                    .ok()
-                    .and_then(|c| c.name)
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_else(|| id.clone());
-                let logs = engine.tail_logs(id, 30).await;
-                return Err(ServiceFailure {
-                    service: svc.name.clone(),
-                    container,
-                    reason: reason.clone(),
-                    logs,
-                }
-                .into());
-            }
-            if plan::done(svc.kind, &svc.progress) && svc.ready_after.is_none() {
-                let after = svc.launched_at.map(|t| t.elapsed()).unwrap_or_default();
-                svc.ready_after = Some(after);
-                if svc.changed {
-                    let _ = writeln!(
-                        err,
-                        "{} {} after {:.1}s",
-                        svc.name,
-                        state_word(svc),
-                        after.as_secs_f64()
-                    );
-                }
-            }
+        match observe(ctx, local, reconcile, began.elapsed()).await {
+            Ok(()) if reconcile.done() => Check::Ready(()),
+            Ok(()) => Check::NotYet,
+            Err(e) => Check::Failed(e),
         }
-
-        if services.iter().all(|s| plan::done(s.kind, &s.progress)) {
-            break;
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(GaveUp::Failed(e)) => Err(e.into()),
+        Err(GaveUp::TimedOut { .. }) => Err(Timeout {
+            after: opts.timeout,
+            waiting: reconcile.waiting(),
         }
-        if Instant::now() >= deadline {
-            let waiting = services
-                .iter()
-                .filter(|s| !plan::done(s.kind, &s.progress))
-                .map(|s| format!("{} ({})", s.name, waiting_reason(s)))
-                .collect();
-            return Err(Timeout {
-                after: opts.timeout,
-                waiting,
-            }
-            .into());
-        }
-
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                // Let creations under way finish: every container is labelled
-                // from its creation, so `geno down` finds all of them.
-                let _ = tokio::time::timeout(Duration::from_secs(30), async {
-                    while launches.join_next().await.is_some() {}
-                }).await;
-                eprintln!(
-                    "geno up: stopped; what was created carries the label geno.stack={}: `geno down` removes it",
-                    stack.name
-                );
-                return Ok(130);
-            }
-            Some(joined) = launches.join_next(), if !launches.is_empty() => {
-                let (name, result) = joined?;
-                let ids = result?;
-                if let Some(svc) = services.iter_mut().find(|s| s.name == name) {
-                    svc.ids = ids;
-                    svc.state = Launch::Launched;
-                }
-            }
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        .into()),
+        Err(GaveUp::Interrupted) => {
+            // Let creations under way finish: every container is labelled
+            // from its creation, so `geno down` finds all of them.
+            let _ = tokio::time::timeout(Duration::from_secs(30), async {
+                while launches.join_next().await.is_some() {}
+            })
+            .await;
+            ctx.shell.status(format!(
+                "geno up: stopped; what was created carries the label geno.stack={}: `geno down` removes it",
+                local.name()
+            ));
+            Err(CliError::code(INTERRUPTED))
         }
     }
-
-    let changed = services.iter().filter(|s| s.changed).count();
-    let mut out = std::io::stdout();
-    print_summary(&mut out, stack, &services, &desired)?;
-    if stack.load_balancer.is_some() {
-        let (lb, started_now) = daemon::ensure(
-            &local.loaded.source.path,
-            &state_dir,
-            stack,
-            opts.fast_health,
-            opts.verbose,
-        )
-        .await?;
-        let line = wait_for_targets(&lb, stack, deadline, shutdown).await?;
-        let _ = writeln!(
-            err,
-            "load balancer {} on http://{} ({line})",
-            if started_now { "started" } else { "running" },
-            lb.listeners.join(", http://")
-        );
-    }
-    let _ = writeln!(
-        err,
-        "{} is up in {:.1}s ({})",
-        stack.name,
-        started.elapsed().as_secs_f64(),
-        if changed == 0 {
-            "nothing changed".to_string()
-        } else {
-            format!("{changed} services changed")
-        }
-    );
-    Ok(0)
 }
 
-/// Builds (or finds) the stack's one image and says which; shared by `up`
-/// and `run` so both run exactly the image the context gives.
-pub async fn stack_image(local: &Local, err: &mut dyn Write) -> anyhow::Result<String> {
-    let stack = &local.loaded.stack;
-    let t = Instant::now();
-    let built =
-        build::ensure_image(&local.engine, &stack.name, &local.dir(), &stack.image, err).await?;
-    if built.skipped {
-        let _ = writeln!(
-            err,
-            "image {} ({}): context unchanged ({} files, {}), build skipped",
-            built.tag,
-            short_id(&built.id),
-            built.context.files,
-            &built.context.digest[..19]
-        );
-    } else {
-        let _ = writeln!(
-            err,
-            "image {} ({}) built in {:.1}s",
-            built.tag,
-            short_id(&built.id),
-            t.elapsed().as_secs_f64()
-        );
-    }
-    Ok(built.id)
-}
-
-/// New passwords cannot open a database initialised with old ones: say so
-/// before the first container fails to log in.
-async fn warn_on_new_passwords(
-    local: &Local,
-    resolved: &secrets::Resolved,
-    err: &mut dyn Write,
+/// Looks at every launched service's containers once; says when one
+/// becomes ready; `Err` with its logs when one failed.
+async fn observe(
+    ctx: &Context,
+    local: &LocalStack,
+    reconcile: &mut Reconcile,
+    now: Duration,
 ) -> anyhow::Result<()> {
-    if resolved.generated.is_empty() {
-        return Ok(());
-    }
-    let existing: Vec<String> = local
-        .engine
-        .stack_volumes(&local.loaded.stack.name)
-        .await?
-        .into_iter()
-        .map(|(v, _)| v)
-        .collect();
-    if !existing.is_empty() {
-        let _ = writeln!(
-            err,
-            "warning: generated new values for {} but volume {} already exists; a database in it keeps its old password. \
-             `geno down --volumes` removes the volume and its data, or put the old values back in {}",
-            resolved.generated.join(", "),
-            existing.join(", "),
-            resolved.store.display()
-        );
+    for (service, ids) in reconcile.to_observe() {
+        let mut observations = Vec::new();
+        for id in &ids {
+            observations.push(local.engine.observe(id).await?);
+        }
+        if let Some(r) = reconcile.observed(&service, &observations, now)
+            && r.changed
+        {
+            ctx.shell.status(format!(
+                "{} {} after {:.1}s",
+                r.service,
+                r.word,
+                r.after.as_secs_f64()
+            ));
+        }
+        if let Some((_, reason)) = reconcile.failed() {
+            let index = observations
+                .iter()
+                .position(|o| {
+                    matches!(o.state.as_str(), "exited" | "dead")
+                        || o.health.as_deref() == Some("unhealthy")
+                })
+                .unwrap_or(0);
+            return Err(failure(&local.engine, &service, &ids[index], reason)
+                .await
+                .into());
+        }
     }
     Ok(())
 }
 
-fn services_from(stack: &Stack, actions: Vec<Action>) -> Vec<Svc> {
-    let mut by_service: BTreeMap<String, Vec<Action>> = BTreeMap::new();
-    for a in actions {
-        if let Some(d) = a.desired() {
-            by_service.entry(d.service.clone()).or_default().push(a);
-        }
+/// A failed service's container and its last log lines.
+async fn failure(engine: &Engine, service: &str, id: &str, reason: &str) -> ServiceFailure {
+    let container = engine
+        .inspect(id)
+        .await
+        .ok()
+        .and_then(|c| c.name)
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_else(|| id.to_string());
+    ServiceFailure {
+        service: service.to_string(),
+        container,
+        reason: reason.to_string(),
+        logs: engine.tail_logs(id, 30).await,
     }
-    stack
-        .services
-        .iter()
-        .map(|(name, svc)| {
-            let actions = by_service.remove(name).unwrap_or_default();
-            let changed = actions.iter().any(Action::changes_something);
-            let ids: Vec<String> = actions
-                .iter()
-                .filter_map(|a| match a {
-                    Action::Keep { id, .. } => Some(id.clone()),
-                    _ => None,
-                })
-                .collect();
-            Svc {
-                name: name.clone(),
-                kind: svc.kind,
-                has_health: svc.healthcheck.is_some(),
-                deps: svc
-                    .depends_on
-                    .0
-                    .iter()
-                    .map(|(d, c)| (d.clone(), *c))
-                    .collect(),
-                state: if changed {
-                    Launch::Pending
-                } else {
-                    Launch::Launched
-                },
-                launched_at: (!changed).then(Instant::now),
-                actions,
-                ids,
-                progress: Progress::Waiting,
-                ready_after: None,
-                changed,
-            }
-        })
-        .collect()
 }
 
 fn deregistration_delay(stack: &Stack, service: &str) -> Option<Duration> {
@@ -464,6 +358,8 @@ fn deregistration_delay(stack: &Stack, service: &str) -> Option<Duration> {
         .max()
 }
 
+/// Carries out one service's actions, its replicas in parallel; the IDs of
+/// its containers.
 async fn launch(
     engine: &Engine,
     stack: &str,
@@ -498,80 +394,10 @@ async fn launch(
     results.into_iter().collect()
 }
 
-fn describe_actions(name: &str, actions: &[Action]) -> String {
-    let mut parts = Vec::new();
-    let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
-    let created = count(|a| matches!(a, Action::Create { .. }));
-    let replaced = count(|a| matches!(a, Action::Replace { .. }));
-    let restarted = count(|a| matches!(a, Action::Start { .. }));
-    if created > 0 {
-        parts.push(format!("create {created}"));
-    }
-    if replaced > 0 {
-        let why = actions
-            .iter()
-            .find_map(|a| match a {
-                Action::Replace { why, .. } => Some(why.as_str()),
-                _ => None,
-            })
-            .unwrap_or("");
-        parts.push(format!("replace {replaced}: {why}"));
-    }
-    if restarted > 0 {
-        parts.push(format!("restart {restarted}"));
-    }
-    format!("{name} ({})", parts.join(", "))
-}
-
-fn state_word(svc: &Svc) -> &'static str {
-    match (&svc.progress, svc.has_health) {
-        (Progress::Completed, _) => "completed",
-        (Progress::Ready, true) => "healthy",
-        (Progress::Ready, false) => "running",
-        _ => "starting",
-    }
-}
-
-fn waiting_reason(svc: &Svc) -> String {
-    match (&svc.state, &svc.progress) {
-        (Launch::Pending, _) => {
-            let deps: Vec<String> = svc
-                .deps
-                .iter()
-                .map(|(d, c)| {
-                    let word = match c {
-                        Condition::Started => "started",
-                        Condition::Healthy => "healthy",
-                        Condition::CompletedSuccessfully => "completed",
-                    };
-                    format!("{d} {word}")
-                })
-                .collect();
-            format!("waiting for {}", deps.join(", "))
-        }
-        (Launch::Launching, _) => "creating containers".into(),
-        (Launch::Launched, Progress::Started) if svc.kind == ServiceKind::Job => {
-            "still running".into()
-        }
-        (Launch::Launched, Progress::Started) => "health check not passing yet".into(),
-        (Launch::Launched, p) => format!("{p:?}").to_lowercase(),
-    }
-}
-
-fn print_summary(
-    out: &mut dyn Write,
-    stack: &Stack,
-    services: &[Svc],
-    desired: &[DesiredContainer],
-) -> std::io::Result<()> {
-    let mut rows = vec![[
-        "SERVICE".to_string(),
-        "STATE".to_string(),
-        "REPLICAS".to_string(),
-        "PORTS".to_string(),
-        "READY AFTER".to_string(),
-    ]];
-    for svc in services {
+/// Phase 4: One row per service: state, replicas, ports, how long it took.
+fn summary(stack: &Stack, reconcile: &Reconcile, desired: &[DesiredContainer]) -> Vec<[String; 5]> {
+    let mut rows = vec![["SERVICE", "STATE", "REPLICAS", "PORTS", "READY AFTER"].map(String::from)];
+    for svc in &reconcile.services {
         let ports: Vec<String> = desired
             .iter()
             .filter(|d| d.service == svc.name && d.replica == 1)
@@ -602,19 +428,42 @@ fn print_summary(
             },
         ]);
     }
-    super::table::write(out, &rows)
+    rows
 }
 
-/// Waits until every target group has all its targets healthy; returns a
-/// line such as `api 1/1 healthy, image-gen 1/1 healthy`.
+/// Phase 5: The load balancer process, then its targets healthy.
+async fn load_balancer(
+    ctx: &Context,
+    local: &LocalStack,
+    opts: &UpOptions,
+    deadline: Instant,
+) -> CliResult {
+    let (lb, started_now) = daemon::ensure(
+        &local.loaded.source.path,
+        &local.state_dir(),
+        local.stack(),
+        opts.fast_health,
+        ctx.settings.verbose > 0,
+    )
+    .await?;
+    let line = wait_for_targets(ctx, &lb, local.stack(), deadline).await?;
+    ctx.shell.status(format!(
+        "load balancer {} on http://{} ({line})",
+        if started_now { "started" } else { "running" },
+        lb.listeners.join(", http://")
+    ));
+    Ok(())
+}
+
+/// Waits until every target group fed by a long-running service has all
+/// its targets healthy; returns a line such as `api 1/1 healthy`.
 async fn wait_for_targets(
+    ctx: &Context,
     lb: &LbState,
     stack: &Stack,
     deadline: Instant,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<String> {
+) -> CliResult<String> {
     use crate::alb::health::State;
-    // Groups fed by long-running services; a job never becomes a target.
     let groups: Vec<String> = stack
         .load_balancer
         .as_ref()
@@ -631,24 +480,36 @@ async fn wait_for_targets(
                 .collect()
         })
         .unwrap_or_default();
-    loop {
-        let report = daemon::targets(lb).await.unwrap_or_default();
-        let mut parts = Vec::new();
-        let mut all = true;
-        for g in &groups {
-            let members: Vec<_> = report.iter().filter(|r| r.target_group == *g).collect();
-            let healthy = members.iter().filter(|r| r.state == State::Healthy).count();
-            let registered = members
-                .iter()
-                .filter(|r| r.state != State::Draining)
-                .count();
-            all &= registered > 0 && healthy == registered;
-            parts.push(format!("{g} {healthy}/{registered} healthy"));
+    let mut report = Vec::new();
+    let mut line = String::new();
+    let result: Result<(), GaveUp<()>> =
+        wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
+            report = daemon::targets(lb).await.unwrap_or_default();
+            let mut parts = Vec::new();
+            let mut all = true;
+            for g in &groups {
+                let members: Vec<_> = report.iter().filter(|r| r.target_group == *g).collect();
+                let healthy = members.iter().filter(|r| r.state == State::Healthy).count();
+                let registered = members
+                    .iter()
+                    .filter(|r| r.state != State::Draining)
+                    .count();
+                all &= registered > 0 && healthy == registered;
+                parts.push(format!("{g} {healthy}/{registered} healthy"));
+            }
+            line = parts.join(", ");
+            if all { Check::Ready(()) } else { Check::NotYet }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(line),
+        Err(GaveUp::Interrupted) => {
+            ctx.shell.status(
+                "geno up: stopped while the load balancer's targets turned healthy; the stack keeps running",
+            );
+            Err(CliError::code(INTERRUPTED))
         }
-        if all {
-            return Ok(parts.join(", "));
-        }
-        if Instant::now() >= deadline || shutdown.is_cancelled() {
+        Err(_) => {
             let detail: Vec<String> = report
                 .iter()
                 .filter(|r| r.state != State::Healthy)
@@ -662,16 +523,15 @@ async fn wait_for_targets(
                     )
                 })
                 .collect();
-            anyhow::bail!(
-                "the load balancer's targets did not all turn healthy: {}{}",
-                parts.join(", "),
+            Err(anyhow::anyhow!(
+                "the load balancer's targets did not all turn healthy: {line}{}",
                 if detail.is_empty() {
                     String::new()
                 } else {
                     format!("\n  {}", detail.join("\n  "))
                 }
-            );
+            )
+            .into())
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

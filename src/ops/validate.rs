@@ -1,14 +1,15 @@
 //! `geno validate`: load the stack for every environment and report.
 
-use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::Config;
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
 use crate::stack::{LoadError, validate_all};
 
-pub fn validate(config: &Config) -> anyhow::Result<i32> {
-    let opts = config.load_options("local");
-    match validate_all(&config.file, &opts) {
+pub async fn validate(ctx: &Context) -> CliResult {
+    let file = &ctx.settings.file;
+    let shell = &ctx.shell;
+    match validate_all(file, &ctx.settings.load_options("local")) {
         Ok(loaded) => {
             let stack = &loaded[0].stack;
             let envs: Vec<&str> = loaded.iter().map(|l| l.env.as_str()).collect();
@@ -18,30 +19,29 @@ pub fn validate(config: &Config) -> anyhow::Result<i32> {
                 .filter(|(_, s)| s.ecs.is_some())
                 .map(|(n, _)| n.as_str())
                 .collect();
-            if config.json {
-                let out = json!({
+            if shell.json() {
+                shell.print_json(&json!({
                     "valid": true,
-                    "file": config.file.display().to_string(),
+                    "file": file.display().to_string(),
                     "stack": stack.name,
                     "services": stack.services.keys().collect::<Vec<_>>(),
                     "ecsServices": ecs,
                     "environments": envs,
-                });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                }))?;
             } else {
-                println!(
+                shell.out_line(format!(
                     "{} is valid: stack `{}`, {} services ({} on ECS: {}), environments {}",
-                    config.file.display(),
+                    file.display(),
                     stack.name,
                     stack.services.len(),
                     ecs.len(),
                     ecs.join(", "),
                     envs.join(", ")
-                );
+                ))?;
             }
-            Ok(0)
+            Ok(())
         }
-        Err(LoadError::Invalid(invalid)) if config.json => {
+        Err(LoadError::Invalid(invalid)) if shell.json() => {
             let errors: Vec<_> = invalid
                 .diagnostics
                 .iter()
@@ -56,10 +56,9 @@ pub fn validate(config: &Config) -> anyhow::Result<i32> {
                     })
                 })
                 .collect();
-            let out = json!({ "valid": false, "file": invalid.file, "errors": errors });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(1)
+            shell.print_json(&json!({ "valid": false, "file": invalid.file, "errors": errors }))?;
+            Err(CliError::code(1))
         }
-        Err(e) => Err(e).context("validation stopped"),
+        Err(e) => Err(anyhow::Error::from(e).context("validation stopped").into()),
     }
 }

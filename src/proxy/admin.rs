@@ -12,22 +12,22 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::registry::Shared;
 use super::server::Body;
+use super::targets::Shared;
 
-pub async fn serve(listener: TcpListener, registry: Shared, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, table: Shared, shutdown: CancellationToken) {
     loop {
         let (stream, _) = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
         };
-        let registry = registry.clone();
+        let table = table.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let registry = registry.clone();
+                let table = table.clone();
                 let shutdown = shutdown.clone();
-                async move { Ok::<_, Infallible>(handle(req, registry, shutdown).await) }
+                async move { Ok::<_, Infallible>(handle(req, table, shutdown).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -52,14 +52,14 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
 
 async fn handle(
     req: Request<Incoming>,
-    registry: Shared,
+    table: Shared,
     shutdown: CancellationToken,
 ) -> Response<Body> {
     let query = req.uri().query().unwrap_or("").to_string();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
         (&Method::GET, "/targets") => {
-            let report = registry.lock().expect("registry lock").report();
+            let report = table.lock().expect("target table lock").report();
             json(
                 StatusCode::OK,
                 serde_json::to_value(report).unwrap_or_default(),
@@ -78,7 +78,7 @@ async fn handle(
             let container = container.to_string();
             let started = Instant::now();
             let (found, delay) = {
-                let mut r = registry.lock().expect("registry lock");
+                let mut r = table.lock().expect("target table lock");
                 let delay = r
                     .groups
                     .iter()
@@ -96,7 +96,7 @@ async fn handle(
             // the caller stops the container after that.
             let deadline = started + delay + Duration::from_secs(1);
             while Instant::now() < deadline
-                && !registry.lock().expect("registry lock").drained(&container)
+                && !table.lock().expect("target table lock").drained(&container)
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -19,14 +19,15 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::registry::{Registry, Shared, TargetReport};
 use super::server::Proxy;
+use super::targets::{Shared, TargetReport, TargetTable};
 use super::{admin, server, timing};
 use crate::alb::health::Check;
 use crate::docker::Engine;
 use crate::local::plan::names;
 use crate::stack::matcher::Matcher;
 use crate::stack::{LoadBalancer, Stack};
+use crate::wait::{self, Check as Look, GaveUp, Poll};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LbState {
@@ -181,18 +182,28 @@ pub async fn ensure(
     }
     let child = cmd.spawn().map_err(LbError::Spawn)?;
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Some(state) = read_state(state_dir, &stack.name)
-            && state.pid == pid
-            && admin_get(&state.admin, "/health").await.is_some()
-        {
-            return Ok((state, true));
-        }
-        if !alive(pid) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Up when its state file names it and its admin endpoint answers; a
+    // process that died will not come up.
+    let up = wait::until(
+        Poll::every(Duration::from_millis(100)).timeout(Duration::from_secs(15)),
+        &CancellationToken::new(),
+        async || {
+            if let Some(state) = read_state(state_dir, &stack.name)
+                && state.pid == pid
+                && admin_get(&state.admin, "/health").await.is_some()
+            {
+                return Look::Ready(state);
+            }
+            if alive(pid) {
+                Look::NotYet
+            } else {
+                Look::Failed(())
+            }
+        },
+    )
+    .await;
+    if let Ok(state) = up {
+        return Ok((state, true));
     }
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let tail: Vec<&str> = text.lines().rev().take(15).collect();
@@ -221,11 +232,19 @@ pub async fn stop(state_dir: &Path, stack: &str) -> bool {
             Duration::from_secs(2),
         )
         .await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(state.pid) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if alive(state.pid) {
+        let gone: Result<(), GaveUp<()>> = wait::until(
+            Poll::every(Duration::from_millis(50)).timeout(Duration::from_secs(5)),
+            &CancellationToken::new(),
+            async || {
+                if alive(state.pid) {
+                    Look::NotYet
+                } else {
+                    Look::Ready(())
+                }
+            },
+        )
+        .await;
+        if gone.is_err() {
             // SAFETY: sending SIGTERM to the pid our own state file names.
             unsafe {
                 libc::kill(state.pid as i32, libc::SIGTERM);
@@ -249,7 +268,7 @@ pub async fn serve(
         .load_balancer
         .clone()
         .ok_or_else(|| anyhow::anyhow!("stack `{}` has no load_balancer section", stack.name))?;
-    let registry: Shared = Arc::new(Mutex::new(Registry::new(&lb)));
+    let table: Shared = Arc::new(Mutex::new(TargetTable::new(&lb)));
     let mut listeners = Vec::new();
     for l in &lb.listeners {
         let addr = format!("{}:{}", l.bind, l.port);
@@ -258,27 +277,23 @@ pub async fn serve(
                 "cannot listen on {addr}: {e} (is another stack or program using the port?)"
             )
         })?;
-        let proxy = Arc::new(Proxy::new(registry.clone(), l.clone(), lb.idle_timeout.0));
+        let proxy = Arc::new(Proxy::new(table.clone(), l.clone(), lb.idle_timeout.0));
         listeners.push(addr);
         tokio::spawn(server::serve(socket, proxy, shutdown.clone()));
     }
     let admin_socket = TcpListener::bind("127.0.0.1:0").await?;
     let admin_addr = admin_socket.local_addr()?.to_string();
-    tokio::spawn(admin::serve(
-        admin_socket,
-        registry.clone(),
-        shutdown.clone(),
-    ));
+    tokio::spawn(admin::serve(admin_socket, table.clone(), shutdown.clone()));
     tokio::spawn(discover(
         engine,
         stack.name.clone(),
         lb.clone(),
-        registry.clone(),
+        table.clone(),
         shutdown.clone(),
     ));
     tokio::spawn(check_health(
         lb.clone(),
-        registry.clone(),
+        table.clone(),
         fast,
         shutdown.clone(),
     ));
@@ -323,12 +338,13 @@ async fn discover(
     engine: Engine,
     stack: String,
     lb: LoadBalancer,
-    registry: Shared,
+    table: Shared,
     shutdown: CancellationToken,
 ) {
     let network = names::network(&stack);
     let mut addresses: HashMap<String, std::net::IpAddr> = HashMap::new();
-    loop {
+    let mut heart = wait::every(Duration::from_secs(1), &shutdown);
+    while heart.next().await {
         match engine.members(&stack).await {
             Ok(members) => {
                 let mut running: Vec<(String, String, String)> = Vec::new();
@@ -350,7 +366,7 @@ async fn discover(
                     running.push((m.id, m.name, m.service));
                 }
                 addresses.retain(|id, _| running.iter().any(|(r, _, _)| r == id));
-                let mut reg = registry.lock().expect("registry lock");
+                let mut reg = table.lock().expect("target table lock");
                 for (group, spec) in &lb.target_groups {
                     let members: Vec<(String, String, SocketAddr)> = running
                         .iter()
@@ -366,16 +382,12 @@ async fn discover(
             }
             Err(e) => tracing::warn!("cannot list containers: {e}"),
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
     }
 }
 
 /// Checks each target when it is due: at once when registered, then every
 /// interval; results go through the ALB state machine.
-async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: CancellationToken) {
+async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: CancellationToken) {
     let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http();
@@ -386,9 +398,10 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
         .iter()
         .filter_map(|(name, g)| Some((name, Matcher::parse(&g.health_check.matcher).ok()?)))
         .collect();
-    loop {
+    let mut heart = wait::every(Duration::from_millis(100), &shutdown);
+    while heart.next().await {
         let due: Vec<(String, String, SocketAddr)> = {
-            let reg = registry.lock().expect("registry lock");
+            let reg = table.lock().expect("target table lock");
             reg.groups
                 .iter()
                 .flat_map(|g| {
@@ -415,7 +428,7 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
             let hc = spec.health_check.clone();
             let matcher = matchers.get(&group).cloned();
             let client = client.clone();
-            let registry = registry.clone();
+            let table = table.clone();
             tokio::spawn(async move {
                 let port = hc.port.unwrap_or(addr.port());
                 let uri = format!("http://{}:{port}{}", addr.ip(), hc.path);
@@ -434,23 +447,19 @@ async fn check_health(lb: LoadBalancer, registry: Shared, fast: bool, shutdown: 
                         }
                     },
                 };
-                registry
+                table
                     .lock()
-                    .expect("registry lock")
+                    .expect("target table lock")
                     .record(&group, &container, &check);
             });
         }
         {
-            let reg = registry.lock().expect("registry lock");
+            let reg = table.lock().expect("target table lock");
             next.retain(|(g, c), _| {
                 reg.groups
                     .iter()
                     .any(|grp| grp.name == *g && grp.targets.iter().any(|t| t.container == *c))
             });
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
 }

@@ -8,8 +8,8 @@
 
 pub mod admin;
 pub mod daemon;
-pub mod registry;
 pub mod server;
+pub mod targets;
 
 use std::time::Duration;
 

@@ -19,21 +19,21 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::registry::{Pick, Shared};
+use super::targets::{Pick, Shared};
 use crate::alb::rules;
 use crate::stack::{Action, Listener};
 
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
 pub struct Proxy {
-    pub registry: Shared,
+    pub table: Shared,
     pub listener: Listener,
     pub idle_timeout: Duration,
     client: Client<HttpConnector, Incoming>,
 }
 
 impl Proxy {
-    pub fn new(registry: Shared, mut listener: Listener, idle_timeout: Duration) -> Proxy {
+    pub fn new(table: Shared, mut listener: Listener, idle_timeout: Duration) -> Proxy {
         listener.rules.sort_by_key(|r| r.priority);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -42,7 +42,7 @@ impl Proxy {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Proxy {
-            registry,
+            table,
             listener,
             idle_timeout,
             client,
@@ -95,7 +95,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>, peer: SocketAddr) -> 
             "-".to_string(),
         ),
         Action::Forward(group) => {
-            let pick = proxy.registry.lock().expect("registry lock").pick(group);
+            let pick = proxy.table.lock().expect("target table lock").pick(group);
             match pick {
                 Pick::Unavailable => (
                     error_page(StatusCode::SERVICE_UNAVAILABLE),

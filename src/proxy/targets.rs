@@ -43,11 +43,11 @@ pub enum Pick {
 }
 
 #[derive(Debug, Default)]
-pub struct Registry {
+pub struct TargetTable {
     pub groups: Vec<Group>,
 }
 
-pub type Shared = Arc<Mutex<Registry>>;
+pub type Shared = Arc<Mutex<TargetTable>>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
@@ -61,9 +61,9 @@ pub struct TargetReport {
     pub inflight: usize,
 }
 
-impl Registry {
-    pub fn new(lb: &LoadBalancer) -> Registry {
-        Registry {
+impl TargetTable {
+    pub fn new(lb: &LoadBalancer) -> TargetTable {
+        TargetTable {
             groups: lb
                 .target_groups
                 .iter()
@@ -224,7 +224,7 @@ mod tests {
     use super::*;
     use crate::stack::{AlbHealthCheck, Dur};
 
-    fn registry(dereg: u64) -> Registry {
+    fn table(dereg: u64) -> TargetTable {
         let hc = AlbHealthCheck {
             path: "/health".into(),
             port: None,
@@ -249,7 +249,7 @@ mod tests {
             .collect(),
             idle_timeout: Dur::secs(60),
         };
-        Registry::new(&lb)
+        TargetTable::new(&lb)
     }
 
     fn members(n: u8) -> Vec<(String, String, SocketAddr)> {
@@ -264,7 +264,7 @@ mod tests {
             .collect()
     }
 
-    fn picked(r: &mut Registry) -> Option<String> {
+    fn picked(r: &mut TargetTable) -> Option<String> {
         match r.pick("web") {
             Pick::Target { name, .. } => Some(name),
             Pick::Unavailable => None,
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn new_targets_wait_for_a_passing_check_then_share_round_robin() {
-        let mut r = registry(30);
+        let mut r = table(30);
         r.sync("web", &members(2));
         assert_eq!(picked(&mut r), None, "initial targets get no traffic");
         r.record("web", "id1", &Check::Pass);
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn unhealthy_targets_leave_the_rotation_and_all_unhealthy_fails_open() {
-        let mut r = registry(30);
+        let mut r = table(30);
         r.sync("web", &members(2));
         for id in ["id1", "id2"] {
             r.record("web", id, &Check::Pass);
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn a_deregistered_target_drains_until_its_requests_finish() {
-        let mut r = registry(300);
+        let mut r = table(300);
         r.sync("web", &members(1));
         r.record("web", "id1", &Check::Pass);
         let Pick::Target { inflight, .. } = r.pick("web") else {
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn draining_ends_at_the_deregistration_delay_even_with_requests_left() {
-        let mut r = registry(0);
+        let mut r = table(0);
         r.sync("web", &members(1));
         let inflight = r.groups[0].targets[0].inflight.clone();
         inflight.fetch_add(1, Ordering::SeqCst);

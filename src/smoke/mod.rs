@@ -1,5 +1,8 @@
-//! Smoke test semantics, pure: placeholders, JSON paths, expectations and
-//! the reports (`--json`, `--junit`). `ops::smoke` sends the requests.
+//! Smoke tests: their semantics, pure (placeholders, JSON paths,
+//! expectations, the reports for `--json` and `--junit`), and `runner`,
+//! which sends the requests and runs the commands.
+
+pub mod runner;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

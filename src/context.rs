@@ -1,0 +1,77 @@
+//! The context every verb receives, owned by no verb (after cargo's
+//! `GlobalContext`): the resolved settings, the `Shell` everything is said
+//! through, the cancellation token Ctrl-C fires, and the Docker engine and
+//! AWS clients, each made on first use and then shared.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::Aws;
+use crate::docker::{DockerError, Engine};
+use crate::shell::Shell;
+use crate::stack::{LoadError, LoadOptions, Loaded, load};
+
+/// Settings every command shares, resolved from arguments and environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The stack definition.
+    pub file: PathBuf,
+    /// Variables for interpolation besides the process environment.
+    pub env_file: Option<PathBuf>,
+    /// The process environment, read once.
+    pub vars: BTreeMap<String, String>,
+    /// `-v` count; also passed on to the load balancer process.
+    pub verbose: u8,
+}
+
+impl Settings {
+    pub fn load_options(&self, env: &str) -> LoadOptions {
+        LoadOptions {
+            env: env.to_string(),
+            vars: self.vars.clone(),
+            env_file: self.env_file.clone(),
+        }
+    }
+}
+
+pub struct Context {
+    pub settings: Settings,
+    pub shell: Shell,
+    /// Fired by the first Ctrl-C: work under way finishes, nothing new starts.
+    pub cancel: CancellationToken,
+    engine: OnceCell<Engine>,
+    aws: OnceCell<Aws>,
+}
+
+impl Context {
+    pub fn new(settings: Settings, shell: Shell) -> Context {
+        Context {
+            settings,
+            shell,
+            cancel: CancellationToken::new(),
+            engine: OnceCell::new(),
+            aws: OnceCell::new(),
+        }
+    }
+
+    /// stack.yaml loaded for `env`.
+    pub fn load(&self, env: &str) -> Result<Loaded, LoadError> {
+        load(&self.settings.file, &self.settings.load_options(env))
+    }
+
+    /// The Docker engine, connected (and the API version negotiated) once.
+    pub async fn engine(&self) -> Result<&Engine, DockerError> {
+        self.engine.get_or_try_init(Engine::connect).await
+    }
+
+    /// The AWS clients for `region`, configured once per command (a command
+    /// acts on one environment, so on one region).
+    pub async fn aws(&self, region: &str) -> &Aws {
+        let aws = self.aws.get_or_init(|| Aws::connect(region)).await;
+        debug_assert_eq!(aws.region, region, "one region per command");
+        aws
+    }
+}

@@ -1,0 +1,384 @@
+//! Running a smoke suite: each step in order — HTTP requests through the
+//! load balancer (or a deployed environment's URL), commands in the local
+//! containers, the load balancer's target health — polled per step until
+//! it passes or its deadline, with what failed kept for the report.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{self as s, Outcome, Report, StepResult};
+use crate::host::LocalStack;
+use crate::proxy::daemon;
+use crate::shell::Shell;
+use crate::stack::{ExecStep, HttpStep, Loaded, SmokeStep, Stack, TargetsStep};
+use crate::wait::{self, Check, GaveUp, Poll};
+
+/// Where a suite runs.
+pub struct Target<'a> {
+    pub stack: &'a Stack,
+    pub environment: &'a str,
+    /// `http://host:port` the HTTP steps go to.
+    pub base: String,
+    /// The local stack, for `exec` and `targets` steps; none for a deployed
+    /// environment (those steps are skipped there).
+    pub local: Option<&'a LocalStack>,
+    /// The image the stack runs, when known.
+    pub image_id: Option<String>,
+}
+
+/// Runs every step, saying PASS/FAIL/SKIP per step as it goes; stops
+/// early on Ctrl-C.
+pub async fn run_suite(
+    target: &Target<'_>,
+    cancel: &CancellationToken,
+    shell: &Shell,
+) -> anyhow::Result<Report> {
+    let stack = target.stack;
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut captures: BTreeMap<String, String> = BTreeMap::new();
+    let mut results = Vec::new();
+    shell.status(format!(
+        "smoke: {} ({}) through {}",
+        stack.name, target.environment, target.base
+    ));
+    for step in &stack.smoke {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let result = run_step(
+            step,
+            &client,
+            &target.base,
+            target.local,
+            &mut captures,
+            cancel,
+        )
+        .await;
+        say(shell, step, &result);
+        results.push(result);
+    }
+    let passed =
+        results.len() == stack.smoke.len() && results.iter().all(|r| r.outcome != Outcome::Failed);
+    Ok(Report {
+        stack: stack.name.clone(),
+        environment: target.environment.to_string(),
+        target: target.base.clone(),
+        image_id: target.image_id.clone(),
+        passed,
+        seconds: started.elapsed().as_secs_f64(),
+        steps: results,
+    })
+}
+
+fn say(shell: &Shell, step: &SmokeStep, result: &StepResult) {
+    let mark = match result.outcome {
+        Outcome::Passed => "PASS",
+        Outcome::Failed => "FAIL",
+        Outcome::Skipped => "SKIP",
+    };
+    let attempts = if result.attempts > 1 {
+        format!(", {} attempts", result.attempts)
+    } else {
+        String::new()
+    };
+    shell.status(format!(
+        "{mark}  {} ({:.2}s{attempts})",
+        step.name, result.seconds
+    ));
+    if let Some(detail) = &result.detail
+        && result.outcome != Outcome::Passed
+    {
+        for line in detail.lines().take(40) {
+            shell.status(format!("      {line}"));
+        }
+    }
+}
+
+/// Where a deployed environment's suite goes: `url`, else the
+/// environment's `aws.url`.
+pub fn environment_url(loaded: &Loaded, url: Option<&str>) -> anyhow::Result<String> {
+    let url = url
+        .map(str::to_string)
+        .or_else(|| {
+            loaded
+                .environment()
+                .and_then(|e| e.aws.as_ref())
+                .and_then(|a| a.url.clone())
+        })
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no URL for environment `{}`: pass --url or set environments.{}.aws.url",
+                loaded.env,
+                loaded.env
+            )
+        })?;
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// `passed, failed, skipped` counts of a report.
+pub fn counts(report: &Report) -> (usize, usize, usize) {
+    report
+        .steps
+        .iter()
+        .fold((0, 0, 0), |(p, f, k), r| match r.outcome {
+            Outcome::Passed => (p + 1, f, k),
+            Outcome::Failed => (p, f + 1, k),
+            Outcome::Skipped => (p, f, k + 1),
+        })
+}
+
+/// The one image every app container runs; smoke vouches for that image.
+pub async fn running_image(local: &LocalStack) -> anyhow::Result<Option<String>> {
+    let stack = local.stack();
+    let mut images = std::collections::BTreeSet::new();
+    for m in local.engine.members(&stack.name).await? {
+        let is_app = stack.services.get(&m.service).is_some_and(|s| s.is_app());
+        if is_app && m.kind == "service" {
+            images.insert(local.engine.inspect(&m.id).await?.image.unwrap_or_default());
+        }
+    }
+    match images.len() {
+        0 => Ok(None),
+        1 => Ok(images.into_iter().next()),
+        _ => anyhow::bail!(
+            "the app containers run different images ({}); run `geno up` so they all run the current one",
+            images
+                .iter()
+                .map(|i| &i[..19.min(i.len())])
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+async fn run_step(
+    step: &SmokeStep,
+    client: &reqwest::Client,
+    base: &str,
+    local: Option<&LocalStack>,
+    captures: &mut BTreeMap<String, String>,
+    cancel: &CancellationToken,
+) -> StepResult {
+    let started = Instant::now();
+    let kind = if step.http.is_some() {
+        "http"
+    } else if step.exec.is_some() {
+        "exec"
+    } else {
+        "targets"
+    };
+    let finish = |outcome, attempts, detail| StepResult {
+        name: step.name.clone(),
+        kind,
+        outcome,
+        seconds: started.elapsed().as_secs_f64(),
+        attempts,
+        detail,
+    };
+    if local.is_none() && step.http.is_none() {
+        return finish(
+            Outcome::Skipped,
+            0,
+            Some(format!("{kind} steps run against the local stack only")),
+        );
+    }
+    // A value an earlier step failed to capture: polling cannot help, so
+    // fail at once instead of waiting out the step's deadline.
+    let text = serde_json::to_string(step).unwrap_or_default();
+    let missing = s::unresolved(&text, captures);
+    if !missing.is_empty() {
+        return finish(
+            Outcome::Failed,
+            0,
+            Some(format!(
+                "needs {}, which an earlier step did not capture",
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
+    // One look, or looks every `poll.interval` until `poll.deadline`.
+    let poll = match &step.poll {
+        Some(p) => Poll::every(p.interval.0).timeout(p.deadline.0),
+        None => Poll::every(Duration::ZERO).until(tokio::time::Instant::now()),
+    };
+    let mut attempts = 0;
+    let mut last = String::new();
+    let result = wait::until(poll, cancel, async || {
+        attempts += 1;
+        let outcome = match (&step.http, &step.exec, &step.targets, local) {
+            (Some(http), _, _, _) => http_attempt(http, client, base, captures).await,
+            (_, Some(exec), _, Some(local)) => exec_attempt(exec, local, captures).await,
+            (_, _, Some(t), Some(local)) => targets_attempt(t, local).await,
+            _ => Err("nothing to run".into()),
+        };
+        match outcome {
+            Ok(new) => Check::Ready(new),
+            Err(detail) => {
+                last = detail;
+                Check::<_, ()>::NotYet
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(new) => {
+            captures.extend(new);
+            finish(Outcome::Passed, attempts, None)
+        }
+        Err(gave_up) => {
+            let detail = match (gave_up, &step.poll) {
+                (GaveUp::Interrupted, _) => format!("interrupted: {last}"),
+                (_, Some(_)) => format!(
+                    "still failing after {:.0}s: {last}",
+                    started.elapsed().as_secs_f64()
+                ),
+                (_, None) => last,
+            };
+            finish(Outcome::Failed, attempts, Some(detail))
+        }
+    }
+}
+
+async fn http_attempt(
+    http: &HttpStep,
+    client: &reqwest::Client,
+    base: &str,
+    captures: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let url = format!("{base}{}", s::substitute(&http.path, captures));
+    let method = reqwest::Method::from_bytes(http.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("`{}` is not an HTTP method", http.method))?;
+    let mut req = client.request(method.clone(), &url);
+    for (k, v) in &http.headers {
+        req = req.header(k, s::substitute(v, captures));
+    }
+    if let Some(host) = &http.host {
+        req = req.header(reqwest::header::HOST, s::substitute(host, captures));
+    }
+    if let Some(body) = &http.json {
+        req = req.json(&s::substitute_json(body, captures));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {}", crate::error::causes(&e).join(": ")))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| format!("{method} {url}: reading the body: {e}"))?;
+    s::check_http(&http.expect, status, &body, captures).map_err(|why| {
+        format!(
+            "{method} {url}: {why}\nresponse {status}: {}",
+            clip(&body, 800)
+        )
+    })?;
+    s::capture(&http.capture, &body).map_err(|why| format!("{method} {url}: {why}"))
+}
+
+async fn exec_attempt(
+    exec: &ExecStep,
+    local: &LocalStack,
+    captures: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let id = local
+        .running_container(&exec.service, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let command: Vec<String> = exec
+        .command
+        .0
+        .iter()
+        .map(|a| s::substitute(a, captures))
+        .collect();
+    let (code, stdout, stderr) = local
+        .engine
+        .exec_capture(&id, command.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let shown = || {
+        format!(
+            "`{}` in {}: exit {code}\nstdout: {}\nstderr: {}",
+            command.join(" "),
+            exec.service,
+            clip(stdout.trim(), 600),
+            clip(stderr.trim(), 600)
+        )
+    };
+    if code != exec.expect.exit_code {
+        return Err(format!(
+            "expected exit code {}; {}",
+            exec.expect.exit_code,
+            shown()
+        ));
+    }
+    if let Some(needle) = &exec.expect.stdout_contains {
+        let needle = s::substitute(needle, captures);
+        if !stdout.contains(&needle) {
+            return Err(format!("stdout does not contain `{needle}`; {}", shown()));
+        }
+    }
+    Ok(BTreeMap::new())
+}
+
+async fn targets_attempt(
+    t: &TargetsStep,
+    local: &LocalStack,
+) -> Result<BTreeMap<String, String>, String> {
+    let lb = daemon::running(&local.state_dir(), local.name())
+        .await
+        .ok_or("the load balancer is not running")?;
+    let report = daemon::targets(&lb)
+        .await
+        .ok_or("the load balancer did not answer")?;
+    let group: Vec<_> = report
+        .iter()
+        .filter(|r| r.target_group == t.target_group)
+        .collect();
+    if group.is_empty() {
+        return Err(format!(
+            "target group `{}` has no registered targets",
+            t.target_group
+        ));
+    }
+    let wrong: Vec<String> = group
+        .iter()
+        .filter(|r| r.state.as_str() != t.state)
+        .map(|r| {
+            format!(
+                "{} is {} ({})",
+                r.container,
+                r.state.as_str(),
+                r.reason.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(BTreeMap::new())
+    } else {
+        Err(format!(
+            "expected every target of `{}` {}: {}",
+            t.target_group,
+            t.state,
+            wrong.join("; ")
+        ))
+    }
+}
+
+fn clip(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(n).collect::<String>())
+    }
+}
