@@ -24,7 +24,20 @@ pub struct Location {
 }
 
 impl Location {
+    /// A location in `source`; a span past its end (a parser that ran out
+    /// of text) points at the end of the last line instead.
     pub fn new(file: &str, source: &str, span: Span) -> Location {
+        let lines = source.lines().count();
+        let span = if span.line > lines.max(1) {
+            let last = source.lines().last().unwrap_or("");
+            Span {
+                line: lines.max(1),
+                col: last.chars().count() + 1,
+                len: 0,
+            }
+        } else {
+            span
+        };
         let line_text = source
             .lines()
             .nth(span.line.saturating_sub(1))

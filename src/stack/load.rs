@@ -17,7 +17,7 @@ use super::model::{
     Environment, ImageBuild, LoadBalancer, Secret, Service, SmokeStep, Stack, VolumeSpec,
 };
 use super::validate::{LOCAL_ENV, validate};
-use super::yaml::{self, Kind, Node};
+use super::yaml::{self, Kind, Node, Span};
 
 /// The variable that holds the name of the environment being loaded.
 pub const ENV_VAR: &str = "GENO_ENV";
@@ -288,9 +288,18 @@ pub fn load_source(
         let known: Vec<&str> = declared.iter().map(String::as_str).collect();
         return fail(vec![Diagnostic {
             message: format!("unknown environment `{env}`"),
-            location: root
-                .get("environments")
-                .map(|(k, _)| Location::new(&source.display, &source.text, k.span)),
+            // Where environments are declared, else the top of the file.
+            location: Some(Location::new(
+                &source.display,
+                &source.text,
+                root.get("environments")
+                    .map(|(k, _)| k.span)
+                    .unwrap_or(Span {
+                        line: 1,
+                        col: 1,
+                        len: 0,
+                    }),
+            )),
             label: did_you_mean(env, &known).map(|s| format!("did you mean `{s}`?")),
             help: Some(format!(
                 "environments are: {}",

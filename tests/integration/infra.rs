@@ -30,6 +30,8 @@ fn demo_tfvars_snapshot() {
     let out = Geno::new()
         .args(["render", "--env", "demo", "--format", "tfvars"])
         .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     insta::assert_json_snapshot!(v);
 }

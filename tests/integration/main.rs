@@ -5,6 +5,7 @@ mod docker;
 mod fixtures;
 mod fuzz;
 mod infra;
+mod json;
 mod lb;
 mod promote;
 mod render;
