@@ -214,6 +214,17 @@ mod tests {
         )
     }
 
+    /// `run_jobs` uninterrupted; what it returned and what it said.
+    async fn run(
+        ecs: &Scripted,
+        jobs: &[(JobPlan, String)],
+        watch: Watch,
+    ) -> (Result<Vec<JobRecord>, JobsFailed>, String) {
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let r = run_jobs(ecs, "c", jobs, watch, &CancellationToken::new(), &shell).await;
+        (r, shell.take().1)
+    }
+
     fn td_arn(name: &str) -> String {
         format!("arn:aws:ecs:us-east-1:1:task-definition/{name}:1")
     }
@@ -221,21 +232,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_job_runs_to_exit_0_before_the_services() {
         let ecs = Scripted::new(&[]);
-        let shell = Shell::buffer(Verbosity::Normal, false);
-        let records = run_jobs(
-            &ecs,
-            "c",
-            &[job("ok")],
-            WATCH,
-            &CancellationToken::new(),
-            &shell,
-        )
-        .await
-        .unwrap();
+        let (records, said) = run(&ecs, &[job("ok")], WATCH).await;
+        let records = records.unwrap();
         assert_eq!(records.len(), 1);
         assert!(records[0].succeeded);
         assert_eq!(
-            shell.take().1,
+            said,
             "running job ok (ok:1) before api\n  ok: PROVISIONING\n  ok: RUNNING\n  ok succeeded (exit 0) in 10.0s\n"
         );
     }
@@ -243,16 +245,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failing_job_stops_the_run_with_its_exit_code() {
         let ecs = Scripted::new(&[]);
-        let failed = run_jobs(
-            &ecs,
-            "c",
-            &[job("bad"), job("ok")],
-            WATCH,
-            &CancellationToken::new(),
-            &Shell::buffer(Verbosity::Normal, false),
-        )
-        .await
-        .unwrap_err();
+        let failed = run(&ecs, &[job("bad"), job("ok")], WATCH)
+            .await
+            .0
+            .unwrap_err();
         assert_eq!(
             failed.to_string(),
             "job bad failed: container migrate exited with code 1"
@@ -272,16 +268,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             poll: Duration::from_secs(5),
         };
-        let failed = run_jobs(
-            &ecs,
-            "c",
-            &[job("stuck")],
-            watch,
-            &CancellationToken::new(),
-            &Shell::buffer(Verbosity::Normal, false),
-        )
-        .await
-        .unwrap_err();
+        let failed = run(&ecs, &[job("stuck")], watch).await.0.unwrap_err();
         assert_eq!(
             failed.to_string(),
             "job stuck failed: still RUNNING after 30s; the task keeps running: aws ecs stop-task --cluster c --task task-stuck:1"

@@ -29,7 +29,7 @@ use crate::deploy::rollout::{ServiceStatus, short_arn};
 use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
 use crate::environment::change::{conclude, undo};
-use crate::environment::jobs::{current_job, run_jobs};
+use crate::environment::jobs::{JobsFailed, current_job, run_jobs};
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
 use crate::environment::rollout::{Watch, roll_out};
@@ -131,9 +131,9 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     )
     .await?;
     let mut changed = Vec::new();
-    if let Some(reason) = job_failure {
+    if let Some(failed) = job_failure {
         record.outcome = Outcome::Failed {
-            reason: format!("{reason}; no service was changed"),
+            reason: format!("{failed}; no service was changed"),
         };
     } else {
         let updates;
@@ -300,8 +300,8 @@ async fn decide<'a>(
 }
 
 /// Phase 5: The jobs, when a service changes or their own definition changed
-/// since the last successful promotion; their records go into `record`.
-/// `Some(reason)` when one failed.
+/// since the last successful promotion; their records go into `record`,
+/// and the failure, if one failed, comes back.
 #[allow(clippy::too_many_arguments)]
 async fn run_jobs_first(
     ctx: &Context,
@@ -312,7 +312,7 @@ async fn run_jobs_first(
     opts: &PromoteOptions,
     clock: &mut Clock,
     record: &mut Record,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<JobsFailed>> {
     if plans.jobs.is_empty() {
         return Ok(None);
     }
@@ -351,10 +351,9 @@ async fn run_jobs_first(
             record.jobs = records;
             None
         }
-        Err(failed) => {
-            let reason = failed.to_string();
-            record.jobs = failed.records;
-            Some(reason)
+        Err(mut failed) => {
+            record.jobs = std::mem::take(&mut failed.records);
+            Some(failed)
         }
     })
 }
