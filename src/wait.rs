@@ -6,6 +6,7 @@
 //! the timeout). Every wait in geno goes through `until`; every periodic
 //! task ticks with `every`.
 
+use std::future::Future;
 use std::ops::AsyncFnMut;
 use std::time::Duration;
 
@@ -16,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check<T, E> {
     Ready(T),
+    /// Look again after the poll's `every`.
     NotYet,
+    /// Look again after this pause (a probe that sets its own cadence).
+    Again(Duration),
     Failed(E),
 }
 
@@ -84,26 +88,61 @@ pub async fn until<T, E>(
 ) -> Result<T, GaveUp<E>> {
     let started = Instant::now();
     loop {
-        match probe().await {
-            Check::Ready(t) => return Ok(t),
-            Check::Failed(e) => return Err(GaveUp::Failed(e)),
-            Check::NotYet => {}
+        match step(&poll, started, probe().await) {
+            Step::Done(r) => return r,
+            Step::Pause(d) => pause(cancel, d).await?,
         }
-        let now = Instant::now();
-        let pause = match poll.deadline {
-            Some(d) if now >= d => {
-                return Err(GaveUp::TimedOut {
-                    after: d.saturating_duration_since(started),
-                });
-            }
-            Some(d) => poll.every.min(d - now),
-            None => poll.every,
-        };
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(GaveUp::Interrupted),
-            _ = tokio::time::sleep(pause) => {}
+    }
+}
+
+/// `until` for a probe that runs in a spawned task: a closure returning a
+/// `Send` future (rustc cannot yet prove an async closure's future `Send`).
+pub async fn until_in_task<T, E, F, Fut>(
+    poll: Poll,
+    cancel: &CancellationToken,
+    mut probe: F,
+) -> Result<T, GaveUp<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Check<T, E>>,
+{
+    let started = Instant::now();
+    loop {
+        match step(&poll, started, probe().await) {
+            Step::Done(r) => return r,
+            Step::Pause(d) => pause(cancel, d).await?,
         }
+    }
+}
+
+enum Step<T, E> {
+    Done(Result<T, GaveUp<E>>),
+    Pause(Duration),
+}
+
+/// What one look's verdict means for the wait.
+fn step<T, E>(poll: &Poll, started: Instant, verdict: Check<T, E>) -> Step<T, E> {
+    let wanted = match verdict {
+        Check::Ready(t) => return Step::Done(Ok(t)),
+        Check::Failed(e) => return Step::Done(Err(GaveUp::Failed(e))),
+        Check::NotYet => poll.every,
+        Check::Again(pause) => pause,
+    };
+    let now = Instant::now();
+    match poll.deadline {
+        Some(d) if now >= d => Step::Done(Err(GaveUp::TimedOut {
+            after: d.saturating_duration_since(started),
+        })),
+        Some(d) => Step::Pause(wanted.min(d - now)),
+        None => Step::Pause(wanted),
+    }
+}
+
+async fn pause<E>(cancel: &CancellationToken, d: Duration) -> Result<(), GaveUp<E>> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(GaveUp::Interrupted),
+        _ = tokio::time::sleep(d) => Ok(()),
     }
 }
 
@@ -160,6 +199,24 @@ mod tests {
         .await;
         assert_eq!(r, Ok(3));
         assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_may_set_its_own_cadence() {
+        let mut looks = Vec::new();
+        let started = Instant::now();
+        let r: Result<(), GaveUp<()>> = until(
+            Poll::every(Duration::from_secs(10)).timeout(Duration::from_secs(5)),
+            &CancellationToken::new(),
+            async || {
+                looks.push(started.elapsed().as_millis());
+                Check::Again(Duration::from_millis(1500 * looks.len() as u64))
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(GaveUp::TimedOut { .. })));
+        // Pauses of 1.5 s, then 3 s cut short by the deadline at 5 s.
+        assert_eq!(looks, [0, 1500, 4500, 5000]);
     }
 
     #[tokio::test(start_paused = true)]

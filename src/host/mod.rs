@@ -6,6 +6,7 @@
 pub mod exec;
 pub mod image;
 pub mod logs;
+pub mod probe;
 
 use std::path::PathBuf;
 

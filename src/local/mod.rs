@@ -4,5 +4,6 @@
 //! keeps generated values under `.geno/`.
 
 pub mod plan;
+pub mod readiness;
 pub mod reconcile;
 pub mod secrets;

@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::ids::short_id;
+use crate::local::readiness::ReadyRecord;
 use crate::proxy::daemon;
 use crate::proxy::targets::TargetReport;
 
@@ -17,7 +18,10 @@ pub struct Row {
     pub id: String,
     pub kind: String,
     pub state: String,
+    /// Docker's health status (its first check comes one interval after start).
     pub health: Option<String>,
+    /// Seconds from start until geno's readiness probe first passed.
+    pub ready_after_seconds: Option<f64>,
     pub exit_code: Option<i64>,
     pub ports: Vec<String>,
     pub image: String,
@@ -59,10 +63,10 @@ pub async fn ps(ctx: &Context) -> CliResult {
     Ok(())
 }
 
-fn container_table(rows: &[Row]) -> Vec<[String; 7]> {
+fn container_table(rows: &[Row]) -> Vec<[String; 8]> {
     let mut table = vec![
         [
-            "SERVICE", "REPLICA", "STATE", "HEALTH", "PORTS", "IMAGE", "UPTIME",
+            "SERVICE", "REPLICA", "STATE", "READY", "HEALTH", "PORTS", "IMAGE", "UPTIME",
         ]
         .map(String::from),
     ];
@@ -73,6 +77,10 @@ fn container_table(rows: &[Row]) -> Vec<[String; 7]> {
             match (r.state.as_str(), r.exit_code) {
                 ("exited", Some(code)) => format!("exited ({code})"),
                 (s, _) => s.to_string(),
+            },
+            match r.ready_after_seconds {
+                Some(s) => format!("probe {s:.1}s"),
+                None => "-".into(),
             },
             r.health.clone().unwrap_or_else(|| "-".into()),
             if r.ports.is_empty() {
@@ -107,6 +115,7 @@ fn target_table(targets: &[TargetReport]) -> Vec<[String; 5]> {
 
 pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
     let stack = &local.loaded.stack;
+    let ready = ReadyRecord::load(&local.state_dir(), local.name());
     let mut rows = Vec::new();
     for m in local.engine.members(&stack.name).await? {
         let inspect = local.engine.inspect(&m.id).await?;
@@ -125,6 +134,7 @@ pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
                 .and_then(|h| h.status)
                 .map(|s| s.to_string())
                 .filter(|s| !s.is_empty() && s != "none"),
+            ready_after_seconds: ready.after_start.get(&m.id).copied(),
             exit_code: (!running).then_some(state.exit_code).flatten(),
             ports: m.ports.clone(),
             image: inspect.image.clone().unwrap_or_default(),

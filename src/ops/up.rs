@@ -29,7 +29,9 @@ use crate::docker::{DockerError, Engine};
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
 use crate::host::image::stack_image;
+use crate::host::probe::until_ready;
 use crate::local::plan::{self, Action, DesiredContainer, names};
+use crate::local::readiness::{ReadyRecord, probe_command};
 use crate::local::reconcile::{Reconcile, describe_actions, state_word};
 use crate::local::secrets;
 use crate::proxy::daemon::{self, LbState};
@@ -239,13 +241,23 @@ async fn start_in_order(
 ) -> CliResult {
     let began = Instant::now();
     let lb = daemon::running(&local.state_dir(), local.name()).await;
+    let mut ready = ReadyRecord::load(&local.state_dir(), local.name());
     let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
+    let mut probes: JoinSet<(String, Option<Duration>)> = JoinSet::new();
     let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
         while let Some(joined) = launches.try_join_next() {
             match joined {
-                Ok((name, Ok(ids))) => reconcile.launched(&name, ids),
+                Ok((name, Ok(ids))) => {
+                    probe(ctx, local, &name, &ids, deadline, &mut probes);
+                    reconcile.launched(&name, ids);
+                }
                 Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
                 Err(e) => return Check::Failed(e.into()),
+            }
+        }
+        while let Some(Ok((id, passed))) = probes.try_join_next() {
+            if let Some(after) = passed {
+                ready.after_start.insert(id, after.as_secs_f64());
             }
         }
         for (name, actions) in reconcile.launchable(began.elapsed()) {
@@ -260,13 +272,24 @@ async fn start_in_order(
             let stack = local.name().to_string();
             launches.spawn(async move { (name, launch(&engine, &stack, actions, drain).await) });
         }
-        match observe(ctx, local, reconcile, began.elapsed()).await {
+        match observe(ctx, local, reconcile, &ready, began.elapsed()).await {
             Ok(()) if reconcile.done() => Check::Ready(()),
             Ok(()) => Check::NotYet,
             Err(e) => Check::Failed(e),
         }
     })
     .await;
+    let containers: Vec<String> = reconcile
+        .services
+        .iter()
+        .flat_map(|s| s.ids.clone())
+        .collect();
+    if let Err(e) = ready.save(&local.state_dir(), local.name(), &containers) {
+        ctx.shell.warn(format!(
+            "cannot keep readiness in {}: {e}",
+            local.state_dir().display()
+        ));
+    }
     match result {
         Ok(()) => Ok(()),
         Err(GaveUp::Failed(e)) => Err(e.into()),
@@ -291,18 +314,71 @@ async fn start_in_order(
     }
 }
 
-/// Looks at every launched service's containers once; says when one
-/// becomes ready; `Err` with its logs when one failed.
+/// Probes each new container of a service with a health check until its
+/// first pass (Docker's own first check comes one interval after start).
+fn probe(
+    ctx: &Context,
+    local: &LocalStack,
+    service: &str,
+    ids: &[String],
+    deadline: Instant,
+    probes: &mut JoinSet<(String, Option<Duration>)>,
+) {
+    let Some(hc) = local
+        .stack()
+        .services
+        .get(service)
+        .and_then(|s| s.healthcheck.as_ref())
+    else {
+        return;
+    };
+    let Some(command) = probe_command(&hc.test.0) else {
+        return;
+    };
+    let started = Instant::now();
+    for id in ids {
+        let (engine, id, command, cancel) = (
+            local.engine.clone(),
+            id.clone(),
+            command.clone(),
+            ctx.cancel.clone(),
+        );
+        let timeout = hc.timeout.0;
+        probes.spawn(async move {
+            let passed = until_ready(
+                engine,
+                id.clone(),
+                command,
+                timeout,
+                started,
+                deadline,
+                cancel,
+            )
+            .await;
+            (id, passed)
+        });
+    }
+}
+
+/// Looks at every launched service's containers once (a container that
+/// passed its readiness probe counts as healthy while Docker's first check
+/// is still to come); says when one becomes ready; `Err` with its logs
+/// when one failed.
 async fn observe(
     ctx: &Context,
     local: &LocalStack,
     reconcile: &mut Reconcile,
+    ready: &ReadyRecord,
     now: Duration,
 ) -> anyhow::Result<()> {
     for (service, ids) in reconcile.to_observe() {
         let mut observations = Vec::new();
         for id in &ids {
-            observations.push(local.engine.observe(id).await?);
+            let mut o = local.engine.observe(id).await?;
+            if o.health.as_deref() == Some("starting") && ready.after_start.contains_key(id) {
+                o.health = Some("healthy".into());
+            }
+            observations.push(o);
         }
         if let Some(r) = reconcile.observed(&service, &observations, now)
             && r.changed
