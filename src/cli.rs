@@ -90,6 +90,9 @@ pub enum Command {
         /// rendered ECS settings keep stack.yaml's values).
         #[arg(long)]
         fast_health: bool,
+        /// Fail at once if another geno is changing this stack, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Run the stack's smoke tests through its load balancer.
     Smoke {
@@ -115,6 +118,9 @@ pub enum Command {
         /// Also remove named volumes, and the data in them.
         #[arg(long)]
         volumes: bool,
+        /// Fail at once if another geno is changing this stack, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// List the stack's containers: state, health, ports, image, uptime.
     Ps,
@@ -286,11 +292,13 @@ impl Command {
                 timeout,
                 attach,
                 fast_health,
+                no_wait,
             } => {
                 let opts = ops::up::UpOptions {
                     timeout: timeout.0,
                     attach,
                     fast_health,
+                    no_wait,
                 };
                 ops::up::up(ctx, opts).await
             }
@@ -298,8 +306,8 @@ impl Command {
                 ops::smoke::smoke(ctx, ops::smoke::SmokeOptions { env, url, junit }).await
             }
             Command::Lb { fast_health } => ops::lb::lb(ctx, fast_health).await,
-            Command::Down { volumes } => {
-                ops::down::down(ctx, ops::down::DownOptions { volumes }).await
+            Command::Down { volumes, no_wait } => {
+                ops::down::down(ctx, ops::down::DownOptions { volumes, no_wait }).await
             }
             Command::Ps => ops::ps::ps(ctx).await,
             Command::Logs {

@@ -15,6 +15,15 @@ use futures_util::StreamExt;
 use super::{DockerError, Engine, is_not_found, labels, short_reason};
 use crate::local::plan::{DesiredContainer, Observation};
 
+/// The network a stack runs on, and what was removed to leave only it.
+#[derive(Debug, Default)]
+pub struct NetworkRepair {
+    pub id: String,
+    pub duplicates_removed: usize,
+    /// Containers that were on a removed duplicate (`up` recreates them).
+    pub containers_removed: Vec<String>,
+}
+
 fn stack_filter(stack: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_string(),
@@ -23,8 +32,17 @@ fn stack_filter(stack: &str) -> HashMap<String, Vec<String>> {
 }
 
 impl Engine {
-    pub async fn ensure_network(&self, stack: &str, name: &str) -> Result<bool, DockerError> {
-        let existing = self
+    /// The stack's network, made if missing. Networks are found by label
+    /// and exact name and acted on by ID: when two or more carry the name
+    /// (two `up`s raced, or an older geno or a person made them), the one
+    /// with containers attached (else the oldest) is kept, the others are
+    /// removed with the containers on them, which `up` then recreates.
+    pub async fn ensure_network(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> Result<NetworkRepair, DockerError> {
+        let mut same: Vec<_> = self
             .docker
             .list_networks(Some(ListNetworksOptions {
                 filters: Some(HashMap::from([(
@@ -32,23 +50,57 @@ impl Engine {
                     vec![name.to_string()],
                 )])),
             }))
-            .await?;
-        // The name filter matches substrings; compare exactly.
-        if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
-            return Ok(false);
-        }
-        self.docker
-            .create_network(NetworkCreateRequest {
-                name: name.to_string(),
-                driver: Some("bridge".into()),
-                labels: Some(HashMap::from([(
-                    labels::STACK.to_string(),
-                    stack.to_string(),
-                )])),
+            .await?
+            .into_iter()
+            // The name filter matches substrings; compare exactly.
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| Some((n.id?, n.created.unwrap_or_default())))
+            .collect();
+        if same.is_empty() {
+            let created = self
+                .docker
+                .create_network(NetworkCreateRequest {
+                    name: name.to_string(),
+                    driver: Some("bridge".into()),
+                    labels: Some(HashMap::from([(
+                        labels::STACK.to_string(),
+                        stack.to_string(),
+                    )])),
+                    ..Default::default()
+                })
+                .await?;
+            return Ok(NetworkRepair {
+                id: created.id,
                 ..Default::default()
-            })
-            .await?;
-        Ok(true)
+            });
+        }
+        // Oldest first; the list does not say who is attached, inspect does.
+        same.sort_by(|a, b| a.1.cmp(&b.1));
+        let mut attached = Vec::new();
+        for (id, _) in &same {
+            let n = self
+                .docker
+                .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
+                .await?;
+            attached.push(n.containers.unwrap_or_default());
+        }
+        let keep = attached.iter().position(|c| !c.is_empty()).unwrap_or(0);
+        let mut removed = Vec::new();
+        for (i, (id, _)) in same.iter().enumerate() {
+            if i == keep {
+                continue;
+            }
+            for (cid, c) in &attached[i] {
+                self.stop_and_remove(cid, 10).await?;
+                removed.push(c.name.clone().unwrap_or_else(|| cid.clone()));
+            }
+            self.remove_network(id).await?;
+        }
+        Ok(NetworkRepair {
+            id: same[keep].0.clone(),
+            duplicates_removed: same.len() - 1,
+            containers_removed: removed,
+        })
     }
 
     pub async fn ensure_volume(
@@ -71,14 +123,18 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn stack_networks(&self, stack: &str) -> Result<Vec<String>, DockerError> {
+    /// (ID, name) of every network labelled with the stack.
+    pub async fn stack_networks(&self, stack: &str) -> Result<Vec<(String, String)>, DockerError> {
         let nets = self
             .docker
             .list_networks(Some(ListNetworksOptions {
                 filters: Some(stack_filter(stack)),
             }))
             .await?;
-        Ok(nets.into_iter().filter_map(|n| n.name).collect())
+        Ok(nets
+            .into_iter()
+            .filter_map(|n| Some((n.id?, n.name.unwrap_or_default())))
+            .collect())
     }
 
     pub async fn stack_volumes(
@@ -99,8 +155,9 @@ impl Engine {
             .collect())
     }
 
-    pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
-        match self.docker.remove_network(name).await {
+    /// Removes a network by its ID (a name may be ambiguous).
+    pub async fn remove_network(&self, id: &str) -> Result<(), DockerError> {
+        match self.docker.remove_network(id).await {
             Err(e) if is_not_found(&e) => Ok(()),
             other => Ok(other?),
         }

@@ -5,6 +5,7 @@
 
 pub mod exec;
 pub mod image;
+pub mod lock;
 pub mod logs;
 pub mod probe;
 

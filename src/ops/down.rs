@@ -7,15 +7,26 @@ use crate::context::Context;
 use crate::docker::{Engine, Member};
 use crate::error::CliResult;
 use crate::host::for_cleanup;
+use crate::host::lock::StackLock;
 use crate::shell::Shell;
 use crate::stack::{Stack, graph};
 
 pub struct DownOptions {
     pub volumes: bool,
+    /// Fail at once when another geno holds the stack's lock.
+    pub no_wait: bool,
 }
 
 pub async fn down(ctx: &Context, opts: DownOptions) -> CliResult {
     let target = for_cleanup(ctx)?;
+    let _lock = StackLock::acquire(
+        &target.state_dir,
+        &target.name,
+        "down",
+        opts.no_wait,
+        &ctx.shell,
+    )
+    .await?;
     let engine = ctx.engine().await?;
     if crate::proxy::daemon::stop(&target.state_dir, &target.name).await {
         ctx.shell.status("stopped the load balancer");
@@ -41,10 +52,13 @@ async fn remove_stack(
     shell: &Shell,
 ) -> anyhow::Result<()> {
     let removed = remove_containers(engine, name, stack, shell).await?;
+    // By ID: duplicates left by a race or by hand go too.
     let networks = engine.stack_networks(name).await?;
-    for n in &networks {
-        engine.remove_network(n).await?;
+    for (id, _) in &networks {
+        engine.remove_network(id).await?;
     }
+    let mut networks: Vec<String> = networks.into_iter().map(|(_, n)| n).collect();
+    networks.dedup();
     let mut summary = format!(
         "{name} is down: removed {removed} container{}{}",
         plural(removed),

@@ -93,7 +93,7 @@ async fn one_off(
         .stack_networks(&stack.name)
         .await?
         .iter()
-        .all(|n| *n != network)
+        .all(|(_, n)| *n != network)
     {
         anyhow::bail!(
             "{} is not up (no network {network}); run `geno up` first",

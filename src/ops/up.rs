@@ -1,7 +1,8 @@
 //! `geno up`: the stack on this machine, as stack.yaml says, until every
 //! service is ready and every job has completed.
 //!
-//! The phases, each a function below:
+//! The phases, each a function below, under the stack's lock (one geno
+//! changes a stack at a time):
 //! 1. `prepare`: secrets resolved, base images present, the one stack
 //!    image built (or found by its context digest), the network and
 //!    volumes ensured.
@@ -29,6 +30,7 @@ use crate::docker::{DockerError, Engine};
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
 use crate::host::image::stack_image;
+use crate::host::lock::StackLock;
 use crate::host::probe::until_ready;
 use crate::local::plan::{self, Action, DesiredContainer, names};
 use crate::local::readiness::{ReadyRecord, probe_command};
@@ -43,6 +45,8 @@ pub struct UpOptions {
     pub attach: bool,
     /// Load balancer health checks ten times as often.
     pub fast_health: bool,
+    /// Fail at once when another geno holds the stack's lock.
+    pub no_wait: bool,
 }
 
 /// A service that failed during `up`, with what a person needs to see.
@@ -92,6 +96,15 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
     let started = Instant::now();
     let deadline = started + opts.timeout;
     let local = LocalStack::open(ctx).await?;
+    // One geno changes a stack at a time; held until `up` returns.
+    let _lock = StackLock::acquire(
+        &local.state_dir(),
+        local.name(),
+        "up",
+        opts.no_wait,
+        &ctx.shell,
+    )
+    .await?;
     let desired = prepare(ctx, &local).await?;
     let actions = plan_changes(ctx, &local, &desired).await?;
     let mut reconcile = Reconcile::new(local.stack(), actions);
@@ -148,9 +161,24 @@ async fn prepare(ctx: &Context, local: &LocalStack) -> anyhow::Result<Vec<Desire
         None
     };
     warn_on_new_passwords(ctx, local, &resolved).await?;
-    engine
+    let network = engine
         .ensure_network(&stack.name, &names::network(&stack.name))
         .await?;
+    if network.duplicates_removed > 0 {
+        ctx.shell.warn(format!(
+            "found more than one network {}; kept one, removed {} other(s){}",
+            names::network(&stack.name),
+            network.duplicates_removed,
+            if network.containers_removed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " and the containers on them ({}), recreated below",
+                    network.containers_removed.join(", ")
+                )
+            }
+        ));
+    }
     for volume in stack.volumes.keys() {
         engine
             .ensure_volume(&stack.name, volume, &names::volume(&stack.name, volume))

@@ -816,3 +816,109 @@ fn a_failing_build_shows_the_failing_step_and_its_output() {
         out.stderr
     );
 }
+
+const TWO: &str = r#"
+image: {}
+services:
+  a:
+    image: IMAGE
+    command: [sleep, infinity]
+  b:
+    image: IMAGE
+    command: [sleep, infinity]
+    depends_on: [a]
+"#;
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn two_ups_at_once_end_with_one_stack_and_one_network() {
+    let s = TestStack::new("race", TWO);
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geno"))
+            .args(["up", "--timeout", "120s"])
+            .current_dir(s.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let said: Vec<String> = outs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    // One waited for the other, said so, and then found nothing to change.
+    let waited = said
+        .iter()
+        .find(|e| e.contains("waiting for geno up (pid "))
+        .unwrap_or_else(|| panic!("neither waited: {said:?}"));
+    assert!(waited.contains("nothing changed"), "{waited}");
+    assert_eq!(labelled(&s.name), (2, 1, 0));
+
+    // --no-wait while another holds the lock: an error naming the holder.
+    let holder = std::fs::File::open(s.dir.path().join(format!(".geno/{}/lock", s.name))).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&holder), libc::LOCK_EX) },
+        0
+    );
+    let out = s.run(["down", "--no-wait"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: geno up (pid "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("is changing stack `{}`", s.name)),
+        "{}",
+        out.stderr
+    );
+    drop(holder);
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn duplicate_networks_are_repaired_by_up_and_removed_by_down() {
+    let s = TestStack::new("dupnet", TWO);
+    s.up();
+    let network = format!("{}-net", s.name);
+    let duplicate = || {
+        let d = docker();
+        rt().block_on(async {
+            d.create_network(bollard::models::NetworkCreateRequest {
+                name: network.clone(),
+                labels: Some(HashMap::from([("geno.stack".to_string(), s.name.clone())])),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        })
+    };
+    duplicate();
+    assert_eq!(
+        labelled(&s.name).1,
+        2,
+        "the engine accepted a second network of the name"
+    );
+    let out = s.up();
+    assert!(
+        out.stderr
+            .contains(&format!("found more than one network {network}; kept one")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(labelled(&s.name), (2, 1, 0));
+    duplicate();
+    let out = s.run(["down"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(labelled(&s.name), (0, 0, 0));
+}
