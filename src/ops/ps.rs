@@ -37,10 +37,20 @@ pub async fn ps(ctx: &Context) -> CliResult {
         Some(state) => daemon::targets(state).await.unwrap_or_default(),
         None => Vec::new(),
     };
+    let wanted = local.stack().load_balancer.as_ref();
+    let current = lb
+        .as_ref()
+        .zip(wanted)
+        .is_some_and(|(state, lb)| daemon::serves(state, lb));
     if shell.json() {
         shell.print_json(&serde_json::json!({
             "containers": rows,
-            "loadBalancer": lb.as_ref().map(|s| serde_json::json!({"listeners": s.listeners, "pid": s.pid})),
+            "loadBalancer": wanted.map(|_| serde_json::json!({
+                "running": lb.is_some(),
+                "current": current,
+                "listeners": lb.as_ref().map(|s| s.listeners.clone()),
+                "pid": lb.as_ref().map(|s| s.pid),
+            })),
             "targets": targets,
         }))?;
         return Ok(());
@@ -53,12 +63,23 @@ pub async fn ps(ctx: &Context) -> CliResult {
         return Ok(());
     }
     shell.table(&container_table(&rows))?;
-    if let Some(state) = &lb {
-        shell.out_line(format!(
-            "\nload balancer on http://{}",
-            state.listeners.join(", http://")
-        ))?;
-        shell.table(&target_table(&targets))?;
+    match (&lb, wanted) {
+        (Some(state), _) => {
+            shell.out_line(format!(
+                "\nload balancer on http://{}{}",
+                state.listeners.join(", http://"),
+                if current {
+                    ""
+                } else {
+                    " serves an older stack.yaml; `geno up` restarts it"
+                }
+            ))?;
+            shell.table(&target_table(&targets))?;
+        }
+        (None, Some(_)) => {
+            shell.out_line("\nload balancer: not running; `geno up` starts it")?;
+        }
+        (None, None) => {}
     }
     Ok(())
 }

@@ -52,6 +52,14 @@ pub fn config_hash(lb: &LoadBalancer, fast: bool, verbose: bool) -> String {
     hex::encode(&Sha256::digest(json)[..12])
 }
 
+/// Whether a running proxy serves `lb` as stack.yaml says it now (with
+/// whichever flags it was started).
+pub fn serves(state: &LbState, lb: &LoadBalancer) -> bool {
+    [(false, false), (false, true), (true, false), (true, true)]
+        .iter()
+        .any(|(fast, verbose)| config_hash(lb, *fast, *verbose) == state.config_hash)
+}
+
 pub fn read_state(state_dir: &Path, stack: &str) -> Option<LbState> {
     let text = std::fs::read_to_string(state_path(state_dir, stack)).ok()?;
     serde_json::from_str(&text).ok()

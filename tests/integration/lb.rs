@@ -298,3 +298,44 @@ fn replacing_a_target_drains_its_in_flight_requests() {
         "new requests reach the new target: {body}"
     );
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_killed_load_balancer_is_reported_by_ps_and_restarted_by_up() {
+    let (s, port) = lb_stack("lbdead", 1);
+    up_fast(&s);
+    let ps = |s: &TestStack| -> serde_json::Value {
+        serde_json::from_str(&s.run(["--json", "ps"]).stdout).unwrap()
+    };
+    let lb = &ps(&s)["loadBalancer"];
+    assert_eq!(
+        (lb["running"].as_bool(), lb["current"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let pid = lb["pid"].as_i64().unwrap() as i32;
+    // SAFETY: SIGKILL to the load balancer process this test's stack started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ps(&s)["loadBalancer"]["running"] != false {
+        assert!(
+            Instant::now() < deadline,
+            "ps still reports the killed load balancer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = s.run(["ps"]).stdout;
+    assert!(
+        text.contains("load balancer: not running; `geno up` starts it"),
+        "{text}"
+    );
+    // up puts it back, the containers untouched.
+    let out = s.run(["up", "--fast-health", "--timeout", "120s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing changed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("load balancer started on"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(get(port, "/app/x").0, 200);
+}
