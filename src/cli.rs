@@ -93,6 +93,9 @@ pub enum Command {
         /// Fail at once if another geno is changing this stack, instead of waiting.
         #[arg(long)]
         no_wait: bool,
+        /// Run without the ECS cpu/memory limits (a machine smaller than the tasks' sum).
+        #[arg(long)]
+        no_limits: bool,
     },
     /// Run the stack's smoke tests through its load balancer.
     Smoke {
@@ -293,12 +296,14 @@ impl Command {
                 attach,
                 fast_health,
                 no_wait,
+                no_limits,
             } => {
                 let opts = ops::up::UpOptions {
                     timeout: timeout.0,
                     attach,
                     fast_health,
                     no_wait,
+                    no_limits,
                 };
                 ops::up::up(ctx, opts).await
             }

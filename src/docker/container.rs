@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, MountType, NetworkingConfig,
-    PortBinding as DockerPortBinding,
+    PortBinding as DockerPortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use super::labels;
@@ -76,6 +76,7 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
         start_period: h.start_period_secs.map(|s| s as i64 * NANOS),
         ..Default::default()
     });
+    const MIB: i64 = 1024 * 1024;
     ContainerCreateBody {
         image: Some(d.image.clone()),
         cmd: d.command.clone(),
@@ -89,6 +90,20 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
             mounts: Some(mounts),
             network_mode: Some(d.network.clone()),
             init: Some(true),
+            restart_policy: Some(RestartPolicy {
+                name: Some(if d.restart {
+                    RestartPolicyNameEnum::UNLESS_STOPPED
+                } else {
+                    RestartPolicyNameEnum::NO
+                }),
+                maximum_retry_count: None,
+            }),
+            // Fargate has no swap: the limit is the memory, as there.
+            memory: d.limits.map(|l| i64::from(l.memory_mib) * MIB),
+            memory_swap: d.limits.map(|l| i64::from(l.memory_mib) * MIB),
+            nano_cpus: d
+                .limits
+                .map(|l| i64::from(l.cpu_units) * 1_000_000_000 / 1024),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig {

@@ -271,6 +271,13 @@ impl Engine {
                 .as_deref()
                 .and_then(super::since)
                 .unwrap_or_default(),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            restarts: c.restart_count.unwrap_or(0),
+            memory_limit_mib: c
+                .host_config
+                .and_then(|h| h.memory)
+                .filter(|m| *m > 0)
+                .map(|m| m as u64 / (1024 * 1024)),
         })
     }
 

@@ -28,6 +28,21 @@ pub struct DesiredContainer {
     pub network: String,
     pub aliases: Vec<String>,
     pub stop_grace_secs: u64,
+    /// ECS replaces the task of a long-running service whose container
+    /// exits; locally the engine restarts it (with its back-off). Jobs and
+    /// one-off runs are never restarted.
+    pub restart: bool,
+    /// The task's `cpu` and `memory` (ECS), as the container's quota and
+    /// limit, so what Fargate would kill is killed here too.
+    pub limits: Option<Limits>,
+}
+
+/// Task-size limits of a container, from the service's `ecs` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// ECS CPU units (1024 = one vCPU).
+    pub cpu_units: u32,
+    pub memory_mib: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -134,6 +149,11 @@ pub fn desired_containers(
                 network: names::network(&stack.name),
                 aliases: vec![name.clone()],
                 stop_grace_secs: svc.stop_grace_period.as_secs(),
+                restart: svc.kind == ServiceKind::Service,
+                limits: svc.ecs.as_ref().map(|e| Limits {
+                    cpu_units: e.cpu,
+                    memory_mib: e.memory,
+                }),
             };
             out.push(d);
         }
@@ -262,6 +282,23 @@ pub struct Observation {
     pub health_output: Option<String>,
     /// How long it has been running.
     pub running_for: std::time::Duration,
+    /// The kernel killed it for exceeding its memory limit.
+    pub oom_killed: bool,
+    /// How often the engine restarted it after it exited.
+    pub restarts: i64,
+    /// Its memory limit, if any (MiB).
+    pub memory_limit_mib: Option<u64>,
+}
+
+impl Observation {
+    /// Why it stopped: its exit code, or the limit it exceeded.
+    pub fn stopped_because(&self) -> String {
+        match (self.oom_killed, self.memory_limit_mib) {
+            (true, Some(mib)) => format!("was killed: it exceeded its {mib} MiB (ecs.memory)"),
+            (true, None) => "was killed: out of memory".to_string(),
+            _ => format!("exited with code {}", self.exit_code.unwrap_or(-1)),
+        }
+    }
 }
 
 /// A service without a health check counts as ready once its containers
@@ -292,12 +329,19 @@ pub fn progress(kind: ServiceKind, has_health: bool, containers: &[Observation])
         match (kind, o.state.as_str()) {
             (ServiceKind::Job, "exited") => match o.exit_code {
                 Some(0) => return Progress::Completed,
-                code => {
-                    return Progress::Failed(format!("exited with code {}", code.unwrap_or(-1)));
-                }
+                _ => return Progress::Failed(o.stopped_because()),
             },
             (ServiceKind::Service, "exited" | "dead") => {
-                return Progress::Failed(format!("exited with code {}", o.exit_code.unwrap_or(-1)));
+                return Progress::Failed(o.stopped_because());
+            }
+            // Restarted by the engine while `up` waits: it crashed.
+            (ServiceKind::Service, "running") if o.restarts > 0 && o.running_for < SETTLE => {
+                // Running again, its exit code is reset: say what is known.
+                return Progress::Failed(if o.oom_killed {
+                    format!("{}; restarted {} time(s)", o.stopped_because(), o.restarts)
+                } else {
+                    format!("exited and was restarted {} time(s)", o.restarts)
+                });
             }
             (_, "running") => {
                 any_started = true;
@@ -317,10 +361,7 @@ pub fn progress(kind: ServiceKind, has_health: bool, containers: &[Observation])
                 }
             }
             (_, "restarting") => {
-                return Progress::Failed(format!(
-                    "restarting (exit code {})",
-                    o.exit_code.unwrap_or(-1)
-                ));
+                return Progress::Failed(format!("{}; restarting", o.stopped_because()));
             }
             _ => all_ready = false,
         }
@@ -372,6 +413,8 @@ mod tests {
             network: "s-net".into(),
             aliases: vec!["x".into()],
             stop_grace_secs: 10,
+            restart: kind == ServiceKind::Service,
+            limits: None,
         }
     }
 
@@ -460,7 +503,37 @@ mod tests {
             exit_code: exit,
             health_output: Some("connection refused\n".into()),
             running_for: SETTLE,
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_memory_kill_and_a_restart_under_up_are_failures_that_say_so() {
+        use ServiceKind::*;
+        let mut killed = obs("exited", None, Some(137));
+        killed.oom_killed = true;
+        killed.memory_limit_mib = Some(2048);
+        assert_eq!(
+            progress(Service, false, &[killed.clone()]),
+            Progress::Failed("was killed: it exceeded its 2048 MiB (ecs.memory)".into())
+        );
+        killed.state = "restarting".into();
+        assert_eq!(
+            progress(Service, false, &[killed]),
+            Progress::Failed(
+                "was killed: it exceeded its 2048 MiB (ecs.memory); restarting".into()
+            )
+        );
+        let mut again = obs("running", None, Some(3));
+        again.restarts = 2;
+        again.running_for = SETTLE / 4;
+        assert_eq!(
+            progress(Service, false, &[again.clone()]),
+            Progress::Failed("exited and was restarted 2 time(s)".into())
+        );
+        // A restart long ago does not fail a later `up`.
+        again.running_for = SETTLE * 30;
+        assert_eq!(progress(Service, false, &[again]), Progress::Ready);
     }
 
     #[test]

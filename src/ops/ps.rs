@@ -23,6 +23,11 @@ pub struct Row {
     /// Seconds from start until geno's readiness probe first passed.
     pub ready_after_seconds: Option<f64>,
     pub exit_code: Option<i64>,
+    /// How often the engine restarted it after it exited (as ECS would
+    /// replace the task).
+    pub restarts: i64,
+    /// It was killed for exceeding its memory limit (ecs.memory).
+    pub oom_killed: bool,
     pub ports: Vec<String>,
     pub image: String,
     pub uptime_seconds: Option<u64>,
@@ -95,10 +100,7 @@ fn container_table(rows: &[Row]) -> Vec<[String; 8]> {
         table.push([
             r.service.clone(),
             r.replica.to_string(),
-            match (r.state.as_str(), r.exit_code) {
-                ("exited", Some(code)) => format!("exited ({code})"),
-                (s, _) => s.to_string(),
-            },
+            state_text(r),
             match r.ready_after_seconds {
                 Some(s) => format!("probe {s:.1}s"),
                 None => "-".into(),
@@ -114,6 +116,21 @@ fn container_table(rows: &[Row]) -> Vec<[String; 8]> {
         ]);
     }
     table
+}
+
+/// `running`, `exited (3)`, `exited (137, out of memory)`,
+/// `running (2 restarts)`.
+fn state_text(r: &Row) -> String {
+    let oom = if r.oom_killed { ", out of memory" } else { "" };
+    match (r.state.as_str(), r.exit_code) {
+        ("exited", Some(code)) => format!("exited ({code}{oom})"),
+        (s, _) if r.restarts > 0 => format!(
+            "{s} ({} restart{}{oom})",
+            r.restarts,
+            if r.restarts == 1 { "" } else { "s" }
+        ),
+        (s, _) => s.to_string(),
+    }
 }
 
 fn target_table(targets: &[TargetReport]) -> Vec<[String; 5]> {
@@ -157,6 +174,8 @@ pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
                 .filter(|s| !s.is_empty() && s != "none"),
             ready_after_seconds: ready.after_start.get(&m.id).copied(),
             exit_code: (!running).then_some(state.exit_code).flatten(),
+            restarts: inspect.restart_count.unwrap_or(0),
+            oom_killed: state.oom_killed.unwrap_or(false),
             ports: m.ports.clone(),
             image: inspect.image.clone().unwrap_or_default(),
             uptime_seconds: if running {

@@ -115,6 +115,8 @@ async fn one_off(
     // A one-off never publishes the service's ports (they are taken).
     desired.ports.clear();
     desired.health = None;
+    // A one-off ends when its command does; nothing restarts it.
+    desired.restart = false;
     if !opts.command.is_empty() {
         desired.command = Some(opts.command.clone());
     }

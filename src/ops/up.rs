@@ -47,6 +47,8 @@ pub struct UpOptions {
     pub fast_health: bool,
     /// Fail at once when another geno holds the stack's lock.
     pub no_wait: bool,
+    /// Leave out the ECS cpu/memory limits.
+    pub no_limits: bool,
 }
 
 /// A service that failed during `up`, with what a person needs to see.
@@ -105,7 +107,12 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
         &ctx.shell,
     )
     .await?;
-    let desired = prepare(ctx, &local).await?;
+    let mut desired = prepare(ctx, &local).await?;
+    if opts.no_limits {
+        for d in &mut desired {
+            d.limits = None;
+        }
+    }
     let actions = plan_changes(ctx, &local, &desired).await?;
     let mut reconcile = Reconcile::new(local.stack(), actions);
     start_in_order(ctx, &local, &mut reconcile, &opts, deadline).await?;

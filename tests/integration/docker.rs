@@ -305,11 +305,25 @@ services:
     let started = Instant::now();
     let out = s.run(["up", "--timeout", "300s"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
+    // The engine restarts a long-running service that exits (ECS would
+    // replace its task); up sees the exit, or the restart, and stops.
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: service `crash` failed: "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let reason = line
+        .strip_prefix("error: service `crash` failed: ")
+        .unwrap();
     assert!(
-        out.stderr.contains(&format!(
-            "error: service `crash` failed: exited with code 3 ({}-crash-1)",
-            s.name
-        )),
+        reason.ends_with(&format!(" ({}-crash-1)", s.name)),
+        "{}",
+        out.stderr
+    );
+    // Seen while the engine waits to restart it, or once it has.
+    assert!(
+        reason.starts_with("exited with code 3; restarting")
+            || reason.starts_with("exited and was restarted "),
         "{}",
         out.stderr
     );
@@ -921,4 +935,96 @@ fn duplicate_networks_are_repaired_by_up_and_removed_by_down() {
     let out = s.run(["down"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(labelled(&s.name), (0, 0, 0));
+}
+
+/// `flaky` exits 3 seconds after each start; `once` is a job.
+const FLAKY: &str = r#"
+image: {}
+services:
+  once:
+    image: IMAGE
+    kind: job
+    command: [sh, -c, "exit 0"]
+  flaky:
+    image: IMAGE
+    command: [sh, -c, "sleep 3; exit 3"]
+    depends_on: { once: completed_successfully }
+"#;
+
+fn restart_policy(id: &str) -> String {
+    let d = docker();
+    rt().block_on(async {
+        let c = d.inspect_container(id, None).await.unwrap();
+        c.host_config
+            .and_then(|h| h.restart_policy)
+            .and_then(|p| p.name)
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_service_that_exits_is_restarted_and_a_job_is_not() {
+    let s = TestStack::new("flaky", FLAKY);
+    s.up();
+    let ids = s.ids();
+    let flaky = ids[&format!("{}-flaky-1", s.name)].clone();
+    let once = ids[&format!("{}-once-1", s.name)].clone();
+    assert_eq!(restart_policy(&flaky), "unless-stopped");
+    assert_eq!(restart_policy(&once), "no");
+    // After its exit the engine starts it again; ps counts it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        let ps: serde_json::Value = serde_json::from_str(&s.run(["--json", "ps"]).stdout).unwrap();
+        let row = ps["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["service"] == "flaky")
+            .cloned()
+            .unwrap();
+        if row["restarts"].as_i64().unwrap_or(0) >= 1 {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "never restarted: {row}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Restarted in place: the same container, not a new one.
+    assert_eq!(row["id"], flaky.as_str(), "{row}");
+    let text = s.run(["ps"]).stdout;
+    assert!(text.contains("exited (0)"), "the job stays exited: {text}");
+    assert!(text.contains(" restart"), "{text}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_service_over_its_ecs_memory_is_killed_and_named() {
+    let python = std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into());
+    // b"x" * n writes every byte: the memory is really used (a zeroed
+    // bytearray would stay untouched pages).
+    let s = TestStack::new(
+        "oom",
+        r#"
+image: {}
+services:
+  hog:
+    command: [python3, -c, "b = b'x' * (1024 * 1024 * 1024); import time; time.sleep(600)"]
+    ecs: { service: hog, repository: hog, cpu: 256, memory: 512 }
+"#,
+    );
+    // Built on the Python image: only services on the stack's image deploy to ECS.
+    std::fs::write(s.dir.path().join("Dockerfile"), format!("FROM {python}\n")).unwrap();
+    let out = s.run(["up", "--timeout", "120s"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: service `hog` failed: was killed: it exceeded its 512 MiB (ecs.memory)"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Opted out (a machine smaller than the tasks' sum): no limit, it runs.
+    let out = s.run(["up", "--no-limits", "--timeout", "120s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
