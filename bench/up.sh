@@ -7,8 +7,9 @@
 # floor probes each container's health command with `docker exec` every
 # 250 ms from its start (what Docker >= 25's start_interval would give) —
 # the fastest these containers can be known ready. Prints median/min/max
-# over RUNS runs of cold up (images present, no containers), no-op re-up,
-# and down.
+# over RUNS runs of cold up (images present, no containers; geno with its
+# default ECS cpu/memory limits and, like the hand-started rows, without),
+# no-op re-up, and down.
 #
 # Usage: bench/up.sh [RUNS]   (default 3)
 set -euo pipefail
@@ -139,6 +140,11 @@ for run in $(seq 1 "$runs"); do
   t=$(now); "$geno" down >/dev/null 2>&1; add "geno down" "$(elapsed "$t")"
   docker volume rm "${GENO_STACK_NAME}_pgdata" >/dev/null
 
+  # Like for like with the hand-started rows, which set no cpu/memory limits.
+  t=$(now); "$geno" up --no-limits >/dev/null 2>&1; add "geno cold up --no-limits" "$(elapsed "$t")"
+  "$geno" down >/dev/null 2>&1
+  docker volume rm "${GENO_STACK_NAME}_pgdata" >/dev/null
+
   t=$(now); "${compose[@]}" up -d >/dev/null 2>&1; wait_healthy "${project}_"; add "compose cold up" "$(elapsed "$t")"
   t=$(now); "${compose[@]}" up -d >/dev/null 2>&1; wait_healthy "${project}_"; add "compose no-op up" "$(elapsed "$t")"
   t=$(now); "${compose[@]}" down >/dev/null 2>&1; add "compose down" "$(elapsed "$t")"
@@ -154,11 +160,13 @@ for run in $(seq 1 "$runs"); do
 done
 
 printf '\n%-28s %8s %8s %8s   (seconds, %d runs)\n' "" median min max "$runs"
-for key in "geno cold up" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose no-op up" "geno down" "compose down" "floor down (docker rm -f)"; do
+for key in "geno cold up" "geno cold up --no-limits" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose no-op up" "geno down" "compose down" "floor down (docker rm -f)"; do
   read -r med min max < <(echo "${samples[$key]}" | tr ' ' '\n' | grep -v '^$' | sort -g |
     awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f %.2f %.2f\n", m, a[1], a[NR]}')
   printf '%-28s %8s %8s %8s\n' "$key" "$med" "$min" "$max"
   [ "$key" = "readiness floor cold up" ] && floor_med=$med
   [ "$key" = "geno cold up" ] && geno_med=$med
+  [ "$key" = "geno cold up --no-limits" ] && unlimited_med=$med
 done
-printf '\ngeno cold up / readiness floor (medians): %.2fx (goal <= 1.10)\n' "$(echo "$geno_med / $floor_med" | bc -l)"
+printf '\ngeno cold up / readiness floor (medians): %.2fx with the ECS cpu/memory limits, %.2fx without (the floor sets none; goal <= 1.10)\n' \
+  "$(echo "$geno_med / $floor_med" | bc -l)" "$(echo "$unlimited_med / $floor_med" | bc -l)"
