@@ -1002,14 +1002,16 @@ fn a_service_that_exits_is_restarted_and_a_job_is_not() {
 fn a_service_over_its_ecs_memory_is_killed_and_named() {
     let python = std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into());
     // b"x" * n writes every byte: the memory is really used (a zeroed
-    // bytearray would stay untouched pages).
+    // bytearray would stay untouched pages). Ready only once it holds it,
+    // so up waits for the allocation, however slow, and not a settle time.
     let s = TestStack::new(
         "oom",
         r#"
 image: {}
 services:
   hog:
-    command: [python3, -c, "b = b'x' * (1024 * 1024 * 1024); import time; time.sleep(600)"]
+    command: [python3, -c, "b = b'x' * (1024 * 1024 * 1024); open('/tmp/held', 'w'); import time; time.sleep(600)"]
+    healthcheck: { test: [CMD, test, -f, /tmp/held], interval: 30s, timeout: 5s, retries: 3 }
     ecs: { service: hog, repository: hog, cpu: 256, memory: 512 }
 "#,
     );
