@@ -35,16 +35,6 @@ pub enum GaveUp<E> {
     Failed(E),
 }
 
-impl<E> GaveUp<E> {
-    /// The failure, if the probe reported one.
-    pub fn failure(self) -> Option<E> {
-        match self {
-            GaveUp::Failed(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 /// How often to look, and until when.
 #[derive(Debug, Clone, Copy)]
 pub struct Poll {

@@ -49,7 +49,15 @@ impl LocalStack {
 
     /// `Err` naming the services there are, unless `service` is one.
     pub fn check_service(&self, service: &str) -> anyhow::Result<()> {
-        known_service(self.stack(), service)
+        let stack = self.stack();
+        if stack.services.contains_key(service) {
+            return Ok(());
+        }
+        let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "unknown service `{service}`; services are: {}",
+            known.join(", ")
+        )
     }
 
     /// Local values of the named secrets; generated ones are kept per stack
@@ -79,18 +87,6 @@ impl LocalStack {
         }
         anyhow::bail!("{service} replica {index} does not exist (run `geno up`)")
     }
-}
-
-/// `Err` naming the services there are, unless `service` is one.
-pub fn known_service(stack: &Stack, service: &str) -> anyhow::Result<()> {
-    if stack.services.contains_key(service) {
-        return Ok(());
-    }
-    let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
-    anyhow::bail!(
-        "unknown service `{service}`; services are: {}",
-        known.join(", ")
-    )
 }
 
 /// What `geno down` needs to clean up, even when stack.yaml no longer loads:
