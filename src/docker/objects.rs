@@ -273,6 +273,8 @@ impl Engine {
                 .unwrap_or_default(),
             oom_killed: state.oom_killed.unwrap_or(false),
             restarts: c.restart_count.unwrap_or(0),
+            // The engine knows nothing of geno's probes; `up` says.
+            ready_by_probe: false,
             memory_limit_mib: c
                 .host_config
                 .and_then(|h| h.memory)

@@ -286,6 +286,8 @@ pub struct Observation {
     pub oom_killed: bool,
     /// How often the engine restarted it after it exited.
     pub restarts: i64,
+    /// geno's readiness probe (the health command, from the start) passed.
+    pub ready_by_probe: bool,
     /// Its memory limit, if any (MiB).
     pub memory_limit_mib: Option<u64>,
 }
@@ -355,6 +357,9 @@ pub fn progress(kind: ServiceKind, has_health: bool, containers: &[Observation])
                         });
                     }
                     Some("healthy") => {}
+                    // Docker's first check is still to come; the same
+                    // command already passed.
+                    Some("starting") if o.ready_by_probe => {}
                     _ if has_health => all_ready = false,
                     _ if o.running_for < SETTLE => all_ready = false,
                     _ => {}
@@ -505,6 +510,17 @@ mod tests {
             running_for: SETTLE,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_passed_probe_counts_as_healthy_until_docker_says_otherwise() {
+        use ServiceKind::*;
+        let mut o = obs("running", Some("starting"), None);
+        assert_eq!(progress(Service, true, &[o.clone()]), Progress::Started);
+        o.ready_by_probe = true;
+        assert_eq!(progress(Service, true, &[o.clone()]), Progress::Ready);
+        o.health = Some("unhealthy".into());
+        assert!(matches!(progress(Service, true, &[o]), Progress::Failed(_)));
     }
 
     #[test]

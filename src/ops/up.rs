@@ -395,10 +395,9 @@ fn probe(
     }
 }
 
-/// Looks at every launched service's containers once (a container that
-/// passed its readiness probe counts as healthy while Docker's first check
-/// is still to come); says when one becomes ready; `Err` with its logs
-/// when one failed.
+/// Looks at every launched service's containers once (with what the
+/// readiness probes found); says when one becomes ready; `Err` with its
+/// logs when one failed.
 async fn observe(
     ctx: &Context,
     local: &LocalStack,
@@ -410,9 +409,7 @@ async fn observe(
         let mut observations = Vec::new();
         for id in &ids {
             let mut o = local.engine.observe(id).await?;
-            if o.health.as_deref() == Some("starting") && ready.after_start.contains_key(id) {
-                o.health = Some("healthy".into());
-            }
+            o.ready_by_probe = ready.after_start.contains_key(id);
             observations.push(o);
         }
         if let Some(r) = reconcile.observed(&service, &observations, now)
