@@ -58,36 +58,6 @@ compose=(docker-compose -p "$project" -f bench/compose.yaml)
 declare -A samples
 add() { samples[$1]="${samples[$1]:-} $2"; }
 
-floor_up() {
-  local net=$floor-net env=(-e ENV_TARGET=local -e APP_CONFIG_PATH=/app/config/local.json
-    -e COMFYUI_URL=http://image-gen:8189 -e "DATABASE_URL=postgresql://genonaut:$POSTGRES_PASSWORD@postgres:5432/genonaut"
-    -e REDIS_URL=redis://redis:6379/0)
-  docker network create "$net" >/dev/null
-  docker run -d --name "$floor-postgres" --network "$net" --network-alias postgres -v "$floor-pgdata:/var/lib/postgresql/data" \
-    -e POSTGRES_USER=genonaut -e POSTGRES_DB=genonaut -e "POSTGRES_PASSWORD=$POSTGRES_PASSWORD" \
-    --health-cmd "pg_isready -h 127.0.0.1 -U genonaut -d genonaut" --health-interval 5s --health-timeout 3s --health-retries 10 --health-start-period 10s \
-    "$POSTGRES_IMAGE" >/dev/null &
-  docker run -d --name "$floor-redis" --network "$net" --network-alias redis \
-    --health-cmd "redis-cli ping" --health-interval 5s --health-timeout 3s --health-retries 10 "$REDIS_IMAGE" >/dev/null &
-  docker run -d --name "$floor-image-gen" --network "$net" --network-alias image-gen "${env[@]}" \
-    --health-cmd "python -m genonaut.healthcheck http://127.0.0.1:8189/health" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 10s \
-    "$image" python -m genonaut.mock_comfyui --host 0.0.0.0 --port 8189 >/dev/null &
-  wait
-  until [ "$(docker inspect -f '{{.State.Health.Status}}' "$floor-postgres")" = healthy ]; do sleep 0.1; done
-  docker run --name "$floor-migrate" --network "$net" "${env[@]}" "$image" python -m genonaut.migrate >/dev/null 2>&1
-  until [ "$(docker inspect -f '{{.State.Health.Status}}' "$floor-redis")" = healthy ]; do sleep 0.1; done
-  docker run -d --name "$floor-api" --network "$net" "${env[@]}" \
-    --health-cmd "python -m genonaut.healthcheck http://127.0.0.1:8001/api/v1/health" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 15s \
-    "$image" uvicorn genonaut.api.main:app --host 0.0.0.0 --port 8001 >/dev/null &
-  for i in 1 2; do
-    docker run -d --name "$floor-celery-$i" --network "$net" "${env[@]}" \
-      --health-cmd 'celery -A genonaut.worker.queue_app:celery_app inspect ping -d celery@$HOSTNAME --timeout 5' --health-interval 15s --health-timeout 15s --health-retries 3 --health-start-period 20s \
-      "$image" celery -A genonaut.worker.queue_app:celery_app worker --loglevel=INFO -Q default,generation --concurrency=2 >/dev/null &
-  done
-  wait
-  wait_healthy "$floor-"
-}
-
 # Probe a container's health command every 250 ms until it passes (at most
 # 10 minutes).
 probe() {
@@ -99,31 +69,55 @@ probe() {
   done
 }
 
-ready_floor_up() {
-  local net=$floor-net env=(-e ENV_TARGET=local -e APP_CONFIG_PATH=/app/config/local.json
+# The stack started by hand in dependency order, with the same containers
+# either way. MODE docker-health: Docker's health checks with stack.yaml's
+# numbers, each container awaited until Docker says healthy. MODE probe: no
+# Docker health checks; each health command probed from the start.
+floor_up() {
+  local mode=$1 net=$floor-net env=(-e ENV_TARGET=local -e APP_CONFIG_PATH=/app/config/local.json
     -e COMFYUI_URL=http://image-gen:8189 -e "DATABASE_URL=postgresql://genonaut:$POSTGRES_PASSWORD@postgres:5432/genonaut"
     -e REDIS_URL=redis://redis:6379/0)
+  local pg_cmd=(pg_isready -h 127.0.0.1 -U genonaut -d genonaut) redis_cmd=(redis-cli ping)
+  local gen_cmd=(python -m genonaut.healthcheck http://127.0.0.1:8189/health)
+  local api_cmd=(python -m genonaut.healthcheck http://127.0.0.1:8001/api/v1/health)
+  local celery_cmd=(sh -c 'celery -A genonaut.worker.queue_app:celery_app inspect ping -d celery@$HOSTNAME --timeout 5')
+  local pg_hc=() redis_hc=() gen_hc=() api_hc=() celery_hc=()
+  if [ "$mode" = docker-health ]; then
+    pg_hc=(--health-cmd "${pg_cmd[*]}" --health-interval 5s --health-timeout 3s --health-retries 10 --health-start-period 10s)
+    redis_hc=(--health-cmd "${redis_cmd[*]}" --health-interval 5s --health-timeout 3s --health-retries 10)
+    gen_hc=(--health-cmd "${gen_cmd[*]}" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 10s)
+    api_hc=(--health-cmd "${api_cmd[*]}" --health-interval 10s --health-timeout 5s --health-retries 3 --health-start-period 15s)
+    celery_hc=(--health-cmd "${celery_cmd[2]}" --health-interval 15s --health-timeout 15s --health-retries 3 --health-start-period 20s)
+  fi
+  ready() {
+    local name=$1; shift
+    if [ "$mode" = docker-health ]; then
+      until [ "$(docker inspect -f '{{.State.Health.Status}}' "$name")" = healthy ]; do sleep 0.1; done
+    else
+      probe "$name" "$@"
+    fi
+  }
   docker network create "$net" >/dev/null
   docker run -d --name "$floor-postgres" --network "$net" --network-alias postgres -v "$floor-pgdata:/var/lib/postgresql/data" \
-    -e POSTGRES_USER=genonaut -e POSTGRES_DB=genonaut -e "POSTGRES_PASSWORD=$POSTGRES_PASSWORD" "$POSTGRES_IMAGE" >/dev/null &
-  docker run -d --name "$floor-redis" --network "$net" --network-alias redis "$REDIS_IMAGE" >/dev/null &
-  docker run -d --name "$floor-image-gen" --network "$net" --network-alias image-gen "${env[@]}" \
+    -e POSTGRES_USER=genonaut -e POSTGRES_DB=genonaut -e "POSTGRES_PASSWORD=$POSTGRES_PASSWORD" "${pg_hc[@]}" "$POSTGRES_IMAGE" >/dev/null &
+  docker run -d --name "$floor-redis" --network "$net" --network-alias redis "${redis_hc[@]}" "$REDIS_IMAGE" >/dev/null &
+  docker run -d --name "$floor-image-gen" --network "$net" --network-alias image-gen "${env[@]}" "${gen_hc[@]}" \
     "$image" python -m genonaut.mock_comfyui --host 0.0.0.0 --port 8189 >/dev/null &
   wait
-  probe "$floor-image-gen" python -m genonaut.healthcheck http://127.0.0.1:8189/health &
-  probe "$floor-redis" redis-cli ping
-  probe "$floor-postgres" pg_isready -h 127.0.0.1 -U genonaut -d genonaut
+  ready "$floor-image-gen" "${gen_cmd[@]}" &
+  ready "$floor-redis" "${redis_cmd[@]}"
+  ready "$floor-postgres" "${pg_cmd[@]}"
   docker run --name "$floor-migrate" --network "$net" "${env[@]}" "$image" python -m genonaut.migrate >/dev/null 2>&1
-  docker run -d --name "$floor-api" --network "$net" "${env[@]}" \
+  docker run -d --name "$floor-api" --network "$net" "${env[@]}" "${api_hc[@]}" \
     "$image" uvicorn genonaut.api.main:app --host 0.0.0.0 --port 8001 >/dev/null &
   for i in 1 2; do
-    docker run -d --name "$floor-celery-$i" --network "$net" "${env[@]}" \
+    docker run -d --name "$floor-celery-$i" --network "$net" "${env[@]}" "${celery_hc[@]}" \
       "$image" celery -A genonaut.worker.queue_app:celery_app worker --loglevel=INFO -Q default,generation --concurrency=2 >/dev/null &
   done
   wait
-  probe "$floor-api" python -m genonaut.healthcheck http://127.0.0.1:8001/api/v1/health &
+  ready "$floor-api" "${api_cmd[@]}" &
   for i in 1 2; do
-    probe "$floor-celery-$i" sh -c 'celery -A genonaut.worker.queue_app:celery_app inspect ping -d celery@$HOSTNAME --timeout 5' &
+    ready "$floor-celery-$i" "${celery_cmd[@]}" &
   done
   wait
 }
@@ -150,11 +144,11 @@ for run in $(seq 1 "$runs"); do
   t=$(now); "${compose[@]}" down >/dev/null 2>&1; add "compose down" "$(elapsed "$t")"
   docker volume rm "${project}_pgdata" >/dev/null
 
-  t=$(now); floor_up; add "docker-health cold up" "$(elapsed "$t")"
+  t=$(now); floor_up docker-health; add "docker-health cold up" "$(elapsed "$t")"
   t=$(now); floor_down; add "floor down (docker rm -f)" "$(elapsed "$t")"
   docker volume rm "$floor-pgdata" >/dev/null
 
-  t=$(now); ready_floor_up; add "readiness floor cold up" "$(elapsed "$t")"
+  t=$(now); floor_up probe; add "readiness floor cold up" "$(elapsed "$t")"
   floor_down
   docker volume rm "$floor-pgdata" >/dev/null
 done
