@@ -53,6 +53,15 @@ pub struct Global {
     /// Print data as JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also run the services of this profile (repeatable; or GENO_PROFILES=a,b).
+    #[arg(
+        long = "profile",
+        global = true,
+        value_name = "NAME",
+        env = "GENO_PROFILES",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, ClapSubcommand)]
@@ -79,7 +88,12 @@ pub enum Command {
     /// Print the JSON Schema of stack.yaml.
     Schema,
     /// Build the image and bring the stack up locally, in dependency order, until healthy.
+    ///
+    /// With services named, only they and what they depend on are brought
+    /// up; nothing else is touched.
     Up {
+        /// Services to bring up, with their dependencies (default: all).
+        services: Vec<String>,
         /// Give up waiting after this long (`90s`, `5m`).
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         timeout: Dur,
@@ -125,8 +139,44 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// List the stack's containers: state, health, ports, image, uptime.
-    Ps,
+    /// Restart services in place, one replica at a time, each until ready.
+    ///
+    /// A load-balanced replica is drained first and the next one goes only
+    /// once the load balancer has it healthy again.
+    Restart {
+        /// Services to restart (default: all).
+        services: Vec<String>,
+        /// Give up waiting after this long.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: Dur,
+        /// Fail at once if another geno is changing this stack, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Stop services, keeping their containers for `geno start`.
+    Stop {
+        /// Services to stop (default: all).
+        services: Vec<String>,
+        /// Fail at once if another geno is changing this stack, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Start stopped services (and the stopped services they depend on), until ready.
+    Start {
+        /// Services to start (default: all).
+        services: Vec<String>,
+        /// Give up waiting after this long.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: Dur,
+        /// Fail at once if another geno is changing this stack, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List the stack's containers: state, readiness, health, ports, image, uptime.
+    Ps {
+        /// Services to list (default: all).
+        services: Vec<String>,
+    },
     /// Show service logs, each line prefixed with its container.
     Logs {
         /// Services to show (default: all).
@@ -252,6 +302,13 @@ impl Arguments {
                 verbose: self.global.verbose,
                 env_file: self.global.env_file,
                 vars: std::env::vars().collect(),
+                profiles: self
+                    .global
+                    .profiles
+                    .into_iter()
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
             },
             Shell::new(verbosity, self.global.json),
         );
@@ -269,6 +326,8 @@ impl Command {
     fn graceful(&self) -> Option<&'static str> {
         match self {
             Command::Up { .. } => Some("geno up"),
+            Command::Restart { .. } => Some("geno restart"),
+            Command::Start { .. } => Some("geno start"),
             Command::Smoke { .. } => Some("geno smoke"),
             Command::Lb { .. } => Some("geno lb"),
             Command::Logs { .. } => Some("geno logs"),
@@ -292,6 +351,7 @@ impl Command {
             }
             Command::Schema => ops::schema::schema(ctx).await,
             Command::Up {
+                services,
                 timeout,
                 attach,
                 fast_health,
@@ -299,6 +359,7 @@ impl Command {
                 no_limits,
             } => {
                 let opts = ops::up::UpOptions {
+                    services,
                     timeout: timeout.0,
                     attach,
                     fast_health,
@@ -314,7 +375,34 @@ impl Command {
             Command::Down { volumes, no_wait } => {
                 ops::down::down(ctx, ops::down::DownOptions { volumes, no_wait }).await
             }
-            Command::Ps => ops::ps::ps(ctx).await,
+            Command::Ps { services } => ops::ps::ps(ctx, &services).await,
+            Command::Restart {
+                services,
+                timeout,
+                no_wait,
+            } => {
+                let opts = ops::restart::RestartOptions {
+                    services,
+                    timeout: timeout.0,
+                    no_wait,
+                };
+                ops::restart::restart(ctx, opts).await
+            }
+            Command::Stop { services, no_wait } => {
+                ops::stop::stop(ctx, ops::stop::StopOptions { services, no_wait }).await
+            }
+            Command::Start {
+                services,
+                timeout,
+                no_wait,
+            } => {
+                let opts = ops::start::StartOptions {
+                    services,
+                    timeout: timeout.0,
+                    no_wait,
+                };
+                ops::start::start(ctx, opts).await
+            }
             Command::Logs {
                 services,
                 follow,

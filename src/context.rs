@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Aws;
 use crate::docker::{DockerError, Engine};
 use crate::shell::Shell;
-use crate::stack::{LoadError, LoadOptions, Loaded, load};
+use crate::stack::{LoadError, LoadOptions, Loaded, load, profiles};
 
 /// Settings every command shares, resolved from arguments and environment.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct Settings {
     pub vars: BTreeMap<String, String>,
     /// `-v` count; also passed on to the load balancer process.
     pub verbose: u8,
+    /// Profiles asked for with `--profile` or `GENO_PROFILES`.
+    pub profiles: Vec<String>,
 }
 
 impl Settings {
@@ -57,9 +59,18 @@ impl Context {
         }
     }
 
-    /// stack.yaml loaded for `env`.
+    /// stack.yaml loaded for `env`, with the services of the active
+    /// profiles (the environment's and the command line's).
     pub fn load(&self, env: &str) -> Result<Loaded, LoadError> {
-        load(&self.settings.file, &self.settings.load_options(env))
+        self.load_targeting(env, &[])
+    }
+
+    /// As `load`, also turning on the profiles of the services named on
+    /// the command line (`geno up flower` runs flower whatever its profile).
+    pub fn load_targeting(&self, env: &str, targets: &[String]) -> Result<Loaded, LoadError> {
+        let mut loaded = load(&self.settings.file, &self.settings.load_options(env))?;
+        profiles::select(&mut loaded, &self.settings.profiles, targets)?;
+        Ok(loaded)
     }
 
     /// The Docker engine, connected (and the API version negotiated) once.

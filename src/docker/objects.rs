@@ -196,8 +196,44 @@ impl Engine {
         Ok(created.id)
     }
 
+    /// Starts a container (one that runs already is left as it is).
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {
-        Ok(self.docker.start_container(id, None).await?)
+        match self.docker.start_container(id, None).await {
+            // 304: already started.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Stops and starts a container as it is (SIGTERM, SIGKILL after
+    /// `grace` seconds); its ID, name and address stay.
+    pub async fn restart(&self, id: &str, grace: u64) -> Result<(), DockerError> {
+        self.stop(id, grace).await?;
+        self.start(id).await
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; the container stays
+    /// (and its restart policy does not bring it back).
+    pub async fn stop(&self, id: &str, grace: u64) -> Result<(), DockerError> {
+        match self
+            .docker
+            .stop_container(
+                id,
+                Some(StopContainerOptions {
+                    t: Some(grace.min(i32::MAX as u64) as i32),
+                    signal: None,
+                }),
+            )
+            .await
+        {
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; then remove.

@@ -84,7 +84,7 @@ impl Environment {
 
     /// The local verification that lets `image_id` be promoted here.
     pub fn verification(&self, image_id: &str) -> Result<Verification, Unverified> {
-        verification::check(&self.state_dir, &self.loaded.stack, image_id)
+        verification::check(&self.state_dir, &self.loaded.declared, image_id)
     }
 
     /// The image to act on: `--image` (an ID, a prefix of one, or a tag),

@@ -3,6 +3,7 @@
 //! image (`image`), commands in its containers (`exec`), and what `down`
 //! needs even when stack.yaml no longer loads.
 
+pub mod converge;
 pub mod exec;
 pub mod image;
 pub mod lock;
@@ -12,7 +13,7 @@ pub mod probe;
 use std::path::PathBuf;
 
 use crate::context::Context;
-use crate::docker::Engine;
+use crate::docker::{Engine, Member};
 use crate::local::secrets;
 use crate::stack::validate::LOCAL_ENV;
 use crate::stack::{LoadError, Loaded, Stack};
@@ -26,9 +27,34 @@ pub struct LocalStack {
 
 impl LocalStack {
     pub async fn open(ctx: &Context) -> anyhow::Result<LocalStack> {
-        let loaded = ctx.load(LOCAL_ENV)?;
+        Self::open_for(ctx, &[]).await
+    }
+
+    /// Opens the stack for a command that names `services`: they must
+    /// exist, and naming one turns on its profiles.
+    pub async fn open_for(ctx: &Context, services: &[String]) -> anyhow::Result<LocalStack> {
+        let loaded = ctx.load_targeting(LOCAL_ENV, services)?;
         let engine = ctx.engine().await?.clone();
-        Ok(LocalStack { loaded, engine })
+        let local = LocalStack { loaded, engine };
+        for s in services {
+            local.check_service(s)?;
+        }
+        Ok(local)
+    }
+
+    /// The services a command acts on: those named, or every one (of the
+    /// active profiles) when none is.
+    pub fn selected(&self, services: &[String]) -> Vec<String> {
+        if services.is_empty() {
+            self.stack().services.keys().cloned().collect()
+        } else {
+            self.stack()
+                .services
+                .keys()
+                .filter(|k| services.contains(k))
+                .cloned()
+                .collect()
+        }
     }
 
     pub fn stack(&self) -> &Stack {
@@ -53,9 +79,30 @@ impl LocalStack {
         if stack.services.contains_key(service) {
             return Ok(());
         }
-        let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+        if let Some(svc) = self.loaded.disabled.get(service) {
+            anyhow::bail!(
+                "service `{service}` runs only with profile {}, which is not active: add `--profile {}` (or set GENO_PROFILES)",
+                svc.profiles
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                svc.profiles[0]
+            );
+        }
+        // Every declared service: one outside the active profiles may be named.
+        let known: Vec<&str> = self
+            .loaded
+            .declared
+            .services
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let hint = crate::stack::de::did_you_mean(service, &known)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
         anyhow::bail!(
-            "unknown service `{service}`; services are: {}",
+            "unknown service `{service}`{hint}; services are: {}",
             known.join(", ")
         )
     }
@@ -72,6 +119,21 @@ impl LocalStack {
             Some(&project),
             &self.loaded.vars,
         )
+    }
+
+    /// The containers of `services` (not one-off runs), in the order
+    /// stack.yaml declares the services, replicas in order.
+    pub async fn containers(&self, services: &[String]) -> anyhow::Result<Vec<Member>> {
+        let mut found: Vec<Member> = self
+            .engine
+            .members(self.name())
+            .await?
+            .into_iter()
+            .filter(|m| m.kind != "run" && services.contains(&m.service))
+            .collect();
+        let order = |m: &Member| self.stack().services.get_index_of(&m.service);
+        found.sort_by_key(|m| (order(m), m.replica));
+        Ok(found)
     }
 
     /// The ID of replica `index` of `service`, which must be running.
@@ -102,9 +164,10 @@ pub fn for_cleanup(ctx: &Context) -> anyhow::Result<ForCleanup> {
     let file = &ctx.settings.file;
     let state_dir = crate::stack::load::Source::dir_of(file).join(STATE_DIR);
     match ctx.load(LOCAL_ENV) {
+        // Every service, whichever profiles are active: `down` removes all.
         Ok(l) => Ok(ForCleanup {
-            name: l.stack.name.clone(),
-            stack: Some(l.stack),
+            name: l.declared.name.clone(),
+            stack: Some(l.declared),
             state_dir,
         }),
         Err(err @ LoadError::Invalid(_)) => {

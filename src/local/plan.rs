@@ -150,10 +150,14 @@ pub fn desired_containers(
                 aliases: vec![name.clone()],
                 stop_grace_secs: svc.stop_grace_period.as_secs(),
                 restart: svc.kind == ServiceKind::Service,
-                limits: svc.ecs.as_ref().map(|e| Limits {
-                    cpu_units: e.cpu,
-                    memory_mib: e.memory,
-                }),
+                limits: svc
+                    .ecs
+                    .as_ref()
+                    .filter(|_| svc.local.limits)
+                    .map(|e| Limits {
+                        cpu_units: e.cpu,
+                        memory_mib: e.memory,
+                    }),
             };
             out.push(d);
         }
@@ -200,7 +204,29 @@ pub enum Action {
     Remove {
         id: String,
         name: String,
+        /// Why it goes: not in stack.yaml any more, or its profile is off.
+        why: String,
     },
+    /// An existing container taken as it is, without comparing it with
+    /// stack.yaml (`geno start`, `geno restart`).
+    AsIs {
+        id: String,
+        name: String,
+        service: String,
+        how: InPlace,
+        /// Seconds between SIGTERM and SIGKILL when it is restarted.
+        grace_secs: u64,
+    },
+}
+
+/// What `AsIs` does to its container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlace {
+    /// It runs (or a job completed): only wait for it.
+    Leave,
+    Start,
+    /// Stop and start again (the load balancer drains it first).
+    Restart,
 }
 
 impl Action {
@@ -210,12 +236,27 @@ impl Action {
             | Action::Start { desired, .. }
             | Action::Create { desired }
             | Action::Replace { desired, .. } => Some(desired),
-            Action::Remove { .. } => None,
+            Action::Remove { .. } | Action::AsIs { .. } => None,
+        }
+    }
+
+    /// The service the container belongs to (`None` for a removal).
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Action::AsIs { service, .. } => Some(service),
+            other => other.desired().map(|d| d.service.as_str()),
         }
     }
 
     pub fn changes_something(&self) -> bool {
-        !matches!(self, Action::Keep { .. })
+        !matches!(
+            self,
+            Action::Keep { .. }
+                | Action::AsIs {
+                    how: InPlace::Leave,
+                    ..
+                }
+        )
     }
 }
 
@@ -265,6 +306,7 @@ pub fn plan(desired: &[DesiredContainer], actual: &[Actual]) -> Vec<Action> {
             actions.push(Action::Remove {
                 id: a.id.clone(),
                 name: a.name.clone(),
+                why: "no longer in stack.yaml".into(),
             });
         }
     }
@@ -618,5 +660,40 @@ mod tests {
             Condition::CompletedSuccessfully,
             &Progress::Completed
         ));
+    }
+
+    #[test]
+    fn ecs_size_becomes_the_limit_unless_the_service_opts_out() {
+        use crate::stack::load::{Source, load_source};
+        let ecs = "ecs: {service: s, repository: r, cpu: 512, memory: 1024}";
+        let text = format!(
+            "name: l\nimage: {{context: .}}\nservices:\n  \
+             a:\n    command: [a]\n    {ecs}\n  \
+             b:\n    command: [b]\n    local: {{limits: false}}\n    {ecs}\n"
+        );
+        let source = Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text,
+        };
+        let stack = load_source(source, "local", &Default::default(), &Default::default())
+            .unwrap()
+            .stack;
+        let d = desired_containers(&stack, Some("sha256:i"), &Default::default(), "/p".as_ref());
+        let limits: Vec<(&str, Option<Limits>)> =
+            d.iter().map(|c| (c.service.as_str(), c.limits)).collect();
+        assert_eq!(
+            limits,
+            vec![
+                (
+                    "a",
+                    Some(Limits {
+                        cpu_units: 512,
+                        memory_mib: 1024
+                    })
+                ),
+                ("b", None)
+            ]
+        );
     }
 }

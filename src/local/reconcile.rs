@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::plan::{self, Action, Progress};
+use super::plan::{self, Action, InPlace, Progress};
 use crate::stack::{Condition, ServiceKind, Stack};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,22 +54,36 @@ impl Reconcile {
     /// Every service of the stack with its actions; unchanged services
     /// count as launched (their containers run already).
     pub fn new(stack: &Stack, actions: Vec<Action>) -> Reconcile {
+        let all: Vec<String> = stack.services.keys().cloned().collect();
+        Reconcile::only(stack, &all, actions)
+    }
+
+    /// As `new`, for the named services alone: the rest of the stack is
+    /// neither launched nor waited for, and a dependency outside the
+    /// selection counts as met (it is not this reconcile's to manage).
+    pub fn only(stack: &Stack, selected: &[String], actions: Vec<Action>) -> Reconcile {
         let mut by_service: BTreeMap<String, Vec<Action>> = BTreeMap::new();
         for a in actions {
-            if let Some(d) = a.desired() {
-                by_service.entry(d.service.clone()).or_default().push(a);
+            if let Some(service) = a.service() {
+                by_service.entry(service.to_string()).or_default().push(a);
             }
         }
         let services = stack
             .services
             .iter()
+            .filter(|(name, _)| selected.contains(name))
             .map(|(name, svc)| {
                 let actions = by_service.remove(name).unwrap_or_default();
                 let changed = actions.iter().any(Action::changes_something);
                 let ids = actions
                     .iter()
                     .filter_map(|a| match a {
-                        Action::Keep { id, .. } => Some(id.clone()),
+                        Action::Keep { id, .. }
+                        | Action::AsIs {
+                            id,
+                            how: InPlace::Leave,
+                            ..
+                        } => Some(id.clone()),
                         _ => None,
                     })
                     .collect();
@@ -114,10 +128,10 @@ impl Reconcile {
             .iter_mut()
             .filter(|s| s.state == Launch::Pending)
         {
-            let ready = svc
-                .deps
-                .iter()
-                .all(|(dep, cond)| progress.get(dep).is_some_and(|p| plan::satisfied(*cond, p)));
+            let ready = svc.deps.iter().all(|(dep, cond)| match progress.get(dep) {
+                Some(p) => plan::satisfied(*cond, p),
+                None => true,
+            });
             if ready {
                 svc.state = Launch::Launching;
                 svc.launched_at = Some(now);
@@ -238,7 +252,25 @@ pub fn describe_actions(name: &str, actions: &[Action]) -> String {
     let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
     let created = count(|a| matches!(a, Action::Create { .. }));
     let replaced = count(|a| matches!(a, Action::Replace { .. }));
-    let restarted = count(|a| matches!(a, Action::Start { .. }));
+    let started = count(|a| {
+        matches!(
+            a,
+            Action::Start { .. }
+                | Action::AsIs {
+                    how: InPlace::Start,
+                    ..
+                }
+        )
+    });
+    let restarted = count(|a| {
+        matches!(
+            a,
+            Action::AsIs {
+                how: InPlace::Restart,
+                ..
+            }
+        )
+    });
     if created > 0 {
         parts.push(format!("create {created}"));
     }
@@ -251,6 +283,9 @@ pub fn describe_actions(name: &str, actions: &[Action]) -> String {
             })
             .unwrap_or("");
         parts.push(format!("replace {replaced}: {why}"));
+    }
+    if started > 0 {
+        parts.push(format!("start {started}"));
     }
     if restarted > 0 {
         parts.push(format!("restart {restarted}"));

@@ -1,4 +1,6 @@
-//! `geno ps`: the stack's containers with state, health, ports, image, uptime.
+//! `geno ps [SERVICE…]`: the stack's containers with state, readiness,
+//! health, restarts, ports, image, uptime; the last log lines of any that
+//! crashed; and whether the load balancer runs and serves this stack.yaml.
 
 use serde::Serialize;
 
@@ -31,12 +33,19 @@ pub struct Row {
     pub ports: Vec<String>,
     pub image: String,
     pub uptime_seconds: Option<u64>,
+    /// The last log lines of a container that crashed (exited with an
+    /// error, was restarted by the engine, or was killed for memory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_logs: Vec<String>,
 }
 
-pub async fn ps(ctx: &Context) -> CliResult {
+/// Log lines shown for a container that crashed.
+const CRASH_LINES: usize = 5;
+
+pub async fn ps(ctx: &Context, services: &[String]) -> CliResult {
     let shell = &ctx.shell;
-    let local = LocalStack::open(ctx).await?;
-    let rows = rows(&local).await?;
+    let local = LocalStack::open_for(ctx, services).await?;
+    let rows = rows(&local, services).await?;
     let lb = daemon::running(&local.state_dir(), local.name()).await;
     let targets = match &lb {
         Some(state) => daemon::targets(state).await.unwrap_or_default(),
@@ -68,6 +77,17 @@ pub async fn ps(ctx: &Context) -> CliResult {
         return Ok(());
     }
     shell.table(&container_table(&rows))?;
+    for r in rows.iter().filter(|r| !r.last_logs.is_empty()) {
+        shell.out_line(format!(
+            "\n{} {}; its last {} log lines:",
+            r.container,
+            state_text(r),
+            r.last_logs.len()
+        ))?;
+        for line in &r.last_logs {
+            shell.out_line(format!("  | {line}"))?;
+        }
+    }
     match (&lb, wanted) {
         (Some(state), _) => {
             shell.out_line(format!(
@@ -151,15 +171,33 @@ fn target_table(targets: &[TargetReport]) -> Vec<[String; 5]> {
     t
 }
 
-pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
+/// One row per container of `services` (every container when empty, one-off
+/// runs and services outside the active profiles included).
+pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec<Row>> {
     let stack = &local.loaded.stack;
     let ready = ReadyRecord::load(&local.state_dir(), local.name());
     let mut rows = Vec::new();
-    for m in local.engine.members(&stack.name).await? {
+    for m in local
+        .engine
+        .members(&stack.name)
+        .await?
+        .into_iter()
+        .filter(|m| services.is_empty() || services.contains(&m.service))
+    {
         let inspect = local.engine.inspect(&m.id).await?;
         let state = inspect.state.clone().unwrap_or_default();
         let running = state.running.unwrap_or(false);
         let running_for = state.started_at.as_deref().and_then(crate::docker::since);
+        let restarts = inspect.restart_count.unwrap_or(0);
+        let oom_killed = state.oom_killed.unwrap_or(false);
+        // 143: SIGTERM (`geno stop`), not a crash.
+        let failed_exit =
+            !running && m.kind == "service" && !matches!(state.exit_code.unwrap_or(0), 0 | 143);
+        let last_logs = if restarts > 0 || oom_killed || failed_exit {
+            local.engine.tail_logs(&m.id, CRASH_LINES).await
+        } else {
+            Vec::new()
+        };
         rows.push(Row {
             service: m.service.clone(),
             replica: m.replica,
@@ -167,15 +205,17 @@ pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
             container: m.name.clone(),
             kind: m.kind.clone(),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            // What a stopped container last reported is stale.
             health: state
                 .health
+                .filter(|_| running)
                 .and_then(|h| h.status)
                 .map(|s| s.to_string())
                 .filter(|s| !s.is_empty() && s != "none"),
-            ready_after_seconds: ready.after_start.get(&m.id).copied(),
+            ready_after_seconds: ready.after_start.get(&m.id).copied().filter(|_| running),
             exit_code: (!running).then_some(state.exit_code).flatten(),
-            restarts: inspect.restart_count.unwrap_or(0),
-            oom_killed: state.oom_killed.unwrap_or(false),
+            restarts,
+            oom_killed,
             ports: m.ports.clone(),
             image: inspect.image.clone().unwrap_or_default(),
             uptime_seconds: if running {
@@ -183,6 +223,7 @@ pub async fn rows(local: &LocalStack) -> anyhow::Result<Vec<Row>> {
             } else {
                 None
             },
+            last_logs,
         });
     }
     rows.sort_by_key(|r| {

@@ -103,7 +103,7 @@ fn finish(ctx: &Context, opts: &SmokeOptions, report: &Report) -> anyhow::Result
 fn verify(ctx: &Context, local: &LocalStack, report: &Report, image: &str) -> anyhow::Result<()> {
     let record = Verification {
         image_id: image.to_string(),
-        definition_hash: crate::spec::definition_hash(local.stack()),
+        definition_hash: crate::spec::definition_hash(&local.loaded.declared),
         stack: local.name().to_string(),
         environment: LOCAL_ENV.into(),
         passed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),

@@ -142,23 +142,30 @@ pub enum LbError {
 }
 
 /// Starts the proxy unless one with the same configuration already runs.
+/// `fast`: its health-check speed, or `None` to keep a running one's.
 pub async fn ensure(
     file: &Path,
     state_dir: &Path,
     stack: &Stack,
-    fast: bool,
+    fast: Option<bool>,
     verbose: bool,
 ) -> Result<(LbState, bool), LbError> {
     let Some(lb) = &stack.load_balancer else {
         unreachable!("ensure is only called for stacks with a load balancer")
     };
-    let hash = config_hash(lb, fast, verbose);
-    if let Some(state) = running(state_dir, &stack.name).await {
-        if state.config_hash == hash {
+    let current = running(state_dir, &stack.name).await;
+    if let Some(state) = current {
+        let keep = match fast {
+            Some(fast) => state.config_hash == config_hash(lb, fast, verbose),
+            // Any speed will do: only stack.yaml must match.
+            None => serves(&state, lb),
+        };
+        if keep {
             return Ok((state, false));
         }
         stop(state_dir, &stack.name).await;
     }
+    let fast = fast.unwrap_or(false);
     let dir = state_dir.join(&stack.name);
     std::fs::create_dir_all(&dir).map_err(LbError::Spawn)?;
     let log = log_path(state_dir, &stack.name);

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 
 use super::de::{DeError, did_you_mean, from_node_at};
@@ -86,6 +87,14 @@ pub struct Loaded {
     pub source: Source,
     /// The variables interpolation saw (shell, env file, environment's own).
     pub vars: BTreeMap<String, String>,
+    /// Services left out of `stack` because none of their profiles is
+    /// active (see `profiles::select`); empty until a selection is made.
+    pub disabled: IndexMap<String, Service>,
+    /// The active profiles.
+    pub profiles: Vec<String>,
+    /// The stack as the file declares it, every profile included: what a
+    /// smoke verification vouches for, whichever profiles were active.
+    pub declared: Stack,
 }
 
 impl Loaded {
@@ -116,6 +125,8 @@ pub enum LoadError {
     },
     #[error("{0}")]
     Invalid(Invalid),
+    #[error(transparent)]
+    Profile(#[from] super::profiles::ProfileError),
 }
 
 /// Everything wrong with a stack file, already rendered against its source.
@@ -395,10 +406,13 @@ pub fn load_source(
         return fail(diagnostics);
     }
     Ok(Loaded {
+        declared: stack.clone(),
         stack,
         env: env.to_string(),
         source,
         vars,
+        disabled: IndexMap::new(),
+        profiles: Vec::new(),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod interp;
 pub mod load;
 pub mod matcher;
 pub mod model;
+pub mod profiles;
 pub mod validate;
 pub mod yaml;
 

@@ -158,6 +158,35 @@ pub struct Service {
     /// How the service runs on ECS Fargate; without it the service is local only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecs: Option<EcsService>,
+    /// Optional service: it runs only when one of these profiles is active
+    /// (`--profile`, `GENO_PROFILES`, an environment's `profiles`) or when
+    /// it is named on the command line. Without profiles it always runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    /// How it runs on this machine, where that differs from ECS.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub local: LocalRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalRun {
+    /// Give the container the ECS task's `cpu` and `memory` as its CPU
+    /// quota and memory limit, so what Fargate would kill is killed here
+    /// too. `false` for a machine smaller than the tasks (`--no-limits`
+    /// does the same for every service).
+    #[serde(default = "yes")]
+    pub limits: bool,
+}
+
+impl Default for LocalRun {
+    fn default() -> Self {
+        LocalRun { limits: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -402,6 +431,9 @@ pub struct Environment {
     /// ECS desired counts that differ from the services' own.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub desired_count: IndexMap<String, u32>,
+    /// Profiles active in this environment, besides those on the command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -442,6 +474,43 @@ impl Stack {
     /// The ECS task definition family of a service in an environment.
     pub fn task_family(&self, service: &str, env: &str) -> String {
         format!("{}-{service}-{env}", self.name)
+    }
+
+    /// `names` and everything they depend on, directly or not, in the
+    /// order stack.yaml declares the services.
+    pub fn with_dependencies(&self, names: &[String]) -> Vec<String> {
+        let mut wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut i = 0;
+        while i < wanted.len() {
+            if let Some(svc) = self.services.get(wanted[i]) {
+                for dep in svc.depends_on.0.keys() {
+                    if !wanted.contains(&dep.as_str()) {
+                        wanted.push(dep);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.services
+            .keys()
+            .filter(|k| wanted.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The services that depend on any of `names`, directly or not (not
+    /// `names` themselves), in declaration order.
+    pub fn dependents(&self, names: &[String]) -> Vec<String> {
+        self.services
+            .keys()
+            .filter(|k| !names.contains(k))
+            .filter(|k| {
+                self.with_dependencies(std::slice::from_ref(k))
+                    .iter()
+                    .any(|d| names.contains(d))
+            })
+            .cloned()
+            .collect()
     }
 
     /// The ALB target group name (at most 32 characters on AWS).

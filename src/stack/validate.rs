@@ -60,6 +60,43 @@ fn quoted_list(names: &[&str]) -> String {
         .join(", ")
 }
 
+/// A dependency that could be left out while its dependent runs: `dep` has
+/// profiles and `name` is not confined to profiles that all include it.
+fn profile_gap(
+    name: &str,
+    svc: &super::model::Service,
+    dep: &str,
+    target: &super::model::Service,
+) -> Option<Problem> {
+    let covered =
+        !svc.profiles.is_empty() && svc.profiles.iter().all(|p| target.profiles.contains(p));
+    if target.profiles.is_empty() || covered {
+        return None;
+    }
+    let theirs = target
+        .profiles
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let when = match svc.profiles.iter().find(|p| !target.profiles.contains(p)) {
+        None => "always runs".to_string(),
+        Some(p) => format!("also runs with profile `{p}` alone"),
+    };
+    Some(
+        Problem::new(
+            path!["services", name, "depends_on", dep],
+            At::Key,
+            format!(
+                "`{name}` depends on `{dep}`, which runs only with profile {theirs}; `{name}` {when}, and would start without it"
+            ),
+        )
+        .help(format!(
+            "remove `profiles` from `{dep}`, or give `{name}` only profiles `{dep}` also has"
+        )),
+    )
+}
+
 impl<'a> Checks<'a> {
     fn push(&mut self, p: Problem) {
         self.problems.push(p);
@@ -336,6 +373,9 @@ impl<'a> Checks<'a> {
                         format!("`{name}` depends on itself"),
                     ));
                     continue;
+                }
+                if let Some(problem) = profile_gap(name, svc, dep, target) {
+                    self.push(problem);
                 }
                 match condition {
                     Condition::Healthy if target.healthcheck.is_none() => self.push(
@@ -687,6 +727,19 @@ impl<'a> Checks<'a> {
                     At::Key,
                     format!("environment name `{name}` is not a valid name"),
                 ));
+            }
+            let known = super::profiles::declared(stack.services.values());
+            for (i, profile) in env.profiles.iter().enumerate() {
+                if !known.contains(profile) {
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    self.unknown(
+                        path!["environments", name, "profiles", i],
+                        At::Value,
+                        "profile",
+                        profile,
+                        &known,
+                    );
+                }
             }
             match &env.aws {
                 None if name != LOCAL_ENV => self.push(

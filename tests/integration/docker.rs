@@ -1030,3 +1030,116 @@ services:
     let out = s.run(["up", "--no-limits", "--timeout", "120s"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn per_service_verbs_touch_only_their_services_and_profiles_select_services() {
+    let body = r#"
+image: {}
+services:
+  db:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 1s
+  api:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 1s
+    depends_on: {db: started}
+  other:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 1s
+  tool:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 1s
+    profiles: [debug]
+    depends_on: {db: started}
+"#;
+    let s = TestStack::new("svc", body);
+    let name = |svc: &str| format!("{}-{svc}-1", s.name);
+
+    // `up api` on a down stack: api and what it depends on, nothing else.
+    let out = s.run(["up", "api", "--timeout", "60s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut ids = s.ids();
+    let mut created: Vec<&String> = ids.keys().collect();
+    created.sort();
+    assert_eq!(created, vec![&name("api"), &name("db")]);
+
+    // The whole stack: `other` comes; `tool` (profile off) does not.
+    s.up();
+    ids = s.ids();
+    assert!(ids.contains_key(&name("other")) && !ids.contains_key(&name("tool")));
+
+    // restart keeps every container, its own included; the rest untouched.
+    let out = s.run(["restart", "api"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(s.ids(), ids, "restart is in place and touches nothing else");
+    let (started_db, _) = state_times(&ids[&name("db")]);
+    let (started_api, _) = state_times(&ids[&name("api")]);
+    assert!(
+        started_api > started_db,
+        "api was restarted after db started"
+    );
+
+    // stop names the running dependents; start brings it back, same IDs.
+    let out = s.run(["stop", "db"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "stopped {}\nwarning: api depends on db and keeps running; it may fail until `geno start db`",
+            name("db")
+        )),
+        "{}",
+        out.stderr
+    );
+    let ps = s.run(["--json", "ps", "db", "api"]);
+    let v: serde_json::Value = serde_json::from_str(&ps.stdout).unwrap();
+    let states: Vec<(&str, &str)> = v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["service"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, vec![("db", "exited"), ("api", "running")]);
+    let out = s.run(["start", "api"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("starting db (start 1)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.ids(), ids, "start keeps the containers");
+
+    // A profile on: tool runs; off again: a whole `up` removes it, saying why.
+    let out = s.run(["--profile", "debug", "up", "--timeout", "60s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(s.ids().contains_key(&name("tool")));
+    let out = s.up();
+    assert!(
+        out.stderr.contains(&format!(
+            "removing {} (its profile `debug` is not active)",
+            name("tool")
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.ids(), ids, "nothing else changed");
+
+    // Naming a service turns its profile on; unknown names say what exists.
+    let out = s.run(["up", "tool", "--timeout", "60s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(s.ids().contains_key(&name("tool")));
+    let out = s.run(["restart", "apii"]);
+    assert_eq!(
+        out.stderr,
+        "error: unknown service `apii` (did you mean `api`?); services are: db, api, other, tool\n"
+    );
+    let out = s.run(["--profile", "dbug", "ps"]);
+    assert_eq!(
+        out.stderr,
+        "error: unknown profile `dbug` (did you mean `debug`?); profiles in stack.yaml: debug\n"
+    );
+}

@@ -20,6 +20,7 @@ fn ctx(file: &Path, json: bool) -> Context {
             env_file: None,
             vars: BTreeMap::new(),
             verbose: 0,
+            profiles: Vec::new(),
         },
         Shell::buffer(Verbosity::Normal, json),
     )

@@ -1,0 +1,506 @@
+//! Carrying out a `local::reconcile` plan on the engine, as `up`, `start`
+//! and `restart` share it: services launched as their dependencies allow
+//! (a container the load balancer routes to drained first), each new
+//! container probed with its health command until it first passes,
+//! observed until every service is ready or completed; the first failure
+//! with its container's last log lines. Then the load balancer, kept
+//! running and current, and its targets waited on until healthy.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::context::Context;
+use crate::docker::container::kind_label;
+use crate::docker::{DockerError, Engine};
+use crate::error::{CliError, CliResult, INTERRUPTED};
+use crate::host::LocalStack;
+use crate::host::probe::until_ready;
+use crate::local::plan::{Action, InPlace};
+use crate::local::readiness::{ReadyRecord, probe_command};
+use crate::local::reconcile::{Reconcile, describe_actions};
+use crate::proxy::daemon::{self, LbState};
+use crate::stack::{ServiceKind, Stack};
+use crate::wait::{self, Check, GaveUp, Poll};
+
+/// How long a command waits: its `--timeout`, and when that runs out.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    pub timeout: Duration,
+    pub deadline: Instant,
+}
+
+impl Wait {
+    pub fn from_now(timeout: Duration) -> Wait {
+        Wait {
+            timeout,
+            deadline: Instant::now() + timeout,
+        }
+    }
+}
+
+/// A service that failed while geno waited for it, with what a person needs to see.
+#[derive(Debug)]
+pub struct ServiceFailure {
+    pub service: String,
+    pub container: String,
+    pub reason: String,
+    pub logs: Vec<String>,
+}
+
+impl fmt::Display for ServiceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "service `{}` failed: {} ({})",
+            self.service, self.reason, self.container
+        )?;
+        if !self.logs.is_empty() {
+            write!(
+                f,
+                "\nlast {} log lines of {}:",
+                self.logs.len(),
+                self.container
+            )?;
+            for line in &self.logs {
+                write!(f, "\n  | {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServiceFailure {}
+
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {}s; still waiting for: {}", .after.as_secs(), .waiting.join(", "))]
+pub struct Timeout {
+    pub after: Duration,
+    pub waiting: Vec<String>,
+}
+
+/// How often `up` looks at the containers it waits for.
+const LOOK: Duration = Duration::from_millis(200);
+
+/// Launches the services of `reconcile` as their dependencies allow and
+/// waits until every one is ready (or completed); the first failure, the
+/// deadline or Ctrl-C ends it. `verb` names the command in what is said.
+pub async fn converge(
+    ctx: &Context,
+    local: &LocalStack,
+    reconcile: &mut Reconcile,
+    verb: &str,
+    wait: Wait,
+) -> CliResult {
+    let Wait { timeout, deadline } = wait;
+    let began = Instant::now();
+    let lb = daemon::running(&local.state_dir(), local.name()).await;
+    let mut ready = ReadyRecord::load(&local.state_dir(), local.name());
+    let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
+    let mut probes: JoinSet<(String, Option<Duration>)> = JoinSet::new();
+    let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
+        while let Some(joined) = launches.try_join_next() {
+            match joined {
+                Ok((name, Ok(ids))) => {
+                    // Started or restarted: ready again only once probed.
+                    for id in &ids {
+                        ready.after_start.remove(id);
+                    }
+                    probe(ctx, local, &name, &ids, deadline, &mut probes);
+                    reconcile.launched(&name, ids);
+                }
+                Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
+                Err(e) => return Check::Failed(e.into()),
+            }
+        }
+        while let Some(Ok((id, passed))) = probes.try_join_next() {
+            if let Some(after) = passed {
+                ready.after_start.insert(id, after.as_secs_f64());
+            }
+        }
+        for (name, actions) in reconcile.launchable(began.elapsed()) {
+            if actions.iter().any(Action::changes_something) {
+                ctx.shell
+                    .status(format!("starting {}", describe_actions(&name, &actions)));
+            }
+            // A container the load balancer routes to is drained before it
+            // is replaced, as ECS deregisters a task before stopping it.
+            let drain = lb.clone().zip(deregistration_delay(local.stack(), &name));
+            let engine = local.engine.clone();
+            let stack = local.name().to_string();
+            launches.spawn(async move { (name, launch(&engine, &stack, actions, drain).await) });
+        }
+        match observe(ctx, local, reconcile, &ready, began.elapsed()).await {
+            Ok(()) if reconcile.done() => Check::Ready(()),
+            Ok(()) => Check::NotYet,
+            Err(e) => Check::Failed(e),
+        }
+    })
+    .await;
+    // What is kept: the stack's containers that exist (this run may have
+    // touched only some of them).
+    let mut containers: Vec<String> = reconcile
+        .services
+        .iter()
+        .flat_map(|s| s.ids.clone())
+        .collect();
+    if let Ok(members) = local.engine.members(local.name()).await {
+        containers.extend(members.into_iter().map(|m| m.id));
+    }
+    if let Err(e) = ready.save(&local.state_dir(), local.name(), &containers) {
+        ctx.shell.warn(format!(
+            "cannot keep readiness in {}: {e}",
+            local.state_dir().display()
+        ));
+    }
+    match result {
+        Ok(()) => Ok(()),
+        Err(GaveUp::Failed(e)) => Err(e.into()),
+        Err(GaveUp::TimedOut { .. }) => Err(Timeout {
+            after: timeout,
+            waiting: reconcile.waiting(),
+        }
+        .into()),
+        Err(GaveUp::Interrupted) => {
+            // Let creations under way finish: every container is labelled
+            // from its creation, so `geno down` finds all of them.
+            let _ = tokio::time::timeout(Duration::from_secs(30), async {
+                while launches.join_next().await.is_some() {}
+            })
+            .await;
+            ctx.shell.status(format!(
+                "{verb}: stopped; what was created carries the label geno.stack={}: `geno down` removes it",
+                local.name()
+            ));
+            Err(CliError::code(INTERRUPTED))
+        }
+    }
+}
+
+/// Probes each new container of a service with a health check until its
+/// first pass (Docker's own first check comes one interval after start).
+fn probe(
+    ctx: &Context,
+    local: &LocalStack,
+    service: &str,
+    ids: &[String],
+    deadline: Instant,
+    probes: &mut JoinSet<(String, Option<Duration>)>,
+) {
+    let Some(hc) = local
+        .stack()
+        .services
+        .get(service)
+        .and_then(|s| s.healthcheck.as_ref())
+    else {
+        return;
+    };
+    let Some(command) = probe_command(&hc.test.0) else {
+        return;
+    };
+    let started = Instant::now();
+    for id in ids {
+        let (engine, id, command, cancel) = (
+            local.engine.clone(),
+            id.clone(),
+            command.clone(),
+            ctx.cancel.clone(),
+        );
+        let timeout = hc.timeout.0;
+        probes.spawn(async move {
+            let passed = until_ready(
+                engine,
+                id.clone(),
+                command,
+                timeout,
+                started,
+                deadline,
+                cancel,
+            )
+            .await;
+            (id, passed)
+        });
+    }
+}
+
+/// Looks at every launched service's containers once (with what the
+/// readiness probes found); says when one becomes ready; `Err` with its
+/// logs when one failed.
+async fn observe(
+    ctx: &Context,
+    local: &LocalStack,
+    reconcile: &mut Reconcile,
+    ready: &ReadyRecord,
+    now: Duration,
+) -> anyhow::Result<()> {
+    for (service, ids) in reconcile.to_observe() {
+        let mut observations = Vec::new();
+        for id in &ids {
+            let mut o = local.engine.observe(id).await?;
+            o.ready_by_probe = ready.after_start.contains_key(id);
+            observations.push(o);
+        }
+        if let Some(r) = reconcile.observed(&service, &observations, now)
+            && r.changed
+        {
+            ctx.shell.status(format!(
+                "{} {} after {:.1}s",
+                r.service,
+                r.word,
+                r.after.as_secs_f64()
+            ));
+        }
+        if let Some((_, reason)) = reconcile.failed() {
+            let index = observations
+                .iter()
+                .position(|o| {
+                    matches!(o.state.as_str(), "exited" | "dead")
+                        || o.health.as_deref() == Some("unhealthy")
+                })
+                .unwrap_or(0);
+            return Err(failure(&local.engine, &service, &ids[index], reason)
+                .await
+                .into());
+        }
+    }
+    Ok(())
+}
+
+/// A failed service's container and its last log lines.
+async fn failure(engine: &Engine, service: &str, id: &str, reason: &str) -> ServiceFailure {
+    let container = engine
+        .inspect(id)
+        .await
+        .ok()
+        .and_then(|c| c.name)
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_else(|| id.to_string());
+    ServiceFailure {
+        service: service.to_string(),
+        container,
+        reason: reason.to_string(),
+        logs: engine.tail_logs(id, 30).await,
+    }
+}
+
+fn deregistration_delay(stack: &Stack, service: &str) -> Option<Duration> {
+    stack
+        .load_balancer
+        .as_ref()?
+        .target_groups
+        .values()
+        .filter(|g| g.service == service)
+        .map(|g| g.deregistration_delay.0)
+        .max()
+}
+
+/// Carries out one service's actions, its replicas in parallel; the IDs of
+/// its containers.
+async fn launch(
+    engine: &Engine,
+    stack: &str,
+    actions: Vec<Action>,
+    drain: Option<(LbState, Duration)>,
+) -> Result<Vec<String>, DockerError> {
+    let drain = &drain;
+    let results = join_all(actions.into_iter().map(|a| async move {
+        let leaving = match &a {
+            Action::Replace { old, .. } => Some(old),
+            Action::AsIs {
+                id,
+                how: InPlace::Restart,
+                ..
+            } => Some(id),
+            _ => None,
+        };
+        if let (Some(id), Some((lb, delay))) = (leaving, drain) {
+            daemon::drain(lb, id, *delay).await;
+        }
+        match a {
+            Action::Keep { id, .. } => Ok(id),
+            Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
+            Action::Create { desired } => {
+                engine
+                    .create_and_start(stack, &desired, kind_label(desired.kind))
+                    .await
+            }
+            Action::Replace { old, desired, .. } => {
+                engine
+                    .stop_and_remove(&old, desired.stop_grace_secs)
+                    .await?;
+                engine
+                    .create_and_start(stack, &desired, kind_label(desired.kind))
+                    .await
+            }
+            Action::Remove { id, .. } => Ok(id),
+            Action::AsIs {
+                id,
+                how,
+                grace_secs,
+                ..
+            } => match how {
+                InPlace::Leave => Ok(id),
+                InPlace::Start => engine.start(&id).await.map(|_| id),
+                InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
+            },
+        }
+    }))
+    .await;
+    results.into_iter().collect()
+}
+
+/// The load balancer process (started, or restarted if it serves another
+/// stack.yaml), then the target groups of `services` all healthy.
+pub async fn load_balancer(
+    ctx: &Context,
+    local: &LocalStack,
+    fast_health: Option<bool>,
+    services: &[String],
+    deadline: Instant,
+) -> CliResult {
+    let (lb, started_now) = daemon::ensure(
+        &local.loaded.source.path,
+        &local.state_dir(),
+        local.stack(),
+        fast_health,
+        ctx.settings.verbose > 0,
+    )
+    .await?;
+    let line = wait_for_targets(ctx, &lb, local.stack(), services, deadline).await?;
+    ctx.shell.status(format!(
+        "load balancer {} on http://{} ({line})",
+        if started_now { "started" } else { "running" },
+        lb.listeners.join(", http://")
+    ));
+    Ok(())
+}
+
+/// Waits until every target group fed by a long-running service has all
+/// its targets healthy; returns a line such as `api 1/1 healthy`.
+async fn wait_for_targets(
+    ctx: &Context,
+    lb: &LbState,
+    stack: &Stack,
+    services: &[String],
+    deadline: Instant,
+) -> CliResult<String> {
+    use crate::alb::health::State;
+    let groups: Vec<String> = stack
+        .load_balancer
+        .as_ref()
+        .map(|l| {
+            l.target_groups
+                .iter()
+                .filter(|(_, g)| {
+                    services.contains(&g.service)
+                        && stack
+                            .services
+                            .get(&g.service)
+                            .is_some_and(|s| s.kind == ServiceKind::Service)
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut report = Vec::new();
+    let mut line = String::new();
+    let result: Result<(), GaveUp<()>> =
+        wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
+            report = daemon::targets(lb).await.unwrap_or_default();
+            let mut parts = Vec::new();
+            let mut all = true;
+            for g in &groups {
+                let members: Vec<_> = report.iter().filter(|r| r.target_group == *g).collect();
+                let healthy = members.iter().filter(|r| r.state == State::Healthy).count();
+                let registered = members
+                    .iter()
+                    .filter(|r| r.state != State::Draining)
+                    .count();
+                all &= registered > 0 && healthy == registered;
+                parts.push(format!("{g} {healthy}/{registered} healthy"));
+            }
+            line = parts.join(", ");
+            if all { Check::Ready(()) } else { Check::NotYet }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(line),
+        Err(GaveUp::Interrupted) => {
+            ctx.shell.status(
+                "stopped while the load balancer's targets turned healthy; the stack keeps running",
+            );
+            Err(CliError::code(INTERRUPTED))
+        }
+        Err(_) => {
+            let detail: Vec<String> = report
+                .iter()
+                .filter(|r| r.state != State::Healthy)
+                .map(|r| {
+                    format!(
+                        "{} {} ({}: {})",
+                        r.container,
+                        r.state.as_str(),
+                        r.reason.as_deref().unwrap_or("-"),
+                        r.description
+                    )
+                })
+                .collect();
+            Err(anyhow::anyhow!(
+                "the load balancer's targets did not all turn healthy: {line}{}",
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  {}", detail.join("\n  "))
+                }
+            )
+            .into())
+        }
+    }
+}
+
+/// Waits until the load balancer has `container` healthy in every target
+/// group it belongs to (after a restart, before the next replica goes).
+pub async fn target_healthy(
+    ctx: &Context,
+    lb: &LbState,
+    container: &str,
+    deadline: Instant,
+) -> CliResult {
+    use crate::alb::health::State;
+    let mut last = String::new();
+    let result: Result<(), GaveUp<()>> =
+        wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
+            let report = daemon::targets(lb).await.unwrap_or_default();
+            let mine: Vec<_> = report
+                .iter()
+                .filter(|r| r.container == container && r.state != State::Draining)
+                .collect();
+            last = mine
+                .iter()
+                .map(|r| format!("{} in {}", r.state.as_str(), r.target_group))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !mine.is_empty() && mine.iter().all(|r| r.state == State::Healthy) {
+                Check::Ready(())
+            } else {
+                Check::NotYet
+            }
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(GaveUp::Interrupted) => Err(CliError::code(INTERRUPTED)),
+        Err(_) => Err(anyhow::anyhow!(
+            "the load balancer did not see {container} healthy in time ({})",
+            if last.is_empty() {
+                "not registered".to_string()
+            } else {
+                last
+            }
+        )
+        .into()),
+    }
+}
