@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Aws;
 use crate::docker::{DockerError, Engine};
 use crate::shell::Shell;
-use crate::stack::{LoadError, LoadOptions, Loaded, load, profiles};
+use crate::stack::{LoadError, LoadOptions, Loaded, load};
 
 /// Settings every command shares, resolved from arguments and environment.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ impl Context {
     /// the command line (`geno up flower` runs flower whatever its profile).
     pub fn load_targeting(&self, env: &str, targets: &[String]) -> Result<Loaded, LoadError> {
         let mut loaded = load(&self.settings.file, &self.settings.load_options(env))?;
-        profiles::select(&mut loaded, &self.settings.profiles, targets)?;
+        loaded.select_profiles(&self.settings.profiles, targets)?;
         Ok(loaded)
     }
 

@@ -17,6 +17,7 @@ use super::interp::{EnvFileError, Lookup, interpolate, parse_env_file};
 use super::model::{
     Environment, ImageBuild, LoadBalancer, Secret, Service, SmokeStep, Stack, VolumeSpec,
 };
+use super::profiles::{self, ProfileError};
 use super::validate::{LOCAL_ENV, validate};
 use super::yaml::{self, Kind, Node, Span};
 
@@ -101,6 +102,24 @@ impl Loaded {
     pub fn environment(&self) -> Option<&Environment> {
         self.stack.environments.get(&self.env)
     }
+
+    /// Keeps in `stack` the services of the active profiles (see
+    /// `profiles::select`); the others go to `disabled`.
+    pub fn select_profiles(
+        &mut self,
+        requested: &[String],
+        targets: &[String],
+    ) -> Result<(), ProfileError> {
+        let env_profiles = self
+            .environment()
+            .map(|e| e.profiles.clone())
+            .unwrap_or_default();
+        let selection =
+            profiles::select(&mut self.stack.services, &env_profiles, requested, targets)?;
+        self.profiles = selection.active;
+        self.disabled = selection.disabled;
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +145,7 @@ pub enum LoadError {
     #[error("{0}")]
     Invalid(Invalid),
     #[error(transparent)]
-    Profile(#[from] super::profiles::ProfileError),
+    Profile(#[from] ProfileError),
 }
 
 /// Everything wrong with a stack file, already rendered against its source.

@@ -8,7 +8,6 @@
 use indexmap::IndexMap;
 
 use super::de::did_you_mean;
-use super::load::Loaded;
 use super::model::Service;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,16 +47,24 @@ pub fn enabled(service: &Service, active: &[String]) -> bool {
     service.profiles.is_empty() || service.profiles.iter().any(|p| active.contains(p))
 }
 
-/// Leaves out of `loaded.stack` the services outside the active profiles:
-/// the environment's `profiles`, `requested` (the command line and
+/// The services of a selection: those of the active profiles, and the
+/// ones left out.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub active: Vec<String>,
+    pub disabled: IndexMap<String, Service>,
+}
+
+/// Leaves out of `services` those outside the active profiles: the
+/// environment's (`env_profiles`), `requested` (the command line and
 /// `GENO_PROFILES`), and the profiles of the services in `targets`.
-/// The left-out services are kept in `loaded.disabled`.
 pub fn select(
-    loaded: &mut Loaded,
+    services: &mut IndexMap<String, Service>,
+    env_profiles: &[String],
     requested: &[String],
     targets: &[String],
-) -> Result<(), ProfileError> {
-    let known = declared(loaded.stack.services.values());
+) -> Result<Selection, ProfileError> {
+    let known = declared(services.values());
     for name in requested {
         if !known.contains(name) {
             return Err(ProfileError::Unknown {
@@ -66,31 +73,25 @@ pub fn select(
             });
         }
     }
-    let mut active: Vec<String> = loaded
-        .environment()
-        .map(|e| e.profiles.clone())
-        .unwrap_or_default();
+    let mut active: Vec<String> = env_profiles.to_vec();
     active.extend(requested.iter().cloned());
     for t in targets {
-        if let Some(svc) = loaded.stack.services.get(t) {
+        if let Some(svc) = services.get(t) {
             active.extend(svc.profiles.iter().cloned());
         }
     }
     active.sort();
     active.dedup();
-    let services = std::mem::take(&mut loaded.stack.services);
-    let (kept, left): (IndexMap<_, _>, IndexMap<_, _>) =
-        services.into_iter().partition(|(_, s)| enabled(s, &active));
-    loaded.stack.services = kept;
-    loaded.disabled = left;
-    loaded.profiles = active;
-    Ok(())
+    let (kept, disabled): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(services)
+        .into_iter()
+        .partition(|(_, s)| enabled(s, &active));
+    *services = kept;
+    Ok(Selection { active, disabled })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::stack::load::{Source, load_source};
+    use crate::stack::load::{Loaded, Source, load_source};
     use std::collections::BTreeMap;
 
     const TEXT: &str = "\
@@ -139,7 +140,7 @@ environments:
     #[test]
     fn without_profiles_only_the_services_without_any_run() {
         let mut l = load("local");
-        select(&mut l, &[], &[]).unwrap();
+        l.select_profiles(&[], &[]).unwrap();
         assert_eq!(names(&l), (vec!["db", "api"], vec!["flower", "pgadmin"]));
         assert!(l.profiles.is_empty());
     }
@@ -147,14 +148,14 @@ environments:
     #[test]
     fn a_profile_turns_on_every_service_in_it() {
         let mut l = load("local");
-        select(&mut l, &strings(&["debug"]), &[]).unwrap();
+        l.select_profiles(&strings(&["debug"]), &[]).unwrap();
         assert_eq!(names(&l), (vec!["db", "api", "flower", "pgadmin"], vec![]));
     }
 
     #[test]
     fn naming_a_service_turns_on_its_profiles() {
         let mut l = load("local");
-        select(&mut l, &[], &strings(&["pgadmin"])).unwrap();
+        l.select_profiles(&[], &strings(&["pgadmin"])).unwrap();
         // pgadmin's profiles are debug and tools: flower (debug) comes too.
         assert_eq!(l.profiles, strings(&["debug", "tools"]));
         assert_eq!(names(&l).1, Vec::<&str>::new());
@@ -163,14 +164,14 @@ environments:
     #[test]
     fn an_environment_brings_its_own_profiles() {
         let mut l = load("demo");
-        select(&mut l, &[], &[]).unwrap();
+        l.select_profiles(&[], &[]).unwrap();
         assert_eq!(names(&l), (vec!["db", "api", "pgadmin"], vec!["flower"]));
     }
 
     #[test]
     fn an_unknown_profile_is_an_error_naming_the_known_ones() {
         let mut l = load("local");
-        let err = select(&mut l, &strings(&["debgu"]), &[]).unwrap_err();
+        let err = l.select_profiles(&strings(&["debgu"]), &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "unknown profile `debgu` (did you mean `debug`?); profiles in stack.yaml: debug, tools"
