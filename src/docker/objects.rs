@@ -238,24 +238,9 @@ impl Engine {
 
     /// SIGTERM, then SIGKILL after `grace` seconds; then remove.
     pub async fn stop_and_remove(&self, id: &str, grace: u64) -> Result<(), DockerError> {
-        match self
-            .docker
-            .stop_container(
-                id,
-                Some(StopContainerOptions {
-                    t: Some(grace.min(i32::MAX as u64) as i32),
-                    signal: None,
-                }),
-            )
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => return Ok(()),
-            // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => {}
-            Err(e) => return Err(e.into()),
+        match self.stop(id, grace).await {
+            Err(DockerError::Api(e)) if is_not_found(&e) => return Ok(()),
+            other => other?,
         }
         self.remove(id).await
     }

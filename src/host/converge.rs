@@ -128,7 +128,7 @@ pub async fn converge(
             }
             // A container the load balancer routes to is drained before it
             // is replaced, as ECS deregisters a task before stopping it.
-            let drain = lb.clone().zip(deregistration_delay(local.stack(), &name));
+            let drain = lb.clone().zip(local.stack().deregistration_delay(&name));
             let engine = local.engine.clone();
             let stack = local.name().to_string();
             launches.spawn(async move { (name, launch(&engine, &stack, actions, drain).await) });
@@ -284,17 +284,6 @@ async fn failure(engine: &Engine, service: &str, id: &str, reason: &str) -> Serv
         reason: reason.to_string(),
         logs: engine.tail_logs(id, 30).await,
     }
-}
-
-fn deregistration_delay(stack: &Stack, service: &str) -> Option<Duration> {
-    stack
-        .load_balancer
-        .as_ref()?
-        .target_groups
-        .values()
-        .filter(|g| g.service == service)
-        .map(|g| g.deregistration_delay.0)
-        .max()
 }
 
 /// Carries out one service's actions, its replicas in parallel; the IDs of

@@ -121,6 +121,17 @@ impl LocalStack {
         )
     }
 
+    /// The stack's lock for `verb` (see `lock::StackLock`): waits for
+    /// another geno to finish, or with `no_wait` fails at once.
+    pub async fn lock(
+        &self,
+        ctx: &Context,
+        verb: &str,
+        no_wait: bool,
+    ) -> Result<lock::StackLock, lock::LockError> {
+        lock::StackLock::acquire(&self.state_dir(), self.name(), verb, no_wait, &ctx.shell).await
+    }
+
     /// The containers of `services` (not one-off runs), in the order
     /// stack.yaml declares the services, replicas in order.
     pub async fn containers(&self, services: &[String]) -> anyhow::Result<Vec<Member>> {

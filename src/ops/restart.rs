@@ -13,7 +13,6 @@ use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::converge::{Wait, converge, load_balancer, target_healthy};
-use crate::host::lock::StackLock;
 use crate::local::plan::{Action, InPlace};
 use crate::local::reconcile::Reconcile;
 use crate::proxy::daemon;
@@ -28,14 +27,7 @@ pub async fn restart(ctx: &Context, opts: RestartOptions) -> CliResult {
     let began = Instant::now();
     let wait = Wait::from_now(opts.timeout);
     let local = LocalStack::open_for(ctx, &opts.services).await?;
-    let _lock = StackLock::acquire(
-        &local.state_dir(),
-        local.name(),
-        "restart",
-        opts.no_wait,
-        &ctx.shell,
-    )
-    .await?;
+    let _lock = local.lock(ctx, "restart", opts.no_wait).await?;
     let named = local.selected(&opts.services);
     let containers = local.containers(&named).await?;
     if let Some(missing) = named
@@ -47,13 +39,7 @@ pub async fn restart(ctx: &Context, opts: RestartOptions) -> CliResult {
         )
         .into());
     }
-    let routed = |service: &str| {
-        local
-            .stack()
-            .load_balancer
-            .as_ref()
-            .is_some_and(|l| l.target_groups.values().any(|g| g.service == service))
-    };
+    let routed = |service: &str| local.stack().deregistration_delay(service).is_some();
     // Drain and re-register through a load balancer that runs and is current.
     if named.iter().any(|s| routed(s)) {
         load_balancer(ctx, &local, None, &named, wait.deadline).await?;

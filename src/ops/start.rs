@@ -9,7 +9,6 @@ use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::converge::{Wait, converge, load_balancer};
-use crate::host::lock::StackLock;
 use crate::local::plan::{Action, InPlace};
 use crate::local::reconcile::Reconcile;
 use crate::stack::ServiceKind;
@@ -23,14 +22,7 @@ pub struct StartOptions {
 pub async fn start(ctx: &Context, opts: StartOptions) -> CliResult {
     let wait = Wait::from_now(opts.timeout);
     let local = LocalStack::open_for(ctx, &opts.services).await?;
-    let _lock = StackLock::acquire(
-        &local.state_dir(),
-        local.name(),
-        "start",
-        opts.no_wait,
-        &ctx.shell,
-    )
-    .await?;
+    let _lock = local.lock(ctx, "start", opts.no_wait).await?;
     let named = local.selected(&opts.services);
     let selected = local.stack().with_dependencies(&named);
     let containers = local.containers(&selected).await?;

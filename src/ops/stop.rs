@@ -8,7 +8,6 @@ use futures_util::future::join_all;
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
-use crate::host::lock::StackLock;
 use crate::proxy::daemon;
 
 pub struct StopOptions {
@@ -18,14 +17,7 @@ pub struct StopOptions {
 
 pub async fn stop(ctx: &Context, opts: StopOptions) -> CliResult {
     let local = LocalStack::open_for(ctx, &opts.services).await?;
-    let _lock = StackLock::acquire(
-        &local.state_dir(),
-        local.name(),
-        "stop",
-        opts.no_wait,
-        &ctx.shell,
-    )
-    .await?;
+    let _lock = local.lock(ctx, "stop", opts.no_wait).await?;
     let named = local.selected(&opts.services);
     let lb = daemon::running(&local.state_dir(), local.name()).await;
     let containers = local.containers(&named).await?;
@@ -39,13 +31,7 @@ pub async fn stop(ctx: &Context, opts: StopOptions) -> CliResult {
             continue;
         }
         let svc = &local.stack().services[service];
-        let delay = local.stack().load_balancer.as_ref().and_then(|l| {
-            l.target_groups
-                .values()
-                .filter(|g| g.service == *service)
-                .map(|g| g.deregistration_delay.0)
-                .max()
-        });
+        let delay = local.stack().deregistration_delay(service);
         let grace = svc.stop_grace_period.as_secs();
         let results = join_all(running.iter().map(|c| {
             let (lb, engine) = (&lb, &local.engine);

@@ -29,7 +29,6 @@ use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::converge::{Wait, converge, load_balancer};
 use crate::host::image::stack_image;
-use crate::host::lock::StackLock;
 use crate::local::plan::{self, Action, DesiredContainer, names};
 use crate::local::reconcile::{Reconcile, state_word};
 use crate::local::secrets;
@@ -53,14 +52,7 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
     let wait = Wait::from_now(opts.timeout);
     let local = LocalStack::open_for(ctx, &opts.services).await?;
     // One geno changes a stack at a time; held until `up` returns.
-    let _lock = StackLock::acquire(
-        &local.state_dir(),
-        local.name(),
-        "up",
-        opts.no_wait,
-        &ctx.shell,
-    )
-    .await?;
+    let _lock = local.lock(ctx, "up", opts.no_wait).await?;
     let selected = if opts.services.is_empty() {
         local.selected(&[])
     } else {

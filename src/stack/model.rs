@@ -513,6 +513,18 @@ impl Stack {
             .collect()
     }
 
+    /// How long the load balancer drains a target of `service` (the longest
+    /// of its target groups'); `None` when no target group routes to it.
+    pub fn deregistration_delay(&self, service: &str) -> Option<Duration> {
+        self.load_balancer
+            .as_ref()?
+            .target_groups
+            .values()
+            .filter(|g| g.service == service)
+            .map(|g| g.deregistration_delay.0)
+            .max()
+    }
+
     /// The ALB target group name (at most 32 characters on AWS).
     pub fn target_group_name(&self, group: &str, env: &str) -> String {
         format!("{}-{group}-{env}", self.name)
