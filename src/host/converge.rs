@@ -118,6 +118,11 @@ pub async fn converge(
         }
         while let Some(Ok((id, passed))) = probes.try_join_next() {
             if let Some(after) = passed {
+                // The load balancer checks it at once rather than at its
+                // next interval (and takes back one drained for a restart).
+                if let Some(lb) = &lb {
+                    daemon::ready(lb, &id).await;
+                }
                 ready.after_start.insert(id, after.as_secs_f64());
             }
         }
@@ -358,6 +363,13 @@ pub async fn load_balancer(
         ctx.settings.verbose > 0,
     )
     .await?;
+    // Everything converged is ready: none of it stays held out of rotation
+    // (a restart whose geno was killed before it said so).
+    for m in local.containers(services).await? {
+        if m.running() && local.stack().deregistration_delay(&m.service).is_some() {
+            daemon::ready(&lb, &m.id).await;
+        }
+    }
     let line = wait_for_targets(ctx, &lb, local.stack(), services, deadline).await?;
     ctx.shell.status(format!(
         "load balancer {} on http://{} ({line})",

@@ -1,5 +1,7 @@
 //! The proxy's admin endpoint on loopback, for geno's other verbs:
-//! `GET /targets`, `POST /drain?container=ID`, `POST /shutdown`, `GET /health`.
+//! `GET /targets`, `POST /drain?container=ID` (out of rotation, and kept
+//! out while it restarts), `POST /ready?container=ID` (back in, checked at
+//! once), `POST /shutdown`, `GET /health`.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -66,10 +68,7 @@ async fn handle(
             )
         }
         (&Method::POST, "/drain") => {
-            let Some(container) = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("container="))
-            else {
+            let Some(container) = container_of(&query) else {
                 return json(
                     StatusCode::BAD_REQUEST,
                     serde_json::json!({"error": "container= is required"}),
@@ -105,6 +104,16 @@ async fn handle(
                 serde_json::json!({"targets": found, "waited_ms": started.elapsed().as_millis() as u64}),
             )
         }
+        (&Method::POST, "/ready") => match container_of(&query) {
+            None => json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"error": "container= is required"}),
+            ),
+            Some(container) => {
+                let found = table.lock().expect("target table lock").ready(container);
+                json(StatusCode::OK, serde_json::json!({"targets": found}))
+            }
+        },
         (&Method::POST, "/shutdown") => {
             shutdown.cancel();
             json(StatusCode::OK, serde_json::json!({"status": "stopping"}))
@@ -114,4 +123,12 @@ async fn handle(
             serde_json::json!({"error": "unknown admin path"}),
         ),
     }
+}
+
+/// The `container=` of an admin query.
+fn container_of(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("container="))
+        .filter(|c| !c.is_empty())
 }

@@ -133,6 +133,19 @@ pub async fn drain(state: &LbState, container: &str, delay: Duration) {
     .await;
 }
 
+/// Tells the load balancer that a container passed its own health
+/// command: a drained one may be registered again, and its targets are
+/// checked at once.
+pub async fn ready(state: &LbState, container: &str) {
+    let _ = admin_call(
+        &state.admin,
+        hyper::Method::POST,
+        &format!("/ready?container={container}"),
+        Duration::from_secs(2),
+    )
+    .await;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LbError {
     #[error("cannot start the load balancer: {0}")]
@@ -416,7 +429,15 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
     let mut heart = wait::every(Duration::from_millis(100), &shutdown);
     while heart.next().await {
         let due: Vec<(String, String, SocketAddr)> = {
-            let reg = table.lock().expect("target table lock");
+            let mut reg = table.lock().expect("target table lock");
+            let now = reg.take_check_now();
+            for g in &reg.groups {
+                for t in &g.targets {
+                    if now.contains(&t.container) || now.contains(&t.name) {
+                        next.remove(&(g.name.clone(), t.container.clone()));
+                    }
+                }
+            }
             reg.groups
                 .iter()
                 .flat_map(|g| {

@@ -1,6 +1,7 @@
 //! Target groups and their targets, shared by the server (which routes),
 //! the health checker, discovery and the admin endpoint.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,7 +46,17 @@ pub enum Pick {
 #[derive(Debug, Default)]
 pub struct TargetTable {
     pub groups: Vec<Group>,
+    /// Containers drained for a restart in place (same ID): discovery does
+    /// not register them again until geno says they are ready, or, if geno
+    /// never does (it was killed), until `HOLD_AT_MOST` has passed.
+    held: HashMap<String, Instant>,
+    /// Targets to check at the next health tick rather than at their interval.
+    check_now: HashSet<String>,
 }
+
+/// How long a drained container that still runs is kept out of rotation
+/// without word from geno that it is ready again.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(120);
 
 pub type Shared = Arc<Mutex<TargetTable>>;
 
@@ -74,6 +85,8 @@ impl TargetTable {
                     next: 0,
                 })
                 .collect(),
+            held: HashMap::new(),
+            check_now: HashSet::new(),
         }
     }
 
@@ -121,10 +134,16 @@ impl TargetTable {
 
     /// Registers what runs now and drains what no longer does.
     pub fn sync(&mut self, group: &str, running: &[(String, String, SocketAddr)]) {
+        self.held.retain(|_, since| since.elapsed() < HOLD_AT_MOST);
+        let held = std::mem::take(&mut self.held);
         let Some(g) = self.group_mut(group) else {
+            self.held = held;
             return;
         };
         for (id, name, addr) in running {
+            if held.contains_key(id) || held.contains_key(name) {
+                continue;
+            }
             let known = g.targets.iter_mut().find(|t| t.container == *id);
             match known {
                 Some(t) if t.addr != *addr => t.addr = *addr,
@@ -144,17 +163,21 @@ impl TargetTable {
             }
         }
         for t in g.targets.iter_mut() {
-            if t.draining_since.is_none() && !running.iter().any(|(id, _, _)| *id == t.container) {
+            let runs = running.iter().any(|(id, _, _)| *id == t.container);
+            if t.draining_since.is_none() && !runs {
                 t.health.drain();
                 t.draining_since = Some(Instant::now());
                 tracing::info!(target_group = %group, target = %t.name, "deregistered (draining)");
             }
         }
+        self.held = held;
         self.expire();
     }
 
-    /// Drains one container's targets now (before `geno up` replaces it).
+    /// Drains one container's targets now (before geno replaces or
+    /// restarts it) and keeps it out until `ready` names it (see `held`).
     pub fn drain(&mut self, container: &str) -> usize {
+        self.held.insert(container.to_string(), Instant::now());
         let mut n = 0;
         for g in &mut self.groups {
             for t in g
@@ -170,6 +193,28 @@ impl TargetTable {
             }
         }
         n
+    }
+
+    /// geno's word that a container passed its own health command: it may
+    /// be registered again, and its targets are checked at the next tick
+    /// (a first pass makes a new target healthy) instead of waiting out
+    /// the interval from a check made while it was still starting.
+    pub fn ready(&mut self, container: &str) -> usize {
+        self.held.remove(container);
+        let mut n = 0;
+        for t in self.groups.iter().flat_map(|g| g.targets.iter()) {
+            if (t.container == container || t.name == container) && t.draining_since.is_none() {
+                n += 1;
+            }
+        }
+        self.check_now.insert(container.to_string());
+        n
+    }
+
+    /// Whether a target is due for a check now, whatever its interval
+    /// (consumed by the health checker, which asks once per tick).
+    pub fn take_check_now(&mut self) -> HashSet<String> {
+        std::mem::take(&mut self.check_now)
     }
 
     /// Whether a draining container has no requests left (or its delay ran out).
@@ -320,6 +365,35 @@ mod tests {
         inflight.fetch_sub(1, Ordering::SeqCst);
         assert!(r.drained("id1"));
         assert!(r.report().is_empty());
+    }
+
+    #[test]
+    fn a_container_drained_for_a_restart_stays_out_until_geno_says_it_is_ready() {
+        let mut r = table(0);
+        r.sync("web", &members(2));
+        r.record("web", "id1", &Check::Pass);
+        r.record("web", "id2", &Check::Pass);
+        assert_eq!(r.drain("id1"), 1);
+        assert!(r.drained("id1"));
+        // Still running (the restart has not begun): not registered again.
+        r.sync("web", &members(2));
+        assert!((0..4).all(|_| picked(&mut r).as_deref() == Some("web-2")));
+        assert!(r.take_check_now().is_empty());
+        // Ready: registered anew (initial, no traffic) and checked at once.
+        assert_eq!(r.ready("id1"), 0, "not registered until the next sync");
+        assert_eq!(r.take_check_now(), HashSet::from(["id1".to_string()]));
+        r.sync("web", &members(2));
+        let report = r.report();
+        assert_eq!(
+            report
+                .iter()
+                .map(|t| (t.container.as_str(), t.state))
+                .collect::<Vec<_>>(),
+            [("web-2", State::Healthy), ("web-1", State::Initial)]
+        );
+        r.record("web", "id1", &Check::Pass);
+        let names: std::collections::BTreeSet<_> = (0..4).filter_map(|_| picked(&mut r)).collect();
+        assert_eq!(names.len(), 2, "both replicas serve again");
     }
 
     #[test]
