@@ -5,8 +5,9 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
 
 # Everything that does not depend on the code comes first, so a code change
-# rebuilds only the last three steps (each step is a container commit).
+# rebuilds only the last two steps (each step is a container commit).
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -29,7 +30,10 @@ RUN if ls /tmp/deps/*.whl >/dev/null 2>&1; then \
 
 # The package and its config (.dockerignore lets nothing else in: no env
 # files, no tests, no secrets). Code stays owned by root, read-only to the app.
+# It runs from /app, not from an installed copy in site-packages: the files
+# under /app/genonaut are what every process imports (PYTHONPATH=/app, set
+# above with the other variables so that it costs no step of its own), here
+# and on ECS, so a file `geno up --watch` syncs there is what runs after a
+# restart.
 COPY . .
-RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation . \
- && rm -rf build genonaut.egg-info
 USER genonaut

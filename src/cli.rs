@@ -98,8 +98,12 @@ pub enum Command {
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         timeout: Dur,
         /// After the stack is up, follow its logs (Ctrl-C detaches).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         attach: bool,
+        /// After the stack is up, act on file changes by the services'
+        /// `develop.watch` rules (Ctrl-C stops watching; the stack keeps running).
+        #[arg(long)]
+        watch: bool,
         /// Load balancer health checks ten times as often (thresholds stay;
         /// rendered ECS settings keep stack.yaml's values).
         #[arg(long)]
@@ -130,6 +134,13 @@ pub enum Command {
         #[arg(long)]
         fast_health: bool,
     },
+    /// Act on file changes in a running stack by its `develop.watch` rules.
+    ///
+    /// Files are copied into every replica, then the rule's action: restart
+    /// in place until ready (the load balancer drains each replica), exec a
+    /// command, or rebuild the image and replace the services on it.
+    /// Ctrl-C stops watching and leaves the stack running.
+    Watch,
     /// Stop and remove the stack's containers and network (volumes with --volumes).
     Down {
         /// Also remove named volumes, and the data in them.
@@ -326,6 +337,7 @@ impl Command {
     fn graceful(&self) -> Option<&'static str> {
         match self {
             Command::Up { .. } => Some("geno up"),
+            Command::Watch => Some("geno watch"),
             Command::Restart { .. } => Some("geno restart"),
             Command::Start { .. } => Some("geno start"),
             Command::Smoke { .. } => Some("geno smoke"),
@@ -354,6 +366,7 @@ impl Command {
                 services,
                 timeout,
                 attach,
+                watch,
                 fast_health,
                 no_wait,
                 no_limits,
@@ -362,6 +375,7 @@ impl Command {
                     services,
                     timeout: timeout.0,
                     attach,
+                    watch,
                     fast_health,
                     no_wait,
                     no_limits,
@@ -372,6 +386,7 @@ impl Command {
                 ops::smoke::smoke(ctx, ops::smoke::SmokeOptions { env, url, junit }).await
             }
             Command::Lb { fast_health } => ops::lb::lb(ctx, fast_health).await,
+            Command::Watch => ops::watch::watch(ctx).await,
             Command::Down { volumes, no_wait } => {
                 ops::down::down(ctx, ops::down::DownOptions { volumes, no_wait }).await
             }

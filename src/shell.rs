@@ -28,6 +28,19 @@ pub struct Shell {
     colour_err: bool,
     /// Colour on stdout (log prefixes).
     colour_out: bool,
+    /// While above zero, progress lines show only under `-v` (see `hushed`).
+    hush: std::sync::atomic::AtomicUsize,
+}
+
+/// Progress hushed while it lives (see `Shell::hushed`).
+pub struct Hush<'a>(&'a Shell);
+
+impl Drop for Hush<'_> {
+    fn drop(&mut self) {
+        self.0
+            .hush
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Shell {
@@ -49,6 +62,7 @@ impl Shell {
             json,
             colour_err: !no_colour && io::stderr().is_terminal(),
             colour_out: !no_colour && io::stdout().is_terminal(),
+            hush: Default::default(),
         }
     }
 
@@ -63,6 +77,7 @@ impl Shell {
             json,
             colour_err: false,
             colour_out: false,
+            hush: Default::default(),
         }
     }
 
@@ -138,16 +153,27 @@ impl Shell {
         self.write_err(line.as_bytes());
     }
 
-    /// A line of progress on stderr, as it is.
+    /// A line of progress on stderr, as it is (only under `-v` while hushed).
     pub fn status(&self, message: impl Display) {
-        self.write_err(format!("{message}\n").as_bytes());
+        if self.hush.load(std::sync::atomic::Ordering::SeqCst) == 0 || self.verbose() {
+            self.write_err(format!("{message}\n").as_bytes());
+        }
     }
 
     /// Progress a person asked for with `-v`.
     pub fn verbose_status(&self, message: impl Display) {
         if self.verbose() {
-            self.status(message);
+            self.write_err(format!("{message}\n").as_bytes());
         }
+    }
+
+    /// Hushes progress lines while the guard lives: shared machinery
+    /// (converge's "starting …", "… ready after …") under a verb that says
+    /// one line of its own per piece of work, as the edit loop does.
+    /// Warnings and errors still show.
+    pub fn hushed(&self) -> Hush<'_> {
+        self.hush.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Hush(self)
     }
 
     /// `warning: …` on stderr.

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod container;
 pub mod exec;
+pub mod files;
 pub mod objects;
 pub mod push;
 
@@ -43,6 +44,9 @@ pub enum DockerError {
     },
     #[error("Docker engine: {}", short_reason(.0))]
     Api(#[from] bollard::errors::Error),
+    /// Preparing a request failed on this side (packing files, …).
+    #[error("{0}")]
+    Local(String),
 }
 
 /// Where bollard will connect, for messages.

@@ -109,7 +109,7 @@ pub async fn converge(
                     for id in &ids {
                         ready.after_start.remove(id);
                     }
-                    probe(ctx, local, &name, &ids, deadline, &mut probes);
+                    probe(ctx, local, &name, &ids, deadline, &mut probes, lb.as_ref());
                     reconcile.launched(&name, ids);
                 }
                 Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
@@ -118,10 +118,10 @@ pub async fn converge(
         }
         while let Some(Ok((id, passed))) = probes.try_join_next() {
             if let Some(after) = passed {
-                // The load balancer checks it at once rather than at its
-                // next interval (and takes back one drained for a restart).
+                tracing::info!(container = %id, ?after, "probe passed");
+                // Ready: the load balancer checks it at once.
                 if let Some(lb) = &lb {
-                    daemon::ready(lb, &id).await;
+                    daemon::admit(lb, &id).await;
                 }
                 ready.after_start.insert(id, after.as_secs_f64());
             }
@@ -194,6 +194,7 @@ fn probe(
     ids: &[String],
     deadline: Instant,
     probes: &mut JoinSet<(String, Option<Duration>)>,
+    lb: Option<&LbState>,
 ) {
     let Some(hc) = local
         .stack()
@@ -207,12 +208,16 @@ fn probe(
         return;
     };
     let started = Instant::now();
+    let gate = lb
+        .filter(|_| local.stack().deregistration_delay(service).is_some())
+        .cloned();
     for id in ids {
-        let (engine, id, command, cancel) = (
+        let (engine, id, command, cancel, gate) = (
             local.engine.clone(),
             id.clone(),
             command.clone(),
             ctx.cancel.clone(),
+            gate.clone(),
         );
         let timeout = hc.timeout.0;
         probes.spawn(async move {
@@ -224,6 +229,7 @@ fn probe(
                 started,
                 deadline,
                 cancel,
+                gate,
             )
             .await;
             (id, passed)
@@ -310,9 +316,27 @@ async fn launch(
             } => Some(id),
             _ => None,
         };
+        let t = Instant::now();
         if let (Some(id), Some((lb, delay))) = (leaving, drain) {
             daemon::drain(lb, id, *delay).await;
+            tracing::info!(container = %id, after = ?t.elapsed(), "drained");
         }
+        let id = act(engine, stack, a).await?;
+        tracing::info!(container = %id, after = ?t.elapsed(), "launched");
+        // Started: the load balancer takes it in (a restarted one again)
+        // and checks it often until its first pass.
+        if let Some((lb, _)) = drain {
+            daemon::admit(lb, &id).await;
+        }
+        Ok(id)
+    }))
+    .await;
+    results.into_iter().collect()
+}
+
+/// One action on the engine; the container's ID.
+async fn act(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerError> {
+    {
         match a {
             Action::Keep { id, .. } => Ok(id),
             Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
@@ -341,9 +365,7 @@ async fn launch(
                 InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
             },
         }
-    }))
-    .await;
-    results.into_iter().collect()
+    }
 }
 
 /// The load balancer process (started, or restarted if it serves another
@@ -367,7 +389,7 @@ pub async fn load_balancer(
     // (a restart whose geno was killed before it said so).
     for m in local.containers(services).await? {
         if m.running() && local.stack().deregistration_delay(&m.service).is_some() {
-            daemon::ready(&lb, &m.id).await;
+            daemon::admit(&lb, &m.id).await;
         }
     }
     let line = wait_for_targets(ctx, &lb, local.stack(), services, deadline).await?;

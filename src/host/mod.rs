@@ -1,6 +1,7 @@
 //! The stack on this machine's Docker engine, as the local verbs share it:
 //! opening it (stack.yaml for `local` and the engine), its secrets, its one
-//! image (`image`), commands in its containers (`exec`), and what `down`
+//! image (`image`), commands in its containers (`exec`), restarting in
+//! place (`restart`), the edit loop (`watch`, `sync`), and what `down`
 //! needs even when stack.yaml no longer loads.
 
 pub mod converge;
@@ -9,6 +10,10 @@ pub mod image;
 pub mod lock;
 pub mod logs;
 pub mod probe;
+pub mod restart;
+pub mod sync;
+pub mod up;
+pub mod watch;
 
 use std::path::PathBuf;
 

@@ -1,9 +1,12 @@
 //! The local stack: what should run (desired containers), how it compares
 //! with what runs, how `up` reconciles one with the other, and local
-//! secret values. Pure except `secrets`, which
-//! keeps generated values under `.geno/`.
+//! secret values, and the edit loop's batching and planning (`watch`).
+//! Pure but for the small records kept under `.geno/` (`secrets`, the
+//! readiness and sync records).
 
+pub mod drift;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;
 pub mod secrets;
+pub mod watch;

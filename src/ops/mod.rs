@@ -23,3 +23,4 @@ pub mod start;
 pub mod stop;
 pub mod up;
 pub mod validate;
+pub mod watch;

@@ -37,6 +37,10 @@ pub struct Row {
     /// error, was restarted by the engine, or was killed for memory).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub last_logs: Vec<String>,
+    /// Files `geno up --watch` (or a hand) put into it: it runs more than
+    /// its image, and `geno smoke` vouches for nothing while it does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synced_files: Vec<String>,
 }
 
 /// Log lines shown for a container that crashed.
@@ -88,6 +92,22 @@ pub async fn ps(ctx: &Context, services: &[String]) -> CliResult {
             shell.out_line(format!("  | {line}"))?;
         }
     }
+    let synced: Vec<&Row> = rows.iter().filter(|r| !r.synced_files.is_empty()).collect();
+    if !synced.is_empty() {
+        shell.out_line(format!(
+            "\n{}; a container with synced files runs more than its image: `geno up` replaces it, and `geno smoke` records no verification meanwhile",
+            synced
+                .iter()
+                .map(|r| format!(
+                    "{} runs {} synced file{}",
+                    r.container,
+                    r.synced_files.len(),
+                    if r.synced_files.len() == 1 { "" } else { "s" }
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+    }
     match (&lb, wanted) {
         (Some(state), _) => {
             shell.out_line(format!(
@@ -96,7 +116,7 @@ pub async fn ps(ctx: &Context, services: &[String]) -> CliResult {
                 if current {
                     ""
                 } else {
-                    " serves an older stack.yaml; `geno up` restarts it"
+                    " serves an older stack.yaml (or another geno build); `geno up` restarts it"
                 }
             ))?;
             shell.table(&target_table(&targets))?;
@@ -177,13 +197,15 @@ pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec
     let stack = &local.loaded.stack;
     let ready = ReadyRecord::load(&local.state_dir(), local.name());
     let mut rows = Vec::new();
-    for m in local
+    let members: Vec<crate::docker::Member> = local
         .engine
         .members(&stack.name)
         .await?
         .into_iter()
         .filter(|m| services.is_empty() || services.contains(&m.service))
-    {
+        .collect();
+    let drift = crate::host::sync::drift(local, &members).await?;
+    for m in members {
         let inspect = local.engine.inspect(&m.id).await?;
         let state = inspect.state.clone().unwrap_or_default();
         let running = state.running.unwrap_or(false);
@@ -224,6 +246,11 @@ pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec
                 None
             },
             last_logs,
+            synced_files: drift
+                .iter()
+                .find(|d| d.id == m.id)
+                .map(|d| d.files.clone())
+                .unwrap_or_default(),
         });
     }
     rows.sort_by_key(|r| {

@@ -27,7 +27,18 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
         if report.passed
             && let Some(image) = &report.image_id
         {
-            verify(ctx, &local, &report, image)?;
+            // A container into which files were synced no longer runs its
+            // image: the run vouches for nothing that promote could ship.
+            let members = local.engine.members(local.name()).await?;
+            let drift = crate::host::sync::drift(&local, &members).await?;
+            if drift.is_empty() {
+                verify(ctx, &local, &report, image)?;
+            } else {
+                ctx.shell.warn(format!(
+                    "not verified: {}; `geno up` rebuilds the image from them, then `geno smoke` can vouch for it",
+                    crate::host::sync::describe(&drift)
+                ));
+            }
         }
         report
     } else {

@@ -1,7 +1,8 @@
 //! The proxy's admin endpoint on loopback, for geno's other verbs:
 //! `GET /targets`, `POST /drain?container=ID` (out of rotation, and kept
-//! out while it restarts), `POST /ready?container=ID` (back in, checked at
-//! once), `POST /shutdown`, `GET /health`.
+//! out while it restarts), `POST /admit?container=ID` (just (re)started:
+//! registered and checked at once, then often until it passes),
+//! `POST /shutdown`, `GET /health`.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -104,13 +105,13 @@ async fn handle(
                 serde_json::json!({"targets": found, "waited_ms": started.elapsed().as_millis() as u64}),
             )
         }
-        (&Method::POST, "/ready") => match container_of(&query) {
+        (&Method::POST, "/admit") => match container_of(&query) {
             None => json(
                 StatusCode::BAD_REQUEST,
                 serde_json::json!({"error": "container= is required"}),
             ),
             Some(container) => {
-                let found = table.lock().expect("target table lock").ready(container);
+                let found = table.lock().expect("target table lock").admit(container);
                 json(StatusCode::OK, serde_json::json!({"targets": found}))
             }
         },

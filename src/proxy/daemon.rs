@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::server::Proxy;
-use super::targets::{Shared, TargetReport, TargetTable};
+use super::targets::{FAST_CHECK, Shared, TargetReport, TargetTable};
 use super::{admin, server, timing};
 use crate::alb::health::Check;
 use crate::docker::Engine;
@@ -46,10 +46,24 @@ pub fn log_path(state_dir: &Path, stack: &str) -> PathBuf {
     state_dir.join(stack).join("lb.log")
 }
 
-/// What the running proxy must match: its configuration and flags.
+/// What the running proxy must match: its configuration and flags, and
+/// the geno that serves it (a proxy left running by an older build of
+/// geno speaks an older admin protocol, so an upgrade replaces it).
 pub fn config_hash(lb: &LoadBalancer, fast: bool, verbose: bool) -> String {
-    let json = serde_json::to_vec(&(lb, fast, verbose)).unwrap_or_default();
+    let json = serde_json::to_vec(&(lb, fast, verbose, build_identity())).unwrap_or_default();
     hex::encode(&Sha256::digest(json)[..12])
+}
+
+/// This geno build: its version and its executable's modification time.
+fn build_identity() -> String {
+    let modified = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}@{modified}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Whether a running proxy serves `lb` as stack.yaml says it now (with
@@ -122,6 +136,16 @@ pub async fn targets(state: &LbState) -> Option<Vec<TargetReport>> {
     serde_json::from_slice(&body).ok()
 }
 
+/// Whether every target of container `id` is healthy (and it has one).
+pub async fn healthy(state: &LbState, id: &str) -> bool {
+    use crate::alb::health::State;
+    let Some(report) = targets(state).await else {
+        return false;
+    };
+    let mine: Vec<_> = report.iter().filter(|r| r.id == id).collect();
+    !mine.is_empty() && mine.iter().all(|r| r.state == State::Healthy)
+}
+
 /// Stops routing to a container and waits for its requests to finish.
 pub async fn drain(state: &LbState, container: &str, delay: Duration) {
     let _ = admin_call(
@@ -133,14 +157,13 @@ pub async fn drain(state: &LbState, container: &str, delay: Duration) {
     .await;
 }
 
-/// Tells the load balancer that a container passed its own health
-/// command: a drained one may be registered again, and its targets are
-/// checked at once.
-pub async fn ready(state: &LbState, container: &str) {
+/// Tells the load balancer that geno has just started or restarted a
+/// container (see `TargetTable::admit`).
+pub async fn admit(state: &LbState, container: &str) {
     let _ = admin_call(
         &state.admin,
         hyper::Method::POST,
-        &format!("/ready?container={container}"),
+        &format!("/admit?container={container}"),
         Duration::from_secs(2),
     )
     .await;
@@ -370,39 +393,34 @@ async fn discover(
     shutdown: CancellationToken,
 ) {
     let network = names::network(&stack);
-    let mut addresses: HashMap<String, std::net::IpAddr> = HashMap::new();
     let mut heart = wait::every(Duration::from_secs(1), &shutdown);
     while heart.next().await {
-        match engine.members(&stack).await {
-            Ok(members) => {
-                let mut running: Vec<(String, String, String)> = Vec::new();
-                for m in members
-                    .into_iter()
-                    .filter(|m| m.running() && m.kind == "service")
-                {
-                    if !addresses.contains_key(&m.id)
-                        && let Ok(inspect) = engine.inspect(&m.id).await
-                        && let Some(ip) = inspect
+        match engine.stack_containers(&stack).await {
+            Ok(summaries) => {
+                // The address as the listing has it now: a container that
+                // restarts in place may come back with another one.
+                let running: Vec<(String, String, String, std::net::IpAddr)> = summaries
+                    .iter()
+                    .filter_map(|c| {
+                        let m = crate::docker::Member::from_summary(c);
+                        let ip = c
                             .network_settings
-                            .and_then(|n| n.networks)
-                            .and_then(|n| n.get(&network).cloned())
-                            .and_then(|e| e.ip_address)
-                            .and_then(|ip| ip.parse().ok())
-                    {
-                        addresses.insert(m.id.clone(), ip);
-                    }
-                    running.push((m.id, m.name, m.service));
-                }
-                addresses.retain(|id, _| running.iter().any(|(r, _, _)| r == id));
+                            .as_ref()
+                            .and_then(|n| n.networks.as_ref())
+                            .and_then(|n| n.get(&network))
+                            .and_then(|e| e.ip_address.as_deref())
+                            .and_then(|ip| ip.parse().ok())?;
+                        (m.running() && m.kind == "service")
+                            .then_some((m.id, m.name, m.service, ip))
+                    })
+                    .collect();
                 let mut reg = table.lock().expect("target table lock");
                 for (group, spec) in &lb.target_groups {
                     let members: Vec<(String, String, SocketAddr)> = running
                         .iter()
-                        .filter(|(_, _, service)| *service == spec.service)
-                        .filter_map(|(id, name, _)| {
-                            addresses.get(id).map(|ip| {
-                                (id.clone(), name.clone(), SocketAddr::new(*ip, spec.port))
-                            })
+                        .filter(|(_, _, service, _)| *service == spec.service)
+                        .map(|(id, name, _, ip)| {
+                            (id.clone(), name.clone(), SocketAddr::new(*ip, spec.port))
                         })
                         .collect();
                     reg.sync(group, &members);
@@ -428,38 +446,49 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
         .collect();
     let mut heart = wait::every(Duration::from_millis(100), &shutdown);
     while heart.next().await {
-        let due: Vec<(String, String, SocketAddr)> = {
+        let due: Vec<(String, String, SocketAddr, bool)> = {
             let mut reg = table.lock().expect("target table lock");
             let now = reg.take_check_now();
+            let mut candidates = Vec::new();
             for g in &reg.groups {
-                for t in &g.targets {
+                for t in g.targets.iter().filter(|t| t.draining_since.is_none()) {
                     if now.contains(&t.container) || now.contains(&t.name) {
                         next.remove(&(g.name.clone(), t.container.clone()));
                     }
+                    candidates.push((
+                        g.name.clone(),
+                        t.container.clone(),
+                        t.name.clone(),
+                        t.addr,
+                        t.health.state,
+                    ));
                 }
             }
-            reg.groups
-                .iter()
-                .flat_map(|g| {
-                    g.targets
-                        .iter()
-                        .filter(|t| t.draining_since.is_none())
-                        .map(move |t| (g.name.clone(), t.container.clone(), t.addr))
-                })
-                .filter(|(g, c, _)| {
+            candidates
+                .into_iter()
+                .filter(|(g, c, ..)| {
                     next.get(&(g.clone(), c.clone()))
                         .is_none_or(|at| Instant::now() >= *at)
                 })
+                .map(|(g, c, name, addr, state)| {
+                    let quick = reg.fast(&c, &name, state);
+                    (g, c, addr, quick)
+                })
                 .collect()
         };
-        for (group, container, addr) in due {
+        for (group, container, addr, quick) in due {
             let Some(spec) = lb.target_groups.get(&group) else {
                 continue;
             };
             let t = timing(&spec.health_check, fast);
             next.insert(
                 (group.clone(), container.clone()),
-                Instant::now() + t.interval,
+                Instant::now()
+                    + if quick {
+                        FAST_CHECK.min(t.interval)
+                    } else {
+                        t.interval
+                    },
             );
             let hc = spec.health_check.clone();
             let matcher = matchers.get(&group).cloned();
@@ -483,6 +512,11 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
                         }
                     },
                 };
+                // A just-(re)started target's failures while it starts do
+                // not count (see `TargetTable::admit`).
+                if quick && check != Check::Pass {
+                    return;
+                }
                 table
                     .lock()
                     .expect("target table lock")

@@ -46,17 +46,33 @@ pub enum Pick {
 #[derive(Debug, Default)]
 pub struct TargetTable {
     pub groups: Vec<Group>,
-    /// Containers drained for a restart in place (same ID): discovery does
-    /// not register them again until geno says they are ready, or, if geno
-    /// never does (it was killed), until `HOLD_AT_MOST` has passed.
-    held: HashMap<String, Instant>,
+    /// Containers drained for a restart in place (same ID), with their
+    /// targets: discovery does not register them again until geno admits
+    /// them (`admit`), or, if geno never does (it was killed), until
+    /// `HOLD_AT_MOST` has passed.
+    held: HashMap<String, Held>,
     /// Targets to check at the next health tick rather than at their interval.
     check_now: HashSet<String>,
+    /// Containers geno has just started or restarted: while their targets
+    /// are `initial` they are checked every `FAST_CHECK`, and a failed
+    /// check does not count (the app is starting), until `FAST_FOR` ends.
+    fast: HashMap<String, Instant>,
+}
+
+#[derive(Debug)]
+struct Held {
+    since: Instant,
+    /// (group, container ID, name, address) of each target it had.
+    targets: Vec<(String, String, String, SocketAddr)>,
 }
 
 /// How long a drained container that still runs is kept out of rotation
 /// without word from geno that it is ready again.
 pub const HOLD_AT_MOST: Duration = Duration::from_secs(120);
+/// The cadence of checks on a target geno has just (re)started.
+pub const FAST_CHECK: Duration = Duration::from_millis(100);
+/// How long that cadence lasts at most.
+pub const FAST_FOR: Duration = Duration::from_secs(120);
 
 pub type Shared = Arc<Mutex<TargetTable>>;
 
@@ -64,7 +80,11 @@ pub type Shared = Arc<Mutex<TargetTable>>;
 pub struct TargetReport {
     pub target_group: String,
     pub service: String,
+    /// The container's name.
     pub container: String,
+    /// The container's ID.
+    #[serde(default)]
+    pub id: String,
     pub address: String,
     pub state: State,
     pub reason: Option<String>,
@@ -87,6 +107,7 @@ impl TargetTable {
                 .collect(),
             held: HashMap::new(),
             check_now: HashSet::new(),
+            fast: HashMap::new(),
         }
     }
 
@@ -122,6 +143,7 @@ impl TargetTable {
                     target_group: g.name.clone(),
                     service: g.spec.service.clone(),
                     container: t.name.clone(),
+                    id: t.container.clone(),
                     address: t.addr.to_string(),
                     state: t.health.state,
                     reason: t.health.reason.map(|r| r.code().to_string()),
@@ -134,7 +156,7 @@ impl TargetTable {
 
     /// Registers what runs now and drains what no longer does.
     pub fn sync(&mut self, group: &str, running: &[(String, String, SocketAddr)]) {
-        self.held.retain(|_, since| since.elapsed() < HOLD_AT_MOST);
+        self.held.retain(|_, h| h.since.elapsed() < HOLD_AT_MOST);
         let held = std::mem::take(&mut self.held);
         let Some(g) = self.group_mut(group) else {
             self.held = held;
@@ -175,10 +197,10 @@ impl TargetTable {
     }
 
     /// Drains one container's targets now (before geno replaces or
-    /// restarts it) and keeps it out until `ready` names it (see `held`).
+    /// restarts it) and keeps it out until `admit` names it (see `held`).
     pub fn drain(&mut self, container: &str) -> usize {
-        self.held.insert(container.to_string(), Instant::now());
         let mut n = 0;
+        let mut targets = Vec::new();
         for g in &mut self.groups {
             for t in g
                 .targets
@@ -186,29 +208,83 @@ impl TargetTable {
                 .filter(|t| t.container == container || t.name == container)
             {
                 if t.draining_since.is_none() {
+                    targets.push((g.name.clone(), t.container.clone(), t.name.clone(), t.addr));
                     t.health.drain();
                     t.draining_since = Some(Instant::now());
                 }
                 n += 1;
             }
         }
+        self.held.insert(
+            container.to_string(),
+            Held {
+                since: Instant::now(),
+                targets,
+            },
+        );
         n
     }
 
-    /// geno's word that a container passed its own health command: it may
-    /// be registered again, and its targets are checked at the next tick
-    /// (a first pass makes a new target healthy) instead of waiting out
-    /// the interval from a check made while it was still starting.
-    pub fn ready(&mut self, container: &str) -> usize {
-        self.held.remove(container);
-        let mut n = 0;
-        for t in self.groups.iter().flat_map(|g| g.targets.iter()) {
-            if (t.container == container || t.name == container) && t.draining_since.is_none() {
-                n += 1;
+    /// geno's word that it has just (re)started a container: one drained
+    /// for a restart is registered again at once (a new, `initial`
+    /// target, as ECS registers a new task), and its targets are checked
+    /// from the next tick every `FAST_CHECK` until one passes — the ALB's
+    /// rule that a new target needs one passing check, without waiting
+    /// out an interval. Failed checks meanwhile do not count against it.
+    /// Returns how many targets it has now.
+    pub fn admit(&mut self, container: &str) -> usize {
+        if let Some(held) = self.held.remove(container) {
+            for (group, id, name, addr) in held.targets {
+                let Some(g) = self.group_mut(&group) else {
+                    continue;
+                };
+                if !g
+                    .targets
+                    .iter()
+                    .any(|t| t.container == id && t.draining_since.is_none())
+                {
+                    tracing::info!(target_group = %group, target = %name, %addr, "registered (restarted)");
+                    g.targets.push(Target {
+                        container: id,
+                        name,
+                        addr,
+                        health: TargetHealth::new(),
+                        inflight: Arc::new(AtomicUsize::new(0)),
+                        draining_since: None,
+                        registered_at: Instant::now(),
+                    });
+                }
             }
         }
+        self.fast
+            .insert(container.to_string(), Instant::now() + FAST_FOR);
         self.check_now.insert(container.to_string());
-        n
+        self.groups
+            .iter()
+            .flat_map(|g| g.targets.iter())
+            .filter(|t| {
+                (t.container == container || t.name == container) && t.draining_since.is_none()
+            })
+            .count()
+    }
+
+    /// Whether a target is checked at the fast cadence (see `admit`);
+    /// ends the cadence for a target past its first checks.
+    pub fn fast(&mut self, container: &str, name: &str, state: State) -> bool {
+        let now = Instant::now();
+        self.fast.retain(|_, until| *until > now);
+        let key = if self.fast.contains_key(container) {
+            container
+        } else if self.fast.contains_key(name) {
+            name
+        } else {
+            return false;
+        };
+        if state == State::Initial {
+            return true;
+        }
+        self.fast.remove(key);
+        false
     }
 
     /// Whether a target is due for a check now, whatever its interval
@@ -368,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn a_container_drained_for_a_restart_stays_out_until_geno_says_it_is_ready() {
+    fn a_container_drained_for_a_restart_stays_out_until_geno_admits_it() {
         let mut r = table(0);
         r.sync("web", &members(2));
         r.record("web", "id1", &Check::Pass);
@@ -379,10 +455,10 @@ mod tests {
         r.sync("web", &members(2));
         assert!((0..4).all(|_| picked(&mut r).as_deref() == Some("web-2")));
         assert!(r.take_check_now().is_empty());
-        // Ready: registered anew (initial, no traffic) and checked at once.
-        assert_eq!(r.ready("id1"), 0, "not registered until the next sync");
+        // Restarted: registered anew at once (initial, no traffic), checked
+        // at the next tick and then at the fast cadence while initial.
+        assert_eq!(r.admit("id1"), 1);
         assert_eq!(r.take_check_now(), HashSet::from(["id1".to_string()]));
-        r.sync("web", &members(2));
         let report = r.report();
         assert_eq!(
             report
@@ -391,7 +467,19 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("web-2", State::Healthy), ("web-1", State::Initial)]
         );
+        assert!(r.fast("id1", "web-1", State::Initial));
+        assert!(
+            !r.fast("id2", "web-2", State::Healthy),
+            "only what geno admitted"
+        );
+        r.sync("web", &members(2));
+        assert_eq!(r.report().len(), 2, "discovery does not register it twice");
         r.record("web", "id1", &Check::Pass);
+        assert!(
+            !r.fast("id1", "web-1", State::Healthy),
+            "past its first checks: normal cadence"
+        );
+        assert!(!r.fast("id1", "web-1", State::Initial), "and it stays so");
         let names: std::collections::BTreeSet<_> = (0..4).filter_map(|_| picked(&mut r)).collect();
         assert_eq!(names.len(), 2, "both replicas serve again");
     }

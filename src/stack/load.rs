@@ -99,6 +99,39 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Problems found after loading (against the engine, say), located in
+    /// the file and rendered like validation's: `Err` to return as is.
+    pub fn invalid(&self, problems: Vec<super::diag::Problem>) -> LoadError {
+        let root = super::yaml::parse(&self.source.text).ok();
+        let diagnostics = problems
+            .into_iter()
+            .map(|p| {
+                let location = root.as_ref().map(|root| {
+                    super::diag::Location::new(
+                        &self.source.display,
+                        &self.source.text,
+                        super::diag::locate(root, &p.path, p.at),
+                    )
+                });
+                let path = p.dotted_path();
+                super::diag::Diagnostic {
+                    message: if path.is_empty() {
+                        p.message
+                    } else {
+                        format!("{path}: {}", p.message)
+                    },
+                    location,
+                    label: p.label,
+                    help: p.help,
+                }
+            })
+            .collect();
+        LoadError::Invalid(Invalid {
+            file: self.source.display.clone(),
+            diagnostics,
+        })
+    }
+
     pub fn environment(&self) -> Option<&Environment> {
         self.stack.environments.get(&self.env)
     }
@@ -401,7 +434,8 @@ pub fn load_source(
         }
     };
 
-    let problems = validate(&stack, env);
+    let mut problems = validate(&stack, env);
+    problems.extend(super::develop::check_paths(&stack, &source.dir()));
     if !problems.is_empty() {
         let mut diagnostics: Vec<Diagnostic> = problems
             .into_iter()

@@ -4,6 +4,7 @@
 //! every command shares one view of what stack.yaml means.
 
 pub mod de;
+pub mod develop;
 pub mod diag;
 pub mod graph;
 pub mod interp;

@@ -166,6 +166,86 @@ pub struct Service {
     /// How it runs on this machine, where that differs from ECS.
     #[serde(default, skip_serializing_if = "is_default")]
     pub local: LocalRun,
+    /// The edit loop: what `geno up --watch` does when files change.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub develop: Develop,
+}
+
+/// Compose's `develop` section: watch rules for `geno up --watch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Develop {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<WatchRule>,
+}
+
+/// One watch rule: files under `path` that change set off `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRule {
+    /// A file or directory, relative to stack.yaml.
+    pub path: String,
+    pub action: WatchAction,
+    /// Where `path` lands in the container (sync actions): an absolute
+    /// path inside the image's working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Patterns (.dockerignore syntax) relative to `path` whose changes
+    /// are ignored; `.dockerignore` applies as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// `sync+exec`: the command run in each replica after a sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<WatchExec>,
+    /// Sync the whole of `path` when watching starts (a running container
+    /// may hold older files than the tree).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub initial_sync: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WatchAction {
+    /// Copy the changed files into every replica; the process picks them up itself.
+    #[serde(rename = "sync")]
+    Sync,
+    /// Copy, then restart each replica in place and wait until it is ready.
+    #[serde(rename = "sync+restart")]
+    SyncRestart,
+    /// Copy, then run `exec.command` in each replica.
+    #[serde(rename = "sync+exec")]
+    SyncExec,
+    /// Rebuild the image and replace the services whose image changed.
+    #[serde(rename = "rebuild")]
+    Rebuild,
+    /// Restart each replica in place (no copy).
+    #[serde(rename = "restart")]
+    Restart,
+}
+
+impl WatchAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchAction::Sync => "sync",
+            WatchAction::SyncRestart => "sync+restart",
+            WatchAction::SyncExec => "sync+exec",
+            WatchAction::Rebuild => "rebuild",
+            WatchAction::Restart => "restart",
+        }
+    }
+
+    /// Whether the action copies files into the containers.
+    pub fn syncs(self) -> bool {
+        matches!(
+            self,
+            WatchAction::Sync | WatchAction::SyncRestart | WatchAction::SyncExec
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchExec {
+    pub command: Command,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -157,6 +157,7 @@ impl<'a> Checks<'a> {
             if let Some(hc) = &svc.healthcheck {
                 self.container_health(name, hc);
             }
+            self.watch(name, svc);
             if svc.replicas == 0 {
                 self.push(Problem::new(
                     path!["services", name, "replicas"],
@@ -298,6 +299,87 @@ impl<'a> Checks<'a> {
                     )),
                     Some(_) => {}
                 }
+            }
+        }
+    }
+
+    /// `develop.watch`: each action with the fields it needs and no others
+    /// (the paths themselves are checked against the files by `develop`).
+    fn watch(&mut self, service: &str, svc: &super::model::Service) {
+        use super::model::WatchAction;
+        for (i, rule) in svc.develop.watch.iter().enumerate() {
+            let at = |field: &str| path!["services", service, "develop", "watch", i, field];
+            let action = rule.action.as_str();
+            if svc.kind == ServiceKind::Job {
+                self.push(Problem::new(
+                    path!["services", service, "develop", "watch", i],
+                    At::Key,
+                    format!("`{service}` is a job: it runs once, so there is nothing to sync into or restart"),
+                ).help("put the rule on the long-running services that use these files"));
+                continue;
+            }
+            if rule.path.trim().is_empty() {
+                self.push(Problem::new(
+                    at("path"),
+                    At::Value,
+                    "path must not be empty",
+                ));
+            }
+            match (&rule.target, rule.action.syncs()) {
+                (None, true) => self.push(
+                    Problem::new(
+                        path!["services", service, "develop", "watch", i],
+                        At::Key,
+                        format!(
+                            "a `{action}` rule needs `target`: where the files go in the container"
+                        ),
+                    )
+                    .help("e.g. `target: /app/genonaut` for `path: genonaut`"),
+                ),
+                (Some(t), true) if !t.starts_with('/') || t.split('/').any(|p| p == "..") => self
+                    .push(Problem::new(
+                        at("target"),
+                        At::Value,
+                        format!("target must be an absolute path without `..`, found `{t}`"),
+                    )),
+                (Some(_), false) => self.push(Problem::new(
+                    at("target"),
+                    At::Key,
+                    format!("`{action}` copies nothing; `target` is only for sync actions"),
+                )),
+                _ => {}
+            }
+            match (&rule.exec, rule.action) {
+                (None, WatchAction::SyncExec) => self.push(Problem::new(
+                    path!["services", service, "develop", "watch", i],
+                    At::Key,
+                    "a `sync+exec` rule needs `exec: { command: [...] }`",
+                )),
+                (Some(e), WatchAction::SyncExec) if e.command.0.is_empty() => self.push(
+                    Problem::new(at("exec"), At::Value, "exec.command must not be empty"),
+                ),
+                (Some(_), a) if a != WatchAction::SyncExec => self.push(Problem::new(
+                    at("exec"),
+                    At::Key,
+                    format!("`exec` belongs to `sync+exec` rules; this one is `{action}`"),
+                )),
+                _ => {}
+            }
+            if rule.action == WatchAction::Rebuild
+                && let Some(image) = &svc.image
+            {
+                self.push(Problem::new(
+                    at("action"),
+                    At::Value,
+                    format!("`rebuild` rebuilds the stack's image, but `{service}` runs `{image}`"),
+                ));
+            }
+            if rule.initial_sync && !rule.action.syncs() {
+                self.push(Problem::new(
+                    at("initial_sync"),
+                    At::Key,
+                    format!("`initial_sync` is for sync actions; this one is `{action}`"),
+                ));
             }
         }
     }

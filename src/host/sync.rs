@@ -1,0 +1,163 @@
+//! Files into the stack's containers for the edit loop (`geno up
+//! --watch`), recorded before they are copied, and whether a container
+//! still runs its image (`drift`), which `smoke` and `up` ask.
+
+use std::collections::BTreeSet;
+
+use super::LocalStack;
+use crate::docker::Member;
+use crate::docker::files::FileIn;
+use crate::local::drift::{SyncRecord, drifted};
+use crate::local::watch::ServiceWork;
+
+/// What a sync did to each container of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Synced {
+    pub copied: usize,
+    pub deleted: usize,
+}
+
+/// Copies a service's changed files into each of its containers and
+/// removes its deleted ones; a file that vanished since the batch was
+/// made counts as deleted. The sync record is written first, so a watch
+/// killed half-way still leaves the containers marked as drifted.
+pub async fn sync(
+    local: &LocalStack,
+    containers: &[Member],
+    work: &ServiceWork,
+) -> anyhow::Result<Synced> {
+    let mut files = Vec::new();
+    let mut delete: Vec<String> = work
+        .delete
+        .iter()
+        .map(|(_, target)| target.clone())
+        .collect();
+    for (rel, target) in &work.copy {
+        let path = local.dir().join(rel);
+        match std::fs::read(&path) {
+            Ok(data) => {
+                let mode = file_mode(&path);
+                files.push(FileIn {
+                    path: target.clone(),
+                    data,
+                    mode,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => delete.push(target.clone()),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
+    }
+    let state_dir = local.state_dir();
+    let mut record = SyncRecord::load(&state_dir, local.name());
+    let touched: Vec<String> = files
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(delete.iter().cloned())
+        .collect();
+    for c in containers {
+        record.add(&c.id, touched.iter().cloned());
+    }
+    let existing: Vec<String> = local
+        .engine
+        .members(local.name())
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    record.save(&state_dir, local.name(), &existing)?;
+    for c in containers {
+        local.engine.put_files(&c.id, &files).await?;
+        if c.running() {
+            local.engine.remove_paths(&c.id, &delete).await?;
+        }
+    }
+    Ok(Synced {
+        copied: files.len(),
+        deleted: delete.len(),
+    })
+}
+
+fn file_mode(path: &std::path::Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            // Readable by the image's unprivileged user, as COPY leaves code.
+            return (meta.permissions().mode() & 0o777) | 0o444;
+        }
+    }
+    0o644
+}
+
+/// A container that no longer runs only its image, and the files that differ.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub id: String,
+    pub container: String,
+    pub files: Vec<String>,
+}
+
+/// The stack's containers (of `members`) that differ from their image by
+/// synced files: those geno recorded and those the engine lists under a
+/// service's sync targets. Containers of services without watch rules or
+/// records cost no engine call.
+pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec<Drift>> {
+    let record = SyncRecord::load(&local.state_dir(), local.name());
+    let mut out = Vec::new();
+    for m in members {
+        let targets: Vec<String> = local
+            .loaded
+            .declared
+            .services
+            .get(&m.service)
+            .map(|s| {
+                s.develop
+                    .watch
+                    .iter()
+                    .filter_map(|r| r.target.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let recorded: Option<&BTreeSet<String>> = record.synced.get(&m.id);
+        if targets.is_empty() && recorded.is_none() {
+            continue;
+        }
+        let changed: Vec<String> = local
+            .engine
+            .changes(&m.id)
+            .await?
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        let files = drifted(&changed, &targets, recorded);
+        if !files.is_empty() {
+            out.push(Drift {
+                id: m.id.clone(),
+                container: m.name.clone(),
+                files,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// "api-1 runs 3 synced files, celery-1 runs 1" for a message.
+pub fn describe(drift: &[Drift]) -> String {
+    drift
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let n = d.files.len();
+            if i == 0 {
+                format!(
+                    "{} runs {n} synced file{}",
+                    d.container,
+                    if n == 1 { "" } else { "s" }
+                )
+            } else {
+                format!("{} runs {n}", d.container)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

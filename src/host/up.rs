@@ -1,0 +1,181 @@
+//! Phases 1 and 2 of bringing services up, as `geno up` and the edit
+//! loop's rebuild share them: what the services need (secrets, images,
+//! the stack image, network, volumes) and what to do to each container,
+//! a container that runs synced files counting as changed.
+
+use futures_util::future::join_all;
+
+use super::LocalStack;
+use crate::context::Context;
+use crate::docker::container::actual_from;
+use crate::host::image::stack_image;
+use crate::local::plan::{self, Action, DesiredContainer, names};
+use crate::local::secrets;
+
+/// Phase 1: Everything the selected services need; their containers as
+/// stack.yaml asks for them.
+pub async fn prepare(
+    ctx: &Context,
+    local: &LocalStack,
+    selected: &[String],
+) -> anyhow::Result<Vec<DesiredContainer>> {
+    let stack = local.stack();
+    let engine = &local.engine;
+    let chosen = || {
+        stack
+            .services
+            .iter()
+            .filter(|(name, _)| selected.contains(name))
+            .map(|(_, svc)| svc)
+    };
+    let mut secret_names: Vec<String> = chosen().flat_map(|s| s.secrets.clone()).collect();
+    secret_names.sort();
+    secret_names.dedup();
+    let resolved = local.secrets(&secret_names)?;
+    for svc in chosen() {
+        if let Some(image) = &svc.image {
+            engine
+                .ensure_image(
+                    image,
+                    "set the variable that names it (e.g. POSTGRES_IMAGE) to an image this machine has, or build local stand-ins with scripts/images.sh",
+                )
+                .await?;
+        }
+    }
+    let image_id = if chosen().any(|s| s.is_app()) {
+        Some(stack_image(local, &ctx.shell).await?)
+    } else {
+        None
+    };
+    warn_on_new_passwords(ctx, local, &resolved).await?;
+    let network = engine
+        .ensure_network(&stack.name, &names::network(&stack.name))
+        .await?;
+    if network.duplicates_removed > 0 {
+        ctx.shell.warn(format!(
+            "found more than one network {}; kept one, removed {} other(s){}",
+            names::network(&stack.name),
+            network.duplicates_removed,
+            if network.containers_removed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " and the containers on them ({}), recreated below",
+                    network.containers_removed.join(", ")
+                )
+            }
+        ));
+    }
+    for volume in stack.volumes.keys() {
+        engine
+            .ensure_volume(&stack.name, volume, &names::volume(&stack.name, volume))
+            .await?;
+    }
+    Ok(
+        plan::desired_containers(stack, image_id.as_deref(), &resolved.values, &local.dir())
+            .into_iter()
+            .filter(|d| selected.contains(&d.service))
+            .collect(),
+    )
+}
+
+/// New passwords cannot open a database initialised with old ones: say so
+/// before the first container fails to log in.
+async fn warn_on_new_passwords(
+    ctx: &Context,
+    local: &LocalStack,
+    resolved: &secrets::Resolved,
+) -> anyhow::Result<()> {
+    if resolved.generated.is_empty() {
+        return Ok(());
+    }
+    let existing: Vec<String> = local
+        .engine
+        .stack_volumes(local.name())
+        .await?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    if !existing.is_empty() {
+        ctx.shell.warn(format!(
+            "generated new values for {} but volume {} already exists; a database in it keeps its old password. \
+             `geno down --volumes` removes the volume and its data, or put the old values back in {}",
+            resolved.generated.join(", "),
+            existing.join(", "),
+            resolved.store.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Phase 2: What to do to each selected container. On a whole-stack `up`,
+/// containers stack.yaml no longer asks for (or whose profile is off) go;
+/// with services named, nothing outside them is touched.
+pub async fn plan_changes(
+    ctx: &Context,
+    local: &LocalStack,
+    desired: &[DesiredContainer],
+    whole: bool,
+) -> anyhow::Result<Vec<Action>> {
+    let engine = &local.engine;
+    let members = engine.members(local.name()).await?;
+    let actual: Vec<_> = members
+        .iter()
+        .map(actual_from)
+        .filter(|a| {
+            whole
+                || desired
+                    .iter()
+                    .any(|d| Some(&d.service) == a.service.as_ref())
+        })
+        .collect();
+    let mut actions = plan::plan(desired, &actual);
+    // A container into which files were synced runs more than its image:
+    // replaced, so what runs is the image again (and smoke can vouch for it).
+    let kept: Vec<crate::docker::Member> = members
+        .into_iter()
+        .filter(|m| {
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Keep { id, .. } if *id == m.id))
+        })
+        .collect();
+    for d in super::sync::drift(local, &kept).await? {
+        for a in actions.iter_mut() {
+            if let Action::Keep { id, desired } = a
+                && *id == d.id
+            {
+                let why = format!(
+                    "it runs {} synced file{}",
+                    d.files.len(),
+                    if d.files.len() == 1 { "" } else { "s" }
+                );
+                *a = Action::Replace {
+                    old: id.clone(),
+                    desired: desired.clone(),
+                    why,
+                };
+            }
+        }
+    }
+    let removals: Vec<(&String, &String, &String)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Remove { id, name, why } => Some((id, name, why)),
+            _ => None,
+        })
+        .collect();
+    for (_, name, why) in &removals {
+        ctx.shell.status(format!("removing {name} ({why})"));
+    }
+    for r in join_all(
+        removals
+            .iter()
+            .map(|(id, _, _)| engine.stop_and_remove(id, 10)),
+    )
+    .await
+    {
+        r?;
+    }
+    Ok(actions)
+}
