@@ -155,7 +155,27 @@ pub async fn converge(
     if let Ok(members) = local.engine.members(local.name()).await {
         containers.extend(members.into_iter().map(|m| m.id));
     }
-    if let Err(e) = ready.save(&local.state_dir(), local.name(), &containers) {
+    // Other converges may run beside this one (the edit loop restarts
+    // services at once): only the containers this one launched are its to
+    // write; the rest is taken from the record as it is now.
+    let launched: Vec<&String> = reconcile
+        .services
+        .iter()
+        .flat_map(|s| s.ids.iter())
+        .collect();
+    let saved = {
+        static RECORD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = RECORD.lock().unwrap_or_else(|p| p.into_inner());
+        let mut now = ReadyRecord::load(&local.state_dir(), local.name());
+        for id in launched {
+            match ready.after_start.get(id) {
+                Some(after) => now.after_start.insert(id.clone(), *after),
+                None => now.after_start.remove(id),
+            };
+        }
+        now.save(&local.state_dir(), local.name(), &containers)
+    };
+    if let Err(e) = saved {
         ctx.shell.warn(format!(
             "cannot keep readiness in {}: {e}",
             local.state_dir().display()

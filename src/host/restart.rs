@@ -1,8 +1,9 @@
 //! Restarting containers in place (same container, same configuration),
-//! one replica at a time, as `geno restart` and the edit loop share it:
-//! the load balancer drains a replica, it restarts and is probed until
-//! ready, and the next one goes only once the load balancer has it
-//! healthy again, so a load-balanced service keeps answering.
+//! as `geno restart` and the edit loop share it. A load-balanced
+//! service's replicas go one at a time: the load balancer drains a
+//! replica, it restarts and is probed until ready, and the next one goes
+//! only once the load balancer has it healthy again, so the service keeps
+//! answering. Other services' replicas restart together.
 
 use tokio::time::Instant;
 
@@ -34,33 +35,52 @@ pub async fn in_place(
         load_balancer(ctx, local, None, &services, wait.deadline).await?;
     }
     let lb = daemon::running(&local.state_dir(), local.name()).await;
+    // Service by service; a routed service's replicas one at a time (it
+    // keeps a healthy target), the others' all at once (a worker's queue
+    // waits for them, as it would for ECS replacing tasks).
+    let mut services_in_order: Vec<&str> = Vec::new();
     for c in containers {
-        let svc = &local.stack().services[&c.service];
-        let action = Action::AsIs {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            service: c.service.clone(),
-            how: InPlace::Restart,
-            grace_secs: svc.stop_grace_period.as_secs(),
+        if !services_in_order.contains(&c.service.as_str()) {
+            services_in_order.push(&c.service);
+        }
+    }
+    for service in services_in_order {
+        let replicas: Vec<&Member> = containers.iter().filter(|c| c.service == service).collect();
+        let groups: Vec<Vec<&Member>> = if routed(service) {
+            replicas.iter().map(|c| vec![*c]).collect()
+        } else {
+            vec![replicas]
         };
-        let mut reconcile = Reconcile::only(
-            local.stack(),
-            std::slice::from_ref(&c.service),
-            vec![action],
-        );
-        converge(ctx, local, &mut reconcile, verb, wait).await?;
-        if let Some(lb) = lb.as_ref().filter(|_| routed(&c.service)) {
-            let since = Instant::now();
-            // Ready by its own health command (or up, without one): back
-            // into rotation, checked at once.
-            daemon::admit(lb, &c.id).await;
-            target_healthy(ctx, lb, &c.name, wait.deadline).await?;
-            if !quiet {
-                ctx.shell.status(format!(
-                    "{} healthy in the load balancer after {:.1}s",
-                    c.name,
-                    since.elapsed().as_secs_f64()
-                ));
+        let grace_secs = local.stack().services[service].stop_grace_period.as_secs();
+        for group in groups {
+            let actions = group
+                .iter()
+                .map(|c| Action::AsIs {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    service: c.service.clone(),
+                    how: InPlace::Restart,
+                    grace_secs,
+                })
+                .collect();
+            let mut reconcile = Reconcile::only(local.stack(), &[service.to_string()], actions);
+            converge(ctx, local, &mut reconcile, verb, wait).await?;
+            let Some(lb) = lb.as_ref().filter(|_| routed(service)) else {
+                continue;
+            };
+            for c in group {
+                let since = Instant::now();
+                // Ready by its own health command (or up, without one): in
+                // rotation, checked at once.
+                daemon::admit(lb, &c.id).await;
+                target_healthy(ctx, lb, &c.name, wait.deadline).await?;
+                if !quiet {
+                    ctx.shell.status(format!(
+                        "{} healthy in the load balancer after {:.1}s",
+                        c.name,
+                        since.elapsed().as_secs_f64()
+                    ));
+                }
             }
         }
     }

@@ -24,13 +24,15 @@ use tokio::time::Instant;
 
 use super::LocalStack;
 use super::converge::{Wait, converge, load_balancer};
-use super::sync::sync;
+use super::sync::{Synced, sync};
 use super::up::{plan_changes, prepare};
 use crate::context::Context;
+use crate::docker::Member;
 use crate::error::{CliError, CliResult};
 use crate::local::reconcile::Reconcile;
 use crate::local::watch::{Change, Debounce, ServiceWork, Then, WatchPlan, plan};
 use crate::stack::develop::WatchSet;
+use futures_util::future::join_all;
 
 /// An editor's burst of events (write, rename, chmod) and a save-all of
 /// many files settle within this; short enough not to be felt.
@@ -335,22 +337,24 @@ async fn batch(ctx: &Context, local: &LocalStack, work: &WatchPlan, since: Insta
             ),
         }
     }
+    // Files first, service by service (quick; the sync record is one
+    // file); then the services' actions at once: they are independent, and
+    // a worker need not wait for the api's restart.
+    let mut synced = Vec::new();
     for w in &work.services {
-        let files: Vec<String> = w
-            .copy
-            .iter()
-            .chain(w.delete.iter())
-            .map(|(rel, _)| rel.clone())
-            .collect();
-        let head = format!("{} → {}", files_word(&files), w.service);
-        match carry_out(ctx, local, w, since).await {
+        let head = format!("{} → {}", files_word(&w.files()), w.service);
+        match copy(local, w).await {
+            Ok(done) => synced.push((w, head, done)),
+            Err(e) => report(ctx, &head, e),
+        }
+    }
+    join_all(synced.into_iter().map(|(w, head, done)| async move {
+        match act(ctx, local, w, done, since).await {
             Ok(line) => ctx.shell.status(format!("{head}: {line}")),
             Err(e) => report(ctx, &head, e),
         }
-        if ctx.cancel.is_cancelled() {
-            break;
-        }
-    }
+    }))
+    .await;
     drop(lock);
 }
 
@@ -415,23 +419,41 @@ async fn rebuild(
     ))
 }
 
-/// Phase 4: one service's files into every replica, then its action.
-async fn carry_out(
-    ctx: &Context,
-    local: &LocalStack,
-    w: &ServiceWork,
-    since: Instant,
-) -> CliResult<String> {
-    let containers: Vec<_> = local
+/// Phase 4a: one service's files into every replica (running or not).
+async fn copy(local: &LocalStack, w: &ServiceWork) -> CliResult<Copied> {
+    let containers: Vec<Member> = local
         .containers(std::slice::from_ref(&w.service))
         .await?
         .into_iter()
         .filter(|c| c.kind == "service")
         .collect();
-    if containers.is_empty() {
+    let synced = if containers.is_empty() {
+        None
+    } else {
+        Some(sync(local, &containers, w).await?)
+    };
+    Ok(Copied { containers, synced })
+}
+
+/// What `copy` did: the service's containers, and the files it copied and
+/// removed (`None`: there was no container).
+struct Copied {
+    containers: Vec<Member>,
+    synced: Option<Synced>,
+}
+
+/// Phase 4b: the rule's action in the service's running containers; the
+/// line that says what was done.
+async fn act(
+    ctx: &Context,
+    local: &LocalStack,
+    w: &ServiceWork,
+    copied: Copied,
+    since: Instant,
+) -> CliResult<String> {
+    let Some(synced) = copied.synced else {
         return Ok(format!("no container (`geno up {}` creates it)", w.service));
-    }
-    let synced = sync(local, &containers, w).await?;
+    };
     let mut done = Vec::new();
     if synced.copied > 0 {
         done.push(format!(
@@ -443,7 +465,14 @@ async fn carry_out(
     if synced.deleted > 0 {
         done.push(format!("deleted {}", synced.deleted));
     }
-    let running: Vec<_> = containers.into_iter().filter(|c| c.running()).collect();
+    // Running, or crash-looping after an earlier edit broke it (the engine
+    // restarts it with a growing back-off; the fix should not wait for
+    // that). A container stopped with `geno stop` stays stopped.
+    let running: Vec<Member> = copied
+        .containers
+        .into_iter()
+        .filter(|c| c.running() || c.state == "restarting")
+        .collect();
     match &w.then {
         Then::Nothing => {}
         Then::Restart if running.is_empty() => done.push("not running, so not restarted".into()),

@@ -81,6 +81,17 @@ pub struct ServiceWork {
     pub then: Then,
 }
 
+impl ServiceWork {
+    /// The files (relative to stack.yaml) this work copies or removes.
+    pub fn files(&self) -> Vec<String> {
+        self.copy
+            .iter()
+            .chain(self.delete.iter())
+            .map(|(rel, _)| rel.clone())
+            .collect()
+    }
+}
+
 /// What one batch of changes asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchPlan {

@@ -339,3 +339,55 @@ fn a_killed_load_balancer_is_reported_by_ps_and_restarted_by_up() {
     );
     assert_eq!(get(port, "/app/x").0, 200);
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn restarting_replicas_one_at_a_time_keeps_the_load_balancer_answering() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (s, port) = lb_stack("restartlb", 2);
+    up_fast(&s);
+    let ids = s.ids();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stream = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(120);
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+                statuses.push(get(port, "/app/x").0);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            statuses
+        })
+    };
+    let out = s.run(["restart", "web", "--timeout", "120s"]);
+    stop.store(true, Ordering::SeqCst);
+    let statuses = stream.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bad: Vec<u16> = statuses
+        .iter()
+        .copied()
+        .filter(|c| !(200..300).contains(c))
+        .collect();
+    assert!(
+        statuses.len() > 50,
+        "the stream ran: {} requests",
+        statuses.len()
+    );
+    assert!(
+        bad.is_empty(),
+        "non-2xx during the restart: {bad:?}\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr
+            .matches("healthy in the load balancer after")
+            .count(),
+        2,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.ids(), ids, "restarted in place");
+    assert_eq!(answering(port, 8).len(), 2, "both replicas serve again");
+}

@@ -10,6 +10,7 @@ mod lb;
 mod promote;
 mod render;
 mod schema;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
