@@ -9,7 +9,8 @@
 # the fastest these containers can be known ready. Prints median/min/max
 # over RUNS runs of cold up (images present, no containers; geno with its
 # default ECS cpu/memory limits and, like the hand-started rows, without),
-# no-op re-up, and down.
+# no-op re-up, `geno restart api` beside a hand-made restart probed every
+# 250 ms, `geno up api` on a stack that is down, and down.
 #
 # Usage: bench/up.sh [RUNS]   (default 3)
 set -euo pipefail
@@ -131,7 +132,18 @@ for run in $(seq 1 "$runs"); do
   echo "bench: run $run/$runs" >&2
   t=$(now); "$geno" up >/dev/null 2>&1; add "geno cold up" "$(elapsed "$t")"
   t=$(now); "$geno" up >/dev/null 2>&1; add "geno no-op up" "$(elapsed "$t")"
+  # One service in place, until ready (and healthy in the load balancer),
+  # beside its floor: the same container restarted by hand and probed
+  # with its health command every 250 ms.
+  t=$(now); "$geno" restart api >/dev/null 2>&1; add "geno restart api" "$(elapsed "$t")"
+  api_container=$(docker ps -q --filter "label=geno.stack=$GENO_STACK_NAME" --filter label=geno.service=api)
+  t=$(now); docker restart "$api_container" >/dev/null
+  probe "$api_container" python -m genonaut.healthcheck http://127.0.0.1:8001/api/v1/health
+  add "floor restart api" "$(elapsed "$t")"
   t=$(now); "$geno" down >/dev/null 2>&1; add "geno down" "$(elapsed "$t")"
+  # api and what it needs (postgres, redis, migrate) on a stack that is down.
+  t=$(now); "$geno" up api >/dev/null 2>&1; add "geno up api (stack down)" "$(elapsed "$t")"
+  "$geno" down >/dev/null 2>&1
   docker volume rm "${GENO_STACK_NAME}_pgdata" >/dev/null
 
   # Like for like with the hand-started rows, which set no cpu/memory limits.
@@ -154,7 +166,7 @@ for run in $(seq 1 "$runs"); do
 done
 
 printf '\n%-28s %8s %8s %8s   (seconds, %d runs)\n' "" median min max "$runs"
-for key in "geno cold up" "geno cold up --no-limits" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose no-op up" "geno down" "compose down" "floor down (docker rm -f)"; do
+for key in "geno cold up" "geno cold up --no-limits" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose no-op up" "geno restart api" "floor restart api" "geno up api (stack down)" "geno down" "compose down" "floor down (docker rm -f)"; do
   read -r med min max < <(echo "${samples[$key]}" | tr ' ' '\n' | grep -v '^$' | sort -g |
     awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f %.2f %.2f\n", m, a[1], a[NR]}')
   printf '%-28s %8s %8s %8s\n' "$key" "$med" "$min" "$max"

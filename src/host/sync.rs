@@ -138,6 +138,7 @@ pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec
             });
         }
     }
+    out.sort_by(|a, b| a.container.cmp(&b.container));
     Ok(out)
 }
 

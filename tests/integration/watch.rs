@@ -76,6 +76,15 @@ load_balancer:
       port: 8000
       health_check: {{ path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2 }}
       deregistration_delay: 5s
+environments:
+  demo:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: watch-demo
+      execution_role_arn: arn:aws:iam::123456789012:role/x
+      task_role_arn: arn:aws:iam::123456789012:role/y
+      log_group: /ecs/watch-demo
 smoke:
   - name: web answers
     http: {{ path: /x, expect: {{ status: 200 }} }}
@@ -308,8 +317,6 @@ fn a_crash_is_shown_and_recovered_drift_stops_verification_and_up_restores_it() 
     let (s, port) = watch_stack("watchdrift");
     let out = s.run(["up", "--fast-health", "--timeout", "180s"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let smoke = s.run(["smoke"]);
-    assert!(smoke.stderr.contains("verified: image"), "{}", smoke.stderr);
     let w = Watching::start(&s);
 
     // A syntax error: the restart fails, its log lines are shown, the loop goes on.
@@ -337,6 +344,14 @@ fn a_crash_is_shown_and_recovered_drift_stops_verification_and_up_restores_it() 
         ps.stdout.contains("-web-2 runs 2 synced files"),
         "{}",
         ps.stdout
+    );
+    // …so there is nothing promote would ship.
+    let promote = s.run(["promote", "--env", "demo"]);
+    assert_ne!(promote.code, 0, "{}", promote.stderr);
+    assert!(
+        promote.stderr.contains("smoke` first"),
+        "refused for want of a verified image: {}",
+        promote.stderr
     );
     let log = w.stop();
     assert!(!log.contains("rebuil"), "{log}");
