@@ -224,7 +224,7 @@ def two_replicas():
     text = open(os.path.join(ROOT, "stack.yaml")).read()
     api_port = '    ports: ["${API_PORT:-8001}:8001"]\n'
     assert api_port in text, "stack.yaml's api ports line has moved"
-    text = text.replace(api_port, "    replicas: 2\n", 1)
+    text = text.replace(api_port, "    replicas: 2\n    ports: [8001]\n", 1)
     two = os.path.join(ROOT, ".bench-two-replicas.yaml")
     with open(two, "w") as f:
         f.write(text)
