@@ -122,13 +122,7 @@ pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec
         if targets.is_empty() && recorded.is_none() {
             continue;
         }
-        let changed: Vec<String> = local
-            .engine
-            .changes(&m.id)
-            .await?
-            .into_iter()
-            .map(|c| c.path)
-            .collect();
+        let changed = local.engine.changes_under(&m.id, &targets).await?;
         let files = drifted(&changed, &targets, recorded);
         if !files.is_empty() {
             out.push(Drift {
