@@ -158,6 +158,24 @@ pub async fn plan_changes(
             }
         }
     }
+    for a in &mut actions {
+        if let Action::Remove { name, why, .. } = a
+            && let Some(actual) = actual.iter().find(|x| x.name == *name)
+            && let Some(svc) = actual
+                .service
+                .as_ref()
+                .and_then(|s| local.loaded.disabled.get(s))
+        {
+            *why = format!(
+                "its profile {} is not active",
+                svc.profiles
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+        }
+    }
     let removals: Vec<(&String, &String, &String)> = actions
         .iter()
         .filter_map(|a| match a {

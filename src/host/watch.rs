@@ -56,6 +56,10 @@ pub async fn run(ctx: &Context, local: &LocalStack) -> CliResult {
         )
         .into());
     }
+    let paths = crate::stack::develop::check_paths(local.stack(), &local.dir());
+    if !paths.is_empty() {
+        return Err(anyhow::Error::from(local.loaded.invalid(paths)).into());
+    }
     check_targets(local).await?;
     let dir = std::path::absolute(local.dir()).unwrap_or_else(|_| local.dir());
     let (tx, mut events) = mpsc::unbounded_channel::<PathBuf>();

@@ -248,7 +248,22 @@ pub fn validate_all(path: &Path, opts: &LoadOptions) -> Result<Vec<Loaded>, Load
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     for env in environment_names(&source) {
         match load_source(source.clone(), &env, &opts.vars, &env_file) {
-            Ok(l) => loaded.push(l),
+            Ok(l) => {
+                // The watch rules' paths against the files: only `validate`
+                // and watching ask (a stack.yaml copied elsewhere still
+                // renders and promotes).
+                let paths = super::develop::check_paths(&l.stack, &l.source.dir());
+                if !paths.is_empty()
+                    && let LoadError::Invalid(invalid) = l.invalid(paths)
+                {
+                    for d in invalid.diagnostics {
+                        if !diagnostics.contains(&d) {
+                            diagnostics.push(d);
+                        }
+                    }
+                }
+                loaded.push(l)
+            }
             Err(LoadError::Invalid(invalid)) => {
                 for d in invalid.diagnostics {
                     if !diagnostics.contains(&d) {
@@ -434,8 +449,7 @@ pub fn load_source(
         }
     };
 
-    let mut problems = validate(&stack, env);
-    problems.extend(super::develop::check_paths(&stack, &source.dir()));
+    let problems = validate(&stack, env);
     if !problems.is_empty() {
         let mut diagnostics: Vec<Diagnostic> = problems
             .into_iter()
