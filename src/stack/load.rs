@@ -102,30 +102,18 @@ impl Loaded {
     /// Problems found after loading (against the engine, say), located in
     /// the file and rendered like validation's: `Err` to return as is.
     pub fn invalid(&self, problems: Vec<super::diag::Problem>) -> LoadError {
-        let root = super::yaml::parse(&self.source.text).ok();
-        let diagnostics = problems
-            .into_iter()
-            .map(|p| {
-                let location = root.as_ref().map(|root| {
-                    super::diag::Location::new(
-                        &self.source.display,
-                        &self.source.text,
-                        super::diag::locate(root, &p.path, p.at),
-                    )
-                });
-                let path = p.dotted_path();
-                super::diag::Diagnostic {
-                    message: if path.is_empty() {
-                        p.message
-                    } else {
-                        format!("{path}: {}", p.message)
-                    },
-                    location,
+        let diagnostics = match super::yaml::parse(&self.source.text) {
+            Ok(root) => diagnose(&root, &self.source, problems),
+            Err(_) => problems
+                .into_iter()
+                .map(|p| Diagnostic {
+                    message: format!("{}: {}", p.dotted_path(), p.message),
+                    location: None,
                     label: p.label,
                     help: p.help,
-                }
-            })
-            .collect();
+                })
+                .collect(),
+        };
         LoadError::Invalid(Invalid {
             file: self.source.display.clone(),
             diagnostics,
@@ -451,23 +439,7 @@ pub fn load_source(
 
     let problems = validate(&stack, env);
     if !problems.is_empty() {
-        let mut diagnostics: Vec<Diagnostic> = problems
-            .into_iter()
-            .map(|p| {
-                let span = locate(&root, &p.path, p.at);
-                let path = p.dotted_path();
-                Diagnostic {
-                    message: if path.is_empty() {
-                        p.message
-                    } else {
-                        format!("{path}: {}", p.message)
-                    },
-                    location: at(span),
-                    label: p.label,
-                    help: p.help,
-                }
-            })
-            .collect();
+        let mut diagnostics = diagnose(&root, &source, problems);
         // In file order, which is how a person fixes them.
         diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.span.line, l.span.col)));
         return fail(diagnostics);
@@ -481,6 +453,32 @@ pub fn load_source(
         disabled: IndexMap::new(),
         profiles: Vec::new(),
     })
+}
+
+/// Problems found on the typed stack, each located in the file it came
+/// from and rendered with its dotted path.
+fn diagnose(root: &Node, source: &Source, problems: Vec<super::diag::Problem>) -> Vec<Diagnostic> {
+    problems
+        .into_iter()
+        .map(|p| {
+            let span = locate(root, &p.path, p.at);
+            let path = p.dotted_path();
+            Diagnostic {
+                message: if path.is_empty() {
+                    p.message
+                } else {
+                    format!("{path}: {}", p.message)
+                },
+                location: Some(super::diag::Location::new(
+                    &source.display,
+                    &source.text,
+                    span,
+                )),
+                label: p.label,
+                help: p.help,
+            }
+        })
+        .collect()
 }
 
 /// Interpolates every scalar value (never keys, as compose does).
