@@ -54,7 +54,14 @@ impl Engine {
             .into_iter()
             // The name filter matches substrings; compare exactly.
             .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| Some((n.id?, n.created.unwrap_or_default())))
+            .filter_map(|n| {
+                Some((
+                    n.id?,
+                    n.created
+                        .map(|t| t.unix_timestamp_nanos())
+                        .unwrap_or_default(),
+                ))
+            })
             .collect();
         if same.is_empty() {
             let created = self
@@ -75,7 +82,7 @@ impl Engine {
             });
         }
         // Oldest first; the list does not say who is attached, inspect does.
-        same.sort_by(|a, b| a.1.cmp(&b.1));
+        same.sort_by_key(|a| a.1);
         let mut attached = Vec::new();
         for (id, _) in &same {
             let n = self
