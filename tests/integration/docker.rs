@@ -806,7 +806,28 @@ fn a_failing_build_shows_the_failing_step_and_its_output() {
         ),
     )
     .unwrap();
+    // BuildKit (the default) and the classic builder (GENO_BUILDER=classic)
+    // each name the failing step and show its output alone.
     let out = s.run(["up", "--timeout", "60s"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "error: building the image failed: executor failed running [/bin/sh -c echo oops: missing dependency && exit 3]: exit code: 3 (at [3/3] RUN echo oops: missing dependency && exit 3)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("  | oops: missing dependency")
+            && !out.stderr.contains("  | preparing"),
+        "only the failing step's output: {}",
+        out.stderr
+    );
+    let out = s
+        .geno()
+        .env("GENO_BUILDER", "classic")
+        .args(["up", "--timeout", "60s"])
+        .run();
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("error: building the image failed: "),
