@@ -111,11 +111,14 @@ impl Engine {
     /// driver's upper directory is readable from this host (a local engine
     /// with overlay or fuse-overlayfs) only the targets are walked there;
     /// otherwise the engine's list is filtered.
+    /// `thorough: false` answers `None` where the upper directory cannot be
+    /// read, instead of asking the engine for its slow list.
     pub async fn changes_under(
         &self,
         container: &str,
         targets: &[String],
-    ) -> Result<Vec<String>, DockerError> {
+        thorough: bool,
+    ) -> Result<Option<Vec<String>>, DockerError> {
         let upper = self
             .inspect(container)
             .await?
@@ -124,19 +127,18 @@ impl Engine {
             .map(std::path::PathBuf::from)
             .filter(|p| std::fs::read_dir(p).is_ok());
         let Some(upper) = upper else {
-            return Ok(self
-                .changes(container)
-                .await?
-                .into_iter()
-                .map(|c| c.path)
-                .collect());
+            if !thorough {
+                return Ok(None);
+            }
+            let all = self.changes(container).await?;
+            return Ok(Some(all.into_iter().map(|c| c.path).collect()));
         };
         let mut found = Vec::new();
         for t in targets {
             let inner = t.trim_matches('/');
             walk_upper(&upper, &upper.join(inner), &mut found);
         }
-        Ok(found)
+        Ok(Some(found))
     }
 
     /// The container's writable-layer changes against its image.

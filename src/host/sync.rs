@@ -101,7 +101,17 @@ pub struct Drift {
 /// synced files: those geno recorded and those the engine lists under a
 /// service's sync targets. Containers of services without watch rules or
 /// records cost no engine call.
-pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec<Drift>> {
+///
+/// `thorough`: where this host cannot read the containers' storage (a
+/// remote engine, or geno without root), ask the engine's change list,
+/// which walks each whole container (2.5 s a container on fuse-overlayfs
+/// here): `smoke` does, since a verification must not vouch for files put
+/// in by hand; `up` and `ps` go by the record alone there.
+pub async fn drift(
+    local: &LocalStack,
+    members: &[Member],
+    thorough: bool,
+) -> anyhow::Result<Vec<Drift>> {
     let record = SyncRecord::load(&local.state_dir(), local.name());
     let mut out = Vec::new();
     for m in members {
@@ -122,7 +132,11 @@ pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec
         if targets.is_empty() && recorded.is_none() {
             continue;
         }
-        let changed = local.engine.changes_under(&m.id, &targets).await?;
+        let changed = local
+            .engine
+            .changes_under(&m.id, &targets, thorough)
+            .await?
+            .unwrap_or_default();
         let files = drifted(&changed, &targets, recorded);
         if !files.is_empty() {
             out.push(Drift {
@@ -133,6 +147,31 @@ pub async fn drift(local: &LocalStack, members: &[Member]) -> anyhow::Result<Vec
         }
     }
     out.sort_by(|a, b| a.container.cmp(&b.container));
+    // What a thorough look found goes on record, so that `up`, which goes
+    // by the record where it cannot read the storage, replaces it too.
+    let unrecorded: Vec<&Drift> = out
+        .iter()
+        .filter(|d| {
+            record
+                .synced
+                .get(&d.id)
+                .is_none_or(|r| d.files.iter().any(|f| !r.contains(f)))
+        })
+        .collect();
+    if thorough && !unrecorded.is_empty() {
+        let mut record = record;
+        for d in unrecorded {
+            record.add(&d.id, d.files.iter().cloned());
+        }
+        let existing: Vec<String> = local
+            .engine
+            .members(local.name())
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        record.save(&local.state_dir(), local.name(), &existing)?;
+    }
     Ok(out)
 }
 

@@ -140,7 +140,7 @@ pub async fn plan_changes(
                 .any(|a| matches!(a, Action::Keep { id, .. } if *id == m.id))
         })
         .collect();
-    for d in super::sync::drift(local, &kept).await? {
+    for d in super::sync::drift(local, &kept, false).await? {
         for a in actions.iter_mut() {
             if let Action::Keep { id, desired } = a
                 && *id == d.id

@@ -204,7 +204,7 @@ pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec
         .into_iter()
         .filter(|m| services.is_empty() || services.contains(&m.service))
         .collect();
-    let drift = crate::host::sync::drift(local, &members).await?;
+    let drift = crate::host::sync::drift(local, &members, false).await?;
     for m in members {
         let inspect = local.engine.inspect(&m.id).await?;
         let state = inspect.state.clone().unwrap_or_default();

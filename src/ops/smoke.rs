@@ -30,7 +30,7 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
             // A container into which files were synced no longer runs its
             // image: the run vouches for nothing that promote could ship.
             let members = local.engine.members(local.name()).await?;
-            let drift = crate::host::sync::drift(&local, &members).await?;
+            let drift = crate::host::sync::drift(&local, &members, true).await?;
             if drift.is_empty() {
                 verify(ctx, &local, &report, image)?;
             } else {
