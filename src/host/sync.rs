@@ -57,14 +57,7 @@ pub async fn sync(
     for c in containers {
         record.add(&c.id, touched.iter().cloned());
     }
-    let existing: Vec<String> = local
-        .engine
-        .members(local.name())
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    record.save(&state_dir, local.name(), &existing)?;
+    keep(local, &mut record).await?;
     for c in containers {
         local.engine.put_files(&c.id, &files).await?;
         if c.running() {
@@ -75,6 +68,19 @@ pub async fn sync(
         copied: files.len(),
         deleted: delete.len(),
     })
+}
+
+/// Saves the sync record, forgetting containers that no longer exist.
+async fn keep(local: &LocalStack, record: &mut SyncRecord) -> anyhow::Result<()> {
+    let existing: Vec<String> = local
+        .engine
+        .members(local.name())
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    record.save(&local.state_dir(), local.name(), &existing)?;
+    Ok(())
 }
 
 fn file_mode(path: &std::path::Path) -> u32 {
@@ -163,14 +169,7 @@ pub async fn drift(
         for d in unrecorded {
             record.add(&d.id, d.files.iter().cloned());
         }
-        let existing: Vec<String> = local
-            .engine
-            .members(local.name())
-            .await?
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
-        record.save(&local.state_dir(), local.name(), &existing)?;
+        keep(local, &mut record).await?;
     }
     Ok(out)
 }
