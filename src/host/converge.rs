@@ -356,35 +356,33 @@ async fn launch(
 
 /// One action on the engine; the container's ID.
 async fn act(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerError> {
-    {
-        match a {
-            Action::Keep { id, .. } => Ok(id),
-            Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
-            Action::Create { desired } => {
-                engine
-                    .create_and_start(stack, &desired, kind_label(desired.kind))
-                    .await
-            }
-            Action::Replace { old, desired, .. } => {
-                engine
-                    .stop_and_remove(&old, desired.stop_grace_secs)
-                    .await?;
-                engine
-                    .create_and_start(stack, &desired, kind_label(desired.kind))
-                    .await
-            }
-            Action::Remove { id, .. } => Ok(id),
-            Action::AsIs {
-                id,
-                how,
-                grace_secs,
-                ..
-            } => match how {
-                InPlace::Leave => Ok(id),
-                InPlace::Start => engine.start(&id).await.map(|_| id),
-                InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
-            },
+    match a {
+        Action::Keep { id, .. } => Ok(id),
+        Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
+        Action::Create { desired } => {
+            engine
+                .create_and_start(stack, &desired, kind_label(desired.kind))
+                .await
         }
+        Action::Replace { old, desired, .. } => {
+            engine
+                .stop_and_remove(&old, desired.stop_grace_secs)
+                .await?;
+            engine
+                .create_and_start(stack, &desired, kind_label(desired.kind))
+                .await
+        }
+        Action::Remove { id, .. } => Ok(id),
+        Action::AsIs {
+            id,
+            how,
+            grace_secs,
+            ..
+        } => match how {
+            InPlace::Leave => Ok(id),
+            InPlace::Start => engine.start(&id).await.map(|_| id),
+            InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
+        },
     }
 }
 
