@@ -5,7 +5,7 @@
 //! what it waits for.
 
 use std::fs::File;
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -69,8 +69,17 @@ impl StackLock {
             if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
                 return Err(io(e));
             }
+            // The holder writes who it is just after it takes the lock:
+            // an empty file may only mean we looked in between, so look
+            // again a few times (50 ms at most) before saying nothing.
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            for _ in 0..5 {
+                holder = std::fs::read_to_string(&path).unwrap_or_default();
+                if !holder.trim().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
             let holder = match holder.trim() {
                 "" => "another geno".to_string(),
                 h => h.to_string(),
