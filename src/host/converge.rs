@@ -100,7 +100,7 @@ pub async fn converge(
     let lb = daemon::running(&local.state_dir(), local.name()).await;
     let mut ready = ReadyRecord::load(&local.state_dir(), local.name());
     let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
-    let mut probes: JoinSet<(String, Option<Duration>)> = JoinSet::new();
+    let mut probes: JoinSet<(String, Option<Duration>, bool)> = JoinSet::new();
     let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
         while let Some(joined) = launches.try_join_next() {
             match joined {
@@ -116,11 +116,11 @@ pub async fn converge(
                 Err(e) => return Check::Failed(e.into()),
             }
         }
-        while let Some(Ok((id, passed))) = probes.try_join_next() {
+        while let Some(Ok((id, passed, routed))) = probes.try_join_next() {
             if let Some(after) = passed {
                 tracing::info!(container = %id, ?after, "probe passed");
                 // Ready: the load balancer checks it at once.
-                if let Some(lb) = &lb {
+                if let Some(lb) = lb.as_ref().filter(|_| routed) {
                     daemon::admit(lb, &id).await;
                 }
                 ready.after_start.insert(id, after.as_secs_f64());
@@ -213,7 +213,7 @@ fn probe(
     service: &str,
     ids: &[String],
     deadline: Instant,
-    probes: &mut JoinSet<(String, Option<Duration>)>,
+    probes: &mut JoinSet<(String, Option<Duration>, bool)>,
     lb: Option<&LbState>,
 ) {
     let Some(hc) = local
@@ -232,6 +232,7 @@ fn probe(
         .filter(|_| local.stack().deregistration_delay(service).is_some())
         .cloned();
     for id in ids {
+        let routed = gate.is_some();
         let (engine, id, command, cancel, gate) = (
             local.engine.clone(),
             id.clone(),
@@ -252,7 +253,7 @@ fn probe(
                 gate,
             )
             .await;
-            (id, passed)
+            (id, passed, routed)
         });
     }
 }
@@ -404,9 +405,14 @@ pub async fn load_balancer(
     )
     .await?;
     // Everything converged is ready: none of it stays held out of rotation
-    // (a restart whose geno was killed before it said so).
+    // (a restart whose geno was killed before it said so). Only containers
+    // the load balancer does not list as targets can be held.
+    let listed = daemon::targets(&lb).await.unwrap_or_default();
     for m in local.containers(services).await? {
-        if m.running() && local.stack().deregistration_delay(&m.service).is_some() {
+        if m.running()
+            && local.stack().deregistration_delay(&m.service).is_some()
+            && !listed.iter().any(|t| t.id == m.id)
+        {
             daemon::admit(&lb, &m.id).await;
         }
     }

@@ -3,7 +3,7 @@
 //! what to do per service (`plan`): files to copy or delete in its
 //! containers, then restart, exec or nothing; or a rebuild of the image.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::stack::develop::WatchSet;
@@ -19,7 +19,7 @@ pub struct Debounce {
     at_most: Duration,
     first: Option<Duration>,
     last: Duration,
-    paths: BTreeMap<String, ()>,
+    paths: BTreeSet<String>,
 }
 
 impl Debounce {
@@ -29,14 +29,14 @@ impl Debounce {
             at_most,
             first: None,
             last: Duration::ZERO,
-            paths: BTreeMap::new(),
+            paths: BTreeSet::new(),
         }
     }
 
     pub fn push(&mut self, path: String, now: Duration) {
         self.first.get_or_insert(now);
         self.last = now;
-        self.paths.insert(path, ());
+        self.paths.insert(path);
     }
 
     /// When the pending batch is due, if one is pending.
@@ -51,7 +51,7 @@ impl Debounce {
             return None;
         }
         self.first = None;
-        Some(std::mem::take(&mut self.paths).into_keys().collect())
+        Some(std::mem::take(&mut self.paths).into_iter().collect())
     }
 }
 

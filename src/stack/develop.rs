@@ -125,11 +125,11 @@ fn in_context(context: &BuildContext, rel: &str, dir: &Path) -> bool {
     // A directory the context leaves out as such may still have files let
     // back in by an exception; one is enough.
     let full = dir.join(rel);
+    let Some(inner) = below(rel, &context.dir) else {
+        return false;
+    };
     full.is_dir()
-        && below(rel, &context.dir).is_some()
-        && context
-            .ignore
-            .may_reinclude_below(below(rel, &context.dir).unwrap_or_default())
+        && context.ignore.may_reinclude_below(inner)
         && any_file_included(context, &full, rel)
 }
 
