@@ -5,7 +5,10 @@
 //! configuration chain, so `AWS_ENDPOINT_URL` points geno at a stand-in
 //! (moto) exactly as it points the AWS CLI.
 
+mod operate;
 mod taskdef;
+
+pub use operate::{ExecSession, LOG_PAGES};
 
 use std::future::Future;
 
@@ -74,6 +77,7 @@ pub struct Aws {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 /// Who geno acts as.
@@ -107,6 +111,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         }
     }
 
@@ -303,33 +308,10 @@ impl Aws {
     /// The SSM parameters among `names` that do not exist. Reads names
     /// only (DescribeParameters), never values.
     pub async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
-        let mut present = std::collections::BTreeSet::new();
-        for chunk in names.chunks(10) {
-            let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
-                .key("Name")
-                .option("Equals")
-                .set_values(Some(chunk.to_vec()))
-                .build()
-                .map_err(|e| AwsError::Other {
-                    operation: "DescribeParameters",
-                    reason: e.to_string(),
-                })?;
-            let mut pages = self
-                .ssm
-                .describe_parameters()
-                .parameter_filters(filter)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| self.err("ssm", "DescribeParameters", e))?;
-                for p in page.parameters() {
-                    present.insert(p.name().unwrap_or_default().to_string());
-                }
-            }
-        }
+        let present = self.parameter_meta(names).await?;
         Ok(names
             .iter()
-            .filter(|n| !present.contains(*n))
+            .filter(|n| !present.contains_key(*n))
             .cloned()
             .collect())
     }
@@ -553,55 +535,8 @@ impl Ecs for Aws {
         task_definition: &str,
         network_from: &str,
     ) -> Result<String, AwsError> {
-        let described = self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(network_from)
-            .send()
+        self.start_task(cluster, task_definition, network_from, None, "geno")
             .await
-            .map_err(|e| self.err("ecs", "DescribeServices", e))?;
-        let network = described
-            .services()
-            .first()
-            .and_then(|s| s.network_configuration())
-            .cloned()
-            .ok_or_else(|| AwsError::Other {
-                operation: "RunTask",
-                reason: format!(
-                    "service {network_from} has no network configuration to run the task in"
-                ),
-            })?;
-        let out = self
-            .ecs
-            .run_task()
-            .cluster(cluster)
-            .task_definition(task_definition)
-            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
-            .network_configuration(network)
-            .started_by("geno")
-            .count(1)
-            .send()
-            .await
-            .map_err(|e| self.err("ecs", "RunTask", e))?;
-        if let Some(f) = out.failures().first() {
-            return Err(AwsError::Other {
-                operation: "RunTask",
-                reason: format!(
-                    "{} ({})",
-                    f.reason().unwrap_or("failed"),
-                    f.detail().unwrap_or_default()
-                ),
-            });
-        }
-        out.tasks()
-            .first()
-            .and_then(|t| t.task_arn())
-            .map(str::to_string)
-            .ok_or_else(|| AwsError::Other {
-                operation: "RunTask",
-                reason: "no task was started".into(),
-            })
     }
 
     async fn describe_task(&self, cluster: &str, task: &str) -> Result<TaskStatus, AwsError> {
@@ -631,6 +566,70 @@ impl Ecs for Aws {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Aws {
+    /// One Fargate task of `task_definition` in the network configuration
+    /// of service `network_from`; returns the task ARN.
+    async fn start_task(
+        &self,
+        cluster: &str,
+        task_definition: &str,
+        network_from: &str,
+        overrides: Option<aws_sdk_ecs::types::TaskOverride>,
+        started_by: &str,
+    ) -> Result<String, AwsError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(network_from)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeServices", e))?;
+        let network = described
+            .services()
+            .first()
+            .and_then(|s| s.network_configuration())
+            .cloned()
+            .ok_or_else(|| AwsError::Other {
+                operation: "RunTask",
+                reason: format!(
+                    "service {network_from} has no network configuration to run the task in"
+                ),
+            })?;
+        let out = self
+            .ecs
+            .run_task()
+            .cluster(cluster)
+            .task_definition(task_definition)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .network_configuration(network)
+            .set_overrides(overrides)
+            .started_by(started_by)
+            .count(1)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "RunTask", e))?;
+        if let Some(f) = out.failures().first() {
+            return Err(AwsError::Other {
+                operation: "RunTask",
+                reason: format!(
+                    "{} ({})",
+                    f.reason().unwrap_or("failed"),
+                    f.detail().unwrap_or_default()
+                ),
+            });
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Other {
+                operation: "RunTask",
+                reason: "no task was started".into(),
+            })
     }
 }
 

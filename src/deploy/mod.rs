@@ -4,6 +4,8 @@
 //! `ops::promote` do the talking.
 
 pub mod job;
+pub mod live;
+pub mod logs;
 pub mod record;
 pub mod rollout;
 pub mod taskdef;

@@ -11,6 +11,25 @@ use serde::{Deserialize, Serialize};
 pub enum Kind {
     Promote,
     Rollback,
+    /// `geno scale`: desired counts changed, task definitions untouched.
+    Scale,
+}
+
+impl Kind {
+    /// Whether the change put task definitions in place (a scale did not).
+    pub fn moves_task_definitions(&self) -> bool {
+        matches!(self, Kind::Promote | Kind::Rollback)
+    }
+}
+
+/// One service's desired count before and after `geno scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountRecord {
+    pub name: String,
+    pub ecs_service: String,
+    pub before: i32,
+    pub after: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +81,9 @@ pub struct Record {
     /// One-off tasks run before the services were updated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<crate::deploy::job::JobRecord>,
+    /// For a scale: the desired counts it changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<CountRecord>,
     pub outcome: Outcome,
     pub started_at: String,
     pub finished_at: String,
@@ -87,6 +109,7 @@ impl Record {
             restores: None,
             services: Vec::new(),
             jobs: Vec::new(),
+            counts: Vec::new(),
             outcome: Outcome::Succeeded,
             started_at,
             finished_at: String::new(),
@@ -136,6 +159,7 @@ pub fn id_for(started_at: &str, kind: &Kind) -> String {
     match kind {
         Kind::Promote => compact,
         Kind::Rollback => format!("{compact}-rollback"),
+        Kind::Scale => format!("{compact}-scale"),
     }
 }
 
@@ -152,6 +176,38 @@ pub fn save(dir: &Path, record: &Record) -> Result<PathBuf, RecordError> {
     std::fs::write(&tmp, text).map_err(write)?;
     std::fs::rename(&tmp, &path).map_err(write)?;
     Ok(path)
+}
+
+/// Smoke runs against an environment, beside its promotion records.
+pub fn smoke_dir(dir: &Path) -> PathBuf {
+    dir.join("smoke")
+}
+
+/// Saves a smoke run's report (any JSON) as `smoke/<id>.json`, whole.
+pub fn save_smoke(dir: &Path, id: &str, run: &serde_json::Value) -> Result<PathBuf, RecordError> {
+    let dir = smoke_dir(dir);
+    let path = dir.join(format!("{id}.json"));
+    let write = |source| RecordError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(write)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(run).unwrap_or_default()).map_err(write)?;
+    std::fs::rename(&tmp, &path).map_err(write)?;
+    Ok(path)
+}
+
+/// The newest smoke run on record, if any (an unreadable one counts as none).
+pub fn latest_smoke(dir: &Path) -> Option<serde_json::Value> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(smoke_dir(dir))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let text = std::fs::read_to_string(paths.last()?).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// All records of an environment, oldest first.
@@ -185,9 +241,13 @@ pub fn load_all(dir: &Path) -> Result<Vec<Record>, RecordError> {
     Ok(out)
 }
 
-/// The latest successful record: what the environment should be running.
+/// The latest successful promotion or rollback: what the environment
+/// should be running (a scale changes counts, not what runs).
 pub fn current(records: &[Record]) -> Option<&Record> {
-    records.iter().rev().find(|r| r.succeeded())
+    records
+        .iter()
+        .rev()
+        .find(|r| r.succeeded() && r.kind.moves_task_definitions())
 }
 
 /// Where `geno rollback` goes: the latest successful record before the
@@ -205,7 +265,7 @@ pub fn rollback_target(records: &[Record]) -> Option<&Record> {
     records
         .iter()
         .rev()
-        .filter(|r| r.succeeded() && r.id != current.id)
+        .filter(|r| r.succeeded() && r.kind.moves_task_definitions() && r.id != current.id)
         .find(|r| afters(r) != now)
 }
 
@@ -215,7 +275,7 @@ pub fn digest_of<'a>(records: &'a [Record], image_id: &str) -> Option<&'a Record
     records
         .iter()
         .rev()
-        .find(|r| r.succeeded() && r.image_id == image_id)
+        .find(|r| r.succeeded() && r.kind.moves_task_definitions() && r.image_id == image_id)
 }
 
 #[cfg(test)]
@@ -242,6 +302,7 @@ mod tests {
                 after: after.into(),
             }],
             jobs: vec![],
+            counts: vec![],
             outcome,
             started_at: id.into(),
             finished_at: id.into(),
@@ -264,6 +325,21 @@ mod tests {
         assert!(rollback_target(&[]).is_none());
         assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "3");
         assert!(digest_of(&rs, "sha256:api:3").is_none());
+    }
+
+    #[test]
+    fn a_scale_is_neither_current_nor_a_rollback_target() {
+        let mut rs = vec![
+            record("1", "api:1", Outcome::Succeeded),
+            record("2", "api:2", Outcome::Succeeded),
+        ];
+        let mut scale = record("3", "api:2", Outcome::Succeeded);
+        scale.kind = Kind::Scale;
+        scale.image_id = String::new();
+        rs.push(scale);
+        assert_eq!(current(&rs).unwrap().id, "2");
+        assert_eq!(rollback_target(&rs).unwrap().id, "1");
+        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "2");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! rollback and how it ends).
 
 pub mod change;
+pub mod deployed;
 pub mod diff;
+pub mod exec;
 pub mod jobs;
 pub mod preflight;
 pub mod push;

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use super::Environment;
 use crate::aws::{Aws, AwsError, Identity};
+use crate::deploy::live::{DeclaredSecret, Store, declared};
 use crate::deploy::rollout::ServiceStatus;
 use crate::deploy::taskdef::Plans;
-use crate::stack::AwsSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
@@ -90,15 +90,41 @@ pub async fn preflight(
             format!("ECR repository {r} does not exist in {}", env.region)
         });
     }
-    let (ssm, sm) = secret_sources(target, all);
+    let secrets = secret_sources(target, all);
+    let of = |store: Store| -> Vec<String> {
+        unique(
+            secrets
+                .iter()
+                .filter(|d| d.store == store)
+                .map(|d| d.id.clone()),
+        )
+    };
+    // The stack.yaml names that read `id`, for `geno secrets set`.
+    let names = |id: &str| -> String {
+        secrets
+            .iter()
+            .filter(|d| d.id == id)
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let (ssm, sm) = (of(Store::Ssm), of(Store::SecretsManager));
     if !ssm.is_empty() {
         check(aws.missing_parameters(&ssm).await, &|p| {
-            format!("SSM parameter {p} does not exist")
+            format!(
+                "SSM parameter {p} does not exist: `geno secrets set --env {} {}` writes it",
+                target.name(),
+                names(p)
+            )
         });
     }
     if !sm.is_empty() {
         check(aws.missing_secrets(&sm).await, &|s| {
-            format!("Secrets Manager secret {s} does not exist")
+            format!(
+                "Secrets Manager secret {s} does not exist: `geno secrets set --env {} {}` writes it",
+                target.name(),
+                names(s)
+            )
         });
     }
     // The ALB must check health the way stack.yaml (and so `geno up`'s load
@@ -150,74 +176,24 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
     items.filter(|i| seen.insert(i.clone())).collect()
 }
 
-/// SSM parameter names and Secrets Manager secret IDs the plans' task
-/// definitions read, from stack.yaml's sources.
-fn secret_sources(target: &Environment, plans: &Plans) -> (Vec<String>, Vec<String>) {
+/// The secrets the plans' task definitions read, as stack.yaml declares
+/// them for this environment.
+fn secret_sources(target: &Environment, plans: &Plans) -> Vec<DeclaredSecret> {
     let used = unique(plans.task_definitions().flat_map(|td| {
         td.container_definitions
             .iter()
             .flat_map(|c| c.secrets.iter().map(|s| s.name.clone()))
             .collect::<Vec<_>>()
     }));
-    let mut ssm = Vec::new();
-    let mut sm = Vec::new();
-    for name in used {
-        match target
-            .loaded
-            .stack
-            .secrets
-            .get(&name)
-            .and_then(|s| s.aws.as_ref())
-        {
-            Some(AwsSecret::Ssm(p)) => ssm.push(ssm_name(p)),
-            Some(AwsSecret::SecretsManager(s)) => sm.push(secret_id(s)),
-            None => {}
-        }
-    }
-    (unique(ssm.into_iter()), unique(sm.into_iter()))
-}
-
-/// `arn:…:parameter/a/b` → `/a/b`; `arn:…:parameter/name` → `name`.
-fn ssm_name(p: &str) -> String {
-    match p.split_once(":parameter") {
-        Some((_, rest)) if p.starts_with("arn:") => {
-            if rest.matches('/').count() > 1 {
-                rest.to_string()
-            } else {
-                rest.trim_start_matches('/').to_string()
-            }
-        }
-        _ => p.to_string(),
-    }
-}
-
-/// The secret itself, without a `:json-key:version-stage:version-id` suffix.
-fn secret_id(s: &str) -> String {
-    if s.starts_with("arn:") {
-        s.split(':').take(7).collect::<Vec<_>>().join(":")
-    } else {
-        s.split(':').next().unwrap_or(s).to_string()
-    }
+    declared(&target.loaded.stack)
+        .into_iter()
+        .filter(|d| used.contains(&d.name))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_names_from_sources() {
-        assert_eq!(ssm_name("/genonaut/demo/x"), "/genonaut/demo/x");
-        assert_eq!(
-            ssm_name("arn:aws:ssm:us-east-1:1:parameter/genonaut/demo/x"),
-            "/genonaut/demo/x"
-        );
-        assert_eq!(ssm_name("arn:aws:ssm:us-east-1:1:parameter/flat"), "flat");
-        assert_eq!(secret_id("db:password::"), "db");
-        assert_eq!(
-            secret_id("arn:aws:secretsmanager:us-east-1:1:secret:db-AbC:password::"),
-            "arn:aws:secretsmanager:us-east-1:1:secret:db-AbC"
-        );
-    }
 
     #[test]
     fn every_problem_is_listed_in_one_error() {

@@ -93,7 +93,10 @@ enum Heard {
     Done,
 }
 
-async fn watch_until_done<E: Ecs>(
+/// Watches services that were sent `updates` until every one has
+/// completed (progress and fresh events said as they come); `seen` holds
+/// the events already shown.
+pub async fn watch_until_done<E: Ecs>(
     ecs: &E,
     cluster: &str,
     updates: &[ServiceUpdate],
