@@ -184,29 +184,66 @@ pub enum Command {
         no_wait: bool,
     },
     /// List the stack's containers: state, readiness, health, ports, image, uptime.
+    ///
+    /// With --env: each ECS service's tasks, deployments, the image it runs
+    /// and whether a verified promotion put it there, target health and
+    /// recent events.
+    #[command(after_help = "Examples:\n  geno ps\n  geno ps --env demo api")]
     Ps {
         /// Services to list (default: all).
         services: Vec<String>,
+        /// A deployed environment instead of the local stack.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Show service logs, each line prefixed with its container.
+    ///
+    /// With --env: CloudWatch Logs of the services' (and jobs') tasks,
+    /// interleaved by time and prefixed with service and task; -f follows
+    /// across task replacements.
+    #[command(
+        after_help = "Examples:\n  geno logs -f api\n  geno logs --env demo celery --since 1h --grep ERROR\n  geno logs --env demo -f"
+    )]
     Logs {
         /// Services to show (default: all).
         services: Vec<String>,
         /// Keep following new output.
         #[arg(short, long)]
         follow: bool,
-        /// Only output since then: `10m` ago, a UNIX time or an RFC 3339 time.
+        /// Only output since then: `10m` ago, a UNIX time or an RFC 3339 time
+        /// (with --env, default 10m).
         #[arg(long)]
         since: Option<String>,
-        /// Lines from the end of each container's log (default: all).
+        /// Lines from the end of each container's log (default: all); with
+        /// --env, the last N events.
         #[arg(long, short = 'n')]
         tail: Option<String>,
+        /// Only lines that contain this text.
+        #[arg(long, value_name = "TEXT")]
+        grep: Option<String>,
+        /// A deployed environment instead of the local stack.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Run a command in a running container of a service.
+    ///
+    /// With --env: ECS Exec into a running task of the service, through
+    /// AWS's session-manager-plugin (which must be installed). ECS Exec
+    /// does not carry the remote command's exit code; the exit code is the
+    /// session's.
+    #[command(
+        after_help = "Examples:\n  geno exec api -- python -m genonaut.healthcheck\n  geno exec --env demo api -- /bin/sh\n  geno exec --env demo api --task 3f2a -- env"
+    )]
     Exec {
         service: String,
+        /// A deployed environment instead of the local stack.
+        #[arg(long)]
+        env: Option<String>,
+        /// With --env: the task (a prefix of its ID; default: the newest running).
+        #[arg(long, requires = "env", value_name = "ID")]
+        task: Option<String>,
         /// Which replica (1-based).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, conflicts_with = "env")]
         index: u32,
         /// Do not allocate a TTY even when attached to one.
         #[arg(short = 'T', long = "no-tty")]
@@ -216,7 +253,21 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Run a one-off container of a service, removed afterwards.
+    ///
+    /// With --env: a one-off Fargate task from the service's live task
+    /// definition with the command replaced, in the service's network; its
+    /// logs stream until it stops, and the exit code is the container's.
+    /// Ctrl-C stops the task.
+    #[command(
+        after_help = "Examples:\n  geno run api -- python -m genonaut.migrate\n  geno run --env demo api -- python -m genonaut.migrate"
+    )]
     Run {
+        /// A deployed environment instead of the local stack.
+        #[arg(long)]
+        env: Option<String>,
+        /// With --env: run even if no verified promotion put the live image there.
+        #[arg(long, requires = "env")]
+        force: bool,
         service: String,
         /// Command to run instead of the service's own.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -277,6 +328,37 @@ pub enum Command {
         #[arg(long)]
         env: String,
     },
+    /// Set the desired task count of deployed services, watched until stable.
+    ///
+    /// Recorded in `geno history`; put back if the services do not settle.
+    /// stack.yaml's `desired_count` stays what the next promotion applies.
+    #[command(after_help = "Example:\n  geno scale --env demo api=4 celery=2")]
+    Scale {
+        #[arg(long)]
+        env: String,
+        /// `SERVICE=COUNT`, one or more.
+        #[arg(required = true, value_name = "SERVICE=COUNT")]
+        counts: Vec<String>,
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        timeout: Dur,
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        poll: Dur,
+    },
+    /// The secrets stack.yaml declares for a deployed environment: list, set, remove.
+    ///
+    /// Values are never printed: `ls` shows where each lives, whether it
+    /// exists, its type and last change; `set` reads the value from stdin
+    /// or a prompt that does not echo.
+    #[command(
+        after_help = "Examples:\n  geno secrets --env demo ls\n  geno secrets --env demo set DATABASE_URL\n  printf %s \"$URL\" | geno secrets --env demo set DATABASE_URL\n  geno secrets --env demo rm REDIS_URL"
+    )]
+    Secrets {
+        /// The environment (before or after the action: `geno secrets set --env demo NAME`).
+        #[arg(long, global = true)]
+        env: Option<String>,
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
     /// Return an environment to the task definitions of an earlier promotion.
     Rollback {
         #[arg(long)]
@@ -288,6 +370,25 @@ pub enum Command {
         timeout: Dur,
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         poll: Dur,
+    },
+}
+
+/// `geno secrets --env E …`.
+#[derive(Debug, ClapSubcommand)]
+pub enum SecretsAction {
+    /// Each declared secret: where it lives, whether it exists, its type and last change.
+    Ls,
+    /// Write a secret's value (from stdin, or a prompt that does not echo).
+    Set {
+        /// The secret's name in stack.yaml (`DATABASE_URL`).
+        name: String,
+    },
+    /// Remove a secret from SSM or Secrets Manager (asks first).
+    Rm {
+        name: String,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -345,6 +446,7 @@ impl Command {
             Command::Logs { .. } => Some("geno logs"),
             Command::Run { .. } => Some("geno run"),
             Command::Promote { .. } => Some("geno promote"),
+            Command::Scale { .. } => Some("geno scale"),
             Command::Rollback { .. } => Some("geno rollback"),
             _ => None,
         }
@@ -390,7 +492,10 @@ impl Command {
             Command::Down { volumes, no_wait } => {
                 ops::down::down(ctx, ops::down::DownOptions { volumes, no_wait }).await
             }
-            Command::Ps { services } => ops::ps::ps(ctx, &services).await,
+            Command::Ps { services, env } => match env {
+                Some(env) => ops::ps::env::ps(ctx, &env, &services).await,
+                None => ops::ps::ps(ctx, &services).await,
+            },
             Command::Restart {
                 services,
                 timeout,
@@ -423,20 +528,42 @@ impl Command {
                 follow,
                 since,
                 tail,
+                grep,
+                env,
             } => {
                 let opts = ops::logs::LogsOptions {
                     services,
                     follow,
                     since,
                     tail,
+                    grep,
                 };
-                ops::logs::logs(ctx, opts).await
+                match env {
+                    Some(env) => ops::logs::on_env(ctx, &env, opts).await,
+                    None => ops::logs::logs(ctx, opts).await,
+                }
+            }
+            Command::Exec {
+                service,
+                env: Some(env),
+                task,
+                command,
+                ..
+            } => {
+                let opts = ops::exec::env::EnvExecOptions {
+                    env,
+                    service,
+                    task,
+                    command,
+                };
+                crate::shutdown::ignoring(ops::exec::env::run(ctx, opts)).await
             }
             Command::Exec {
                 service,
                 index,
                 no_tty,
                 command,
+                ..
             } => {
                 let opts = ops::exec::ExecOptions {
                     service,
@@ -446,8 +573,46 @@ impl Command {
                 };
                 ops::exec::exec(ctx, opts).await
             }
-            Command::Run { service, command } => {
-                ops::run::run(ctx, ops::run::RunOptions { service, command }).await
+            Command::Run {
+                env: Some(env),
+                force,
+                service,
+                command,
+            } => {
+                let opts = ops::run::env::EnvRunOptions {
+                    env,
+                    service,
+                    command,
+                    force,
+                };
+                ops::run::env::run(ctx, opts).await
+            }
+            Command::Run {
+                service, command, ..
+            } => ops::run::run(ctx, ops::run::RunOptions { service, command }).await,
+            Command::Scale {
+                env,
+                counts,
+                timeout,
+                poll,
+            } => {
+                let opts = ops::scale::ScaleOptions {
+                    env,
+                    counts,
+                    watch: Watch {
+                        timeout: timeout.0,
+                        poll: poll.0,
+                    },
+                };
+                ops::scale::scale(ctx, opts).await
+            }
+            Command::Secrets { env, action } => {
+                let action = match action {
+                    SecretsAction::Ls => ops::secrets::Action::Ls,
+                    SecretsAction::Set { name } => ops::secrets::Action::Set { name },
+                    SecretsAction::Rm { name, yes } => ops::secrets::Action::Rm { name, yes },
+                };
+                ops::secrets::secrets(ctx, env.as_deref(), action).await
             }
             Command::Promote {
                 env,

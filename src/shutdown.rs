@@ -38,3 +38,16 @@ pub async fn guard(
         }
     }
 }
+
+/// Runs `work` with Ctrl-C left to a program it hands the terminal to
+/// (ECS Exec's session plugin, as the AWS CLI does): the press reaches that
+/// program, and geno neither dies nor abandons it.
+pub async fn ignoring(work: impl Future<Output = CliResult>) -> CliResult {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            Ok(()) = tokio::signal::ctrl_c() => {}
+        }
+    }
+}

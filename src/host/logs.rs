@@ -15,13 +15,14 @@ pub async fn follow_all(ctx: &Context, local: &LocalStack) -> anyhow::Result<()>
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i32;
-    stream(ctx, local, &[], true, now, None).await
+    stream(ctx, local, &[], true, now, None, None).await
 }
 
-const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+pub const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
 /// The output of `services` (all when empty): since `since` (UNIX time),
-/// the last `tail` lines of each, followed when `follow`.
+/// the last `tail` lines of each, followed when `follow`; only the lines
+/// that contain `grep` when given.
 pub async fn stream(
     ctx: &Context,
     local: &LocalStack,
@@ -29,6 +30,7 @@ pub async fn stream(
     follow: bool,
     since: i32,
     tail: Option<String>,
+    grep: Option<String>,
 ) -> anyhow::Result<()> {
     let containers = containers(local, services).await?;
     let width = containers.iter().map(|c| c.0.len()).max().unwrap_or(0);
@@ -57,6 +59,7 @@ pub async fn stream(
             id,
             prefix,
             opts,
+            grep.clone(),
             tx.clone(),
         ));
     }
@@ -97,6 +100,7 @@ async fn read(
     id: String,
     prefix: String,
     opts: EngineLogs,
+    grep: Option<String>,
     tx: mpsc::Sender<String>,
 ) {
     let follow = opts.follow;
@@ -107,6 +111,9 @@ async fn read(
         pending.push_str(&String::from_utf8_lossy(chunk.as_ref()));
         while let Some(pos) = pending.find('\n') {
             let line: String = pending.drain(..=pos).collect();
+            if grep.as_deref().is_some_and(|g| !line.contains(g)) {
+                continue;
+            }
             let line = format!("{prefix}{}", line.trim_end_matches(['\n', '\r']));
             if follow {
                 if tx.send(line).await.is_err() {
@@ -117,7 +124,7 @@ async fn read(
             }
         }
     }
-    if !pending.is_empty() {
+    if !pending.is_empty() && grep.as_deref().is_none_or(|g| pending.contains(g)) {
         lines.push(format!("{prefix}{pending}"));
     }
     // Without --follow, one container's lines stay together.

@@ -1,6 +1,8 @@
 //! `geno exec SERVICE -- CMD`: run a command in a running container of a
 //! service, with a TTY when attached to one, exiting with its exit code.
 
+pub mod env;
+
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::host::LocalStack;

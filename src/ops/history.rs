@@ -43,6 +43,14 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
             (Kind::Promote, _) => "promote".to_string(),
             (Kind::Rollback, Some(to)) => format!("rollback to {to}"),
             (Kind::Rollback, None) => "rollback".to_string(),
+            (Kind::Scale, _) => format!(
+                "scale {}",
+                r.counts
+                    .iter()
+                    .map(|c| format!("{} {}→{}", c.name, c.before, c.after))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         rows.push([
             if current.as_ref() == Some(&r.id) {
@@ -55,11 +63,9 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
             result,
             short_id(&r.image_id).to_string(),
             short_id(&r.manifest_digest).to_string(),
-            r.services
-                .iter()
-                .filter(|s| s.before != s.after)
-                .count()
-                .to_string(),
+            (r.services.iter().filter(|s| s.before != s.after).count()
+                + r.counts.iter().filter(|c| c.before != c.after).count())
+            .to_string(),
             r.git_revision.clone().unwrap_or_default(),
         ]);
     }
@@ -68,6 +74,25 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
         if let Outcome::RolledBack { reason } | Outcome::Failed { reason } = &r.outcome {
             shell.status(format!("latest ({}): {reason}", r.id));
         }
+    }
+    if let Some(run) = record::latest_smoke(&target.records_dir()) {
+        let steps = run["report"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let count = |o: &str| steps.iter().filter(|s| s["outcome"] == o).count();
+        shell.status(format!(
+            "last smoke run against `{env}`: {} at {} ({} passed, {} failed, {} skipped)",
+            if run["report"]["passed"] == true {
+                "passed"
+            } else {
+                "FAILED"
+            },
+            run["finishedAt"].as_str().unwrap_or("?"),
+            count("passed"),
+            count("failed"),
+            count("skipped"),
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! `geno logs`: every container's output, one line at a time, prefixed with
-//! its container name in a colour of its own.
+//! its container name in a colour of its own; with `--env`, the deployed
+//! tasks' CloudWatch Logs (`env`).
+
+pub mod env;
 
 use crate::context::Context;
 use crate::error::CliResult;
@@ -12,6 +15,7 @@ pub struct LogsOptions {
     pub follow: bool,
     pub since: Option<String>,
     pub tail: Option<String>,
+    pub grep: Option<String>,
 }
 
 pub async fn logs(ctx: &Context, opts: LogsOptions) -> CliResult {
@@ -30,9 +34,37 @@ pub async fn logs(ctx: &Context, opts: LogsOptions) -> CliResult {
         opts.follow,
         since,
         opts.tail.clone(),
+        opts.grep.clone(),
     )
     .await?;
     Ok(())
+}
+
+/// `--env`: the same options read against CloudWatch Logs.
+pub async fn on_env(ctx: &Context, env: &str, opts: LogsOptions) -> CliResult {
+    let since = match &opts.since {
+        None => None,
+        Some(text) => Some(i64::from(since_epoch(text)?)),
+    };
+    let tail =
+        match opts.tail.as_deref() {
+            None | Some("all") => None,
+            Some(n) => Some(n.parse::<usize>().map_err(|_| {
+                anyhow::anyhow!("--tail takes a number of lines or `all`, not `{n}`")
+            })?),
+        };
+    env::logs(
+        ctx,
+        env::EnvLogsOptions {
+            env: env.to_string(),
+            services: opts.services,
+            follow: opts.follow,
+            since,
+            tail,
+            grep: opts.grep,
+        },
+    )
+    .await
 }
 
 /// `10m` (ago) or a UNIX timestamp.

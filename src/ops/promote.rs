@@ -471,7 +471,7 @@ async fn smoke_environment(
         stack: &env.loaded.stack,
         environment: env.name(),
         base,
-        local: None,
+        place: runner::Place::Url,
         image_id: None,
     };
     match runner::run_suite(&target, &ctx.cancel, &ctx.shell).await {

@@ -2,6 +2,8 @@
 //! health, restarts, ports, image, uptime; the last log lines of any that
 //! crashed; and whether the load balancer runs and serves this stack.yaml.
 
+pub mod env;
+
 use serde::Serialize;
 
 use crate::context::Context;

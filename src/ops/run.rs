@@ -2,6 +2,8 @@
 //! definition (image, environment, secrets, volumes, network), its output
 //! streamed, removed afterwards; exits with the command's exit code.
 
+pub mod env;
+
 use bollard::query_parameters::{LogsOptions, WaitContainerOptions};
 use futures_util::StreamExt;
 

@@ -1,15 +1,19 @@
 //! `geno smoke`: the stack's smoke tests through its load balancer (local)
-//! or a deployed environment's URL; a verification record when they pass
-//! locally.
+//! or a deployed environment: HTTP steps against its URL, `targets` steps
+//! through the ALB's target health, `exec` steps through ECS Exec. A
+//! verification record when they pass locally; a record of the run beside
+//! the environment's promotions otherwise.
 
 use std::path::PathBuf;
 
 use crate::context::Context;
+use crate::deploy::record;
 use crate::deploy::verification::{self, Verification};
+use crate::environment::deployed::Deployed;
 use crate::error::{CliError, CliResult};
 use crate::host::LocalStack;
 use crate::proxy::daemon;
-use crate::smoke::runner::{self, Target};
+use crate::smoke::runner::{self, Place, Target};
 use crate::smoke::{Report, junit};
 use crate::stack::validate::LOCAL_ENV;
 
@@ -44,16 +48,49 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
     } else {
         let loaded = ctx.load(&opts.env)?;
         let base = runner::environment_url(&loaded, opts.url.as_deref())?;
-        let target = Target {
-            stack: &loaded.stack,
-            environment: &opts.env,
-            base,
-            local: None,
-            image_id: None,
-        };
-        let report = suite(ctx, &target).await?;
-        finish(ctx, &opts, &report)?;
-        report
+        let deployed = loaded
+            .stack
+            .environments
+            .get(&opts.env)
+            .is_some_and(|e| e.aws.is_some());
+        if deployed {
+            let d = Deployed::open(ctx, &opts.env).await?;
+            let target = Target {
+                stack: &loaded.stack,
+                environment: &opts.env,
+                base,
+                place: Place::Deployed(&d),
+                image_id: None,
+            };
+            let started_at = record::now();
+            let report = suite(ctx, &target).await?;
+            finish(ctx, &opts, &report)?;
+            let id = record::id_for(&started_at, &record::Kind::Promote);
+            let path = record::save_smoke(
+                &d.env.records_dir(),
+                &id,
+                &serde_json::json!({
+                    "id": id,
+                    "startedAt": started_at,
+                    "finishedAt": record::now(),
+                    "report": report,
+                }),
+            )?;
+            ctx.shell
+                .verbose_status(format!("recorded in {}", path.display()));
+            report
+        } else {
+            let target = Target {
+                stack: &loaded.stack,
+                environment: &opts.env,
+                base,
+                place: Place::Url,
+                image_id: None,
+            };
+            let report = suite(ctx, &target).await?;
+            finish(ctx, &opts, &report)?;
+            report
+        }
     };
     if report.passed {
         Ok(())
@@ -78,7 +115,7 @@ async fn against_local(ctx: &Context, local: &LocalStack) -> anyhow::Result<Repo
             "http://{}",
             lb.listeners.first().cloned().unwrap_or_default()
         ),
-        local: Some(local),
+        place: Place::Local(local),
         image_id: runner::running_image(local).await?,
     };
     suite(ctx, &target).await

@@ -1,7 +1,8 @@
 //! Running a smoke suite: each step in order — HTTP requests through the
-//! load balancer (or a deployed environment's URL), commands in the local
-//! containers, the load balancer's target health — polled per step until
-//! it passes or its deadline, with what failed kept for the report.
+//! load balancer (or a deployed environment's URL), commands in the
+//! containers (locally through the engine, deployed through ECS Exec), the
+//! load balancer's target health (geno's, or the ALB's) — polled per step
+//! until it passes or its deadline, with what failed kept for the report.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{self as s, Outcome, Report, StepResult};
+use crate::deploy::live::exec_blocker;
+use crate::environment::deployed::{Deployed, main_container};
 use crate::host::LocalStack;
 use crate::proxy::daemon;
 use crate::shell::Shell;
@@ -21,11 +24,20 @@ pub struct Target<'a> {
     pub environment: &'a str,
     /// `http://host:port` the HTTP steps go to.
     pub base: String,
-    /// The local stack, for `exec` and `targets` steps; none for a deployed
-    /// environment (those steps are skipped there).
-    pub local: Option<&'a LocalStack>,
+    /// What `exec` and `targets` steps act on.
+    pub place: Place<'a>,
     /// The image the stack runs, when known.
     pub image_id: Option<String>,
+}
+
+/// What a suite's `exec` and `targets` steps reach.
+pub enum Place<'a> {
+    /// The local stack: the engine and geno's load balancer.
+    Local(&'a LocalStack),
+    /// A deployed environment: ECS Exec and the ALB's target health.
+    Deployed(&'a Deployed<'a>),
+    /// A URL only: those steps are skipped.
+    Url,
 }
 
 /// Runs every step, saying PASS/FAIL/SKIP per step as it goes; stops
@@ -55,7 +67,7 @@ pub async fn run_suite(
             step,
             &client,
             &target.base,
-            target.local,
+            &target.place,
             &mut captures,
             cancel,
         )
@@ -161,7 +173,7 @@ async fn run_step(
     step: &SmokeStep,
     client: &reqwest::Client,
     base: &str,
-    local: Option<&LocalStack>,
+    place: &Place<'_>,
     captures: &mut BTreeMap<String, String>,
     cancel: &CancellationToken,
 ) -> StepResult {
@@ -181,12 +193,10 @@ async fn run_step(
         attempts,
         detail,
     };
-    if local.is_none() && step.http.is_none() {
-        return finish(
-            Outcome::Skipped,
-            0,
-            Some(format!("{kind} steps run against the local stack only")),
-        );
+    if step.http.is_none()
+        && let Some(why) = skip_reason(kind, place)
+    {
+        return finish(Outcome::Skipped, 0, Some(why));
     }
     // A value an earlier step failed to capture: polling cannot help, so
     // fail at once instead of waiting out the step's deadline.
@@ -215,10 +225,12 @@ async fn run_step(
     let mut last = String::new();
     let result = wait::until(poll, cancel, async || {
         attempts += 1;
-        let outcome = match (&step.http, &step.exec, &step.targets, local) {
+        let outcome = match (&step.http, &step.exec, &step.targets, place) {
             (Some(http), _, _, _) => http_attempt(http, client, base, captures).await,
-            (_, Some(exec), _, Some(local)) => exec_attempt(exec, local, captures).await,
-            (_, _, Some(t), Some(local)) => targets_attempt(t, local).await,
+            (_, Some(exec), _, Place::Local(local)) => exec_attempt(exec, local, captures).await,
+            (_, Some(exec), _, Place::Deployed(d)) => ecs_exec_attempt(exec, d, captures).await,
+            (_, _, Some(t), Place::Local(local)) => targets_attempt(t, local).await,
+            (_, _, Some(t), Place::Deployed(d)) => alb_targets_attempt(t, d).await,
             _ => Err("nothing to run".into()),
         };
         match outcome {
@@ -246,6 +258,23 @@ async fn run_step(
             };
             finish(Outcome::Failed, attempts, Some(detail))
         }
+    }
+}
+
+/// Why a step of `kind` cannot run at `place`, if it cannot.
+fn skip_reason(kind: &str, place: &Place<'_>) -> Option<String> {
+    match (kind, place) {
+        (_, Place::Local(_)) => None,
+        (_, Place::Url) => Some(format!(
+            "{kind} steps need the local stack or a deployed environment's AWS access, not a URL alone"
+        )),
+        ("exec", Place::Deployed(_)) => crate::environment::exec::plugin().err().map(|_| {
+            format!(
+                "ECS Exec needs AWS's session-manager-plugin, which is not installed here ({})",
+                crate::environment::exec::PLUGIN
+            )
+        }),
+        _ => None,
     }
 }
 
@@ -369,6 +398,137 @@ async fn targets_attempt(
         Err(format!(
             "expected every target of `{}` {}: {}",
             t.target_group,
+            t.state,
+            wrong.join("; ")
+        ))
+    }
+}
+
+/// An `exec` step through ECS Exec, in the first task of the service that
+/// can take it. ECS Exec does not carry the command's exit code back, so
+/// only a step that expects 0 can pass, on a session that ended well.
+async fn ecs_exec_attempt(
+    exec: &ExecStep,
+    d: &Deployed<'_>,
+    captures: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    if exec.expect.exit_code != 0 {
+        return Err(format!(
+            "expects exit code {}, but ECS Exec does not report a command's exit code",
+            exec.expect.exit_code
+        ));
+    }
+    let plan = d.service(&exec.service).map_err(|e| e.to_string())?;
+    let container = main_container(&plan.task_definition).to_string();
+    let tasks = d
+        .aws
+        .service_tasks(d.cluster(), &plan.update.service)
+        .await
+        .map_err(|e| e.to_string())?;
+    let task = match tasks.iter().find(|t| exec_blocker(t, &container).is_none()) {
+        Some(t) => t,
+        None => {
+            return Err(match tasks.first() {
+                Some(t) => exec_blocker(t, &container).unwrap_or_default(),
+                None => format!("{} has no running task", plan.update.service),
+            });
+        }
+    };
+    let command: Vec<String> = exec
+        .command
+        .0
+        .iter()
+        .map(|a| s::substitute(a, captures))
+        .collect();
+    let ended =
+        crate::environment::exec::exec(d.aws, d.cluster(), task, &container, &command, true)
+            .await
+            .map_err(|e| e.to_string())?;
+    let shown = || {
+        format!(
+            "`{}` in task {} of {}: session exit {}\nstdout: {}\nstderr: {}",
+            command.join(" "),
+            crate::deploy::live::short_task(task.id()),
+            exec.service,
+            ended.code,
+            clip(ended.stdout.trim(), 600),
+            clip(ended.stderr.trim(), 600)
+        )
+    };
+    if ended.code != 0 {
+        return Err(format!("the ECS Exec session failed; {}", shown()));
+    }
+    if let Some(needle) = &exec.expect.stdout_contains {
+        let needle = s::substitute(needle, captures);
+        if !ended.stdout.contains(&needle) {
+            return Err(format!("stdout does not contain `{needle}`; {}", shown()));
+        }
+    }
+    Ok(BTreeMap::new())
+}
+
+/// A `targets` step against the ALB: the target group stack.yaml renders
+/// for the step's group, through DescribeTargetHealth.
+async fn alb_targets_attempt(
+    t: &TargetsStep,
+    d: &Deployed<'_>,
+) -> Result<BTreeMap<String, String>, String> {
+    let group = d
+        .plans
+        .services
+        .iter()
+        .filter_map(|p| p.target_group.as_ref())
+        .find(|g| {
+            d.env
+                .loaded
+                .stack
+                .load_balancer
+                .as_ref()
+                .and_then(|lb| lb.target_groups.get(&t.target_group))
+                .is_some_and(|tg| {
+                    d.plans
+                        .services
+                        .iter()
+                        .any(|p| p.name == tg.service && p.target_group.as_ref() == Some(*g))
+                })
+        })
+        .ok_or_else(|| {
+            format!(
+                "target group `{}` is not rendered for `{}`",
+                t.target_group,
+                d.env.name()
+            )
+        })?;
+    let health = d
+        .aws
+        .target_health(&group.name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("ALB target group {} does not exist", group.name))?;
+    if health.is_empty() {
+        return Err(format!(
+            "ALB target group {} has no registered targets",
+            group.name
+        ));
+    }
+    let wrong: Vec<String> = health
+        .iter()
+        .filter(|h| h.state != t.state)
+        .map(|h| {
+            format!(
+                "{} is {} ({})",
+                h.target,
+                h.state,
+                h.reason.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(BTreeMap::new())
+    } else {
+        Err(format!(
+            "expected every target of {} {}: {}",
+            group.name,
             t.state,
             wrong.join("; ")
         ))

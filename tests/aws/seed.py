@@ -43,6 +43,7 @@ def main():
     ecr = boto3.client("ecr", region_name=region)
     ssm = boto3.client("ssm", region_name=region)
     elb = boto3.client("elbv2", region_name=region)
+    logs = boto3.client("logs", region_name=region)
 
     trust = json.dumps({
         "Version": "2012-10-17",
@@ -63,6 +64,8 @@ def main():
                                    VpcId=vpc)["GroupId"]
 
     ecs.create_cluster(clusterName=v["cluster_name"])
+    # The awslogs group every task writes to (infra/ecs.tf).
+    exists(lambda: logs.create_log_group(logGroupName=v["log_group"]), "ResourceAlreadyExistsException")
     # Target groups with the health checks stack.yaml gives (infra/alb.tf).
     for tg in v["target_groups"].values():
         hc = tg["health_check"]

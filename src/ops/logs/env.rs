@@ -1,0 +1,176 @@
+//! `geno logs --env ENV [SERVICE…]`: CloudWatch Logs of the services' and
+//! jobs' tasks, from the log group and stream prefixes stack.yaml renders,
+//! interleaved by time, each line prefixed with its service and task in the
+//! colours `geno logs` uses locally; `-f` polls on from the newest event,
+//! and a task that replaces another is followed because its stream shares
+//! the service's prefix.
+
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::deploy::live::short_task;
+use crate::deploy::logs::{Cursor, LogEvent, parse_stream, select, tail};
+use crate::environment::deployed::Deployed;
+use crate::error::CliResult;
+use crate::host::logs::COLOURS;
+use crate::wait;
+
+/// How often `-f` asks CloudWatch for new events (FilterLogEvents allows
+/// a handful of calls a second per account).
+const POLL: Duration = Duration::from_secs(2);
+
+/// How far back to start when neither `--since` nor `--tail` says (as
+/// `aws logs tail` does).
+const DEFAULT_SINCE: Duration = Duration::from_secs(600);
+
+pub struct EnvLogsOptions {
+    pub env: String,
+    pub services: Vec<String>,
+    pub follow: bool,
+    /// UNIX seconds.
+    pub since: Option<i64>,
+    pub tail: Option<usize>,
+    pub grep: Option<String>,
+}
+
+pub async fn logs(ctx: &Context, opts: EnvLogsOptions) -> CliResult {
+    let d = Deployed::open(ctx, &opts.env).await?;
+    let sources = d.log_sources(&opts.services)?;
+    let prefixes: Vec<String> = sources.iter().map(|s| s.prefix.clone()).collect();
+    let names: Vec<(String, String)> = sources
+        .iter()
+        .map(|s| (s.prefix.clone(), s.name.to_string()))
+        .collect();
+    let now_ms = now_ms();
+    let start = match opts.since {
+        Some(s) => s * 1000,
+        None if opts.tail.is_some() => 0,
+        None => now_ms - DEFAULT_SINCE.as_millis() as i64,
+    };
+    // One service: CloudWatch narrows to its streams. Several: one query,
+    // sorted out here.
+    let stream_prefix = match prefixes.as_slice() {
+        [one] => Some(format!("{one}/")),
+        _ => None,
+    };
+    // A quoted term matches the text exactly in CloudWatch; text with a
+    // quote in it is matched here only.
+    let pattern = opts
+        .grep
+        .as_deref()
+        .filter(|g| !g.contains('"'))
+        .map(|g| format!("\"{g}\""));
+    let fetch = async |from: i64| -> anyhow::Result<Vec<LogEvent>> {
+        let (events, more) = d
+            .aws
+            .log_events(
+                d.log_group(),
+                from,
+                stream_prefix.as_deref(),
+                pattern.as_deref(),
+            )
+            .await?;
+        if more {
+            ctx.shell.warn(format!(
+                "more than {} pages of events since then; showing the first (narrow with --since or a service)",
+                crate::aws::LOG_PAGES
+            ));
+        }
+        Ok(select(events, &prefixes, opts.grep.as_deref()))
+    };
+    let printer = Printer::new(ctx, &names);
+    let mut first = fetch(start).await?;
+    if let Some(n) = opts.tail {
+        first = tail(first, n);
+    }
+    let mut cursor = Cursor::starting_at(start);
+    for e in cursor.fresh(first) {
+        if !printer.print(&e)? {
+            return Ok(());
+        }
+    }
+    if !opts.follow {
+        return Ok(());
+    }
+    let mut ticks = wait::every(POLL, &ctx.cancel);
+    // The first tick comes at once; the first poll was the query above.
+    ticks.next().await;
+    while ticks.next().await {
+        let events = fetch(cursor.query_from()).await?;
+        for e in cursor.fresh(events) {
+            if !printer.print(&e)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// Prints events with a prefix per service and task.
+struct Printer<'a> {
+    ctx: &'a Context,
+    /// (stream prefix, service name), in stack order: the colour's index.
+    names: &'a [(String, String)],
+    width: usize,
+    colour: bool,
+}
+
+impl<'a> Printer<'a> {
+    fn new(ctx: &'a Context, names: &'a [(String, String)]) -> Printer<'a> {
+        Printer {
+            ctx,
+            names,
+            // `service/task8`
+            width: names.iter().map(|(_, n)| n.len() + 9).max().unwrap_or(0),
+            colour: ctx.shell.colour_stdout(),
+        }
+    }
+
+    /// False once stdout is closed (`| head`).
+    fn print(&self, e: &LogEvent) -> anyhow::Result<bool> {
+        let Some(stream) = parse_stream(&e.stream) else {
+            return Ok(true);
+        };
+        let (i, name) = self
+            .names
+            .iter()
+            .enumerate()
+            .find(|(_, (p, _))| p == stream.prefix)
+            .map(|(i, (_, n))| (i, n.as_str()))
+            .unwrap_or((0, stream.prefix));
+        let task = short_task(stream.task);
+        if self.ctx.shell.json() {
+            let line = serde_json::json!({
+                "timestamp": e.timestamp,
+                "service": name,
+                "container": stream.container,
+                "task": stream.task,
+                "message": e.message,
+            });
+            return Ok(self.ctx.shell.out_line(line).is_ok());
+        }
+        let label = format!("{name}/{task}");
+        let width = self.width;
+        let prefix = if self.colour {
+            format!(
+                "\x1b[{}m{label:<width$} |\x1b[0m ",
+                COLOURS[i % COLOURS.len()]
+            )
+        } else {
+            format!("{label:<width$} | ")
+        };
+        let message = e.message.trim_end_matches(['\n', '\r']);
+        Ok(self
+            .ctx
+            .shell
+            .out_line(format!("{prefix}{message}"))
+            .is_ok())
+    }
+}

@@ -1,0 +1,281 @@
+//! `geno ps --env ENV [SERVICE…]`: per service, tasks running / pending /
+//! desired, each deployment with its rollout state and task definition,
+//! the image digest running and whether a verified promotion put it there;
+//! the ALB's health of every target; the last service events.
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::deploy::live::{ImageStanding, TargetHealth, image_digest, standing};
+use crate::deploy::rollout::{RolloutState, ServiceStatus, short_arn};
+use crate::environment::deployed::{Deployed, main_container};
+use crate::error::CliResult;
+use crate::ids::short_id;
+
+/// Service events shown per service.
+const EVENTS: usize = 3;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    service: String,
+    ecs_service: String,
+    /// `ACTIVE`, `DRAINING`, or `missing` when ECS has no such service.
+    status: String,
+    running: i32,
+    pending: i32,
+    desired: i32,
+    task_definition: String,
+    deployments: Vec<DeploymentRow>,
+    image: Option<String>,
+    image_standing: Option<ImageStanding>,
+    events: Vec<EventRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentRow {
+    status: String,
+    task_definition: String,
+    rollout_state: Option<String>,
+    running: i32,
+    desired: i32,
+    pending: i32,
+    failed_tasks: i32,
+}
+
+#[derive(Debug, Serialize)]
+struct EventRow {
+    at: String,
+    message: String,
+}
+
+pub async fn ps(ctx: &Context, env: &str, services: &[String]) -> CliResult {
+    let shell = &ctx.shell;
+    let d = Deployed::open(ctx, env).await?;
+    let wanted = d.services(services)?;
+    let names: Vec<String> = wanted.iter().map(|p| p.update.service.clone()).collect();
+    let (live, _missing) = d.aws.services(d.cluster(), &names).await?;
+    let records = d.records()?;
+    let mut rows = Vec::new();
+    for plan in &wanted {
+        let s = live.iter().find(|s| s.name == plan.update.service);
+        let image = match s {
+            Some(s) if !s.task_definition.is_empty() => {
+                let td = d.aws.task_definition(&s.task_definition).await?;
+                let main = main_container(&td).to_string();
+                td.container_definitions
+                    .into_iter()
+                    .find(|c| c.name == main)
+                    .map(|c| c.image)
+            }
+            _ => None,
+        };
+        rows.push(row(&plan.name, &plan.update.service, s, image, &records));
+    }
+    let mut targets: Vec<TargetHealth> = Vec::new();
+    let mut groups_missing = Vec::new();
+    for plan in &wanted {
+        if let Some(tg) = &plan.target_group {
+            match d.aws.target_health(&tg.name).await? {
+                Some(t) => targets.extend(t),
+                None => groups_missing.push(tg.name.clone()),
+            }
+        }
+    }
+    if shell.json() {
+        shell.print_json(&serde_json::json!({
+            "environment": env,
+            "cluster": d.cluster(),
+            "services": rows,
+            "targets": targets,
+        }))?;
+        return Ok(());
+    }
+    shell.table(&service_table(&rows))?;
+    if !targets.is_empty() {
+        shell.out_line("")?;
+        let mut t = vec![["TARGET GROUP", "TARGET", "STATE", "REASON"].map(String::from)];
+        for h in &targets {
+            t.push([
+                h.target_group.clone(),
+                h.target.clone(),
+                h.state.clone(),
+                match (&h.reason, &h.description) {
+                    (Some(r), Some(d)) => format!("{r}: {d}"),
+                    (Some(r), None) => r.clone(),
+                    _ => "-".into(),
+                },
+            ]);
+        }
+        shell.table(&t)?;
+    }
+    for g in groups_missing {
+        shell.warn(format!(
+            "target group {g} does not exist (infra/ creates it)"
+        ));
+    }
+    let with_events: Vec<&Row> = rows.iter().filter(|r| !r.events.is_empty()).collect();
+    if !with_events.is_empty() {
+        shell.out_line("\nrecent events:")?;
+        for r in with_events {
+            for e in &r.events {
+                shell.out_line(format!("  {} {}  {}", r.service, e.at, e.message))?;
+            }
+        }
+    }
+    for r in rows.iter().filter(|r| r.status == "missing") {
+        shell.warn(format!(
+            "ECS service {} does not exist in cluster {} (infra/ creates it; `geno promote --env {env}` deploys to it)",
+            r.ecs_service,
+            d.cluster()
+        ));
+    }
+    Ok(())
+}
+
+fn row(
+    name: &str,
+    ecs_service: &str,
+    s: Option<&ServiceStatus>,
+    image: Option<String>,
+    records: &[crate::deploy::record::Record],
+) -> Row {
+    let Some(s) = s else {
+        return Row {
+            service: name.into(),
+            ecs_service: ecs_service.into(),
+            status: "missing".into(),
+            running: 0,
+            pending: 0,
+            desired: 0,
+            task_definition: String::new(),
+            deployments: Vec::new(),
+            image: None,
+            image_standing: None,
+            events: Vec::new(),
+        };
+    };
+    Row {
+        service: name.into(),
+        ecs_service: ecs_service.into(),
+        status: s.status.clone(),
+        running: s.running,
+        pending: s.pending,
+        desired: s.desired,
+        task_definition: s.task_definition.clone(),
+        deployments: s
+            .deployments
+            .iter()
+            .map(|d| DeploymentRow {
+                status: d.status.clone(),
+                task_definition: d.task_definition.clone(),
+                rollout_state: d.rollout_state.map(|r| rollout_text(r).to_string()),
+                running: d.running,
+                desired: d.desired,
+                pending: d.pending,
+                failed_tasks: d.failed_tasks,
+            })
+            .collect(),
+        image_standing: image.as_deref().map(|i| standing(records, i)),
+        image,
+        events: s
+            .events
+            .iter()
+            .take(EVENTS)
+            .map(|e| EventRow {
+                at: e.at.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn rollout_text(r: RolloutState) -> &'static str {
+    match r {
+        RolloutState::InProgress => "IN_PROGRESS",
+        RolloutState::Completed => "COMPLETED",
+        RolloutState::Failed => "FAILED",
+    }
+}
+
+fn service_table(rows: &[Row]) -> Vec<[String; 6]> {
+    let mut t = vec![
+        [
+            "SERVICE",
+            "TASKS",
+            "TASK DEFINITION",
+            "DEPLOYMENTS",
+            "IMAGE",
+            "VERIFIED",
+        ]
+        .map(String::from),
+    ];
+    for r in rows {
+        if r.status == "missing" {
+            t.push([
+                r.service.clone(),
+                "-".into(),
+                "-".into(),
+                format!("no ECS service {}", r.ecs_service),
+                "-".into(),
+                "-".into(),
+            ]);
+            continue;
+        }
+        let tasks = if r.pending > 0 {
+            format!("{}/{} ({} pending)", r.running, r.desired, r.pending)
+        } else {
+            format!("{}/{}", r.running, r.desired)
+        };
+        let deployments = r
+            .deployments
+            .iter()
+            .map(|d| {
+                let mut s = format!("{} {}", d.status, short_arn(&d.task_definition));
+                if let Some(state) = &d.rollout_state {
+                    s.push(' ');
+                    s.push_str(state);
+                }
+                if d.failed_tasks > 0 {
+                    s.push_str(&format!(" ({} failed)", d.failed_tasks));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let image = r
+            .image
+            .as_deref()
+            .map(|i| match image_digest(i) {
+                Some(d) => short_id(d).to_string(),
+                None => i.rsplit('/').next().unwrap_or(i).to_string(),
+            })
+            .unwrap_or_else(|| "-".into());
+        let verified = match &r.image_standing {
+            Some(ImageStanding::Verified { image_id, at, .. }) => {
+                format!("yes: image {} promoted {at}", short_id(image_id))
+            }
+            Some(ImageStanding::Forced { promotion }) => format!("no: forced ({promotion})"),
+            Some(ImageStanding::Unknown) => "no promotion on record".into(),
+            None => "-".into(),
+        };
+        t.push([
+            r.service.clone(),
+            if r.status == "ACTIVE" {
+                tasks
+            } else {
+                format!("{tasks} {}", r.status)
+            },
+            short_arn(&r.task_definition).to_string(),
+            if deployments.is_empty() {
+                "-".into()
+            } else {
+                deployments
+            },
+            image,
+            verified,
+        ]);
+    }
+    t
+}

@@ -1,0 +1,242 @@
+"""ECS as its documentation describes it, where moto does not model it: a
+proxy on loopback in front of a moto server that forwards every call and
+rewrites the answers to the few moto cannot give.
+
+- A service's tasks run: DescribeServices answers runningCount =
+  desiredCount with its PRIMARY deployment COMPLETED (moto reports a fixed
+  running count, so a scaled service would never settle).
+- A service's tasks (group `service:NAME`) keep RUNNING with ECS Exec
+  enabled, a container runtime ID and a RUNNING ExecuteCommandAgent.
+- A one-off task started through the proxy with a command override runs
+  its command as a tiny shell would: `echo TEXT` lines become log events
+  in its awslogs stream, `exit N` its container's exit code (0 otherwise).
+  It is RUNNING at the first DescribeTasks and STOPPED from the second.
+- ExecuteCommand opens a session (moto has no ECS Exec).
+- RunTask accepts a Fargate task definition whose containers set no memory
+  of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
+
+    python tests/aws/ecs_scripted.py PORT
+
+moto runs in this process (its server on a port of its own, which the
+proxy forwards to); every answer that is not rewritten is moto's, byte for
+byte.
+"""
+
+import http.client
+import http.server
+import json
+import shlex
+import sys
+import threading
+import time
+import urllib.parse
+
+import socket
+
+import boto3
+from moto.ecs import models as ecs_models
+from moto.server import ThreadedMotoServer
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fargate_memory(original):
+    """RunTask's resource count with the task's memory standing in for a
+    container's that sets none (moto's bug; ECS accepts such a task)."""
+    def count(task_definition):
+        saved = task_definition.container_definitions
+        task_definition.container_definitions = [
+            c if any(k in c for k in ("memory", "memoryReservation", "Memory", "MemoryReservation"))
+            else {**c, "memoryReservation": 0}
+            for c in saved]
+        try:
+            return original(task_definition)
+        finally:
+            task_definition.container_definitions = saved
+    return staticmethod(count)
+
+
+ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = fargate_memory(
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements)
+
+TARGET = "AmazonEC2ContainerServiceV20141113."
+PORT = int(sys.argv[1])
+MOTO_PORT = free_port()
+MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+MOTO = urllib.parse.urlparse(MOTO_URL)
+LOCK = threading.Lock()
+# task ARN -> {"command": [...], "container": name, "looks": n, "logged": bool, "td": arn}
+RUNS = {}
+
+
+def logs_client():
+    return boto3.client("logs", endpoint_url=MOTO_URL, region_name="us-east-1",
+                        aws_access_key_id="scripted", aws_secret_access_key="scripted")
+
+
+def ecs_client():
+    return boto3.client("ecs", endpoint_url=MOTO_URL, region_name="us-east-1",
+                        aws_access_key_id="scripted", aws_secret_access_key="scripted")
+
+
+def script(command):
+    """(lines printed, exit code) of a command run by a tiny shell."""
+    if len(command) >= 3 and command[0] in ("sh", "/bin/sh", "bash") and command[1] == "-c":
+        text = command[2]
+    else:
+        text = " ".join(shlex.quote(c) for c in command)
+    lines, code = [], 0
+    for part in text.replace("&&", ";").split(";"):
+        words = shlex.split(part)
+        if not words:
+            continue
+        if words[0] == "echo":
+            lines.append(" ".join(words[1:]))
+        elif words[0] == "exit":
+            code = int(words[1]) if len(words) > 1 else 0
+            break
+        else:
+            lines.append(f"ran: {' '.join(words)}")
+    return lines, code
+
+
+def emit_logs(task_arn, run):
+    """The run's output into its awslogs stream, as the driver writes it."""
+    td = ecs_client().describe_task_definition(taskDefinition=run["td"])["taskDefinition"]
+    container = next(c for c in td["containerDefinitions"] if c["name"] == run["container"])
+    opts = container.get("logConfiguration", {}).get("options", {})
+    group, prefix = opts.get("awslogs-group"), opts.get("awslogs-stream-prefix")
+    if not group or not prefix:
+        return
+    stream = f"{prefix}/{run['container']}/{task_arn.rsplit('/', 1)[-1]}"
+    logs = logs_client()
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    now = int(time.time() * 1000)
+    lines, _ = script(run["command"])
+    if lines:
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": now + i, "message": line} for i, line in enumerate(lines)])
+
+
+def rewrite(operation, request, answer):
+    if operation == "DescribeServices":
+        for s in answer.get("services", []):
+            s["runningCount"], s["pendingCount"] = s.get("desiredCount", 0), 0
+            for d in s.get("deployments", []):
+                if d.get("status") == "PRIMARY":
+                    d["desiredCount"] = d["runningCount"] = s["runningCount"]
+                    d["pendingCount"] = 0
+                    d["rolloutState"] = "COMPLETED"
+                    d["taskDefinition"] = s["taskDefinition"]
+    elif operation == "RunTask":
+        override = (request.get("overrides") or {}).get("containerOverrides") or []
+        for t in answer.get("tasks", []):
+            if override and override[0].get("command"):
+                with LOCK:
+                    RUNS[t["taskArn"]] = {
+                        "command": override[0]["command"], "container": override[0]["name"],
+                        "looks": 0, "logged": False, "td": t["taskDefinitionArn"]}
+    elif operation == "DescribeTasks":
+        for t in answer.get("tasks", []):
+            arn = t["taskArn"]
+            if t.get("group", "").startswith("service:"):
+                t["lastStatus"] = t["desiredStatus"] = "RUNNING"
+                t["enableExecuteCommand"] = True
+                for c in t.get("containers", []):
+                    c["lastStatus"] = "RUNNING"
+                    c.pop("exitCode", None)
+                    c["runtimeId"] = f"{arn.rsplit('/', 1)[-1]}-{c['name']}"
+                    c["managedAgents"] = [{"name": "ExecuteCommandAgent", "lastStatus": "RUNNING"}]
+                continue
+            with LOCK:
+                run = RUNS.get(arn)
+                if run is None:
+                    continue
+                run["looks"] += 1
+                looks, logged = run["looks"], run["logged"]
+                if looks >= 2:
+                    run["logged"] = True
+            if looks < 2:
+                t["lastStatus"] = "RUNNING"
+                for c in t.get("containers", []):
+                    c["lastStatus"] = "RUNNING"
+                    c.pop("exitCode", None)
+                continue
+            if not logged:
+                emit_logs(arn, run)
+            _, code = script(run["command"])
+            t["lastStatus"] = t["desiredStatus"] = "STOPPED"
+            t["stoppedReason"] = "Essential container in task exited"
+            for c in t.get("containers", []):
+                c["lastStatus"] = "STOPPED"
+                c["exitCode"] = code
+    return answer
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.forward()
+
+    def do_GET(self):
+        self.forward()
+
+    def forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        target = self.headers.get("X-Amz-Target", "")
+        operation = target[len(TARGET):] if target.startswith(TARGET) else None
+        if operation == "ExecuteCommand":
+            request = json.loads(body or b"{}")
+            session = {"sessionId": f"ecs-execute-command-{int(time.time() * 1000)}",
+                       "streamUrl": "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/scripted",
+                       "tokenValue": "scripted-token"}
+            self.answer(200, json.dumps({
+                "clusterArn": request.get("cluster"), "containerName": request.get("container"),
+                "interactive": True, "session": session, "taskArn": request.get("task")}).encode(),
+                "application/x-amz-json-1.1")
+            return
+        conn = http.client.HTTPConnection(MOTO.hostname, MOTO.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        ctype = resp.getheader("Content-Type", "application/x-amz-json-1.1")
+        if operation in ("DescribeServices", "RunTask", "DescribeTasks") and resp.status == 200:
+            data = json.dumps(rewrite(operation, json.loads(body or b"{}"), json.loads(data))).encode()
+        self.answer(resp.status, data, ctype, resp.getheaders())
+        conn.close()
+
+    def answer(self, status, data, ctype, headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() not in ("content-length", "content-type", "connection", "transfer-encoding",
+                                 "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+if __name__ == "__main__":
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
+    moto.start()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Proxy)
+    server.daemon_threads = True
+    server.serve_forever()
