@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // geno's own warnings; a library's (the AWS SDK's credential
+        // chain, say) would repeat what geno reports as the error.
+        0 => "geno=warn,access=warn",
         1 => "geno=info,access=info",
         2 => "geno=debug,access=info",
         _ => "geno=trace,access=info",

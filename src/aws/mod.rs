@@ -22,10 +22,11 @@ use crate::deploy::taskdef::{Matcher, ServiceUpdate, TargetGroup, TaskDefinition
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error(
-        "cannot reach AWS {service} at {endpoint} ({reason}); check the network, or AWS_ENDPOINT_URL when a stand-in serves the API"
+        "cannot reach AWS {service} at {endpoint} ({operation}: {reason}); check the network, or AWS_ENDPOINT_URL when a stand-in serves the API"
     )]
     Unreachable {
         service: &'static str,
+        operation: &'static str,
         endpoint: String,
         reason: String,
     },
@@ -133,22 +134,26 @@ impl Aws {
     {
         let reason = crate::error::causes(&e).last().cloned().unwrap_or_default();
         match &e {
-            SdkError::DispatchFailure(d) if !d.is_user() => AwsError::Unreachable {
-                service,
-                endpoint: self.endpoint(service),
-                reason,
-            },
-            SdkError::TimeoutError(_) => AwsError::Unreachable {
-                service,
-                endpoint: self.endpoint(service),
-                reason: "timed out".into(),
-            },
+            // Before reachability: a missing credential surfaces as a
+            // failed dispatch too (the provider chain could not sign).
             _ if crate::error::causes(&e)
                 .iter()
                 .any(|c| c.contains("credentials") || c.contains("Credentials")) =>
             {
                 AwsError::NoCredentials { reason }
             }
+            SdkError::DispatchFailure(d) if !d.is_user() => AwsError::Unreachable {
+                service,
+                operation,
+                endpoint: self.endpoint(service),
+                reason,
+            },
+            SdkError::TimeoutError(_) => AwsError::Unreachable {
+                service,
+                operation,
+                endpoint: self.endpoint(service),
+                reason: "timed out".into(),
+            },
             // No error code: not an AWS error document (a proxy's or a
             // stand-in's crash page); the status says more than nothing.
             SdkError::ServiceError(s) if s.err().code().is_none() => AwsError::Other {

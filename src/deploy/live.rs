@@ -232,7 +232,11 @@ pub fn verified_promotion<'a>(records: &'a [Record], digest: &str) -> Option<&'a
 /// How the image a service runs stands against the records: what `ps
 /// --env` shows and what `run --env` insists on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "status")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "status"
+)]
 pub enum ImageStanding {
     /// Promoted from an image that passed `geno smoke`.
     Verified {

@@ -1,5 +1,5 @@
-//! `geno history --env ENV`: the promotions and rollbacks on record for an
-//! environment, newest first.
+//! `geno history --env ENV`: the promotions, rollbacks and scales on record
+//! for an environment, newest first, and its last smoke run.
 
 use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome};
@@ -19,9 +19,34 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
             "no promotions to `{env}` on record (kept in {})",
             target.records_dir().display()
         ));
-        return Ok(());
+    } else {
+        table(shell, &records)?;
     }
-    let current = record::current(&records).map(|r| r.id.clone());
+    if let Some(run) = record::latest_smoke(&target.records_dir()) {
+        let steps = run["report"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let count = |o: &str| steps.iter().filter(|s| s["outcome"] == o).count();
+        shell.status(format!(
+            "last smoke run against `{env}`: {} at {} ({} passed, {} failed, {} skipped)",
+            if run["report"]["passed"] == true {
+                "passed"
+            } else {
+                "FAILED"
+            },
+            run["finishedAt"].as_str().unwrap_or("?"),
+            count("passed"),
+            count("failed"),
+            count("skipped"),
+        ));
+    }
+    Ok(())
+}
+
+/// The records, newest first, and what the latest one ended with.
+fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
+    let current = record::current(records).map(|r| r.id.clone());
     let mut rows = vec![[
         String::new(),
         "ID".into(),
@@ -74,25 +99,6 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
         if let Outcome::RolledBack { reason } | Outcome::Failed { reason } = &r.outcome {
             shell.status(format!("latest ({}): {reason}", r.id));
         }
-    }
-    if let Some(run) = record::latest_smoke(&target.records_dir()) {
-        let steps = run["report"]["steps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let count = |o: &str| steps.iter().filter(|s| s["outcome"] == o).count();
-        shell.status(format!(
-            "last smoke run against `{env}`: {} at {} ({} passed, {} failed, {} skipped)",
-            if run["report"]["passed"] == true {
-                "passed"
-            } else {
-                "FAILED"
-            },
-            run["finishedAt"].as_str().unwrap_or("?"),
-            count("passed"),
-            count("failed"),
-            count("skipped"),
-        ));
     }
     Ok(())
 }

@@ -7,9 +7,11 @@ mod fuzz;
 mod infra;
 mod json;
 mod lb;
+mod operate;
 mod promote;
 mod render;
 mod schema;
+mod standin;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ pub struct Geno {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dir: PathBuf,
+    stdin: Option<Vec<u8>>,
 }
 
 pub struct Output {
@@ -55,7 +58,36 @@ impl Geno {
             args: Vec::new(),
             envs: Vec::new(),
             dir: root(),
+            stdin: None,
         }
+    }
+
+    /// What the command reads on stdin (none otherwise: it reads EOF).
+    pub fn stdin(mut self, text: &str) -> Geno {
+        self.stdin = Some(text.as_bytes().to_vec());
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_geno"));
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Started, with stdout and stderr piped, for a test that reads it as
+    /// it goes (`logs -f`).
+    pub fn spawn(self) -> std::process::Child {
+        self.command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the geno binary runs")
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Geno {
@@ -75,15 +107,21 @@ impl Geno {
     }
 
     pub fn run(self) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_geno"))
-            .args(&self.args)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .envs(self.envs)
-            .output()
-            .expect("the geno binary runs");
+        let out = match &self.stdin {
+            None => self.command().output().expect("the geno binary runs"),
+            Some(input) => {
+                use std::io::Write;
+                let mut child = self
+                    .command()
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("the geno binary runs");
+                child.stdin.take().unwrap().write_all(input).unwrap();
+                child.wait_with_output().unwrap()
+            }
+        };
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -9,157 +9,13 @@
 //! scripted ECS answers in `environment::rollout` and `environment::jobs`
 //! (moto does not model deployments).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::docker::TestStack;
-use crate::{Output, free_port, root};
-
-fn venv_bin(name: &str) -> PathBuf {
-    let dir = std::env::var("GENO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join(".venv"));
-    let bin = dir.join("bin").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: scripts/python-tests.sh makes the venv (scripts/test runs it)",
-        bin.display()
-    );
-    bin
-}
-
-/// moto and a registry on free loopback ports, stopped on drop.
-struct StandIn {
-    children: Vec<Child>,
-    endpoint: String,
-    registry: String,
-    _dir: tempfile::TempDir,
-}
-
-impl StandIn {
-    fn start() -> StandIn {
-        let dir = tempfile::tempdir().unwrap();
-        let moto_port = free_port();
-        let moto = Command::new(venv_bin("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
-            // Services report every task running: rollouts complete at once.
-            .env("MOTO_ECS_SERVICE_RUNNING", "3")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("moto.log")).unwrap())
-            .spawn()
-            .expect("moto_server starts");
-        let reg_port = free_port();
-        let config = dir.path().join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{reg_port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let registry_bin =
-            std::env::var("GENO_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
-        let registry = Command::new(&registry_bin)
-            .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{registry_bin} does not start ({e}): scripts/test installs Debian's docker-registry")
-            });
-        let s = StandIn {
-            children: vec![moto, registry],
-            endpoint: format!("http://127.0.0.1:{moto_port}"),
-            registry: format!("127.0.0.1:{reg_port}"),
-            _dir: dir,
-        };
-        for (addr, path) in [
-            (format!("127.0.0.1:{moto_port}"), "/moto-api/"),
-            (s.registry.clone(), "/v2/"),
-        ] {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while std::net::TcpStream::connect(&addr).is_err() {
-                assert!(Instant::now() < deadline, "{addr}{path} did not come up");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        s
-    }
-
-    fn aws_env(&self, mut cmd: Command) -> Command {
-        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1");
-        cmd
-    }
-
-    /// Creates what infra/ creates for `env`, from geno's tfvars rendering.
-    fn seed(&self, stack: &TestStack, env: &str, skip_ssm: &[String]) {
-        let out = self
-            .geno(stack)
-            .args(["render", "--env", env, "--format", "tfvars"])
-            .run();
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let file = stack.dir.path().join(format!("{env}.tfvars.json"));
-        std::fs::write(&file, out.stdout).unwrap();
-        let mut cmd = self.aws_env(Command::new(venv_bin("python")));
-        cmd.arg(root().join("tests/aws/seed.py")).arg(&file);
-        for s in skip_ssm {
-            cmd.args(["--skip-ssm", s]);
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// The AWS CLI against the stand-in, as JSON.
-    fn aws(&self, args: &[&str]) -> Value {
-        let out = self
-            .aws_env(Command::new(venv_bin("aws")))
-            .args(args)
-            .args(["--output", "json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "aws {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn geno(&self, stack: &TestStack) -> crate::Geno {
-        stack
-            .geno()
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("GENO_REGISTRY", &self.registry)
-            .env("PYTHON_IMAGE", &python_image())
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn python_image() -> String {
-    std::env::var("PYTHON_IMAGE").unwrap_or_else(|_| "geno-local/python:3.11".into())
-}
+use crate::standin::{StandIn, python_image};
+use crate::{Output, free_port};
 
 /// Three app services on one image, a job two of them wait for, two SSM
 /// secrets, an ALB target group, and environments on AWS (one set per test).
@@ -235,6 +91,7 @@ environments:
   stage: {{ aws: *aws }}
   uat: {{ aws: *aws }}
   perf: {{ aws: *aws }}
+  ops: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -330,7 +187,7 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 7] = ["demo", "dev", "test", "qa", "stage", "uat", "perf"];
+const ENVIRONMENTS: [&str; 8] = ["demo", "dev", "test", "qa", "stage", "uat", "perf", "ops"];
 
 fn fixture() -> Arc<Fixture> {
     let mut slot = FIXTURE.lock().unwrap_or_else(|p| p.into_inner());
@@ -415,6 +272,7 @@ impl Fixture {
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
         files
@@ -503,8 +361,8 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
     assert!(
         out.stderr.ends_with(&format!(
             "error: preflight for `test` found 3 problems; nothing was changed:\n  \
-             - SSM parameter /{name}/test/api-key does not exist\n  \
-             - SSM parameter /{name}/test/token does not exist\n  \
+             - SSM parameter /{name}/test/token does not exist: `geno secrets set --env test TOKEN` writes it\n  \
+             - SSM parameter /{name}/test/api-key does not exist: `geno secrets set --env test API_KEY` writes it\n  \
              - ALB target group {name}-web-test differs from stack.yaml: \
              healthCheckIntervalSeconds is 30 (stack.yaml: 5), deregistrationDelaySeconds is 60 (stack.yaml: 300); \
              apply infra/ with `geno render --env test --format tfvars`\n"
@@ -789,4 +647,58 @@ fn registry_manifest(registry: &str, repo: &str, digest: &str) -> Value {
             .unwrap();
         serde_json::from_str(&body).unwrap()
     })
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn after_a_promotion_ps_says_verified_and_run_needs_no_force() {
+    let f = fixture();
+    let name = &f.name;
+    ok(&f.geno(&["promote", "--env", "ops", "--poll", "200ms"]));
+    let record = f.records("ops").pop().unwrap();
+    let out = f.geno(&["--json", "ps", "--env", "ops"]);
+    ok(&out);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    for s in v["services"].as_array().unwrap() {
+        assert_eq!(s["imageStanding"]["status"], "verified", "{s}");
+        assert_eq!(s["imageStanding"]["imageId"], f.image.as_str());
+        assert_eq!(s["imageStanding"]["promotion"], record["id"]);
+    }
+    let out = f.geno(&["ps", "--env", "ops", "web"]);
+    ok(&out);
+    let short = &f.image["sha256:".len().."sha256:".len() + 12];
+    assert!(
+        out.stdout
+            .contains(&format!("yes: image {short} promoted ")),
+        "{}",
+        out.stdout
+    );
+    // The live definition is the verified image: no --force needed.
+    let out = f.geno(&[
+        "run",
+        "--env",
+        "ops",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo checked; exit 0",
+    ]);
+    ok(&out);
+    assert_eq!(out.stdout, "checked\n");
+    // A scale is recorded, changes no task definition, and the next diff
+    // shows the count stack.yaml would set back.
+    let before = f.live("ops");
+    ok(&f.geno(&["scale", "--env", "ops", "web=3", "--poll", "200ms"]));
+    assert_eq!(f.live("ops"), before);
+    let out = f.geno(&["diff", "--env", "ops", "--exit-code"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("3"), "{}", out.stdout);
+    let out = f.geno(&["history", "--env", "ops"]);
+    ok(&out);
+    assert!(out.stdout.contains("scale web 2→3"), "{}", out.stdout);
+    // The promotion stays current: rollback has nowhere to go.
+    let out = f.geno(&["rollback", "--env", "ops"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let _ = name;
 }

@@ -19,6 +19,9 @@ use crate::wait;
 /// a handful of calls a second per account).
 const POLL: Duration = Duration::from_secs(2);
 
+/// Calls in a row that may fail while following before `-f` gives up.
+const FOLLOW_FAILURES: u32 = 5;
+
 /// How far back to start when neither `--since` nor `--tail` says (as
 /// `aws logs tail` does).
 const DEFAULT_SINCE: Duration = Duration::from_secs(600);
@@ -95,8 +98,23 @@ pub async fn logs(ctx: &Context, opts: EnvLogsOptions) -> CliResult {
     let mut ticks = wait::every(POLL, &ctx.cancel);
     // The first tick comes at once; the first poll was the query above.
     ticks.next().await;
+    let mut failures = 0;
     while ticks.next().await {
-        let events = fetch(cursor.query_from()).await?;
+        let events = match fetch(cursor.query_from()).await {
+            Ok(events) => {
+                failures = 0;
+                events
+            }
+            // A throttled or dropped call: say so once, keep following.
+            Err(e) if failures < FOLLOW_FAILURES => {
+                failures += 1;
+                if failures == 1 {
+                    ctx.shell.warn(format!("{e}; trying again"));
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for e in cursor.fresh(events) {
             if !printer.print(&e)? {
                 return Ok(());
