@@ -20,10 +20,13 @@ fn parse_duration(text: &str) -> Result<Dur, String> {
         .ok_or_else(|| format!("expected a duration like `90s` or `5m`, found `{text}`"))
 }
 
+/// `geno --version`: the package version and the git revision built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GENO_GIT_REV"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "geno",
-    version,
+    version = VERSION,
     about = "One stack.yaml for the local Docker stack and its ECS Fargate deployment",
     propagate_version = true
 )]
@@ -36,14 +39,10 @@ pub struct Arguments {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The stack definition (before the verb: `geno -f other.yaml up`).
-    #[arg(
-        short = 'f',
-        long = "file",
-        default_value = "stack.yaml",
-        value_name = "PATH"
-    )]
-    pub file: PathBuf,
+    /// The stack definition, `-f` for short (default: stack.yaml here or in
+    /// the nearest parent directory that has one). After `logs`, `-f` follows.
+    #[arg(long = "file", global = true, env = "GENO_FILE", value_name = "PATH")]
+    pub file: Option<PathBuf>,
     /// Variables for interpolation (default: `.env` beside stack.yaml, if any).
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
@@ -67,14 +66,21 @@ pub struct Global {
 #[derive(Debug, ClapSubcommand)]
 pub enum Command {
     /// Check stack.yaml for every environment and list all problems.
+    #[command(
+        after_help = "Examples:\n  geno validate\n  geno validate -f other/stack.yaml --json"
+    )]
     Validate,
     /// Print the fully resolved stack (interpolated, defaults applied, secrets redacted).
+    #[command(after_help = "Examples:\n  geno config\n  geno config --env demo --json")]
     Config {
         /// Environment to resolve for.
         #[arg(long, default_value = "local")]
         env: String,
     },
     /// Print what ECS gets for an environment: task definitions, service updates, target groups.
+    #[command(
+        after_help = "Examples:\n  geno render --env demo\n  geno render --env prod --format tfvars > infra/environments/prod.tfvars.json"
+    )]
     Render {
         #[arg(long)]
         env: String,
@@ -86,11 +92,15 @@ pub enum Command {
         format: RenderFormat,
     },
     /// Print the JSON Schema of stack.yaml.
+    #[command(after_help = "Example:\n  geno schema > schema/stack.schema.json")]
     Schema,
     /// Build the image and bring the stack up locally, in dependency order, until healthy.
     ///
     /// With services named, only they and what they depend on are brought
     /// up; nothing else is touched.
+    #[command(
+        after_help = "Examples:\n  geno up\n  geno up api --watch\n  geno --profile tools up --fast-health"
+    )]
     Up {
         /// Services to bring up, with their dependencies (default: all).
         services: Vec<String>,
@@ -116,6 +126,7 @@ pub enum Command {
         no_limits: bool,
     },
     /// Run the stack's smoke tests through its load balancer.
+    #[command(after_help = "Examples:\n  geno smoke --junit smoke.xml\n  geno smoke --env demo")]
     Smoke {
         /// Environment: `local` runs against this machine's stack; another
         /// runs the HTTP steps against its URL.
@@ -140,8 +151,10 @@ pub enum Command {
     /// in place until ready (the load balancer drains each replica), exec a
     /// command, or rebuild the image and replace the services on it.
     /// Ctrl-C stops watching and leaves the stack running.
+    #[command(after_help = "Example:\n  geno watch")]
     Watch,
     /// Stop and remove the stack's containers and network (volumes with --volumes).
+    #[command(after_help = "Examples:\n  geno down\n  geno down --volumes")]
     Down {
         /// Also remove named volumes, and the data in them.
         #[arg(long)]
@@ -154,6 +167,7 @@ pub enum Command {
     ///
     /// A load-balanced replica is drained first and the next one goes only
     /// once the load balancer has it healthy again.
+    #[command(after_help = "Examples:\n  geno restart api\n  geno restart")]
     Restart {
         /// Services to restart (default: all).
         services: Vec<String>,
@@ -165,6 +179,7 @@ pub enum Command {
         no_wait: bool,
     },
     /// Stop services, keeping their containers for `geno start`.
+    #[command(after_help = "Example:\n  geno stop celery")]
     Stop {
         /// Services to stop (default: all).
         services: Vec<String>,
@@ -173,6 +188,7 @@ pub enum Command {
         no_wait: bool,
     },
     /// Start stopped services (and the stopped services they depend on), until ready.
+    #[command(after_help = "Example:\n  geno start celery")]
     Start {
         /// Services to start (default: all).
         services: Vec<String>,
@@ -280,6 +296,9 @@ pub enum Command {
     /// checked against the verified image ID, task definitions pinned by
     /// digest, services updated and watched; on failure every service goes
     /// back to its previous task definition. Recorded under .geno/.
+    #[command(
+        after_help = "Examples:\n  geno promote --env demo --dry-run\n  geno promote --env demo --smoke"
+    )]
     Promote {
         /// The environment (a key of `environments:` with an `aws` section).
         #[arg(long)]
@@ -310,6 +329,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// Show what `geno promote` would change: rendered vs live task definitions.
+    #[command(after_help = "Examples:\n  geno diff --env demo\n  geno diff --env prod --exit-code")]
     Diff {
         #[arg(long)]
         env: String,
@@ -324,6 +344,7 @@ pub enum Command {
         exit_code: bool,
     },
     /// List the promotions and rollbacks on record for an environment.
+    #[command(after_help = "Example:\n  geno history --env demo")]
     History {
         #[arg(long)]
         env: String,
@@ -359,7 +380,42 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
+    /// Write a stack.yaml from a compose file; list what it cannot carry.
+    ///
+    /// Services built from the same context become the stack's one image
+    /// with command overrides; services that run an image become local
+    /// backing services; depends_on conditions, health checks, profiles,
+    /// volumes, ports and develop.watch carry over; interpolation stays
+    /// interpolation. Each item not carried is listed with its line.
+    #[command(
+        after_help = "Examples:\n  geno init --from-compose docker-compose.yml\n  geno init --from-compose compose.yaml --out stack.yaml --force"
+    )]
+    Init {
+        /// The compose file to convert.
+        #[arg(long, value_name = "FILE")]
+        from_compose: PathBuf,
+        /// Where to write (default: stack.yaml beside the compose file).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Service and environment names come from the stack file found now;
+    /// run it again after adding one.
+    #[command(
+        after_help = "Examples:\n  geno completions bash > ~/.local/share/bash-completion/completions/geno\n  geno completions zsh > \"${fpath[1]}/_geno\"\n  geno completions fish > ~/.config/fish/completions/geno.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Return an environment to the task definitions of an earlier promotion.
+    #[command(
+        after_help = "Examples:\n  geno rollback --env demo\n  geno rollback --env demo --to 2026-11-30T101500.000Z"
+    )]
     Rollback {
         #[arg(long)]
         env: String,
@@ -392,6 +448,102 @@ pub enum SecretsAction {
     },
 }
 
+/// The command line for completions, with the stack's service and
+/// environment names as the values of the arguments that take them.
+fn completion_command(services: &[String], envs: &[String]) -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Arguments::command();
+    let names = |v: &[String]| {
+        clap::builder::PossibleValuesParser::new(
+            v.iter()
+                .map(|s| clap::builder::PossibleValue::new(s.clone())),
+        )
+    };
+    let verbs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for verb in verbs {
+        // `mut_args` changes each in place (`mut_arg` would move a
+        // positional after the others).
+        cmd = cmd.mut_subcommand(&verb, |sub| {
+            sub.mut_args(|a| match a.get_id().as_str() {
+                "services" | "service" if !services.is_empty() => a.value_parser(names(services)),
+                "env" if !envs.is_empty() => a.value_parser(names(envs)),
+                _ => a,
+            })
+        });
+    }
+    cmd
+}
+
+/// The command line as clap takes it: `-f` is `--file` anywhere on the
+/// line, before or after the verb, except after `logs`, where `-f` follows
+/// (as in `docker compose logs -f`), and except inside the command a
+/// `run`/`exec` passes on. clap cannot give one short flag a meaning at the
+/// top and another in one subcommand, so it sees `--file` instead.
+pub fn normalize(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    /// Global flags that take a value (the value is not the verb).
+    const VALUED: [&str; 7] = [
+        "-f",
+        "--file",
+        "--env-file",
+        "--profile",
+        "--env",
+        "--task",
+        "--index",
+    ];
+    let mut out = Vec::new();
+    let mut verb: Option<String> = None;
+    let mut takes_value = false;
+    let mut done = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        let text = arg.to_str().map(str::to_string);
+        if i == 0 || done || text.is_none() {
+            out.push(arg);
+            continue;
+        }
+        let text = text.unwrap_or_default();
+        if text == "--" {
+            done = true;
+            out.push(arg);
+            continue;
+        }
+        if takes_value {
+            takes_value = false;
+            out.push(arg);
+            continue;
+        }
+        if !text.starts_with('-') {
+            match &verb {
+                None => verb = Some(text.clone()),
+                // What follows a run's or exec's service is its command.
+                Some(v) if matches!(v.as_str(), "run" | "exec") => done = true,
+                Some(_) => {}
+            }
+            out.push(arg);
+            continue;
+        }
+        let in_logs = verb.as_deref() == Some("logs");
+        if text == "-f" && !in_logs {
+            out.push("--file".into());
+            takes_value = true;
+            continue;
+        }
+        if let Some(value) = text
+            .strip_prefix("-f")
+            .filter(|v| !v.is_empty() && !in_logs)
+        {
+            let value = value.strip_prefix('=').unwrap_or(value);
+            out.push(format!("--file={value}").into());
+            continue;
+        }
+        takes_value = VALUED.contains(&text.as_str()) && !(in_logs && text == "-f");
+        out.push(arg);
+    }
+    out
+}
+
 /// `geno render --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RenderFormat {
@@ -408,9 +560,16 @@ impl Arguments {
         } else {
             Verbosity::Normal
         };
+        let file = match self.global.file {
+            Some(f) => f,
+            None => crate::context::find_stack_file(),
+        };
+        if self.global.verbose > 0 {
+            eprintln!("geno: using {}", file.display());
+        }
         let ctx = Context::new(
             Settings {
-                file: self.global.file,
+                file,
                 verbose: self.global.verbose,
                 env_file: self.global.env_file,
                 vars: std::env::vars().collect(),
@@ -606,6 +765,26 @@ impl Command {
                 };
                 ops::scale::scale(ctx, opts).await
             }
+            Command::Init {
+                from_compose,
+                out,
+                force,
+            } => {
+                let opts = ops::init::InitOptions {
+                    from_compose,
+                    out,
+                    force,
+                };
+                ops::init::init(ctx, opts).await
+            }
+            Command::Completions { shell } => {
+                let (services, envs) = ops::completions::names(ctx);
+                let mut cmd = completion_command(&services, &envs);
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut cmd, "geno", &mut script);
+                ctx.shell.out_text(&String::from_utf8_lossy(&script))?;
+                Ok(())
+            }
             Command::Secrets { env, action } => {
                 let action = match action {
                     SecretsAction::Ls => ops::secrets::Action::Ls,
@@ -672,5 +851,55 @@ impl Command {
                 ops::rollback::rollback(ctx, opts).await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{completion_command, normalize};
+
+    #[test]
+    fn the_command_line_and_its_completion_form_are_well_formed() {
+        use clap::CommandFactory;
+        super::Arguments::command().debug_assert();
+        completion_command(&["api".into()], &["demo".into()]).debug_assert();
+    }
+
+    fn norm(line: &str) -> String {
+        let args = std::iter::once("geno")
+            .chain(line.split(' '))
+            .map(std::ffi::OsString::from);
+        normalize(args)
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn dash_f_is_the_file_anywhere_but_after_logs_and_inside_a_command() {
+        assert_eq!(norm("-f a.yaml up"), "--file a.yaml up");
+        assert_eq!(norm("validate -f a.yaml"), "validate --file a.yaml");
+        assert_eq!(norm("validate -fa.yaml"), "validate --file=a.yaml");
+        assert_eq!(
+            norm("render --env demo -f=a.yaml"),
+            "render --env demo --file=a.yaml"
+        );
+        assert_eq!(norm("logs -f api"), "logs -f api");
+        assert_eq!(norm("-f a.yaml logs -f"), "--file a.yaml logs -f");
+        assert_eq!(
+            norm("--profile logs up -f b.yaml"),
+            "--profile logs up --file b.yaml"
+        );
+        assert_eq!(norm("run api tail -f x"), "run api tail -f x");
+        assert_eq!(
+            norm("exec --env demo api -- tail -f x"),
+            "exec --env demo api -- tail -f x"
+        );
+        assert_eq!(
+            norm("run -f s.yaml api -- ls"),
+            "run --file s.yaml api -- ls"
+        );
     }
 }

@@ -29,6 +29,26 @@ pub struct Settings {
     pub profiles: Vec<String>,
 }
 
+/// The file a command uses when none is named: `stack.yaml` in the current
+/// directory or the nearest parent that has one (as cargo finds
+/// Cargo.toml); `stack.yaml` here when none has, so the error names it.
+pub fn find_stack_file() -> PathBuf {
+    let here = std::env::current_dir().unwrap_or_default();
+    find_upward(&here, "stack.yaml").unwrap_or_else(|| PathBuf::from("stack.yaml"))
+}
+
+/// `name` in `dir` or the nearest ancestor that has it; relative to `dir`
+/// when found in `dir` itself, so messages stay short.
+pub fn find_upward(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    if dir.join(name).is_file() {
+        return Some(PathBuf::from(name));
+    }
+    dir.ancestors()
+        .skip(1)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 impl Settings {
     pub fn load_options(&self, env: &str) -> LoadOptions {
         LoadOptions {
@@ -84,5 +104,25 @@ impl Context {
         let aws = self.aws.get_or_init(|| Aws::connect(region)).await;
         debug_assert_eq!(aws.region, region, "one region per command");
         aws
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_upward;
+
+    #[test]
+    fn the_stack_file_is_found_here_or_in_the_nearest_parent() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(find_upward(&deep, "stack.yaml"), None);
+        std::fs::write(root.path().join("stack.yaml"), "").unwrap();
+        assert_eq!(
+            find_upward(&deep, "stack.yaml"),
+            Some(root.path().join("stack.yaml"))
+        );
+        std::fs::write(deep.join("stack.yaml"), "").unwrap();
+        assert_eq!(find_upward(&deep, "stack.yaml"), Some("stack.yaml".into()));
     }
 }

@@ -4,11 +4,13 @@
 //! another verb; what two verbs share lives in `host`, `environment` or
 //! `smoke::runner`.
 
+pub mod completions;
 pub mod config;
 pub mod diff;
 pub mod down;
 pub mod exec;
 pub mod history;
+pub mod init;
 pub mod lb;
 pub mod logs;
 pub mod promote;

@@ -195,3 +195,129 @@ fn a_usage_error_exits_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--env <ENV>"), "{}", out.stderr);
 }
+
+#[test]
+fn the_file_flag_works_after_the_verb_and_from_geno_file() {
+    let out = Geno::new()
+        .args(["validate", "-f", "tests/fixtures/valid/minimal.yaml"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("tests/fixtures/valid/minimal.yaml is valid"),
+        "{}",
+        out.stdout
+    );
+    let out = Geno::new()
+        .args(["validate", "--json"])
+        .env("GENO_FILE", "tests/fixtures/valid/minimal.yaml")
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+}
+
+#[test]
+fn the_stack_file_is_found_in_a_parent_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::root().join("tests/fixtures/valid/minimal.yaml"),
+        dir.path().join("stack.yaml"),
+    )
+    .unwrap();
+    let deep = dir.path().join("src/app");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = Geno::new().dir(&deep).args(["-v", "validate"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let used = dir.path().join("stack.yaml");
+    assert!(
+        out.stderr
+            .starts_with(&format!("geno: using {}\n", used.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .starts_with(&format!("{} is valid", used.display())),
+        "{}",
+        out.stdout
+    );
+    // Nowhere to be found: the error names ./stack.yaml, as before.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Geno::new().dir(empty.path()).args(["validate"]).run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("cannot read `stack.yaml`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn completions_offer_the_stacks_services_and_environments() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Geno::new().args(["completions", shell]).run();
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        // fish's generator completes options' values, not positionals'.
+        let words: &[&str] = if shell == "fish" {
+            &["promote", "demo", "prod"]
+        } else {
+            &["image-gen", "celery", "promote", "demo", "prod"]
+        };
+        for word in words {
+            assert!(out.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let out = Geno::new().args(["completions", "tcsh"]).run();
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn version_names_the_git_revision_it_was_built_from() {
+    let out = Geno::new().args(["--version"]).run();
+    assert_eq!(out.code, 0);
+    let rev = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(crate::root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        out.stdout,
+        format!("geno {} ({rev})\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn every_verb_has_an_example_in_its_help() {
+    let out = Geno::new().args(["--help"]).run();
+    assert_eq!(out.code, 0);
+    let verbs: Vec<String> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A description that wraps goes on, indented deeper.
+        .filter(|l| !l.starts_with("   "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|v| v != "help")
+        .collect();
+    assert!(verbs.len() > 20, "{verbs:?}");
+    for verb in verbs {
+        let out = Geno::new().args([verb.as_str(), "--help"]).run();
+        assert_eq!(out.code, 0, "{verb}");
+        assert!(
+            out.stdout.contains("Example") && out.stdout.contains("\n  geno "),
+            "`geno {verb} --help` has no example:\n{}",
+            out.stdout
+        );
+    }
+}
