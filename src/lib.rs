@@ -24,6 +24,7 @@ pub mod environment;
 pub mod error;
 pub mod host;
 pub mod ids;
+pub mod import;
 pub mod local;
 pub mod logging;
 pub mod oci;

@@ -1,7 +1,9 @@
 //! geno's integration tests: one binary, a small builder for running geno.
 
 mod cli;
+mod compose_import;
 mod docker;
+mod docs;
 mod fixtures;
 mod fuzz;
 mod infra;

@@ -1,0 +1,1006 @@
+//! A compose file (v2/v3, the compose-spec) turned into stack.yaml text:
+//! the services built from the most used build context become the stack's
+//! one image with command overrides, services that run an image become
+//! local-only backing services, `depends_on` conditions, health checks,
+//! profiles, volumes, ports and `develop.watch` carry over, interpolation
+//! stays interpolation, and a comment marks each choice made. What cannot
+//! be mapped is listed with its line in the compose file and why. Pure:
+//! the caller reads the files (compose file, `env_file`s) and writes the
+//! result.
+
+use std::collections::BTreeMap;
+
+use crate::stack::yaml::{self, Kind, Node, Span};
+
+/// Something in the compose file that stack.yaml does not carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmapped {
+    pub line: usize,
+    pub col: usize,
+    /// `services.web.network_mode`.
+    pub path: String,
+    pub why: String,
+}
+
+/// The conversion: stack.yaml text and what was left out.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub text: String,
+    pub unmapped: Vec<Unmapped>,
+}
+
+/// Reads an `env_file` (relative to the compose file) for the caller:
+/// `None` when it cannot be read.
+pub type ReadFile<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Converts `source` (the compose file's text); `name` is the stack's
+/// name when the file sets none; `file` names it in comments.
+pub fn convert(
+    source: &str,
+    file: &str,
+    name: &str,
+    read: ReadFile<'_>,
+) -> Result<Converted, yaml::SyntaxError> {
+    let root = yaml::parse(source)?;
+    let mut c = Converter {
+        unmapped: Vec::new(),
+        out: String::new(),
+    };
+    c.stack(&root, file, name, read);
+    Ok(Converted {
+        text: c.out,
+        unmapped: c.unmapped,
+    })
+}
+
+struct Converter {
+    unmapped: Vec<Unmapped>,
+    out: String,
+}
+
+/// A build as compose gives it, reduced to what makes two builds the same image.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Build {
+    context: String,
+    dockerfile: String,
+    args: Vec<(String, String)>,
+    target: Option<String>,
+}
+
+/// Service keys geno does not carry, and why.
+const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
+    (
+        "network_mode",
+        "geno runs every service on the stack's own network (Fargate has no host or shared network modes)",
+    ),
+    (
+        "privileged",
+        "Fargate runs no privileged containers, so geno does not either",
+    ),
+    (
+        "links",
+        "services reach each other by name on the stack network; links are not needed",
+    ),
+    (
+        "external_links",
+        "services reach each other by name on the stack network",
+    ),
+    (
+        "cap_add",
+        "Fargate allows only SYS_PTRACE; set it in the task definition if needed",
+    ),
+    (
+        "cap_drop",
+        "not carried; set it in the task definition if needed",
+    ),
+    ("devices", "Fargate has no device mapping"),
+    (
+        "extra_hosts",
+        "Fargate has no /etc/hosts entries; use service discovery names",
+    ),
+    ("ipc", "Fargate has no shared IPC namespace"),
+    ("pid", "Fargate has no shared PID namespace"),
+    ("security_opt", "not carried"),
+    ("sysctls", "not carried"),
+    (
+        "ulimits",
+        "not carried; set them in the task definition if needed",
+    ),
+    ("dns", "Fargate uses the VPC's DNS"),
+    ("dns_search", "Fargate uses the VPC's DNS"),
+    (
+        "container_name",
+        "geno names containers `<stack>-<service>-<n>` and finds them by label",
+    ),
+    ("hostname", "not carried"),
+    (
+        "networks",
+        "geno gives each stack one network; every service is on it",
+    ),
+    ("labels", "geno labels its containers itself"),
+    (
+        "logging",
+        "geno reads the engine's logs locally and renders awslogs for ECS",
+    ),
+    (
+        "entrypoint",
+        "geno runs the image's entrypoint: put it in the Dockerfile, or fold it into `command`",
+    ),
+    ("working_dir", "set WORKDIR in the Dockerfile"),
+    ("user", "set USER in the Dockerfile"),
+    ("tty", "not carried"),
+    ("stdin_open", "not carried"),
+    ("init", "not carried; the image's entrypoint runs as PID 1"),
+    (
+        "expose",
+        "not needed: services reach each other's ports on the stack network",
+    ),
+    (
+        "secrets",
+        "declare it under geno's `secrets:` (generated or templated locally, SSM or Secrets Manager on AWS) and list it in the service's `secrets:`",
+    ),
+    (
+        "configs",
+        "copy the file into the image, or sync it with `develop.watch`",
+    ),
+    (
+        "platform",
+        "the image is built for this machine; ECS takes runtimePlatform",
+    ),
+    (
+        "mem_limit",
+        "set `ecs.memory` (geno gives the container the task's limits)",
+    ),
+    (
+        "cpus",
+        "set `ecs.cpu` (geno gives the container the task's limits)",
+    ),
+    ("shm_size", "not carried"),
+    ("stop_signal", "geno stops with SIGTERM, as ECS does"),
+    ("pull_policy", "geno pulls an image when it is missing"),
+];
+
+impl Converter {
+    fn skip(&mut self, span: Span, path: impl Into<String>, why: impl Into<String>) {
+        self.unmapped.push(Unmapped {
+            line: span.line,
+            col: span.col,
+            path: path.into(),
+            why: why.into(),
+        });
+    }
+
+    fn line(&mut self, indent: usize, text: impl AsRef<str>) {
+        for _ in 0..indent {
+            self.out.push_str("  ");
+        }
+        self.out.push_str(text.as_ref());
+        self.out.push('\n');
+    }
+
+    fn stack(&mut self, root: &Node, file: &str, name: &str, read: ReadFile<'_>) {
+        let Kind::Map(top) = &root.kind else {
+            self.skip(
+                root.span,
+                "",
+                "a compose file is a mapping with `services:`",
+            );
+            self.line(0, format!("name: {}", q(name)));
+            self.line(0, "image: { context: . }");
+            self.line(0, "services: {}");
+            return;
+        };
+        let stack_name = root
+            .get("name")
+            .and_then(|(_, v)| v.scalar())
+            .map(sanitize)
+            .unwrap_or_else(|| sanitize(name));
+        let empty = Vec::new();
+        let services: &Vec<(Node, Node)> = match root.get("services").map(|(_, v)| &v.kind) {
+            Some(Kind::Map(s)) => s,
+            _ => &empty,
+        };
+        for (k, v) in top {
+            let key = k.scalar().unwrap_or_default();
+            match key {
+                "services" | "volumes" | "name" => {}
+                "version" => {}
+                k if k.starts_with("x-") => {}
+                "networks" => self.skip(
+                    k_span(k, v),
+                    key,
+                    "geno gives each stack one network; every service is on it",
+                ),
+                "secrets" => self.skip(
+                    k_span(k, v),
+                    key,
+                    "declare each under geno's `secrets:` (generated or templated locally, SSM or Secrets Manager on AWS)",
+                ),
+                "configs" => self.skip(
+                    k_span(k, v),
+                    key,
+                    "copy the files into the image, or sync them with `develop.watch`",
+                ),
+                "include" => self.skip(
+                    k_span(k, v),
+                    key,
+                    "geno reads one file: convert the included files and merge them by hand",
+                ),
+                other => self.skip(k_span(k, v), other, "not a compose key geno knows"),
+            }
+        }
+
+        // Which build is the stack's one image: the one most services use.
+        let mut builds: BTreeMap<Build, Vec<String>> = BTreeMap::new();
+        let mut order: Vec<Build> = Vec::new();
+        for (k, v) in services {
+            if let Some(b) = build_of(v) {
+                if !builds.contains_key(&b) {
+                    order.push(b.clone());
+                }
+                builds
+                    .entry(b)
+                    .or_default()
+                    .push(k.scalar().unwrap_or_default().to_string());
+            }
+        }
+        let main = order
+            .iter()
+            .max_by_key(|b| {
+                (
+                    builds[*b].len(),
+                    std::cmp::Reverse(order.iter().position(|o| o == *b)),
+                )
+            })
+            .cloned();
+
+        // Services others wait for with `service_completed_successfully` are jobs.
+        let mut jobs = Vec::new();
+        for (_, v) in services {
+            if let Some((
+                _,
+                Node {
+                    kind: Kind::Map(deps),
+                    ..
+                },
+            )) = v.get("depends_on")
+            {
+                for (dk, dv) in deps {
+                    if dv.get("condition").and_then(|(_, c)| c.scalar())
+                        == Some("service_completed_successfully")
+                    {
+                        jobs.push(dk.scalar().unwrap_or_default().to_string());
+                    }
+                }
+            }
+        }
+
+        self.line(
+            0,
+            format!("# Converted from {file} by `geno init --from-compose`."),
+        );
+        self.line(0, "# Lines starting `# geno:` say where a choice was made; `geno validate` checks the result.");
+        self.line(0, format!("name: {}", q(&stack_name)));
+        self.line(0, "");
+        match &main {
+            Some(b) => {
+                self.line(
+                    0,
+                    format!(
+                        "# geno: {} built from this context: they run this one image, each with its own command.",
+                        builds[b].join(", ")
+                    ),
+                );
+                self.line(0, "image:");
+                self.line(1, format!("context: {}", q(&b.context)));
+                self.line(1, format!("dockerfile: {}", q(&b.dockerfile)));
+                if !b.args.is_empty() {
+                    self.line(1, "args:");
+                    for (k, v) in &b.args {
+                        self.line(2, format!("{}: {}", q(k), q(v)));
+                    }
+                }
+                if let Some(t) = &b.target {
+                    self.line(1, format!("target: {}", q(t)));
+                }
+            }
+            None => {
+                self.line(
+                    0,
+                    "# geno: no service is built here; every service runs an image of its own.",
+                );
+                self.line(0, "image: { context: . }");
+            }
+        }
+
+        if let Some((vk, v)) = root.get("volumes") {
+            self.volumes(vk, v);
+        }
+
+        self.line(0, "");
+        self.line(0, "services:");
+        for (k, v) in services {
+            let svc = k.scalar().unwrap_or_default().to_string();
+            self.service(&svc, v, main.as_ref(), jobs.contains(&svc), read);
+        }
+        self.line(0, "");
+        self.line(0, "environments:");
+        self.line(1, "local: {}");
+        self.line(1, "# geno: add an environment with an `aws:` section, and `ecs:` to the services that deploy, to promote.");
+    }
+
+    fn volumes(&mut self, key: &Node, v: &Node) {
+        let Kind::Map(vols) = &v.kind else {
+            return;
+        };
+        if vols.is_empty() {
+            return;
+        }
+        self.line(0, "");
+        self.line(0, "volumes:");
+        for (k, spec) in vols {
+            let name = k.scalar().unwrap_or_default();
+            if let Some((ek, e)) = spec.get("external")
+                && e.scalar() == Some("true")
+            {
+                self.skip(
+                    ek.span,
+                    format!("volumes.{name}.external"),
+                    "geno creates and labels its volumes; an external one is not carried (its data stays where it is)",
+                );
+            }
+            for opt in ["driver", "driver_opts", "name", "labels"] {
+                if let Some((ok, _)) = spec.get(opt) {
+                    self.skip(
+                        ok.span,
+                        format!("volumes.{name}.{opt}"),
+                        "geno uses the engine's local volumes",
+                    );
+                }
+            }
+            self.line(1, format!("{}: {{}}", q(name)));
+        }
+        let _ = key;
+    }
+
+    fn service(
+        &mut self,
+        name: &str,
+        v: &Node,
+        main: Option<&Build>,
+        job: bool,
+        read: ReadFile<'_>,
+    ) {
+        let base = format!("services.{name}");
+        self.line(1, format!("{}:", q(name)));
+        let header_end = self.out.len();
+        self.service_body(&base, name, v, main, job, read);
+        if self.out.len() == header_end {
+            // Nothing carried: an empty mapping, not a null.
+            self.out.pop();
+            self.out.push_str(" {}\n");
+        }
+    }
+
+    fn service_body(
+        &mut self,
+        base: &str,
+        name: &str,
+        v: &Node,
+        main: Option<&Build>,
+        job: bool,
+        read: ReadFile<'_>,
+    ) {
+        let base = base.to_string();
+        let Kind::Map(entries) = &v.kind else {
+            return;
+        };
+        let build = build_of(v);
+        match (&build, v.get("image")) {
+            (Some(b), _) if Some(b) == main => {}
+            (Some(b), image) => {
+                let span = v.get("build").map(|(k, _)| k.span).unwrap_or(v.span);
+                self.skip(
+                    span,
+                    format!("{base}.build"),
+                    format!(
+                        "a second build ({} with {}); geno builds one image per stack: build it yourself and name it in `image:`",
+                        b.context, b.dockerfile
+                    ),
+                );
+                let tag = image
+                    .and_then(|(_, i)| i.scalar())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{name}:local"));
+                self.line(
+                    2,
+                    "# geno: built from another context; build and tag it yourself.",
+                );
+                self.line(2, format!("image: {}", q(&tag)));
+            }
+            (None, Some((_, image))) => {
+                let image = image.scalar().unwrap_or_default();
+                self.line(
+                    2,
+                    "# geno: runs an image of its own: a local backing service (no `ecs:`).",
+                );
+                self.line(2, format!("image: {}", q(image)));
+            }
+            (None, None) => {
+                self.skip(
+                    v.span,
+                    &base,
+                    "neither `build` nor `image`; geno runs it on the stack image",
+                );
+            }
+        }
+        if job {
+            self.line(
+                2,
+                "# geno: a job: others wait for it to complete successfully.",
+            );
+            self.line(2, "kind: job");
+        }
+        for (k, val) in entries {
+            let key = k.scalar().unwrap_or_default();
+            let path = format!("{base}.{key}");
+            match key {
+                "build" | "image" | "depends_on" | "environment" | "env_file" => {}
+                "command" => self.command(val),
+                "ports" => self.ports(&path, val),
+                "volumes" => self.service_volumes(&path, val),
+                "healthcheck" => self.healthcheck(&path, val),
+                "profiles" => {
+                    let p = strings(val);
+                    self.line(
+                        2,
+                        format!(
+                            "profiles: [{}]",
+                            p.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+                "deploy" => self.deploy(&path, val),
+                "scale" => {
+                    if let Some(n) = val.scalar() {
+                        self.line(2, format!("replicas: {n}"));
+                    }
+                }
+                "restart" => {
+                    if matches!(val.scalar(), Some("no") | Some("\"no\"")) && !job {
+                        self.skip(k.span, &path, "geno restarts a service that exits, as ECS replaces a task; only jobs run once");
+                    }
+                }
+                "stop_grace_period" => {
+                    self.line(
+                        2,
+                        format!("stop_grace_period: {}", q(val.scalar().unwrap_or_default())),
+                    );
+                }
+                "develop" => self.develop(&path, val),
+                k if k.starts_with("x-") => {}
+                other => {
+                    let why = UNMAPPED_SERVICE_KEYS
+                        .iter()
+                        .find(|(key, _)| *key == other)
+                        .map(|(_, why)| why.to_string())
+                        .unwrap_or_else(|| "not a compose key geno knows".into());
+                    self.skip(k.span, path, why);
+                }
+            }
+        }
+        self.environment(&base, v, read);
+        if let Some((_, deps)) = v.get("depends_on") {
+            self.depends_on(&format!("{base}.depends_on"), deps);
+        }
+    }
+
+    fn command(&mut self, v: &Node) {
+        match &v.kind {
+            Kind::Scalar { value, .. } => self.line(2, format!("command: {}", q(value))),
+            Kind::Seq(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|i| q(i.scalar().unwrap_or_default()))
+                    .collect();
+                self.line(2, format!("command: [{}]", parts.join(", ")));
+            }
+            _ => {}
+        }
+    }
+
+    fn environment(&mut self, base: &str, v: &Node, read: ReadFile<'_>) {
+        let mut env: Vec<(String, String, Option<String>)> = Vec::new();
+        if let Some((_, files)) = v.get("env_file") {
+            let items: Vec<(&Node, String)> = match &files.kind {
+                Kind::Scalar { value, .. } => vec![(files, value.clone())],
+                Kind::Seq(list) => list
+                    .iter()
+                    .map(|i| {
+                        let path = i
+                            .scalar()
+                            .map(str::to_string)
+                            .or_else(|| {
+                                i.get("path")
+                                    .and_then(|(_, p)| p.scalar())
+                                    .map(str::to_string)
+                            })
+                            .unwrap_or_default();
+                        (i, path)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (node, path) in items {
+                match read(&path) {
+                    Some(text) => {
+                        for (k, val) in parse_env_file(&text) {
+                            env.push((k, val, Some(path.clone())));
+                        }
+                    }
+                    None => self.skip(
+                        node.span,
+                        format!("{base}.env_file"),
+                        format!("{path} cannot be read; its variables are not carried"),
+                    ),
+                }
+            }
+        }
+        if let Some((_, e)) = v.get("environment") {
+            let explicit: Vec<(String, String)> = match &e.kind {
+                Kind::Map(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = k.scalar().unwrap_or_default().to_string();
+                        let val = match &v.kind {
+                            Kind::Null => format!("${{{key}}}"),
+                            _ => v.scalar().unwrap_or_default().to_string(),
+                        };
+                        (key, val)
+                    })
+                    .collect(),
+                Kind::Seq(items) => items
+                    .iter()
+                    .filter_map(|i| i.scalar())
+                    .map(|s| match s.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (s.to_string(), format!("${{{s}}}")),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (k, val) in explicit {
+                // An explicit value wins over the env_file's, as in compose.
+                env.retain(|(ek, _, _)| *ek != k);
+                env.push((k, val, None));
+            }
+        }
+        if env.is_empty() {
+            return;
+        }
+        self.line(2, "environment:");
+        let mut said: Vec<Option<String>> = Vec::new();
+        for (k, val, from) in env {
+            if !said.contains(&from) {
+                match &from {
+                    Some(f) => self.line(3, format!("# geno: from env_file {f}")),
+                    // After an env_file's, say where the rest come from.
+                    None if !said.is_empty() => self.line(3, "# geno: from `environment`"),
+                    None => {}
+                }
+                said.push(from.clone());
+            }
+            self.line(3, format!("{}: {}", q(&k), q(&val)));
+        }
+    }
+
+    fn depends_on(&mut self, path: &str, v: &Node) {
+        let mut deps: Vec<(String, &'static str)> = Vec::new();
+        match &v.kind {
+            Kind::Seq(items) => {
+                for i in items {
+                    deps.push((i.scalar().unwrap_or_default().to_string(), "started"));
+                }
+            }
+            Kind::Map(m) => {
+                for (k, spec) in m {
+                    let name = k.scalar().unwrap_or_default().to_string();
+                    let cond = match spec.get("condition").and_then(|(_, c)| c.scalar()) {
+                        Some("service_healthy") => "healthy",
+                        Some("service_completed_successfully") => "completed_successfully",
+                        _ => "started",
+                    };
+                    for opt in ["restart", "required"] {
+                        if let Some((ok, _)) = spec.get(opt) {
+                            self.skip(
+                                ok.span,
+                                format!("{path}.{name}.{opt}"),
+                                "geno waits for the condition and nothing more",
+                            );
+                        }
+                    }
+                    deps.push((name, cond));
+                }
+            }
+            _ => {}
+        }
+        if deps.is_empty() {
+            return;
+        }
+        self.line(2, "depends_on:");
+        for (name, cond) in deps {
+            self.line(3, format!("{}: {cond}", q(&name)));
+        }
+    }
+
+    fn ports(&mut self, path: &str, v: &Node) {
+        let Kind::Seq(items) = &v.kind else {
+            return;
+        };
+        let mut out = Vec::new();
+        for i in items {
+            match &i.kind {
+                Kind::Scalar { value, .. } => {
+                    let (spec, proto) = value.split_once('/').unwrap_or((value, "tcp"));
+                    if proto != "tcp" {
+                        self.skip(
+                            i.span,
+                            path,
+                            format!("`{value}`: geno and the ALB forward TCP only"),
+                        );
+                    } else if without_interpolation(spec).contains('-') {
+                        self.skip(
+                            i.span,
+                            path,
+                            format!("`{value}`: port ranges are not carried; list each port"),
+                        );
+                    } else {
+                        out.push(q(spec));
+                    }
+                }
+                Kind::Map(_) => {
+                    let get = |k: &str| i.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
+                    let Some(target) = get("target") else {
+                        continue;
+                    };
+                    if get("protocol").is_some_and(|p| p != "tcp") {
+                        self.skip(i.span, path, "geno and the ALB forward TCP only");
+                        continue;
+                    }
+                    out.push(q(&match (get("host_ip"), get("published")) {
+                        (Some(ip), Some(p)) => format!("{ip}:{p}:{target}"),
+                        (None, Some(p)) => format!("{p}:{target}"),
+                        _ => target,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        if !out.is_empty() {
+            self.line(2, "# geno: published ports bind to 127.0.0.1 unless an address is given (compose binds all).");
+            self.line(2, format!("ports: [{}]", out.join(", ")));
+        }
+    }
+
+    fn service_volumes(&mut self, path: &str, v: &Node) {
+        let Kind::Seq(items) = &v.kind else {
+            return;
+        };
+        let mut out = Vec::new();
+        for i in items {
+            match &i.kind {
+                Kind::Scalar { value, .. } => {
+                    if value.split(':').count() < 2 {
+                        self.skip(i.span, path, format!("`{value}`: an anonymous volume; name it (`NAME:{value}`) to keep its data"));
+                    } else {
+                        out.push(q(value));
+                    }
+                }
+                Kind::Map(_) => {
+                    let get = |k: &str| i.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
+                    match (get("type").as_deref(), get("source"), get("target")) {
+                        (Some("volume") | Some("bind"), Some(s), Some(t)) => {
+                            let ro = if get("read_only").as_deref() == Some("true") {
+                                ":ro"
+                            } else {
+                                ""
+                            };
+                            out.push(q(&format!("{s}:{t}{ro}")));
+                        }
+                        (Some(kind), _, _) => {
+                            self.skip(i.span, path, format!("a {kind} mount is not carried"))
+                        }
+                        _ => self.skip(i.span, path, "a mount without type, source and target"),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !out.is_empty() {
+            self.line(2, format!("volumes: [{}]", out.join(", ")));
+        }
+    }
+
+    fn healthcheck(&mut self, path: &str, v: &Node) {
+        if v.get("disable").and_then(|(_, d)| d.scalar()) == Some("true") {
+            self.line(2, "# geno: the compose file disables the image's health check; geno has none to disable.");
+            return;
+        }
+        let Some((_, test)) = v.get("test") else {
+            self.skip(v.span, path, "a health check without `test` (the image's own) is not carried; write its test out");
+            return;
+        };
+        let test_text = match &test.kind {
+            Kind::Scalar { value, .. } => {
+                if value == "NONE" {
+                    return;
+                }
+                format!("[CMD-SHELL, {}]", q(value))
+            }
+            Kind::Seq(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|i| q(i.scalar().unwrap_or_default()))
+                    .collect();
+                if parts.first().map(String::as_str) == Some("NONE") {
+                    return;
+                }
+                format!("[{}]", parts.join(", "))
+            }
+            _ => return,
+        };
+        self.line(2, "healthcheck:");
+        self.line(3, format!("test: {test_text}"));
+        for k in ["interval", "timeout", "retries", "start_period"] {
+            if let Some(val) = v.get(k).and_then(|(_, x)| x.scalar()) {
+                let val = if k == "retries" && val.parse::<u32>().is_ok() {
+                    val.to_string()
+                } else {
+                    q(val)
+                };
+                self.line(3, format!("{k}: {val}"));
+            }
+        }
+        if let Some((k, _)) = v.get("start_interval") {
+            self.skip(
+                k.span,
+                format!("{path}.start_interval"),
+                "geno probes readiness itself from the start; Docker 20.10 has no start_interval",
+            );
+        }
+    }
+
+    fn deploy(&mut self, path: &str, v: &Node) {
+        let Kind::Map(entries) = &v.kind else {
+            return;
+        };
+        for (k, val) in entries {
+            match k.scalar().unwrap_or_default() {
+                "replicas" => {
+                    if let Some(n) = val.scalar() {
+                        self.line(2, format!("replicas: {n}"));
+                    }
+                }
+                "resources" => self.skip(
+                    k.span,
+                    format!("{path}.resources"),
+                    "set `ecs.cpu` and `ecs.memory`: geno gives the container the task's limits",
+                ),
+                other => self.skip(
+                    k.span,
+                    format!("{path}.{other}"),
+                    "ECS deploys by its own rules (desired count, circuit breaker)",
+                ),
+            }
+        }
+    }
+
+    fn develop(&mut self, path: &str, v: &Node) {
+        let Some((
+            _,
+            Node {
+                kind: Kind::Seq(rules),
+                ..
+            },
+        )) = v.get("watch")
+        else {
+            return;
+        };
+        self.line(2, "develop:");
+        self.line(3, "watch:");
+        for r in rules {
+            let get = |k: &str| r.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
+            let (Some(p), Some(action)) = (get("path"), get("action")) else {
+                self.skip(
+                    r.span,
+                    format!("{path}.watch"),
+                    "a rule without `path` and `action`",
+                );
+                continue;
+            };
+            self.line(4, format!("- path: {}", q(&p)));
+            self.line(5, format!("action: {}", q(&action)));
+            if let Some(t) = get("target") {
+                self.line(5, format!("target: {}", q(&t)));
+            }
+            if let Some((_, ig)) = r.get("ignore") {
+                let list = strings(ig);
+                self.line(
+                    5,
+                    format!(
+                        "ignore: [{}]",
+                        list.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            if let Some((_, e)) = r.get("exec")
+                && let Some((_, cmd)) = e.get("command")
+            {
+                let list = strings(cmd);
+                self.line(5, "exec:");
+                self.line(
+                    6,
+                    format!(
+                        "command: [{}]",
+                        list.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            if get("initial_sync").as_deref() == Some("true") {
+                self.line(5, "initial_sync: true");
+            }
+        }
+    }
+}
+
+/// The text with each `${…}` removed (a default such as `${P:-80}` holds a dash).
+fn without_interpolation(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => rest = &rest[start + end + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn k_span(k: &Node, _v: &Node) -> Span {
+    k.span
+}
+
+fn strings(v: &Node) -> Vec<String> {
+    match &v.kind {
+        Kind::Scalar { value, .. } => vec![value.clone()],
+        Kind::Seq(items) => items
+            .iter()
+            .filter_map(|i| i.scalar().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn build_of(v: &Node) -> Option<Build> {
+    let (_, b) = v.get("build")?;
+    match &b.kind {
+        Kind::Scalar { value, .. } => Some(Build {
+            context: value.clone(),
+            dockerfile: "Dockerfile".into(),
+            args: Vec::new(),
+            target: None,
+        }),
+        Kind::Map(_) => {
+            let get = |k: &str| b.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
+            let args = match b.get("args").map(|(_, a)| &a.kind) {
+                Some(Kind::Map(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.scalar().unwrap_or_default().to_string(),
+                            v.scalar().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+                Some(Kind::Seq(items)) => items
+                    .iter()
+                    .filter_map(|i| i.scalar())
+                    .map(|s| match s.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (s.to_string(), format!("${{{s}}}")),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some(Build {
+                context: get("context").unwrap_or_else(|| ".".into()),
+                dockerfile: get("dockerfile").unwrap_or_else(|| "Dockerfile".into()),
+                args,
+                target: get("target"),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `KEY=VALUE` lines of an env file (comments, blanks and `export ` skipped,
+/// one level of matching quotes removed).
+pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+                .unwrap_or(v);
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// A stack name from a directory or compose project name: lowercase
+/// letters, digits and dashes.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() { "app".into() } else { s }
+}
+
+/// A YAML scalar: plain when that reads back as the same string, else
+/// double-quoted (JSON's string syntax is YAML's).
+fn q(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./@+=".contains(c))
+        && !s.starts_with(['-', '@'])
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        )
+        && s.parse::<f64>().is_err();
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_are_quoted_only_when_plain_would_read_differently() {
+        assert_eq!(q("web"), "web");
+        assert_eq!(q("8000"), "\"8000\"");
+        assert_eq!(q("yes"), "\"yes\"");
+        assert_eq!(q("${PORT:-80}:80"), "\"${PORT:-80}:80\"");
+        assert_eq!(q("a \"b\""), "\"a \\\"b\\\"\"");
+        assert_eq!(sanitize("My_App"), "my-app");
+    }
+
+    #[test]
+    fn env_files_read_like_compose_reads_them() {
+        assert_eq!(
+            parse_env_file("# c\nA=1\nexport B=\"two\"\n\nC='x y'\nnot a pair\n"),
+            [
+                ("A".to_string(), "1".to_string()),
+                ("B".into(), "two".into()),
+                ("C".into(), "x y".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! `geno init --from-compose FILE [--out PATH]`: a stack.yaml written from
+//! a compose file, what could not be carried listed with the compose
+//! file's line and why, and the result checked as `geno validate` would.
+//!
+//! 1. read the compose file and the `env_file`s it names;
+//! 2. `import::compose::convert`;
+//! 3. write the result (never over an existing file without `--force`);
+//! 4. list what was not carried, then validate the result.
+
+use std::path::{Path, PathBuf};
+
+use crate::context::Context;
+use crate::error::CliResult;
+use crate::import::compose::convert;
+
+pub struct InitOptions {
+    pub from_compose: PathBuf,
+    pub out: Option<PathBuf>,
+    pub force: bool,
+}
+
+pub async fn init(ctx: &Context, opts: InitOptions) -> CliResult {
+    let shell = &ctx.shell;
+    let compose = &opts.from_compose;
+    let text = std::fs::read_to_string(compose)
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", compose.display()))?;
+    let parent = compose.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = parent
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let out = opts.out.clone().unwrap_or_else(|| match parent {
+        Some(p) => p.join("stack.yaml"),
+        None => PathBuf::from("stack.yaml"),
+    });
+    if out.exists() && !opts.force {
+        return Err(anyhow::anyhow!(
+            "{} exists; nothing was written (pass --force to replace it, or --out PATH)",
+            out.display()
+        )
+        .into());
+    }
+    if !same_dir(&dir, out.parent().unwrap_or(Path::new("."))) {
+        return Err(anyhow::anyhow!(
+            "--out must be in the compose file's directory ({}), where the paths it names are relative to",
+            dir.display()
+        )
+        .into());
+    }
+    let name = std::fs::canonicalize(&dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".into());
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).ok();
+    let file = compose.display().to_string();
+    let converted = convert(&text, &file, &name, &read).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: {} (not a YAML document; nothing was written)",
+            file,
+            e.span.line,
+            e.span.col,
+            e.message
+        )
+    })?;
+    let tmp = out.with_extension("yaml.tmp");
+    std::fs::write(&tmp, &converted.text)
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    for u in &converted.unmapped {
+        shell.warn(format!(
+            "not carried: {file}:{}:{}: {}: {}",
+            u.line, u.col, u.path, u.why
+        ));
+    }
+    match crate::stack::validate_all(&out, &ctx.settings.load_options("local")) {
+        Ok(loaded) => {
+            let stack = &loaded[0].stack;
+            let on_image = stack.services.values().filter(|s| s.is_app()).count();
+            shell.status(format!(
+                "wrote {}: {} service{} ({on_image} on the stack image), {} item{} not carried{}; it passes `geno validate`",
+                out.display(),
+                stack.services.len(),
+                if stack.services.len() == 1 { "" } else { "s" },
+                converted.unmapped.len(),
+                if converted.unmapped.len() == 1 { "" } else { "s" },
+                if converted.unmapped.is_empty() { "" } else { " (listed above)" }
+            ));
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context(format!(
+                "wrote {}, but it does not pass `geno validate` yet; fix what is listed, then run `geno validate`",
+                out.display()
+            ))
+            .into()),
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let b = if b.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        b
+    };
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
