@@ -333,7 +333,8 @@ pub enum Command {
     Diff {
         #[arg(long)]
         env: String,
-        /// Compare for this image (ID, prefix or tag) instead of the current build.
+        /// Compare for this image (ID, prefix or tag) instead of the current build,
+        /// or for a digest (`sha256:…`, `repo@sha256:…`) as pushed, without the engine.
         #[arg(long)]
         image: Option<String>,
         /// The registry host promote pushes to, if not the environment's ECR.
@@ -380,7 +381,7 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
-    /// Write a stack.yaml from a compose file; list what it cannot carry.
+    /// Write a stack.yaml from a compose file or live ECS services; list what it cannot carry.
     ///
     /// Services built from the same context become the stack's one image
     /// with command overrides; services that run an image become local
@@ -388,12 +389,35 @@ pub enum Command {
     /// volumes, ports and develop.watch carry over; interpolation stays
     /// interpolation. Each item not carried is listed with its line.
     #[command(
-        after_help = "Examples:\n  geno init --from-compose docker-compose.yml\n  geno init --from-compose compose.yaml --out stack.yaml --force"
+        after_help = "Examples:\n  geno init --from-compose docker-compose.yml\n  geno init --from-compose compose.yaml --out stack.yaml --force\n  geno init --from-ecs --env demo --cluster genonaut-demo --region us-east-1"
     )]
     Init {
         /// The compose file to convert.
-        #[arg(long, value_name = "FILE")]
-        from_compose: PathBuf,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "from_ecs",
+            conflicts_with = "from_ecs"
+        )]
+        from_compose: Option<PathBuf>,
+        /// Read the live ECS services of an environment instead (with --env and --cluster).
+        #[arg(long, requires_all = ["env", "cluster"])]
+        from_ecs: bool,
+        /// With --from-ecs: the environment's name in stack.yaml.
+        #[arg(long)]
+        env: Option<String>,
+        /// With --from-ecs: the ECS cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// With --from-ecs: the services to read (default: every service of the cluster).
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// With --from-ecs: the region (default: AWS_REGION).
+        #[arg(long)]
+        region: Option<String>,
+        /// With --from-ecs: the stack's name (default: from the task definition families).
+        #[arg(long = "stack", value_name = "NAME")]
+        stack_name: Option<String>,
         /// Where to write (default: stack.yaml beside the compose file).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
@@ -766,9 +790,10 @@ impl Command {
                 ops::scale::scale(ctx, opts).await
             }
             Command::Init {
-                from_compose,
+                from_compose: Some(from_compose),
                 out,
                 force,
+                ..
             } => {
                 let opts = ops::init::InitOptions {
                     from_compose,
@@ -776,6 +801,27 @@ impl Command {
                     force,
                 };
                 ops::init::init(ctx, opts).await
+            }
+            Command::Init {
+                env,
+                cluster,
+                services,
+                region,
+                stack_name,
+                out,
+                force,
+                ..
+            } => {
+                let opts = ops::init::ecs::FromEcsOptions {
+                    env: env.unwrap_or_default(),
+                    cluster: cluster.unwrap_or_default(),
+                    services,
+                    region,
+                    stack: stack_name,
+                    out: out.unwrap_or_else(|| PathBuf::from("stack.yaml")),
+                    force,
+                };
+                ops::init::ecs::from_ecs(ctx, opts).await
             }
             Command::Completions { shell } => {
                 let (services, envs) = ops::completions::names(ctx);

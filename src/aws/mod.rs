@@ -5,6 +5,7 @@
 //! configuration chain, so `AWS_ENDPOINT_URL` points geno at a stand-in
 //! (moto) exactly as it points the AWS CLI.
 
+mod adopt;
 mod operate;
 mod taskdef;
 
@@ -207,9 +208,20 @@ impl Aws {
         cluster: &str,
         names: &[String],
     ) -> Result<(Vec<ServiceStatus>, Vec<String>), AwsError> {
-        let mut found = Vec::new();
+        let (found, missing) = self.described_services(cluster, names).await?;
+        Ok((found.iter().map(service_status).collect(), missing))
+    }
+
+    /// `DescribeServices` for `names` as the SDK answers, in calls of 10
+    /// (its most); names ECS does not know, or only as INACTIVE (deleted
+    /// services are described for a while), are returned apart.
+    pub(crate) async fn described_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<(Vec<aws_sdk_ecs::types::Service>, Vec<String>), AwsError> {
+        let mut live = Vec::new();
         let mut missing = Vec::new();
-        // DescribeServices takes at most 10 names per call.
         for chunk in names.chunks(10) {
             let out = self
                 .ecs
@@ -219,16 +231,18 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| self.err("ecs", "DescribeServices", e))?;
-            found.extend(out.services().iter().map(service_status));
             for f in out.failures() {
                 let arn = f.arn().unwrap_or_default();
                 missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
             }
+            for s in out.services() {
+                if s.status() == Some("INACTIVE") {
+                    missing.push(s.service_name().unwrap_or_default().to_string());
+                } else {
+                    live.push(s.clone());
+                }
+            }
         }
-        // A deleted service is still described for a while, as INACTIVE.
-        let (live, gone): (Vec<_>, Vec<_>) =
-            found.into_iter().partition(|s| s.status != "INACTIVE");
-        missing.extend(gone.into_iter().map(|s| s.name));
         Ok((live, missing))
     }
 

@@ -11,21 +11,35 @@ use crate::deploy::taskdef::{Change, diff};
 use crate::render::ecs::ImageChoice;
 use crate::shell::Shell;
 
-/// Prints what promoting `image_id` would change; returns how many changes.
+/// The image a diff is for.
+pub enum DiffImage {
+    /// A local image (its ID), pinned by the digest it was pushed as here.
+    Built(String),
+    /// A digest or digest reference given as is (`--image sha256:…`).
+    Pinned(ImageChoice),
+}
+
+/// Prints what promoting `image` would change; returns how many changes.
 pub async fn print(
     target: &Environment,
     aws: &Aws,
-    image_id: &str,
+    image: &DiffImage,
     shell: &Shell,
 ) -> anyhow::Result<usize> {
     let env = target.name();
     let records = record::load_all(&target.records_dir())?;
     // The digest is known once the image has been pushed for this
     // environment; before that the image line says what will happen.
-    let pushed = record::digest_of(&records, image_id).map(|r| r.manifest_digest.clone());
-    let choice = match &pushed {
-        Some(d) => ImageChoice::Digest(d.clone()),
-        None => ImageChoice::Unpinned,
+    let (choice, image_id, pushed) = match image {
+        DiffImage::Built(id) => {
+            let pushed = record::digest_of(&records, id).map(|r| r.manifest_digest.clone());
+            let choice = match &pushed {
+                Some(d) => ImageChoice::Digest(d.clone()),
+                None => ImageChoice::Unpinned,
+            };
+            (choice, id.as_str(), pushed.is_some())
+        }
+        DiffImage::Pinned(c) => (c.clone(), "", true),
     };
     let plans = target.plans(&choice)?;
     let names: Vec<String> = plans
@@ -43,7 +57,7 @@ pub async fn print(
     }
     let mut changes_total = 0;
     let unpushed = |changes: &mut Vec<Change>| {
-        if pushed.is_none() {
+        if !pushed {
             for c in changes.iter_mut() {
                 if c.path.ends_with(".image") {
                     c.rendered = Some(format!(

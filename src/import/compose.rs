@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use super::q;
 use crate::stack::yaml::{self, Kind, Node, Span};
 
 /// Something in the compose file that stack.yaml does not carry.
@@ -957,25 +958,6 @@ fn sanitize(name: &str) -> String {
         .collect();
     let s = s.trim_matches('-').to_string();
     if s.is_empty() { "app".into() } else { s }
-}
-
-/// A YAML scalar: plain when that reads back as the same string, else
-/// double-quoted (JSON's string syntax is YAML's).
-fn q(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./@+=".contains(c))
-        && !s.starts_with(['-', '@'])
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
-        )
-        && s.parse::<f64>().is_err();
-    if plain {
-        s.to_string()
-    } else {
-        serde_json::to_string(s).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

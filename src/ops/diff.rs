@@ -4,7 +4,9 @@
 
 use crate::context::Context;
 use crate::environment::Environment;
+use crate::environment::diff::DiffImage;
 use crate::error::{CliError, CliResult};
+use crate::render::ecs::ImageChoice;
 
 pub struct DiffOptions {
     pub env: String,
@@ -16,10 +18,16 @@ pub struct DiffOptions {
 
 pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
     let env = Environment::open(ctx, &opts.env, opts.registry.as_deref())?;
-    let engine = ctx.engine().await?;
-    let image_id = env.chosen_image(engine, opts.image.as_deref()).await?;
+    // A digest needs no engine: it is compared as ECS would run it.
+    let image = match opts.image.as_deref().map(ImageChoice::parse) {
+        Some(Ok(choice)) => DiffImage::Pinned(choice),
+        _ => {
+            let engine = ctx.engine().await?;
+            DiffImage::Built(env.chosen_image(engine, opts.image.as_deref()).await?)
+        }
+    };
     let aws = ctx.aws(&env.aws.region).await;
-    let changes = crate::environment::diff::print(&env, aws, &image_id, &ctx.shell).await?;
+    let changes = crate::environment::diff::print(&env, aws, &image, &ctx.shell).await?;
     if opts.exit_code && changes > 0 {
         return Err(CliError::code(1));
     }

@@ -6,6 +6,10 @@
 //! 2. `import::compose::convert`;
 //! 3. write the result (never over an existing file without `--force`);
 //! 4. list what was not carried, then validate the result.
+//!
+//! `--from-ecs` reads live services instead (`ecs`).
+
+pub mod ecs;
 
 use std::path::{Path, PathBuf};
 

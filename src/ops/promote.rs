@@ -87,8 +87,13 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     let aws = ctx.aws(&env.aws.region).await;
     let pre = check(ctx, &env, aws, &draft).await?;
     if opts.dry_run {
-        let changes =
-            crate::environment::diff::print(&env, aws, &chosen.image_id, &ctx.shell).await?;
+        let changes = crate::environment::diff::print(
+            &env,
+            aws,
+            &crate::environment::diff::DiffImage::Built(chosen.image_id.clone()),
+            &ctx.shell,
+        )
+        .await?;
         ctx.shell.status(format!(
             "dry run: image {} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
             chosen.short,

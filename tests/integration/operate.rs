@@ -815,3 +815,112 @@ fn an_unreachable_endpoint_is_one_line_naming_it() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs the project venv (moto, awscli): scripts/test runs it"]
+fn init_from_ecs_reads_hand_written_services_back_to_an_empty_diff() {
+    let aws = StandIn::start();
+    let dir = tempfile::tempdir().unwrap();
+    let digest = {
+        let out = aws
+            .aws_env(Command::new(venv_bin("python")))
+            .arg(root().join("tests/aws/seed_handwritten.py"))
+            .args(["shop", "demo"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let geno = |args: &[&str]| {
+        aws.geno_in(dir.path())
+            .env("AWS_REGION", "us-east-1")
+            .args(args)
+            .run()
+    };
+    let out = geno(&[
+        "init",
+        "--from-ecs",
+        "--env",
+        "demo",
+        "--cluster",
+        "shop-demo",
+    ]);
+    ok(&out);
+    assert!(
+        out.stderr
+            .contains("wrote stack.yaml: stack `shop`, 2 services of shop-demo"),
+        "{}",
+        out.stderr
+    );
+    // Nothing that stack.yaml cannot say as it is.
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let text = std::fs::read_to_string(dir.path().join("stack.yaml")).unwrap();
+    for expected in [
+        "aws: { ssm: \"/shop/${GENO_ENV}/db-url\" }",
+        "command: [gunicorn, \"app:app\", \"--bind\", \"0.0.0.0:8000\"]",
+        "start_period: 20s",
+        "service: \"shop-web-${GENO_ENV}\"",
+        "desired_count: 2",
+        "path: /healthz",
+        "deregistration_delay: 20s",
+        "log_group: \"/ecs/shop-${GENO_ENV}\"",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+    ok(&geno(&["validate"]));
+    // Rendered again for the image that runs, it is what runs.
+    let out = geno(&["diff", "--env", "demo", "--image", &digest, "--exit-code"]);
+    ok(&out);
+    assert_eq!(
+        out.stdout,
+        "web (shop-web-demo): no changes, on shop-web-demo:1\nworker (shop-worker-demo): no changes, on shop-worker-demo:1\n"
+    );
+    // A change in stack.yaml shows against the live side.
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        text.replace("WORKERS: \"4\"", "WORKERS: \"8\""),
+    )
+    .unwrap();
+    let out = geno(&["diff", "--env", "demo", "--image", &digest, "--exit-code"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("WORKERS"), "{}", out.stdout);
+
+    // Bad input writes nothing.
+    let out = geno(&[
+        "init",
+        "--from-ecs",
+        "--env",
+        "demo",
+        "--cluster",
+        "shop-demo",
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: stack.yaml exists; nothing was written (pass --force to replace it, or --out PATH and merge by hand)\n"
+    );
+    let out = geno(&[
+        "init",
+        "--from-ecs",
+        "--env",
+        "demo",
+        "--cluster",
+        "shop-demo",
+        "--service",
+        "shop-api-demo",
+        "--out",
+        "other.yaml",
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: not in cluster shop-demo: shop-api-demo; nothing was written\n"
+    );
+    assert!(!dir.path().join("other.yaml").exists());
+    let out = geno(&["init", "--from-ecs", "--env", "demo"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
