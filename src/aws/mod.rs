@@ -35,9 +35,10 @@ pub enum AwsError {
         "no AWS credentials ({reason}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials { reason: String },
-    #[error("{operation}: {code}: {message}")]
+    #[error("{operation} at {endpoint}: {code}: {message}{}", hint(.code, .operation))]
     Api {
         operation: &'static str,
+        endpoint: String,
         code: String,
         message: String,
     },
@@ -46,6 +47,39 @@ pub enum AwsError {
         operation: &'static str,
         reason: String,
     },
+}
+
+/// What to do about the errors AWS answers most, by code.
+fn hint(code: &str, operation: &str) -> String {
+    let service = match operation {
+        "GetCallerIdentity" => "sts",
+        "DescribeParameters" | "PutParameter" | "DeleteParameter" => "ssm",
+        "DescribeSecret" | "PutSecretValue" | "CreateSecret" | "DeleteSecret" => "secretsmanager",
+        "FilterLogEvents" => "logs",
+        "GetRole" => "iam",
+        o if o.contains("TargetGroup") || o == "DescribeTargetHealth" => "elasticloadbalancing",
+        o if o.contains("Repositor") || o.contains("Image") || o.contains("Authorization") => "ecr",
+        _ => "ecs",
+    };
+    match code {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            format!(" (the credentials' IAM policy must allow {service}:{operation})")
+        }
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => {
+            " (AWS is throttling this account: try again in a minute)".into()
+        }
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId" => {
+            " (the credentials are not valid or have expired: sign in again, e.g. `aws sso login`)"
+                .into()
+        }
+        _ => String::new(),
+    }
 }
 
 impl AwsError {
@@ -167,6 +201,7 @@ impl Aws {
             },
             SdkError::ServiceError(s) => AwsError::Api {
                 operation,
+                endpoint: self.endpoint(service),
                 code: s.err().code().unwrap_or("Error").to_string(),
                 message: s.err().message().unwrap_or_default().to_string(),
             },
@@ -702,6 +737,7 @@ mod tests {
     fn only_the_named_not_found_code_means_absent() {
         let api = |code: &str| AwsError::Api {
             operation: "DescribeSecret",
+            endpoint: "http://127.0.0.1:5000".into(),
             code: code.into(),
             message: String::new(),
         };
@@ -714,6 +750,9 @@ mod tests {
             None
         );
         let other = found::<i32>(Err(api("AccessDenied")), "NoSuchEntity").unwrap_err();
-        assert_eq!(other.to_string(), "DescribeSecret: AccessDenied: ");
+        assert_eq!(
+            other.to_string(),
+            "DescribeSecret at http://127.0.0.1:5000: AccessDenied:  (the credentials' IAM policy must allow secretsmanager:DescribeSecret)"
+        );
     }
 }

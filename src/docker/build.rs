@@ -339,6 +339,12 @@ async fn run_build(
     let mut step = String::new();
     let mut began = false;
     let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // BuildKit: each step's (vertex's) own output, the step that failed,
+    // and the last one that started; a failure shows only its step's lines.
+    let mut vertex_logs: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    let mut failed_vertex: Option<String> = None;
+    let mut current_vertex: Option<String> = None;
     let say = |progress: &mut dyn Write, step: &str| {
         if tty {
             let text: String = step.chars().take(100).collect();
@@ -392,11 +398,15 @@ async fn run_build(
         if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = &info.aux {
             began = true;
             for v in &status.vertexes {
+                if !v.error.is_empty() && !v.name.starts_with("[internal]") {
+                    failed_vertex = Some(v.digest.clone());
+                }
                 // A step as it starts (cached ones say so), once.
                 if v.started.is_some()
                     && !v.name.starts_with("[internal]")
                     && shown.insert(v.name.clone())
                 {
+                    current_vertex = Some(v.digest.clone());
                     step = if v.cached {
                         format!("{} (cached)", v.name)
                     } else {
@@ -407,14 +417,18 @@ async fn run_build(
             }
             for l in &status.logs {
                 let text = String::from_utf8_lossy(&l.msg);
-                log.extend(
+                let lines = vertex_logs.entry(l.vertex.clone()).or_default();
+                lines.extend(
                     text.lines()
                         .filter(|x| !x.trim().is_empty())
                         .map(str::to_string),
                 );
+                if lines.len() > 200 {
+                    lines.drain(..lines.len() - 200);
+                }
             }
-            if log.len() > 200 {
-                log.drain(..log.len() - 200);
+            if let Some(v) = failed_vertex.as_ref().or(current_vertex.as_ref()) {
+                log = vertex_logs.get(v).cloned().unwrap_or_default();
             }
         }
         if let Some(detail) = info.error_detail {
