@@ -159,6 +159,11 @@ pub enum Command {
         /// Also remove named volumes, and the data in them.
         #[arg(long)]
         volumes: bool,
+        /// Also remove the stack's built images, but for the last verified
+        /// ones and every promoted one (`geno up` removes old builds by
+        /// itself past GENO_KEEP_BUILDS, default 10).
+        #[arg(long)]
+        rmi: bool,
         /// Fail at once if another geno is changing this stack, instead of waiting.
         #[arg(long)]
         no_wait: bool,
@@ -672,8 +677,17 @@ impl Command {
             }
             Command::Lb { fast_health } => ops::lb::lb(ctx, fast_health).await,
             Command::Watch => ops::watch::watch(ctx).await,
-            Command::Down { volumes, no_wait } => {
-                ops::down::down(ctx, ops::down::DownOptions { volumes, no_wait }).await
+            Command::Down {
+                volumes,
+                rmi,
+                no_wait,
+            } => {
+                let opts = ops::down::DownOptions {
+                    volumes,
+                    rmi,
+                    no_wait,
+                };
+                ops::down::down(ctx, opts).await
             }
             Command::Ps { services, env } => match env {
                 Some(env) => ops::ps::env::ps(ctx, &env, &services).await,

@@ -241,6 +241,21 @@ pub fn load_all(dir: &Path) -> Result<Vec<Record>, RecordError> {
     Ok(out)
 }
 
+/// Every image ID a promotion of `stack` carried, to any environment
+/// (unreadable records are skipped: this feeds clean-up).
+pub fn promoted_images(state_dir: &Path, stack: &str) -> std::collections::BTreeSet<String> {
+    let root = state_dir.join(stack).join("promotions");
+    std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|env| load_all(&env.path()).ok())
+        .flatten()
+        .filter(|r| r.kind == Kind::Promote && !r.image_id.is_empty())
+        .map(|r| r.image_id)
+        .collect()
+}
+
 /// The latest successful promotion or rollback: what the environment
 /// should be running (a scale changes counts, not what runs).
 pub fn current(records: &[Record]) -> Option<&Record> {

@@ -58,6 +58,22 @@ pub fn save(state_dir: &Path, v: &Verification) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// The image IDs verified for `stack`, newest first (unreadable records
+/// are skipped: this feeds clean-up, which keeps rather than guesses).
+pub fn verified_images(state_dir: &Path, stack: &str) -> Vec<String> {
+    let dir = state_dir.join(stack).join("verified");
+    let mut found: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str::<Verification>(&t).ok())
+        .map(|v| (v.passed_at, v.image_id))
+        .collect();
+    found.sort();
+    found.into_iter().rev().map(|(_, id)| id).collect()
+}
+
 /// The record that lets `image_id` be promoted with `stack` as it is now.
 pub fn check(state_dir: &Path, stack: &Stack, image_id: &str) -> Result<Verification, Unverified> {
     let short = short_id(image_id).to_string();

@@ -162,6 +162,53 @@ impl Engine {
             .collect())
     }
 
+    /// The images the stack's builds left (labelled with the stack), by ID.
+    pub async fn stack_images(
+        &self,
+        stack: &str,
+    ) -> Result<Vec<crate::local::images::BuiltImage>, DockerError> {
+        let images = self
+            .docker
+            .list_images(Some(bollard::query_parameters::ListImagesOptions {
+                filters: Some(stack_filter(stack)),
+                ..Default::default()
+            }))
+            .await?;
+        Ok(images
+            .into_iter()
+            .map(|i| crate::local::images::BuiltImage {
+                id: i.id,
+                created: i.created,
+                size: i.size,
+            })
+            .collect())
+    }
+
+    /// Removes an image by ID with all its tags; an image a container
+    /// still uses stays (the engine refuses), which is not an error here.
+    pub async fn remove_image(&self, id: &str) -> Result<bool, DockerError> {
+        match self
+            .docker
+            .remove_image(
+                id,
+                Some(bollard::query_parameters::RemoveImageOptions {
+                    force: true,
+                    noprune: false,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if super::is_not_found(&e) => Ok(false),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes a network by its ID (a name may be ambiguous).
     pub async fn remove_network(&self, id: &str) -> Result<(), DockerError> {
         match self.docker.remove_network(id).await {

@@ -6,7 +6,57 @@ use std::time::Instant;
 
 use super::LocalStack;
 use crate::docker::build::{self, short_id};
+use crate::local::images::{KEEP_VERIFIED, Keep, describe, to_remove};
 use crate::shell::Shell;
+
+/// Builds a stack may keep before `geno up` removes the old ones
+/// (`GENO_KEEP_BUILDS` changes it).
+pub const KEEP_BUILDS: usize = 10;
+
+/// Removes the stack's old builds: all of them (`geno down --rmi`), or
+/// only once there are more than `over` (after a build). Kept: what the
+/// stack's containers run, `current`, the last verified images and every
+/// promoted one. Says what was freed.
+pub async fn prune(
+    local_name: &str,
+    engine: &crate::docker::Engine,
+    state_dir: &std::path::Path,
+    current: Option<&str>,
+    over: Option<usize>,
+    shell: &Shell,
+) -> anyhow::Result<usize> {
+    let images = engine.stack_images(local_name).await?;
+    if over.is_some_and(|n| images.len() <= n) {
+        return Ok(0);
+    }
+    let mut keep = Keep {
+        verified: crate::deploy::verification::verified_images(state_dir, local_name),
+        promoted: crate::deploy::record::promoted_images(state_dir, local_name),
+        ..Default::default()
+    };
+    keep.in_use.extend(current.map(str::to_string));
+    for m in engine.members(local_name).await? {
+        if let Some(image) = engine.inspect(&m.id).await?.image {
+            keep.in_use.insert(image);
+        }
+    }
+    let candidates = to_remove(&images, &keep);
+    let mut removed = Vec::new();
+    for image in candidates {
+        if engine.remove_image(&image.id).await? {
+            removed.push(image);
+        }
+    }
+    if !removed.is_empty() {
+        shell.status(format!(
+            "removed {} old build{} of {local_name}: {} (kept what runs, the last {KEEP_VERIFIED} verified and every promoted image)",
+            removed.len(),
+            if removed.len() == 1 { "" } else { "s" },
+            describe(&removed)
+        ));
+    }
+    Ok(removed.len())
+}
 
 /// Builds (or finds) the stack's one image and says which; its ID.
 pub async fn stack_image(local: &LocalStack, shell: &Shell) -> anyhow::Result<String> {
@@ -35,6 +85,29 @@ pub async fn stack_image(local: &LocalStack, shell: &Shell) -> anyhow::Result<St
             short_id(&built.id),
             t.elapsed().as_secs_f64()
         ));
+        // A new build: past the limit, the old ones go (a watch loop that
+        // rebuilds several times an hour would fill the disk).
+        let over = local
+            .loaded
+            .vars
+            .get("GENO_KEEP_BUILDS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(KEEP_BUILDS);
+        if let Err(e) = prune(
+            local.name(),
+            &local.engine,
+            &local.state_dir(),
+            Some(&built.id),
+            Some(over),
+            shell,
+        )
+        .await
+        {
+            shell.warn(format!(
+                "old builds of {} were not removed: {e}",
+                local.name()
+            ));
+        }
     }
     Ok(built.id)
 }

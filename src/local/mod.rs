@@ -5,6 +5,7 @@
 //! readiness and sync records).
 
 pub mod drift;
+pub mod images;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;

@@ -1,5 +1,6 @@
 //! `geno down`: stop and remove everything carrying the stack's label, in
-//! reverse dependency order, then its network; volumes only when asked.
+//! reverse dependency order, then its network; volumes and built images
+//! only when asked.
 
 use futures_util::future::join_all;
 
@@ -13,6 +14,8 @@ use crate::stack::{Stack, graph};
 
 pub struct DownOptions {
     pub volumes: bool,
+    /// Also remove the stack's built images but the verified and promoted ones.
+    pub rmi: bool,
     /// Fail at once when another geno holds the stack's lock.
     pub no_wait: bool,
 }
@@ -39,6 +42,21 @@ pub async fn down(ctx: &Context, opts: DownOptions) -> CliResult {
         &ctx.shell,
     )
     .await?;
+    if opts.rmi {
+        let removed = crate::host::image::prune(
+            &target.name,
+            engine,
+            &target.state_dir,
+            None,
+            None,
+            &ctx.shell,
+        )
+        .await?;
+        if removed == 0 {
+            ctx.shell
+                .status("no builds to remove (verified and promoted images stay)");
+        }
+    }
     Ok(())
 }
 

@@ -1175,3 +1175,107 @@ services:
         "error: unknown profile `dbug` (did you mean `debug`?); profiles in stack.yaml: debug\n"
     );
 }
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test runs it"]
+fn old_builds_go_past_the_limit_and_down_rmi_keeps_the_verified_one() {
+    let s = TestStack::new(
+        "prune",
+        r#"
+image: {}
+services:
+  app:
+    command: [sleep, infinity]
+"#,
+    );
+    std::fs::write(
+        s.dir.path().join("Dockerfile"),
+        format!("FROM {}\nCOPY stamp /stamp\n", base_image()),
+    )
+    .unwrap();
+    let d = docker();
+    let images = || -> Vec<String> {
+        rt().block_on(async {
+            d.list_images(Some(bollard::query_parameters::ListImagesOptions {
+                filters: Some(std::collections::HashMap::from([(
+                    "label".to_string(),
+                    vec![format!("geno.stack={}", s.name)],
+                )])),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect()
+        })
+    };
+    let mut built = Vec::new();
+    for n in 1..=4 {
+        std::fs::write(s.dir.path().join("stamp"), format!("build {n}")).unwrap();
+        let out = s
+            .geno()
+            .env("GENO_KEEP_BUILDS", "2")
+            .args(["up", "--timeout", "60s"])
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let now = images();
+        built.push(
+            now.iter()
+                .find(|id| !built.contains(*id))
+                .cloned()
+                .expect("a new build"),
+        );
+        if n >= 3 {
+            // The old build went; the one the containers ran until now and
+            // the new one stayed.
+            assert!(
+                out.stderr
+                    .contains(&format!("removed 1 old build of {}", s.name)),
+                "{}",
+                out.stderr
+            );
+            let mut want = vec![built[n - 2].clone(), built[n - 1].clone()];
+            let mut have = now.clone();
+            want.sort();
+            have.sort();
+            assert_eq!(have, want);
+        }
+    }
+    // A verification record for the last build: `down --rmi` keeps it.
+    let last = built[3].clone();
+    let record = s
+        .dir
+        .path()
+        .join(".geno")
+        .join(&s.name)
+        .join("verified")
+        .join(format!("{}.json", last.trim_start_matches("sha256:")));
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        serde_json::json!({
+            "imageId": last, "definitionHash": "sha256:x", "stack": s.name,
+            "environment": "local", "passedAt": "2026-12-01T00:00:00Z",
+            "genoVersion": "0", "steps": [],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = s.run(["down", "--rmi"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("removed 1 old build of {}", s.name)),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(images(), vec![last]);
+    let out = s.run(["down", "--rmi"]);
+    assert!(
+        out.stderr
+            .contains("no builds to remove (verified and promoted images stay)"),
+        "{}",
+        out.stderr
+    );
+}
