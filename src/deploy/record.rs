@@ -41,6 +41,10 @@ pub enum Outcome {
     RolledBack { reason: String },
     /// It failed and putting it back failed too, or was not possible.
     Failed { reason: String },
+    /// Under way in process `pid`, at `phase`, when last saved. A record
+    /// that still says so once that process is gone was interrupted there
+    /// (killed, or the machine went down): see `Record::interrupted`.
+    InProgress { phase: String, pid: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +123,24 @@ impl Record {
 
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Succeeded
+    }
+
+    /// The phase a change was in when its process died, if it did;
+    /// `alive` says whether a process ID still runs.
+    pub fn interrupted(&self, alive: impl Fn(u32) -> bool) -> Option<&str> {
+        match &self.outcome {
+            Outcome::InProgress { phase, pid } if !alive(*pid) => Some(phase),
+            _ => None,
+        }
+    }
+
+    /// Marks the change as at `phase` (saved by the caller), so that if the
+    /// process dies here the record says where.
+    pub fn at(&mut self, phase: &str) {
+        self.outcome = Outcome::InProgress {
+            phase: phase.to_string(),
+            pid: std::process::id(),
+        };
     }
 }
 
@@ -340,6 +362,19 @@ mod tests {
         assert!(rollback_target(&[]).is_none());
         assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "3");
         assert!(digest_of(&rs, "sha256:api:3").is_none());
+    }
+
+    #[test]
+    fn a_change_left_under_way_by_a_dead_process_was_interrupted_there() {
+        let mut r = record("1", "api:1", Outcome::Succeeded);
+        r.at("rollout");
+        assert!(!r.succeeded());
+        assert_eq!(r.interrupted(|_| false), Some("rollout"));
+        assert_eq!(r.interrupted(|_| true), None);
+        let rs = vec![record("0", "api:0", Outcome::Succeeded), r];
+        // Neither current nor a place to roll back to.
+        assert_eq!(current(&rs).unwrap().id, "0");
+        assert!(rollback_target(&rs).is_none());
     }
 
     #[test]

@@ -52,7 +52,28 @@ pub fn conclude(
         Outcome::Failed { reason } => {
             anyhow::bail!("{}\nrecorded in {}", failure(false, reason), path.display())
         }
+        Outcome::InProgress { phase, .. } => anyhow::bail!(
+            "{}\nrecorded in {}",
+            failure(false, &format!("it ended while still at `{phase}`")),
+            path.display()
+        ),
     }
+}
+
+/// Saves `record` at `phase` on the way: if this process is killed, the
+/// record says the change was interrupted there. A failure to save is a
+/// warning; the change goes on.
+pub fn checkpoint(shell: &Shell, dir: &Path, record: &mut Record, phase: &str) {
+    record.at(phase);
+    if let Err(e) = record::save(dir, record) {
+        shell.warn(format!("the record could not be saved at `{phase}`: {e}"));
+    }
+}
+
+/// Whether process `pid` runs (signal 0 checks without sending).
+pub fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks the process exists.
+    pid == std::process::id() || unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
 #[cfg(test)]

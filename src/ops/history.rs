@@ -62,6 +62,10 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
             Outcome::Succeeded => "succeeded".to_string(),
             Outcome::RolledBack { .. } => "rolled back".to_string(),
             Outcome::Failed { .. } => "FAILED".to_string(),
+            Outcome::InProgress { phase, pid } if crate::environment::change::alive(*pid) => {
+                format!("under way ({phase})")
+            }
+            Outcome::InProgress { phase, .. } => format!("INTERRUPTED at {phase}"),
         };
         let kind = match (&r.kind, &r.restores) {
             (Kind::Promote, _) if r.forced => "promote (forced)".to_string(),

@@ -28,7 +28,7 @@ use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::{ServiceStatus, short_arn};
 use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
-use crate::environment::change::{conclude, undo};
+use crate::environment::change::{checkpoint, conclude, undo};
 use crate::environment::jobs::{JobsFailed, current_job, run_jobs};
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -111,20 +111,43 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     record.image_id = chosen.image_id.clone();
     record.forced = !chosen.verified;
     record.git_revision = git_revision(&env.loaded.source.dir());
-    let pushed = push(ctx, &env, engine, aws, &chosen, &record, &draft).await?;
+    let dir = env.records_dir();
+    checkpoint(&ctx.shell, &dir, &mut record, "push");
+    // An error from here on is on record too, not left "under way".
+    let ended = |record: &mut Record, e: anyhow::Error| -> crate::error::CliError {
+        record.outcome = Outcome::Failed {
+            reason: format!("{e:#}"),
+        };
+        record.finished_at = record::now();
+        let _ = record::save(&dir, record);
+        e.into()
+    };
+    let pushed = match push(ctx, &env, engine, aws, &chosen, &record, &draft).await {
+        Ok(p) => p,
+        Err(e) => return Err(ended(&mut record, e)),
+    };
     clock.waited += pushed.seconds;
     record.manifest_digest = pushed.digest.clone();
     record.images = pushed.images.clone();
     if ctx.cancel.is_cancelled() {
-        return Err(anyhow::anyhow!(
-            "interrupted after the push; no task definition was registered and no service changed"
-        )
-        .into());
+        return Err(ended(
+            &mut record,
+            anyhow::anyhow!(
+                "interrupted after the push; no task definition was registered and no service changed"
+            ),
+        ));
     }
 
-    let plans = env.plans(&ImageChoice::Digest(pushed.digest.clone()))?;
-    let to_change = decide(ctx, aws, &plans, &pre).await?;
-    let job_failure = run_jobs_first(
+    let plans = match env.plans(&ImageChoice::Digest(pushed.digest.clone())) {
+        Ok(p) => p,
+        Err(e) => return Err(ended(&mut record, e)),
+    };
+    checkpoint(&ctx.shell, &dir, &mut record, "jobs");
+    let to_change = match decide(ctx, aws, &plans, &pre).await {
+        Ok(t) => t,
+        Err(e) => return Err(ended(&mut record, e)),
+    };
+    let job_failure = match run_jobs_first(
         ctx,
         &env,
         aws,
@@ -134,7 +157,11 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         &mut clock,
         &mut record,
     )
-    .await?;
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return Err(ended(&mut record, e)),
+    };
     let mut changed = Vec::new();
     if let Some(failed) = job_failure {
         record.outcome = Outcome::Failed {
@@ -142,7 +169,14 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         };
     } else {
         let updates;
-        (changed, updates) = register(ctx, aws, &to_change).await?;
+        checkpoint(&ctx.shell, &dir, &mut record, "register");
+        (changed, updates) = match register(ctx, aws, &to_change).await {
+            Ok(r) => r,
+            Err(e) => return Err(ended(&mut record, e)),
+        };
+        // What is about to move, on record before it moves.
+        record.services = services_after(&plans, &pre, changed.clone());
+        checkpoint(&ctx.shell, &dir, &mut record, "rollout");
         record.outcome =
             roll_out_and_smoke(ctx, &env, aws, &updates, &changed, &opts, &mut clock).await;
     }

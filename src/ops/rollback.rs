@@ -9,10 +9,10 @@
 
 use crate::aws::Ecs;
 use crate::context::Context;
-use crate::deploy::record::{self, Kind, Record, ServiceRecord};
+use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::short_arn;
 use crate::deploy::taskdef::ServiceUpdate;
-use crate::environment::change::{conclude, undo};
+use crate::environment::change::{checkpoint, conclude, undo};
 use crate::environment::rollout::{Watch, roll_out};
 use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
@@ -45,6 +45,10 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
     record.git_revision = goal.git_revision.clone();
     record.forced = goal.forced;
     record.restores = Some(goal.id.clone());
+    // On record before anything moves: a rollback killed mid-way says so.
+    record.services = changed.clone();
+    checkpoint(shell, &env.records_dir(), &mut record, "rollout");
+    record.outcome = Outcome::Succeeded;
     if !updates.is_empty()
         && let Err(reason) = roll_out(aws, &cluster, &updates, opts.watch, &ctx.cancel, shell).await
     {
@@ -53,7 +57,6 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
         )
         .await;
     }
-    record.services = changed;
     conclude(
         shell,
         &env.records_dir(),

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::context::Context;
 use crate::deploy::record::{CountRecord, Kind, Outcome, Record};
 use crate::deploy::taskdef::ServiceUpdate;
-use crate::environment::change::conclude;
+use crate::environment::change::{checkpoint, conclude};
 use crate::environment::deployed::Deployed;
 use crate::environment::rollout::{Watch, watch_until_done};
 use crate::error::CliResult;
@@ -76,6 +76,8 @@ pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
         .flat_map(|s| s.events.iter().map(|e| e.id.clone()))
         .collect();
     shell.status(format!("scaling in {}:", opts.env));
+    checkpoint(shell, &d.env.records_dir(), &mut record, "rollout");
+    record.outcome = Outcome::Succeeded;
     let mut sent = Vec::new();
     let mut result = Ok(());
     for (u, c) in updates.iter().zip(&record.counts) {

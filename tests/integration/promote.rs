@@ -92,6 +92,7 @@ environments:
   uat: {{ aws: *aws }}
   perf: {{ aws: *aws }}
   ops: {{ aws: *aws }}
+  faults: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -187,7 +188,9 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 8] = ["demo", "dev", "test", "qa", "stage", "uat", "perf", "ops"];
+const ENVIRONMENTS: [&str; 9] = [
+    "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults",
+];
 
 fn fixture() -> Arc<Fixture> {
     let mut slot = FIXTURE.lock().unwrap_or_else(|p| p.into_inner());
@@ -701,4 +704,54 @@ fn after_a_promotion_ps_says_verified_and_run_needs_no_force() {
     let out = f.geno(&["rollback", "--env", "ops"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let _ = name;
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges() {
+    use std::io::{BufRead, BufReader};
+    let f = fixture();
+    let mut child = f
+        .aws
+        .geno(&f.stack)
+        .args(["promote", "--env", "faults", "--poll", "200ms"])
+        .spawn();
+    let stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap_or_default();
+        let at_register = line.starts_with("registered ");
+        said.push(line);
+        if at_register {
+            // SIGKILL: no handler runs, nothing is tidied.
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(
+        said.iter().any(|l| l.starts_with("registered ")),
+        "{said:?}"
+    );
+    let out = f.geno(&["history", "--env", "faults"]);
+    ok(&out);
+    assert!(
+        out.stdout.contains("INTERRUPTED at register")
+            || out.stdout.contains("INTERRUPTED at rollout"),
+        "{}",
+        out.stdout
+    );
+    let record = f.records("faults").pop().unwrap();
+    assert_eq!(record["outcome"]["status"], "inProgress");
+    // The next promotion converges, and the environment is what it says.
+    ok(&f.geno(&["promote", "--env", "faults", "--poll", "200ms"]));
+    ok(&f.geno(&["diff", "--env", "faults", "--exit-code"]));
+    let out = f.geno(&["history", "--env", "faults"]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[1].starts_with('*') && lines[1].contains("succeeded"),
+        "{}",
+        out.stdout
+    );
+    assert!(lines[2].contains("INTERRUPTED at "), "{}", out.stdout);
 }
