@@ -1279,3 +1279,59 @@ services:
         out.stderr
     );
 }
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_down_killed_mid_way_is_finished_by_the_next_down() {
+    let s = TestStack::new(
+        "killdown",
+        r#"
+image: {}
+volumes: { data: {} }
+services:
+  a:
+    image: IMAGE
+    command: [sleep, infinity]
+    volumes: ["data:/data"]
+    stop_grace_period: 3s
+  b:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 3s
+    depends_on: { a: started }
+  c:
+    image: IMAGE
+    command: [sleep, infinity]
+    stop_grace_period: 3s
+    depends_on: { b: started }
+"#,
+    );
+    s.up();
+    assert_eq!(labelled(&s.name).0, 3);
+    // Killed (SIGKILL) as the first wave begins: the waves after it, the
+    // network and the volume are left.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geno"))
+        .args(["down", "--volumes"])
+        .current_dir(s.dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        if line.unwrap_or_default().starts_with("stopping ") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let _ = child.wait();
+    let (containers, networks, _) = labelled(&s.name);
+    assert!(
+        containers > 0 || networks > 0,
+        "down finished before the kill; nothing was left to repair"
+    );
+    // The next down takes the lock the dead one held and finishes.
+    let out = s.run(["down", "--volumes", "--no-wait"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(labelled(&s.name), (0, 0, 0));
+}
