@@ -44,6 +44,10 @@ pub async fn prune(
     let mut removed = Vec::new();
     for image in candidates {
         if engine.remove_image(&image.id).await? {
+            // Its verification vouched for an image that is gone: promote
+            // could not push it, so the record would only accumulate.
+            let record = crate::deploy::verification::path(state_dir, local_name, &image.id);
+            let _ = std::fs::remove_file(record);
             removed.push(image);
         }
     }

@@ -97,7 +97,12 @@ impl TestStack {
 
 impl Drop for TestStack {
     fn drop(&mut self) {
-        let _ = self.run(["down", "--volumes"]);
+        // Its builds go too: without the records that keep them (the
+        // directory goes with the test), `down --rmi` removes them all.
+        let state = self.dir.path().join(".geno").join(&self.name);
+        let _ = std::fs::remove_dir_all(state.join("verified"));
+        let _ = std::fs::remove_dir_all(state.join("promotions"));
+        let _ = self.run(["down", "--volumes", "--rmi"]);
     }
 }
 
