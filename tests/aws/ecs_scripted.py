@@ -14,6 +14,12 @@ rewrites the answers to the few moto cannot give.
 - ExecuteCommand opens a session (moto has no ECS Exec).
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
+- Faults on demand: `POST /_scripted/faults` with
+  `{"operation": "DescribeServices", "code": "ThrottlingException",
+  "status": 400, "after": 2, "times": 5}` answers that ECS operation with
+  that error `times` times, once `after` calls have gone through (the AWS
+  error document ECS sends; status 500 with code "ServerException" for a
+  server fault). The tests inject throttling and 500s mid-rollout.
 
     python tests/aws/ecs_scripted.py PORT
 
@@ -71,6 +77,8 @@ MOTO = urllib.parse.urlparse(MOTO_URL)
 LOCK = threading.Lock()
 # task ARN -> {"command": [...], "container": name, "looks": n, "logged": bool, "td": arn}
 RUNS = {}
+# operation -> {"code", "status", "after", "times"}
+FAULTS = {}
 
 
 def logs_client():
@@ -199,8 +207,28 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path == "/_scripted/faults":
+            fault = json.loads(body or b"{}")
+            with LOCK:
+                FAULTS[fault["operation"]] = fault
+            self.answer(200, b"{}", "application/json")
+            return
         target = self.headers.get("X-Amz-Target", "")
         operation = target[len(TARGET):] if target.startswith(TARGET) else None
+        with LOCK:
+            fault = FAULTS.get(operation)
+            hit = False
+            if fault is not None:
+                if fault.get("after", 0) > 0:
+                    fault["after"] -= 1
+                elif fault.get("times", 0) > 0:
+                    fault["times"] -= 1
+                    hit = True
+        if hit:
+            self.answer(fault.get("status", 400), json.dumps({
+                "__type": fault["code"], "message": f"scripted {fault['code']}"}).encode(),
+                "application/x-amz-json-1.1")
+            return
         if operation == "ExecuteCommand":
             request = json.loads(body or b"{}")
             session = {"sessionId": f"ecs-execute-command-{int(time.time() * 1000)}",

@@ -93,6 +93,7 @@ environments:
   perf: {{ aws: *aws }}
   ops: {{ aws: *aws }}
   faults: {{ aws: *aws }}
+  throttle: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -188,8 +189,8 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 9] = [
-    "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults",
+const ENVIRONMENTS: [&str; 10] = [
+    "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -754,4 +755,49 @@ fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges
         out.stdout
     );
     assert!(lines[2].contains("INTERRUPTED at "), "{}", out.stdout);
+}
+
+/// Makes the stand-in answer `operation` with an AWS error `times` times
+/// after `after` calls go through.
+fn fault(f: &Fixture, operation: &str, code: &str, status: u16, after: u32, times: u32) {
+    let body = serde_json::json!({
+        "operation": operation, "code": code, "status": status, "after": after, "times": times,
+    })
+    .to_string();
+    let addr = f.aws.endpoint.trim_start_matches("http://").to_string();
+    let (code, _) = crate::http(&addr, "POST", "/_scripted/faults", None, Some(&body));
+    assert_eq!(code, 200);
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn throttling_is_retried_and_a_failing_ecs_mid_rollout_rolls_every_service_back() {
+    let f = fixture();
+    // Throttled twice on the first call: the SDK's retries absorb it.
+    fault(&f, "DescribeServices", "ThrottlingException", 400, 0, 2);
+    ok(&f.geno(&["promote", "--env", "throttle", "--poll", "200ms"]));
+    let first = f.live("throttle");
+    // A change; ECS then fails (HTTP 500) once the job has started (the
+    // calls of preflight and of the job's network lookup go through): with
+    // two attempts a call, the look before the rollout and the first look
+    // after it fail, and the rollback finds ECS answering again.
+    fault(&f, "DescribeServices", "ServerException", 500, 2, 4);
+    let out = f
+        .aws
+        .geno(&f.stack)
+        .env("GREETING", "throttled")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args(["promote", "--env", "throttle", "--poll", "200ms"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ServerException")
+            && out.stderr.contains("every service was rolled back"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(f.live("throttle"), first);
+    let record = f.records("throttle").pop().unwrap();
+    assert_eq!(record["outcome"]["status"], "rolledBack", "{record}");
+    ok(&f.geno(&["diff", "--env", "throttle", "--exit-code"]));
 }
