@@ -16,8 +16,10 @@ rewrites the answers to the few moto cannot give.
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
   `{"operation": "DescribeServices", "code": "ThrottlingException",
-  "status": 400, "after": 2, "times": 5}` answers that ECS operation with
-  that error `times` times, once `after` calls have gone through (the AWS
+  "status": 400, "after": 2, "times": 5, "cluster": "c"}` answers that ECS
+  operation (on that cluster only, when one is named: tests share the
+  stand-in) with that error `times` times, once `after` calls have gone
+  through (the AWS
   error document ECS sends; status 500 with code "ServerException" for a
   server fault). The tests inject throttling and 500s mid-rollout.
 
@@ -218,6 +220,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with LOCK:
             fault = FAULTS.get(operation)
             hit = False
+            if fault is not None and fault.get("cluster") not in (None, json.loads(body or b"{}").get("cluster")):
+                fault = None
             if fault is not None:
                 if fault.get("after", 0) > 0:
                     fault["after"] -= 1

@@ -757,11 +757,12 @@ fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges
     assert!(lines[2].contains("INTERRUPTED at "), "{}", out.stdout);
 }
 
-/// Makes the stand-in answer `operation` with an AWS error `times` times
-/// after `after` calls go through.
-fn fault(f: &Fixture, operation: &str, code: &str, status: u16, after: u32, times: u32) {
+/// Makes the stand-in answer `operation` on `env`'s cluster with an AWS
+/// error `times` times after `after` calls go through.
+fn fault(f: &Fixture, env: &str, operation: &str, code: &str, status: u16, after: u32, times: u32) {
     let body = serde_json::json!({
         "operation": operation, "code": code, "status": status, "after": after, "times": times,
+        "cluster": format!("{}-{env}", f.name),
     })
     .to_string();
     let addr = f.aws.endpoint.trim_start_matches("http://").to_string();
@@ -774,14 +775,30 @@ fn fault(f: &Fixture, operation: &str, code: &str, status: u16, after: u32, time
 fn throttling_is_retried_and_a_failing_ecs_mid_rollout_rolls_every_service_back() {
     let f = fixture();
     // Throttled twice on the first call: the SDK's retries absorb it.
-    fault(&f, "DescribeServices", "ThrottlingException", 400, 0, 2);
+    fault(
+        &f,
+        "throttle",
+        "DescribeServices",
+        "ThrottlingException",
+        400,
+        0,
+        2,
+    );
     ok(&f.geno(&["promote", "--env", "throttle", "--poll", "200ms"]));
     let first = f.live("throttle");
     // A change; ECS then fails (HTTP 500) once the job has started (the
     // calls of preflight and of the job's network lookup go through): with
     // two attempts a call, the look before the rollout and the first look
     // after it fail, and the rollback finds ECS answering again.
-    fault(&f, "DescribeServices", "ServerException", 500, 2, 4);
+    fault(
+        &f,
+        "throttle",
+        "DescribeServices",
+        "ServerException",
+        500,
+        2,
+        4,
+    );
     let out = f
         .aws
         .geno(&f.stack)
