@@ -2,7 +2,7 @@
 //! deployment settings, task definition and target group.
 
 use super::{Aws, AwsError};
-use crate::deploy::taskdef::{Matcher, TargetGroup};
+use crate::deploy::taskdef::TargetGroup;
 use crate::import::ecs::LiveService;
 
 impl Aws {
@@ -86,25 +86,6 @@ impl Aws {
         else {
             return Ok(None);
         };
-        let like = TargetGroup {
-            name: name.to_string(),
-            protocol: String::new(),
-            port,
-            target_type: String::new(),
-            health_check_protocol: String::new(),
-            health_check_path: String::new(),
-            health_check_port: String::new(),
-            health_check_interval_seconds: 0,
-            health_check_timeout_seconds: 0,
-            healthy_threshold_count: 0,
-            unhealthy_threshold_count: 0,
-            matcher: Matcher {
-                http_code: String::new(),
-            },
-            deregistration_delay_seconds: 0,
-            container_name: container.to_string(),
-            container_port: port,
-        };
-        self.target_group(name, &like).await
+        self.target_group(name, (container, port)).await
     }
 }

@@ -35,8 +35,10 @@ pub enum AwsError {
         "no AWS credentials ({reason}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials { reason: String },
-    #[error("{operation} at {endpoint}: {code}: {message}{}", hint(.code, .operation))]
+    #[error("{operation} at {endpoint}: {code}: {message}{}", hint(.code, .service, .operation))]
     Api {
+        /// The IAM prefix of the call, as `err` knows it.
+        service: &'static str,
         operation: &'static str,
         endpoint: String,
         code: String,
@@ -49,18 +51,9 @@ pub enum AwsError {
     },
 }
 
-/// What to do about the errors AWS answers most, by code.
-fn hint(code: &str, operation: &str) -> String {
-    let service = match operation {
-        "GetCallerIdentity" => "sts",
-        "DescribeParameters" | "PutParameter" | "DeleteParameter" => "ssm",
-        "DescribeSecret" | "PutSecretValue" | "CreateSecret" | "DeleteSecret" => "secretsmanager",
-        "FilterLogEvents" => "logs",
-        "GetRole" => "iam",
-        o if o.contains("TargetGroup") || o == "DescribeTargetHealth" => "elasticloadbalancing",
-        o if o.contains("Repositor") || o.contains("Image") || o.contains("Authorization") => "ecr",
-        _ => "ecs",
-    };
+/// What to do about the errors AWS answers most, by code; `service` is
+/// the IAM prefix of the call (`ecs`, `ssm`, …).
+fn hint(code: &str, service: &str, operation: &str) -> String {
     match code {
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             format!(" (the credentials' IAM policy must allow {service}:{operation})")
@@ -200,6 +193,7 @@ impl Aws {
                 ),
             },
             SdkError::ServiceError(s) => AwsError::Api {
+                service,
                 operation,
                 endpoint: self.endpoint(service),
                 code: s.err().code().unwrap_or("Error").to_string(),
@@ -375,14 +369,7 @@ impl Aws {
     pub async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
         let mut missing = Vec::new();
         for id in ids {
-            let out = self
-                .secrets
-                .describe_secret()
-                .secret_id(id)
-                .send()
-                .await
-                .map_err(|e| self.err("secretsmanager", "DescribeSecret", e));
-            if found(out, "ResourceNotFoundException")?.is_none() {
+            if self.secret_meta(id).await?.is_none() {
                 missing.push(id.clone());
             }
         }
@@ -409,11 +396,12 @@ impl Aws {
     }
 
     /// A target group as the ALB has it, in the form stack.yaml renders;
-    /// `None` when there is no group of that name.
+    /// `None` when there is no group of that name. `container` is where
+    /// services register into it (not an attribute of the group).
     pub async fn target_group(
         &self,
         name: &str,
-        like: &TargetGroup,
+        container: (&str, i32),
     ) -> Result<Option<TargetGroup>, AwsError> {
         let out = self
             .elb
@@ -473,8 +461,8 @@ impl Aws {
                     .to_string(),
             },
             deregistration_delay_seconds: delay,
-            container_name: like.container_name.clone(),
-            container_port: like.container_port,
+            container_name: container.0.to_string(),
+            container_port: container.1,
         }))
     }
 
@@ -594,29 +582,28 @@ impl Ecs for Aws {
     }
 
     async fn describe_task(&self, cluster: &str, task: &str) -> Result<TaskStatus, AwsError> {
-        let out = self
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .tasks(task)
-            .send()
-            .await
-            .map_err(|e| self.err("ecs", "DescribeTasks", e))?;
-        let t = out.tasks().first().ok_or_else(|| AwsError::Other {
-            operation: "DescribeTasks",
-            reason: format!("task {task} is not known to cluster {cluster}"),
-        })?;
+        // One projection of DescribeTasks (`tasks`), read the way a job's
+        // outcome is assessed.
+        let t = self
+            .tasks(cluster, &[task.to_string()])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AwsError::Other {
+                operation: "DescribeTasks",
+                reason: format!("task {task} is not known to cluster {cluster}"),
+            })?;
         Ok(TaskStatus {
             arn: task.to_string(),
-            last_status: t.last_status().unwrap_or_default().to_string(),
-            stopped_reason: t.stopped_reason().map(str::to_string),
+            last_status: t.last_status,
+            stopped_reason: t.stopped_reason,
             containers: t
-                .containers()
-                .iter()
+                .containers
+                .into_iter()
                 .map(|c| ContainerExit {
-                    name: c.name().unwrap_or_default().to_string(),
-                    exit_code: c.exit_code(),
-                    reason: c.reason().map(str::to_string),
+                    name: c.name,
+                    exit_code: c.exit_code,
+                    reason: c.reason,
                 })
                 .collect(),
         })
@@ -736,6 +723,7 @@ mod tests {
     #[test]
     fn only_the_named_not_found_code_means_absent() {
         let api = |code: &str| AwsError::Api {
+            service: "secretsmanager",
             operation: "DescribeSecret",
             endpoint: "http://127.0.0.1:5000".into(),
             code: code.into(),

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::deploy::record::{Kind, Record};
+use crate::deploy::taskdef::Plans;
 use crate::stack::{AwsSecret, Stack};
 
 /// One task, as `DescribeTasks` reports it.
@@ -155,8 +156,10 @@ pub struct DeclaredSecret {
 }
 
 /// Every secret with an `aws` source in `stack` (loaded for the
-/// environment, so its sources are interpolated), in declaration order.
-pub fn declared(stack: &Stack) -> Vec<DeclaredSecret> {
+/// environment, so its sources are interpolated), in declaration order,
+/// with the services and jobs of `plans` that read it (a local-only
+/// service, such as postgres, does not count).
+pub fn declared(stack: &Stack, plans: &Plans) -> Vec<DeclaredSecret> {
     stack
         .secrets
         .iter()
@@ -170,10 +173,16 @@ pub fn declared(stack: &Stack) -> Vec<DeclaredSecret> {
                 store,
                 id,
                 json_key,
-                used_by: stack
+                used_by: plans
                     .services
                     .iter()
-                    .filter(|(_, svc)| svc.secrets.iter().any(|s| s == name))
+                    .map(|p| (&p.name, &p.task_definition))
+                    .chain(plans.jobs.iter().map(|j| (&j.name, &j.task_definition)))
+                    .filter(|(_, td)| {
+                        td.container_definitions
+                            .iter()
+                            .any(|c| c.secrets.iter().any(|x| x.name == *name))
+                    })
                     .map(|(n, _)| n.clone())
                     .collect(),
             })

@@ -28,6 +28,17 @@ pub struct TaskDefinition {
     pub container_definitions: Vec<ContainerDefinition>,
 }
 
+impl TaskDefinition {
+    /// The essential container: the one geno renders for a service
+    /// (sidecars come after it); the first when none says so.
+    pub fn main_container(&self) -> Option<&ContainerDefinition> {
+        self.container_definitions
+            .iter()
+            .find(|c| c.essential)
+            .or(self.container_definitions.first())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuntimePlatform {

@@ -131,10 +131,7 @@ impl<'a> Deployed<'a> {
 /// The essential container of a task definition: the one geno renders for
 /// the service (sidecars come after it).
 pub fn main_container(td: &TaskDefinition) -> &str {
-    td.container_definitions
-        .iter()
-        .find(|c| c.essential)
-        .or(td.container_definitions.first())
+    td.main_container()
         .map(|c| c.name.as_str())
         .unwrap_or_default()
 }

@@ -134,7 +134,13 @@ pub async fn preflight(
         let Some(wanted) = &plan.target_group else {
             continue;
         };
-        match aws.target_group(&wanted.name, wanted).await {
+        match aws
+            .target_group(
+                &wanted.name,
+                (&wanted.container_name, wanted.container_port),
+            )
+            .await
+        {
             Ok(None) => groups.push(format!(
                 "ALB target group {} does not exist (infra/ creates it)",
                 wanted.name
@@ -179,15 +185,9 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
 /// The secrets the plans' task definitions read, as stack.yaml declares
 /// them for this environment.
 fn secret_sources(target: &Environment, plans: &Plans) -> Vec<DeclaredSecret> {
-    let used = unique(plans.task_definitions().flat_map(|td| {
-        td.container_definitions
-            .iter()
-            .flat_map(|c| c.secrets.iter().map(|s| s.name.clone()))
-            .collect::<Vec<_>>()
-    }));
-    declared(&target.loaded.stack)
+    declared(&target.loaded.stack, plans)
         .into_iter()
-        .filter(|d| used.contains(&d.name))
+        .filter(|d| !d.used_by.is_empty())
         .collect()
 }
 

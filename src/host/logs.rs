@@ -18,7 +18,20 @@ pub async fn follow_all(ctx: &Context, local: &LocalStack) -> anyhow::Result<()>
     stream(ctx, local, &[], true, now, None, None).await
 }
 
-pub const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// `label | ` padded to `width`, in the `index`th colour when `colour`:
+/// the prefix of every log line geno prints, local or deployed.
+pub fn prefix(label: &str, width: usize, index: usize, colour: bool) -> String {
+    if colour {
+        format!(
+            "\x1b[{}m{label:<width$} |\x1b[0m ",
+            COLOURS[index % COLOURS.len()]
+        )
+    } else {
+        format!("{label:<width$} | ")
+    }
+}
 
 /// The output of `services` (all when empty): since `since` (UNIX time),
 /// the last `tail` lines of each, followed when `follow`; only the lines
@@ -38,14 +51,7 @@ pub async fn stream(
     let (tx, mut rx) = mpsc::channel::<String>(1024);
     let mut tasks = Vec::new();
     for (i, (name, id)) in containers.into_iter().enumerate() {
-        let prefix = if colour {
-            format!(
-                "\x1b[{}m{name:<width$} |\x1b[0m ",
-                COLOURS[i % COLOURS.len()]
-            )
-        } else {
-            format!("{name:<width$} | ")
-        };
+        let prefix = prefix(&name, width, i, colour);
         let opts = EngineLogs {
             follow,
             stdout: true,

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::q;
+use super::{flow, q};
 use crate::stack::yaml::{self, Kind, Node, Span};
 
 /// Something in the compose file that stack.yaml does not carry.
@@ -455,10 +455,7 @@ impl Converter {
                     let p = strings(val);
                     self.line(
                         2,
-                        format!(
-                            "profiles: [{}]",
-                            p.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
-                        ),
+                        format!("profiles: {}", flow(p.iter().map(String::as_str))),
                     );
                 }
                 "deploy" => self.deploy(&path, val),
@@ -500,11 +497,8 @@ impl Converter {
         match &v.kind {
             Kind::Scalar { value, .. } => self.line(2, format!("command: {}", q(value))),
             Kind::Seq(items) => {
-                let parts: Vec<String> = items
-                    .iter()
-                    .map(|i| q(i.scalar().unwrap_or_default()))
-                    .collect();
-                self.line(2, format!("command: [{}]", parts.join(", ")));
+                let parts = items.iter().map(|i| i.scalar().unwrap_or_default());
+                self.line(2, format!("command: {}", flow(parts)));
             }
             _ => {}
         }
@@ -739,14 +733,10 @@ impl Converter {
                 format!("[CMD-SHELL, {}]", q(value))
             }
             Kind::Seq(items) => {
-                let parts: Vec<String> = items
-                    .iter()
-                    .map(|i| q(i.scalar().unwrap_or_default()))
-                    .collect();
-                if parts.first().map(String::as_str) == Some("NONE") {
+                if items.first().and_then(|i| i.scalar()) == Some("NONE") {
                     return;
                 }
-                format!("[{}]", parts.join(", "))
+                flow(items.iter().map(|i| i.scalar().unwrap_or_default()))
             }
             _ => return,
         };
@@ -828,10 +818,7 @@ impl Converter {
                 let list = strings(ig);
                 self.line(
                     5,
-                    format!(
-                        "ignore: [{}]",
-                        list.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
-                    ),
+                    format!("ignore: {}", flow(list.iter().map(String::as_str))),
                 );
             }
             if let Some((_, e)) = r.get("exec")
@@ -841,10 +828,7 @@ impl Converter {
                 self.line(5, "exec:");
                 self.line(
                     6,
-                    format!(
-                        "command: [{}]",
-                        list.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
-                    ),
+                    format!("command: {}", flow(list.iter().map(String::as_str))),
                 );
             }
             if get("initial_sync").as_deref() == Some("true") {

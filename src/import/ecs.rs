@@ -7,7 +7,7 @@
 //! a second container, a log stream prefix of its own…) is listed: the
 //! next promotion would change it. Pure: the caller reads AWS.
 
-use super::q;
+use super::{flow, q};
 use crate::deploy::taskdef::{TargetGroup, TaskDefinition};
 
 /// One live service, as ECS and the ALB describe it.
@@ -64,7 +64,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
         live.services
             .iter()
             .find_map(|s| {
-                let container = main(&s.task_definition)?.name.clone();
+                let container = s.task_definition.main_container()?.name.clone();
                 s.task_definition
                     .family
                     .strip_suffix(&format!("-{container}-{env}"))
@@ -102,7 +102,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
     // Secrets: one declaration per name, its source from `valueFrom`.
     let mut secrets: Vec<(String, String, String)> = Vec::new(); // name, store, source
     for s in &live.services {
-        let Some(c) = main(&s.task_definition) else {
+        let Some(c) = s.task_definition.main_container() else {
             continue;
         };
         for sec in &c.secrets {
@@ -142,7 +142,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
     let mut log_group: Option<String> = None;
     for s in &live.services {
         let td = &s.task_definition;
-        let Some(c) = main(td) else {
+        let Some(c) = td.main_container() else {
             note(
                 &s.ecs_service,
                 "its task definition has no container".into(),
@@ -227,10 +227,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
         if let Some(cmd) = &c.command {
             line(
                 2,
-                format!(
-                    "command: [{}]",
-                    cmd.iter().map(|a| q(a)).collect::<Vec<_>>().join(", ")
-                ),
+                format!("command: {}", flow(cmd.iter().map(String::as_str))),
             );
         }
         let ports: Vec<String> = c
@@ -256,27 +253,16 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
             line(
                 2,
                 format!(
-                    "secrets: [{}]",
-                    c.secrets
-                        .iter()
-                        .map(|s| q(&s.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "secrets: {}",
+                    flow(c.secrets.iter().map(|s| s.name.as_str()))
                 ),
             );
         }
         if let Some(h) = &c.health_check {
             line(2, "healthcheck:".into());
             line(
-                2 + 1,
-                format!(
-                    "test: [{}]",
-                    h.command
-                        .iter()
-                        .map(|a| q(a))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                3,
+                format!("test: {}", flow(h.command.iter().map(String::as_str))),
             );
             line(3, format!("interval: {}s", h.interval));
             line(3, format!("timeout: {}s", h.timeout));
@@ -415,13 +401,6 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
     }
 }
 
-fn main(td: &TaskDefinition) -> Option<&crate::deploy::taskdef::ContainerDefinition> {
-    td.container_definitions
-        .iter()
-        .find(|c| c.essential)
-        .or(td.container_definitions.first())
-}
-
 /// `…-demo`, `/demo/` and `-demo-` as `${GENO_ENV}`, so the text serves
 /// every environment and renders this one as it is.
 fn template_env(s: &str, env: &str) -> String {
@@ -438,16 +417,7 @@ fn secret_source(value_from: &str, env: &str) -> (String, String) {
     if value_from.starts_with("arn:aws:secretsmanager:") {
         return ("secrets_manager".into(), value_from.to_string());
     }
-    let name = match value_from.split_once(":parameter") {
-        Some((_, rest)) if value_from.starts_with("arn:") => {
-            if rest.starts_with('/') && rest.matches('/').count() > 1 {
-                rest.to_string()
-            } else {
-                rest.trim_start_matches('/').to_string()
-            }
-        }
-        _ => value_from.to_string(),
-    };
+    let name = crate::deploy::live::ssm_name(value_from);
     ("ssm".into(), template_env(&name, env))
 }
 

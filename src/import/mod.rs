@@ -23,3 +23,9 @@ pub(crate) fn q(s: &str) -> String {
         serde_json::to_string(s).unwrap_or_default()
     }
 }
+
+/// A YAML flow sequence of scalars: `[a, "b c"]`.
+pub(crate) fn flow<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<String> = items.into_iter().map(q).collect();
+    format!("[{}]", items.join(", "))
+}

@@ -39,24 +39,7 @@ pub async fn secrets(ctx: &Context, env: Option<&str>, action: Action) -> CliRes
         .into());
     };
     let d = Deployed::open(ctx, env).await?;
-    let mut all = declared(&d.env.loaded.stack);
-    // Who reads each secret in this environment: the deployed services and
-    // jobs (a local-only service, such as postgres, does not count).
-    for s in &mut all {
-        s.used_by = d
-            .plans
-            .services
-            .iter()
-            .map(|p| (&p.name, &p.task_definition))
-            .chain(d.plans.jobs.iter().map(|j| (&j.name, &j.task_definition)))
-            .filter(|(_, td)| {
-                td.container_definitions
-                    .iter()
-                    .any(|c| c.secrets.iter().any(|x| x.name == s.name))
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
-    }
+    let all = declared(&d.env.loaded.stack, &d.plans);
     match action {
         Action::Ls => ls(ctx, &d, &all).await,
         Action::Set { name } => set(ctx, &d, pick(&d, &all, &name)?).await,

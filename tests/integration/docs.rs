@@ -29,7 +29,7 @@ fn check(heading: &str, at_least: usize) {
     let cmds = commands(heading);
     assert!(cmds.len() >= at_least, "{heading}: {cmds:?}");
     for cmd in cmds {
-        let words: Vec<String> = shell_words(&cmd);
+        let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
         let verb = words.iter().find(|w| !w.starts_with('-')).unwrap().clone();
         let args: Vec<String> = if OFFLINE.contains(&verb.as_str()) {
             words.clone()
@@ -57,10 +57,6 @@ fn check(heading: &str, at_least: usize) {
             );
         }
     }
-}
-
-fn shell_words(line: &str) -> Vec<String> {
-    line.split_whitespace().map(str::to_string).collect()
 }
 
 #[test]

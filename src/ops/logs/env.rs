@@ -12,7 +12,7 @@ use crate::deploy::live::short_task;
 use crate::deploy::logs::{Cursor, LogEvent, parse_stream, select, tail};
 use crate::environment::deployed::Deployed;
 use crate::error::CliResult;
-use crate::host::logs::COLOURS;
+use crate::host::logs::prefix;
 use crate::wait;
 
 /// How often `-f` asks CloudWatch for new events (FilterLogEvents allows
@@ -174,16 +174,7 @@ impl<'a> Printer<'a> {
             });
             return Ok(self.ctx.shell.out_line(line).is_ok());
         }
-        let label = format!("{name}/{task}");
-        let width = self.width;
-        let prefix = if self.colour {
-            format!(
-                "\x1b[{}m{label:<width$} |\x1b[0m ",
-                COLOURS[i % COLOURS.len()]
-            )
-        } else {
-            format!("{label:<width$} | ")
-        };
+        let prefix = prefix(&format!("{name}/{task}"), self.width, i, self.colour);
         let message = e.message.trim_end_matches(['\n', '\r']);
         Ok(self
             .ctx
