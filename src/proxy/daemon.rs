@@ -323,14 +323,20 @@ pub async fn serve(
     let mut listeners = Vec::new();
     for l in &lb.listeners {
         let addr = format!("{}:{}", l.bind, l.port);
-        let socket = TcpListener::bind(&addr).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {addr}: {e} (is another stack or program using the port?)"
-            )
-        })?;
-        let proxy = Arc::new(Proxy::new(table.clone(), l.clone(), lb.idle_timeout.0));
+        let socket = std::net::TcpListener::bind(&addr)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {addr}: {e} (is another stack or program using the port?)"
+                )
+            })?;
+        let (table, listener, idle) = (table.clone(), l.clone(), lb.idle_timeout.0);
+        server::serve_sharded(
+            socket,
+            move || Proxy::new(table.clone(), listener.clone(), idle),
+            shutdown.clone(),
+        )?;
         listeners.push(addr);
-        tokio::spawn(server::serve(socket, proxy, shutdown.clone()));
     }
     let admin_socket = TcpListener::bind("127.0.0.1:0").await?;
     let admin_addr = admin_socket.local_addr()?.to_string();

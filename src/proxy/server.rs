@@ -1,14 +1,16 @@
 //! The listener: route each request by the rules, pick a target, forward it
 //! with the headers the ALB adds, and answer as the ALB does: 400 for what
 //! the client got wrong (no Host on HTTP/1.1, a malformed body), 502/503/504
-//! only for target faults. Bodies stream both ways, unbuffered; an
-//! `Upgrade` (WebSocket) the target accepts becomes a byte pipe.
+//! only for target faults, 408 for a body that stops coming. Bodies stream
+//! both ways, unbuffered; an `Upgrade` (WebSocket) the target accepts
+//! becomes a byte pipe. Either side idle for the idle timeout is closed;
+//! target connections are kept alive in a bounded pool.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,37 +30,178 @@ use super::targets::{Pick, Shared};
 use crate::alb::rules;
 use crate::stack::{Action, Listener};
 
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BoxError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Idle connections kept open to each target, for reuse; more are closed
+/// once their request is done (an ALB, too, opens as many as it needs and
+/// keeps some).
+pub const IDLE_PER_TARGET: usize = 64;
 
 pub struct Proxy {
     pub table: Shared,
     pub listener: Listener,
+    /// The ALB's idle timeout: a connection on either side with no bytes
+    /// moving for this long is closed; a target that does not start its
+    /// answer within it earns a 504, a client that stops sending its body
+    /// a 408.
     pub idle_timeout: Duration,
     client: Client<HttpConnector, ClientBody>,
+    /// `X-Forwarded-Port`, the same on every request.
+    port: HeaderValue,
+    connections: Arc<AtomicUsize>,
 }
 
 /// The client's request body on its way to the target, noting whether it
-/// broke (malformed chunks, a dropped connection): then the fault is the
-/// client's, and the answer a 400, not a 502.
+/// broke (malformed chunks, a dropped connection: the fault is the
+/// client's, and the answer a 400, not a 502) or stalled past the idle
+/// timeout (a 408).
 pub struct ClientBody {
     inner: Incoming,
-    broken: Arc<AtomicBool>,
+    idle: Idle,
+    progress: Arc<Progress>,
 }
+
+/// How the client's body is going, for the answer when the target's fails.
+#[derive(Default)]
+struct Progress {
+    state: AtomicU8,
+    /// When the last of it went to the target.
+    done_at: std::sync::OnceLock<Instant>,
+}
+
+// 0: still coming.
+const BODY_BROKEN: u8 = 1;
+const BODY_STALLED: u8 = 2;
+const BODY_DONE: u8 = 3;
+
+impl Progress {
+    fn state(&self) -> u8 {
+        self.state.load(Ordering::Relaxed)
+    }
+
+    fn end(&self, state: u8) {
+        if state == BODY_DONE {
+            let _ = self.done_at.set(Instant::now());
+        }
+        self.state.store(state, Ordering::Relaxed);
+    }
+}
+
+/// A deadline that moves on whenever bytes do. The timer is made only
+/// when a body has to wait: most bodies (an empty GET's, a small page's)
+/// are there when first asked for, and cost no timer at all.
+struct Idle {
+    after: Duration,
+    last: Instant,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Idle {
+    fn new(after: Duration) -> Idle {
+        Idle {
+            after,
+            last: Instant::now(),
+            sleep: None,
+        }
+    }
+
+    fn moved(&mut self) {
+        self.last = Instant::now();
+    }
+
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = tokio::time::Instant::from_std(self.last + self.after);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        sleep.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// Nothing moved for the idle timeout.
+#[derive(Debug)]
+pub struct IdleTimeout;
+
+impl std::fmt::Display for IdleTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no data moved within the idle timeout")
+    }
+}
+
+impl std::error::Error for IdleTimeout {}
 
 impl hyper::body::Body for ClientBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Err(_))) = &polled {
-            this.broken.store(true, Ordering::SeqCst);
+        let polled = match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                this.progress.end(BODY_BROKEN);
+                return Poll::Ready(Some(Err(e.into())));
+            }
+            Poll::Ready(frame) => {
+                this.idle.moved();
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending if this.idle.expired(cx) => {
+                this.progress.end(BODY_STALLED);
+                return Poll::Ready(Some(Err(IdleTimeout.into())));
+            }
+            Poll::Pending => Poll::Pending,
+        };
+        if matches!(polled, Poll::Ready(None)) || this.inner.is_end_stream() {
+            this.progress.end(BODY_DONE);
         }
         polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            self.progress.end(BODY_DONE);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The target's response body on its way to the client: a target that
+/// stops sending for the idle timeout gets the client's connection closed,
+/// as the ALB closes it.
+struct TargetBody {
+    inner: Incoming,
+    idle: Idle,
+}
+
+impl hyper::body::Body for TargetBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.idle.moved();
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending if this.idle.expired(cx) => Poll::Ready(Some(Err(IdleTimeout.into()))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -77,15 +220,73 @@ impl Proxy {
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(idle_timeout)
+            .pool_max_idle_per_host(IDLE_PER_TARGET)
+            .pool_timer(TokioTimer::new())
             .build(connector);
+        let port = HeaderValue::from(listener.port);
         Proxy {
             table,
             listener,
             idle_timeout,
             client,
+            port,
+            connections: Arc::new(AtomicUsize::new(0)),
         }
     }
+
+    /// Client connections open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a client connection while it lives.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(count: &Arc<AtomicUsize>) -> Open {
+        count.fetch_add(1, Ordering::Relaxed);
+        Open(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves `socket` on one thread per core, each with a single-threaded
+/// runtime and a proxy (and target connection pool) of its own, as
+/// HAProxy's threads do: a request's tasks never wake one another across
+/// cores, and a thread the kernel preempts holds up only its own
+/// connections. The threads share the socket; whichever is free accepts.
+pub fn serve_sharded(
+    socket: std::net::TcpListener,
+    proxy: impl Fn() -> Proxy + Send + Clone + 'static,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    for shard in 0..shards {
+        let socket = socket.try_clone()?;
+        let proxy = proxy.clone();
+        let shutdown = shutdown.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("proxy-{shard}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(socket) {
+                        Ok(listener) => serve(listener, Arc::new(proxy()), shutdown).await,
+                        Err(e) => tracing::warn!("proxy thread {shard} cannot serve: {e}"),
+                    }
+                })
+            })?;
+    }
+    Ok(())
 }
 
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: CancellationToken) {
@@ -101,17 +302,28 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: Cancellat
                 }
             },
         };
+        let _ = stream.set_nodelay(true);
+        let open = Open::new(&proxy.connections);
+        // The client's address as `X-Forwarded-For` gets it, once per connection.
+        let client = HeaderValue::from_str(&peer.ip().to_string()).ok();
+        let idle = proxy.idle_timeout;
         let proxy = proxy.clone();
         tokio::spawn(async move {
+            let _open = open;
             let service = service_fn(move |req| {
                 let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(handle(proxy, req, peer).await) }
+                let client = client.clone();
+                async move { Ok::<_, Infallible>(handle(proxy, req, peer, client).await) }
             });
             // A client that shuts its side once the request is sent still
-            // gets the answer, as from the ALB.
+            // gets the answer, as from the ALB. The header timeout runs
+            // from the moment the connection waits for a request, so it is
+            // also the idle timeout between requests.
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .half_close(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
@@ -119,61 +331,61 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: Cancellat
     }
 }
 
-async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    proxy: Arc<Proxy>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    client: Option<HeaderValue>,
+) -> Response<Body> {
     let started = Instant::now();
     let trace = trace_id();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
-    // Borrowed from the listener for the whole request: no copy per request.
-    let action = rules::route(&proxy.listener, &path, host.as_deref(), method.as_str());
+    // The access log's fields are copied only when it is on (`-v`).
+    let logged = tracing::enabled!(target: "access", tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().path().to_string()));
+    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
     // HTTP/1.1 requires Host; the ALB refuses a request without it.
     let no_host = req.version() == hyper::Version::HTTP_11 && host.is_none();
-    let (response, target) = match action {
-        _ if no_host => (error_page(StatusCode::BAD_REQUEST), "-".to_string()),
-        Action::FixedResponse(fr) => (
-            text(fr.status, &fr.content_type, fr.body.clone()),
-            "-".to_string(),
-        ),
+    // Borrowed from the listener for the whole request: no copy per request.
+    let action = rules::route(
+        &proxy.listener,
+        req.uri().path(),
+        host,
+        req.method().as_str(),
+    );
+    let (mut response, target) = match action {
+        _ if no_host => (error_page(StatusCode::BAD_REQUEST), None),
+        Action::FixedResponse(fr) => (text(fr.status, &fr.content_type, fr.body.clone()), None),
         Action::Forward(group) => {
             let pick = proxy.table.lock().expect("target table lock").pick(group);
             match pick {
-                Pick::Unavailable => (
-                    error_page(StatusCode::SERVICE_UNAVAILABLE),
-                    format!("{group}:-"),
-                ),
+                Pick::Unavailable => (error_page(StatusCode::SERVICE_UNAVAILABLE), None),
                 Pick::Target {
                     addr,
                     name,
                     inflight,
                 } => {
-                    inflight.fetch_add(1, Ordering::SeqCst);
-                    let r = forward(&proxy, req, addr, peer, &trace).await;
-                    inflight.fetch_sub(1, Ordering::SeqCst);
-                    (r, name)
+                    inflight.fetch_add(1, Ordering::Relaxed);
+                    let r = forward(&proxy, req, addr, peer, client, &trace).await;
+                    inflight.fetch_sub(1, Ordering::Relaxed);
+                    (r, Some(name))
                 }
             }
         }
     };
-    tracing::info!(
-        target: "access",
-        "{} \"{} {}\" {} {} {}ms {}",
-        peer.ip(),
-        method,
-        path,
-        response.status().as_u16(),
-        target,
-        started.elapsed().as_millis(),
-        trace
-    );
-    let mut response = response;
-    if let Ok(v) = HeaderValue::from_str(&trace) {
-        response.headers_mut().insert("x-amzn-trace-id", v);
+    if let Some((method, path)) = logged {
+        tracing::info!(
+            target: "access",
+            "{} \"{} {}\" {} {} {}ms {}",
+            peer.ip(),
+            method,
+            path,
+            response.status().as_u16(),
+            target.as_deref().unwrap_or("-"),
+            started.elapsed().as_millis(),
+            trace.to_str().unwrap_or("-")
+        );
     }
+    response.headers_mut().insert("x-amzn-trace-id", trace);
     response
 }
 
@@ -182,7 +394,8 @@ async fn forward(
     mut req: Request<Incoming>,
     addr: SocketAddr,
     peer: SocketAddr,
-    trace: &str,
+    client: Option<HeaderValue>,
+    trace: &HeaderValue,
 ) -> Response<Body> {
     // A protocol switch (WebSocket): if the target agrees, both sides'
     // connections are joined once the 101 has gone out.
@@ -191,10 +404,11 @@ async fn forward(
         .contains_key(hyper::header::UPGRADE)
         .then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let broken = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(Progress::default());
     let body = ClientBody {
         inner: body,
-        broken: broken.clone(),
+        idle: Idle::new(proxy.idle_timeout),
+        progress: progress.clone(),
     };
     let path = parts
         .uri
@@ -206,59 +420,160 @@ async fn forward(
     };
     parts.uri = uri;
     let h = &mut parts.headers;
+    strip_hop_by_hop(h, upgrade.is_some());
     let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {}", peer.ip()),
-        None => peer.ip().to_string(),
+        Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", peer.ip())).ok(),
+        None => client,
     };
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+    if let Some(v) = forwarded_for {
         h.insert("x-forwarded-for", v);
     }
     h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    if let Ok(v) = HeaderValue::from_str(&proxy.listener.port.to_string()) {
-        h.insert("x-forwarded-port", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(trace) {
-        h.insert("x-amzn-trace-id", v);
-    }
+    h.insert("x-forwarded-port", proxy.port.clone());
+    h.insert("x-amzn-trace-id", trace.clone());
     let request = Request::from_parts(parts, body);
-    match tokio::time::timeout(proxy.idle_timeout, proxy.client.request(request)).await {
-        Err(_) => error_page(StatusCode::GATEWAY_TIMEOUT),
-        Ok(Err(e)) if broken.load(Ordering::SeqCst) => {
-            tracing::debug!("the client's body to {addr} broke: {e:?}");
-            error_page(StatusCode::BAD_REQUEST)
-        }
-        Ok(Err(e)) => {
-            tracing::debug!("target {addr} failed: {e:?}");
-            error_page(StatusCode::BAD_GATEWAY)
-        }
-        Ok(Ok(mut resp)) => {
+    match answer(proxy, request, &progress).await {
+        None => error_page(StatusCode::GATEWAY_TIMEOUT),
+        Some(Err(e)) => match progress.state() {
+            BODY_BROKEN => {
+                tracing::debug!("the client's body to {addr} broke: {e:?}");
+                error_page(StatusCode::BAD_REQUEST)
+            }
+            BODY_STALLED => {
+                tracing::debug!("the client's body to {addr} stalled: {e:?}");
+                error_page(StatusCode::REQUEST_TIMEOUT)
+            }
+            _ => {
+                tracing::debug!("target {addr} failed: {e:?}");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+        },
+        Some(Ok(mut resp)) => {
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS
                 && let Some(client_side) = upgrade
             {
                 let target_side = hyper::upgrade::on(&mut resp);
+                let idle = proxy.idle_timeout;
                 tokio::spawn(async move {
                     if let (Ok(c), Ok(t)) = (client_side.await, target_side.await) {
-                        let _ = tokio::io::copy_bidirectional(
-                            &mut TokioIo::new(c),
-                            &mut TokioIo::new(t),
-                        )
-                        .await;
+                        pipe(TokioIo::new(c), TokioIo::new(t), idle).await;
                     }
                 });
             }
-            resp.map(|b| b.boxed())
+            if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+                strip_hop_by_hop(resp.headers_mut(), false);
+            }
+            let idle = Idle::new(proxy.idle_timeout);
+            resp.map(|inner| TargetBody { inner, idle }.boxed())
+        }
+    }
+}
+
+/// The target's answer, or `None` if it has not begun one within the idle
+/// timeout of the client's body ending: while the client still sends, the
+/// wait is the client's (its body stalling is a 408), not the target's.
+async fn answer(
+    proxy: &Proxy,
+    request: Request<ClientBody>,
+    progress: &Progress,
+) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
+    let response = proxy.client.request(request);
+    tokio::pin!(response);
+    let mut deadline = tokio::time::Instant::now() + proxy.idle_timeout;
+    loop {
+        tokio::select! {
+            r = &mut response => return Some(r),
+            _ = tokio::time::sleep_until(deadline) => {
+                match progress.done_at.get() {
+                    Some(done) if done.elapsed() >= proxy.idle_timeout => return None,
+                    Some(done) => deadline = (*done + proxy.idle_timeout).into(),
+                    None => deadline += proxy.idle_timeout,
+                }
+            }
+        }
+    }
+}
+
+/// Headers about one connection, not the request (RFC 9110, 7.6.1): those
+/// the client sent are not the target's business, and the target's
+/// connection is kept alive whatever the client's is. An upgrade keeps
+/// `Connection` and `Upgrade`, which ask the target to switch.
+fn strip_hop_by_hop(h: &mut hyper::HeaderMap, upgrading: bool) {
+    use hyper::header::{CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+    let named: Vec<hyper::header::HeaderName> = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|n| !(upgrading && *n == UPGRADE))
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    if !upgrading {
+        h.remove(CONNECTION);
+        h.remove(UPGRADE);
+    }
+    h.remove(TE);
+    h.remove(TRAILER);
+    h.remove(TRANSFER_ENCODING);
+    h.remove("keep-alive");
+    h.remove("proxy-connection");
+}
+
+/// Bytes both ways between an upgraded client and target until either
+/// side closes or nothing moves for `idle`.
+async fn pipe<A, B>(mut a: A, mut b: B, idle: Duration)
+where
+    A: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    B: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut from_a = vec![0u8; 16 * 1024];
+    let mut from_b = vec![0u8; 16 * 1024];
+    loop {
+        let moved = tokio::time::timeout(idle, async {
+            tokio::select! {
+                n = a.read(&mut from_a) => match n {
+                    Ok(n) if n > 0 => b.write_all(&from_a[..n]).await.is_ok(),
+                    _ => false,
+                },
+                n = b.read(&mut from_b) => match n {
+                    Ok(n) if n > 0 => a.write_all(&from_b[..n]).await.is_ok(),
+                    _ => false,
+                },
+            }
+        })
+        .await;
+        if !matches!(moved, Ok(true)) {
+            let _ = a.shutdown().await;
+            let _ = b.shutdown().await;
+            return;
         }
     }
 }
 
 /// `Root=1-<epoch seconds, hex>-<96 random bits, hex>`, as the ALB writes it.
-pub fn trace_id() -> String {
+pub fn trace_id() -> HeaderValue {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
     let random: [u8; 12] = rand::random();
-    format!("Root=1-{secs:08x}-{}", hex::encode(random))
+    let mut id = [0u8; 40];
+    id[..7].copy_from_slice(b"Root=1-");
+    // Eight hex digits of seconds (good until 2106), a dash, 24 of random.
+    let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+    for (i, shift) in (0..8).rev().enumerate() {
+        id[7 + i] = hex(((secs >> (shift * 4)) & 0xf) as u8);
+    }
+    id[15] = b'-';
+    for (i, b) in random.iter().enumerate() {
+        id[16 + 2 * i] = hex(b >> 4);
+        id[17 + 2 * i] = hex(b & 0xf);
+    }
+    HeaderValue::from_bytes(&id).expect("ASCII")
 }
 
 fn text(status: u16, content_type: &str, body: String) -> Response<Body> {
@@ -309,22 +624,40 @@ mod tests {
     /// notified; `/echo` returns the body; `/ws` switches protocols and
     /// echoes bytes.
     pub(super) async fn target(next: Arc<Notify>) -> SocketAddr {
+        target_counted(next).await.0
+    }
+
+    /// Connections a target has accepted, and has open now.
+    #[derive(Clone, Default)]
+    pub(super) struct Counted {
+        accepted: Arc<AtomicUsize>,
+        open: Arc<AtomicUsize>,
+    }
+
+    /// `target`, also answering `/slow` after 200 ms and `/stall` with a
+    /// first chunk and then nothing, and counting its connections.
+    pub(super) async fn target_counted(next: Arc<Notify>) -> (SocketAddr, Counted) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let counted = Counted::default();
+        let c = counted.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let next = next.clone();
+                c.accepted.fetch_add(1, Ordering::SeqCst);
+                let open = Open::new(&c.open);
                 tokio::spawn(async move {
+                    let _open = open;
                     let service = service_fn(move |mut req: Request<Incoming>| {
                         let next = next.clone();
                         async move {
                             let resp: Response<Body> = match req.uri().path() {
                                 "/sse" => {
                                     let (tx, rx) = tokio::sync::mpsc::channel::<
-                                        Result<Frame<Bytes>, hyper::Error>,
+                                        Result<Frame<Bytes>, BoxError>,
                                     >(2);
                                     tokio::spawn(async move {
                                         let _ = tx
@@ -347,6 +680,40 @@ mod tests {
                                         HeaderValue::from_static("text/event-stream"),
                                     );
                                     r
+                                }
+                                "/close" => {
+                                    let mut r = Response::new(
+                                        Full::new(Bytes::from("bye"))
+                                            .map_err(|n| match n {})
+                                            .boxed(),
+                                    );
+                                    r.headers_mut()
+                                        .insert("connection", HeaderValue::from_static("close"));
+                                    r
+                                }
+                                "/slow" => {
+                                    tokio::time::sleep(Duration::from_millis(200)).await;
+                                    Response::new(
+                                        Full::new(Bytes::from("slow"))
+                                            .map_err(|n| match n {})
+                                            .boxed(),
+                                    )
+                                }
+                                "/stall" => {
+                                    let (tx, rx) = tokio::sync::mpsc::channel::<
+                                        Result<Frame<Bytes>, BoxError>,
+                                    >(1);
+                                    tokio::spawn(async move {
+                                        let _ = tx.send(Ok(Frame::data(Bytes::from("part")))).await;
+                                        // Holds the body open, sending nothing more.
+                                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                                        drop(tx);
+                                    });
+                                    let stream =
+                                        futures_util::stream::unfold(rx, |mut rx| async move {
+                                            rx.recv().await.map(|f| (f, rx))
+                                        });
+                                    Response::new(http_body_util::StreamBody::new(stream).boxed())
                                 }
                                 "/ws" => {
                                     let up = hyper::upgrade::on(&mut req);
@@ -392,11 +759,16 @@ mod tests {
                 });
             }
         });
-        addr
+        (addr, counted)
     }
 
     /// The proxy in front of `target`, healthy; its address.
     pub(super) async fn proxy(target: SocketAddr) -> SocketAddr {
+        proxy_with(target, Duration::from_secs(5)).await.0
+    }
+
+    /// The proxy in front of `target` with the idle timeout given.
+    pub(super) async fn proxy_with(target: SocketAddr, idle: Duration) -> (SocketAddr, Arc<Proxy>) {
         let text = "name: t\nimage: { context: . }\nservices:\n  web: { command: [serve], ports: [8000] }\nload_balancer:\n  listeners:\n    - port: 8080\n      default_action: { forward: web }\n  target_groups:\n    web: { service: web, port: 8000, health_check: { healthy_threshold: 2 } }\n";
         let source = crate::stack::load::Source {
             path: "stack.yaml".into(),
@@ -421,10 +793,10 @@ mod tests {
         let p = Arc::new(Proxy::new(
             Arc::new(Mutex::new(table)),
             lb.listeners[0].clone(),
-            Duration::from_secs(5),
+            idle,
         ));
-        tokio::spawn(serve(listener, p, CancellationToken::new()));
-        addr
+        tokio::spawn(serve(listener, p.clone(), CancellationToken::new()));
+        (addr, p)
     }
 
     /// Sends raw bytes; the response's head and what of the body came
@@ -534,6 +906,117 @@ mod tests {
             assert_eq!(got, msg);
         }
     }
+
+    /// Reads until the proxy closes the connection; what came, or `None`
+    /// if it was still open after `within`.
+    async fn until_closed(s: &mut TcpStream, within: Duration) -> Option<String> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let mut buf = [0u8; 1024];
+            match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&seen).into()),
+                Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_client_connection_is_closed_after_the_idle_timeout() {
+        let (addr, proxy) = proxy_with(
+            target(Arc::new(Notify::new())).await,
+            Duration::from_secs(1),
+        )
+        .await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // Kept alive: two requests on one connection (the target closing
+        // its own after the first is no reason to close the client's),
+        // then silence.
+        for path in ["/close", "/echo"] {
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
+        }
+        assert_eq!(proxy.connections(), 1);
+        let rest = until_closed(&mut s, Duration::from_secs(10)).await;
+        assert_eq!(rest.as_deref(), Some(""), "closed without a word");
+        // The half-sent request of a slow client is cut off the same way.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();
+        assert!(
+            until_closed(&mut s, Duration::from_secs(10))
+                .await
+                .is_some()
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while proxy.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(proxy.connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_coming_is_408_and_a_stalled_target_is_cut_off() {
+        let addr = proxy_with(
+            target(Arc::new(Notify::new())).await,
+            Duration::from_secs(1),
+        )
+        .await
+        .0;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            .await
+            .unwrap();
+        let answer = until_closed(&mut s, Duration::from_secs(10)).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{answer}"
+        );
+        // The target sends its head and a first chunk, then nothing: the
+        // client has what came, then the connection closes.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = until_closed(&mut s, Duration::from_secs(10)).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("part"), "{answer}");
+        assert!(!answer.ends_with("0\r\n\r\n"), "no clean end: {answer}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn target_connections_are_reused_and_the_idle_pool_is_bounded() {
+        let (target, counted) = target_counted(Arc::new(Notify::new())).await;
+        let addr = proxy(target).await;
+        let get = |path: &'static str| async move {
+            raw(
+                addr,
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+        };
+        // One after another: one connection to the target serves them all.
+        for _ in 0..20 {
+            assert!(get("/echo").await.starts_with("HTTP/1.1 200 OK"));
+        }
+        assert_eq!(counted.accepted.load(Ordering::SeqCst), 1);
+        // 100 at once, each held 200 ms by the target: 100 connections,
+        // of which the pool keeps IDLE_PER_TARGET once they are done.
+        let answers = futures_util::future::join_all((0..100).map(|_| get("/slow"))).await;
+        assert!(answers.iter().all(|a| a.starts_with("HTTP/1.1 200 OK")));
+        assert!(counted.accepted.load(Ordering::SeqCst) >= 100);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while counted.open.load(Ordering::SeqCst) > IDLE_PER_TARGET
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(counted.open.load(Ordering::SeqCst), IDLE_PER_TARGET);
+    }
 }
 
 #[cfg(test)]
@@ -544,7 +1027,7 @@ mod fuzz {
     //! garbage never earns a 5xx (the target is healthy), and the proxy
     //! still serves a good request afterwards.
 
-    use super::tests::{proxy, target};
+    use super::tests::{proxy_with, target};
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
     use std::time::Duration;
@@ -605,7 +1088,11 @@ mod fuzz {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ten_thousand_mangled_requests_never_hang_crash_or_earn_a_5xx() {
-        let addr = proxy(target(Arc::new(tokio::sync::Notify::new())).await).await;
+        let (addr, proxy) = proxy_with(
+            target(Arc::new(tokio::sync::Notify::new())).await,
+            Duration::from_secs(5),
+        )
+        .await;
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x6e6f);
         let cases: Vec<Vec<u8>> = (0..CASES).map(|_| case(&mut rng)).collect();
         let mut answered = 0;
@@ -640,5 +1127,12 @@ mod fuzz {
             good.starts_with("HTTP/1.1 200 OK"),
             "{good:?} after {answered} answers"
         );
+        // Memory stays bounded: every client connection the cases opened
+        // has been let go (none left half-parsed, waiting for more).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while proxy.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(proxy.connections(), 0, "connections still open");
     }
 }
