@@ -582,6 +582,11 @@ pub enum RenderFormat {
 
 impl Arguments {
     /// Runs the command to its end and reports how it ended; the exit code.
+    /// Whether this is `geno lb`, the load balancer process.
+    pub fn serves_load_balancer(&self) -> bool {
+        matches!(self.command, Command::Lb { .. })
+    }
+
     pub async fn run(self) -> i32 {
         crate::logging::init(self.global.verbose);
         let verbosity = if self.global.verbose > 0 {
