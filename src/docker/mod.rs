@@ -42,11 +42,36 @@ pub enum DockerError {
         reason: String,
         hint: String,
     },
+    /// The connection broke after geno had reached the engine: it stopped,
+    /// restarted or died under the command.
+    #[error(
+        "lost the Docker engine at {socket} ({reason}); once it is back, run the command again: it picks up where this one stopped"
+    )]
+    Gone { socket: String, reason: String },
     #[error("Docker engine: {}", short_reason(.0))]
-    Api(#[from] bollard::errors::Error),
+    Api(bollard::errors::Error),
     /// Preparing a request failed on this side (packing files, …).
     #[error("{0}")]
     Local(String),
+}
+
+impl From<bollard::errors::Error> for DockerError {
+    /// An answer from the engine stays an API error; a connection that
+    /// could not be made or broke means the engine went away.
+    fn from(e: bollard::errors::Error) -> DockerError {
+        use bollard::errors::Error as E;
+        match e {
+            E::IOError { .. }
+            | E::HyperLegacyError { .. }
+            | E::HyperResponseError { .. }
+            | E::SocketNotFoundError(_)
+            | E::RequestTimeoutError => DockerError::Gone {
+                socket: socket_description(),
+                reason: short_reason(&e),
+            },
+            other => DockerError::Api(other),
+        }
+    }
 }
 
 /// Where bollard will connect, for messages.
@@ -190,8 +215,22 @@ pub fn short_reason(e: &bollard::errors::Error) -> String {
             message,
         } => format!("{message} (HTTP {status_code})"),
         E::IOError { err } => err.to_string(),
-        E::HyperResponseError { err } => err.to_string(),
+        E::HyperResponseError { err } => with_cause(err),
+        E::HyperLegacyError { err } => with_cause(err),
         other => other.to_string(),
+    }
+}
+
+/// An error and, where it has one, its first cause's text: hyper's own
+/// text ("client error (Connect)") says little without it.
+fn with_cause(e: &dyn std::error::Error) -> String {
+    let mut root = e.source();
+    while let Some(next) = root.and_then(|r| r.source()) {
+        root = Some(next);
+    }
+    match root {
+        Some(r) => format!("{e}: {r}"),
+        None => e.to_string(),
     }
 }
 
