@@ -15,7 +15,7 @@ use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, List
 
 use crate::{Geno, Output, http};
 
-fn base_image() -> String {
+pub fn base_image() -> String {
     std::env::var("GENO_TEST_IMAGE").unwrap_or_else(|_| "geno-local/bookworm:base".into())
 }
 

@@ -4,6 +4,7 @@ mod cli;
 mod compose_import;
 mod docker;
 mod docs;
+mod engine_faults;
 mod fixtures;
 mod fuzz;
 mod infra;
@@ -36,6 +37,8 @@ pub fn root() -> PathBuf {
 /// Runs the geno binary with a clean environment so the host's variables
 /// (AWS_REGION, PYTHON_IMAGE…) cannot change what a test sees.
 pub struct Geno {
+    /// A program geno runs under (`ip netns exec NS`), if any.
+    within: Vec<String>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dir: PathBuf,
@@ -57,6 +60,7 @@ impl Default for Geno {
 impl Geno {
     pub fn new() -> Geno {
         Geno {
+            within: Vec::new(),
             args: Vec::new(),
             envs: Vec::new(),
             dir: root(),
@@ -70,8 +74,22 @@ impl Geno {
         self
     }
 
+    /// Runs geno as the last argument of `prefix` (`["ip", "netns", "exec", NS]`).
+    pub fn within(mut self, prefix: &[&str]) -> Geno {
+        self.within = prefix.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_geno"));
+        let exe = env!("CARGO_BIN_EXE_geno");
+        let mut cmd = match self.within.split_first() {
+            None => Command::new(exe),
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(exe);
+                c
+            }
+        };
         cmd.args(&self.args)
             .current_dir(&self.dir)
             .env_clear()
