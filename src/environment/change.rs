@@ -65,8 +65,9 @@ pub fn conclude(
 /// warning; the change goes on.
 pub fn checkpoint(shell: &Shell, dir: &Path, record: &mut Record, phase: &str) {
     record.at(phase);
-    if let Err(e) = record::save(dir, record) {
-        shell.warn(format!("the record could not be saved at `{phase}`: {e}"));
+    match record::save(dir, record) {
+        Ok(_) => shell.verbose_status(format!("phase `{phase}` (on record)")),
+        Err(e) => shell.warn(format!("the record could not be saved at `{phase}`: {e}")),
     }
 }
 

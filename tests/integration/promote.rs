@@ -94,6 +94,7 @@ environments:
   ops: {{ aws: *aws }}
   faults: {{ aws: *aws }}
   throttle: {{ aws: *aws }}
+  kills: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -189,8 +190,8 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 10] = [
-    "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle",
+const ENVIRONMENTS: [&str; 11] = [
+    "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle", "kills",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -710,30 +711,15 @@ fn after_a_promotion_ps_says_verified_and_run_needs_no_force() {
 #[test]
 #[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
 fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges() {
-    use std::io::{BufRead, BufReader};
     let f = fixture();
-    let mut child = f
-        .aws
-        .geno(&f.stack)
-        .args(["promote", "--env", "faults", "--poll", "200ms"])
-        .spawn();
-    let stderr = child.stderr.take().unwrap();
-    let mut said = Vec::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap_or_default();
-        let at_register = line.starts_with("registered ");
-        said.push(line);
-        if at_register {
-            // SIGKILL: no handler runs, nothing is tidied.
-            child.kill().unwrap();
-            break;
-        }
-    }
-    let _ = child.wait();
-    assert!(
-        said.iter().any(|l| l.starts_with("registered ")),
-        "{said:?}"
+    // The first promotion to an environment, killed once it has registered.
+    let said = killed_at(
+        &f,
+        "hello",
+        &["promote", "--env", "faults", "--poll", "200ms"],
+        "registered ",
     );
+    assert!(!said.is_empty());
     let out = f.geno(&["history", "--env", "faults"]);
     ok(&out);
     assert!(
@@ -755,6 +741,127 @@ fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges
         out.stdout
     );
     assert!(lines[2].contains("INTERRUPTED at "), "{}", out.stdout);
+}
+
+/// Runs geno with `GREETING=greeting` and `-v` and SIGKILLs it at the
+/// first line of its stderr that starts with `at`; what it said.
+fn killed_at(f: &Fixture, greeting: &str, args: &[&str], at: &str) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = f
+        .aws
+        .geno(&f.stack)
+        .env("GREETING", greeting)
+        .args(["-v"])
+        .args(args)
+        .spawn();
+    let stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap_or_default();
+        let there = line.starts_with(at);
+        said.push(line);
+        if there {
+            // SIGKILL: no handler runs, nothing is tidied.
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(
+        said.iter().any(|l| l.starts_with(at)),
+        "never at {at:?}: {said:?}"
+    );
+    said
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn promote_and_rollback_killed_at_each_phase_are_on_record_and_the_next_run_converges() {
+    let f = fixture();
+    let env = "kills";
+    let with = |greeting: &str, args: &[&str]| f.geno_with("GREETING", greeting, args);
+    ok(&with("k0", &["promote", "--env", env, "--poll", "200ms"]));
+    let web = format!("  {}-web-{env} → ", f.name);
+    // Before the push, after it (the jobs are next), after registering,
+    // and mid-rollout (one service sent its new definition, the others not
+    // yet). `faults` is killed at the first registration.
+    for (before, greeting, at, phase) in [
+        ("k0", "k1", "phase `push`", "push"),
+        ("k1", "k2", "phase `jobs`", "jobs"),
+        ("k2", "k3", "phase `rollout`", "rollout"),
+        ("k3", "k4", web.as_str(), "rollout"),
+    ] {
+        let promote = ["promote", "--env", env, "--poll", "200ms"];
+        killed_at(&f, greeting, &promote, at);
+        let record = f.records(env).pop().unwrap();
+        assert_eq!(record["outcome"]["status"], "inProgress", "{record}");
+        assert_eq!(record["outcome"]["phase"], phase, "{record}");
+        let out = f.geno(&["history", "--env", env]);
+        ok(&out);
+        let top = out.stdout.lines().nth(1).unwrap();
+        assert!(
+            top.contains(&format!("INTERRUPTED at {phase}")),
+            "{}",
+            out.stdout
+        );
+        // What the change would still do is in the diff: it did not land.
+        let out = with(greeting, &["diff", "--env", env, "--exit-code"]);
+        assert_eq!(out.code, 1, "{greeting}: {}", out.stdout);
+        assert!(
+            out.stdout
+                .contains(&format!("environment[GREETING]: {before} → {greeting}")),
+            "{}",
+            out.stdout
+        );
+        // The same promotion again converges, on record as the current one.
+        ok(&with(greeting, &promote));
+        ok(&with(greeting, &["diff", "--env", env, "--exit-code"]));
+        let out = f.geno(&["history", "--env", env]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines[1].starts_with('*') && lines[1].contains("succeeded"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            lines[2].contains(&format!("INTERRUPTED at {phase}")),
+            "{}",
+            out.stdout
+        );
+    }
+    // A rollback killed mid-way (to k3's promotion, from k4's): the next
+    // rollback goes to the same place, as nothing newer succeeded.
+    let before = f.live(env);
+    killed_at(
+        &f,
+        "k4",
+        &["rollback", "--env", env, "--poll", "200ms"],
+        &web,
+    );
+    let record = f.records(env).pop().unwrap();
+    assert_eq!(record["kind"], "rollback", "{record}");
+    assert_eq!(record["outcome"]["phase"], "rollout", "{record}");
+    let out = f.geno(&["history", "--env", env]);
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("INTERRUPTED at rollout"),
+        "{}",
+        out.stdout
+    );
+    ok(&f.geno(&["rollback", "--env", env, "--poll", "200ms"]));
+    let after = f.live(env);
+    assert!(after.iter().zip(&before).all(|(a, b)| a != b), "{after:?}");
+    ok(&with("k3", &["diff", "--env", env, "--exit-code"]));
+    let out = f.geno(&["history", "--env", env]);
+    let top = out.stdout.lines().nth(1).unwrap();
+    assert!(
+        top.starts_with('*') && top.contains("rollback to "),
+        "{}",
+        out.stdout
+    );
 }
 
 /// Makes the stand-in answer `operation` on `env`'s cluster with an AWS
