@@ -2,7 +2,10 @@
 # Benchmark: geno's load balancer against a direct connection and HAProxy
 # (same active health checks) in front of the same nginx container, with wrk
 # on loopback. Prints requests/s and latency p50/p99 side by side, and the
-# resident memory of `geno lb` while it serves.
+# resident memory of `geno lb` while it serves; then 1,000 concurrent
+# connections, and a 1 GiB response (time, and geno's memory while it
+# passes). "direct" goes to the container's own address: no proxy at all,
+# the floor.
 #
 # Usage: bench/lb.sh [SECONDS] [CONNECTIONS]   (defaults 10 and 32)
 set -euo pipefail
@@ -13,6 +16,8 @@ conns=${2:-32}
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
 need haproxy haproxy
+need bc bc
+need curl curl
 
 eval "$(scripts/images.sh)"
 base=${GENO_TEST_IMAGE}
@@ -60,6 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 (cd "$dir" && "$geno" up >/dev/null 2>&1)
+# Room for 1,000 connections at the target (nginx's default is 768 a worker).
+docker exec benchlb-web-1 sh -c "sed -i 's/worker_connections [0-9]*/worker_connections 4096/' /etc/nginx/nginx.conf && nginx -s reload" >/dev/null 2>&1
 ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' benchlb-web-1)
 
 cat >"$dir/haproxy.cfg" <<CFG
@@ -120,6 +127,41 @@ for round in $(seq 1 $rounds); do
 done
 printf '\n%-10s %12s %10s %10s   (medians of %d interleaved runs of wrk -t2 -c%s -d%ss, 512-byte page)\n' "" "requests/s" "p50 ms" "p99 ms" "$rounds" "$conns" "$secs"
 for name in direct geno haproxy; do
-  printf '%-10s %12s %10s %10s\n' "$name" "$(echo "${rps[$name]}" | median)" "$(echo "${p50[$name]}" | median)" "$(echo "${p99[$name]}" | median)"
+  printf '%-10s %12s %10s %10s   runs: %s req/s, p99 %s ms\n' "$name" "$(echo "${rps[$name]}" | median)" "$(echo "${p50[$name]}" | median)" "$(echo "${p99[$name]}" | median)" "$(echo ${rps[$name]} | tr ' ' /)" "$(echo ${p99[$name]} | tr ' ' /)"
 done
 printf '\ngeno lb resident memory: %s KiB idle, %s KiB peak under load\n' "$idle_rss" "$peak_rss"
+
+# A 1 GiB response through each: time, and geno's resident memory while it
+# passes (streamed, it should stay near the idle figure).
+docker exec benchlb-web-1 truncate -s 1G /var/www/html/big
+before_big=$(ps -o rss= -p "$lb_pid" | tr -d ' ')
+printf '\n%-10s %10s %8s   (one GET of a 1 GiB file)\n' "" "seconds" "MiB/s"
+for name in direct geno haproxy; do
+  case $name in
+    direct) url="http://$ip:80/big" ;; geno) url="http://127.0.0.1:$lb_port/big" ;; haproxy) url="http://127.0.0.1:$ha_port/big" ;;
+  esac
+  if [ "$name" = geno ]; then
+    ( peak=0; while kill -0 "$lb_pid" 2>/dev/null && [ ! -e "$dir/big-done" ]; do r=$(ps -o rss= -p "$lb_pid" | tr -d ' '); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$dir/big-rss"; sleep 0.1; done ) &
+    sampler=$!
+  fi
+  read -r size secs_taken < <(curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$url")
+  if [ "$name" = geno ]; then touch "$dir/big-done"; wait "$sampler"; fi
+  [ "$size" = 1073741824 ] || { echo "$name: got $size bytes of 1073741824" >&2; exit 1; }
+  printf '%-10s %10.2f %8.0f\n' "$name" "$secs_taken" "$(echo "1024 / $secs_taken" | bc -l)"
+done
+printf 'geno lb resident memory while 1 GiB passed: %s KiB peak, %s KiB just before\n' "$(cat "$dir/big-rss")" "$before_big"
+
+# 1,000 concurrent connections, one run each.
+ulimit -n 65536 2>/dev/null || true
+many=1000
+printf '\n%-10s %12s %10s %10s %8s   (wrk -t2 -c%d -d%ss, one run each)\n' "" "requests/s" "p50 ms" "p99 ms" "errors" "$many" "$secs"
+for name in direct geno haproxy; do
+  case $name in
+    direct) url="http://$ip:80/" ;; geno) url="http://127.0.0.1:$lb_port/" ;; haproxy) url="http://127.0.0.1:$ha_port/" ;;
+  esac
+  out=$dir/many-$name.txt
+  wrk -t2 -c"$many" -d"${secs}s" --latency "$url" >"$out" 2>&1
+  errors=$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10} /Non-2xx/ {n += $NF} END {print n + 0}' "$out" | paste -sd+ | bc)
+  printf '%-10s %12s %10s %10s %8s\n' "$name" "$(awk '/Requests\/sec/ {print $2}' "$out")" \
+    "$(awk '$1 == "50%" {print $2}' "$out" | to_ms)" "$(awk '$1 == "99%" {print $2}' "$out" | to_ms)" "$errors"
+done

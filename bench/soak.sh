@@ -3,18 +3,25 @@
 # (one app on the stack image behind the load balancer, one smoke step),
 # then what is left compared with before: containers, networks, volumes
 # and images labelled with the stack, all images, the state directory's
-# files, and the peak resident memory of `geno up` in the first and last
-# cycle. Every line should show no growth but the records geno keeps on
+# files, geno processes left running, the engine's open files, and, in
+# the first and last cycle, the peak resident memory of `geno up` and the
+# open files of the load balancer. Every line should show no growth but the records geno keeps on
 # purpose (one verification per new image).
 #
-# Usage: bench/soak.sh [CYCLES]   (default 200)
+# Usage: bench/soak.sh [CYCLES]   (default 200; GENO_BIN=path soaks that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles=${1:-200}
 eval "$(scripts/images.sh)"
 export PYTHON_IMAGE GENO_TEST_IMAGE
-cargo build --release --locked -q
-geno="$PWD/target/release/geno"
+# GENO_BIN: a geno binary to soak instead of this tree's release build
+# (a copy, so that a build meanwhile does not swap it mid-run).
+if [ -n "${GENO_BIN:-}" ]; then
+  geno=$GENO_BIN
+else
+  cargo build --release --locked -q
+  geno="$PWD/target/release/geno"
+fi
 dir=$(mktemp -d)
 name=soak$$
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -69,10 +76,12 @@ count() { # what
     all-images) docker images -aq | sort -u | wc -l ;;
     all-containers) docker ps -aq | wc -l ;;
     state-files) { find "$dir/.geno" -type f 2>/dev/null || true; } | wc -l ;;
+    geno-processes) { pgrep -f "^$geno " || true; } | wc -l ;;
+    engine-fds) ls /proc/"$(pgrep -o -x dockerd)"/fd | wc -l ;;
     verified) { find "$dir/.geno/$name/verified" -type f 2>/dev/null || true; } | wc -l ;;
   esac
 }
-what="containers networks volumes stack-images all-images all-containers state-files verified"
+what="containers networks volumes stack-images all-images all-containers state-files verified geno-processes engine-fds"
 declare -A before after
 for w in $what; do before[$w]=$(count "$w"); done
 
@@ -85,6 +94,11 @@ for i in $(seq 1 "$cycles"); do
   r=$(rss "$geno" up --fast-health --timeout 120s)
   echo "edit $i" >>app/stamp
   rss "$geno" up --fast-health --timeout 120s >/dev/null
+  # Open files of the load balancer while the stack is up.
+  lb_pid=$(python3 -c "import json; print(json.load(open('.geno/$name/lb.json'))['pid'])")
+  fds=$(ls /proc/"$lb_pid"/fd | wc -l)
+  [ -z "${first_fds:-}" ] && first_fds=$fds
+  last_fds=$fds
   "$geno" smoke >/dev/null 2>&1 || { echo "smoke failed in cycle $i" >&2; "$geno" smoke >&2; exit 1; }
   "$geno" down >/dev/null 2>&1
   [ -z "$first_rss" ] && first_rss=$r
@@ -100,4 +114,5 @@ for w in $what; do
   printf '%-16s %8s %8s %8s\n' "$w" "${before[$w]}" "${after[$w]}" "$(( after[$w] - before[$w] ))"
 done
 printf '%-16s %8s %8s %8s\n' "geno up RSS KiB" "$first_rss" "$last_rss" "$(( last_rss - first_rss ))"
+printf '%-16s %8s %8s %8s\n' "geno lb fds" "$first_fds" "$last_fds" "$(( last_fds - first_fds ))"
 echo "(verified: one record per image that passed smoke, kept on purpose; stack-images: bounded by GENO_KEEP_BUILDS and the last 5 verified)"
