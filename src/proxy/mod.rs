@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod daemon;
+pub mod pool;
 pub mod server;
 pub mod targets;
 

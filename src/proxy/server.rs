@@ -16,16 +16,15 @@ use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Frame, Incoming, SizeHint};
+use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HOST, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::pool::{Lease, Pool, SendError};
 use super::targets::{Pick, Shared};
 use crate::alb::rules;
 use crate::stack::{Action, Listener};
@@ -46,7 +45,7 @@ pub struct Proxy {
     /// answer within it earns a 504, a client that stops sending its body
     /// a 408.
     pub idle_timeout: Duration,
-    client: Client<HttpConnector, ClientBody>,
+    pool: Arc<Pool>,
     /// `X-Forwarded-Port`, the same on every request.
     port: HeaderValue,
     connections: Arc<AtomicUsize>,
@@ -183,6 +182,16 @@ impl hyper::body::Body for ClientBody {
 struct TargetBody {
     inner: Incoming,
     idle: Idle,
+    /// The connection it came on, back to the pool when the body ends.
+    lease: Option<Lease>,
+}
+
+impl TargetBody {
+    fn ended(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.give_back();
+        }
+    }
 }
 
 impl hyper::body::Body for TargetBody {
@@ -195,11 +204,22 @@ impl hyper::body::Body for TargetBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.idle.moved();
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            Poll::Ready(None) => {
+                this.ended();
+                Poll::Ready(None)
             }
-            Poll::Pending if this.idle.expired(cx) => Poll::Ready(Some(Err(IdleTimeout.into()))),
+            Poll::Ready(Some(frame)) => {
+                this.idle.moved();
+                if frame.is_ok() && this.inner.is_end_stream() {
+                    this.ended();
+                }
+                Poll::Ready(Some(frame.map_err(Into::into)))
+            }
+            Poll::Pending if this.idle.expired(cx) => {
+                // The connection stays out of the pool: dropped, it closes.
+                this.lease = None;
+                Poll::Ready(Some(Err(IdleTimeout.into())))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -216,20 +236,13 @@ impl hyper::body::Body for TargetBody {
 impl Proxy {
     pub fn new(table: Shared, mut listener: Listener, idle_timeout: Duration) -> Proxy {
         listener.rules.sort_by_key(|r| r.priority);
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(idle_timeout)
-            .pool_max_idle_per_host(IDLE_PER_TARGET)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let pool = Arc::new(Pool::new(IDLE_PER_TARGET, idle_timeout));
         let port = HeaderValue::from(listener.port);
         Proxy {
             table,
             listener,
             idle_timeout,
-            client,
+            pool,
             port,
             connections: Arc::new(AtomicUsize::new(0)),
         }
@@ -290,6 +303,15 @@ pub fn serve_sharded(
 }
 
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: CancellationToken) {
+    let pool = proxy.pool.clone();
+    let every = (proxy.idle_timeout / 2).max(Duration::from_millis(100));
+    let reaping = shutdown.clone();
+    tokio::spawn(async move {
+        let mut heart = crate::wait::every(every, &reaping);
+        while heart.next().await {
+            pool.reap();
+        }
+    });
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -410,15 +432,18 @@ async fn forward(
         idle: Idle::new(proxy.idle_timeout),
         progress: progress.clone(),
     };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else {
-        return error_page(StatusCode::BAD_REQUEST);
-    };
-    parts.uri = uri;
+    // To the target in origin form (`/path?query`), as the client sent it
+    // or cut down from the absolute form a client may send a proxy.
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let origin = parts
+            .uri
+            .path_and_query()
+            .map_or(Ok(Uri::from_static("/")), |p| p.as_str().parse::<Uri>());
+        match origin {
+            Ok(uri) => parts.uri = uri,
+            Err(_) => return error_page(StatusCode::BAD_REQUEST),
+        }
+    }
     let h = &mut parts.headers;
     strip_hop_by_hop(h, upgrade.is_some());
     let forwarded_for = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -432,8 +457,8 @@ async fn forward(
     h.insert("x-forwarded-port", proxy.port.clone());
     h.insert("x-amzn-trace-id", trace.clone());
     let request = Request::from_parts(parts, body);
-    match answer(proxy, request, &progress).await {
-        None => error_page(StatusCode::GATEWAY_TIMEOUT),
+    match answer(proxy, addr, request, &progress).await {
+        None | Some(Err(SendError::ConnectTimeout)) => error_page(StatusCode::GATEWAY_TIMEOUT),
         Some(Err(e)) => match progress.state() {
             BODY_BROKEN => {
                 tracing::debug!("the client's body to {addr} broke: {e:?}");
@@ -448,7 +473,7 @@ async fn forward(
                 error_page(StatusCode::BAD_GATEWAY)
             }
         },
-        Some(Ok(mut resp)) => {
+        Some(Ok((mut resp, lease))) => {
             if resp.status() == StatusCode::SWITCHING_PROTOCOLS
                 && let Some(client_side) = upgrade
             {
@@ -460,11 +485,19 @@ async fn forward(
                     }
                 });
             }
-            if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // An upgraded connection is the pipe's, not the pool's.
+            let lease = (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then_some(lease);
+            if lease.is_some() {
                 strip_hop_by_hop(resp.headers_mut(), false);
             }
             let idle = Idle::new(proxy.idle_timeout);
-            resp.map(|inner| TargetBody { inner, idle }.boxed())
+            resp.map(|inner| {
+                let mut body = TargetBody { inner, idle, lease };
+                if body.inner.is_end_stream() {
+                    body.ended();
+                }
+                body.boxed()
+            })
         }
     }
 }
@@ -474,10 +507,11 @@ async fn forward(
 /// wait is the client's (its body stalling is a 408), not the target's.
 async fn answer(
     proxy: &Proxy,
+    addr: SocketAddr,
     request: Request<ClientBody>,
     progress: &Progress,
-) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
-    let response = proxy.client.request(request);
+) -> Option<Result<(Response<Incoming>, Lease), SendError>> {
+    let response = proxy.pool.send(addr, request);
     tokio::pin!(response);
     let mut deadline = tokio::time::Instant::now() + proxy.idle_timeout;
     loop {
@@ -986,6 +1020,30 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.contains("part"), "{answer}");
         assert!(!answer.ends_with("0\r\n\r\n"), "no clean end: {answer}");
+    }
+
+    #[tokio::test]
+    async fn a_target_that_resets_the_connection_is_502() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.set_zero_linger();
+                drop(s);
+            }
+        });
+        let addr = proxy(target).await;
+        let answer = raw(
+            addr,
+            b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+            "{answer}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,8 +33,10 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/app/slow"):
             time.sleep(float(self.path.split("=")[1]))
         if self.path.startswith("/app/reset"):
+            # The socket closes (with a reset) once the handler ends, which
+            # close_connection makes it do whatever the request asked.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
+            self.close_connection = True
             return
         h = self.headers
         body = " ".join([socket.gethostname(), h.get("X-Forwarded-For", "-"), h.get("X-Forwarded-Proto", "-"),
