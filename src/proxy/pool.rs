@@ -19,16 +19,15 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::server::ClientBody;
-
 /// How long to wait for a target to accept a connection, as the ALB does.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A target's idle connections, each with when it went idle.
-type Waiting = Vec<(SendRequest<ClientBody>, Instant)>;
+type Waiting<B> = Vec<(SendRequest<B>, Instant)>;
 
-pub struct Pool {
-    idle: Mutex<HashMap<SocketAddr, Waiting>>,
+/// Connections for requests with bodies of type `B`.
+pub struct Pool<B> {
+    idle: Mutex<HashMap<SocketAddr, Waiting<B>>>,
     max_idle: usize,
     idle_timeout: Duration,
 }
@@ -43,20 +42,20 @@ pub enum SendError {
 }
 
 /// A connection lent for one exchange; `give_back` once its body ended.
-pub struct Lease {
-    pool: Arc<Pool>,
+pub struct Lease<B> {
+    pool: Arc<Pool<B>>,
     addr: SocketAddr,
-    sender: SendRequest<ClientBody>,
+    sender: SendRequest<B>,
 }
 
-impl Lease {
+impl<B> Lease<B> {
     pub fn give_back(self) {
         self.pool.put(self.addr, self.sender);
     }
 }
 
-impl Pool {
-    pub fn new(max_idle: usize, idle_timeout: Duration) -> Pool {
+impl<B> Pool<B> {
+    pub fn new(max_idle: usize, idle_timeout: Duration) -> Pool<B> {
         Pool {
             idle: Mutex::new(HashMap::new()),
             max_idle,
@@ -69,8 +68,13 @@ impl Pool {
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
-        mut req: Request<ClientBody>,
-    ) -> Result<(Response<Incoming>, Lease), SendError> {
+        mut req: Request<B>,
+    ) -> Result<(Response<Incoming>, Lease<B>), SendError>
+    where
+        B: hyper::body::Body + Send + Unpin + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         while let Some(mut sender) = self.take(addr) {
             match sender.try_send_request(req).await {
                 Ok(response) => return Ok((response, self.lease(addr, sender))),
@@ -100,7 +104,7 @@ impl Pool {
         Ok((response, self.lease(addr, sender)))
     }
 
-    fn lease(self: &Arc<Self>, addr: SocketAddr, sender: SendRequest<ClientBody>) -> Lease {
+    fn lease(self: &Arc<Self>, addr: SocketAddr, sender: SendRequest<B>) -> Lease<B> {
         Lease {
             pool: self.clone(),
             addr,
@@ -111,7 +115,7 @@ impl Pool {
     /// An idle connection to `addr` that can take a request now. One still
     /// finishing its last exchange stays in the pool; closed or stale ones
     /// are dropped (which closes them).
-    fn take(&self, addr: SocketAddr) -> Option<SendRequest<ClientBody>> {
+    fn take(&self, addr: SocketAddr) -> Option<SendRequest<B>> {
         let mut idle = self.idle.lock().expect("pool lock");
         let waiting = idle.get_mut(&addr)?;
         let mut busy = Vec::new();
@@ -133,7 +137,7 @@ impl Pool {
         found
     }
 
-    fn put(&self, addr: SocketAddr, sender: SendRequest<ClientBody>) {
+    fn put(&self, addr: SocketAddr, sender: SendRequest<B>) {
         if sender.is_closed() {
             return;
         }

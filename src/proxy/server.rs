@@ -45,7 +45,7 @@ pub struct Proxy {
     /// answer within it earns a 504, a client that stops sending its body
     /// a 408.
     pub idle_timeout: Duration,
-    pool: Arc<Pool>,
+    pool: Arc<Pool<ClientBody>>,
     /// `X-Forwarded-Port`, the same on every request.
     port: HeaderValue,
     connections: Arc<AtomicUsize>,
@@ -183,7 +183,7 @@ struct TargetBody {
     inner: Incoming,
     idle: Idle,
     /// The connection it came on, back to the pool when the body ends.
-    lease: Option<Lease>,
+    lease: Option<Lease<ClientBody>>,
 }
 
 impl TargetBody {
@@ -510,7 +510,7 @@ async fn answer(
     addr: SocketAddr,
     request: Request<ClientBody>,
     progress: &Progress,
-) -> Option<Result<(Response<Incoming>, Lease), SendError>> {
+) -> Option<Result<(Response<Incoming>, Lease<ClientBody>), SendError>> {
     let response = proxy.pool.send(addr, request);
     tokio::pin!(response);
     let mut deadline = tokio::time::Instant::now() + proxy.idle_timeout;
