@@ -91,18 +91,15 @@ sleep 1
 
 lb_pid=$(python3 -c "import json; print(json.load(open('$dir/.geno/benchlb/lb.json'))['pid'])")
 declare -A rps p50 p99
-peak_rss=0
+# Peak resident memory from the kernel's high-water mark (VmHWM, reset by
+# writing 5 to clear_refs): exact, and no sampler stealing CPU from geno's
+# runs alone.
+rss_now() { awk '/^VmRSS/ {print $2}' /proc/"$lb_pid"/status; }
+rss_peak() { awk '/^VmHWM/ {print $2}' /proc/"$lb_pid"/status; }
+rss_reset() { echo 5 >/proc/"$lb_pid"/clear_refs 2>/dev/null || true; }
 run() { # name url
-  local sampler= out=$dir/$1.txt
-  if [ "$1" = geno ]; then
-    ( peak=0; for _ in $(seq 1 $((secs * 5))); do r=$(ps -o rss= -p "$lb_pid" | tr -d ' '); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$dir/rss"; sleep 0.2; done ) &
-    sampler=$!
-  fi
+  local out=$dir/$1.txt
   wrk -t2 -c"$conns" -d"${secs}s" --latency "$2" >"$out" 2>&1
-  if [ -n "$sampler" ]; then
-    wait "$sampler"
-    [ "$(cat "$dir/rss")" -gt "$peak_rss" ] && peak_rss=$(cat "$dir/rss")
-  fi
   rps[$1]="${rps[$1]:-} $(awk '/Requests\/sec/ {print $2}' "$out")"
   p50[$1]="${p50[$1]:-} $(awk '$1 == "50%" {print $2}' "$out" | to_ms)"
   p99[$1]="${p99[$1]:-} $(awk '$1 == "99%" {print $2}' "$out" | to_ms)"
@@ -110,7 +107,8 @@ run() { # name url
 # wrk prints 812.00us, 9.70ms or 1.02s; all in milliseconds.
 to_ms() { sed -E 's/([0-9.]+)us/\1 0.001/; s/([0-9.]+)ms/\1 1/; s/([0-9.]+)s$/\1 1000/' | awk '{printf "%.2f", $1 * $2}'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-idle_rss=$(ps -o rss= -p "$lb_pid" | tr -d ' ')
+idle_rss=$(rss_now)
+rss_reset
 rounds=3
 # Interleaved rounds, the order rotating, so drift on a shared machine hits all three alike.
 for round in $(seq 1 $rounds); do
@@ -129,27 +127,28 @@ printf '\n%-10s %12s %10s %10s   (medians of %d interleaved runs of wrk -t2 -c%s
 for name in direct geno haproxy; do
   printf '%-10s %12s %10s %10s   runs: %s req/s, p99 %s ms\n' "$name" "$(echo "${rps[$name]}" | median)" "$(echo "${p50[$name]}" | median)" "$(echo "${p99[$name]}" | median)" "$(echo ${rps[$name]} | tr ' ' /)" "$(echo ${p99[$name]} | tr ' ' /)"
 done
-printf '\ngeno lb resident memory: %s KiB idle, %s KiB peak under load\n' "$idle_rss" "$peak_rss"
+g_rps=$(echo "${rps[geno]}" | median) h_rps=$(echo "${rps[haproxy]}" | median)
+g_p99=$(echo "${p99[geno]}" | median) h_p99=$(echo "${p99[haproxy]}" | median)
+printf 'goal: throughput >= 0.95x HAProxy, p99 within 1 ms of it; here %.2fx and %+.2f ms\n' \
+  "$(echo "$g_rps / $h_rps" | bc -l)" "$(echo "$g_p99 - $h_p99" | bc -l)"
+printf '\ngeno lb resident memory: %s KiB idle, %s KiB peak under load\n' "$idle_rss" "$(rss_peak)"
 
 # A 1 GiB response through each: time, and geno's resident memory while it
 # passes (streamed, it should stay near the idle figure).
 docker exec benchlb-web-1 truncate -s 1G /var/www/html/big
-before_big=$(ps -o rss= -p "$lb_pid" | tr -d ' ')
+before_big=$(rss_now)
 printf '\n%-10s %10s %8s   (one GET of a 1 GiB file)\n' "" "seconds" "MiB/s"
 for name in direct geno haproxy; do
   case $name in
     direct) url="http://$ip:80/big" ;; geno) url="http://127.0.0.1:$lb_port/big" ;; haproxy) url="http://127.0.0.1:$ha_port/big" ;;
   esac
-  if [ "$name" = geno ]; then
-    ( peak=0; while kill -0 "$lb_pid" 2>/dev/null && [ ! -e "$dir/big-done" ]; do r=$(ps -o rss= -p "$lb_pid" | tr -d ' '); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$dir/big-rss"; sleep 0.1; done ) &
-    sampler=$!
-  fi
+  [ "$name" = geno ] && rss_reset
   read -r size secs_taken < <(curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$url")
-  if [ "$name" = geno ]; then touch "$dir/big-done"; wait "$sampler"; fi
+  [ "$name" = geno ] && big_peak=$(rss_peak)
   [ "$size" = 1073741824 ] || { echo "$name: got $size bytes of 1073741824" >&2; exit 1; }
   printf '%-10s %10.2f %8.0f\n' "$name" "$secs_taken" "$(echo "1024 / $secs_taken" | bc -l)"
 done
-printf 'geno lb resident memory while 1 GiB passed: %s KiB peak, %s KiB just before\n' "$(cat "$dir/big-rss")" "$before_big"
+printf 'geno lb resident memory while 1 GiB passed: %s KiB peak, %s KiB just before\n' "$big_peak" "$before_big"
 
 # 1,000 concurrent connections, one run each.
 ulimit -n 65536 2>/dev/null || true
