@@ -1340,3 +1340,55 @@ services:
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(labelled(&s.name), (0, 0, 0));
 }
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn an_up_killed_at_each_phase_is_finished_by_the_next_up() {
+    let s = TestStack::new(
+        "killup",
+        r#"
+image: { context: . }
+services:
+  db:
+    command: [sh, -c, "sleep 2; touch /tmp/ready; exec sleep infinity"]
+    healthcheck:
+      test: [CMD, test, -f, /tmp/ready]
+      interval: 5s
+      timeout: 2s
+      retries: 10
+  app:
+    command: [sleep, infinity]
+    depends_on: { db: service_healthy }
+"#,
+    );
+    s.up();
+    // Killed mid-build, as db is being replaced, and as app is (after db's
+    // new container is ready): each time with a new image to roll out.
+    for (n, at) in ["building ", "starting db", "starting app"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            s.dir.path().join("Dockerfile"),
+            format!("FROM {}\nRUN echo {n} > /marker\n", base_image()),
+        )
+        .unwrap();
+        crate::killed_at(s.geno().args(["up", "--timeout", "120s"]), at);
+        // The next up takes the lock the dead one held and converges: one
+        // container a service, on the new image, one network.
+        let out = s.run(["up", "--timeout", "120s"]);
+        assert_eq!(out.code, 0, "after a kill at {at:?}: {}", out.stderr);
+        assert_eq!(labelled(&s.name).0, 2, "after a kill at {at:?}");
+        assert_eq!(labelled(&s.name).1, 1, "after a kill at {at:?}");
+        for service in ["db", "app"] {
+            let out = s.run(["exec", service, "--", "cat", "/marker"]);
+            assert_eq!(
+                out.stdout.trim(),
+                n.to_string(),
+                "{service}: {}",
+                out.stderr
+            );
+        }
+    }
+}

@@ -150,6 +150,30 @@ impl Geno {
     }
 }
 
+/// Runs `geno` and SIGKILLs it at the first line of its stderr that starts
+/// with `at`: no handler runs, nothing is tidied. What it said until then.
+pub fn killed_at(geno: Geno, at: &str) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = geno.spawn();
+    let stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap_or_default();
+        let there = line.starts_with(at);
+        said.push(line);
+        if there {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(
+        said.iter().any(|l| l.starts_with(at)),
+        "never at {at:?}: {said:?}"
+    );
+    said
+}
+
 /// A minimal HTTP/1.1 client for loopback tests: (status, body). A
 /// connection the server drops yields what arrived (status 0 if nothing).
 pub fn http(

@@ -743,35 +743,15 @@ fn a_promotion_killed_mid_way_is_on_record_as_interrupted_and_the_next_converges
     assert!(lines[2].contains("INTERRUPTED at "), "{}", out.stdout);
 }
 
-/// Runs geno with `GREETING=greeting` and `-v` and SIGKILLs it at the
-/// first line of its stderr that starts with `at`; what it said.
+/// `killed_at` for geno with `GREETING=greeting` and `-v`.
 fn killed_at(f: &Fixture, greeting: &str, args: &[&str], at: &str) -> Vec<String> {
-    use std::io::{BufRead, BufReader};
-    let mut child = f
+    let geno = f
         .aws
         .geno(&f.stack)
         .env("GREETING", greeting)
         .args(["-v"])
-        .args(args)
-        .spawn();
-    let stderr = child.stderr.take().unwrap();
-    let mut said = Vec::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap_or_default();
-        let there = line.starts_with(at);
-        said.push(line);
-        if there {
-            // SIGKILL: no handler runs, nothing is tidied.
-            child.kill().unwrap();
-            break;
-        }
-    }
-    let _ = child.wait();
-    assert!(
-        said.iter().any(|l| l.starts_with(at)),
-        "never at {at:?}: {said:?}"
-    );
-    said
+        .args(args);
+    crate::killed_at(geno, at)
 }
 
 #[test]
