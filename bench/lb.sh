@@ -7,7 +7,7 @@
 # passes). "direct" goes to the container's own address: no proxy at all,
 # the floor.
 #
-# Usage: bench/lb.sh [SECONDS] [CONNECTIONS]   (defaults 10 and 32)
+# Usage: bench/lb.sh [SECONDS] [CONNECTIONS]   (defaults 10 and 32; ROUNDS=N interleaved rounds, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -109,11 +109,11 @@ to_ms() { sed -E 's/([0-9.]+)us/\1 0.001/; s/([0-9.]+)ms/\1 1/; s/([0-9.]+)s$/\1
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 idle_rss=$(rss_now)
 rss_reset
-rounds=3
+rounds=${ROUNDS:-3}
 # Interleaved rounds, the order rotating, so drift on a shared machine hits all three alike.
 for round in $(seq 1 $rounds); do
-  case $round in
-    1) order="direct geno haproxy" ;; 2) order="geno haproxy direct" ;; *) order="haproxy direct geno" ;;
+  case $(( (round - 1) % 3 )) in
+    0) order="direct geno haproxy" ;; 1) order="geno haproxy direct" ;; *) order="haproxy direct geno" ;;
   esac
   for name in $order; do
     case $name in
