@@ -1341,17 +1341,13 @@ services:
     assert_eq!(labelled(&s.name), (0, 0, 0));
 }
 
-#[cfg(unix)]
-#[test]
-#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
-fn an_up_killed_at_each_phase_is_finished_by_the_next_up() {
-    let s = TestStack::new(
-        "killup",
-        r#"
+/// A built image and two services, app waiting for db's health, which
+/// comes a few seconds after start: an `up` has phases to be caught in.
+pub const WAITING_STACK: &str = r#"
 image: { context: . }
 services:
   db:
-    command: [sh, -c, "sleep 2; touch /tmp/ready; exec sleep infinity"]
+    command: [sh, -c, "sleep 3; touch /tmp/ready; exec sleep infinity"]
     healthcheck:
       test: [CMD, test, -f, /tmp/ready]
       interval: 5s
@@ -1360,8 +1356,13 @@ services:
   app:
     command: [sleep, infinity]
     depends_on: { db: service_healthy }
-"#,
-    );
+"#;
+
+#[cfg(unix)]
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn an_up_killed_at_each_phase_is_finished_by_the_next_up() {
+    let s = TestStack::new("killup", WAITING_STACK);
     s.up();
     // Killed mid-build, as db is being replaced, and as app is (after db's
     // new container is ready): each time with a new image to roll out.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::docker::{TestStack, base_image};
+use crate::docker::{TestStack, WAITING_STACK, base_image};
 use crate::{Geno, Output};
 
 /// A dockerd of the test's own, in its own network namespace.
@@ -357,21 +357,6 @@ fn all_running(engine: &PrivateEngine, stack: &TestStack, services: &[&str]) {
     }
 }
 
-const STACK: &str = r#"
-image: { context: . }
-services:
-  db:
-    command: [sh, -c, "sleep 3; touch /tmp/ready; exec sleep infinity"]
-    healthcheck:
-      test: [CMD, test, -f, /tmp/ready]
-      interval: 5s
-      timeout: 2s
-      retries: 10
-  app:
-    command: [sleep, infinity]
-    depends_on: { db: service_healthy }
-"#;
-
 #[test]
 #[ignore = "starts a private Docker daemon: scripts/test runs it with GENO_ENGINE_FAULTS=1"]
 fn the_engine_dying_or_restarting_under_geno_is_one_line_and_the_next_up_converges() {
@@ -379,7 +364,7 @@ fn the_engine_dying_or_restarting_under_geno_is_one_line_and_the_next_up_converg
         return;
     }
     let mut engine = PrivateEngine::start(&[base_image()]);
-    let stack = TestStack::new("faults", STACK);
+    let stack = TestStack::new("faults", WAITING_STACK);
     let dockerfile = |step: &str| {
         std::fs::write(
             stack.dir.path().join("Dockerfile"),
