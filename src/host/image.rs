@@ -35,11 +35,14 @@ pub async fn prune(
         ..Default::default()
     };
     keep.in_use.extend(current.map(str::to_string));
-    for m in engine.members(local_name).await? {
-        if let Some(image) = engine.inspect(&m.id).await?.image {
-            keep.in_use.insert(image);
-        }
-    }
+    // The listing names each container's image ID: no inspect per container.
+    keep.in_use.extend(
+        engine
+            .stack_containers(local_name)
+            .await?
+            .into_iter()
+            .filter_map(|c| c.image_id),
+    );
     let candidates = to_remove(&images, &keep);
     let mut removed = Vec::new();
     for image in candidates {
