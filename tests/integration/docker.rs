@@ -1316,20 +1316,7 @@ services:
     assert_eq!(labelled(&s.name).0, 3);
     // Killed (SIGKILL) as the first wave begins: the waves after it, the
     // network and the volume are left.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geno"))
-        .args(["down", "--volumes"])
-        .current_dir(s.dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-        if line.unwrap_or_default().starts_with("stopping ") {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    let _ = child.wait();
+    crate::killed_at(s.geno().args(["down", "--volumes"]), "stopping ");
     let (containers, networks, _) = labelled(&s.name);
     assert!(
         containers > 0 || networks > 0,

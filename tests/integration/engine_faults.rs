@@ -12,7 +12,6 @@
 //! daemon and a namespace are started; ignored by default like every test
 //! that needs an engine.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -241,40 +240,8 @@ impl PrivateEngine {
         trigger: &str,
         at: impl FnOnce(&mut PrivateEngine),
     ) -> (i32, Vec<String>) {
-        let mut child = self.geno(stack).args(args).spawn();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                if tx.send(line.unwrap_or_default()).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut said = Vec::new();
-        let mut at = Some(at);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    if line.starts_with(trigger)
-                        && let Some(f) = at.take()
-                    {
-                        f(self);
-                    }
-                    said.push(line);
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("geno did not end within 120 s of starting: {said:?}");
-            }
-        }
-        let status = child.wait().unwrap();
-        assert!(at.is_none(), "never saw {trigger:?}: {said:?}");
-        (status.code().unwrap_or(-1), said)
+        let geno = self.geno(stack).args(args);
+        crate::acting_at(geno, trigger, |_| at(self))
     }
 }
 

@@ -150,28 +150,60 @@ impl Geno {
     }
 }
 
-/// Runs `geno` and SIGKILLs it at the first line of its stderr that starts
-/// with `at`: no handler runs, nothing is tidied. What it said until then.
-pub fn killed_at(geno: Geno, at: &str) -> Vec<String> {
+/// Runs `geno` and calls `act` on it once, at the first line of its stderr
+/// that starts with `at`; reads on until geno ends (at most 120 s). Its
+/// exit code (-1 if killed by a signal) and everything it said.
+pub fn acting_at(
+    geno: Geno,
+    at: &str,
+    act: impl FnOnce(&mut std::process::Child),
+) -> (i32, Vec<String>) {
     use std::io::{BufRead, BufReader};
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
     let mut child = geno.spawn();
     let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
     let mut said = Vec::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap_or_default();
-        let there = line.starts_with(at);
-        said.push(line);
-        if there {
-            child.kill().unwrap();
-            break;
+    let mut act = Some(act);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                if line.starts_with(at)
+                    && let Some(f) = act.take()
+                {
+                    f(&mut child);
+                }
+                said.push(line);
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("geno did not end within 120 s of starting: {said:?}");
         }
     }
-    let _ = child.wait();
-    assert!(
-        said.iter().any(|l| l.starts_with(at)),
-        "never at {at:?}: {said:?}"
-    );
-    said
+    let status = child.wait().unwrap();
+    assert!(act.is_none(), "never at {at:?}: {said:?}");
+    (status.code().unwrap_or(-1), said)
+}
+
+/// `acting_at` with a SIGKILL: no handler runs, nothing is tidied. What
+/// geno said.
+pub fn killed_at(geno: Geno, at: &str) -> Vec<String> {
+    acting_at(geno, at, |child| {
+        let _ = child.kill();
+    })
+    .1
 }
 
 /// A minimal HTTP/1.1 client for loopback tests: (status, body). A

@@ -8,13 +8,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::standin::{StandIn, venv_bin};
+use crate::standin::StandIn;
 use crate::{Output, free_port, root};
 
 const DIGEST: &str = "sha256:abababababababababababababababababababababababababababababababab";
@@ -131,18 +130,7 @@ impl Deployed {
     }
 
     fn python(&self, args: &[&str]) -> String {
-        let out = self
-            .aws
-            .aws_env(Command::new(venv_bin("python")))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "python {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.aws.python(args)
     }
 
     fn cluster(&self) -> String {
@@ -816,39 +804,33 @@ fn an_unreachable_endpoint_is_one_line_naming_it() {
     }
 }
 
+/// `geno init --from-ecs` for the hand-written environment.
+const FROM_ECS: [&str; 6] = [
+    "init",
+    "--from-ecs",
+    "--env",
+    "demo",
+    "--cluster",
+    "shop-demo",
+];
+
 #[test]
 #[ignore = "needs the project venv (moto, awscli): scripts/test runs it"]
 fn init_from_ecs_reads_hand_written_services_back_to_an_empty_diff() {
     let aws = StandIn::start();
     let dir = tempfile::tempdir().unwrap();
-    let digest = {
-        let out = aws
-            .aws_env(Command::new(venv_bin("python")))
-            .arg(root().join("tests/aws/seed_handwritten.py"))
-            .args(["shop", "demo"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let script = root().join("tests/aws/seed_handwritten.py");
+    let digest = aws
+        .python([script.as_os_str(), "shop".as_ref(), "demo".as_ref()])
+        .trim()
+        .to_string();
     let geno = |args: &[&str]| {
         aws.geno_in(dir.path())
             .env("AWS_REGION", "us-east-1")
             .args(args)
             .run()
     };
-    let out = geno(&[
-        "init",
-        "--from-ecs",
-        "--env",
-        "demo",
-        "--cluster",
-        "shop-demo",
-    ]);
+    let out = geno(&FROM_ECS);
     ok(&out);
     assert!(
         out.stderr
@@ -890,31 +872,19 @@ fn init_from_ecs_reads_hand_written_services_back_to_an_empty_diff() {
     assert!(out.stdout.contains("WORKERS"), "{}", out.stdout);
 
     // Bad input writes nothing.
-    let out = geno(&[
-        "init",
-        "--from-ecs",
-        "--env",
-        "demo",
-        "--cluster",
-        "shop-demo",
-    ]);
+    let out = geno(&FROM_ECS);
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
         "error: stack.yaml exists; nothing was written (pass --force to replace it, or --out PATH and merge by hand)\n"
     );
-    let out = geno(&[
-        "init",
-        "--from-ecs",
-        "--env",
-        "demo",
-        "--cluster",
-        "shop-demo",
-        "--service",
-        "shop-api-demo",
-        "--out",
-        "other.yaml",
-    ]);
+    let out = geno(
+        &[
+            &FROM_ECS[..],
+            &["--service", "shop-api-demo", "--out", "other.yaml"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,

@@ -107,17 +107,36 @@ impl StandIn {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let file = dir.join(format!("{env}.tfvars.json"));
         std::fs::write(&file, out.stdout).unwrap();
-        let mut cmd = self.aws_env(Command::new(venv_bin("python")));
-        cmd.arg(root().join("tests/aws/seed.py")).arg(&file);
+        let mut args = vec![
+            root().join("tests/aws/seed.py").into_os_string(),
+            file.into(),
+        ];
         for s in skip_ssm {
-            cmd.args(["--skip-ssm", s]);
+            args.extend(["--skip-ssm".into(), s.into()]);
         }
-        let out = cmd.output().unwrap();
+        self.python(args);
+    }
+
+    /// The venv's Python against the stand-in; what it printed (it must
+    /// succeed).
+    pub fn python<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let out = self
+            .aws_env(Command::new(venv_bin("python")))
+            .args(&args)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "python {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The AWS CLI against the stand-in, as JSON.
