@@ -121,6 +121,29 @@ impl Idle {
     }
 }
 
+/// One poll of a body under its idle timeout.
+enum Step {
+    Frame(Result<Frame<Bytes>, hyper::Error>),
+    End,
+    /// Nothing came for the idle timeout.
+    Stalled,
+    Pending,
+}
+
+impl Idle {
+    fn poll(&mut self, body: &mut Incoming, cx: &mut Context<'_>) -> Step {
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Ready(None) => Step::End,
+            Poll::Ready(Some(frame)) => {
+                self.moved();
+                Step::Frame(frame)
+            }
+            Poll::Pending if self.expired(cx) => Step::Stalled,
+            Poll::Pending => Step::Pending,
+        }
+    }
+}
+
 /// Nothing moved for the idle timeout.
 #[derive(Debug)]
 pub struct IdleTimeout;
@@ -142,25 +165,27 @@ impl hyper::body::Body for ClientBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let polled = match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Err(e))) => {
+        match this.idle.poll(&mut this.inner, cx) {
+            Step::Frame(Err(e)) => {
                 this.progress.end(BODY_BROKEN);
-                return Poll::Ready(Some(Err(e.into())));
+                Poll::Ready(Some(Err(e.into())))
             }
-            Poll::Ready(frame) => {
-                this.idle.moved();
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            Step::Frame(Ok(frame)) => {
+                if this.inner.is_end_stream() {
+                    this.progress.end(BODY_DONE);
+                }
+                Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Pending if this.idle.expired(cx) => {
+            Step::End => {
+                this.progress.end(BODY_DONE);
+                Poll::Ready(None)
+            }
+            Step::Stalled => {
                 this.progress.end(BODY_STALLED);
-                return Poll::Ready(Some(Err(IdleTimeout.into())));
+                Poll::Ready(Some(Err(IdleTimeout.into())))
             }
-            Poll::Pending => Poll::Pending,
-        };
-        if matches!(polled, Poll::Ready(None)) || this.inner.is_end_stream() {
-            this.progress.end(BODY_DONE);
+            Step::Pending => Poll::Pending,
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -203,24 +228,23 @@ impl hyper::body::Body for TargetBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(None) => {
+        match this.idle.poll(&mut this.inner, cx) {
+            Step::End => {
                 this.ended();
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(frame)) => {
-                this.idle.moved();
+            Step::Frame(frame) => {
                 if frame.is_ok() && this.inner.is_end_stream() {
                     this.ended();
                 }
                 Poll::Ready(Some(frame.map_err(Into::into)))
             }
-            Poll::Pending if this.idle.expired(cx) => {
+            Step::Stalled => {
                 // The connection stays out of the pool: dropped, it closes.
                 this.lease = None;
                 Poll::Ready(Some(Err(IdleTimeout.into())))
             }
-            Poll::Pending => Poll::Pending,
+            Step::Pending => Poll::Pending,
         }
     }
 
