@@ -31,6 +31,16 @@ pub enum BuildError {
     NoDockerfile(PathBuf),
     #[error("building the image failed: {message}\n{log}")]
     Failed { message: String, log: String },
+    /// The engine still answers, but the build's response stream broke
+    /// twice: not a lost engine, and not a failing Dockerfile either.
+    #[error(
+        "the build stream from the Docker engine at {socket} broke twice{at} ({reason}), though the engine still answers; run the command again (BuildKit keeps what was built), and if it keeps breaking, check the engine's log"
+    )]
+    StreamBroke {
+        socket: String,
+        at: String,
+        reason: String,
+    },
     #[error(transparent)]
     Docker(#[from] DockerError),
 }
@@ -201,6 +211,7 @@ pub async fn ensure_image(
 
     let started = Instant::now();
     let mut builder = Builder::preferred();
+    let mut broke_once = false;
     loop {
         match run_build(
             engine,
@@ -227,6 +238,40 @@ pub async fn ensure_image(
                 });
             }
             Err(Attempt::Failed(e)) => return Err(e),
+            Err(Attempt::Broken { step, reason }) => {
+                // A stream that ends early is a lost engine only when the
+                // engine no longer answers; otherwise BuildKit's cache makes
+                // one more try cheap.
+                if engine.docker.ping().await.is_err() {
+                    return Err(DockerError::Gone {
+                        socket: super::socket_description(),
+                        reason,
+                    }
+                    .into());
+                }
+                if broke_once {
+                    return Err(BuildError::StreamBroke {
+                        socket: super::socket_description(),
+                        at: if step.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" at `{step}`")
+                        },
+                        reason,
+                    });
+                }
+                broke_once = true;
+                let at = if step.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at `{step}`")
+                };
+                let _ = writeln!(
+                    progress,
+                    "building {stack}: the build stream broke{at} ({reason}); the engine still answers, building once more"
+                );
+                tracing::info!(%reason, %step, "build stream broke; retrying once");
+            }
         }
     }
     // The image ID from inspecting the tag the build set: the stream's
@@ -289,6 +334,12 @@ enum Attempt {
     /// The builder was refused before it built anything.
     Unsupported(String),
     Failed(BuildError),
+    /// The response stream broke or ended before the build said it was
+    /// done, at `step` (empty before the first).
+    Broken {
+        step: String,
+        reason: String,
+    },
 }
 
 impl From<DockerError> for Attempt {
@@ -376,7 +427,17 @@ async fn run_build(
                 return Err(Attempt::Failed(fail(progress, error, &step, &log)));
             }
             Err(e) if kit && !began => return Err(Attempt::Unsupported(super::short_reason(&e))),
-            Err(e) => return Err(DockerError::from(e).into()),
+            Err(e) => {
+                return match DockerError::from(e) {
+                    DockerError::Gone { reason, .. } => {
+                        if tty {
+                            let _ = writeln!(progress);
+                        }
+                        Err(Attempt::Broken { step, reason })
+                    }
+                    other => Err(other.into()),
+                };
+            }
         };
         if let Some(text) = info.stream.as_deref() {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -442,7 +503,15 @@ async fn run_build(
     if tty {
         let _ = write!(progress, "\r\x1b[2K");
     }
-    Ok(())
+    // A stream that ended cleanly but early left no image behind.
+    match engine.docker.inspect_image(context_tag).await {
+        Ok(_) => Ok(()),
+        Err(e) if super::is_not_found(&e) => Err(Attempt::Broken {
+            step,
+            reason: "the stream ended before the build finished".into(),
+        }),
+        Err(e) => Err(DockerError::from(e).into()),
+    }
 }
 
 /// `STACK:ctx-<first 16 hex of the context digest>`: the build that had

@@ -1,5 +1,6 @@
 //! geno's integration tests: one binary, a small builder for running geno.
 
+mod build_stream;
 mod cli;
 mod compose_import;
 mod docker;
