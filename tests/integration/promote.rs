@@ -41,8 +41,9 @@ services:
     healthcheck:
       test: [CMD, python3, -c, "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
       interval: 5s
-      timeout: 3s
+      timeout: 10s
       retries: 3
+      start_period: 30s
     ecs: {{ service: "{name}-web-${{GENO_ENV}}", repository: "{name}-web-${{GENO_ENV}}", cpu: 256, memory: 512, desired_count: 2, target_group: web }}
   worker:
     <<: *app
@@ -223,7 +224,13 @@ fn fixture() -> Arc<Fixture> {
         };
         aws.seed(&stack, env, &skip);
     }
-    ok(&aws.geno(&stack).args(["up", "--timeout", "120s"]).run());
+    // Without the ECS cpu limits: these tests are about promotion, and a
+    // quarter of a core shared with two other test threads starved web's
+    // Python probe past its timeout (the limits have tests of their own).
+    ok(&aws
+        .geno(&stack)
+        .args(["up", "--no-limits", "--timeout", "180s"])
+        .run());
     ok(&aws.geno(&stack).args(["smoke"]).run());
     let image = image_id(&stack);
     // SAFETY: registers a plain function to run at process exit.
