@@ -511,6 +511,13 @@ pub trait Ecs: Sync {
         services: &[String],
     ) -> impl Future<Output = Result<Vec<ServiceStatus>, AwsError>> + Send;
     fn update(&self, update: &ServiceUpdate) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Sets a service's desired count and nothing else.
+    fn set_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Starts one task of `task_definition` on Fargate with the network
     /// configuration of service `network_from`; returns the task ARN.
     fn run_task(
@@ -565,6 +572,23 @@ impl Ecs for Aws {
             );
         }
         request
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "UpdateService", e))?;
+        Ok(())
+    }
+
+    async fn set_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<(), AwsError> {
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(count)
             .send()
             .await
             .map_err(|e| self.err("ecs", "UpdateService", e))?;

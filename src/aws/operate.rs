@@ -139,24 +139,6 @@ impl Aws {
         })
     }
 
-    /// Sets a service's desired count and nothing else.
-    pub async fn set_desired_count(
-        &self,
-        cluster: &str,
-        service: &str,
-        count: i32,
-    ) -> Result<(), AwsError> {
-        self.ecs
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .desired_count(count)
-            .send()
-            .await
-            .map_err(|e| self.err("ecs", "UpdateService", e))?;
-        Ok(())
-    }
-
     /// The health of every target of the named target group; `None` when
     /// the group does not exist.
     pub async fn target_health(&self, name: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {

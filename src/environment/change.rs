@@ -1,35 +1,273 @@
-//! How a change to an environment (a promotion or a rollback) ends: on
-//! failure every service it moved goes back; either way the record is
-//! saved, shown as JSON under `--json`, and the command ends with a
-//! success line or an error that names the record.
+//! The one change runner for every verb that changes a deployed
+//! environment (`promote`, `rollback`, `scale`): it owns the record, saved
+//! at every phase, and the handles a change acts through (ECS, cluster,
+//! watch settings, cancellation, shell). A verb says which moves it makes;
+//! the runner sends them, watches them, and when any step fails puts back
+//! every move it sent, through the same path whatever the verb. It ends
+//! with the record and a success line or an error that names the record.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use super::rollout::{Watch, failed_outcome, restore};
+use tokio_util::sync::CancellationToken;
+
+use super::rollout::{RolloutError, Watch, failed_outcome, watch_until_done};
 use crate::aws::Ecs;
-use crate::deploy::record::{self, Outcome, Record, ServiceRecord};
+use crate::deploy::record::{self, CountRecord, Outcome, Record, ServiceRecord};
+use crate::deploy::rollout::short_arn;
+use crate::deploy::taskdef::ServiceUpdate;
+use crate::error::CliError;
 use crate::shell::Shell;
 
-/// After `failure` (a rollout, job or smoke run that failed): every
-/// service in `changed` back to its previous task definition, watched; the
-/// outcome says whether that worked.
-pub async fn undo<E: Ecs>(
-    what: &str,
-    failure: impl std::fmt::Display,
-    ecs: &E,
-    cluster: &str,
-    changed: &[ServiceRecord],
-    watch: Watch,
-    shell: &Shell,
-) -> Outcome {
-    shell.status(format!("{what} failed: {failure}"));
-    let restored = restore(ecs, cluster, changed, watch, shell).await;
-    failed_outcome(failure, restored)
+/// What a change acts through, made once by the verb.
+pub struct Handles<'a, E: Ecs> {
+    pub ecs: &'a E,
+    pub cluster: String,
+    pub watch: Watch,
+    /// Ctrl-C: the watch stops, and the moves sent are put back.
+    pub cancel: &'a CancellationToken,
+    pub shell: &'a Shell,
+    /// The environment's records directory.
+    pub records: PathBuf,
+}
+
+/// One move on one ECS service: what is sent, and what puts it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    /// The ECS service.
+    pub service: String,
+    /// How the lines about it name it.
+    pub label: String,
+    pub forward: Send,
+    /// `None` when there is nothing to go back to (a service with no task
+    /// definition before).
+    pub back: Option<Send>,
+}
+
+/// What a move sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Send {
+    /// A task definition, with whatever service settings the update carries.
+    Service(ServiceUpdate),
+    /// A desired count alone; the service stays on `task_definition`.
+    Count {
+        from: i32,
+        to: i32,
+        task_definition: String,
+    },
+}
+
+impl Send {
+    /// The update the watch follows: the task definition the service must
+    /// reach, at the count (if any) sent.
+    fn watched(&self, cluster: &str, service: &str) -> ServiceUpdate {
+        match self {
+            Send::Service(u) => u.clone(),
+            Send::Count {
+                to,
+                task_definition,
+                ..
+            } => ServiceUpdate {
+                desired_count: Some(*to),
+                ..ServiceUpdate::task_definition_only(cluster, service, task_definition)
+            },
+        }
+    }
+}
+
+impl Move {
+    /// A service to a new task definition (`update`), back to `was.before`.
+    pub fn task_definition(cluster: &str, was: &ServiceRecord, update: ServiceUpdate) -> Move {
+        let back = (!was.before.is_empty() && was.before != update.task_definition).then(|| {
+            Send::Service(ServiceUpdate::task_definition_only(
+                cluster,
+                &was.ecs_service,
+                &was.before,
+            ))
+        });
+        Move {
+            service: was.ecs_service.clone(),
+            label: was.ecs_service.clone(),
+            forward: Send::Service(update),
+            back,
+        }
+    }
+
+    /// A service's desired count, on the task definition it runs.
+    pub fn count(count: &CountRecord, task_definition: &str) -> Move {
+        let to = |from: i32, to: i32| Send::Count {
+            from,
+            to,
+            task_definition: task_definition.to_string(),
+        };
+        Move {
+            service: count.ecs_service.clone(),
+            label: count.name.clone(),
+            forward: to(count.before, count.after),
+            back: Some(to(count.after, count.before)),
+        }
+    }
+}
+
+/// A change under way.
+pub struct Change<'a, E: Ecs> {
+    pub on: Handles<'a, E>,
+    pub record: Record,
+    /// The moves sent so far: what goes back if a step fails.
+    sent: Vec<Move>,
+}
+
+impl<'a, E: Ecs> Change<'a, E> {
+    pub fn begin(on: Handles<'a, E>, record: Record) -> Change<'a, E> {
+        Change {
+            on,
+            record,
+            sent: Vec::new(),
+        }
+    }
+
+    /// The record saved at `phase`: if this process is killed, it says the
+    /// change was interrupted there. A failure to save is a warning.
+    pub fn phase(&mut self, phase: &str) {
+        checkpoint(self.on.shell, &self.on.records, &mut self.record, phase);
+    }
+
+    /// A step's result; its failure is the change's, on record.
+    pub fn step<T>(&mut self, result: anyhow::Result<T>) -> Result<T, CliError> {
+        result.map_err(|e| {
+            self.record.outcome = Outcome::Failed {
+                reason: format!("{e:#}"),
+            };
+            self.record.finished_at = record::now();
+            let _ = record::save(&self.on.records, &self.record);
+            e.into()
+        })
+    }
+
+    /// Sends every move (saying each), then watches until all are done.
+    /// What was sent is remembered for `settle`.
+    pub async fn apply(&mut self, moves: &[Move]) -> Result<(), RolloutError> {
+        let names: Vec<String> = moves.iter().map(|m| m.service.clone()).collect();
+        // Events from before this change are history, not news.
+        let mut seen = BTreeSet::new();
+        if let Ok(before) = self.on.ecs.describe(&self.on.cluster, &names).await {
+            for s in &before {
+                seen.extend(s.events.iter().map(|e| e.id.clone()));
+            }
+        }
+        let mut watched = Vec::new();
+        for m in moves {
+            send(&self.on, m, &m.forward).await?;
+            self.sent.push(m.clone());
+            watched.push(m.forward.watched(&self.on.cluster, &m.service));
+        }
+        let on = &self.on;
+        watch_until_done(
+            on.ecs,
+            &on.cluster,
+            &watched,
+            on.watch,
+            on.cancel,
+            &mut seen,
+            on.shell,
+        )
+        .await
+    }
+
+    /// The change's outcome from its last step's result: on failure every
+    /// move sent goes back (watched; the first Ctrl-C does not stop it, a
+    /// half-restored environment being the worst outcome), and the record
+    /// says how that went. `what` names the change in the failure line.
+    pub async fn settle(&mut self, what: &str, result: Result<(), impl std::fmt::Display>) {
+        self.record.outcome = match result {
+            Ok(()) => Outcome::Succeeded,
+            Err(failure) if self.sent.is_empty() => Outcome::Failed {
+                reason: failure.to_string(),
+            },
+            Err(failure) => {
+                self.on.shell.status(format!("{what} failed: {failure}"));
+                let restored = self.put_back().await;
+                failed_outcome(failure, restored)
+            }
+        };
+    }
+
+    /// Every move sent, back where it was, watched.
+    async fn put_back(&mut self) -> Result<(), RolloutError> {
+        let back: Vec<(Move, Send)> = std::mem::take(&mut self.sent)
+            .into_iter()
+            .filter_map(|m| {
+                let b = m.back.clone()?;
+                Some((m, b))
+            })
+            .collect();
+        if back.is_empty() {
+            return Ok(());
+        }
+        let on = &self.on;
+        on.shell
+            .status(format!("rolling back {} service(s):", back.len()));
+        let mut watched = Vec::new();
+        for (m, b) in &back {
+            send(on, m, b).await?;
+            watched.push(b.watched(&on.cluster, &m.service));
+        }
+        watch_until_done(
+            on.ecs,
+            &on.cluster,
+            &watched,
+            on.watch,
+            &CancellationToken::new(),
+            &mut BTreeSet::new(),
+            on.shell,
+        )
+        .await
+    }
+
+    /// Saves the record (finished now); says `success`, or fails with
+    /// `failure(rolled back?, reason)` and where the record is.
+    pub fn conclude(
+        self,
+        success: impl FnOnce(&Record, &Path) -> String,
+        failure: impl FnOnce(bool, &str) -> String,
+    ) -> anyhow::Result<()> {
+        conclude(
+            self.on.shell,
+            &self.on.records,
+            self.record,
+            success,
+            failure,
+        )
+    }
+}
+
+/// Sends one of a move's updates (`what`: forward or back) and says so.
+async fn send<E: Ecs>(on: &Handles<'_, E>, m: &Move, what: &Send) -> Result<(), RolloutError> {
+    let failed = |source| RolloutError::Update {
+        service: m.label.clone(),
+        source,
+    };
+    match what {
+        Send::Service(u) => {
+            on.ecs.update(u).await.map_err(failed)?;
+            on.shell
+                .status(format!("  {} → {}", m.label, short_arn(&u.task_definition)));
+        }
+        Send::Count { from, to, .. } => {
+            on.ecs
+                .set_desired_count(&on.cluster, &m.service, *to)
+                .await
+                .map_err(failed)?;
+            on.shell
+                .status(format!("  {}: desired {from} → {to}", m.label));
+        }
+    }
+    Ok(())
 }
 
 /// Saves `record` (finished now); says `success`, or fails with
 /// `failure(rolled back?, reason)` and where the record is.
-pub fn conclude(
+fn conclude(
     shell: &Shell,
     dir: &Path,
     mut record: Record,
@@ -60,10 +298,9 @@ pub fn conclude(
     }
 }
 
-/// Saves `record` at `phase` on the way: if this process is killed, the
-/// record says the change was interrupted there. A failure to save is a
-/// warning; the change goes on.
-pub fn checkpoint(shell: &Shell, dir: &Path, record: &mut Record, phase: &str) {
+/// Saves `record` at `phase` on the way. A failure to save is a warning;
+/// the change goes on.
+fn checkpoint(shell: &Shell, dir: &Path, record: &mut Record, phase: &str) {
     record.at(phase);
     match record::save(dir, record) {
         Ok(_) => shell.verbose_status(format!("phase `{phase}` (on record)")),
@@ -79,9 +316,334 @@ pub fn alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::deploy::record::Kind;
+    use crate::environment::scripted::*;
     use crate::shell::Verbosity;
+
+    const WATCH: Watch = Watch {
+        timeout: Duration::from_secs(600),
+        poll: Duration::from_secs(5),
+    };
+
+    /// A change of `kind` on scripted ECS, its records in `dir`.
+    fn change<'a>(
+        ecs: &'a Scripted,
+        kind: Kind,
+        watch: Watch,
+        cancel: &'a CancellationToken,
+        shell: &'a Shell,
+        dir: &Path,
+    ) -> Change<'a, Scripted> {
+        Change::begin(
+            Handles {
+                ecs,
+                cluster: "c".into(),
+                watch,
+                cancel,
+                shell,
+                records: dir.to_path_buf(),
+            },
+            Record::begin(kind, "s", "demo", "c"),
+        )
+    }
+
+    /// Every named service from `OLD` to its revision 2.
+    fn to_revision_2(names: &[&str]) -> Vec<Move> {
+        records(names)
+            .iter()
+            .zip(updates(names))
+            .map(|(was, u)| Move::task_definition("c", was, u))
+            .collect()
+    }
+
+    /// What was sent, as `(service, task definition)`.
+    fn sent(ecs: &Scripted) -> Vec<(String, String)> {
+        ecs.updates
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|u| (u.service.clone(), short_arn(&u.task_definition).to_string()))
+            .collect()
+    }
+
+    /// Applies `moves` uninterrupted and settles; the record's outcome and
+    /// what was said.
+    async fn run(ecs: &Scripted, kind: Kind, moves: &[Move], watch: Watch) -> (Outcome, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let cancel = CancellationToken::new();
+        let mut c = change(ecs, kind, watch, &cancel, &shell, dir.path());
+        let result = c.apply(moves).await;
+        c.settle("promotion", result).await;
+        (c.record.outcome.clone(), shell.take().1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_for_every_service_and_reports_progress_and_events() {
+        let ecs = Scripted::new(&[
+            (
+                "api",
+                vec![Step::Rolling(0), Step::Rolling(1), Step::Completed],
+            ),
+            ("worker", vec![Step::Rolling(1), Step::Completed]),
+        ]);
+        let (outcome, text) = run(
+            &ecs,
+            Kind::Promote,
+            &to_revision_2(&["api", "worker"]),
+            WATCH,
+        )
+        .await;
+        assert_eq!(outcome, Outcome::Succeeded);
+        assert_eq!(
+            text,
+            "  api → api:2\n  worker → worker:2\n\
+             \x20 api event: step 0\n  api: 0/2 running, 2 pending, 1 older deployment draining\n\
+             \x20 worker event: step 0\n  worker: 1/2 running, 1 pending, 1 older deployment draining\n\
+             \x20 api event: step 1\n  api: 1/2 running, 1 pending, 1 older deployment draining\n\
+             \x20 worker event: step 1\n  worker reached worker:2 (2/2 running) in 5.0s\n\
+             \x20 api event: step 2\n  api reached api:2 (2/2 running) in 10.0s\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_circuit_breaker_failure_rolls_every_service_back() {
+        let ecs = Scripted::new(&[
+            (
+                "api",
+                vec![Step::Rolling(0), Step::Rolling(1), Step::Completed],
+            ),
+            ("worker", vec![Step::Rolling(0), Step::BreakerFailed]),
+            ("imagegen", vec![Step::Completed]),
+        ]);
+        let names = ["api", "worker", "imagegen"];
+        let (outcome, text) = run(&ecs, Kind::Promote, &to_revision_2(&names), WATCH).await;
+        assert_eq!(
+            outcome,
+            Outcome::RolledBack {
+                reason: "worker failed: ECS deployment circuit breaker: tasks failed to start."
+                    .into()
+            }
+        );
+        assert_eq!(
+            sent(&ecs),
+            [
+                ("api".into(), "api:2".into()),
+                ("worker".into(), "worker:2".into()),
+                ("imagegen".into(), "imagegen:2".into()),
+                // Not only the one that failed: all three go back.
+                ("api".into(), "f:1".into()),
+                ("worker".into(), "f:1".into()),
+                ("imagegen".into(), "f:1".into()),
+            ]
+        );
+        assert!(
+            text.contains(
+                "promotion failed: worker failed: ECS deployment circuit breaker: tasks failed to start.\nrolling back 3 service(s):\n  api → f:1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("worker reached f:1"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_refused_midway_puts_back_only_what_was_sent() {
+        let ecs = Scripted::new(&[
+            ("api", vec![Step::Completed]),
+            ("worker", vec![Step::Completed]),
+            ("imagegen", vec![Step::Completed]),
+        ]);
+        ecs.refuse.lock().unwrap().push("worker".into());
+        let names = ["api", "worker", "imagegen"];
+        let (outcome, _) = run(&ecs, Kind::Promote, &to_revision_2(&names), WATCH).await;
+        assert_eq!(
+            outcome,
+            Outcome::RolledBack {
+                reason: "updating worker: UpdateService: service worker is not ACTIVE".into()
+            }
+        );
+        // imagegen was never sent, so it is not sent back either.
+        assert_eq!(
+            sent(&ecs),
+            [("api".into(), "api:2".into()), ("api".into(), "f:1".into())]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_breaker_rollback_by_ecs_is_a_failure() {
+        let ecs = Scripted::new(&[("api", vec![Step::Rolling(0), Step::BreakerRolledBack])]);
+        let (outcome, _) = run(&ecs, Kind::Promote, &to_revision_2(&["api"]), WATCH).await;
+        assert_eq!(
+            outcome,
+            Outcome::RolledBack {
+                reason: "api was rolled back by ECS to f:1 (ECS deployment circuit breaker: rolling back to OLD)".into()
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_rollout_times_out_naming_what_it_waited_for() {
+        let ecs = Scripted::new(&[
+            ("api", vec![Step::Rolling(1); 1000]),
+            ("worker", vec![Step::Completed]),
+        ]);
+        let watch = Watch {
+            timeout: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+        };
+        let started = tokio::time::Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let cancel = CancellationToken::new();
+        let mut c = change(&ecs, Kind::Promote, watch, &cancel, &shell, dir.path());
+        let err = c
+            .apply(&to_revision_2(&["api", "worker"]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timed out after 1m waiting for api (1/2 running, 1 pending, 1 older deployment draining)"
+        );
+        assert!(started.elapsed() <= Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupt_stops_the_watch_but_not_the_way_back() {
+        let ecs = Scripted::new(&[("api", vec![Step::Rolling(1); 1000])]);
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let mut c = change(&ecs, Kind::Rollback, WATCH, &cancel, &shell, dir.path());
+        let result = c.apply(&to_revision_2(&["api"])).await;
+        assert_eq!(result.as_ref().unwrap_err().to_string(), "interrupted");
+        c.settle("rollback", result).await;
+        // Ctrl-C stopped the watch; the way back was watched to its end.
+        assert_eq!(
+            c.record.outcome,
+            Outcome::RolledBack {
+                reason: "interrupted".into()
+            }
+        );
+        assert_eq!(
+            sent(&ecs),
+            [("api".into(), "api:2".into()), ("api".into(), "f:1".into())]
+        );
+        assert_eq!(
+            failed_outcome("interrupted", Err(RolloutError::Vanished("api".into()))),
+            Outcome::Failed {
+                reason: "interrupted; rolling back failed too: service api is no longer described"
+                    .into()
+            }
+        );
+    }
+
+    fn count(name: &str, before: i32, after: i32) -> Move {
+        Move::count(
+            &CountRecord {
+                name: name.into(),
+                ecs_service: name.into(),
+                before,
+                after,
+            },
+            OLD,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scale_that_does_not_settle_puts_every_count_back() {
+        let ecs = Scripted::new(&[
+            ("web", vec![Step::Completed]),
+            ("worker", vec![Step::Rolling(1); 1000]),
+        ]);
+        let watch = Watch {
+            timeout: Duration::from_secs(30),
+            poll: Duration::from_secs(5),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let cancel = CancellationToken::new();
+        let mut c = change(&ecs, Kind::Scale, watch, &cancel, &shell, dir.path());
+        let result = c.apply(&[count("web", 2, 3), count("worker", 2, 4)]).await;
+        c.settle("scaling", result).await;
+        assert_eq!(
+            *ecs.counts.lock().unwrap(),
+            [
+                ("web".to_string(), 3),
+                ("worker".to_string(), 4),
+                ("web".to_string(), 2),
+                ("worker".to_string(), 2)
+            ]
+        );
+        // Counts only: no task definition was sent.
+        assert_eq!(sent(&ecs), []);
+        let err = c
+            .conclude(
+                |_, _| String::new(),
+                |back, why| format!("scaling failed (put back: {back}): {why}"),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "scaling failed (put back: true): timed out after 30s waiting for worker ("
+            ),
+            "{err}"
+        );
+        let text = shell.take().1;
+        assert!(
+            text.starts_with("  web: desired 2 → 3\n  worker: desired 2 → 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "rolling back 2 service(s):\n  web: desired 3 → 2\n  worker: desired 4 → 2\n"
+            ),
+            "{text}"
+        );
+        let saved = record::load_all(dir.path()).unwrap();
+        assert_eq!(saved.len(), 1);
+        assert!(
+            matches!(&saved[0].outcome, Outcome::RolledBack { .. }),
+            "{:?}",
+            saved[0].outcome
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_is_on_record_and_nothing_moves() {
+        let ecs = Scripted::new(&[("api", vec![Step::Completed])]);
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Verbose, false);
+        let cancel = CancellationToken::new();
+        let mut c = change(&ecs, Kind::Promote, WATCH, &cancel, &shell, dir.path());
+        c.phase("push");
+        let on_record = record::load_all(dir.path()).unwrap();
+        assert!(
+            matches!(&on_record[0].outcome, Outcome::InProgress { phase, .. } if phase == "push")
+        );
+        let err = c
+            .step::<()>(Err(anyhow::anyhow!("the registry refused the push")))
+            .unwrap_err();
+        assert_eq!(err.exit_code, 1);
+        assert_eq!(
+            err.error.unwrap().to_string(),
+            "the registry refused the push"
+        );
+        let saved = record::load_all(dir.path()).unwrap();
+        assert_eq!(
+            saved[0].outcome,
+            Outcome::Failed {
+                reason: "the registry refused the push".into()
+            }
+        );
+        assert!(!saved[0].finished_at.is_empty());
+        assert_eq!(sent(&ecs), []);
+        assert_eq!(shell.take().1, "phase `push` (on record)\n");
+    }
 
     #[test]
     fn a_failed_change_is_an_error_naming_its_record_and_kept() {

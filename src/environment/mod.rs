@@ -74,6 +74,23 @@ impl Environment {
         crate::deploy::record::dir(&self.state_dir, self.stack_name(), self.name())
     }
 
+    /// What a change to this environment acts through.
+    pub fn handles<'a, E: crate::aws::Ecs>(
+        &self,
+        ctx: &'a Context,
+        ecs: &'a E,
+        watch: rollout::Watch,
+    ) -> change::Handles<'a, E> {
+        change::Handles {
+            ecs,
+            cluster: self.aws.cluster.clone(),
+            watch,
+            cancel: &ctx.cancel,
+            shell: &ctx.shell,
+            records: self.records_dir(),
+        }
+    }
+
     pub fn plans(&self, image: &ImageChoice) -> anyhow::Result<Plans> {
         let rendering = render(&self.loaded.stack, self.name(), image)?;
         Ok(plans(&rendering)?)

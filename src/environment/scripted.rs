@@ -22,6 +22,10 @@ pub fn td(service: &str, rev: u32) -> String {
 pub struct Scripted {
     pub services: Mutex<Vec<Svc>>,
     pub updates: Mutex<Vec<ServiceUpdate>>,
+    /// `(service, count)` for every desired count set.
+    pub counts: Mutex<Vec<(String, i32)>>,
+    /// Services whose updates ECS refuses.
+    pub refuse: Mutex<Vec<String>>,
     pub ran: Mutex<Vec<String>>,
     pub looks: Mutex<u32>,
 }
@@ -32,6 +36,7 @@ pub struct Svc {
     steps: Vec<Step>,
     at: usize,
     updated: bool,
+    desired: i32,
     events: Vec<Event>,
 }
 
@@ -60,6 +65,7 @@ impl Scripted {
                         steps: steps.clone(),
                         at: 0,
                         updated: false,
+                        desired: 2,
                         events: vec![Event {
                             id: format!("{n}-old"),
                             at: String::new(),
@@ -69,6 +75,8 @@ impl Scripted {
                     .collect(),
             ),
             updates: Mutex::new(vec![]),
+            counts: Mutex::new(vec![]),
+            refuse: Mutex::new(vec![]),
             ran: Mutex::new(vec![]),
             looks: Mutex::new(0),
         }
@@ -127,11 +135,12 @@ impl Ecs for Scripted {
                 Step::Never
             };
             let target = s.td.clone();
+            let settled = s.desired;
             let (td, running, deployments) = match step {
                 Step::Never => (
                     target.clone(),
-                    2,
-                    vec![dep("PRIMARY", &target, RolloutState::Completed, 2)],
+                    settled,
+                    vec![dep("PRIMARY", &target, RolloutState::Completed, settled)],
                 ),
                 Step::Rolling(n) => (
                     target.clone(),
@@ -143,8 +152,8 @@ impl Ecs for Scripted {
                 ),
                 Step::Completed => (
                     target.clone(),
-                    2,
-                    vec![dep("PRIMARY", &target, RolloutState::Completed, 2)],
+                    settled,
+                    vec![dep("PRIMARY", &target, RolloutState::Completed, settled)],
                 ),
                 Step::BreakerFailed => {
                     let mut d = dep("PRIMARY", &target, RolloutState::Failed, 0);
@@ -183,7 +192,7 @@ impl Ecs for Scripted {
                 name: s.name.clone(),
                 status: "ACTIVE".into(),
                 task_definition: td,
-                desired: 2,
+                desired: s.desired,
                 running,
                 pending: 0,
                 deployments,
@@ -193,7 +202,32 @@ impl Ecs for Scripted {
         Ok(out)
     }
 
+    async fn set_desired_count(
+        &self,
+        _cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<(), AwsError> {
+        self.refused(service)?;
+        self.counts
+            .lock()
+            .unwrap()
+            .push((service.to_string(), count));
+        let mut services = self.services.lock().unwrap();
+        let s = services.iter_mut().find(|s| s.name == service).unwrap();
+        // A count going back (below what the script raised it to) settles
+        // at once, as a restore does.
+        if count < s.desired {
+            s.steps = vec![Step::Never];
+        }
+        s.desired = count;
+        s.at = 0;
+        s.updated = true;
+        Ok(())
+    }
+
     async fn update(&self, u: &ServiceUpdate) -> Result<(), AwsError> {
+        self.refused(&u.service)?;
         self.updates.lock().unwrap().push(u.clone());
         let mut services = self.services.lock().unwrap();
         let s = services.iter_mut().find(|s| s.name == u.service).unwrap();
@@ -204,6 +238,19 @@ impl Ecs for Scripted {
         s.td = u.task_definition.clone();
         s.at = 0;
         s.updated = true;
+        Ok(())
+    }
+}
+
+impl Scripted {
+    /// ECS's answer to a refused update, for services in `refuse`.
+    fn refused(&self, service: &str) -> Result<(), AwsError> {
+        if self.refuse.lock().unwrap().iter().any(|r| r == service) {
+            return Err(AwsError::Other {
+                operation: "UpdateService",
+                reason: format!("service {service} is not ACTIVE"),
+            });
+        }
         Ok(())
     }
 }

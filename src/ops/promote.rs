@@ -16,9 +16,11 @@
 //! 6. `register`: a task definition per changed service.
 //! 7. `roll_out_and_smoke`: update and watch; `--smoke` against the
 //!    environment; on any failure every service this promotion changed
-//!    goes back.
-//! 8. `change::conclude`: the record, then a success line or an error
-//!    naming the record.
+//!    goes back (the change runner's `settle`).
+//! 8. the change runner's `conclude`: the record, then a success line or
+//!    an error naming the record.
+//!
+//! A failing phase is on record through `Change::step`.
 
 use std::time::{Duration, Instant};
 
@@ -28,11 +30,11 @@ use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::{ServiceStatus, short_arn};
 use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
-use crate::environment::change::{checkpoint, conclude, undo};
+use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, current_job, run_jobs};
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
-use crate::environment::rollout::{Watch, roll_out};
+use crate::environment::rollout::Watch;
 use crate::environment::{Environment, git_revision, short_id};
 use crate::error::CliResult;
 use crate::render::ecs::ImageChoice;
@@ -111,77 +113,41 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     record.image_id = chosen.image_id.clone();
     record.forced = !chosen.verified;
     record.git_revision = git_revision(&env.loaded.source.dir());
-    let dir = env.records_dir();
-    checkpoint(&ctx.shell, &dir, &mut record, "push");
-    // An error from here on is on record too, not left "under way".
-    let ended = |record: &mut Record, e: anyhow::Error| -> crate::error::CliError {
-        record.outcome = Outcome::Failed {
-            reason: format!("{e:#}"),
-        };
-        record.finished_at = record::now();
-        let _ = record::save(&dir, record);
-        e.into()
-    };
-    let pushed = match push(ctx, &env, engine, aws, &chosen, &record, &draft).await {
-        Ok(p) => p,
-        Err(e) => return Err(ended(&mut record, e)),
-    };
+    let mut change = Change::begin(env.handles(ctx, aws, opts.watch), record);
+    // An error from here on is on record too (`step`), not left "under way".
+    change.phase("push");
+    let pushed = push(ctx, &env, engine, aws, &chosen, &change.record, &draft).await;
+    let pushed = change.step(pushed)?;
     clock.waited += pushed.seconds;
-    record.manifest_digest = pushed.digest.clone();
-    record.images = pushed.images.clone();
+    change.record.manifest_digest = pushed.digest.clone();
+    change.record.images = pushed.images.clone();
     if ctx.cancel.is_cancelled() {
-        return Err(ended(
-            &mut record,
-            anyhow::anyhow!(
-                "interrupted after the push; no task definition was registered and no service changed"
-            ),
-        ));
+        change.step::<()>(Err(anyhow::anyhow!(
+            "interrupted after the push; no task definition was registered and no service changed"
+        )))?;
     }
 
-    let plans = match env.plans(&ImageChoice::Digest(pushed.digest.clone())) {
-        Ok(p) => p,
-        Err(e) => return Err(ended(&mut record, e)),
-    };
-    checkpoint(&ctx.shell, &dir, &mut record, "jobs");
-    let to_change = match decide(ctx, aws, &plans, &pre).await {
-        Ok(t) => t,
-        Err(e) => return Err(ended(&mut record, e)),
-    };
-    let job_failure = match run_jobs_first(
-        ctx,
-        &env,
-        aws,
-        &plans,
-        &to_change,
-        &opts,
-        &mut clock,
-        &mut record,
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(e) => return Err(ended(&mut record, e)),
-    };
+    let plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
+    change.phase("jobs");
+    let to_change = change.step(decide(ctx, aws, &plans, &pre).await)?;
+    let ran = run_jobs_first(&env, &mut change, &plans, &to_change, &mut clock).await;
+    let job_failure = change.step(ran)?;
     let mut changed = Vec::new();
     if let Some(failed) = job_failure {
-        record.outcome = Outcome::Failed {
+        change.record.outcome = Outcome::Failed {
             reason: format!("{failed}; no service was changed"),
         };
     } else {
-        let updates;
-        checkpoint(&ctx.shell, &dir, &mut record, "register");
-        (changed, updates) = match register(ctx, aws, &to_change).await {
-            Ok(r) => r,
-            Err(e) => return Err(ended(&mut record, e)),
-        };
+        change.phase("register");
+        let moves;
+        (changed, moves) = change.step(register(ctx, aws, &to_change).await)?;
         // What is about to move, on record before it moves.
-        record.services = services_after(&plans, &pre, changed.clone());
-        checkpoint(&ctx.shell, &dir, &mut record, "rollout");
-        record.outcome =
-            roll_out_and_smoke(ctx, &env, aws, &updates, &changed, &opts, &mut clock).await;
+        change.record.services = services_after(&plans, &pre, changed.clone());
+        change.phase("rollout");
+        roll_out_and_smoke(ctx, &env, &mut change, &moves, &opts, &mut clock).await;
     }
     let updated = changed.len();
-    record.services = services_after(&plans, &pre, changed);
+    change.record.services = services_after(&plans, &pre, changed);
     let finished = |record: &Record, path: &std::path::Path| {
         format!(
             "promoted image {} to {} as {} ({} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
@@ -210,7 +176,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
             }
         )
     };
-    conclude(&ctx.shell, &env.records_dir(), record, finished, failed)?;
+    change.conclude(finished, failed)?;
     Ok(())
 }
 
@@ -339,22 +305,19 @@ async fn decide<'a>(
 }
 
 /// Phase 5: The jobs, when a service changes or their own definition changed
-/// since the last successful promotion; their records go into `record`,
-/// and the failure, if one failed, comes back.
-#[allow(clippy::too_many_arguments)]
+/// since the last successful promotion; their records go into the change's
+/// record, and the failure, if one failed, comes back.
 async fn run_jobs_first(
-    ctx: &Context,
     env: &Environment,
-    aws: &Aws,
+    change: &mut Change<'_, Aws>,
     plans: &Plans,
     to_change: &[ToChange<'_>],
-    opts: &PromoteOptions,
     clock: &mut Clock,
-    record: &mut Record,
 ) -> anyhow::Result<Option<JobsFailed>> {
     if plans.jobs.is_empty() {
         return Ok(None);
     }
+    let aws = change.on.ecs;
     let records = record::load_all(&env.records_dir())?;
     let mut job_changed = false;
     for job in &plans.jobs {
@@ -375,37 +338,38 @@ async fn run_jobs_first(
         };
         jobs.push((job.clone(), arn));
     }
+    let on = &change.on;
     let ran = clock
         .waiting(run_jobs(
             aws,
-            &env.aws.cluster,
+            &on.cluster,
             &jobs,
-            opts.watch,
-            &ctx.cancel,
-            &ctx.shell,
+            on.watch,
+            on.cancel,
+            on.shell,
         ))
         .await;
     Ok(match ran {
         Ok(records) => {
-            record.jobs = records;
+            change.record.jobs = records;
             None
         }
         Err(mut failed) => {
-            record.jobs = std::mem::take(&mut failed.records);
+            change.record.jobs = std::mem::take(&mut failed.records);
             Some(failed)
         }
     })
 }
 
 /// Phase 6: A task definition per changed service (kept when only the count
-/// changes); what each moves from and to, and the updates to send.
+/// changes); what each moves from and to, and the moves to make.
 async fn register(
     ctx: &Context,
     aws: &Aws,
     to_change: &[ToChange<'_>],
-) -> anyhow::Result<(Vec<ServiceRecord>, Vec<ServiceUpdate>)> {
+) -> anyhow::Result<(Vec<ServiceRecord>, Vec<Move>)> {
     let mut changed = Vec::new();
-    let mut updates = Vec::new();
+    let mut moves = Vec::new();
     for c in to_change {
         let (plan, live) = (c.plan, c.live);
         let arn = if c.same_task_definition {
@@ -426,51 +390,43 @@ async fn register(
             ));
             arn
         };
-        changed.push(ServiceRecord {
+        let was = ServiceRecord {
             name: plan.name.clone(),
             ecs_service: plan.update.service.clone(),
             before: live.task_definition.clone(),
             after: arn.clone(),
-        });
-        updates.push(ServiceUpdate {
+        };
+        let update = ServiceUpdate {
             task_definition: arn,
             ..plan.update.clone()
-        });
+        };
+        moves.push(Move::task_definition(&plan.update.cluster, &was, update));
+        changed.push(was);
     }
-    Ok((changed, updates))
+    Ok((changed, moves))
 }
 
-/// Phase 7: The rollout, then `--smoke`; any failure puts every changed service
-/// back.
+/// Phase 7: The rollout, then `--smoke`; any failure puts every changed
+/// service back. The outcome is the change's record's.
 async fn roll_out_and_smoke(
     ctx: &Context,
     env: &Environment,
-    aws: &Aws,
-    updates: &[ServiceUpdate],
-    changed: &[ServiceRecord],
+    change: &mut Change<'_, Aws>,
+    moves: &[Move],
     opts: &PromoteOptions,
     clock: &mut Clock,
-) -> Outcome {
-    let cluster = &env.aws.cluster;
-    if !updates.is_empty() {
-        ctx.shell.status(format!(
-            "rolling out to {} service(s) in {cluster} (timeout {}):",
-            updates.len(),
-            humantime::format_duration(opts.watch.timeout)
-        ));
-    }
-    let rolled = if updates.is_empty() {
+) {
+    let rolled = if moves.is_empty() {
         Ok(())
     } else {
+        ctx.shell.status(format!(
+            "rolling out to {} service(s) in {} (timeout {}):",
+            moves.len(),
+            env.aws.cluster,
+            humantime::format_duration(opts.watch.timeout)
+        ));
         clock
-            .waiting(roll_out(
-                aws,
-                cluster,
-                updates,
-                opts.watch,
-                &ctx.cancel,
-                &ctx.shell,
-            ))
+            .waiting(change.apply(moves))
             .await
             .map_err(anyhow::Error::from)
     };
@@ -478,25 +434,9 @@ async fn roll_out_and_smoke(
         Ok(()) if opts.smoke => clock.waiting(smoke_environment(ctx, env, opts)).await,
         other => other,
     };
-    match result {
-        Ok(()) => Outcome::Succeeded,
-        Err(reason) if updates.is_empty() => Outcome::Failed {
-            reason: reason.to_string(),
-        },
-        Err(reason) => {
-            clock
-                .waiting(undo(
-                    "promotion",
-                    reason,
-                    aws,
-                    cluster,
-                    changed,
-                    opts.watch,
-                    &ctx.shell,
-                ))
-                .await
-        }
-    }
+    let t = Instant::now();
+    change.settle("promotion", result).await;
+    clock.waited += t.elapsed();
 }
 
 /// The stack's smoke suite against the environment's URL.

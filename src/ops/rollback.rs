@@ -5,15 +5,16 @@
 //! 1. `goal`: the promotion to return to (`--to`, or the one before the current).
 //! 2. `moves`: which services are not on its task definitions now.
 //! 3. roll out and watch; on failure every moved service goes back.
-//! 4. `change::conclude`: the record, and a success line or an error naming it.
+//! 4. the change runner's `conclude`: the record, and a success line or an
+//!    error naming it.
 
 use crate::aws::Ecs;
 use crate::context::Context;
-use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
+use crate::deploy::record::{self, Kind, Record, ServiceRecord};
 use crate::deploy::rollout::short_arn;
 use crate::deploy::taskdef::ServiceUpdate;
-use crate::environment::change::{checkpoint, conclude, undo};
-use crate::environment::rollout::{Watch, roll_out};
+use crate::environment::change::{Change, Move};
+use crate::environment::rollout::Watch;
 use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
 
@@ -25,13 +26,12 @@ pub struct RollbackOptions {
 }
 
 pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
-    let shell = &ctx.shell;
     let env = Environment::open(ctx, &opts.env, None)?;
     let goal = goal(&env, opts.to.as_deref())?;
     let aws = ctx.aws(&env.aws.region).await;
     let cluster = env.aws.cluster.clone();
-    let (changed, updates) = moves(ctx, aws, &cluster, &goal).await?;
-    shell.status(format!(
+    let (changed, moves) = moves(ctx, aws, &cluster, &goal).await?;
+    ctx.shell.status(format!(
         "rolling `{}` back to promotion {} (image {}, {}):",
         opts.env,
         goal.id,
@@ -46,21 +46,16 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
     record.forced = goal.forced;
     record.restores = Some(goal.id.clone());
     // On record before anything moves: a rollback killed mid-way says so.
-    record.services = changed.clone();
-    checkpoint(shell, &env.records_dir(), &mut record, "rollout");
-    record.outcome = Outcome::Succeeded;
-    if !updates.is_empty()
-        && let Err(reason) = roll_out(aws, &cluster, &updates, opts.watch, &ctx.cancel, shell).await
-    {
-        record.outcome = undo(
-            "rollback", reason, aws, &cluster, &changed, opts.watch, shell,
-        )
-        .await;
-    }
-    conclude(
-        shell,
-        &env.records_dir(),
-        record,
+    record.services = changed;
+    let mut change = Change::begin(env.handles(ctx, aws, opts.watch), record);
+    change.phase("rollout");
+    let result = if moves.is_empty() {
+        Ok(())
+    } else {
+        change.apply(&moves).await
+    };
+    change.settle("rollback", result).await;
+    change.conclude(
         |_, path| {
             format!(
                 "`{}` is back on promotion {} (image {}); recorded in {}",
@@ -101,13 +96,13 @@ fn goal(env: &Environment, to: Option<&str>) -> anyhow::Result<Record> {
 }
 
 /// Every service of the goal with where it is now and where it goes, and
-/// the updates for those not already there.
+/// the moves for those not already there.
 async fn moves<E: Ecs>(
     ctx: &Context,
     ecs: &E,
     cluster: &str,
     goal: &Record,
-) -> anyhow::Result<(Vec<ServiceRecord>, Vec<ServiceUpdate>)> {
+) -> anyhow::Result<(Vec<ServiceRecord>, Vec<Move>)> {
     let names: Vec<String> = goal
         .services
         .iter()
@@ -128,19 +123,18 @@ async fn moves<E: Ecs>(
                 s.ecs_service,
                 short_arn(&s.after)
             ));
-        } else {
-            updates.push(ServiceUpdate::task_definition_only(
-                cluster,
-                &s.ecs_service,
-                &s.after,
-            ));
         }
-        changed.push(ServiceRecord {
+        let was = ServiceRecord {
             name: s.name.clone(),
             ecs_service: s.ecs_service.clone(),
             before: now_on,
             after: s.after.clone(),
-        });
+        };
+        if was.before != was.after {
+            let update = ServiceUpdate::task_definition_only(cluster, &s.ecs_service, &s.after);
+            updates.push(Move::task_definition(cluster, &was, update));
+        }
+        changed.push(was);
     }
     Ok((changed, updates))
 }

@@ -3,14 +3,11 @@
 //! recorded in the environment's history. stack.yaml's `desired_count`
 //! stays what the next promotion applies, and the command says so.
 
-use std::collections::BTreeSet;
-
 use crate::context::Context;
-use crate::deploy::record::{CountRecord, Kind, Outcome, Record};
-use crate::deploy::taskdef::ServiceUpdate;
-use crate::environment::change::{checkpoint, conclude};
+use crate::deploy::record::{CountRecord, Kind, Record};
+use crate::environment::change::{Change, Move};
 use crate::environment::deployed::Deployed;
-use crate::environment::rollout::{Watch, watch_until_done};
+use crate::environment::rollout::Watch;
 use crate::error::CliResult;
 use crate::stack::validate::LOCAL_ENV;
 
@@ -53,69 +50,26 @@ pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
         .into());
     }
     let mut record = Record::begin(Kind::Scale, d.env.stack_name(), d.env.name(), d.cluster());
-    let mut updates = Vec::new();
+    let mut moves = Vec::new();
     for (plan, n) in &plans {
         let s = live
             .iter()
             .find(|s| s.name == plan.update.service)
             .expect("described above");
-        record.counts.push(CountRecord {
+        let count = CountRecord {
             name: plan.name.clone(),
             ecs_service: s.name.clone(),
             before: s.desired,
             after: *n,
-        });
-        updates.push(ServiceUpdate {
-            desired_count: Some(*n),
-            ..ServiceUpdate::task_definition_only(d.cluster(), &s.name, &s.task_definition)
-        });
+        };
+        moves.push(Move::count(&count, &s.task_definition));
+        record.counts.push(count);
     }
-    // Events from before are history, not news.
-    let mut seen: BTreeSet<String> = live
-        .iter()
-        .flat_map(|s| s.events.iter().map(|e| e.id.clone()))
-        .collect();
     shell.status(format!("scaling in {}:", opts.env));
-    checkpoint(shell, &d.env.records_dir(), &mut record, "rollout");
-    record.outcome = Outcome::Succeeded;
-    let mut sent = Vec::new();
-    let mut result = Ok(());
-    for (u, c) in updates.iter().zip(&record.counts) {
-        if let Err(e) = d
-            .aws
-            .set_desired_count(d.cluster(), &u.service, c.after)
-            .await
-        {
-            result = Err(format!("updating {}: {e}", c.name));
-            break;
-        }
-        shell.status(format!("  {}: desired {} → {}", c.name, c.before, c.after));
-        sent.push(u.clone());
-    }
-    if result.is_ok() {
-        result = watch_until_done(
-            d.aws,
-            d.cluster(),
-            &sent,
-            opts.watch,
-            &ctx.cancel,
-            &mut seen,
-            shell,
-        )
-        .await
-        .map_err(|e| e.to_string());
-    }
-    if let Err(reason) = result {
-        record.outcome = put_back(
-            &d,
-            &record.counts[..sent.len()],
-            &updates,
-            opts.watch,
-            &reason,
-            ctx,
-        )
-        .await;
-    }
+    let mut change = Change::begin(d.env.handles(ctx, d.aws, opts.watch), record);
+    change.phase("rollout");
+    let result = change.apply(&moves).await;
+    change.settle("scaling", result).await;
     let defaults: Vec<String> = plans
         .iter()
         .filter_map(|(p, n)| {
@@ -124,10 +78,7 @@ pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
         })
         .collect();
     let env = opts.env.clone();
-    conclude(
-        shell,
-        &d.env.records_dir(),
-        record,
+    change.conclude(
         |r, _| {
             let mut s = format!("scaled: {} ({})", counts(r), r.id);
             if !defaults.is_empty() {
@@ -181,54 +132,6 @@ fn counts(r: &Record) -> String {
         .map(|c| format!("{} {} → {}", c.name, c.before, c.after))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// After a failure: every count sent goes back, watched; not interrupted by
-/// Ctrl-C (a half-scaled environment is the worse outcome).
-async fn put_back(
-    d: &Deployed<'_>,
-    sent: &[CountRecord],
-    updates: &[ServiceUpdate],
-    watch: Watch,
-    reason: &str,
-    ctx: &Context,
-) -> Outcome {
-    let shell = &ctx.shell;
-    shell.status(format!("scaling failed: {reason}"));
-    if sent.is_empty() {
-        return Outcome::Failed {
-            reason: reason.to_string(),
-        };
-    }
-    shell.status(format!("putting back {} count(s):", sent.len()));
-    let mut back = Vec::new();
-    for (c, u) in sent.iter().zip(updates) {
-        if let Err(e) = d
-            .aws
-            .set_desired_count(d.cluster(), &c.ecs_service, c.before)
-            .await
-        {
-            return Outcome::Failed {
-                reason: format!("{reason}; putting {} back failed too: {e}", c.name),
-            };
-        }
-        shell.status(format!("  {}: desired {} → {}", c.name, c.after, c.before));
-        back.push(ServiceUpdate {
-            desired_count: Some(c.before),
-            ..u.clone()
-        });
-    }
-    let restored = watch_until_done(
-        d.aws,
-        d.cluster(),
-        &back,
-        watch,
-        &tokio_util::sync::CancellationToken::new(),
-        &mut BTreeSet::new(),
-        shell,
-    )
-    .await;
-    crate::environment::rollout::failed_outcome(reason, restored)
 }
 
 #[cfg(test)]
