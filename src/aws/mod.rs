@@ -502,6 +502,100 @@ impl Aws {
     }
 }
 
+/// What the environment's resource kinds read from AWS to compare it with
+/// stack.yaml; the SDK clients in production, a table in tests.
+pub trait Live: Sync {
+    /// Who the credentials are: without it nothing else is asked.
+    fn identity(&self) -> impl Future<Output = Result<Identity, AwsError>> + Send;
+    /// `ACTIVE`, another status, or `None` when the cluster does not exist.
+    fn cluster_status(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// The services found, and the names not found.
+    fn services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<(Vec<ServiceStatus>, Vec<String>), AwsError>> + Send;
+    fn task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
+    /// The family's newest revision and its ARN, if it has one.
+    fn latest_task_definition(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<(String, TaskDefinition)>, AwsError>> + Send;
+    fn missing_repositories(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn missing_parameters(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn missing_secrets(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn missing_roles(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The target group as stack.yaml would write it, for `container`;
+    /// `None` when it does not exist.
+    fn target_group(
+        &self,
+        name: &str,
+        container: (&str, i32),
+    ) -> impl Future<Output = Result<Option<TargetGroup>, AwsError>> + Send;
+}
+
+impl Live for Aws {
+    async fn identity(&self) -> Result<Identity, AwsError> {
+        Aws::identity(self).await
+    }
+    async fn cluster_status(&self, cluster: &str) -> Result<Option<String>, AwsError> {
+        Aws::cluster_status(self, cluster).await
+    }
+    async fn services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<(Vec<ServiceStatus>, Vec<String>), AwsError> {
+        Aws::services(self, cluster, names).await
+    }
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        Aws::task_definition(self, arn).await
+    }
+    async fn latest_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<(String, TaskDefinition)>, AwsError> {
+        Aws::latest_task_definition(self, family).await
+    }
+    async fn missing_repositories(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        Aws::missing_repositories(self, names).await
+    }
+    async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        Aws::missing_parameters(self, names).await
+    }
+    async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
+        Aws::missing_secrets(self, ids).await
+    }
+    async fn missing_roles(&self, arns: &[String]) -> Result<Vec<String>, AwsError> {
+        Aws::missing_roles(self, arns).await
+    }
+    async fn target_group(
+        &self,
+        name: &str,
+        container: (&str, i32),
+    ) -> Result<Option<TargetGroup>, AwsError> {
+        Aws::target_group(self, name, container).await
+    }
+}
+
 /// What a rollout needs from ECS; the SDK client in production, scripted
 /// answers in tests.
 pub trait Ecs: Sync {

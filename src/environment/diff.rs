@@ -1,13 +1,14 @@
-//! What `geno promote` would change: each service's rendered task
-//! definition against the live one, field by field, its desired count, and
-//! each job against what it last ran with.
+//! What `geno promote` would change: every resource of the kinds geno
+//! owns (`kinds`: each service's task definition, field by field, and its
+//! desired count; each job against what it last ran with), grouped by the
+//! service or job it belongs to.
 
-use super::jobs::current_job;
+use super::kinds::{Observed, Observing, Owner, Subject, observe};
 use super::{Environment, short_id};
-use crate::aws::Aws;
+use crate::aws::Live;
 use crate::deploy::record;
 use crate::deploy::rollout::short_arn;
-use crate::deploy::taskdef::{Change, diff};
+use crate::deploy::taskdef::Change;
 use crate::render::ecs::ImageChoice;
 use crate::shell::Shell;
 
@@ -20,9 +21,9 @@ pub enum DiffImage {
 }
 
 /// Prints what promoting `image` would change; returns how many changes.
-pub async fn print(
+pub async fn print<L: Live>(
     target: &Environment,
-    aws: &Aws,
+    live: &L,
     image: &DiffImage,
     shell: &Shell,
 ) -> anyhow::Result<usize> {
@@ -42,91 +43,90 @@ pub async fn print(
         DiffImage::Pinned(c) => (c.clone(), "", true),
     };
     let plans = target.plans(&choice)?;
-    let names: Vec<String> = plans
-        .services
-        .iter()
-        .map(|p| p.update.service.clone())
-        .collect();
-    let (live, missing) = aws.services(&target.aws.cluster, &names).await?;
-    if !missing.is_empty() {
-        anyhow::bail!(
+    let cx = Observing::new(live, target, &plans, &records);
+    match cx.services().await {
+        Err(e) => anyhow::bail!("{e}"),
+        Ok((_, missing)) if !missing.is_empty() => anyhow::bail!(
             "not in cluster {}: {}; create the environment (infra/) first",
             target.aws.cluster,
             missing.join(", ")
-        );
+        ),
+        Ok(_) => {}
+    }
+    let observed = observe(&cx, Owner::Geno).await;
+    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
+        anyhow::bail!("{problem}");
     }
     let mut changes_total = 0;
-    let unpushed = |changes: &mut Vec<Change>| {
+    for (subject, mut changes) in by_subject(observed) {
         if !pushed {
-            for c in changes.iter_mut() {
-                if c.path.ends_with(".image") {
-                    c.rendered = Some(format!(
-                        "image {} (not yet pushed to `{}`; promote pins its digest)",
-                        short_id(image_id),
-                        env
-                    ));
-                }
+            for c in changes.iter_mut().filter(|c| c.path.ends_with(".image")) {
+                c.rendered = Some(format!(
+                    "image {} (not yet pushed to `{env}`; promote pins its digest)",
+                    short_id(image_id)
+                ));
             }
         }
-    };
-    for plan in &plans.services {
-        let Some(service) = live.iter().find(|s| s.name == plan.update.service) else {
-            continue;
-        };
-        let live_td = aws.task_definition(&service.task_definition).await?;
-        let mut changes = diff(&live_td, &plan.task_definition);
-        unpushed(&mut changes);
-        if let Some(d) = plan.update.desired_count
-            && d != service.desired
-        {
-            changes.push(Change {
-                path: "desiredCount".into(),
-                live: Some(service.desired.to_string()),
-                rendered: Some(d.to_string()),
-            });
-        }
-        changes_total += changes.len();
-        let what = format!("{} ({})", plan.name, plan.update.service);
-        let on = short_arn(&service.task_definition);
-        write_changes(
-            shell,
-            &what,
-            &changes,
-            &format!("on {on}"),
-            &format!("from {on}"),
-        )?;
-    }
-    let current = record::current(&records);
-    for job in &plans.jobs {
-        let what = format!(
-            "{} (one-off task before {})",
-            job.name,
-            job.runs_before.join(", ")
-        );
-        match current_job(aws, current, job).await? {
-            None => {
-                changes_total += 1;
-                shell.out_line(format!(
-                    "{what}: not run yet; promote registers {} and runs it",
-                    job.task_definition.family
-                ))?;
-            }
-            Some((arn, live)) => {
-                let mut changes = diff(&live, &job.task_definition);
-                unpushed(&mut changes);
+        match subject {
+            Subject::Environment => {}
+            Subject::Service {
+                name,
+                ecs_service,
+                task_definition,
+            } => {
                 changes_total += changes.len();
-                let on = short_arn(&arn);
+                let on = short_arn(&task_definition);
                 write_changes(
                     shell,
-                    &what,
+                    &format!("{name} ({ecs_service})"),
                     &changes,
-                    &format!("last run on {on}"),
-                    &format!("from {on}; promote runs it"),
+                    &format!("on {on}"),
+                    &format!("from {on}"),
                 )?;
+            }
+            Subject::Job {
+                name,
+                runs_before,
+                family,
+                last_run,
+            } => {
+                let what = format!("{name} (one-off task before {})", runs_before.join(", "));
+                match last_run {
+                    None => {
+                        changes_total += 1;
+                        shell.out_line(format!(
+                            "{what}: not run yet; promote registers {family} and runs it"
+                        ))?;
+                    }
+                    Some(arn) => {
+                        changes_total += changes.len();
+                        let on = short_arn(&arn);
+                        write_changes(
+                            shell,
+                            &what,
+                            &changes,
+                            &format!("last run on {on}"),
+                            &format!("from {on}; promote runs it"),
+                        )?;
+                    }
+                }
             }
         }
     }
     Ok(changes_total)
+}
+
+/// Each subject once, in the order first seen, with the changes of every
+/// kind that observed it.
+pub fn by_subject(observed: Vec<Observed>) -> Vec<(Subject, Vec<Change>)> {
+    let mut out: Vec<(Subject, Vec<Change>)> = Vec::new();
+    for o in observed {
+        match out.iter_mut().find(|(s, _)| *s == o.subject) {
+            Some((_, changes)) => changes.extend(o.changes),
+            None => out.push((o.subject, o.changes)),
+        }
+    }
+    out
 }
 
 /// `WHAT: no changes, SAME` or `WHAT: N changes FROM` and one line each.

@@ -5,7 +5,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::rollout::Watch;
-use crate::aws::{Aws, AwsError, Ecs, found};
+use crate::aws::{AwsError, Ecs, Live, found};
 use crate::deploy::job::{JobRecord, TaskOutcome, assess_task};
 use crate::deploy::record::Record;
 use crate::deploy::rollout::short_arn;
@@ -61,8 +61,8 @@ impl std::error::Error for JobsFailed {}
 /// the current (latest successful) promotion recorded, else the family's
 /// latest revision. A failed promotion may have run a newer one; what the
 /// environment runs is what the last success left.
-pub async fn current_job(
-    aws: &Aws,
+pub async fn current_job<L: Live>(
+    aws: &L,
     current: Option<&Record>,
     job: &JobPlan,
 ) -> Result<Option<(String, TaskDefinition)>, AwsError> {

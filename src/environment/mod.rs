@@ -12,6 +12,7 @@ pub mod deployed;
 pub mod diff;
 pub mod exec;
 pub mod jobs;
+pub mod kinds;
 pub mod preflight;
 pub mod push;
 pub mod rollout;
@@ -159,5 +160,7 @@ pub fn git_revision(dir: &std::path::Path) -> Option<String> {
     Some(if dirty { format!("{rev}-dirty") } else { rev })
 }
 
+#[cfg(test)]
+pub(crate) mod paper;
 #[cfg(test)]
 pub(crate) mod scripted;

@@ -24,14 +24,17 @@
 
 use std::time::{Duration, Instant};
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Live};
 use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::{ServiceStatus, short_arn};
 use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
 use crate::environment::change::{Change, Move};
-use crate::environment::jobs::{JobsFailed, current_job, run_jobs};
+use crate::environment::jobs::{JobsFailed, run_jobs};
+use crate::environment::kinds::{
+    DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION, observe_kinds,
+};
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
 use crate::environment::rollout::Watch;
@@ -129,7 +132,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
 
     let plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
     change.phase("jobs");
-    let to_change = change.step(decide(ctx, aws, &plans, &pre).await)?;
+    let to_change = change.step(decide(ctx, &env, aws, &plans, &pre).await)?;
     let ran = run_jobs_first(&env, &mut change, &plans, &to_change, &mut clock).await;
     let job_failure = change.step(ran)?;
     let mut changed = Vec::new();
@@ -148,36 +151,43 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     }
     let updated = changed.len();
     change.record.services = services_after(&plans, &pre, changed);
-    let finished = |record: &Record, path: &std::path::Path| {
-        format!(
-            "promoted image {} to {} as {} ({} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
-            chosen.short,
-            env.name(),
-            record.manifest_digest,
-            updated,
-            clock.started.elapsed().as_secs_f64(),
-            clock
-                .started
-                .elapsed()
-                .saturating_sub(clock.waited)
-                .as_secs_f64(),
-            path.display()
-        )
-    };
-    let failed = |rolled_back: bool, reason: &str| {
-        format!(
-            "promotion of image {} to {} failed{}: {reason}",
-            chosen.short,
-            env.name(),
-            if rolled_back {
-                " and every service was rolled back"
-            } else {
-                ""
-            }
-        )
-    };
-    change.conclude(finished, failed)?;
+    let env_name = env.name().to_string();
+    change.conclude(
+        |record, path| closing_line(&chosen, &env_name, record, updated, &clock, path),
+        |rolled_back, reason| {
+            format!(
+                "promotion of image {} to {env_name} failed{}: {reason}",
+                chosen.short,
+                if rolled_back {
+                    " and every service was rolled back"
+                } else {
+                    ""
+                }
+            )
+        },
+    )?;
     Ok(())
+}
+
+/// The line a successful promotion ends with: what went where, and how
+/// much of the time was geno's own.
+fn closing_line(
+    chosen: &Chosen,
+    env: &str,
+    record: &Record,
+    updated: usize,
+    clock: &Clock,
+    path: &std::path::Path,
+) -> String {
+    let took = clock.started.elapsed();
+    format!(
+        "promoted image {} to {env} as {} ({updated} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
+        chosen.short,
+        record.manifest_digest,
+        took.as_secs_f64(),
+        took.saturating_sub(clock.waited).as_secs_f64(),
+        path.display()
+    )
 }
 
 /// Phase 1: The image and whether it may go: verified, or forced.
@@ -270,13 +280,21 @@ struct ToChange<'a> {
     same_task_definition: bool,
 }
 
-/// Phase 4: The services to change; identical ones are left alone.
-async fn decide<'a>(
+/// Phase 4: The services to change, from the kinds geno owns (their task
+/// definition and desired count); identical ones are left alone.
+async fn decide<'a, L: Live>(
     ctx: &Context,
-    aws: &Aws,
+    env: &Environment,
+    live: &L,
     plans: &'a Plans,
     pre: &'a Preflight,
 ) -> anyhow::Result<Vec<ToChange<'a>>> {
+    let cx = Observing::with_services(live, env, plans, &[], pre.services.clone());
+    let observed = observe_kinds(&cx, |k| [TASK_DEFINITION, DESIRED_COUNT].contains(&k.name)).await;
+    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
+        anyhow::bail!("{problem}");
+    }
+    let differs = |service: &str, kind: &str| observed.iter().any(|o| o.differs_on(kind, service));
     let mut to_change = Vec::new();
     for plan in &plans.services {
         let live = pre
@@ -284,9 +302,8 @@ async fn decide<'a>(
             .iter()
             .find(|s| s.name == plan.update.service)
             .ok_or_else(|| anyhow::anyhow!("service {} vanished", plan.update.service))?;
-        let live_td = aws.task_definition(&live.task_definition).await?;
-        let same_td = diff(&live_td, &plan.task_definition).is_empty();
-        let same_count = plan.update.desired_count.is_none_or(|d| d == live.desired);
+        let same_td = !differs(&plan.update.service, TASK_DEFINITION);
+        let same_count = !differs(&plan.update.service, DESIRED_COUNT);
         if same_td && same_count {
             ctx.shell.status(format!(
                 "{}: already on {} with this image and definition; not redeployed",
@@ -319,11 +336,15 @@ async fn run_jobs_first(
     }
     let aws = change.on.ecs;
     let records = record::load_all(&env.records_dir())?;
-    let mut job_changed = false;
-    for job in &plans.jobs {
-        let last = current_job(aws, record::current(&records), job).await?;
-        job_changed |= last.is_none_or(|(_, td)| !diff(&td, &job.task_definition).is_empty());
+    let cx = Observing::new(aws, env, plans, &records);
+    let observed = observe_kinds(&cx, |k| k.name == JOB_TASK_DEFINITION).await;
+    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
+        anyhow::bail!("{problem}");
     }
+    // A job never run, or whose definition changed since it last ran.
+    let job_changed = observed
+        .iter()
+        .any(|o| !o.changes.is_empty() || matches!(o.subject, Subject::Job { last_run: None, .. }));
     if to_change.is_empty() && !job_changed {
         return Ok(None);
     }
@@ -480,4 +501,67 @@ fn services_after(
         }
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::paper::{demo, in_order};
+
+    /// What promote decides to change against `paper`, as
+    /// `(service, only its count differs)`, and what it said.
+    async fn decided(
+        paper_for: impl Fn(&Plans) -> crate::environment::paper::Paper,
+    ) -> (Vec<(String, bool)>, String) {
+        let (_dir, ctx, env, plans) = demo();
+        let paper = paper_for(&plans);
+        let pre = preflight(&paper, &env, &plans).await.unwrap();
+        let to_change = decide(&ctx, &env, &paper, &plans, &pre).await.unwrap();
+        let out = to_change
+            .iter()
+            .map(|c| (c.plan.update.service.clone(), c.same_task_definition))
+            .collect();
+        (out, ctx.shell.take().1)
+    }
+
+    #[tokio::test]
+    async fn identical_services_are_left_alone_and_said_so() {
+        let (to_change, said) = decided(in_order).await;
+        assert_eq!(to_change, []);
+        assert_eq!(
+            said,
+            "shop-web-demo: already on shop-web-demo:3 with this image and definition; not redeployed\n\
+             shop-worker-demo: already on shop-worker-demo:3 with this image and definition; not redeployed\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_definition_and_a_changed_count_are_each_a_change() {
+        let (to_change, said) = decided(|plans| {
+            let mut paper = in_order(plans);
+            let web = paper.services[0].task_definition.clone();
+            paper.task_definitions.get_mut(&web).unwrap().cpu = "512".into();
+            paper.services[1].desired = 5;
+            paper
+        })
+        .await;
+        // web gets a new task definition; worker keeps its own, count only.
+        assert_eq!(
+            to_change,
+            [
+                ("shop-web-demo".to_string(), false),
+                ("shop-worker-demo".to_string(), true)
+            ]
+        );
+        assert_eq!(said, "");
+    }
+
+    #[tokio::test]
+    async fn the_services_preflight_described_are_not_described_again() {
+        let (_dir, ctx, env, plans) = demo();
+        let paper = in_order(&plans);
+        let pre = preflight(&paper, &env, &plans).await.unwrap();
+        decide(&ctx, &env, &paper, &plans, &pre).await.unwrap();
+        assert_eq!(paper.calls_to("DescribeServices"), 1);
+    }
 }

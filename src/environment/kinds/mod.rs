@@ -1,0 +1,309 @@
+//! The environment as a set of resources of known kinds, after Terraform's
+//! resource types and Kubernetes' kinds: each kind reads what is live,
+//! compares it with what stack.yaml renders, and says what must exist
+//! before a promotion. `geno diff`, preflight and promote's decision of
+//! what to change are one loop over `all()`; a new kind is one module here
+//! and one line in `all()`.
+//!
+//! Two owners (README, "Who owns what on AWS"): geno's kinds change with a
+//! release (their differences are what `diff` prints and promote applies);
+//! infra's kinds must exist first (their problems are what preflight lists).
+
+mod cluster;
+mod desired_counts;
+mod jobs;
+mod repositories;
+mod roles;
+mod secrets;
+mod target_groups;
+mod task_definitions;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::OnceCell;
+
+use super::Environment;
+use crate::aws::{AwsError, Live};
+use crate::deploy::live::Store;
+use crate::deploy::record::Record;
+use crate::deploy::rollout::ServiceStatus;
+use crate::deploy::taskdef::{Change, Plans, ServicePlan};
+
+/// Who changes resources of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// geno, with a release: promote applies them, rollback restores them.
+    Geno,
+    /// infra/ (Terraform), beforehand: geno checks them.
+    Infra,
+}
+
+/// One kind of resource: its name, its owner, and how its resources are
+/// read and compared (each kind's module has one `observe`).
+pub struct Kind<L: Live> {
+    /// How `diff` and preflight name it.
+    pub name: &'static str,
+    pub owner: Owner,
+    /// Every resource of this kind that the plans name, read live and
+    /// compared.
+    pub observe: for<'a> fn(&'a Observing<'a, L>) -> BoxFuture<'a, Vec<Observed>>,
+}
+
+/// Every kind, in the order preflight lists problems and diff prints
+/// changes.
+pub fn all<L: Live>() -> Vec<Kind<L>> {
+    vec![
+        Kind {
+            name: "cluster and services",
+            owner: Owner::Infra,
+            observe: |cx| cluster::observe(cx).boxed(),
+        },
+        Kind {
+            name: "repositories",
+            owner: Owner::Infra,
+            observe: |cx| repositories::observe(cx).boxed(),
+        },
+        Kind {
+            name: "SSM parameters",
+            owner: Owner::Infra,
+            observe: |cx| secrets::observe(cx, Store::Ssm).boxed(),
+        },
+        Kind {
+            name: "Secrets Manager secrets",
+            owner: Owner::Infra,
+            observe: |cx| secrets::observe(cx, Store::SecretsManager).boxed(),
+        },
+        Kind {
+            name: "target groups",
+            owner: Owner::Infra,
+            observe: |cx| target_groups::observe(cx).boxed(),
+        },
+        Kind {
+            name: "roles",
+            owner: Owner::Infra,
+            observe: |cx| roles::observe(cx).boxed(),
+        },
+        Kind {
+            name: TASK_DEFINITION,
+            owner: Owner::Geno,
+            observe: |cx| task_definitions::observe(cx).boxed(),
+        },
+        Kind {
+            name: DESIRED_COUNT,
+            owner: Owner::Geno,
+            observe: |cx| desired_counts::observe(cx).boxed(),
+        },
+        Kind {
+            name: JOB_TASK_DEFINITION,
+            owner: Owner::Geno,
+            observe: |cx| jobs::observe(cx).boxed(),
+        },
+    ]
+}
+
+/// What a resource is attached to, for grouping what `diff` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The environment as a whole (cluster, repositories, roles…).
+    Environment,
+    /// An ECS service, on the task definition it runs now.
+    Service {
+        name: String,
+        ecs_service: String,
+        task_definition: String,
+    },
+    /// A one-off task before the services, and the task definition it
+    /// last ran with, if it ever ran.
+    Job {
+        name: String,
+        runs_before: Vec<String>,
+        family: String,
+        last_run: Option<String>,
+    },
+}
+
+/// One resource, compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub kind: &'static str,
+    pub subject: Subject,
+    /// Rendered against live, field by field (geno's kinds).
+    pub changes: Vec<Change>,
+    /// What must be put right before a promotion (infra's kinds), or why
+    /// it could not be read.
+    pub problems: Vec<String>,
+}
+
+impl Observed {
+    /// The problems an infra kind found, environment-wide; the kind's name
+    /// is filled in by `observe_kinds`.
+    fn problems(problems: Vec<String>) -> Observed {
+        Observed {
+            kind: "",
+            subject: Subject::Environment,
+            changes: Vec::new(),
+            problems,
+        }
+    }
+}
+
+/// The plans' services as they run now, and the names not in the cluster.
+pub type Described = Result<(Vec<ServiceStatus>, Vec<String>), AwsError>;
+
+/// What every kind reads through, shared for one observation: the live
+/// services are described once, whichever kind asks first.
+pub struct Observing<'a, L: Live> {
+    pub live: &'a L,
+    pub env: &'a Environment,
+    pub plans: &'a Plans,
+    /// The environment's records, for what its jobs last ran with.
+    pub records: &'a [Record],
+    services: OnceCell<Described>,
+    cluster: OnceCell<Result<Option<String>, AwsError>>,
+}
+
+impl<'a, L: Live> Observing<'a, L> {
+    pub fn new(
+        live: &'a L,
+        env: &'a Environment,
+        plans: &'a Plans,
+        records: &'a [Record],
+    ) -> Observing<'a, L> {
+        Observing {
+            live,
+            env,
+            plans,
+            records,
+            services: OnceCell::new(),
+            cluster: OnceCell::new(),
+        }
+    }
+
+    /// As `new`, with the services already described (by preflight, a
+    /// moment ago): nothing is asked twice.
+    pub fn with_services(
+        live: &'a L,
+        env: &'a Environment,
+        plans: &'a Plans,
+        records: &'a [Record],
+        services: Vec<ServiceStatus>,
+    ) -> Observing<'a, L> {
+        let cx = Observing::new(live, env, plans, records);
+        let _ = cx.services.set(Ok((services, Vec::new())));
+        cx
+    }
+
+    /// The cluster's status; `None` when it does not exist.
+    pub async fn cluster(&self) -> &Result<Option<String>, AwsError> {
+        self.cluster
+            .get_or_init(|| self.live.cluster_status(&self.env.aws.cluster))
+            .await
+    }
+
+    /// The plans' services as they run now (in plan order), and the names
+    /// not in the cluster. Nothing is described in a cluster that is not
+    /// ACTIVE.
+    pub async fn services(&self) -> &Described {
+        self.services
+            .get_or_init(|| async {
+                let names: Vec<String> = self
+                    .plans
+                    .services
+                    .iter()
+                    .map(|p| p.update.service.clone())
+                    .collect();
+                let (found, missing) = self.live.services(&self.env.aws.cluster, &names).await?;
+                let ordered = names
+                    .iter()
+                    .filter_map(|n| found.iter().find(|s| &s.name == n).cloned())
+                    .collect();
+                Ok((ordered, missing))
+            })
+            .await
+    }
+
+    /// The live service named `ecs_service`, if described.
+    pub async fn service(&self, ecs_service: &str) -> Option<&ServiceStatus> {
+        match self.services().await {
+            Ok((found, _)) => found.iter().find(|s| s.name == ecs_service),
+            Err(_) => None,
+        }
+    }
+}
+
+/// The names kinds go by, for a caller that asks about one.
+pub const TASK_DEFINITION: &str = "task definition";
+pub const DESIRED_COUNT: &str = "desired count";
+pub const JOB_TASK_DEFINITION: &str = "job task definition";
+
+/// Every resource of every kind of `owner`, observed.
+pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observed> {
+    observe_kinds(cx, |k| k.owner == owner).await
+}
+
+/// Every resource of the kinds `which` picks, observed.
+pub async fn observe_kinds<L: Live>(
+    cx: &Observing<'_, L>,
+    which: impl Fn(&Kind<L>) -> bool,
+) -> Vec<Observed> {
+    let mut out = Vec::new();
+    for kind in all::<L>().iter().filter(|k| which(k)) {
+        out.extend((kind.observe)(cx).await.into_iter().map(|mut o| {
+            o.kind = kind.name;
+            o
+        }));
+    }
+    out
+}
+
+/// Each service of the plans that runs in the cluster (a missing one is
+/// the cluster kind's problem), with how it runs now.
+async fn in_cluster<'a, L: Live>(
+    cx: &'a Observing<'a, L>,
+) -> Vec<(&'a ServicePlan, &'a ServiceStatus)> {
+    let mut out = Vec::new();
+    for plan in &cx.plans.services {
+        if let Some(live) = cx.service(&plan.update.service).await {
+            out.push((plan, live));
+        }
+    }
+    out
+}
+
+impl Observed {
+    /// Whether this is a resource of kind `kind` on ECS service `service`
+    /// that differs from its rendering.
+    pub fn differs_on(&self, kind: &str, service: &str) -> bool {
+        self.kind == kind
+            && !self.changes.is_empty()
+            && matches!(&self.subject, Subject::Service { ecs_service, .. } if ecs_service == service)
+    }
+
+    /// A service's resource, compared.
+    fn on_service(
+        plan: &ServicePlan,
+        live: &ServiceStatus,
+        changes: Vec<Change>,
+        problems: Vec<String>,
+    ) -> Observed {
+        Observed {
+            kind: "",
+            subject: Subject::Service {
+                name: plan.name.clone(),
+                ecs_service: plan.update.service.clone(),
+                task_definition: live.task_definition.clone(),
+            },
+            changes,
+            problems,
+        }
+    }
+}
+
+/// Distinct items in first-seen order.
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.filter(|i| seen.insert(i.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Preflight and diff decided from what the kinds read, on AWS on paper:
+//! no moto, no engine.
+
+use crate::deploy::taskdef::NameValue;
+use crate::environment::Environment;
+use crate::environment::diff::{DiffImage, print};
+use crate::environment::paper::{DIGEST, Paper, arn, demo, in_order};
+use crate::environment::preflight::preflight;
+use crate::render::ecs::ImageChoice;
+use crate::shell::{Shell, Verbosity};
+
+#[tokio::test]
+async fn preflight_passes_when_every_kind_is_in_place() {
+    let (_dir, _ctx, env, plans) = demo();
+    let paper = in_order(&plans);
+    let pre = preflight(&paper, &env, &plans).await.unwrap();
+    let names: Vec<&str> = pre.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["shop-web-demo", "shop-worker-demo"]);
+    // The services were described once, though two kinds read them.
+    assert_eq!(paper.calls_to("DescribeServices"), 1);
+}
+
+#[tokio::test]
+async fn preflight_lists_every_problem_of_every_kind_in_one_error() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.account = "999999999999".into();
+    paper.services.retain(|s| s.name != "shop-worker-demo");
+    paper.repositories.retain(|r| r != "shop-worker");
+    paper.parameters.clear();
+    paper.secrets.clear();
+    paper.roles.retain(|r| !r.ends_with("shop-task"));
+    paper.target_groups[0].health_check_interval_seconds = 30;
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 7 problems; nothing was changed:\n\
+         \x20 - the AWS credentials are for account 999999999999 (arn:aws:iam::999999999999:user/tester), but environment `demo` is in account 123456789012\n\
+         \x20 - ECS service shop-worker-demo does not exist in cluster shop-demo\n\
+         \x20 - ECR repository shop-worker does not exist in us-east-1\n\
+         \x20 - SSM parameter /shop/demo/token does not exist: `geno secrets set --env demo TOKEN` writes it\n\
+         \x20 - Secrets Manager secret shop-demo-api-key does not exist: `geno secrets set --env demo API_KEY` writes it\n\
+         \x20 - ALB target group shop-web-demo differs from stack.yaml: healthCheckIntervalSeconds is 30 (stack.yaml: 5); apply infra/ with `geno render --env demo --format tfvars`\n\
+         \x20 - IAM role arn:aws:iam::123456789012:role/shop-task does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_cluster_is_one_problem_and_no_service_is_described() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.cluster = None;
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - ECS cluster shop-demo does not exist in us-east-1"
+    );
+    assert_eq!(paper.calls_to("DescribeServices"), 0);
+}
+
+/// What `diff` prints against `paper`, and the count it returns.
+async fn diff(env: &Environment, paper: &Paper) -> (usize, String) {
+    let shell = Shell::buffer(Verbosity::Normal, false);
+    let n = print(
+        env,
+        paper,
+        &DiffImage::Pinned(ImageChoice::Digest(DIGEST.into())),
+        &shell,
+    )
+    .await
+    .unwrap();
+    (n, shell.take().0)
+}
+
+#[tokio::test]
+async fn diff_groups_each_kinds_changes_under_its_service_or_job() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    // web runs an older definition: another greeting.
+    let web_td = paper.services[0].task_definition.clone();
+    let live = paper.task_definitions.get_mut(&web_td).unwrap();
+    live.container_definitions[0].environment = vec![NameValue {
+        name: "GREETING".into(),
+        value: "hi".into(),
+    }];
+    // worker was scaled by hand.
+    paper.services[1].desired = 3;
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(
+        out,
+        "web (shop-web-demo): 1 change from shop-web-demo:3\n\
+         \x20 ~ containerDefinitions[web].environment[GREETING]: hi → hello\n\
+         worker (shop-worker-demo): 1 change from shop-worker-demo:3\n\
+         \x20 ~ desiredCount: 3 → 1\n\
+         setup (one-off task before web, worker): not run yet; promote registers shop-setup-demo and runs it\n"
+    );
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn diff_is_empty_when_everything_runs_as_rendered() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    let job = &plans.jobs[0].task_definition;
+    paper
+        .task_definitions
+        .insert(arn(&job.family, 1), job.clone());
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(
+        out,
+        "web (shop-web-demo): no changes, on shop-web-demo:3\n\
+         worker (shop-worker-demo): no changes, on shop-worker-demo:3\n\
+         setup (one-off task before web, worker): no changes, last run on shop-setup-demo:1\n"
+    );
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn diff_refuses_an_environment_without_its_services() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.services.clear();
+    let shell = Shell::buffer(Verbosity::Normal, false);
+    let err = print(
+        &env,
+        &paper,
+        &DiffImage::Pinned(ImageChoice::Digest(DIGEST.into())),
+        &shell,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "not in cluster shop-demo: shop-web-demo, shop-worker-demo; create the environment (infra/) first"
+    );
+}

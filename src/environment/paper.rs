@@ -1,0 +1,262 @@
+//! AWS on paper: a `Live` whose answers are tables a test fills in, for
+//! unit tests of what preflight, diff and promote decide from what they
+//! read; and a small deployed stack.yaml to read it against.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::aws::{AwsError, Identity, Live};
+use crate::context::{Context, Settings};
+use crate::deploy::rollout::{RolloutState, ServiceStatus, test_deployment};
+use crate::deploy::taskdef::{Plans, TargetGroup, TaskDefinition};
+use crate::environment::Environment;
+use crate::render::ecs::ImageChoice;
+use crate::shell::{Shell, Verbosity};
+
+/// What exists, by name.
+#[derive(Default)]
+pub struct Paper {
+    pub account: String,
+    /// `None`: the cluster does not exist.
+    pub cluster: Option<String>,
+    pub services: Vec<ServiceStatus>,
+    /// ARN → task definition; a family's latest is its highest revision.
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    pub repositories: Vec<String>,
+    pub parameters: Vec<String>,
+    pub secrets: Vec<String>,
+    pub roles: Vec<String>,
+    pub target_groups: Vec<TargetGroup>,
+    /// Every call, in order, as `Operation name`.
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl Paper {
+    /// How many calls began with `operation`.
+    pub fn calls_to(&self, operation: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with(operation))
+            .count()
+    }
+
+    fn called(&self, what: String) {
+        self.calls.lock().unwrap().push(what);
+    }
+
+    fn missing(present: &[String], asked: &[String]) -> Vec<String> {
+        asked
+            .iter()
+            .filter(|a| !present.contains(a))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Live for Paper {
+    async fn identity(&self) -> Result<Identity, AwsError> {
+        Ok(Identity {
+            account: self.account.clone(),
+            arn: format!("arn:aws:iam::{}:user/tester", self.account),
+        })
+    }
+
+    async fn cluster_status(&self, cluster: &str) -> Result<Option<String>, AwsError> {
+        self.called(format!("DescribeClusters {cluster}"));
+        Ok(self.cluster.clone())
+    }
+
+    async fn services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<(Vec<ServiceStatus>, Vec<String>), AwsError> {
+        self.called(format!("DescribeServices {cluster}"));
+        let found: Vec<ServiceStatus> = self
+            .services
+            .iter()
+            .filter(|s| names.contains(&s.name))
+            .cloned()
+            .collect();
+        let missing = names
+            .iter()
+            .filter(|n| !found.iter().any(|s| &s.name == *n))
+            .cloned()
+            .collect();
+        Ok((found, missing))
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        self.called(format!("DescribeTaskDefinition {arn}"));
+        self.task_definitions
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| AwsError::Other {
+                operation: "DescribeTaskDefinition",
+                reason: format!("no task definition {arn}"),
+            })
+    }
+
+    async fn latest_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<(String, TaskDefinition)>, AwsError> {
+        self.called(format!("DescribeTaskDefinition {family}"));
+        Ok(self
+            .task_definitions
+            .iter()
+            .filter(|(_, td)| td.family == family)
+            .max_by_key(|(arn, _)| arn.rsplit(':').next().and_then(|r| r.parse::<u32>().ok()))
+            .map(|(arn, td)| (arn.clone(), td.clone())))
+    }
+
+    async fn missing_repositories(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        Ok(Paper::missing(&self.repositories, names))
+    }
+
+    async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        Ok(Paper::missing(&self.parameters, names))
+    }
+
+    async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
+        Ok(Paper::missing(&self.secrets, ids))
+    }
+
+    async fn missing_roles(&self, arns: &[String]) -> Result<Vec<String>, AwsError> {
+        Ok(Paper::missing(&self.roles, arns))
+    }
+
+    async fn target_group(
+        &self,
+        name: &str,
+        _container: (&str, i32),
+    ) -> Result<Option<TargetGroup>, AwsError> {
+        Ok(self.target_groups.iter().find(|g| g.name == name).cloned())
+    }
+}
+
+/// A deployed stack: `web` behind target group `web`, `worker`, a job
+/// `setup` both wait for, a secret in SSM and one in Secrets Manager;
+/// environment `demo` on AWS.
+pub const STACK: &str = r#"name: shop
+image: { context: . }
+x-app: &app
+  secrets: [TOKEN, API_KEY]
+  environment: { GREETING: hello }
+services:
+  setup:
+    kind: job
+    command: [python3, -c, "print('ok')"]
+  web:
+    <<: *app
+    depends_on: { setup: completed_successfully }
+    command: [python3, -m, http.server, "8000"]
+    ports: [8000]
+    ecs: { service: "shop-web-${GENO_ENV}", repository: shop-web, cpu: 256, memory: 512, desired_count: 2, target_group: web }
+  worker:
+    <<: *app
+    depends_on: { setup: completed_successfully }
+    command: [python3, -c, "import time; time.sleep(100000)"]
+    ecs: { service: "shop-worker-${GENO_ENV}", repository: shop-worker, cpu: 256, memory: 512, desired_count: 1 }
+secrets:
+  TOKEN:
+    local: { generate: { length: 16 } }
+    aws: { ssm: "/shop/${GENO_ENV}/token" }
+  API_KEY:
+    local: { generate: { length: 16 } }
+    aws: { secrets_manager: "shop-${GENO_ENV}-api-key" }
+load_balancer:
+  listeners:
+    - port: 8080
+      rules:
+        - priority: 10
+          conditions: { path: ["/*"] }
+          action: { forward: web }
+      default_action:
+        fixed_response: { status: 404, content_type: text/plain, body: "no route" }
+  target_groups:
+    web:
+      service: web
+      port: 8000
+      health_check: { path: /, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2 }
+environments:
+  local: {}
+  demo:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: "shop-${GENO_ENV}"
+      execution_role_arn: "arn:aws:iam::123456789012:role/shop-exec"
+      task_role_arn: "arn:aws:iam::123456789012:role/shop-task"
+      log_group: "/ecs/shop-${GENO_ENV}"
+"#;
+
+pub const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// `demo` of the paper stack, opened as a verb would (the context's shell
+/// a buffer), and its plans pinned to `DIGEST`.
+pub fn demo() -> (tempfile::TempDir, Context, Environment, Plans) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yaml");
+    std::fs::write(&file, STACK).unwrap();
+    let ctx = Context::new(
+        Settings {
+            file,
+            env_file: None,
+            vars: BTreeMap::new(),
+            verbose: 0,
+            profiles: Vec::new(),
+        },
+        Shell::buffer(Verbosity::Normal, false),
+    );
+    let env = Environment::open(&ctx, "demo", None).unwrap();
+    let plans = env.plans(&ImageChoice::Digest(DIGEST.to_string())).unwrap();
+    (dir, ctx, env, plans)
+}
+
+pub fn arn(family: &str, revision: u32) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}")
+}
+
+/// Everything infra/ creates, and every service on its rendered task
+/// definition at its rendered count: nothing to do.
+pub fn in_order(plans: &Plans) -> Paper {
+    let mut paper = Paper {
+        account: "123456789012".into(),
+        cluster: Some("ACTIVE".into()),
+        repositories: vec!["shop-web".into(), "shop-worker".into()],
+        parameters: vec!["/shop/demo/token".into()],
+        secrets: vec!["shop-demo-api-key".into()],
+        roles: vec![
+            "arn:aws:iam::123456789012:role/shop-exec".into(),
+            "arn:aws:iam::123456789012:role/shop-task".into(),
+        ],
+        ..Paper::default()
+    };
+    for plan in &plans.services {
+        let td = arn(&plan.task_definition.family, 3);
+        paper
+            .task_definitions
+            .insert(td.clone(), plan.task_definition.clone());
+        paper.services.push(ServiceStatus {
+            name: plan.update.service.clone(),
+            status: "ACTIVE".into(),
+            task_definition: td.clone(),
+            desired: plan.update.desired_count.unwrap_or(1),
+            running: plan.update.desired_count.unwrap_or(1),
+            pending: 0,
+            deployments: vec![test_deployment(
+                "d",
+                "PRIMARY",
+                &td,
+                RolloutState::Completed,
+                1,
+            )],
+            events: Vec::new(),
+        });
+        paper.target_groups.extend(plan.target_group.clone());
+    }
+    paper
+}
