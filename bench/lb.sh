@@ -8,6 +8,10 @@
 # the floor.
 #
 # Usage: bench/lb.sh [SECONDS] [CONNECTIONS]   (defaults 10 and 32; ROUNDS=N interleaved rounds, default 3)
+# GENO_BEFORE=/path/to/an/older/geno adds a row "before": that binary's load
+# balancer in front of the same container, in the same interleaved rounds,
+# so a change to the proxy is measured against its predecessor and HAProxy
+# in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -61,6 +65,7 @@ YAML
 cleanup() {
   (cd "$dir" && "$geno" down >/dev/null 2>&1) || true
   [ -n "${ha_pid:-}" ] && kill "$ha_pid" 2>/dev/null || true
+  [ -n "${before_pid:-}" ] && kill "$before_pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -89,6 +94,21 @@ haproxy -f "$dir/haproxy.cfg" -db >/dev/null 2>&1 &
 ha_pid=$!
 sleep 1
 
+names="direct geno haproxy"
+if [ -n "${GENO_BEFORE:-}" ]; then
+  # The older binary's `geno lb` for the same stack (it finds the same
+  # container by its labels), on a port of its own.
+  before_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/before"
+  sed "s/port: $lb_port/port: $before_port/" "$dir/stack.yaml" >"$dir/before/stack.yaml"
+  (cd "$dir/before" && exec "$GENO_BEFORE" -f stack.yaml lb >lb.log 2>&1) &
+  before_pid=$!
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$before_port/")" = 200 ] && break
+    sleep 0.2
+  done
+  names="direct geno before haproxy"
+fi
 lb_pid=$(python3 -c "import json; print(json.load(open('$dir/.geno/benchlb/lb.json'))['pid'])")
 declare -A rps p50 p99
 # Peak resident memory from the kernel's high-water mark (VmHWM, reset by
@@ -111,20 +131,22 @@ idle_rss=$(rss_now)
 rss_reset
 rounds=${ROUNDS:-3}
 # Interleaved rounds, the order rotating, so drift on a shared machine hits all three alike.
+# Each round starts one further along the list.
 for round in $(seq 1 $rounds); do
-  case $(( (round - 1) % 3 )) in
-    0) order="direct geno haproxy" ;; 1) order="geno haproxy direct" ;; *) order="haproxy direct geno" ;;
-  esac
+  read -r -a all <<<"$names"
+  shift_by=$(( (round - 1) % ${#all[@]} ))
+  order="${all[*]:$shift_by} ${all[*]:0:$shift_by}"
   for name in $order; do
     case $name in
       direct) run direct "http://$ip:80/" ;;
       geno) run geno "http://127.0.0.1:$lb_port/" ;;
+      before) run before "http://127.0.0.1:$before_port/" ;;
       haproxy) run haproxy "http://127.0.0.1:$ha_port/" ;;
     esac
   done
 done
 printf '\n%-10s %12s %10s %10s   (medians of %d interleaved runs of wrk -t2 -c%s -d%ss, 512-byte page)\n' "" "requests/s" "p50 ms" "p99 ms" "$rounds" "$conns" "$secs"
-for name in direct geno haproxy; do
+for name in $names; do
   printf '%-10s %12s %10s %10s   runs: %s req/s, p99 %s ms\n' "$name" "$(echo "${rps[$name]}" | median)" "$(echo "${p50[$name]}" | median)" "$(echo "${p99[$name]}" | median)" "$(echo ${rps[$name]} | tr ' ' /)" "$(echo ${p99[$name]} | tr ' ' /)"
 done
 g_rps=$(echo "${rps[geno]}" | median) h_rps=$(echo "${rps[haproxy]}" | median)

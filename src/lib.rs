@@ -17,6 +17,8 @@ pub mod alb;
 pub mod aws;
 pub mod cli;
 pub mod context;
+#[cfg(test)]
+mod counting_alloc;
 pub mod deploy;
 pub mod docker;
 pub mod dockerignore;

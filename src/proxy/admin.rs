@@ -62,7 +62,7 @@ async fn handle(
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
         (&Method::GET, "/targets") => {
-            let report = table.lock().expect("target table lock").report();
+            let report = table.read().report();
             json(
                 StatusCode::OK,
                 serde_json::to_value(report).unwrap_or_default(),
@@ -77,8 +77,7 @@ async fn handle(
             };
             let container = container.to_string();
             let started = Instant::now();
-            let (found, delay) = {
-                let mut r = table.lock().expect("target table lock");
+            let (found, delay) = table.update(|r| {
                 let delay = r
                     .groups
                     .iter()
@@ -91,13 +90,11 @@ async fn handle(
                     .max()
                     .unwrap_or_default();
                 (r.drain(&container), delay)
-            };
+            });
             // Answer when in-flight requests are done (or the delay is over):
             // the caller stops the container after that.
             let deadline = started + delay + Duration::from_secs(1);
-            while Instant::now() < deadline
-                && !table.lock().expect("target table lock").drained(&container)
-            {
+            while Instant::now() < deadline && !table.update(|t| t.drained(&container)) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             json(
@@ -111,7 +108,7 @@ async fn handle(
                 serde_json::json!({"error": "container= is required"}),
             ),
             Some(container) => {
-                let found = table.lock().expect("target table lock").admit(container);
+                let found = table.update(|r| r.admit(container));
                 json(StatusCode::OK, serde_json::json!({"targets": found}))
             }
         },

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::server::Proxy;
-use super::targets::{FAST_CHECK, Shared, TargetReport, TargetTable};
+use super::targets::{FAST_CHECK, Shared, Table, TargetReport, TargetTable};
 use super::{admin, server, timing};
 use crate::alb::health::Check;
 use crate::docker::Engine;
@@ -319,7 +319,7 @@ pub async fn serve(
         .load_balancer
         .clone()
         .ok_or_else(|| anyhow::anyhow!("stack `{}` has no load_balancer section", stack.name))?;
-    let table: Shared = Arc::new(Mutex::new(TargetTable::new(&lb)));
+    let table: Shared = Table::shared(TargetTable::new(&lb));
     let mut listeners = Vec::new();
     for l in &lb.listeners {
         let addr = format!("{}:{}", l.bind, l.port);
@@ -420,17 +420,18 @@ async fn discover(
                             .then_some((m.id, m.name, m.service, ip))
                     })
                     .collect();
-                let mut reg = table.lock().expect("target table lock");
-                for (group, spec) in &lb.target_groups {
-                    let members: Vec<(String, String, SocketAddr)> = running
-                        .iter()
-                        .filter(|(_, _, service, _)| *service == spec.service)
-                        .map(|(id, name, _, ip)| {
-                            (id.clone(), name.clone(), SocketAddr::new(*ip, spec.port))
-                        })
-                        .collect();
-                    reg.sync(group, &members);
-                }
+                table.update(|reg| {
+                    for (group, spec) in &lb.target_groups {
+                        let members: Vec<(String, String, SocketAddr)> = running
+                            .iter()
+                            .filter(|(_, _, service, _)| *service == spec.service)
+                            .map(|(id, name, _, ip)| {
+                                (id.clone(), name.clone(), SocketAddr::new(*ip, spec.port))
+                            })
+                            .collect();
+                        reg.sync(group, &members);
+                    }
+                });
             }
             Err(e) => tracing::warn!("cannot list containers: {e}"),
         }
@@ -452,8 +453,7 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
         .collect();
     let mut heart = wait::every(Duration::from_millis(100), &shutdown);
     while heart.next().await {
-        let due: Vec<(String, String, SocketAddr, bool)> = {
-            let mut reg = table.lock().expect("target table lock");
+        let due: Vec<(String, String, SocketAddr, bool)> = table.update(|reg| {
             let now = reg.take_check_now();
             let mut candidates = Vec::new();
             for g in &reg.groups {
@@ -481,7 +481,7 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
                     (g, c, addr, quick)
                 })
                 .collect()
-        };
+        });
         for (group, container, addr, quick) in due {
             let Some(spec) = lb.target_groups.get(&group) else {
                 continue;
@@ -523,14 +523,11 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
                 if quick && check != Check::Pass {
                     return;
                 }
-                table
-                    .lock()
-                    .expect("target table lock")
-                    .record(&group, &container, &check);
+                table.update(|t| t.record(&group, &container, &check));
             });
         }
         {
-            let reg = table.lock().expect("target table lock");
+            let reg = table.read();
             next.retain(|(g, c), _| {
                 reg.groups
                     .iter()

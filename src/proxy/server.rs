@@ -49,6 +49,8 @@ pub struct Proxy {
     /// `X-Forwarded-Port`, the same on every request.
     port: HeaderValue,
     connections: Arc<AtomicUsize>,
+    /// This thread's round-robin position in each target group.
+    next: Vec<AtomicUsize>,
 }
 
 /// The client's request body on its way to the target, noting whether it
@@ -262,6 +264,7 @@ impl Proxy {
         listener.rules.sort_by_key(|r| r.priority);
         let pool = Arc::new(Pool::new(IDLE_PER_TARGET, idle_timeout));
         let port = HeaderValue::from(listener.port);
+        let next = table.read().counters();
         Proxy {
             table,
             listener,
@@ -269,6 +272,7 @@ impl Proxy {
             pool,
             port,
             connections: Arc::new(AtomicUsize::new(0)),
+            next,
         }
     }
 
@@ -402,7 +406,7 @@ async fn handle(
         _ if no_host => (error_page(StatusCode::BAD_REQUEST), None),
         Action::FixedResponse(fr) => (text(fr.status, &fr.content_type, fr.body.clone()), None),
         Action::Forward(group) => {
-            let pick = proxy.table.lock().expect("target table lock").pick(group);
+            let pick = proxy.table.routes().pick(group, &proxy.next);
             match pick {
                 Pick::Unavailable => (error_page(StatusCode::SERVICE_UNAVAILABLE), None),
                 Pick::Target {
@@ -673,7 +677,6 @@ mod tests {
     use crate::alb::health::Check;
     use crate::proxy::targets::TargetTable;
     use crate::stack::LoadBalancer;
-    use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
     use tokio::sync::Notify;
@@ -849,7 +852,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let p = Arc::new(Proxy::new(
-            Arc::new(Mutex::new(table)),
+            crate::proxy::targets::Table::shared(table),
             lb.listeners[0].clone(),
             idle,
         ));

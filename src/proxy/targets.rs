@@ -1,10 +1,15 @@
 //! Target groups and their targets, shared by the server (which routes),
-//! the health checker, discovery and the admin endpoint.
+//! the health checker, discovery and the admin endpoint. The table sits
+//! behind a lock for those that change or report it; what a request needs
+//! from it, the routes, is published after every change for the proxy
+//! threads, which read it without a lock and pick without allocating.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -29,18 +34,108 @@ pub struct Group {
     pub name: String,
     pub spec: TargetGroup,
     pub targets: Vec<Target>,
-    next: usize,
 }
 
 /// What a request gets from a target group.
 pub enum Pick {
     Target {
         addr: SocketAddr,
-        name: String,
+        name: Arc<str>,
         inflight: Arc<AtomicUsize>,
     },
     /// 503: no registered targets, or none past its first checks.
     Unavailable,
+}
+
+/// Where requests to each target group may go now (the targets the ALB's
+/// selection allows), in the table's group order; no target is a 503.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routes {
+    pub groups: Vec<(String, Vec<Route>)>,
+}
+
+/// One target a request may go to.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub addr: SocketAddr,
+    pub name: Arc<str>,
+    pub inflight: Arc<AtomicUsize>,
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Route) -> bool {
+        self.addr == other.addr
+            && self.name == other.name
+            && Arc::ptr_eq(&self.inflight, &other.inflight)
+    }
+}
+
+impl Routes {
+    /// Round-robin within `group`, by the caller's own counter per group
+    /// (`next[i]` for the group at index `i`): no lock, no allocation.
+    pub fn pick(&self, group: &str, next: &[AtomicUsize]) -> Pick {
+        let Some((i, (_, targets))) = self
+            .groups
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _))| n == group)
+        else {
+            return Pick::Unavailable;
+        };
+        if targets.is_empty() {
+            return Pick::Unavailable;
+        }
+        let n = next.get(i).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
+        let t = &targets[n % targets.len()];
+        Pick::Target {
+            addr: t.addr,
+            name: t.name.clone(),
+            inflight: t.inflight.clone(),
+        }
+    }
+}
+
+/// The table, and its routes as last published.
+pub struct Table {
+    table: Mutex<TargetTable>,
+    routes: ArcSwap<Routes>,
+}
+
+pub type Shared = Arc<Table>;
+
+impl Table {
+    pub fn shared(table: TargetTable) -> Shared {
+        let routes = ArcSwap::from_pointee(table.routes());
+        Arc::new(Table {
+            table: Mutex::new(table),
+            routes,
+        })
+    }
+
+    /// The table, to read; a change goes through `update`.
+    pub fn read(&self) -> impl std::ops::Deref<Target = TargetTable> + '_ {
+        self.lock()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TargetTable> {
+        self.table.lock().expect("target table lock")
+    }
+
+    /// Changes the table and publishes its routes if they changed.
+    pub fn update<T>(&self, change: impl FnOnce(&mut TargetTable) -> T) -> T {
+        let mut table = self.lock();
+        let out = change(&mut table);
+        let routes = table.routes();
+        if **self.routes.load() != routes {
+            self.routes.store(Arc::new(routes));
+        }
+        out
+    }
+
+    /// The routes as last published: a proxy thread's read, lock-free.
+    pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
+        self.routes.load()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -74,8 +169,6 @@ pub const FAST_CHECK: Duration = Duration::from_millis(100);
 /// How long that cadence lasts at most.
 pub const FAST_FOR: Duration = Duration::from_secs(120);
 
-pub type Shared = Arc<Mutex<TargetTable>>;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     pub target_group: String,
@@ -102,7 +195,6 @@ impl TargetTable {
                     name: name.clone(),
                     spec: spec.clone(),
                     targets: Vec::new(),
-                    next: 0,
                 })
                 .collect(),
             held: HashMap::new(),
@@ -115,24 +207,38 @@ impl TargetTable {
         self.groups.iter_mut().find(|g| g.name == name)
     }
 
-    /// Round-robin over the targets `select` allows.
-    pub fn pick(&mut self, group: &str) -> Pick {
-        let Some(g) = self.group_mut(group) else {
-            return Pick::Unavailable;
-        };
-        let states: Vec<State> = g.targets.iter().map(|t| t.health.state).collect();
-        let candidates = match select(&states) {
-            Selection::Route(c) | Selection::FailOpen(c) => c,
-            Selection::NoTargets | Selection::NoneReady => return Pick::Unavailable,
-        };
-        let i = candidates[g.next % candidates.len()];
-        g.next = g.next.wrapping_add(1);
-        let t = &g.targets[i];
-        Pick::Target {
-            addr: t.addr,
-            name: t.name.clone(),
-            inflight: t.inflight.clone(),
+    /// Where requests may go now: per group, the targets `select` allows.
+    pub fn routes(&self) -> Routes {
+        Routes {
+            groups: self
+                .groups
+                .iter()
+                .map(|g| {
+                    let states: Vec<State> = g.targets.iter().map(|t| t.health.state).collect();
+                    let allowed = match select(&states) {
+                        Selection::Route(c) | Selection::FailOpen(c) => c,
+                        Selection::NoTargets | Selection::NoneReady => Vec::new(),
+                    };
+                    let routes = allowed
+                        .iter()
+                        .map(|&i| {
+                            let t = &g.targets[i];
+                            Route {
+                                addr: t.addr,
+                                name: Arc::from(t.name.as_str()),
+                                inflight: t.inflight.clone(),
+                            }
+                        })
+                        .collect();
+                    (g.name.clone(), routes)
+                })
+                .collect(),
         }
+    }
+
+    /// The round-robin counters a proxy thread keeps, one per group.
+    pub fn counters(&self) -> Vec<AtomicUsize> {
+        self.groups.iter().map(|_| AtomicUsize::new(0)).collect()
     }
 
     pub fn report(&self) -> Vec<TargetReport> {
@@ -385,11 +491,99 @@ mod tests {
             .collect()
     }
 
+    thread_local! {
+        /// This test's round-robin counter (each test runs on a thread of
+        /// its own), as a proxy thread keeps one per group.
+        static NEXT: [AtomicUsize; 1] = const { [AtomicUsize::new(0)] };
+    }
+
+    /// What the routes the table publishes give the next request to `web`.
+    fn pick(r: &TargetTable) -> Pick {
+        NEXT.with(|next| r.routes().pick("web", next))
+    }
+
     fn picked(r: &mut TargetTable) -> Option<String> {
-        match r.pick("web") {
-            Pick::Target { name, .. } => Some(name),
+        match pick(r) {
+            Pick::Target { name, .. } => Some(name.to_string()),
             Pick::Unavailable => None,
         }
+    }
+
+    #[test]
+    fn a_pick_allocates_nothing_and_waits_for_no_lock() {
+        let mut t = table(30);
+        t.sync("web", &members(2));
+        t.record("web", "id1", &Check::Pass);
+        t.record("web", "id2", &Check::Pass);
+        let shared = Table::shared(t);
+        let next = shared.read().counters();
+        // The first read sets up this thread's slot in the published routes.
+        drop(shared.routes().pick("web", &next));
+        let before = crate::counting_alloc::allocations();
+        let mut to_first = 0;
+        for _ in 0..1000 {
+            if let Pick::Target { name, .. } = shared.routes().pick("web", &next)
+                && &*name == "web-1"
+            {
+                to_first += 1;
+            }
+        }
+        assert_eq!(crate::counting_alloc::allocations(), before);
+        assert_eq!(to_first, 500, "round robin over both targets");
+        // Picks go on while another thread holds the table (a health
+        // check being recorded): the request path takes no lock of it.
+        let (held, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let (held_tx, held_rx) = held;
+        let (release_tx, release_rx) = release;
+        let holder = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                shared.update(|_| {
+                    held_tx.send(()).unwrap();
+                    // Bounded: a pick that waited for the lock would make
+                    // this time out, and the test fail, not hang.
+                    release_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+                })
+            })
+        };
+        held_rx.recv().unwrap();
+        assert!(matches!(
+            shared.routes().pick("web", &next),
+            Pick::Target { .. }
+        ));
+        release_tx.send(()).unwrap();
+        assert!(
+            holder.join().unwrap(),
+            "the pick waited for the table's lock"
+        );
+    }
+
+    #[test]
+    fn routes_are_published_when_a_change_moves_them() {
+        let mut t = table(30);
+        t.sync("web", &members(1));
+        let shared = Table::shared(t);
+        let next = shared.read().counters();
+        assert!(matches!(
+            shared.routes().pick("web", &next),
+            Pick::Unavailable
+        ));
+        let before = shared.routes().clone();
+        shared.update(|t| t.record("web", "id1", &Check::Pass));
+        let Pick::Target { name, .. } = shared.routes().pick("web", &next) else {
+            panic!("a passing check publishes the target")
+        };
+        assert_eq!(&*name, "web-1");
+        assert_ne!(**shared.routes(), *before);
+        // A change that moves no route publishes nothing new.
+        let published = shared.routes().clone();
+        shared.update(|t| t.record("web", "id1", &Check::Pass));
+        assert!(Arc::ptr_eq(&published, &shared.routes()));
+        shared.update(|t| t.sync("web", &[]));
+        assert!(matches!(
+            shared.routes().pick("web", &next),
+            Pick::Unavailable
+        ));
     }
 
     #[test]
@@ -430,7 +624,7 @@ mod tests {
         let mut r = table(300);
         r.sync("web", &members(1));
         r.record("web", "id1", &Check::Pass);
-        let Pick::Target { inflight, .. } = r.pick("web") else {
+        let Pick::Target { inflight, .. } = pick(&r) else {
             panic!("a healthy target")
         };
         inflight.fetch_add(1, Ordering::SeqCst);
