@@ -6,19 +6,12 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand as ClapSubcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand as ClapSubcommand};
 
 use crate::context::{Context, Settings};
-use crate::environment::rollout::Watch;
 use crate::error::CliResult;
-use crate::ops;
+use crate::ops::{self, OnInterrupt, Verb};
 use crate::shell::{Shell, Verbosity};
-use crate::stack::Dur;
-
-fn parse_duration(text: &str) -> Result<Dur, String> {
-    Dur::parse(text)
-        .ok_or_else(|| format!("expected a duration like `90s` or `5m`, found `{text}`"))
-}
 
 /// `geno --version`: the package version and the git revision built from.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GENO_GIT_REV"), ")");
@@ -63,37 +56,50 @@ pub struct Global {
     pub profiles: Vec<String>,
 }
 
-#[derive(Debug, ClapSubcommand)]
-pub enum Command {
+/// Declares the verbs: the `Command` enum clap parses (each variant's doc
+/// comment and attributes are its `--help`), and its dispatch to each
+/// verb's `Verb` impl. Adding a verb is one entry here and its module.
+macro_rules! verbs {
+    ($( $(#[$attr:meta])* $variant:ident($args:ty), )+) => {
+        #[derive(Debug, ClapSubcommand)]
+        pub enum Command {
+            $( $(#[$attr])* $variant($args), )+
+        }
+
+        impl Command {
+            /// How the first Ctrl-C treats the verb.
+            pub fn on_interrupt(&self) -> OnInterrupt {
+                match self {
+                    $( Command::$variant(args) => args.on_interrupt(), )+
+                }
+            }
+
+            pub async fn execute(self, ctx: &Context) -> CliResult {
+                match self {
+                    $( Command::$variant(args) => args.exec(ctx).await, )+
+                }
+            }
+        }
+    };
+}
+
+verbs! {
     /// Check stack.yaml for every environment and list all problems.
     #[command(
         after_help = "Examples:\n  geno validate\n  geno validate -f other/stack.yaml --json"
     )]
-    Validate,
+    Validate(ops::validate::Args),
     /// Print the fully resolved stack (interpolated, defaults applied, secrets redacted).
     #[command(after_help = "Examples:\n  geno config\n  geno config --env demo --json")]
-    Config {
-        /// Environment to resolve for.
-        #[arg(long, default_value = "local")]
-        env: String,
-    },
+    Config(ops::config::Args),
     /// Print what ECS gets for an environment: task definitions, service updates, target groups.
     #[command(
         after_help = "Examples:\n  geno render --env demo\n  geno render --env prod --format tfvars > infra/environments/prod.tfvars.json"
     )]
-    Render {
-        #[arg(long)]
-        env: String,
-        /// Pin the image: `sha256:<digest>` (per-service ECR repository) or `repo@sha256:<digest>`.
-        #[arg(long, value_name = "DIGEST")]
-        image: Option<String>,
-        /// `ecs`: the ECS API inputs; `tfvars`: the variables infra/ takes (JSON).
-        #[arg(long, value_enum, default_value = "ecs")]
-        format: RenderFormat,
-    },
+    Render(ops::render::Args),
     /// Print the JSON Schema of stack.yaml.
     #[command(after_help = "Example:\n  geno schema > schema/stack.schema.json")]
-    Schema,
+    Schema(ops::schema::Args),
     /// Build the image and bring the stack up locally, in dependency order, until healthy.
     ///
     /// With services named, only they and what they depend on are brought
@@ -101,50 +107,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno up\n  geno up api --watch\n  geno --profile tools up --fast-health"
     )]
-    Up {
-        /// Services to bring up, with their dependencies (default: all).
-        services: Vec<String>,
-        /// Give up waiting after this long (`90s`, `5m`).
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
-        timeout: Dur,
-        /// After the stack is up, follow its logs (Ctrl-C detaches).
-        #[arg(long, conflicts_with = "watch")]
-        attach: bool,
-        /// After the stack is up, act on file changes by the services'
-        /// `develop.watch` rules (Ctrl-C stops watching; the stack keeps running).
-        #[arg(long)]
-        watch: bool,
-        /// Load balancer health checks ten times as often (thresholds stay;
-        /// rendered ECS settings keep stack.yaml's values).
-        #[arg(long)]
-        fast_health: bool,
-        /// Fail at once if another geno is changing this stack, instead of waiting.
-        #[arg(long)]
-        no_wait: bool,
-        /// Run without the ECS cpu/memory limits (a machine smaller than the tasks' sum).
-        #[arg(long)]
-        no_limits: bool,
-    },
+    Up(ops::up::Args),
     /// Run the stack's smoke tests through its load balancer.
     #[command(after_help = "Examples:\n  geno smoke --junit smoke.xml\n  geno smoke --env demo")]
-    Smoke {
-        /// Environment: `local` runs against this machine's stack; another
-        /// runs the HTTP steps against its URL.
-        #[arg(long, default_value = "local")]
-        env: String,
-        /// The load balancer URL of a deployed environment.
-        #[arg(long)]
-        url: Option<String>,
-        /// Also write a JUnit XML report here.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-    },
+    Smoke(ops::smoke::Args),
     /// Serve the stack's load balancer (started by `geno up`).
     #[command(hide = true)]
-    Lb {
-        #[arg(long)]
-        fast_health: bool,
-    },
+    Lb(ops::lb::Args),
     /// Act on file changes in a running stack by its `develop.watch` rules.
     ///
     /// Files are copied into every replica, then the rule's action: restart
@@ -152,71 +121,29 @@ pub enum Command {
     /// command, or rebuild the image and replace the services on it.
     /// Ctrl-C stops watching and leaves the stack running.
     #[command(after_help = "Example:\n  geno watch")]
-    Watch,
+    Watch(ops::watch::Args),
     /// Stop and remove the stack's containers and network (volumes with --volumes).
     #[command(after_help = "Examples:\n  geno down\n  geno down --volumes")]
-    Down {
-        /// Also remove named volumes, and the data in them.
-        #[arg(long)]
-        volumes: bool,
-        /// Also remove the stack's built images, but for the last verified
-        /// ones and every promoted one (`geno up` removes old builds by
-        /// itself past GENO_KEEP_BUILDS, default 10).
-        #[arg(long)]
-        rmi: bool,
-        /// Fail at once if another geno is changing this stack, instead of waiting.
-        #[arg(long)]
-        no_wait: bool,
-    },
+    Down(ops::down::Args),
     /// Restart services in place, one replica at a time, each until ready.
     ///
     /// A load-balanced replica is drained first and the next one goes only
     /// once the load balancer has it healthy again.
     #[command(after_help = "Examples:\n  geno restart api\n  geno restart")]
-    Restart {
-        /// Services to restart (default: all).
-        services: Vec<String>,
-        /// Give up waiting after this long.
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
-        timeout: Dur,
-        /// Fail at once if another geno is changing this stack, instead of waiting.
-        #[arg(long)]
-        no_wait: bool,
-    },
+    Restart(ops::restart::Args),
     /// Stop services, keeping their containers for `geno start`.
     #[command(after_help = "Example:\n  geno stop celery")]
-    Stop {
-        /// Services to stop (default: all).
-        services: Vec<String>,
-        /// Fail at once if another geno is changing this stack, instead of waiting.
-        #[arg(long)]
-        no_wait: bool,
-    },
+    Stop(ops::stop::Args),
     /// Start stopped services (and the stopped services they depend on), until ready.
     #[command(after_help = "Example:\n  geno start celery")]
-    Start {
-        /// Services to start (default: all).
-        services: Vec<String>,
-        /// Give up waiting after this long.
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
-        timeout: Dur,
-        /// Fail at once if another geno is changing this stack, instead of waiting.
-        #[arg(long)]
-        no_wait: bool,
-    },
+    Start(ops::start::Args),
     /// List the stack's containers: state, readiness, health, ports, image, uptime.
     ///
     /// With --env: each ECS service's tasks, deployments, the image it runs
     /// and whether a verified promotion put it there, target health and
     /// recent events.
     #[command(after_help = "Examples:\n  geno ps\n  geno ps --env demo api")]
-    Ps {
-        /// Services to list (default: all).
-        services: Vec<String>,
-        /// A deployed environment instead of the local stack.
-        #[arg(long)]
-        env: Option<String>,
-    },
+    Ps(ops::ps::Args),
     /// Show service logs, each line prefixed with its container.
     ///
     /// With --env: CloudWatch Logs of the services' (and jobs') tasks,
@@ -225,27 +152,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno logs -f api\n  geno logs --env demo celery --since 1h --grep ERROR\n  geno logs --env demo -f"
     )]
-    Logs {
-        /// Services to show (default: all).
-        services: Vec<String>,
-        /// Keep following new output.
-        #[arg(short, long)]
-        follow: bool,
-        /// Only output since then: `10m` ago, a UNIX time or an RFC 3339 time
-        /// (with --env, default 10m).
-        #[arg(long)]
-        since: Option<String>,
-        /// Lines from the end of each container's log (default: all); with
-        /// --env, the last N events.
-        #[arg(long, short = 'n')]
-        tail: Option<String>,
-        /// Only lines that contain this text.
-        #[arg(long, value_name = "TEXT")]
-        grep: Option<String>,
-        /// A deployed environment instead of the local stack.
-        #[arg(long)]
-        env: Option<String>,
-    },
+    Logs(ops::logs::Args),
     /// Run a command in a running container of a service.
     ///
     /// With --env: ECS Exec into a running task of the service, through
@@ -255,24 +162,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno exec api -- python -m genonaut.healthcheck\n  geno exec --env demo api -- /bin/sh\n  geno exec --env demo api --task 3f2a -- env"
     )]
-    Exec {
-        service: String,
-        /// A deployed environment instead of the local stack.
-        #[arg(long)]
-        env: Option<String>,
-        /// With --env: the task (a prefix of its ID; default: the newest running).
-        #[arg(long, requires = "env", value_name = "ID")]
-        task: Option<String>,
-        /// Which replica (1-based).
-        #[arg(long, default_value_t = 1, conflicts_with = "env")]
-        index: u32,
-        /// Do not allocate a TTY even when attached to one.
-        #[arg(short = 'T', long = "no-tty")]
-        no_tty: bool,
-        /// The command and its arguments (after `--`).
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
-    },
+    Exec(ops::exec::Args),
     /// Run a one-off container of a service, removed afterwards.
     ///
     /// With --env: a one-off Fargate task from the service's live task
@@ -282,18 +172,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno run api -- python -m genonaut.migrate\n  geno run --env demo api -- python -m genonaut.migrate"
     )]
-    Run {
-        /// A deployed environment instead of the local stack.
-        #[arg(long)]
-        env: Option<String>,
-        /// With --env: run even if no verified promotion put the live image there.
-        #[arg(long, requires = "env")]
-        force: bool,
-        service: String,
-        /// Command to run instead of the service's own.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
-    },
+    Run(ops::run::Args),
     /// Push the image that passed `geno smoke` to an ECS environment and roll it out.
     ///
     /// Preflight (identity, cluster, services, repositories, secrets, roles),
@@ -304,73 +183,19 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno promote --env demo --dry-run\n  geno promote --env demo --smoke"
     )]
-    Promote {
-        /// The environment (a key of `environments:` with an `aws` section).
-        #[arg(long)]
-        env: String,
-        /// The image to promote (ID, ID prefix or tag) instead of the current build.
-        #[arg(long)]
-        image: Option<String>,
-        /// Promote an image without a passing `geno smoke` for this stack definition (recorded).
-        #[arg(long)]
-        force: bool,
-        /// Push to this registry host instead of the environment's ECR.
-        #[arg(long, value_name = "HOST[:PORT]")]
-        registry: Option<String>,
-        /// Give up on the rollout (and roll back) after this long.
-        #[arg(long, default_value = "15m", value_parser = parse_duration)]
-        timeout: Dur,
-        /// How often to look at the services while they roll out.
-        #[arg(long, default_value = "5s", value_parser = parse_duration)]
-        poll: Dur,
-        /// After the rollout, run the smoke suite against the environment; failure rolls back.
-        #[arg(long)]
-        smoke: bool,
-        /// The environment's load balancer URL for --smoke (default: `aws.url`).
-        #[arg(long)]
-        url: Option<String>,
-        /// Run the checks (verification, preflight) and print the diff; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Promote(ops::promote::Args),
     /// Show what `geno promote` would change: rendered vs live task definitions.
     #[command(after_help = "Examples:\n  geno diff --env demo\n  geno diff --env prod --exit-code")]
-    Diff {
-        #[arg(long)]
-        env: String,
-        /// Compare for this image (ID, prefix or tag) instead of the current build,
-        /// or for a digest (`sha256:…`, `repo@sha256:…`) as pushed, without the engine.
-        #[arg(long)]
-        image: Option<String>,
-        /// The registry host promote pushes to, if not the environment's ECR.
-        #[arg(long, value_name = "HOST[:PORT]")]
-        registry: Option<String>,
-        /// Exit with 1 when there are changes (for CI).
-        #[arg(long)]
-        exit_code: bool,
-    },
+    Diff(ops::diff::Args),
     /// List the promotions and rollbacks on record for an environment.
     #[command(after_help = "Example:\n  geno history --env demo")]
-    History {
-        #[arg(long)]
-        env: String,
-    },
+    History(ops::history::Args),
     /// Set the desired task count of deployed services, watched until stable.
     ///
     /// Recorded in `geno history`; put back if the services do not settle.
     /// stack.yaml's `desired_count` stays what the next promotion applies.
     #[command(after_help = "Example:\n  geno scale --env demo api=4 celery=2")]
-    Scale {
-        #[arg(long)]
-        env: String,
-        /// `SERVICE=COUNT`, one or more.
-        #[arg(required = true, value_name = "SERVICE=COUNT")]
-        counts: Vec<String>,
-        #[arg(long, default_value = "15m", value_parser = parse_duration)]
-        timeout: Dur,
-        #[arg(long, default_value = "5s", value_parser = parse_duration)]
-        poll: Dur,
-    },
+    Scale(ops::scale::Args),
     /// The secrets stack.yaml declares for a deployed environment: list, set, remove.
     ///
     /// Values are never printed: `ls` shows where each lives, whether it
@@ -379,13 +204,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno secrets --env demo ls\n  geno secrets --env demo set DATABASE_URL\n  printf %s \"$URL\" | geno secrets --env demo set DATABASE_URL\n  geno secrets --env demo rm REDIS_URL"
     )]
-    Secrets {
-        /// The environment (before or after the action: `geno secrets set --env demo NAME`).
-        #[arg(long, global = true)]
-        env: Option<String>,
-        #[command(subcommand)]
-        action: SecretsAction,
-    },
+    Secrets(ops::secrets::Args),
     /// Write a stack.yaml from a compose file or live ECS services; list what it cannot carry.
     ///
     /// Services built from the same context become the stack's one image
@@ -396,40 +215,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno init --from-compose docker-compose.yml\n  geno init --from-compose compose.yaml --out stack.yaml --force\n  geno init --from-ecs --env demo --cluster genonaut-demo --region us-east-1"
     )]
-    Init {
-        /// The compose file to convert.
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "from_ecs",
-            conflicts_with = "from_ecs"
-        )]
-        from_compose: Option<PathBuf>,
-        /// Read the live ECS services of an environment instead (with --env and --cluster).
-        #[arg(long, requires_all = ["env", "cluster"])]
-        from_ecs: bool,
-        /// With --from-ecs: the environment's name in stack.yaml.
-        #[arg(long)]
-        env: Option<String>,
-        /// With --from-ecs: the ECS cluster.
-        #[arg(long)]
-        cluster: Option<String>,
-        /// With --from-ecs: the services to read (default: every service of the cluster).
-        #[arg(long = "service", value_name = "NAME")]
-        services: Vec<String>,
-        /// With --from-ecs: the region (default: AWS_REGION).
-        #[arg(long)]
-        region: Option<String>,
-        /// With --from-ecs: the stack's name (default: from the task definition families).
-        #[arg(long = "stack", value_name = "NAME")]
-        stack_name: Option<String>,
-        /// Where to write (default: stack.yaml beside the compose file).
-        #[arg(long, value_name = "PATH")]
-        out: Option<PathBuf>,
-        /// Replace an existing file.
-        #[arg(long)]
-        force: bool,
-    },
+    Init(ops::init::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// Service and environment names come from the stack file found now;
@@ -437,44 +223,34 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  geno completions bash > ~/.local/share/bash-completion/completions/geno\n  geno completions zsh > \"${fpath[1]}/_geno\"\n  geno completions fish > ~/.config/fish/completions/geno.fish"
     )]
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Return an environment to the task definitions of an earlier promotion.
     #[command(
         after_help = "Examples:\n  geno rollback --env demo\n  geno rollback --env demo --to 2026-11-30T101500.000Z"
     )]
-    Rollback {
-        #[arg(long)]
-        env: String,
-        /// The promotion to return to (an ID from `geno history`); default: the one before the current.
-        #[arg(long, value_name = "ID")]
-        to: Option<String>,
-        #[arg(long, default_value = "15m", value_parser = parse_duration)]
-        timeout: Dur,
-        #[arg(long, default_value = "5s", value_parser = parse_duration)]
-        poll: Dur,
-    },
+    Rollback(ops::rollback::Args),
 }
 
-/// `geno secrets --env E …`.
-#[derive(Debug, ClapSubcommand)]
-pub enum SecretsAction {
-    /// Each declared secret: where it lives, whether it exists, its type and last change.
-    Ls,
-    /// Write a secret's value (from stdin, or a prompt that does not echo).
-    Set {
-        /// The secret's name in stack.yaml (`DATABASE_URL`).
-        name: String,
-    },
-    /// Remove a secret from SSM or Secrets Manager (asks first).
-    Rm {
-        name: String,
-        /// Do not ask.
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
+/// `geno completions`: here beside the command line it completes.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+impl Verb for CompletionsArgs {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let (services, envs) = ops::completions::names(ctx);
+        let mut cmd = completion_command(&services, &envs);
+        let mut script = Vec::new();
+        clap_complete::generate(self.shell, &mut cmd, "geno", &mut script);
+        ctx.shell.out_text(&String::from_utf8_lossy(&script))?;
+        Ok(())
+    }
 }
 
 /// The command line for completions, with the stack's service and
@@ -573,13 +349,6 @@ pub fn normalize(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std:
     out
 }
 
-/// `geno render --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RenderFormat {
-    Ecs,
-    Tfvars,
-}
-
 impl Arguments {
     /// Runs the command to its end and reports how it ended; the exit code.
     /// Whether this is `geno lb`, the load balancer process.
@@ -617,304 +386,14 @@ impl Arguments {
             },
             Shell::new(verbosity, self.global.json),
         );
-        let graceful = self.command.graceful();
+        let graceful = match self.command.on_interrupt() {
+            OnInterrupt::Finish(verb) => Some(verb),
+            OnInterrupt::Exit => None,
+        };
         let work = self.command.execute(&ctx);
         match crate::shutdown::guard(work, &ctx.cancel, graceful, &ctx.shell).await {
             Ok(()) => 0,
             Err(failure) => crate::error::report(&failure, &ctx.shell),
-        }
-    }
-}
-
-impl Command {
-    /// The verb's name when it finishes what is under way on Ctrl-C.
-    fn graceful(&self) -> Option<&'static str> {
-        match self {
-            Command::Up { .. } => Some("geno up"),
-            Command::Watch => Some("geno watch"),
-            Command::Restart { .. } => Some("geno restart"),
-            Command::Start { .. } => Some("geno start"),
-            Command::Smoke { .. } => Some("geno smoke"),
-            Command::Lb { .. } => Some("geno lb"),
-            Command::Logs { .. } => Some("geno logs"),
-            Command::Run { .. } => Some("geno run"),
-            Command::Promote { .. } => Some("geno promote"),
-            Command::Scale { .. } => Some("geno scale"),
-            Command::Rollback { .. } => Some("geno rollback"),
-            _ => None,
-        }
-    }
-
-    pub async fn execute(self, ctx: &Context) -> CliResult {
-        match self {
-            Command::Validate => ops::validate::validate(ctx).await,
-            Command::Config { env } => ops::config::config(ctx, &env).await,
-            Command::Render { env, image, format } => {
-                let format = match format {
-                    RenderFormat::Ecs => ops::render::Format::Ecs,
-                    RenderFormat::Tfvars => ops::render::Format::Tfvars,
-                };
-                ops::render::render(ctx, &env, image.as_deref(), format).await
-            }
-            Command::Schema => ops::schema::schema(ctx).await,
-            Command::Up {
-                services,
-                timeout,
-                attach,
-                watch,
-                fast_health,
-                no_wait,
-                no_limits,
-            } => {
-                let opts = ops::up::UpOptions {
-                    services,
-                    timeout: timeout.0,
-                    attach,
-                    watch,
-                    fast_health,
-                    no_wait,
-                    no_limits,
-                };
-                ops::up::up(ctx, opts).await
-            }
-            Command::Smoke { env, url, junit } => {
-                ops::smoke::smoke(ctx, ops::smoke::SmokeOptions { env, url, junit }).await
-            }
-            Command::Lb { fast_health } => ops::lb::lb(ctx, fast_health).await,
-            Command::Watch => ops::watch::watch(ctx).await,
-            Command::Down {
-                volumes,
-                rmi,
-                no_wait,
-            } => {
-                let opts = ops::down::DownOptions {
-                    volumes,
-                    rmi,
-                    no_wait,
-                };
-                ops::down::down(ctx, opts).await
-            }
-            Command::Ps { services, env } => match env {
-                Some(env) => ops::ps::env::ps(ctx, &env, &services).await,
-                None => ops::ps::ps(ctx, &services).await,
-            },
-            Command::Restart {
-                services,
-                timeout,
-                no_wait,
-            } => {
-                let opts = ops::restart::RestartOptions {
-                    services,
-                    timeout: timeout.0,
-                    no_wait,
-                };
-                ops::restart::restart(ctx, opts).await
-            }
-            Command::Stop { services, no_wait } => {
-                ops::stop::stop(ctx, ops::stop::StopOptions { services, no_wait }).await
-            }
-            Command::Start {
-                services,
-                timeout,
-                no_wait,
-            } => {
-                let opts = ops::start::StartOptions {
-                    services,
-                    timeout: timeout.0,
-                    no_wait,
-                };
-                ops::start::start(ctx, opts).await
-            }
-            Command::Logs {
-                services,
-                follow,
-                since,
-                tail,
-                grep,
-                env,
-            } => {
-                let opts = ops::logs::LogsOptions {
-                    services,
-                    follow,
-                    since,
-                    tail,
-                    grep,
-                };
-                match env {
-                    Some(env) => ops::logs::on_env(ctx, &env, opts).await,
-                    None => ops::logs::logs(ctx, opts).await,
-                }
-            }
-            Command::Exec {
-                service,
-                env: Some(env),
-                task,
-                command,
-                ..
-            } => {
-                let opts = ops::exec::env::EnvExecOptions {
-                    env,
-                    service,
-                    task,
-                    command,
-                };
-                crate::shutdown::ignoring(ops::exec::env::run(ctx, opts)).await
-            }
-            Command::Exec {
-                service,
-                index,
-                no_tty,
-                command,
-                ..
-            } => {
-                let opts = ops::exec::ExecOptions {
-                    service,
-                    index,
-                    no_tty,
-                    command,
-                };
-                ops::exec::exec(ctx, opts).await
-            }
-            Command::Run {
-                env: Some(env),
-                force,
-                service,
-                command,
-            } => {
-                let opts = ops::run::env::EnvRunOptions {
-                    env,
-                    service,
-                    command,
-                    force,
-                };
-                ops::run::env::run(ctx, opts).await
-            }
-            Command::Run {
-                service, command, ..
-            } => ops::run::run(ctx, ops::run::RunOptions { service, command }).await,
-            Command::Scale {
-                env,
-                counts,
-                timeout,
-                poll,
-            } => {
-                let opts = ops::scale::ScaleOptions {
-                    env,
-                    counts,
-                    watch: Watch {
-                        timeout: timeout.0,
-                        poll: poll.0,
-                    },
-                };
-                ops::scale::scale(ctx, opts).await
-            }
-            Command::Init {
-                from_compose: Some(from_compose),
-                out,
-                force,
-                ..
-            } => {
-                let opts = ops::init::InitOptions {
-                    from_compose,
-                    out,
-                    force,
-                };
-                ops::init::init(ctx, opts).await
-            }
-            Command::Init {
-                env,
-                cluster,
-                services,
-                region,
-                stack_name,
-                out,
-                force,
-                ..
-            } => {
-                let opts = ops::init::ecs::FromEcsOptions {
-                    env: env.unwrap_or_default(),
-                    cluster: cluster.unwrap_or_default(),
-                    services,
-                    region,
-                    stack: stack_name,
-                    out: out.unwrap_or_else(|| PathBuf::from("stack.yaml")),
-                    force,
-                };
-                ops::init::ecs::from_ecs(ctx, opts).await
-            }
-            Command::Completions { shell } => {
-                let (services, envs) = ops::completions::names(ctx);
-                let mut cmd = completion_command(&services, &envs);
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut cmd, "geno", &mut script);
-                ctx.shell.out_text(&String::from_utf8_lossy(&script))?;
-                Ok(())
-            }
-            Command::Secrets { env, action } => {
-                let action = match action {
-                    SecretsAction::Ls => ops::secrets::Action::Ls,
-                    SecretsAction::Set { name } => ops::secrets::Action::Set { name },
-                    SecretsAction::Rm { name, yes } => ops::secrets::Action::Rm { name, yes },
-                };
-                ops::secrets::secrets(ctx, env.as_deref(), action).await
-            }
-            Command::Promote {
-                env,
-                image,
-                force,
-                registry,
-                timeout,
-                poll,
-                smoke,
-                url,
-                dry_run,
-            } => {
-                let opts = ops::promote::PromoteOptions {
-                    env,
-                    image,
-                    force,
-                    registry,
-                    watch: Watch {
-                        timeout: timeout.0,
-                        poll: poll.0,
-                    },
-                    smoke,
-                    url,
-                    dry_run,
-                };
-                ops::promote::promote(ctx, opts).await
-            }
-            Command::Diff {
-                env,
-                image,
-                registry,
-                exit_code,
-            } => {
-                let opts = ops::diff::DiffOptions {
-                    env,
-                    image,
-                    registry,
-                    exit_code,
-                };
-                ops::diff::diff(ctx, opts).await
-            }
-            Command::History { env } => ops::history::history(ctx, &env).await,
-            Command::Rollback {
-                env,
-                to,
-                timeout,
-                poll,
-            } => {
-                let opts = ops::rollback::RollbackOptions {
-                    env,
-                    to,
-                    watch: Watch {
-                        timeout: timeout.0,
-                        poll: poll.0,
-                    },
-                };
-                ops::rollback::rollback(ctx, opts).await
-            }
         }
     }
 }
@@ -928,6 +407,57 @@ mod tests {
         use clap::CommandFactory;
         super::Arguments::command().debug_assert();
         completion_command(&["api".into()], &["demo".into()]).debug_assert();
+    }
+
+    /// Every verb, parsed from a minimal command line, and how the first
+    /// Ctrl-C treats it: a verb added without a line here fails the test.
+    #[test]
+    fn every_verb_parses_and_says_how_ctrl_c_treats_it() {
+        use super::{Arguments, OnInterrupt};
+        use clap::{CommandFactory, Parser};
+        let finish = |verb| OnInterrupt::Finish(verb);
+        let table: &[(&str, OnInterrupt)] = &[
+            ("validate", OnInterrupt::Exit),
+            ("config", OnInterrupt::Exit),
+            ("render --env demo", OnInterrupt::Exit),
+            ("schema", OnInterrupt::Exit),
+            ("up", finish("geno up")),
+            ("smoke", finish("geno smoke")),
+            ("lb", finish("geno lb")),
+            ("watch", finish("geno watch")),
+            ("down", OnInterrupt::Exit),
+            ("restart", finish("geno restart")),
+            ("stop", OnInterrupt::Exit),
+            ("start", finish("geno start")),
+            ("ps", OnInterrupt::Exit),
+            ("logs", finish("geno logs")),
+            ("exec api -- ls", OnInterrupt::Exit),
+            ("run api", finish("geno run")),
+            ("promote --env demo", finish("geno promote")),
+            ("diff --env demo", OnInterrupt::Exit),
+            ("history --env demo", OnInterrupt::Exit),
+            ("scale --env demo api=2", finish("geno scale")),
+            ("secrets --env demo ls", OnInterrupt::Exit),
+            ("init --from-compose compose.yaml", OnInterrupt::Exit),
+            ("completions bash", OnInterrupt::Exit),
+            ("rollback --env demo", finish("geno rollback")),
+        ];
+        let verbs: Vec<String> = Arguments::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        for verb in &verbs {
+            let line = table
+                .iter()
+                .find(|(l, _)| l.split(' ').next() == Some(verb.as_str()));
+            let Some((line, wanted)) = line else {
+                panic!("`geno {verb}` has no line in this table: how does Ctrl-C treat it?")
+            };
+            let args = Arguments::try_parse_from(std::iter::once("geno").chain(line.split(' ')))
+                .unwrap_or_else(|e| panic!("`geno {line}`: {e}"));
+            assert_eq!(args.command.on_interrupt(), *wanted, "geno {line}");
+        }
+        assert_eq!(verbs.len(), table.len(), "a line for a verb that is gone");
     }
 
     fn norm(line: &str) -> String {

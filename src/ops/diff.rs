@@ -2,11 +2,45 @@
 //! rendered task definition against the live one, field by field, its
 //! desired count, and each job.
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::environment::Environment;
 use crate::environment::diff::DiffImage;
 use crate::error::{CliError, CliResult};
 use crate::render::ecs::ImageChoice;
+
+/// The arguments of `geno diff`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub env: String,
+    /// Compare for this image (ID, prefix or tag) instead of the current build,
+    /// or for a digest (`sha256:…`, `repo@sha256:…`) as pushed, without the engine.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The registry host promote pushes to, if not the environment's ECR.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: Option<String>,
+    /// Exit with 1 when there are changes (for CI).
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let opts = DiffOptions {
+            env: self.env,
+            image: self.image,
+            registry: self.registry,
+            exit_code: self.exit_code,
+        };
+        diff(ctx, opts).await
+    }
+}
 
 pub struct DiffOptions {
     pub env: String,

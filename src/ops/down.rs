@@ -4,6 +4,7 @@
 
 use futures_util::future::join_all;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::docker::{Engine, Member};
 use crate::error::CliResult;
@@ -11,6 +12,40 @@ use crate::host::for_cleanup;
 use crate::host::lock::StackLock;
 use crate::shell::Shell;
 use crate::stack::{Stack, graph};
+
+/// The arguments of `geno down`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also remove named volumes, and the data in them.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Also remove the stack's built images, but for the last verified
+    /// ones and every promoted one (`geno up` removes old builds by
+    /// itself past GENO_KEEP_BUILDS, default 10).
+    #[arg(long)]
+    pub rmi: bool,
+    /// Fail at once if another geno is changing this stack, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        down(
+            ctx,
+            DownOptions {
+                volumes: self.volumes,
+                rmi: self.rmi,
+                no_wait: self.no_wait,
+            },
+        )
+        .await
+    }
+}
 
 pub struct DownOptions {
     pub volumes: bool,

@@ -1,10 +1,28 @@
 //! `geno history --env ENV`: the promotions, rollbacks and scales on record
 //! for an environment, newest first, and its last smoke run.
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome};
 use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
+
+/// The arguments of `geno history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub env: String,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        history(ctx, &self.env).await
+    }
+}
 
 pub async fn history(ctx: &Context, env: &str) -> CliResult {
     let shell = &ctx.shell;

@@ -13,9 +13,78 @@ pub mod ecs;
 
 use std::path::{Path, PathBuf};
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::import::compose::convert;
+
+/// The arguments of `geno init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The compose file to convert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "from_ecs",
+        conflicts_with = "from_ecs"
+    )]
+    pub from_compose: Option<PathBuf>,
+    /// Read the live ECS services of an environment instead (with --env and --cluster).
+    #[arg(long, requires_all = ["env", "cluster"])]
+    pub from_ecs: bool,
+    /// With --from-ecs: the environment's name in stack.yaml.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// With --from-ecs: the ECS cluster.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// With --from-ecs: the services to read (default: every service of the cluster).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// With --from-ecs: the region (default: AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// With --from-ecs: the stack's name (default: from the task definition families).
+    #[arg(long = "stack", value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// Where to write (default: stack.yaml beside the compose file).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        match self.from_compose {
+            Some(from_compose) => {
+                let opts = InitOptions {
+                    from_compose,
+                    out: self.out,
+                    force: self.force,
+                };
+                init(ctx, opts).await
+            }
+            None => {
+                let opts = ecs::FromEcsOptions {
+                    env: self.env.unwrap_or_default(),
+                    cluster: self.cluster.unwrap_or_default(),
+                    services: self.services,
+                    region: self.region,
+                    stack: self.stack_name,
+                    out: self.out.unwrap_or_else(|| PathBuf::from("stack.yaml")),
+                    force: self.force,
+                };
+                ecs::from_ecs(ctx, opts).await
+            }
+        }
+    }
+}
 
 pub struct InitOptions {
     pub from_compose: PathBuf,

@@ -1,8 +1,26 @@
 //! `geno lb`: the load balancer process `geno up` starts in the background.
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
+
+/// The arguments of `geno lb`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub fast_health: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno lb")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        lb(ctx, self.fast_health).await
+    }
+}
 
 pub async fn lb(ctx: &Context, fast: bool) -> CliResult {
     let local = LocalStack::open(ctx).await?;

@@ -4,11 +4,57 @@
 
 pub mod env;
 
+use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::logs::stream;
 use crate::stack::Dur;
+
+/// The arguments of `geno logs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to show (default: all).
+    pub services: Vec<String>,
+    /// Keep following new output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only output since then: `10m` ago, a UNIX time or an RFC 3339 time
+    /// (with --env, default 10m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Lines from the end of each container's log (default: all); with
+    /// --env, the last N events.
+    #[arg(long, short = 'n')]
+    pub tail: Option<String>,
+    /// Only lines that contain this text.
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+    /// A deployed environment instead of the local stack.
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno logs")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let place = Place::of(self.env.as_deref());
+        let opts = LogsOptions {
+            services: self.services,
+            follow: self.follow,
+            since: self.since,
+            tail: self.tail,
+            grep: self.grep,
+        };
+        match place {
+            Place::Deployed(env) => on_env(ctx, env, opts).await,
+            Place::Local => logs(ctx, opts).await,
+        }
+    }
+}
 
 pub struct LogsOptions {
     pub services: Vec<String>,

@@ -24,6 +24,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::{OnInterrupt, Verb};
 use crate::aws::{Aws, Live};
 use crate::context::Context;
 use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
@@ -42,6 +43,62 @@ use crate::environment::{Environment, git_revision, short_id};
 use crate::error::CliResult;
 use crate::render::ecs::ImageChoice;
 use crate::smoke::runner::{self, Target};
+use crate::stack::Dur;
+
+/// The arguments of `geno promote`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment (a key of `environments:` with an `aws` section).
+    #[arg(long)]
+    pub env: String,
+    /// The image to promote (ID, ID prefix or tag) instead of the current build.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Promote an image without a passing `geno smoke` for this stack definition (recorded).
+    #[arg(long)]
+    pub force: bool,
+    /// Push to this registry host instead of the environment's ECR.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: Option<String>,
+    /// Give up on the rollout (and roll back) after this long.
+    #[arg(long, default_value = "15m", value_parser = super::duration)]
+    pub timeout: Dur,
+    /// How often to look at the services while they roll out.
+    #[arg(long, default_value = "5s", value_parser = super::duration)]
+    pub poll: Dur,
+    /// After the rollout, run the smoke suite against the environment; failure rolls back.
+    #[arg(long)]
+    pub smoke: bool,
+    /// The environment's load balancer URL for --smoke (default: `aws.url`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Run the checks (verification, preflight) and print the diff; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno promote")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let opts = PromoteOptions {
+            env: self.env,
+            image: self.image,
+            force: self.force,
+            registry: self.registry,
+            watch: Watch {
+                timeout: self.timeout.0,
+                poll: self.poll.0,
+            },
+            smoke: self.smoke,
+            url: self.url,
+            dry_run: self.dry_run,
+        };
+        promote(ctx, opts).await
+    }
+}
 
 pub struct PromoteOptions {
     pub env: String,

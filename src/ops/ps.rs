@@ -6,6 +6,7 @@ pub mod env;
 
 use serde::Serialize;
 
+use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
@@ -13,6 +14,29 @@ use crate::ids::short_id;
 use crate::local::readiness::ReadyRecord;
 use crate::proxy::daemon;
 use crate::proxy::targets::TargetReport;
+
+/// The arguments of `geno ps`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to list (default: all).
+    pub services: Vec<String>,
+    /// A deployed environment instead of the local stack.
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        match Place::of(self.env.as_deref()) {
+            Place::Deployed(env) => env::ps(ctx, env, &self.services).await,
+            Place::Local => ps(ctx, &self.services).await,
+        }
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct Row {

@@ -7,11 +7,44 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::converge::Wait;
 use crate::host::restart;
+use crate::stack::Dur;
+
+/// The arguments of `geno restart`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to restart (default: all).
+    pub services: Vec<String>,
+    /// Give up waiting after this long.
+    #[arg(long, default_value = "5m", value_parser = super::duration)]
+    pub timeout: Dur,
+    /// Fail at once if another geno is changing this stack, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno restart")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        restart(
+            ctx,
+            RestartOptions {
+                services: self.services,
+                timeout: self.timeout.0,
+                no_wait: self.no_wait,
+            },
+        )
+        .await
+    }
+}
 
 pub struct RestartOptions {
     pub services: Vec<String>,

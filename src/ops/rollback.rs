@@ -8,6 +8,7 @@
 //! 4. the change runner's `conclude`: the record, and a success line or an
 //!    error naming it.
 
+use super::{OnInterrupt, Verb};
 use crate::aws::Ecs;
 use crate::context::Context;
 use crate::deploy::record::{self, Kind, Record, ServiceRecord};
@@ -17,6 +18,39 @@ use crate::environment::change::{Change, Move};
 use crate::environment::rollout::Watch;
 use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
+use crate::stack::Dur;
+
+/// The arguments of `geno rollback`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub env: String,
+    /// The promotion to return to (an ID from `geno history`); default: the one before the current.
+    #[arg(long, value_name = "ID")]
+    pub to: Option<String>,
+    #[arg(long, default_value = "15m", value_parser = super::duration)]
+    pub timeout: Dur,
+    #[arg(long, default_value = "5s", value_parser = super::duration)]
+    pub poll: Dur,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno rollback")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let opts = RollbackOptions {
+            env: self.env,
+            to: self.to,
+            watch: Watch {
+                timeout: self.timeout.0,
+                poll: self.poll.0,
+            },
+        };
+        rollback(ctx, opts).await
+    }
+}
 
 pub struct RollbackOptions {
     pub env: String,

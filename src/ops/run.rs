@@ -7,11 +7,54 @@ pub mod env;
 use bollard::query_parameters::{LogsOptions, WaitContainerOptions};
 use futures_util::StreamExt;
 
+use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
 use crate::host::image::stack_image;
 use crate::local::plan::{self, DesiredContainer, names};
+
+/// The arguments of `geno run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A deployed environment instead of the local stack.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// With --env: run even if no verified promotion put the live image there.
+    #[arg(long, requires = "env")]
+    pub force: bool,
+    pub service: String,
+    /// Command to run instead of the service's own.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno run")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        match Place::of(self.env.as_deref()) {
+            Place::Deployed(env) => {
+                let opts = env::EnvRunOptions {
+                    env: env.to_string(),
+                    service: self.service,
+                    command: self.command,
+                    force: self.force,
+                };
+                env::run(ctx, opts).await
+            }
+            Place::Local => {
+                let opts = RunOptions {
+                    service: self.service,
+                    command: self.command,
+                };
+                run(ctx, opts).await
+            }
+        }
+    }
+}
 
 pub struct RunOptions {
     pub service: String,

@@ -3,13 +3,46 @@
 //! recorded in the environment's history. stack.yaml's `desired_count`
 //! stays what the next promotion applies, and the command says so.
 
+use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::deploy::record::{CountRecord, Kind, Record};
 use crate::environment::change::{Change, Move};
 use crate::environment::deployed::Deployed;
 use crate::environment::rollout::Watch;
 use crate::error::CliResult;
-use crate::stack::validate::LOCAL_ENV;
+use crate::stack::Dur;
+
+/// The arguments of `geno scale`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub env: String,
+    /// `SERVICE=COUNT`, one or more.
+    #[arg(required = true, value_name = "SERVICE=COUNT")]
+    pub counts: Vec<String>,
+    #[arg(long, default_value = "15m", value_parser = super::duration)]
+    pub timeout: Dur,
+    #[arg(long, default_value = "5s", value_parser = super::duration)]
+    pub poll: Dur,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno scale")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        let opts = ScaleOptions {
+            env: self.env,
+            counts: self.counts,
+            watch: Watch {
+                timeout: self.timeout.0,
+                poll: self.poll.0,
+            },
+        };
+        scale(ctx, opts).await
+    }
+}
 
 pub struct ScaleOptions {
     pub env: String,
@@ -24,7 +57,7 @@ const MOST: i32 = 1000;
 
 pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
     let shell = &ctx.shell;
-    if opts.env == LOCAL_ENV {
+    if Place::of(Some(&opts.env)) == Place::Local {
         return Err(anyhow::anyhow!(
             "`geno scale` acts on a deployed environment; locally, set `replicas:` in stack.yaml and run `geno up`"
         )

@@ -1,8 +1,23 @@
 //! `geno schema`: the JSON Schema of stack.yaml, generated from the model.
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::stack::Stack;
+
+/// The arguments of `geno schema`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        schema(ctx).await
+    }
+}
 
 pub fn schema_json() -> String {
     let schema = schemars::schema_for!(Stack);

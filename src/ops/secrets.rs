@@ -10,15 +10,49 @@ use std::io::Read;
 
 use serde::Serialize;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::deploy::live::{DeclaredSecret, SecretMeta, Store, declared};
 use crate::environment::deployed::Deployed;
 use crate::error::CliResult;
 
+/// The arguments of `geno secrets`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment (before or after the action: `geno secrets set --env demo NAME`).
+    #[arg(long, global = true)]
+    pub env: Option<String>,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        secrets(ctx, self.env.as_deref(), self.action).await
+    }
+}
+
+/// `geno secrets --env E …`.
+#[derive(Debug, clap::Subcommand)]
 pub enum Action {
+    /// Each declared secret: where it lives, whether it exists, its type and last change.
     Ls,
-    Set { name: String },
-    Rm { name: String, yes: bool },
+    /// Write a secret's value (from stdin, or a prompt that does not echo).
+    Set {
+        /// The secret's name in stack.yaml (`DATABASE_URL`).
+        name: String,
+    },
+    /// Remove a secret from SSM or Secrets Manager (asks first).
+    Rm {
+        name: String,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(Serialize)]

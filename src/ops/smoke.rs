@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::deploy::record;
 use crate::deploy::verification::{self, Verification};
@@ -17,6 +18,39 @@ use crate::smoke::runner::{self, Place, Target};
 use crate::smoke::{Report, junit};
 use crate::stack::validate::LOCAL_ENV;
 
+/// The arguments of `geno smoke`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment: `local` runs against this machine's stack; another
+    /// runs the HTTP steps against its URL.
+    #[arg(long, default_value = "local")]
+    pub env: String,
+    /// The load balancer URL of a deployed environment.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno smoke")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        smoke(
+            ctx,
+            SmokeOptions {
+                env: self.env,
+                url: self.url,
+                junit: self.junit,
+            },
+        )
+        .await
+    }
+}
+
 pub struct SmokeOptions {
     pub env: String,
     pub url: Option<String>,
@@ -24,7 +58,7 @@ pub struct SmokeOptions {
 }
 
 pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
-    let report = if opts.env == LOCAL_ENV && opts.url.is_none() {
+    let report = if super::Place::of(Some(&opts.env)) == super::Place::Local && opts.url.is_none() {
         let local = LocalStack::open(ctx).await?;
         let report = against_local(ctx, &local).await?;
         finish(ctx, &opts, &report)?;

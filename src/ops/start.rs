@@ -5,13 +5,46 @@
 
 use std::time::Duration;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::host::converge::{Wait, converge, load_balancer};
 use crate::local::plan::{Action, InPlace};
 use crate::local::reconcile::Reconcile;
+use crate::stack::Dur;
 use crate::stack::ServiceKind;
+
+/// The arguments of `geno start`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to start (default: all).
+    pub services: Vec<String>,
+    /// Give up waiting after this long.
+    #[arg(long, default_value = "5m", value_parser = super::duration)]
+    pub timeout: Dur,
+    /// Fail at once if another geno is changing this stack, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno start")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        start(
+            ctx,
+            StartOptions {
+                services: self.services,
+                timeout: self.timeout.0,
+                no_wait: self.no_wait,
+            },
+        )
+        .await
+    }
+}
 
 pub struct StartOptions {
     pub services: Vec<String>,

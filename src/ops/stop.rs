@@ -5,10 +5,38 @@
 
 use futures_util::future::join_all;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::proxy::daemon;
+
+/// The arguments of `geno stop`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to stop (default: all).
+    pub services: Vec<String>,
+    /// Fail at once if another geno is changing this stack, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        stop(
+            ctx,
+            StopOptions {
+                services: self.services,
+                no_wait: self.no_wait,
+            },
+        )
+        .await
+    }
+}
 
 pub struct StopOptions {
     pub services: Vec<String>,

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
@@ -30,7 +31,57 @@ use crate::host::converge::{Wait, converge, load_balancer};
 use crate::host::up::{plan_changes, prepare};
 use crate::local::plan::DesiredContainer;
 use crate::local::reconcile::{Reconcile, state_word};
+use crate::stack::Dur;
 use crate::stack::Stack;
+
+/// The arguments of `geno up`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Services to bring up, with their dependencies (default: all).
+    pub services: Vec<String>,
+    /// Give up waiting after this long (`90s`, `5m`).
+    #[arg(long, default_value = "5m", value_parser = super::duration)]
+    pub timeout: Dur,
+    /// After the stack is up, follow its logs (Ctrl-C detaches).
+    #[arg(long, conflicts_with = "watch")]
+    pub attach: bool,
+    /// After the stack is up, act on file changes by the services'
+    /// `develop.watch` rules (Ctrl-C stops watching; the stack keeps running).
+    #[arg(long)]
+    pub watch: bool,
+    /// Load balancer health checks ten times as often (thresholds stay;
+    /// rendered ECS settings keep stack.yaml's values).
+    #[arg(long)]
+    pub fast_health: bool,
+    /// Fail at once if another geno is changing this stack, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Run without the ECS cpu/memory limits (a machine smaller than the tasks' sum).
+    #[arg(long)]
+    pub no_limits: bool,
+}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Finish("geno up")
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        up(
+            ctx,
+            UpOptions {
+                services: self.services,
+                timeout: self.timeout.0,
+                attach: self.attach,
+                watch: self.watch,
+                fast_health: self.fast_health,
+                no_wait: self.no_wait,
+                no_limits: self.no_limits,
+            },
+        )
+        .await
+    }
+}
 
 pub struct UpOptions {
     /// Only these services and what they depend on (all when empty).

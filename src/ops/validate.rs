@@ -2,9 +2,24 @@
 
 use serde_json::json;
 
+use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::stack::{LoadError, validate_all};
+
+/// The arguments of `geno validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Verb for Args {
+    fn on_interrupt(&self) -> OnInterrupt {
+        OnInterrupt::Exit
+    }
+
+    async fn exec(self, ctx: &Context) -> CliResult {
+        validate(ctx).await
+    }
+}
 
 pub async fn validate(ctx: &Context) -> CliResult {
     let file = &ctx.settings.file;
