@@ -8,6 +8,7 @@
 # the floor.
 #
 # Usage: bench/lb.sh [SECONDS] [CONNECTIONS]   (defaults 10 and 32; ROUNDS=N interleaved rounds, default 3)
+# GENO_BIN=/path/to/geno measures that binary instead of building this checkout.
 # GENO_BEFORE=/path/to/an/older/geno adds a row "before": that binary's load
 # balancer in front of the same container, in the same interleaved rounds,
 # so a change to the proxy is measured against its predecessor and HAProxy
@@ -37,8 +38,13 @@ DOCKERFILE
   docker build -q -t "$image" "$ctx" >/dev/null
   rm -rf "$ctx"
 fi
-cargo build --release --locked -q
-geno="$PWD/target/release/geno"
+# GENO_BIN: a geno binary already built (default: this checkout's release build).
+if [ -n "${GENO_BIN:-}" ]; then
+  geno=$GENO_BIN
+else
+  cargo build --release --locked -q
+  geno="$PWD/target/release/geno"
+fi
 
 dir=$(mktemp -d)
 lb_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

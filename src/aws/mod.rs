@@ -18,7 +18,9 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::deploy::job::{ContainerExit, TaskStatus};
 use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
-use crate::deploy::taskdef::{Matcher, ServiceUpdate, TargetGroup, TaskDefinition};
+use crate::deploy::taskdef::{
+    CircuitBreaker, DeploymentConfiguration, Matcher, ServiceUpdate, TargetGroup, TaskDefinition,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -831,6 +833,18 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
                 message: e.message().unwrap_or_default().to_string(),
             })
             .collect(),
+        deployment: s.deployment_configuration().map(|c| {
+            let breaker = c.deployment_circuit_breaker();
+            DeploymentConfiguration {
+                deployment_circuit_breaker: CircuitBreaker {
+                    enable: breaker.is_some_and(|b| b.enable()),
+                    rollback: breaker.is_some_and(|b| b.rollback()),
+                },
+                minimum_healthy_percent: c.minimum_healthy_percent().unwrap_or(100),
+                maximum_percent: c.maximum_percent().unwrap_or(200),
+            }
+        }),
+        grace_period_seconds: s.health_check_grace_period_seconds(),
     }
 }
 

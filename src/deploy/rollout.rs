@@ -24,6 +24,11 @@ pub struct ServiceStatus {
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS returns them.
     pub events: Vec<Event>,
+    /// The service's deployment settings as ECS reports them.
+    pub deployment: Option<crate::deploy::taskdef::DeploymentConfiguration>,
+    /// ALB check failures ignored this long after a task starts; `None`
+    /// when ECS reports none.
+    pub grace_period_seconds: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -207,6 +212,7 @@ mod tests {
             pending: 0,
             deployments,
             events: vec![],
+            ..Default::default()
         }
     }
 

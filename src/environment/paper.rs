@@ -255,6 +255,8 @@ pub fn in_order(plans: &Plans) -> Paper {
                 1,
             )],
             events: Vec::new(),
+            deployment: plan.update.deployment_configuration.clone(),
+            grace_period_seconds: plan.update.health_check_grace_period_seconds,
         });
         paper.target_groups.extend(plan.target_group.clone());
     }

@@ -197,6 +197,7 @@ impl Ecs for Scripted {
                 pending: 0,
                 deployments,
                 events: s.events.clone(),
+                ..Default::default()
             });
         }
         Ok(out)

@@ -32,6 +32,7 @@ pub mod validate;
 pub mod watch;
 
 use crate::context::Context;
+use crate::environment::rollout::Watch;
 use crate::error::CliResult;
 use crate::stack::Dur;
 use crate::stack::validate::LOCAL_ENV;
@@ -66,6 +67,27 @@ impl Place<'_> {
         match env {
             None | Some(LOCAL_ENV) => Place::Local,
             Some(env) => Place::Deployed(env),
+        }
+    }
+}
+
+/// How a verb that changes a deployed environment watches it: the same
+/// two options on `promote`, `rollback` and `scale`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WatchArgs {
+    /// Give up on the rollout (and roll back) after this long.
+    #[arg(long, default_value = "15m", value_parser = duration)]
+    pub timeout: Dur,
+    /// How often to look at the services while they roll out.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub poll: Dur,
+}
+
+impl WatchArgs {
+    pub fn watch(&self) -> Watch {
+        Watch {
+            timeout: self.timeout.0,
+            poll: self.poll.0,
         }
     }
 }

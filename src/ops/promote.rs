@@ -34,7 +34,8 @@ use crate::docker::Engine;
 use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, run_jobs};
 use crate::environment::kinds::{
-    DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION, observe_kinds,
+    DEPLOYMENT_SETTINGS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION,
+    observe_kinds,
 };
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -43,7 +44,6 @@ use crate::environment::{Environment, git_revision, short_id};
 use crate::error::CliResult;
 use crate::render::ecs::ImageChoice;
 use crate::smoke::runner::{self, Target};
-use crate::stack::Dur;
 
 /// The arguments of `geno promote`.
 #[derive(Debug, clap::Args)]
@@ -60,12 +60,8 @@ pub struct Args {
     /// Push to this registry host instead of the environment's ECR.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub registry: Option<String>,
-    /// Give up on the rollout (and roll back) after this long.
-    #[arg(long, default_value = "15m", value_parser = super::duration)]
-    pub timeout: Dur,
-    /// How often to look at the services while they roll out.
-    #[arg(long, default_value = "5s", value_parser = super::duration)]
-    pub poll: Dur,
+    #[command(flatten)]
+    pub watch: super::WatchArgs,
     /// After the rollout, run the smoke suite against the environment; failure rolls back.
     #[arg(long)]
     pub smoke: bool,
@@ -88,10 +84,7 @@ impl Verb for Args {
             image: self.image,
             force: self.force,
             registry: self.registry,
-            watch: Watch {
-                timeout: self.timeout.0,
-                poll: self.poll.0,
-            },
+            watch: self.watch.watch(),
             smoke: self.smoke,
             url: self.url,
             dry_run: self.dry_run,
@@ -347,7 +340,10 @@ async fn decide<'a, L: Live>(
     pre: &'a Preflight,
 ) -> anyhow::Result<Vec<ToChange<'a>>> {
     let cx = Observing::with_services(live, env, plans, &[], pre.services.clone());
-    let observed = observe_kinds(&cx, |k| [TASK_DEFINITION, DESIRED_COUNT].contains(&k.name)).await;
+    let observed = observe_kinds(&cx, |k| {
+        [TASK_DEFINITION, DESIRED_COUNT, DEPLOYMENT_SETTINGS].contains(&k.name)
+    })
+    .await;
     if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
         anyhow::bail!("{problem}");
     }
@@ -361,7 +357,8 @@ async fn decide<'a, L: Live>(
             .ok_or_else(|| anyhow::anyhow!("service {} vanished", plan.update.service))?;
         let same_td = !differs(&plan.update.service, TASK_DEFINITION);
         let same_count = !differs(&plan.update.service, DESIRED_COUNT);
-        if same_td && same_count {
+        let same_settings = !differs(&plan.update.service, DEPLOYMENT_SETTINGS);
+        if same_td && same_count && same_settings {
             ctx.shell.status(format!(
                 "{}: already on {} with this image and definition; not redeployed",
                 plan.update.service,
@@ -451,12 +448,14 @@ async fn register(
     for c in to_change {
         let (plan, live) = (c.plan, c.live);
         let arn = if c.same_task_definition {
+            let what = match plan.update.desired_count {
+                Some(d) if d != live.desired => format!("desired count {} → {d}", live.desired),
+                _ => "deployment settings back to what stack.yaml says".to_string(),
+            };
             ctx.shell.status(format!(
-                "{}: same task definition {}, desired count {} → {}",
+                "{}: same task definition {}, {what}",
                 plan.update.service,
                 short_arn(&live.task_definition),
-                live.desired,
-                plan.update.desired_count.unwrap_or(live.desired)
             ));
             live.task_definition.clone()
         } else {
@@ -611,6 +610,25 @@ mod tests {
             ]
         );
         assert_eq!(said, "");
+    }
+
+    #[tokio::test]
+    async fn deployment_settings_changed_by_hand_are_put_back_on_the_same_definition() {
+        let (to_change, said) = decided(|plans| {
+            let mut paper = in_order(plans);
+            paper.services[0]
+                .deployment
+                .as_mut()
+                .unwrap()
+                .maximum_percent = 150;
+            paper
+        })
+        .await;
+        assert_eq!(to_change, [("shop-web-demo".to_string(), true)]);
+        assert_eq!(
+            said,
+            "shop-worker-demo: already on shop-worker-demo:3 with this image and definition; not redeployed\n"
+        );
     }
 
     #[tokio::test]

@@ -18,7 +18,6 @@ use crate::environment::change::{Change, Move};
 use crate::environment::rollout::Watch;
 use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
-use crate::stack::Dur;
 
 /// The arguments of `geno rollback`.
 #[derive(Debug, clap::Args)]
@@ -28,10 +27,8 @@ pub struct Args {
     /// The promotion to return to (an ID from `geno history`); default: the one before the current.
     #[arg(long, value_name = "ID")]
     pub to: Option<String>,
-    #[arg(long, default_value = "15m", value_parser = super::duration)]
-    pub timeout: Dur,
-    #[arg(long, default_value = "5s", value_parser = super::duration)]
-    pub poll: Dur,
+    #[command(flatten)]
+    pub watch: super::WatchArgs,
 }
 
 impl Verb for Args {
@@ -43,10 +40,7 @@ impl Verb for Args {
         let opts = RollbackOptions {
             env: self.env,
             to: self.to,
-            watch: Watch {
-                timeout: self.timeout.0,
-                poll: self.poll.0,
-            },
+            watch: self.watch.watch(),
         };
         rollback(ctx, opts).await
     }

@@ -10,7 +10,6 @@ use crate::environment::change::{Change, Move};
 use crate::environment::deployed::Deployed;
 use crate::environment::rollout::Watch;
 use crate::error::CliResult;
-use crate::stack::Dur;
 
 /// The arguments of `geno scale`.
 #[derive(Debug, clap::Args)]
@@ -20,10 +19,8 @@ pub struct Args {
     /// `SERVICE=COUNT`, one or more.
     #[arg(required = true, value_name = "SERVICE=COUNT")]
     pub counts: Vec<String>,
-    #[arg(long, default_value = "15m", value_parser = super::duration)]
-    pub timeout: Dur,
-    #[arg(long, default_value = "5s", value_parser = super::duration)]
-    pub poll: Dur,
+    #[command(flatten)]
+    pub watch: super::WatchArgs,
 }
 
 impl Verb for Args {
@@ -35,10 +32,7 @@ impl Verb for Args {
         let opts = ScaleOptions {
             env: self.env,
             counts: self.counts,
-            watch: Watch {
-                timeout: self.timeout.0,
-                poll: self.poll.0,
-            },
+            watch: self.watch.watch(),
         };
         scale(ctx, opts).await
     }

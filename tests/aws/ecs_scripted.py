@@ -12,6 +12,11 @@ rewrites the answers to the few moto cannot give.
   in its awslogs stream, `exit N` its container's exit code (0 otherwise).
   It is RUNNING at the first DescribeTasks and STOPPED from the second.
 - ExecuteCommand opens a session (moto has no ECS Exec).
+- A service keeps its deployment settings: moto drops the
+  `deploymentConfiguration` and `healthCheckGracePeriodSeconds` that
+  CreateService and UpdateService send; DescribeServices answers with what
+  was last sent (an UpdateService without them leaves them as they were),
+  or ECS's defaults (100 %, 200 %, circuit breaker off).
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
@@ -81,6 +86,8 @@ LOCK = threading.Lock()
 RUNS = {}
 # operation -> {"code", "status", "after", "times"}
 FAULTS = {}
+# (cluster name, service name) -> the deployment settings last sent
+SETTINGS = {}
 
 
 def logs_client():
@@ -139,9 +146,37 @@ def emit_logs(task_arn, run):
             {"timestamp": now + i, "message": line} for i, line in enumerate(lines)])
 
 
+# ECS's deployment settings for a service created without any.
+DEFAULT_DEPLOYMENT = {"deploymentCircuitBreaker": {"enable": False, "rollback": False},
+                      "maximumPercent": 200, "minimumHealthyPercent": 100}
+
+
+def settings_key(cluster, service):
+    """A service by cluster and service name, whether either came as a name or an ARN."""
+    return ((cluster or "default").rsplit("/", 1)[-1], (service or "").rsplit("/", 1)[-1])
+
+
+def keep_settings(request):
+    """What a CreateService or UpdateService that went through set."""
+    key = settings_key(request.get("cluster"), request.get("serviceName") or request.get("service"))
+    with LOCK:
+        kept = SETTINGS.setdefault(key, {})
+        if "deploymentConfiguration" in request:
+            merged = dict(DEFAULT_DEPLOYMENT, **kept.get("deploymentConfiguration", {}))
+            merged.update(request["deploymentConfiguration"])
+            kept["deploymentConfiguration"] = merged
+        if "healthCheckGracePeriodSeconds" in request:
+            kept["healthCheckGracePeriodSeconds"] = request["healthCheckGracePeriodSeconds"]
+
+
 def rewrite(operation, request, answer):
     if operation == "DescribeServices":
         for s in answer.get("services", []):
+            with LOCK:
+                kept = dict(SETTINGS.get(settings_key(s.get("clusterArn"), s.get("serviceName")), {}))
+            s["deploymentConfiguration"] = kept.get("deploymentConfiguration", DEFAULT_DEPLOYMENT)
+            if "healthCheckGracePeriodSeconds" in kept:
+                s["healthCheckGracePeriodSeconds"] = kept["healthCheckGracePeriodSeconds"]
             s["runningCount"], s["pendingCount"] = s.get("desiredCount", 0), 0
             for d in s.get("deployments", []):
                 if d.get("status") == "PRIMARY":
@@ -249,6 +284,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         resp = conn.getresponse()
         data = resp.read()
         ctype = resp.getheader("Content-Type", "application/x-amz-json-1.1")
+        if operation in ("CreateService", "UpdateService") and resp.status == 200:
+            keep_settings(json.loads(body or b"{}"))
         if operation in ("DescribeServices", "RunTask", "DescribeTasks") and resp.status == 200:
             data = json.dumps(rewrite(operation, json.loads(body or b"{}"), json.loads(data))).encode()
         self.answer(resp.status, data, ctype, resp.getheaders())

@@ -96,6 +96,7 @@ environments:
   faults: {{ aws: *aws }}
   throttle: {{ aws: *aws }}
   kills: {{ aws: *aws }}
+  drift: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -191,8 +192,9 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 11] = [
+const ENVIRONMENTS: [&str; 12] = [
     "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle", "kills",
+    "drift",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -636,6 +638,54 @@ fn a_change_to_the_job_alone_runs_it_and_updates_no_service() {
     );
     ok(&v2(&["diff", "--env", "perf", "--exit-code"]));
     assert_eq!(f.live("perf"), before);
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn deployment_settings_changed_by_hand_show_in_diff_and_promote_puts_them_back() {
+    let f = fixture();
+    ok(&f.geno(&["promote", "--env", "drift", "--poll", "200ms"]));
+    let before = f.live("drift");
+    // Someone turns web's circuit breaker off in the console.
+    let web = format!("{}-web-drift", f.name);
+    f.aws.aws(&[
+        "ecs",
+        "update-service",
+        "--cluster",
+        &format!("{}-drift", f.name),
+        "--service",
+        &web,
+        "--deployment-configuration",
+        "minimumHealthyPercent=100,maximumPercent=200,deploymentCircuitBreaker={enable=false,rollback=false}",
+    ]);
+    let out = f.geno(&["diff", "--env", "drift", "--exit-code"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "web ({web}): 2 changes from {}\n  ~ deploymentConfiguration.deploymentCircuitBreaker.enable: false → true\n  ~ deploymentConfiguration.deploymentCircuitBreaker.rollback: false → true\n",
+            before[0].rsplit('/').next().unwrap()
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = f.geno(&["promote", "--env", "drift", "--poll", "200ms"]);
+    ok(&out);
+    assert!(
+        out.stderr.contains(&format!(
+            "{web}: same task definition {}, deployment settings back to what stack.yaml says",
+            before[0].rsplit('/').next().unwrap()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("(1 service(s) updated)"),
+        "{}",
+        out.stderr
+    );
+    // The same task definitions, the settings back, nothing left to do.
+    assert_eq!(f.live("drift"), before);
+    ok(&f.geno(&["diff", "--env", "drift", "--exit-code"]));
 }
 
 /// The manifest stored under `digest`, fetched as the engine would.

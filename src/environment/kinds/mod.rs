@@ -10,6 +10,7 @@
 //! infra's kinds must exist first (their problems are what preflight lists).
 
 mod cluster;
+mod deployment_settings;
 mod desired_counts;
 mod jobs;
 mod repositories;
@@ -92,6 +93,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: DESIRED_COUNT,
             owner: Owner::Geno,
             observe: |cx| desired_counts::observe(cx).boxed(),
+        },
+        Kind {
+            name: DEPLOYMENT_SETTINGS,
+            owner: Owner::Geno,
+            observe: |cx| deployment_settings::observe(cx).boxed(),
         },
         Kind {
             name: JOB_TASK_DEFINITION,
@@ -234,6 +240,7 @@ impl<'a, L: Live> Observing<'a, L> {
 /// The names kinds go by, for a caller that asks about one.
 pub const TASK_DEFINITION: &str = "task definition";
 pub const DESIRED_COUNT: &str = "desired count";
+pub const DEPLOYMENT_SETTINGS: &str = "deployment settings";
 pub const JOB_TASK_DEFINITION: &str = "job task definition";
 
 /// Every resource of every kind of `owner`, observed.

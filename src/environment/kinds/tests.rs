@@ -99,6 +99,36 @@ async fn diff_groups_each_kinds_changes_under_its_service_or_job() {
 }
 
 #[tokio::test]
+async fn deployment_settings_changed_by_hand_show_in_the_diff() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    let job = &plans.jobs[0].task_definition;
+    paper
+        .task_definitions
+        .insert(arn(&job.family, 1), job.clone());
+    // Someone turned web's circuit breaker off and lowered its floor in
+    // the console; worker reports no settings at all.
+    let web = paper.services[0].deployment.as_mut().unwrap();
+    web.deployment_circuit_breaker.enable = false;
+    web.minimum_healthy_percent = 50;
+    paper.services[1].deployment = None;
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(
+        out,
+        "web (shop-web-demo): 2 changes from shop-web-demo:3\n\
+         \x20 ~ deploymentConfiguration.minimumHealthyPercent: 50 → 100\n\
+         \x20 ~ deploymentConfiguration.deploymentCircuitBreaker.enable: false → true\n\
+         worker (shop-worker-demo): 4 changes from shop-worker-demo:3\n\
+         \x20 + deploymentConfiguration.minimumHealthyPercent: 100\n\
+         \x20 + deploymentConfiguration.maximumPercent: 200\n\
+         \x20 + deploymentConfiguration.deploymentCircuitBreaker.enable: true\n\
+         \x20 + deploymentConfiguration.deploymentCircuitBreaker.rollback: true\n\
+         setup (one-off task before web, worker): no changes, last run on shop-setup-demo:1\n"
+    );
+    assert_eq!(n, 6);
+}
+
+#[tokio::test]
 async fn diff_is_empty_when_everything_runs_as_rendered() {
     let (_dir, _ctx, env, plans) = demo();
     let mut paper = in_order(&plans);
