@@ -38,6 +38,7 @@ pub mod shutdown;
 pub mod smoke;
 pub mod spec;
 pub mod stack;
+pub mod state;
 pub mod wait;
 
 /// Where geno keeps its state for a stack (load balancer state, smoke and

@@ -1,7 +1,7 @@
 //! Verification records: this image passed this stack definition's smoke
-//! suite locally, kept as `.geno/<stack>/verified/<image-id>.json`. `geno
-//! smoke` writes one; `geno promote` refuses an image without one for the
-//! same definition (unless forced).
+//! suite locally. `geno smoke` writes one; `geno promote` refuses an image
+//! without one for the same definition (unless forced). Pure:
+//! `state::verifications` keeps them as `.geno/<stack>/verified/<id>.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,7 @@ pub enum Unverified {
     Unreadable { path: PathBuf, reason: String },
 }
 
+/// Where the record of `image_id` is kept under `state_dir`.
 pub fn path(state_dir: &Path, stack: &str, image_id: &str) -> PathBuf {
     let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
     state_dir
@@ -46,46 +47,22 @@ pub fn path(state_dir: &Path, stack: &str, image_id: &str) -> PathBuf {
         .join(format!("{hex}.json"))
 }
 
-/// Writes the record for its image; returns where.
-pub fn save(state_dir: &Path, v: &Verification) -> std::io::Result<PathBuf> {
-    let path = path(state_dir, &v.stack, &v.image_id);
-    std::fs::create_dir_all(path.parent().unwrap_or(state_dir))?;
-    let text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
-    // Written whole then renamed, so a record is never half there.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+/// What reading an image's record found.
+pub enum Found {
+    None,
+    Unreadable { path: PathBuf, reason: String },
+    Record(Verification),
 }
 
-/// The image IDs verified for `stack`, newest first (unreadable records
-/// are skipped: this feeds clean-up, which keeps rather than guesses).
-pub fn verified_images(state_dir: &Path, stack: &str) -> Vec<String> {
-    let dir = state_dir.join(stack).join("verified");
-    let mut found: Vec<(String, String)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .filter_map(|t| serde_json::from_str::<Verification>(&t).ok())
-        .map(|v| (v.passed_at, v.image_id))
-        .collect();
-    found.sort();
-    found.into_iter().rev().map(|(_, id)| id).collect()
-}
-
-/// The record that lets `image_id` be promoted with `stack` as it is now.
-pub fn check(state_dir: &Path, stack: &Stack, image_id: &str) -> Result<Verification, Unverified> {
+/// Whether what was found lets `image_id` be promoted with `stack` as it
+/// is now.
+pub fn judge(stack: &Stack, image_id: &str, found: Found) -> Result<Verification, Unverified> {
     let short = short_id(image_id).to_string();
-    let path = path(state_dir, &stack.name, image_id);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(_) => return Err(Unverified::Never { short }),
+    let v = match found {
+        Found::None => return Err(Unverified::Never { short }),
+        Found::Unreadable { path, reason } => return Err(Unverified::Unreadable { path, reason }),
+        Found::Record(v) => v,
     };
-    let v: Verification = serde_json::from_str(&text).map_err(|e| Unverified::Unreadable {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
     if v.definition_hash != crate::spec::definition_hash(stack) {
         return Err(Unverified::OtherDefinition {
             short,
@@ -95,13 +72,27 @@ pub fn check(state_dir: &Path, stack: &Stack, image_id: &str) -> Result<Verifica
     Ok(v)
 }
 
+/// Records and stacks for tests here and in `state::verifications`.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
-    use crate::stack::load::{Source, load_source};
-    use std::collections::BTreeMap;
 
-    fn stack(command: &str) -> Stack {
+    /// A record of `image_id` passing `stack`'s suite, for tests.
+    pub fn passed(stack: &Stack, image_id: &str) -> Verification {
+        Verification {
+            image_id: image_id.to_string(),
+            definition_hash: crate::spec::definition_hash(stack),
+            stack: stack.name.clone(),
+            environment: "local".into(),
+            passed_at: "2026-11-23T10:00:00Z".into(),
+            geno_version: "0".into(),
+            steps: vec![],
+        }
+    }
+
+    /// A small stack, for tests.
+    pub fn test_stack(command: &str) -> Stack {
+        use crate::stack::load::{Source, load_source};
         let text = format!(
             "name: v\nimage: {{context: .}}\nservices:\n  web:\n    command: [{command}]\n"
         );
@@ -110,44 +101,38 @@ mod tests {
             display: "stack.yaml".into(),
             text,
         };
-        load_source(source, "local", &BTreeMap::new(), &BTreeMap::new())
-            .unwrap()
-            .stack
+        load_source(
+            source,
+            "local",
+            &std::collections::BTreeMap::new(),
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap()
+        .stack
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{passed, test_stack as stack};
+    use super::*;
 
     #[test]
-    fn a_record_counts_only_for_its_image_and_definition() {
-        let dir = tempfile::tempdir().unwrap();
+    fn a_record_counts_only_for_its_image_and_its_definition() {
         let s = stack("serve");
         let short = "0123456789ab";
         let id = format!("sha256:{short}cdef");
-        let err = check(dir.path(), &s, &id).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            judge(&s, &id, Found::None).unwrap_err().to_string(),
             format!(
                 "image {short} has not passed `geno smoke`: run `geno up && geno smoke` first (or --force to promote it untested)"
             )
         );
-        let v = Verification {
-            image_id: id.clone(),
-            definition_hash: crate::spec::definition_hash(&s),
-            stack: "v".into(),
-            environment: "local".into(),
-            passed_at: "2026-11-23T10:00:00Z".into(),
-            geno_version: "0".into(),
-            steps: vec![],
-        };
-        let at = save(dir.path(), &v).unwrap();
-        assert_eq!(at, dir.path().join(format!("v/verified/{short}cdef.json")));
-        assert_eq!(check(dir.path(), &s, &id).unwrap(), v);
+        let v = passed(&s, &id);
+        assert_eq!(judge(&s, &id, Found::Record(v.clone())).unwrap(), v);
         assert!(matches!(
-            check(dir.path(), &stack("other"), &id),
+            judge(&stack("other"), &id, Found::Record(v)),
             Err(Unverified::OtherDefinition { at, .. }) if at == "2026-11-23T10:00:00Z"
-        ));
-        std::fs::write(&at, "{").unwrap();
-        assert!(matches!(
-            check(dir.path(), &s, &id),
-            Err(Unverified::Unreadable { .. })
         ));
     }
 }

@@ -139,7 +139,7 @@ impl<'a, E: Ecs> Change<'a, E> {
                 reason: format!("{e:#}"),
             };
             self.record.finished_at = record::now();
-            let _ = record::save(&self.on.records, &self.record);
+            let _ = crate::state::records::save(&self.on.records, &self.record);
             e.into()
         })
     }
@@ -275,7 +275,7 @@ fn conclude(
     failure: impl FnOnce(bool, &str) -> String,
 ) -> anyhow::Result<()> {
     record.finished_at = record::now();
-    let path = record::save(dir, &record)?;
+    let path = crate::state::records::save(dir, &record)?;
     if shell.json() {
         shell.print_json(&record)?;
     }
@@ -302,7 +302,7 @@ fn conclude(
 /// the change goes on.
 fn checkpoint(shell: &Shell, dir: &Path, record: &mut Record, phase: &str) {
     record.at(phase);
-    match record::save(dir, record) {
+    match crate::state::records::save(dir, record) {
         Ok(_) => shell.verbose_status(format!("phase `{phase}` (on record)")),
         Err(e) => shell.warn(format!("the record could not be saved at `{phase}`: {e}")),
     }
@@ -604,7 +604,7 @@ mod tests {
             ),
             "{text}"
         );
-        let saved = record::load_all(dir.path()).unwrap();
+        let saved = crate::state::records::load_all(dir.path()).unwrap();
         assert_eq!(saved.len(), 1);
         assert!(
             matches!(&saved[0].outcome, Outcome::RolledBack { .. }),
@@ -621,7 +621,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let mut c = change(&ecs, Kind::Promote, WATCH, &cancel, &shell, dir.path());
         c.phase("push");
-        let on_record = record::load_all(dir.path()).unwrap();
+        let on_record = crate::state::records::load_all(dir.path()).unwrap();
         assert!(
             matches!(&on_record[0].outcome, Outcome::InProgress { phase, .. } if phase == "push")
         );
@@ -633,7 +633,7 @@ mod tests {
             err.error.unwrap().to_string(),
             "the registry refused the push"
         );
-        let saved = record::load_all(dir.path()).unwrap();
+        let saved = crate::state::records::load_all(dir.path()).unwrap();
         assert_eq!(
             saved[0].outcome,
             Outcome::Failed {
@@ -674,7 +674,10 @@ mod tests {
         assert_eq!(saved.outcome, r.outcome);
         assert!(!saved.finished_at.is_empty());
         assert_eq!(err, "");
-        assert_eq!(record::load_all(dir.path()).unwrap(), vec![saved]);
+        assert_eq!(
+            crate::state::records::load_all(dir.path()).unwrap(),
+            vec![saved]
+        );
     }
 
     #[test]

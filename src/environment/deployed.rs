@@ -5,7 +5,7 @@
 
 use crate::aws::Aws;
 use crate::context::Context;
-use crate::deploy::record::{self, Record};
+use crate::deploy::record::Record;
 use crate::deploy::taskdef::{JobPlan, Plans, ServicePlan, TaskDefinition};
 use crate::render::ecs::ImageChoice;
 
@@ -43,7 +43,7 @@ impl<'a> Deployed<'a> {
 
     /// The environment's promotion records, oldest first.
     pub fn records(&self) -> anyhow::Result<Vec<Record>> {
-        Ok(record::load_all(&self.env.records_dir())?)
+        Ok(crate::state::records::load_all(&self.env.records_dir())?)
     }
 
     /// The named services (all when none are named), in stack order.

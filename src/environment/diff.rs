@@ -28,7 +28,7 @@ pub async fn print<L: Live>(
     shell: &Shell,
 ) -> anyhow::Result<usize> {
     let env = target.name();
-    let records = record::load_all(&target.records_dir())?;
+    let records = crate::state::records::load_all(&target.records_dir())?;
     // The digest is known once the image has been pushed for this
     // environment; before that the image line says what will happen.
     let (choice, image_id, pushed) = match image {

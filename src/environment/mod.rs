@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use crate::context::Context;
 use crate::deploy::taskdef::{Plans, plans};
-use crate::deploy::verification::{self, Unverified, Verification};
+use crate::deploy::verification::{Unverified, Verification};
 use crate::docker::Engine;
 use crate::render::ecs::{ImageChoice, render};
 use crate::stack::{AwsEnvironment, Loaded};
@@ -72,7 +72,7 @@ impl Environment {
     }
 
     pub fn records_dir(&self) -> PathBuf {
-        crate::deploy::record::dir(&self.state_dir, self.stack_name(), self.name())
+        crate::state::records::dir(&self.state_dir, self.stack_name(), self.name())
     }
 
     /// What a change to this environment acts through.
@@ -104,7 +104,7 @@ impl Environment {
 
     /// The local verification that lets `image_id` be promoted here.
     pub fn verification(&self, image_id: &str) -> Result<Verification, Unverified> {
-        verification::check(&self.state_dir, &self.loaded.declared, image_id)
+        crate::state::verifications::check(&self.state_dir, &self.loaded.declared, image_id)
     }
 
     /// The image to act on: `--image` (an ID, a prefix of one, or a tag),

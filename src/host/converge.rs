@@ -98,7 +98,7 @@ pub async fn converge(
     let Wait { timeout, deadline } = wait;
     let began = Instant::now();
     let lb = daemon::running(&local.state_dir(), local.name()).await;
-    let mut ready = ReadyRecord::load(&local.state_dir(), local.name());
+    let mut ready = crate::state::readiness::load(&local.state_dir(), local.name());
     let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
     let mut probes: JoinSet<(String, Option<Duration>, bool)> = JoinSet::new();
     let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
@@ -166,14 +166,14 @@ pub async fn converge(
     let saved = {
         static RECORD: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = RECORD.lock().unwrap_or_else(|p| p.into_inner());
-        let mut now = ReadyRecord::load(&local.state_dir(), local.name());
+        let mut now = crate::state::readiness::load(&local.state_dir(), local.name());
         for id in launched {
             match ready.after_start.get(id) {
                 Some(after) => now.after_start.insert(id.clone(), *after),
                 None => now.after_start.remove(id),
             };
         }
-        now.save(&local.state_dir(), local.name(), &containers)
+        crate::state::readiness::save(&now, &local.state_dir(), local.name(), &containers)
     };
     if let Err(e) = saved {
         ctx.shell.warn(format!(

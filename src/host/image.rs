@@ -30,8 +30,8 @@ pub async fn prune(
         return Ok(0);
     }
     let mut keep = Keep {
-        verified: crate::deploy::verification::verified_images(state_dir, local_name),
-        promoted: crate::deploy::record::promoted_images(state_dir, local_name),
+        verified: crate::state::verifications::verified_images(state_dir, local_name),
+        promoted: crate::state::records::promoted_images(state_dir, local_name),
         ..Default::default()
     };
     keep.in_use.extend(current.map(str::to_string));

@@ -117,7 +117,7 @@ impl LocalStack {
     pub fn secrets(&self, names: &[String]) -> Result<secrets::Resolved, secrets::SecretError> {
         let project = self.state_dir();
         let store = secrets::user_state_dir(&self.loaded.vars, &project);
-        secrets::resolve(
+        crate::state::secrets::resolve(
             &self.loaded.stack,
             names,
             &store,

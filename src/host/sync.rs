@@ -48,7 +48,7 @@ pub async fn sync(
         }
     }
     let state_dir = local.state_dir();
-    let mut record = SyncRecord::load(&state_dir, local.name());
+    let mut record = crate::state::synced::load(&state_dir, local.name());
     let touched: Vec<String> = files
         .iter()
         .map(|f| f.path.clone())
@@ -79,7 +79,7 @@ async fn keep(local: &LocalStack, record: &mut SyncRecord) -> anyhow::Result<()>
         .into_iter()
         .map(|m| m.id)
         .collect();
-    record.save(&local.state_dir(), local.name(), &existing)?;
+    crate::state::synced::save(record, &local.state_dir(), local.name(), &existing)?;
     Ok(())
 }
 
@@ -118,7 +118,7 @@ pub async fn drift(
     members: &[Member],
     thorough: bool,
 ) -> anyhow::Result<Vec<Drift>> {
-    let record = SyncRecord::load(&local.state_dir(), local.name());
+    let record = crate::state::synced::load(&local.state_dir(), local.name());
     let mut out = Vec::new();
     for m in members {
         let targets: Vec<String> = local

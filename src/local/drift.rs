@@ -21,32 +21,10 @@ impl SyncRecord {
         state_dir.join(stack).join("synced.json")
     }
 
-    /// The record, or an empty one (a record that does not parse is
-    /// replaced; the engine's change list still tells drift).
-    pub fn load(state_dir: &Path, stack: &str) -> SyncRecord {
-        std::fs::read_to_string(Self::path(state_dir, stack))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
-    }
-
-    /// Writes the record atomically (a temporary file renamed over it),
-    /// keeping only containers in `existing`.
-    pub fn save(
-        &mut self,
-        state_dir: &Path,
-        stack: &str,
-        existing: &[String],
-    ) -> std::io::Result<()> {
+    /// Only the containers in `existing`, and only those with files.
+    pub fn keep_only(&mut self, existing: &[String]) {
         self.synced
             .retain(|id, paths| existing.contains(id) && !paths.is_empty());
-        let path = Self::path(state_dir, stack);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).unwrap_or_default())?;
-        std::fs::rename(tmp, path)
     }
 
     pub fn add(&mut self, container: &str, paths: impl IntoIterator<Item = String>) {
@@ -124,14 +102,13 @@ mod tests {
     }
 
     #[test]
-    fn the_record_round_trips_and_forgets_containers_that_are_gone() {
-        let dir = tempfile::tempdir().unwrap();
+    fn the_record_forgets_containers_that_are_gone_and_empty_ones() {
         let mut r = SyncRecord::default();
         r.add("a", s(&["/app/x.py"]));
         r.add("b", s(&["/app/y.py"]));
-        r.save(dir.path(), "st", &s(&["a"])).unwrap();
-        let back = SyncRecord::load(dir.path(), "st");
-        assert_eq!(back.synced.keys().collect::<Vec<_>>(), ["a"]);
-        assert!(back.synced["a"].contains("/app/x.py"));
+        r.add("c", Vec::new());
+        r.keep_only(&s(&["a", "c"]));
+        assert_eq!(r.synced.keys().collect::<Vec<_>>(), ["a"]);
+        assert!(r.synced["a"].contains("/app/x.py"));
     }
 }

@@ -37,7 +37,8 @@ pub fn gap_after(cost: Duration) -> Duration {
 }
 
 /// When each container first passed its probe, kept in
-/// `.geno/<stack>/ready.json` so `ps` and the next `up` know it.
+/// `.geno/<stack>/ready.json` (by `state::readiness`) so `ps` and the next
+/// `up` know it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReadyRecord {
     /// Container ID → seconds from its start to its first passing probe.
@@ -47,31 +48,6 @@ pub struct ReadyRecord {
 impl ReadyRecord {
     pub fn path(state_dir: &std::path::Path, stack: &str) -> std::path::PathBuf {
         state_dir.join(stack).join("ready.json")
-    }
-
-    /// The record, or an empty one when there is none or it does not parse
-    /// (it is a cache of facts `up` re-establishes).
-    pub fn load(state_dir: &std::path::Path, stack: &str) -> ReadyRecord {
-        std::fs::read_to_string(Self::path(state_dir, stack))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
-    }
-
-    /// Written whole then renamed; only the containers in `keep` stay.
-    pub fn save(
-        &self,
-        state_dir: &std::path::Path,
-        stack: &str,
-        keep: &[String],
-    ) -> std::io::Result<()> {
-        let mut kept = self.clone();
-        kept.after_start.retain(|id, _| keep.contains(id));
-        let path = Self::path(state_dir, stack);
-        std::fs::create_dir_all(path.parent().unwrap_or(state_dir))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&kept)?)?;
-        std::fs::rename(tmp, path)
     }
 }
 
@@ -119,19 +95,5 @@ mod tests {
             Duration::from_millis(600)
         );
         assert_eq!(gap_after(Duration::from_secs(4)), MAX_GAP);
-    }
-
-    #[test]
-    fn the_record_keeps_only_the_containers_that_exist() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut r = ReadyRecord::default();
-        r.after_start.insert("a".into(), 4.5);
-        r.after_start.insert("gone".into(), 1.0);
-        r.save(dir.path(), "s", &["a".to_string()]).unwrap();
-        let back = ReadyRecord::load(dir.path(), "s");
-        assert_eq!(back.after_start.len(), 1);
-        assert_eq!(back.after_start["a"], 4.5);
-        std::fs::write(ReadyRecord::path(dir.path(), "s"), "{").unwrap();
-        assert_eq!(ReadyRecord::load(dir.path(), "s"), ReadyRecord::default());
     }
 }

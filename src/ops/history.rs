@@ -27,7 +27,7 @@ impl Verb for Args {
 pub async fn history(ctx: &Context, env: &str) -> CliResult {
     let shell = &ctx.shell;
     let target = Environment::open(ctx, env, None)?;
-    let records = record::load_all(&target.records_dir())?;
+    let records = crate::state::records::load_all(&target.records_dir())?;
     if shell.json() {
         shell.print_json(&records)?;
         return Ok(());
@@ -40,7 +40,7 @@ pub async fn history(ctx: &Context, env: &str) -> CliResult {
     } else {
         table(shell, &records)?;
     }
-    if let Some(run) = record::latest_smoke(&target.records_dir()) {
+    if let Some(run) = crate::state::records::latest_smoke(&target.records_dir()) {
         let steps = run["report"]["steps"]
             .as_array()
             .cloned()

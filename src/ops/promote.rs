@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use super::{OnInterrupt, Verb};
 use crate::aws::{Aws, Live};
 use crate::context::Context;
-use crate::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
+use crate::deploy::record::{Kind, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::{ServiceStatus, short_arn};
 use crate::deploy::taskdef::{Plans, ServicePlan, ServiceUpdate, diff};
 use crate::docker::Engine;
@@ -389,7 +389,7 @@ async fn run_jobs_first(
         return Ok(None);
     }
     let aws = change.on.ecs;
-    let records = record::load_all(&env.records_dir())?;
+    let records = crate::state::records::load_all(&env.records_dir())?;
     let cx = Observing::new(aws, env, plans, &records);
     let observed = observe_kinds(&cx, |k| k.name == JOB_TASK_DEFINITION).await;
     if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {

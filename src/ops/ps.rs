@@ -11,7 +11,6 @@ use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::ids::short_id;
-use crate::local::readiness::ReadyRecord;
 use crate::proxy::daemon;
 use crate::proxy::targets::TargetReport;
 
@@ -221,7 +220,7 @@ fn target_table(targets: &[TargetReport]) -> Vec<[String; 5]> {
 /// runs and services outside the active profiles included).
 pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec<Row>> {
     let stack = &local.loaded.stack;
-    let ready = ReadyRecord::load(&local.state_dir(), local.name());
+    let ready = crate::state::readiness::load(&local.state_dir(), local.name());
     let mut rows = Vec::new();
     let members: Vec<crate::docker::Member> = local
         .engine

@@ -100,7 +100,7 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
 
 /// The successful promotion to return to.
 fn goal(env: &Environment, to: Option<&str>) -> anyhow::Result<Record> {
-    let records = record::load_all(&env.records_dir())?;
+    let records = crate::state::records::load_all(&env.records_dir())?;
     let name = env.name();
     let found = match to {
         Some(id) => records

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::{OnInterrupt, Verb};
 use crate::context::Context;
 use crate::deploy::record;
-use crate::deploy::verification::{self, Verification};
+use crate::deploy::verification::Verification;
 use crate::environment::deployed::Deployed;
 use crate::error::{CliError, CliResult};
 use crate::host::LocalStack;
@@ -100,7 +100,7 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
             let report = suite(ctx, &target).await?;
             finish(ctx, &opts, &report)?;
             let id = record::id_for(&started_at, &record::Kind::Promote);
-            let path = record::save_smoke(
+            let path = crate::state::records::save_smoke(
                 &d.env.records_dir(),
                 &id,
                 &serde_json::json!({
@@ -196,7 +196,7 @@ fn verify(ctx: &Context, local: &LocalStack, report: &Report, image: &str) -> an
             .map(|r| serde_json::to_value(r).unwrap_or_default())
             .collect(),
     };
-    let path = verification::save(&local.state_dir(), &record)?;
+    let path = crate::state::verifications::save(&local.state_dir(), &record)?;
     ctx.shell.status(format!(
         "verified: image {} passed; recorded in {}",
         &image[..19.min(image.len())],

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use geno::context::{Context, Settings};
-use geno::deploy::record::{self, Kind, Outcome, Record, ServiceRecord};
+use geno::deploy::record::{Kind, Outcome, Record, ServiceRecord};
 use geno::shell::{Shell, Verbosity};
+use geno::state::records;
 use serde_json::Value;
 
 use crate::{Geno, free_port, root};
@@ -106,13 +107,13 @@ async fn history_lists_records_as_json_and_as_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.yaml");
     std::fs::copy(root().join("stack.yaml"), &file).unwrap();
-    let records = record::dir(&dir.path().join(".geno"), "genonaut", "demo");
-    record::save(&records, &promotion("1", "td:2")).unwrap();
+    let records = records::dir(&dir.path().join(".geno"), "genonaut", "demo");
+    records::save(&records, &promotion("1", "td:2")).unwrap();
     let mut failed = promotion("2", "td:3");
     failed.outcome = Outcome::RolledBack {
         reason: "api failed: circuit breaker".into(),
     };
-    record::save(&records, &failed).unwrap();
+    records::save(&records, &failed).unwrap();
 
     let c = ctx(&file, true);
     geno::ops::history::history(&c, "demo").await.unwrap();
