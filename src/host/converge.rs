@@ -18,7 +18,7 @@ use crate::docker::container::kind_label;
 use crate::docker::{DockerError, Engine};
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
-use crate::host::probe::until_ready;
+use crate::host::probe::{Probe, until_ready};
 use crate::local::plan::{Action, InPlace};
 use crate::local::readiness::{ReadyRecord, probe_command};
 use crate::local::reconcile::{Reconcile, describe_actions};
@@ -242,17 +242,14 @@ fn probe(
         );
         let timeout = hc.timeout.0;
         probes.spawn(async move {
-            let passed = until_ready(
+            let probe = Probe {
                 engine,
-                id.clone(),
+                id: id.clone(),
                 command,
                 timeout,
-                started,
-                deadline,
-                cancel,
                 gate,
-            )
-            .await;
+            };
+            let passed = until_ready(probe, started, deadline, cancel).await;
             (id, passed, routed)
         });
     }

@@ -27,27 +27,41 @@ use crate::wait::{self, Check, Poll};
 /// (an ALB health path that answers later than the app, or not at all).
 pub const GATE_AT_MOST: Duration = Duration::from_secs(30);
 
-/// How long after `started` the command first exited 0 in container `id`;
-/// `None` when the container stopped, `deadline` passed or Ctrl-C came first.
+/// One container's readiness probe: its service's health command, run in
+/// container `id` through the engine, each run bounded by `timeout`.
+pub struct Probe {
+    pub engine: Engine,
+    pub id: String,
+    pub command: Vec<String>,
+    pub timeout: Duration,
+    /// The load balancer, for a container it routes to (see `until_ready`).
+    pub gate: Option<LbState>,
+}
+
+/// How long after `started` the probe's command first exited 0 in its
+/// container; `None` when the container stopped, `deadline` passed or
+/// Ctrl-C came first.
 ///
-/// `gate`: the load balancer, for a container it routes to. Its HTTP check
+/// The gate: the load balancer, for a container it routes to. Its HTTP check
 /// (every 100 ms for a target geno just started) costs the container
 /// nothing, while each exec starts a process that reads its files through
 /// the same storage driver the starting app reads its own through (on
 /// fuse-overlayfs here, a restart of the Genonaut api took 2.3–2.8 s alone
 /// and 2.7–3.1 s with exec probes beside it). So the exec waits until the
 /// load balancer has seen the app answer, then confirms with one probe.
-#[allow(clippy::too_many_arguments)]
 pub async fn until_ready(
-    engine: Engine,
-    id: String,
-    command: Vec<String>,
-    timeout: Duration,
+    p: Probe,
     started: Instant,
     deadline: Instant,
     cancel: CancellationToken,
-    gate: Option<LbState>,
 ) -> Option<Duration> {
+    let Probe {
+        engine,
+        id,
+        command,
+        timeout,
+        gate,
+    } = p;
     let probe = || {
         let (engine, id, command, gate) =
             (engine.clone(), id.clone(), command.clone(), gate.clone());
