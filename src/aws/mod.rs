@@ -545,6 +545,12 @@ pub trait Live: Sync {
         &self,
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The health of every target of the named target group; `None` when
+    /// the group does not exist.
+    fn target_health(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<crate::deploy::live::TargetHealth>>, AwsError>> + Send;
     /// The target group as stack.yaml would write it, for `container`;
     /// `None` when it does not exist.
     fn target_group(
@@ -588,6 +594,12 @@ impl Live for Aws {
     }
     async fn missing_roles(&self, arns: &[String]) -> Result<Vec<String>, AwsError> {
         Aws::missing_roles(self, arns).await
+    }
+    async fn target_health(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<crate::deploy::live::TargetHealth>>, AwsError> {
+        Aws::target_health(self, name).await
     }
     async fn target_group(
         &self,

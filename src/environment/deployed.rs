@@ -11,9 +11,10 @@ use crate::render::ecs::ImageChoice;
 
 use super::Environment;
 
-pub struct Deployed<'a> {
+pub struct Deployed<'a, L = Aws> {
     pub env: Environment,
-    pub aws: &'a Aws,
+    /// The AWS clients; a table in unit tests (`environment::paper`).
+    pub aws: &'a L,
     /// The rendering without an image: names, not what to deploy.
     pub plans: Plans,
 }
@@ -28,8 +29,15 @@ pub struct LogSource<'a> {
 impl<'a> Deployed<'a> {
     pub async fn open(ctx: &'a Context, env: &str) -> anyhow::Result<Deployed<'a>> {
         let env = Environment::open(ctx, env, None)?;
-        let plans = env.plans(&ImageChoice::Unpinned)?;
         let aws = ctx.aws(&env.aws.region).await;
+        Deployed::with(env, aws)
+    }
+}
+
+impl<'a, L> Deployed<'a, L> {
+    /// `env`, read through `aws`.
+    pub fn with(env: Environment, aws: &'a L) -> anyhow::Result<Deployed<'a, L>> {
+        let plans = env.plans(&ImageChoice::Unpinned)?;
         Ok(Deployed { env, aws, plans })
     }
 

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::aws::{AwsError, Identity, Live};
 use crate::context::{Context, Settings};
+use crate::deploy::live::TargetHealth;
 use crate::deploy::rollout::{RolloutState, ServiceStatus, test_deployment};
 use crate::deploy::taskdef::{Plans, TargetGroup, TaskDefinition};
 use crate::environment::Environment;
@@ -27,6 +28,8 @@ pub struct Paper {
     pub secrets: Vec<String>,
     pub roles: Vec<String>,
     pub target_groups: Vec<TargetGroup>,
+    /// Target group name → the health of its targets.
+    pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// Every call, in order, as `Operation name`.
     pub calls: Mutex<Vec<String>>,
 }
@@ -126,6 +129,10 @@ impl Live for Paper {
 
     async fn missing_roles(&self, arns: &[String]) -> Result<Vec<String>, AwsError> {
         Ok(Paper::missing(&self.roles, arns))
+    }
+
+    async fn target_health(&self, name: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
+        Ok(self.target_health.get(name).cloned())
     }
 
     async fn target_group(

@@ -5,12 +5,14 @@
 
 use serde::Serialize;
 
+use crate::aws::Live;
 use crate::context::Context;
 use crate::deploy::live::{ImageStanding, TargetHealth, image_digest, standing};
 use crate::deploy::rollout::{RolloutState, ServiceStatus, short_arn};
 use crate::environment::deployed::{Deployed, main_container};
 use crate::error::CliResult;
 use crate::ids::short_id;
+use crate::shell::Shell;
 
 /// Service events shown per service.
 const EVENTS: usize = 3;
@@ -51,8 +53,13 @@ struct EventRow {
 }
 
 pub async fn ps(ctx: &Context, env: &str, services: &[String]) -> CliResult {
-    let shell = &ctx.shell;
     let d = Deployed::open(ctx, env).await?;
+    show(&ctx.shell, &d, services).await
+}
+
+/// What `ps --env` says about `d`, read through any `Live`.
+async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) -> CliResult {
+    let env = d.env.name();
     let wanted = d.services(services)?;
     let names: Vec<String> = wanted.iter().map(|p| p.update.service.clone()).collect();
     let (live, _missing) = d.aws.services(d.cluster(), &names).await?;
@@ -278,4 +285,50 @@ fn service_table(rows: &[Row]) -> Vec<[String; 6]> {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::live::TargetHealth;
+    use crate::deploy::rollout::Event;
+    use crate::environment::paper::{demo, in_order};
+
+    #[tokio::test]
+    async fn each_service_its_image_targets_and_events_and_what_is_missing() {
+        let (_dir, ctx, env, plans) = demo();
+        let mut paper = in_order(&plans);
+        paper.services[0].events = vec![Event {
+            id: "e1".into(),
+            at: "2026-12-06T10:00:00Z".into(),
+            message: "(service shop-web-demo) has reached a steady state.".into(),
+        }];
+        paper.services.retain(|s| s.name != "shop-worker-demo");
+        let target = |t: &str, state: &str, reason: Option<&str>| TargetHealth {
+            target_group: "shop-web-demo".into(),
+            target: t.into(),
+            state: state.into(),
+            reason: reason.map(str::to_string),
+            description: reason.map(|_| "Health checks failed".to_string()),
+        };
+        paper.target_health.insert(
+            "shop-web-demo".into(),
+            vec![
+                target("10.0.1.5:8000", "healthy", None),
+                target(
+                    "10.0.2.7:8000",
+                    "unhealthy",
+                    Some("Target.FailedHealthChecks"),
+                ),
+            ],
+        );
+        let d = Deployed::with(env, &paper).unwrap();
+        show(&ctx.shell, &d, &[]).await.unwrap();
+        let (out, err) = ctx.shell.take();
+        insta::assert_snapshot!(out);
+        assert_eq!(
+            err,
+            "warning: ECS service shop-worker-demo does not exist in cluster shop-demo (infra/ creates it; `geno promote --env demo` deploys to it)\n"
+        );
+    }
 }
