@@ -185,16 +185,28 @@ fn building_stack(tag: &str) -> TestStack {
     s
 }
 
+/// The one `error:` line geno ended with.
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{stderr}"))
+}
+
+/// `geno up` for `s` through `proxy`.
+fn up_through(s: &TestStack, proxy: &CuttingProxy) -> crate::Output {
+    s.geno()
+        .env("DOCKER_HOST", &proxy.docker_host())
+        .args(["up", "--timeout", "120s"])
+        .run()
+}
+
 #[test]
 #[ignore = "needs a Docker engine and base images: scripts/test runs it"]
 fn a_build_stream_cut_once_is_built_again_and_the_stack_comes_up() {
     let s = building_stack("cut1");
     let proxy = CuttingProxy::start(1, After::Serve);
-    let out = s
-        .geno()
-        .env("DOCKER_HOST", &proxy.docker_host())
-        .args(["up", "--timeout", "120s"])
-        .run();
+    let out = up_through(&s, &proxy);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(proxy.cuts_made(), 1, "{}", out.stderr);
     assert!(
@@ -221,18 +233,10 @@ fn a_build_stream_that_breaks_twice_is_named_not_called_a_lost_engine() {
     let s = building_stack("cut2");
     let proxy = CuttingProxy::start(2, After::Serve);
     let host = proxy.docker_host();
-    let out = s
-        .geno()
-        .env("DOCKER_HOST", &host)
-        .args(["up", "--timeout", "120s"])
-        .run();
+    let out = up_through(&s, &proxy);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(proxy.cuts_made(), 2, "{}", out.stderr);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line:\n{}", out.stderr));
+    let error = error_line(&out.stderr);
     let prefix =
         format!("error: the build stream from the Docker engine at {host} broke twice at `");
     assert!(error.starts_with(&prefix), "{error}");
@@ -259,17 +263,9 @@ fn a_build_stream_cut_by_an_engine_that_stops_answering_is_a_lost_engine() {
     let s = building_stack("cutdie");
     let proxy = CuttingProxy::start(1, After::Die);
     let host = proxy.docker_host();
-    let out = s
-        .geno()
-        .env("DOCKER_HOST", &host)
-        .args(["up", "--timeout", "120s"])
-        .run();
+    let out = up_through(&s, &proxy);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line:\n{}", out.stderr));
+    let error = error_line(&out.stderr);
     assert!(
         error.starts_with(&format!("error: lost the Docker engine at {host} (")),
         "{error}"

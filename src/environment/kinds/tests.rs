@@ -59,6 +59,16 @@ async fn a_missing_cluster_is_one_problem_and_no_service_is_described() {
     assert_eq!(paper.calls_to("DescribeServices"), 0);
 }
 
+/// As `in_order`, and the job has run once with its rendered definition.
+fn with_the_job_run(plans: &crate::deploy::taskdef::Plans) -> Paper {
+    let mut paper = in_order(plans);
+    let job = &plans.jobs[0].task_definition;
+    paper
+        .task_definitions
+        .insert(arn(&job.family, 1), job.clone());
+    paper
+}
+
 /// What `diff` prints against `paper`, and the count it returns.
 async fn diff(env: &Environment, paper: &Paper) -> (usize, String) {
     let shell = Shell::buffer(Verbosity::Normal, false);
@@ -101,11 +111,7 @@ async fn diff_groups_each_kinds_changes_under_its_service_or_job() {
 #[tokio::test]
 async fn deployment_settings_changed_by_hand_show_in_the_diff() {
     let (_dir, _ctx, env, plans) = demo();
-    let mut paper = in_order(&plans);
-    let job = &plans.jobs[0].task_definition;
-    paper
-        .task_definitions
-        .insert(arn(&job.family, 1), job.clone());
+    let mut paper = with_the_job_run(&plans);
     // Someone turned web's circuit breaker off and lowered its floor in
     // the console; worker reports no settings at all.
     let web = paper.services[0].deployment.as_mut().unwrap();
@@ -131,11 +137,7 @@ async fn deployment_settings_changed_by_hand_show_in_the_diff() {
 #[tokio::test]
 async fn diff_is_empty_when_everything_runs_as_rendered() {
     let (_dir, _ctx, env, plans) = demo();
-    let mut paper = in_order(&plans);
-    let job = &plans.jobs[0].task_definition;
-    paper
-        .task_definitions
-        .insert(arn(&job.family, 1), job.clone());
+    let paper = with_the_job_run(&plans);
     let (n, out) = diff(&env, &paper).await;
     assert_eq!(
         out,
