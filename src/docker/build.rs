@@ -212,7 +212,7 @@ pub async fn ensure_image(
     let started = Instant::now();
     let mut builder = Builder::preferred();
     let mut broke_once = false;
-    loop {
+    let id = loop {
         match run_build(
             engine,
             stack,
@@ -224,7 +224,7 @@ pub async fn ensure_image(
         )
         .await
         {
-            Ok(()) => break,
+            Ok(id) => break id,
             // BuildKit refused before it built anything (an engine without
             // it, or one that will not open a session): the classic builder.
             Err(Attempt::Unsupported(reason)) if builder == Builder::BuildKit => {
@@ -249,23 +249,19 @@ pub async fn ensure_image(
                     }
                     .into());
                 }
-                if broke_once {
-                    return Err(BuildError::StreamBroke {
-                        socket: super::socket_description(),
-                        at: if step.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" at `{step}`")
-                        },
-                        reason,
-                    });
-                }
-                broke_once = true;
                 let at = if step.is_empty() {
                     String::new()
                 } else {
                     format!(" at `{step}`")
                 };
+                if broke_once {
+                    return Err(BuildError::StreamBroke {
+                        socket: super::socket_description(),
+                        at,
+                        reason,
+                    });
+                }
+                broke_once = true;
                 let _ = writeln!(
                     progress,
                     "building {stack}: the build stream broke{at} ({reason}); the engine still answers, building once more"
@@ -273,19 +269,7 @@ pub async fn ensure_image(
                 tracing::info!(%reason, %step, "build stream broke; retrying once");
             }
         }
-    }
-    // The image ID from inspecting the tag the build set: the stream's
-    // `aux` changes shape with bollard features, the tag does not.
-    let id = engine
-        .docker
-        .inspect_image(&context_tag)
-        .await
-        .map_err(DockerError::from)?
-        .id
-        .ok_or_else(|| BuildError::Failed {
-            message: "the build finished but produced no image".into(),
-            log: String::new(),
-        })?;
+    };
     let tag = tag_for(stack, &id);
     let (repo, tag_name) = tag.split_once(':').unwrap_or((&tag, "latest"));
     engine
@@ -348,8 +332,9 @@ impl From<DockerError> for Attempt {
     }
 }
 
-/// One build with `builder`, its progress written as steps begin; `Ok`
-/// once the engine reports the build done (the image is found by its tag).
+/// One build with `builder`, its progress written as steps begin; the
+/// image ID once the build is done, read from the tag the build set (the
+/// stream's `aux` changes shape with bollard features, the tag does not).
 async fn run_build(
     engine: &Engine,
     stack: &str,
@@ -358,7 +343,7 @@ async fn run_build(
     context_tag: &str,
     builder: Builder,
     progress: &mut dyn Write,
-) -> Result<(), Attempt> {
+) -> Result<String, Attempt> {
     let labels = HashMap::from([(labels::STACK.to_string(), stack.to_string())]);
     let kit = builder == Builder::BuildKit;
     let opts = BuildImageOptions {
@@ -505,7 +490,12 @@ async fn run_build(
     }
     // A stream that ended cleanly but early left no image behind.
     match engine.docker.inspect_image(context_tag).await {
-        Ok(_) => Ok(()),
+        Ok(image) => image.id.ok_or_else(|| {
+            Attempt::Failed(BuildError::Failed {
+                message: "the build finished but produced no image".into(),
+                log: String::new(),
+            })
+        }),
         Err(e) if super::is_not_found(&e) => Err(Attempt::Broken {
             step,
             reason: "the stream ended before the build finished".into(),
