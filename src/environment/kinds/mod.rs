@@ -165,7 +165,6 @@ pub struct Observing<'a, L: Live> {
     /// The environment's records, for what its jobs last ran with.
     pub records: &'a [Record],
     services: OnceCell<Described>,
-    cluster: OnceCell<Result<Option<String>, AwsError>>,
 }
 
 impl<'a, L: Live> Observing<'a, L> {
@@ -181,7 +180,6 @@ impl<'a, L: Live> Observing<'a, L> {
             plans,
             records,
             services: OnceCell::new(),
-            cluster: OnceCell::new(),
         }
     }
 
@@ -199,16 +197,9 @@ impl<'a, L: Live> Observing<'a, L> {
         cx
     }
 
-    /// The cluster's status; `None` when it does not exist.
-    pub async fn cluster(&self) -> &Result<Option<String>, AwsError> {
-        self.cluster
-            .get_or_init(|| self.live.cluster_status(&self.env.aws.cluster))
-            .await
-    }
-
     /// The plans' services as they run now (in plan order), and the names
-    /// not in the cluster. Nothing is described in a cluster that is not
-    /// ACTIVE.
+    /// not in the cluster; described once, whichever kind asks first (the
+    /// cluster kind asks only of an ACTIVE cluster).
     pub async fn services(&self) -> &Described {
         self.services
             .get_or_init(|| async {
