@@ -3,7 +3,7 @@
 //! desired count; each job against what it last ran with), grouped by the
 //! service or job it belongs to.
 
-use super::kinds::{Observed, Observing, Owner, Subject, observe};
+use super::kinds::{Observed, Observing, Subject, compare};
 use super::{Environment, short_id};
 use crate::aws::Live;
 use crate::deploy::record;
@@ -53,10 +53,7 @@ pub async fn print<L: Live>(
         ),
         Ok(_) => {}
     }
-    let observed = observe(&cx, Owner::Geno).await;
-    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
-        anyhow::bail!("{problem}");
-    }
+    let observed = compare(&cx, |_| true).await?;
     let mut changes_total = 0;
     for (subject, mut changes) in by_subject(observed) {
         if !pushed {
@@ -118,7 +115,7 @@ pub async fn print<L: Live>(
 
 /// Each subject once, in the order first seen, with the changes of every
 /// kind that observed it.
-pub fn by_subject(observed: Vec<Observed>) -> Vec<(Subject, Vec<Change>)> {
+fn by_subject(observed: Vec<Observed>) -> Vec<(Subject, Vec<Change>)> {
     let mut out: Vec<(Subject, Vec<Change>)> = Vec::new();
     for o in observed {
         match out.iter_mut().find(|(s, _)| *s == o.subject) {

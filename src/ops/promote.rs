@@ -35,7 +35,7 @@ use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, run_jobs};
 use crate::environment::kinds::{
     DEPLOYMENT_SETTINGS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION,
-    observe_kinds,
+    compare,
 };
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -340,13 +340,10 @@ async fn decide<'a, L: Live>(
     pre: &'a Preflight,
 ) -> anyhow::Result<Vec<ToChange<'a>>> {
     let cx = Observing::with_services(live, env, plans, &[], pre.services.clone());
-    let observed = observe_kinds(&cx, |k| {
+    let observed = compare(&cx, |k| {
         [TASK_DEFINITION, DESIRED_COUNT, DEPLOYMENT_SETTINGS].contains(&k.name)
     })
-    .await;
-    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
-        anyhow::bail!("{problem}");
-    }
+    .await?;
     let differs = |service: &str, kind: &str| observed.iter().any(|o| o.differs_on(kind, service));
     let mut to_change = Vec::new();
     for plan in &plans.services {
@@ -391,10 +388,7 @@ async fn run_jobs_first(
     let aws = change.on.ecs;
     let records = crate::state::records::load_all(&env.records_dir())?;
     let cx = Observing::new(aws, env, plans, &records);
-    let observed = observe_kinds(&cx, |k| k.name == JOB_TASK_DEFINITION).await;
-    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
-        anyhow::bail!("{problem}");
-    }
+    let observed = compare(&cx, |k| k.name == JOB_TASK_DEFINITION).await?;
     // A job never run, or whose definition changed since it last ran.
     let job_changed = observed
         .iter()

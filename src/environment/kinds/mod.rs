@@ -239,6 +239,20 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observ
     observe_kinds(cx, |k| k.owner == owner).await
 }
 
+/// Every resource of geno's kinds that `which` picks, observed, for a
+/// caller that acts on their differences: one that could not be read is
+/// the caller's error (an infra kind's problems are preflight's to list).
+pub async fn compare<L: Live>(
+    cx: &Observing<'_, L>,
+    which: impl Fn(&Kind<L>) -> bool,
+) -> anyhow::Result<Vec<Observed>> {
+    let observed = observe_kinds(cx, |k| k.owner == Owner::Geno && which(k)).await;
+    if let Some(problem) = observed.iter().flat_map(|o| &o.problems).next() {
+        anyhow::bail!("{problem}");
+    }
+    Ok(observed)
+}
+
 /// Every resource of the kinds `which` picks, observed.
 pub async fn observe_kinds<L: Live>(
     cx: &Observing<'_, L>,
