@@ -17,6 +17,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::deploy::job::{ContainerExit, TaskStatus};
+use crate::deploy::listener::{Found, Listener, ListenerRule, RuleAction, RuleCondition};
 use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
 use crate::deploy::taskdef::{
     CircuitBreaker, DeploymentConfiguration, Matcher, ServiceUpdate, TargetGroup, TaskDefinition,
@@ -397,6 +398,103 @@ impl Aws {
         Ok(missing)
     }
 
+    /// The listener on `port` of the ALB named `load_balancer`, its rules
+    /// and their target groups by name.
+    pub async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
+        let out = self
+            .elb
+            .describe_load_balancers()
+            .names(load_balancer)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeLoadBalancers", e));
+        let Some(lb_arn) = found(out, "LoadBalancerNotFound")?.and_then(|o| {
+            o.load_balancers()
+                .first()?
+                .load_balancer_arn()
+                .map(str::to_string)
+        }) else {
+            return Ok(Found::NoLoadBalancer);
+        };
+        let listeners = self
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeListeners", e))?;
+        let Some(l) = listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(port))
+        else {
+            return Ok(Found::NoListener);
+        };
+        let rules = self
+            .elb
+            .describe_rules()
+            .listener_arn(l.listener_arn().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeRules", e))?;
+        let mut arns: Vec<String> = l
+            .default_actions()
+            .iter()
+            .chain(rules.rules().iter().flat_map(|r| r.actions()))
+            .filter_map(|a| a.target_group_arn().map(str::to_string))
+            .collect();
+        arns.sort();
+        arns.dedup();
+        let mut names = std::collections::BTreeMap::new();
+        if !arns.is_empty() {
+            let groups = self
+                .elb
+                .describe_target_groups()
+                .set_target_group_arns(Some(arns))
+                .send()
+                .await
+                .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e))?;
+            for g in groups.target_groups() {
+                names.insert(
+                    g.target_group_arn().unwrap_or_default().to_string(),
+                    g.target_group_name().unwrap_or_default().to_string(),
+                );
+            }
+        }
+        let action = |actions: &[aws_sdk_elasticloadbalancingv2::types::Action]| {
+            rule_action(actions.first(), &names)
+        };
+        let mut out = Vec::new();
+        for r in rules.rules() {
+            if r.is_default() == Some(true) {
+                continue;
+            }
+            let conditions = r
+                .conditions()
+                .iter()
+                .map(|c| RuleCondition {
+                    field: c.field().unwrap_or_default().to_string(),
+                    values: condition_values(c),
+                })
+                .collect();
+            out.push(ListenerRule {
+                priority: r
+                    .priority()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_default(),
+                conditions,
+                action: action(r.actions()),
+            });
+        }
+        out.sort_by_key(|r| r.priority);
+        Ok(Found::Listener(Listener {
+            load_balancer: load_balancer.to_string(),
+            port,
+            rules: out,
+            default_action: action(l.default_actions()),
+        }))
+    }
+
     /// A target group as the ALB has it, in the form stack.yaml renders;
     /// `None` when there is no group of that name. `container` is where
     /// services register into it (not an attribute of the group).
@@ -504,6 +602,39 @@ impl Aws {
     }
 }
 
+/// A rule's action as stack.yaml would write it; target groups by name.
+fn rule_action(
+    action: Option<&aws_sdk_elasticloadbalancingv2::types::Action>,
+    names: &std::collections::BTreeMap<String, String>,
+) -> RuleAction {
+    let Some(a) = action else {
+        return RuleAction::Forward(String::new());
+    };
+    match a.fixed_response_config() {
+        Some(f) => RuleAction::FixedResponse {
+            status_code: f.status_code().unwrap_or_default().to_string(),
+            content_type: f.content_type().unwrap_or_default().to_string(),
+            message_body: f.message_body().unwrap_or_default().to_string(),
+        },
+        None => {
+            let arn = a.target_group_arn().unwrap_or_default();
+            RuleAction::Forward(names.get(arn).cloned().unwrap_or_else(|| arn.to_string()))
+        }
+    }
+}
+
+/// A condition's values, from its typed configuration or (as older
+/// clients and emulators write them) its plain `Values`.
+fn condition_values(c: &aws_sdk_elasticloadbalancingv2::types::RuleCondition) -> Vec<String> {
+    let typed = c
+        .path_pattern_config()
+        .map(|p| p.values())
+        .or_else(|| c.host_header_config().map(|h| h.values()))
+        .or_else(|| c.http_request_method_config().map(|m| m.values()))
+        .filter(|v| !v.is_empty());
+    typed.unwrap_or(c.values()).to_vec()
+}
+
 /// What the environment's resource kinds read from AWS to compare it with
 /// stack.yaml; the SDK clients in production, a table in tests.
 pub trait Live: Sync {
@@ -558,6 +689,12 @@ pub trait Live: Sync {
         name: &str,
         container: (&str, i32),
     ) -> impl Future<Output = Result<Option<TargetGroup>, AwsError>> + Send;
+    /// The listener on `port` of the ALB `load_balancer`, with its rules.
+    fn listener(
+        &self,
+        load_balancer: &str,
+        port: i32,
+    ) -> impl Future<Output = Result<Found, AwsError>> + Send;
 }
 
 impl Live for Aws {
@@ -607,6 +744,9 @@ impl Live for Aws {
         container: (&str, i32),
     ) -> Result<Option<TargetGroup>, AwsError> {
         Aws::target_group(self, name, container).await
+    }
+    async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
+        Aws::listener(self, load_balancer, port).await
     }
 }
 

@@ -4,6 +4,7 @@
 //! `ops::promote` do the talking.
 
 pub mod job;
+pub mod listener;
 pub mod live;
 pub mod logs;
 pub mod record;

@@ -231,6 +231,8 @@ pub struct JobPlan {
 pub struct Plans {
     pub services: Vec<ServicePlan>,
     pub jobs: Vec<JobPlan>,
+    /// The ALB listener stack.yaml routes through, if it routes.
+    pub listener: Option<super::listener::Listener>,
 }
 
 impl Plans {
@@ -274,6 +276,15 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             },
             name,
         });
+    }
+    if let Some(listener) = rendering.get("loadBalancer") {
+        out.listener =
+            Some(
+                serde_json::from_value(listener.clone()).map_err(|source| PlanError {
+                    service: "load balancer".into(),
+                    source,
+                })?,
+            );
     }
     let jobs = rendering["jobs"].as_object().cloned().unwrap_or_default();
     for (name, entry) in jobs {

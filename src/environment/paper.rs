@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::aws::{AwsError, Identity, Live};
 use crate::context::{Context, Settings};
+use crate::deploy::listener::{Found, Listener};
 use crate::deploy::live::TargetHealth;
 use crate::deploy::rollout::{RolloutState, ServiceStatus, test_deployment};
 use crate::deploy::taskdef::{Plans, TargetGroup, TaskDefinition};
@@ -28,6 +29,8 @@ pub struct Paper {
     pub secrets: Vec<String>,
     pub roles: Vec<String>,
     pub target_groups: Vec<TargetGroup>,
+    /// `None`: no ALB; `Some(None)`: no listener on the rendered port.
+    pub listener: Option<Option<Listener>>,
     /// Target group name → the health of its targets.
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// Every call, in order, as `Operation name`.
@@ -142,6 +145,15 @@ impl Live for Paper {
     ) -> Result<Option<TargetGroup>, AwsError> {
         Ok(self.target_groups.iter().find(|g| g.name == name).cloned())
     }
+
+    async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
+        self.called(format!("DescribeListeners {load_balancer}:{port}"));
+        Ok(match &self.listener {
+            None => Found::NoLoadBalancer,
+            Some(None) => Found::NoListener,
+            Some(Some(l)) => Found::Listener(l.clone()),
+        })
+    }
 }
 
 /// A deployed stack: `web` behind target group `web`, `worker`, a job
@@ -205,9 +217,14 @@ pub const DIGEST: &str = "sha256:11111111111111111111111111111111111111111111111
 /// `demo` of the paper stack, opened as a verb would (the context's shell
 /// a buffer), and its plans pinned to `DIGEST`.
 pub fn demo() -> (tempfile::TempDir, Context, Environment, Plans) {
+    open(STACK, "demo")
+}
+
+/// Environment `env` of the stack `text`, as `demo` opens the paper stack.
+pub fn open(text: &str, env: &str) -> (tempfile::TempDir, Context, Environment, Plans) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.yaml");
-    std::fs::write(&file, STACK).unwrap();
+    std::fs::write(&file, text).unwrap();
     let ctx = Context::new(
         Settings {
             file,
@@ -218,7 +235,7 @@ pub fn demo() -> (tempfile::TempDir, Context, Environment, Plans) {
         },
         Shell::buffer(Verbosity::Normal, false),
     );
-    let env = Environment::open(&ctx, "demo", None).unwrap();
+    let env = Environment::open(&ctx, env, None).unwrap_or_else(|e| panic!("{e:#}\n{text}"));
     let plans = env.plans(&ImageChoice::Digest(DIGEST.to_string())).unwrap();
     (dir, ctx, env, plans)
 }
@@ -240,6 +257,7 @@ pub fn in_order(plans: &Plans) -> Paper {
             "arn:aws:iam::123456789012:role/shop-exec".into(),
             "arn:aws:iam::123456789012:role/shop-task".into(),
         ],
+        listener: Some(plans.listener.clone()),
         ..Paper::default()
     };
     for plan in &plans.services {

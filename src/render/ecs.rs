@@ -1,7 +1,8 @@
 //! What ECS gets for an environment: one `RegisterTaskDefinition` input, one
 //! `UpdateService` input and the target group's health check per app service,
 //! and a task definition per job those services wait for (`migrate`), which
-//! promote runs once as a one-off task before it updates them.
+//! promote runs once as a one-off task before it updates them; and the ALB
+//! listener's rules, which infra/ creates and preflight compares.
 //!
 //! Field names and types follow the ECS and ELBv2 API references (cpu and
 //! memory are strings, durations whole seconds), so the JSON can be sent as
@@ -11,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
 use crate::stack::model::{Condition, ServiceKind};
-use crate::stack::{AwsEnvironment, AwsSecret, Stack};
+use crate::stack::{Action, AwsEnvironment, AwsSecret, Stack};
 
 /// What image the task definitions name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +164,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             }),
         );
     }
-    Ok(json!({
+    let mut rendering = json!({
         "environment": env,
         "region": aws.region,
         "accountId": aws.account_id,
@@ -171,6 +172,75 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         "imagePinned": !matches!(image, ImageChoice::Unpinned),
         "services": services,
         "jobs": jobs,
+    });
+    if let Some(listener) = listener(stack, env) {
+        rendering["loadBalancer"] = listener;
+    }
+    Ok(rendering)
+}
+
+/// The listener rules that reach AWS, in stack.yaml's order: those of the
+/// first listener (infra/ creates one ALB listener) whose action is a fixed
+/// response or forwards to a group of a service on ECS; the other groups
+/// exist only locally. `None` without a listener.
+pub fn aws_rules(stack: &Stack) -> Option<(&crate::stack::Listener, Vec<&crate::stack::Rule>)> {
+    let lb = stack.load_balancer.as_ref()?;
+    let listener = lb.listeners.first()?;
+    let rules = listener
+        .rules
+        .iter()
+        .filter(|r| match &r.action {
+            Action::Forward(group) => group_on_ecs(stack, group),
+            Action::FixedResponse(_) => true,
+        })
+        .collect();
+    Some((listener, rules))
+}
+
+/// Whether target group `group` routes to a service that runs on ECS.
+pub fn group_on_ecs(stack: &Stack, group: &str) -> bool {
+    stack
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.target_groups.get(group))
+        .and_then(|tg| stack.services.get(&tg.service))
+        .is_some_and(|s| s.ecs.is_some())
+}
+
+/// The ALB listener infra/ creates (HTTP on port 80) with the rules that
+/// reach AWS, in `deploy::listener::Listener`'s shape; `None` when
+/// stack.yaml routes nothing.
+fn listener(stack: &Stack, env: &str) -> Option<Value> {
+    let (listener, rules) = aws_rules(stack)?;
+    let action = |a: &Action| match a {
+        Action::Forward(group) => json!({ "forward": stack.target_group_name(group, env) }),
+        Action::FixedResponse(f) => json!({ "fixedResponse": {
+            "statusCode": f.status.to_string(),
+            "contentType": f.content_type,
+            "messageBody": f.body,
+        }}),
+    };
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            let c = &r.conditions;
+            let conditions: Vec<Value> = [
+                ("path-pattern", &c.path),
+                ("host-header", &c.host),
+                ("http-request-method", &c.method),
+            ]
+            .into_iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(field, values)| json!({ "field": field, "values": values }))
+            .collect();
+            json!({ "priority": r.priority, "conditions": conditions, "action": action(&r.action) })
+        })
+        .collect();
+    Some(json!({
+        "loadBalancer": format!("{}-{env}", stack.name),
+        "port": 80,
+        "rules": rules,
+        "defaultAction": action(&listener.default_action),
     }))
 }
 

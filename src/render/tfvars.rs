@@ -61,8 +61,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
     if let Some(lb) = &stack.load_balancer {
         for (name, tg) in &lb.target_groups {
             // Only groups whose service runs on ECS exist in the cloud.
-            let on_ecs = stack.services.get(&tg.service).and_then(|s| s.ecs.as_ref());
-            if on_ecs.is_none() {
+            if !super::ecs::group_on_ecs(stack, name) {
                 continue;
             }
             let hc = &tg.health_check;
@@ -84,12 +83,9 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 }),
             );
         }
-        if let Some(listener) = lb.listeners.first() {
-            for rule in &listener.rules {
+        if let Some((listener, aws_rules)) = super::ecs::aws_rules(stack) {
+            for rule in aws_rules {
                 let (kind, group, fixed) = action(&rule.action);
-                if kind == "forward" && !target_groups.contains_key(&group) {
-                    continue;
-                }
                 rules.push(json!({
                     "priority": rule.priority,
                     "path_patterns": rule.conditions.path,

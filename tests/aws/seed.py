@@ -59,7 +59,8 @@ def main():
     # As infra/network.tf: tasks get DNS names (service discovery needs them).
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24",
+                               AvailabilityZone=f"{region}a")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName=f"{v['cluster_name']}-tasks-{vpc}", Description="tasks",
                                    VpcId=vpc)["GroupId"]
 
@@ -84,6 +85,37 @@ def main():
         )["TargetGroups"][0]["TargetGroupArn"]
         elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
             {"Key": "deregistration_delay.timeout_seconds", "Value": str(tg["deregistration_delay"])}])
+    # The ALB and its HTTP listener with stack.yaml's rules (infra/alb.tf).
+    lb_name = f"{v['stack']}-{v['environment']}"
+    try:
+        elb.describe_load_balancers(Names=[lb_name])
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "LoadBalancerNotFound":
+            raise
+        subnet_b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.2.0/24",
+                                     AvailabilityZone=f"{region}b")["Subnet"]["SubnetId"]
+        lb = elb.create_load_balancer(Name=lb_name, Subnets=[subnet, subnet_b], Type="application",
+                                      Scheme="internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
+        group_arn = {key: elb.describe_target_groups(Names=[tg["name"]])["TargetGroups"][0]["TargetGroupArn"]
+                     for key, tg in v["target_groups"].items()}
+
+        def action(a):
+            if a["type"] == "forward":
+                return [{"Type": "forward", "TargetGroupArn": group_arn[a["target_group"]]}]
+            f = a["fixed_response"]
+            return [{"Type": "fixed-response", "FixedResponseConfig": {
+                "StatusCode": f["status_code"], "ContentType": f["content_type"], "MessageBody": f["message_body"]}}]
+
+        if v["listener_default_action"]:
+            listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                           DefaultActions=action(v["listener_default_action"]),
+                                           )["Listeners"][0]["ListenerArn"]
+            for r in v["listener_rules"]:
+                conditions = [{"Field": field, "Values": r[key]} for field, key in (
+                    ("path-pattern", "path_patterns"), ("host-header", "host_headers"),
+                    ("http-request-method", "methods")) if r[key]]
+                elb.create_rule(ListenerArn=listener, Priority=r["priority"], Conditions=conditions,
+                                Actions=action(r))
     for name in v["ssm_parameters"]:
         if name not in args.skip_ssm:
             exists(lambda: ssm.put_parameter(Name=name, Value="set-me", Type="SecureString"),

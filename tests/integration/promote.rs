@@ -370,15 +370,45 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
         "--attributes",
         "Key=deregistration_delay.timeout_seconds,Value=60",
     ]);
+    // And the listener rule to `web` deleted in the console.
+    let lb = f.aws.aws(&[
+        "elbv2",
+        "describe-load-balancers",
+        "--names",
+        &format!("{name}-test"),
+    ]);
+    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap();
+    let listeners = f
+        .aws
+        .aws(&["elbv2", "describe-listeners", "--load-balancer-arn", lb_arn]);
+    let listener_arn = listeners["Listeners"][0]["ListenerArn"].as_str().unwrap();
+    let rules = f
+        .aws
+        .aws(&["elbv2", "describe-rules", "--listener-arn", listener_arn]);
+    let rule = rules["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Priority"] == "10")
+        .unwrap();
+    f.aws.aws(&[
+        "elbv2",
+        "delete-rule",
+        "--rule-arn",
+        rule["RuleArn"].as_str().unwrap(),
+    ]);
     let out = f.geno(&["promote", "--env", "test"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.ends_with(&format!(
-            "error: preflight for `test` found 3 problems; nothing was changed:\n  \
+            "error: preflight for `test` found 4 problems; nothing was changed:\n  \
              - SSM parameter /{name}/test/token does not exist: `geno secrets set --env test TOKEN` writes it\n  \
              - SSM parameter /{name}/test/api-key does not exist: `geno secrets set --env test API_KEY` writes it\n  \
              - ALB target group {name}-web-test differs from stack.yaml: \
              healthCheckIntervalSeconds is 30 (stack.yaml: 5), deregistrationDelaySeconds is 60 (stack.yaml: 300); \
+             apply infra/ with `geno render --env test --format tfvars`\n  \
+             - ALB {name}-test, listener 80, differs from stack.yaml: \
+             rule 10 (path-pattern /*: forward to {name}-web-test) is missing; \
              apply infra/ with `geno render --env test --format tfvars`\n"
         )),
         "{}",

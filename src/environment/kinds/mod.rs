@@ -13,6 +13,7 @@ mod cluster;
 mod deployment_settings;
 mod desired_counts;
 mod jobs;
+mod listener_rules;
 mod repositories;
 mod roles;
 mod secrets;
@@ -78,6 +79,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: "target groups",
             owner: Owner::Infra,
             observe: |cx| target_groups::observe(cx).boxed(),
+        },
+        Kind {
+            name: "listener rules",
+            owner: Owner::Infra,
+            observe: |cx| listener_rules::observe(cx).boxed(),
         },
         Kind {
             name: "roles",

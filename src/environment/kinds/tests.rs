@@ -31,16 +31,20 @@ async fn preflight_lists_every_problem_of_every_kind_in_one_error() {
     paper.secrets.clear();
     paper.roles.retain(|r| !r.ends_with("shop-task"));
     paper.target_groups[0].health_check_interval_seconds = 30;
+    // The one rule deleted by hand in the console.
+    let listener = paper.listener.as_mut().unwrap().as_mut().unwrap();
+    listener.rules.clear();
     let err = preflight(&paper, &env, &plans).await.err().unwrap();
     assert_eq!(
         err.to_string(),
-        "preflight for `demo` found 7 problems; nothing was changed:\n\
+        "preflight for `demo` found 8 problems; nothing was changed:\n\
          \x20 - the AWS credentials are for account 999999999999 (arn:aws:iam::999999999999:user/tester), but environment `demo` is in account 123456789012\n\
          \x20 - ECS service shop-worker-demo does not exist in cluster shop-demo\n\
          \x20 - ECR repository shop-worker does not exist in us-east-1\n\
          \x20 - SSM parameter /shop/demo/token does not exist: `geno secrets set --env demo TOKEN` writes it\n\
          \x20 - Secrets Manager secret shop-demo-api-key does not exist: `geno secrets set --env demo API_KEY` writes it\n\
          \x20 - ALB target group shop-web-demo differs from stack.yaml: healthCheckIntervalSeconds is 30 (stack.yaml: 5); apply infra/ with `geno render --env demo --format tfvars`\n\
+         \x20 - ALB shop-demo, listener 80, differs from stack.yaml: rule 10 (path-pattern /*: forward to shop-web-demo) is missing; apply infra/ with `geno render --env demo --format tfvars`\n\
          \x20 - IAM role arn:aws:iam::123456789012:role/shop-task does not exist"
     );
 }
@@ -57,6 +61,26 @@ async fn a_missing_cluster_is_one_problem_and_no_service_is_described() {
          \x20 - ECS cluster shop-demo does not exist in us-east-1"
     );
     assert_eq!(paper.calls_to("DescribeServices"), 0);
+}
+
+#[tokio::test]
+async fn an_alb_or_listener_infra_has_not_made_is_named() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.listener = None;
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - ALB shop-demo does not exist (infra/ creates it)"
+    );
+    paper.listener = Some(None);
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert!(
+        err.to_string()
+            .ends_with("\n  - ALB shop-demo has no listener on port 80 (infra/ creates it)"),
+        "{err}"
+    );
 }
 
 /// As `in_order`, and the job has run once with its rendered definition.
