@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{flow, q};
+use crate::stack::emit::{self, Node as Doc};
 use crate::stack::yaml::{self, Kind, Node, Span};
 
 /// Something in the compose file that stack.yaml does not carry.
@@ -45,18 +45,30 @@ pub fn convert(
     let root = yaml::parse(source)?;
     let mut c = Converter {
         unmapped: Vec::new(),
-        out: String::new(),
+        root: Doc::map(),
+        svc: Doc::map(),
     };
-    c.stack(&root, file, name, read);
+    c.stack(&root, name, read);
+    let header = [
+        format!("Converted from {file} by `geno init --from-compose`."),
+        "Lines starting `# geno:` say where a choice was made; `geno validate` checks the result."
+            .to_string(),
+    ];
     Ok(Converted {
-        text: c.out,
+        text: emit::write(&header, &c.root),
         unmapped: c.unmapped,
     })
 }
 
+/// A conversion under way: the document, the service being converted,
+/// and what was left out. Values are written as the compose file has
+/// them, not through the model's types: compose interpolation
+/// (`${PORT:-8000}`) may stand where the model has a number, and stays
+/// interpolation.
 struct Converter {
     unmapped: Vec<Unmapped>,
-    out: String,
+    root: Doc,
+    svc: Doc,
 }
 
 /// A build as compose gives it, reduced to what makes two builds the same image.
@@ -171,24 +183,24 @@ impl Converter {
         });
     }
 
-    fn line(&mut self, indent: usize, text: impl AsRef<str>) {
-        for _ in 0..indent {
-            self.out.push_str("  ");
+    /// Sets `key` of the service being converted, with a comment above it.
+    fn put(&mut self, key: &str, value: Doc, comment: Option<&str>) {
+        self.svc.set(key, value);
+        if let Some(c) = comment {
+            self.svc.comment(&[key], c);
         }
-        self.out.push_str(text.as_ref());
-        self.out.push('\n');
     }
 
-    fn stack(&mut self, root: &Node, file: &str, name: &str, read: ReadFile<'_>) {
+    fn stack(&mut self, root: &Node, name: &str, read: ReadFile<'_>) {
         let Kind::Map(top) = &root.kind else {
             self.skip(
                 root.span,
                 "",
                 "a compose file is a mapping with `services:`",
             );
-            self.line(0, format!("name: {}", q(name)));
-            self.line(0, "image: { context: . }");
-            self.line(0, "services: {}");
+            self.root.set("name", Doc::str(name));
+            self.root.set("image", context_only());
+            self.root.set("services", Doc::map());
             return;
         };
         let stack_name = root
@@ -201,144 +213,108 @@ impl Converter {
             Some(Kind::Map(s)) => s,
             _ => &empty,
         };
-        for (k, v) in top {
-            let key = k.scalar().unwrap_or_default();
-            match key {
-                "services" | "volumes" | "name" => {}
-                "version" => {}
-                k if k.starts_with("x-") => {}
-                "networks" => self.skip(
-                    k_span(k, v),
-                    key,
-                    "geno gives each stack one network; every service is on it",
-                ),
-                "secrets" => self.skip(
-                    k_span(k, v),
-                    key,
-                    "declare each under geno's `secrets:` (generated or templated locally, SSM or Secrets Manager on AWS)",
-                ),
-                "configs" => self.skip(
-                    k_span(k, v),
-                    key,
-                    "copy the files into the image, or sync them with `develop.watch`",
-                ),
-                "include" => self.skip(
-                    k_span(k, v),
-                    key,
-                    "geno reads one file: convert the included files and merge them by hand",
-                ),
-                other => self.skip(k_span(k, v), other, "not a compose key geno knows"),
-            }
+        self.top_level(top);
+        let (main, builds) = main_build(services);
+        let jobs = jobs_of(services);
+        self.root.set("name", Doc::str(&stack_name));
+        self.image(main.as_ref(), &builds);
+
+        if let Some((_, v)) = root.get("volumes") {
+            self.volumes(v);
         }
 
-        // Which build is the stack's one image: the one most services use.
-        let mut builds: BTreeMap<Build, Vec<String>> = BTreeMap::new();
-        let mut order: Vec<Build> = Vec::new();
-        for (k, v) in services {
-            if let Some(b) = build_of(v) {
-                if !builds.contains_key(&b) {
-                    order.push(b.clone());
-                }
-                builds
-                    .entry(b)
-                    .or_default()
-                    .push(k.scalar().unwrap_or_default().to_string());
-            }
-        }
-        let main = order
-            .iter()
-            .max_by_key(|b| {
-                (
-                    builds[*b].len(),
-                    std::cmp::Reverse(order.iter().position(|o| o == *b)),
-                )
-            })
-            .cloned();
-
-        // Services others wait for with `service_completed_successfully` are jobs.
-        let mut jobs = Vec::new();
-        for (_, v) in services {
-            if let Some((
-                _,
-                Node {
-                    kind: Kind::Map(deps),
-                    ..
-                },
-            )) = v.get("depends_on")
-            {
-                for (dk, dv) in deps {
-                    if dv.get("condition").and_then(|(_, c)| c.scalar())
-                        == Some("service_completed_successfully")
-                    {
-                        jobs.push(dk.scalar().unwrap_or_default().to_string());
-                    }
-                }
-            }
-        }
-
-        self.line(
-            0,
-            format!("# Converted from {file} by `geno init --from-compose`."),
-        );
-        self.line(0, "# Lines starting `# geno:` say where a choice was made; `geno validate` checks the result.");
-        self.line(0, format!("name: {}", q(&stack_name)));
-        self.line(0, "");
-        match &main {
-            Some(b) => {
-                self.line(
-                    0,
-                    format!(
-                        "# geno: {} built from this context: they run this one image, each with its own command.",
-                        builds[b].join(", ")
-                    ),
-                );
-                self.line(0, "image:");
-                self.line(1, format!("context: {}", q(&b.context)));
-                self.line(1, format!("dockerfile: {}", q(&b.dockerfile)));
-                if !b.args.is_empty() {
-                    self.line(1, "args:");
-                    for (k, v) in &b.args {
-                        self.line(2, format!("{}: {}", q(k), q(v)));
-                    }
-                }
-                if let Some(t) = &b.target {
-                    self.line(1, format!("target: {}", q(t)));
-                }
-            }
-            None => {
-                self.line(
-                    0,
-                    "# geno: no service is built here; every service runs an image of its own.",
-                );
-                self.line(0, "image: { context: . }");
-            }
-        }
-
-        if let Some((vk, v)) = root.get("volumes") {
-            self.volumes(vk, v);
-        }
-
-        self.line(0, "");
-        self.line(0, "services:");
+        self.root.set("services", Doc::map());
         for (k, v) in services {
             let svc = k.scalar().unwrap_or_default().to_string();
             self.service(&svc, v, main.as_ref(), jobs.contains(&svc), read);
         }
-        self.line(0, "");
-        self.line(0, "environments:");
-        self.line(1, "local: {}");
-        self.line(1, "# geno: add an environment with an `aws:` section, and `ecs:` to the services that deploy, to promote.");
+        let mut environments = Doc::map();
+        environments.set("local", Doc::map());
+        environments.comment(
+            &["local"],
+            "geno: add an environment with an `aws:` section, and `ecs:` to the services that deploy, to promote.",
+        );
+        self.root.set("environments", environments);
     }
 
-    fn volumes(&mut self, key: &Node, v: &Node) {
+    /// Top-level keys geno does not carry.
+    fn top_level(&mut self, top: &[(Node, Node)]) {
+        for (k, v) in top {
+            let key = k.scalar().unwrap_or_default();
+            match key {
+            "services" | "volumes" | "name" => {}
+            "version" => {}
+            k if k.starts_with("x-") => {}
+            "networks" => self.skip(
+                k_span(k, v),
+                key,
+                "geno gives each stack one network; every service is on it",
+            ),
+            "secrets" => self.skip(
+                k_span(k, v),
+                key,
+                "declare each under geno's `secrets:` (generated or templated locally, SSM or Secrets Manager on AWS)",
+            ),
+            "configs" => self.skip(
+                k_span(k, v),
+                key,
+                "copy the files into the image, or sync them with `develop.watch`",
+            ),
+            "include" => self.skip(
+                k_span(k, v),
+                key,
+                "geno reads one file: convert the included files and merge them by hand",
+            ),
+            other => self.skip(k_span(k, v), other, "not a compose key geno knows"),
+        }
+        }
+    }
+
+    /// The stack's image: the build most services use, or the context
+    /// alone when nothing is built.
+    fn image(&mut self, main: Option<&Build>, builds: &BTreeMap<Build, Vec<String>>) {
+        match main {
+            Some(b) => {
+                let mut image = Doc::map();
+                image.set("context", Doc::str(&b.context));
+                image.set("dockerfile", Doc::str(&b.dockerfile));
+                if !b.args.is_empty() {
+                    let mut args = Doc::map();
+                    for (k, v) in &b.args {
+                        args.set(k, Doc::str(v));
+                    }
+                    image.set("args", args);
+                }
+                if let Some(t) = &b.target {
+                    image.set("target", Doc::str(t));
+                }
+                self.root.set("image", image);
+                self.root.comment(
+                    &["image"],
+                    format!(
+                        "geno: {} built from this context: they run this one image, each with its own command.",
+                        builds[b].join(", ")
+                    ),
+                );
+            }
+            None => {
+                self.root.set("image", context_only());
+                self.root.comment(
+                    &["image"],
+                    "geno: no service is built here; every service runs an image of its own.",
+                );
+            }
+        }
+    }
+
+    fn volumes(&mut self, v: &Node) {
         let Kind::Map(vols) = &v.kind else {
             return;
         };
         if vols.is_empty() {
             return;
         }
-        self.line(0, "");
-        self.line(0, "volumes:");
+        let mut out = Doc::map();
         for (k, spec) in vols {
             let name = k.scalar().unwrap_or_default();
             if let Some((ek, e)) = spec.get("external")
@@ -359,9 +335,9 @@ impl Converter {
                     );
                 }
             }
-            self.line(1, format!("{}: {{}}", q(name)));
+            out.set(name, Doc::map());
         }
-        let _ = key;
+        self.root.set("volumes", out);
     }
 
     fn service(
@@ -373,13 +349,18 @@ impl Converter {
         read: ReadFile<'_>,
     ) {
         let base = format!("services.{name}");
-        self.line(1, format!("{}:", q(name)));
-        let header_end = self.out.len();
+        self.svc = Doc::map();
         self.service_body(&base, name, v, main, job, read);
-        if self.out.len() == header_end {
-            // Nothing carried: an empty mapping, not a null.
-            self.out.pop();
-            self.out.push_str(" {}\n");
+        let svc = std::mem::replace(&mut self.svc, Doc::map());
+        if let Some(services) = self.root.get_mut(&["services"]) {
+            services.set(name, svc);
+            let check = v.get("healthcheck").and_then(|(_, h)| h.get("disable"));
+            if check.and_then(|(_, d)| d.scalar()) == Some("true") {
+                services.comment(
+                    &[name],
+                    "geno: the compose file disables the image's health check; geno has none to disable.",
+                );
+            }
         }
     }
 
@@ -396,51 +377,13 @@ impl Converter {
         let Kind::Map(entries) = &v.kind else {
             return;
         };
-        let build = build_of(v);
-        match (&build, v.get("image")) {
-            (Some(b), _) if Some(b) == main => {}
-            (Some(b), image) => {
-                let span = v.get("build").map(|(k, _)| k.span).unwrap_or(v.span);
-                self.skip(
-                    span,
-                    format!("{base}.build"),
-                    format!(
-                        "a second build ({} with {}); geno builds one image per stack: build it yourself and name it in `image:`",
-                        b.context, b.dockerfile
-                    ),
-                );
-                let tag = image
-                    .and_then(|(_, i)| i.scalar())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{name}:local"));
-                self.line(
-                    2,
-                    "# geno: built from another context; build and tag it yourself.",
-                );
-                self.line(2, format!("image: {}", q(&tag)));
-            }
-            (None, Some((_, image))) => {
-                let image = image.scalar().unwrap_or_default();
-                self.line(
-                    2,
-                    "# geno: runs an image of its own: a local backing service (no `ecs:`).",
-                );
-                self.line(2, format!("image: {}", q(image)));
-            }
-            (None, None) => {
-                self.skip(
-                    v.span,
-                    &base,
-                    "neither `build` nor `image`; geno runs it on the stack image",
-                );
-            }
-        }
+        self.service_image(&base, name, v, main);
         if job {
-            self.line(
-                2,
-                "# geno: a job: others wait for it to complete successfully.",
+            self.put(
+                "kind",
+                Doc::str("job"),
+                Some("geno: a job: others wait for it to complete successfully."),
             );
-            self.line(2, "kind: job");
         }
         for (k, val) in entries {
             let key = k.scalar().unwrap_or_default();
@@ -453,15 +396,12 @@ impl Converter {
                 "healthcheck" => self.healthcheck(&path, val),
                 "profiles" => {
                     let p = strings(val);
-                    self.line(
-                        2,
-                        format!("profiles: {}", flow(p.iter().map(String::as_str))),
-                    );
+                    self.put("profiles", Doc::strs(p.iter().map(String::as_str)), None);
                 }
                 "deploy" => self.deploy(&path, val),
                 "scale" => {
                     if let Some(n) = val.scalar() {
-                        self.line(2, format!("replicas: {n}"));
+                        self.put("replicas", Doc::Scalar(n.to_string()), None);
                     }
                 }
                 "restart" => {
@@ -470,10 +410,8 @@ impl Converter {
                     }
                 }
                 "stop_grace_period" => {
-                    self.line(
-                        2,
-                        format!("stop_grace_period: {}", q(val.scalar().unwrap_or_default())),
-                    );
+                    let grace = Doc::str(val.scalar().unwrap_or_default());
+                    self.put("stop_grace_period", grace, None);
                 }
                 "develop" => self.develop(&path, val),
                 k if k.starts_with("x-") => {}
@@ -493,12 +431,56 @@ impl Converter {
         }
     }
 
+    /// Where a service's image comes from: the stack's build, another
+    /// build (named, for the user to build), or an image of its own.
+    fn service_image(&mut self, base: &str, name: &str, v: &Node, main: Option<&Build>) {
+        let build = build_of(v);
+        match (&build, v.get("image")) {
+            (Some(b), _) if Some(b) == main => {}
+            (Some(b), image) => {
+                let span = v.get("build").map(|(k, _)| k.span).unwrap_or(v.span);
+                self.skip(
+                    span,
+                    format!("{base}.build"),
+                    format!(
+                        "a second build ({} with {}); geno builds one image per stack: build it yourself and name it in `image:`",
+                        b.context, b.dockerfile
+                    ),
+                );
+                let tag = image
+                    .and_then(|(_, i)| i.scalar())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{name}:local"));
+                self.put(
+                    "image",
+                    Doc::str(&tag),
+                    Some("geno: built from another context; build and tag it yourself."),
+                );
+            }
+            (None, Some((_, image))) => {
+                let image = image.scalar().unwrap_or_default();
+                self.put(
+                    "image",
+                    Doc::str(image),
+                    Some("geno: runs an image of its own: a local backing service (no `ecs:`)."),
+                );
+            }
+            (None, None) => {
+                self.skip(
+                    v.span,
+                    base,
+                    "neither `build` nor `image`; geno runs it on the stack image",
+                );
+            }
+        }
+    }
+
     fn command(&mut self, v: &Node) {
         match &v.kind {
-            Kind::Scalar { value, .. } => self.line(2, format!("command: {}", q(value))),
+            Kind::Scalar { value, .. } => self.put("command", Doc::str(value), None),
             Kind::Seq(items) => {
                 let parts = items.iter().map(|i| i.scalar().unwrap_or_default());
-                self.line(2, format!("command: {}", flow(parts)));
+                self.put("command", Doc::strs(parts), None);
             }
             _ => {}
         }
@@ -573,20 +555,25 @@ impl Converter {
         if env.is_empty() {
             return;
         }
-        self.line(2, "environment:");
+        let mut out = Doc::map();
         let mut said: Vec<Option<String>> = Vec::new();
         for (k, val, from) in env {
+            out.set(&k, Doc::str(&val));
             if !said.contains(&from) {
                 match &from {
-                    Some(f) => self.line(3, format!("# geno: from env_file {f}")),
+                    Some(f) => {
+                        out.comment(&[&k], format!("geno: from env_file {f}"));
+                    }
                     // After an env_file's, say where the rest come from.
-                    None if !said.is_empty() => self.line(3, "# geno: from `environment`"),
+                    None if !said.is_empty() => {
+                        out.comment(&[&k], "geno: from `environment`");
+                    }
                     None => {}
                 }
                 said.push(from.clone());
             }
-            self.line(3, format!("{}: {}", q(&k), q(&val)));
         }
+        self.put("environment", out, None);
     }
 
     fn depends_on(&mut self, path: &str, v: &Node) {
@@ -622,10 +609,11 @@ impl Converter {
         if deps.is_empty() {
             return;
         }
-        self.line(2, "depends_on:");
+        let mut out = Doc::map();
         for (name, cond) in deps {
-            self.line(3, format!("{}: {cond}", q(&name)));
+            out.set(&name, Doc::str(cond));
         }
+        self.put("depends_on", out, None);
     }
 
     fn ports(&mut self, path: &str, v: &Node) {
@@ -650,7 +638,7 @@ impl Converter {
                             format!("`{value}`: port ranges are not carried; list each port"),
                         );
                     } else {
-                        out.push(q(spec));
+                        out.push(Doc::str(spec));
                     }
                 }
                 Kind::Map(_) => {
@@ -662,7 +650,7 @@ impl Converter {
                         self.skip(i.span, path, "geno and the ALB forward TCP only");
                         continue;
                     }
-                    out.push(q(&match (get("host_ip"), get("published")) {
+                    out.push(Doc::str(&match (get("host_ip"), get("published")) {
                         (Some(ip), Some(p)) => format!("{ip}:{p}:{target}"),
                         (None, Some(p)) => format!("{p}:{target}"),
                         _ => target,
@@ -672,8 +660,11 @@ impl Converter {
             }
         }
         if !out.is_empty() {
-            self.line(2, "# geno: published ports bind to 127.0.0.1 unless an address is given (compose binds all).");
-            self.line(2, format!("ports: [{}]", out.join(", ")));
+            self.put(
+                "ports",
+                Doc::Seq(out),
+                Some("geno: published ports bind to 127.0.0.1 unless an address is given (compose binds all)."),
+            );
         }
     }
 
@@ -688,7 +679,7 @@ impl Converter {
                     if value.split(':').count() < 2 {
                         self.skip(i.span, path, format!("`{value}`: an anonymous volume; name it (`NAME:{value}`) to keep its data"));
                     } else {
-                        out.push(q(value));
+                        out.push(Doc::str(value));
                     }
                 }
                 Kind::Map(_) => {
@@ -700,7 +691,7 @@ impl Converter {
                             } else {
                                 ""
                             };
-                            out.push(q(&format!("{s}:{t}{ro}")));
+                            out.push(Doc::str(&format!("{s}:{t}{ro}")));
                         }
                         (Some(kind), _, _) => {
                             self.skip(i.span, path, format!("a {kind} mount is not carried"))
@@ -712,13 +703,13 @@ impl Converter {
             }
         }
         if !out.is_empty() {
-            self.line(2, format!("volumes: [{}]", out.join(", ")));
+            self.put("volumes", Doc::Seq(out), None);
         }
     }
 
     fn healthcheck(&mut self, path: &str, v: &Node) {
         if v.get("disable").and_then(|(_, d)| d.scalar()) == Some("true") {
-            self.line(2, "# geno: the compose file disables the image's health check; geno has none to disable.");
+            // Said above the service (`service`): there is no key to say it at.
             return;
         }
         let Some((_, test)) = v.get("test") else {
@@ -730,28 +721,29 @@ impl Converter {
                 if value == "NONE" {
                     return;
                 }
-                format!("[CMD-SHELL, {}]", q(value))
+                Doc::strs(["CMD-SHELL", value.as_str()])
             }
             Kind::Seq(items) => {
                 if items.first().and_then(|i| i.scalar()) == Some("NONE") {
                     return;
                 }
-                flow(items.iter().map(|i| i.scalar().unwrap_or_default()))
+                Doc::strs(items.iter().map(|i| i.scalar().unwrap_or_default()))
             }
             _ => return,
         };
-        self.line(2, "healthcheck:");
-        self.line(3, format!("test: {test_text}"));
+        let mut check = Doc::map();
+        check.set("test", test_text);
         for k in ["interval", "timeout", "retries", "start_period"] {
             if let Some(val) = v.get(k).and_then(|(_, x)| x.scalar()) {
                 let val = if k == "retries" && val.parse::<u32>().is_ok() {
-                    val.to_string()
+                    Doc::Scalar(val.to_string())
                 } else {
-                    q(val)
+                    Doc::str(val)
                 };
-                self.line(3, format!("{k}: {val}"));
+                check.set(k, val);
             }
         }
+        self.put("healthcheck", check, None);
         if let Some((k, _)) = v.get("start_interval") {
             self.skip(
                 k.span,
@@ -769,7 +761,7 @@ impl Converter {
             match k.scalar().unwrap_or_default() {
                 "replicas" => {
                     if let Some(n) = val.scalar() {
-                        self.line(2, format!("replicas: {n}"));
+                        self.put("replicas", Doc::Scalar(n.to_string()), None);
                     }
                 }
                 "resources" => self.skip(
@@ -797,8 +789,7 @@ impl Converter {
         else {
             return;
         };
-        self.line(2, "develop:");
-        self.line(3, "watch:");
+        let mut watch = Vec::new();
         for r in rules {
             let get = |k: &str| r.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
             let (Some(p), Some(action)) = (get("path"), get("action")) else {
@@ -809,36 +800,95 @@ impl Converter {
                 );
                 continue;
             };
-            self.line(4, format!("- path: {}", q(&p)));
-            self.line(5, format!("action: {}", q(&action)));
+            let mut rule = Doc::map();
+            rule.set("path", Doc::str(&p));
+            rule.set("action", Doc::str(&action));
             if let Some(t) = get("target") {
-                self.line(5, format!("target: {}", q(&t)));
+                rule.set("target", Doc::str(&t));
             }
             if let Some((_, ig)) = r.get("ignore") {
                 let list = strings(ig);
-                self.line(
-                    5,
-                    format!("ignore: {}", flow(list.iter().map(String::as_str))),
-                );
+                rule.set("ignore", Doc::strs(list.iter().map(String::as_str)));
             }
             if let Some((_, e)) = r.get("exec")
                 && let Some((_, cmd)) = e.get("command")
             {
                 let list = strings(cmd);
-                self.line(5, "exec:");
-                self.line(
-                    6,
-                    format!("command: {}", flow(list.iter().map(String::as_str))),
-                );
+                let mut exec = Doc::map();
+                exec.set("command", Doc::strs(list.iter().map(String::as_str)));
+                rule.set("exec", exec);
             }
             if get("initial_sync").as_deref() == Some("true") {
-                self.line(5, "initial_sync: true");
+                rule.set("initial_sync", Doc::plain(true));
             }
+            watch.push(rule);
         }
+        let mut develop = Doc::map();
+        develop.set("watch", Doc::Seq(watch));
+        self.put("develop", develop, None);
     }
 }
 
 /// The text with each `${…}` removed (a default such as `${P:-80}` holds a dash).
+/// Which build is the stack's one image: the one most services use (the
+/// first of equals), and the services of each build.
+fn main_build(services: &[(Node, Node)]) -> (Option<Build>, BTreeMap<Build, Vec<String>>) {
+    let mut builds: BTreeMap<Build, Vec<String>> = BTreeMap::new();
+    let mut order: Vec<Build> = Vec::new();
+    for (k, v) in services {
+        if let Some(b) = build_of(v) {
+            if !builds.contains_key(&b) {
+                order.push(b.clone());
+            }
+            builds
+                .entry(b)
+                .or_default()
+                .push(k.scalar().unwrap_or_default().to_string());
+        }
+    }
+    let main = order
+        .iter()
+        .max_by_key(|b| {
+            (
+                builds[*b].len(),
+                std::cmp::Reverse(order.iter().position(|o| o == *b)),
+            )
+        })
+        .cloned();
+    (main, builds)
+}
+
+/// Services others wait for with `service_completed_successfully`: jobs.
+fn jobs_of(services: &[(Node, Node)]) -> Vec<String> {
+    let mut jobs = Vec::new();
+    for (_, v) in services {
+        if let Some((
+            _,
+            Node {
+                kind: Kind::Map(deps),
+                ..
+            },
+        )) = v.get("depends_on")
+        {
+            for (dk, dv) in deps {
+                if dv.get("condition").and_then(|(_, c)| c.scalar())
+                    == Some("service_completed_successfully")
+                {
+                    jobs.push(dk.scalar().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// `image: { context: . }`.
+fn context_only() -> Doc {
+    let mut image = Doc::map();
+    image.set("context", Doc::str("."));
+    image
+}
+
 fn without_interpolation(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -949,12 +999,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scalars_are_quoted_only_when_plain_would_read_differently() {
-        assert_eq!(q("web"), "web");
-        assert_eq!(q("8000"), "\"8000\"");
-        assert_eq!(q("yes"), "\"yes\"");
-        assert_eq!(q("${PORT:-80}:80"), "\"${PORT:-80}:80\"");
-        assert_eq!(q("a \"b\""), "\"a \\\"b\\\"\"");
+    fn stack_names_are_what_docker_allows() {
         assert_eq!(sanitize("My_App"), "my-app");
     }
 

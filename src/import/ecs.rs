@@ -5,10 +5,19 @@
 //! that `geno render` for the same environment gives back what runs.
 //! What geno's rendering cannot say the same way (another family name,
 //! a second container, a log stream prefix of its own…) is listed: the
-//! next promotion would change it. Pure: the caller reads AWS.
+//! next promotion would change it. Built as the model's types (`Stack`)
+//! and written by `stack::emit`, so a field the model gains is carried by
+//! setting it here. Pure: the caller reads AWS.
 
-use super::{flow, q};
-use crate::deploy::taskdef::{TargetGroup, TaskDefinition};
+use indexmap::IndexMap;
+
+use crate::deploy::taskdef::{ContainerDefinition, TargetGroup as LiveTargetGroup, TaskDefinition};
+use crate::stack::emit::{self, Node};
+use crate::stack::{
+    Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Conditions, Dur,
+    EcsService, Environment, FixedResponse, HealthCheck, HealthTest, ImageBuild, Listener,
+    LoadBalancer, LocalSecret, Port, Rule, Secret, Service, Stack, TargetGroup,
+};
 
 /// One live service, as ECS and the ALB describe it.
 #[derive(Debug, Clone)]
@@ -21,7 +30,7 @@ pub struct LiveService {
     pub circuit_breaker: Option<(bool, bool)>,
     pub grace_period: Option<i32>,
     pub task_definition: TaskDefinition,
-    pub target_group: Option<TargetGroup>,
+    pub target_group: Option<LiveTargetGroup>,
 }
 
 /// An environment's services and where they run.
@@ -51,108 +60,190 @@ pub struct Converted {
 
 /// Converts `live`; `stack` names the stack when the families do not.
 pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
+    let stack_name = stack.map(str::to_string).unwrap_or_else(|| name_of(live));
+    let mut cx = Importing {
+        env: &live.env,
+        stack: &stack_name,
+        notes: Vec::new(),
+        roles: None,
+        log_group: None,
+        groups: Vec::new(),
+    };
+    let secrets = cx.secrets(live);
+    let mut services = IndexMap::new();
+    for s in &live.services {
+        if let Some((name, service)) = cx.service(s) {
+            services.insert(name, service);
+        }
+    }
+    let model = Stack {
+        name: stack_name.clone(),
+        image: ImageBuild {
+            context: ".".into(),
+            dockerfile: "Dockerfile".into(),
+            args: IndexMap::new(),
+            target: None,
+        },
+        volumes: IndexMap::new(),
+        secrets,
+        services,
+        load_balancer: cx.load_balancer(),
+        environments: cx.environments(live),
+        smoke: Vec::new(),
+    };
+    let text = emit::write(
+        &[
+            format!(
+                "Read from the ECS services of `{}` (cluster {}) by `geno init --from-ecs`.",
+                live.env, live.cluster
+            ),
+            "The image is the build's: the next `geno promote` pins its digest. `# geno:` lines mark choices.".into(),
+        ],
+        &cx.document(&model),
+    );
+    let notes = cx.notes;
+    Converted {
+        text,
+        stack_name,
+        notes,
+    }
+}
+
+/// The stack's name: what the families say (`STACK-SERVICE-ENV`), or the
+/// cluster's name without the environment.
+fn name_of(live: &LiveEnvironment) -> String {
     let env = &live.env;
-    let mut notes = Vec::new();
-    let mut note = |what: &str, why: String| {
-        notes.push(Note {
+    live.services
+        .iter()
+        .find_map(|s| {
+            let container = s.task_definition.main_container()?.name.clone();
+            s.task_definition
+                .family
+                .strip_suffix(&format!("-{container}-{env}"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            live.cluster
+                .strip_suffix(&format!("-{env}"))
+                .unwrap_or(&live.cluster)
+                .to_string()
+        })
+}
+
+/// One conversion under way: what the services read so far have in
+/// common, and what stack.yaml cannot say as it is.
+struct Importing<'a> {
+    env: &'a str,
+    stack: &'a str,
+    notes: Vec<Note>,
+    /// The first service's (execution, task) roles.
+    roles: Option<(Option<String>, Option<String>)>,
+    log_group: Option<String>,
+    /// (key, service, group) of each routed service.
+    groups: Vec<(String, String, &'a LiveTargetGroup)>,
+}
+
+impl<'a> Importing<'a> {
+    fn note(&mut self, what: &str, why: String) {
+        self.notes.push(Note {
             what: what.to_string(),
             why,
         })
-    };
-    // The stack's name: what the families say (`STACK-SERVICE-ENV`).
-    let stack_name = stack.map(str::to_string).unwrap_or_else(|| {
-        live.services
-            .iter()
-            .find_map(|s| {
-                let container = s.task_definition.main_container()?.name.clone();
-                s.task_definition
-                    .family
-                    .strip_suffix(&format!("-{container}-{env}"))
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| {
-                live.cluster
-                    .strip_suffix(&format!("-{env}"))
-                    .unwrap_or(&live.cluster)
-                    .to_string()
-            })
-    });
-    let templated = |s: &str| template_env(s, env);
-    let mut out = String::new();
-    let mut line = |indent: usize, text: String| {
-        out.push_str(&"  ".repeat(indent));
-        out.push_str(&text);
-        out.push('\n');
-    };
-    line(
-        0,
-        format!(
-            "# Read from the ECS services of `{env}` (cluster {}) by `geno init --from-ecs`.",
-            live.cluster
-        ),
-    );
-    line(
-        0,
-        "# The image is the build's: the next `geno promote` pins its digest. `# geno:` lines mark choices.".into(),
-    );
-    line(0, format!("name: {}", q(&stack_name)));
-    line(0, String::new());
-    line(0, "image: { context: . }".into());
+    }
 
-    // Secrets: one declaration per name, its source from `valueFrom`.
-    let mut secrets: Vec<(String, String, String)> = Vec::new(); // name, store, source
-    for s in &live.services {
-        let Some(c) = s.task_definition.main_container() else {
-            continue;
-        };
-        for sec in &c.secrets {
-            let (store, source) = secret_source(&sec.value_from, env);
-            match secrets.iter().find(|(n, _, _)| *n == sec.name) {
-                Some((_, st, src)) if *st != store || *src != source => note(
-                    &s.ecs_service,
-                    format!(
-                        "secret {} reads {}, another service reads {src}; stack.yaml has one source per name",
-                        sec.name, sec.value_from
-                    ),
-                ),
-                Some(_) => {}
-                None => secrets.push((sec.name.clone(), store, source)),
+    fn templated(&self, s: &str) -> String {
+        template_env(s, self.env)
+    }
+
+    /// One declaration per secret name, its source from `valueFrom`.
+    fn secrets(&mut self, live: &LiveEnvironment) -> IndexMap<String, Secret> {
+        let mut out: IndexMap<String, Secret> = IndexMap::new();
+        for s in &live.services {
+            let Some(c) = s.task_definition.main_container() else {
+                continue;
+            };
+            for sec in &c.secrets {
+                let source = secret_source(&sec.value_from, self.env);
+                match out.get(&sec.name).and_then(|d| d.aws.as_ref()) {
+                    Some(known) if *known != source => {
+                        let known = match known {
+                            AwsSecret::Ssm(p) | AwsSecret::SecretsManager(p) => p.clone(),
+                        };
+                        self.note(
+                            &s.ecs_service,
+                            format!(
+                                "secret {} reads {}, another service reads {known}; stack.yaml has one source per name",
+                                sec.name, sec.value_from
+                            ),
+                        )
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.insert(
+                            sec.name.clone(),
+                            Secret {
+                                description: None,
+                                local: LocalSecret::Generate { length: 32 },
+                                aws: Some(source),
+                            },
+                        );
+                    }
+                }
             }
         }
-    }
-    if !secrets.is_empty() {
-        line(0, String::new());
-        line(0, "secrets:".into());
-        for (name, store, source) in &secrets {
-            line(1, format!("{}:", q(name)));
-            line(
-                2,
-                "# geno: a local value is generated; give it a template if the app needs a shape."
-                    .into(),
-            );
-            line(2, "local: { generate: { length: 32 } }".into());
-            line(2, format!("aws: {{ {store}: {} }}", q(source)));
-        }
+        out
     }
 
-    line(0, String::new());
-    line(0, "services:".into());
-    let mut groups: Vec<(String, String, &TargetGroup)> = Vec::new(); // key, service, group
-    let mut roles: Option<(Option<String>, Option<String>)> = None;
-    let mut log_group: Option<String> = None;
-    for s in &live.services {
+    /// A service's entry, named by its container; `None` when its task
+    /// definition has no container.
+    fn service(&mut self, s: &'a LiveService) -> Option<(String, Service)> {
         let td = &s.task_definition;
         let Some(c) = td.main_container() else {
-            note(
+            self.note(
                 &s.ecs_service,
                 "its task definition has no container".into(),
             );
-            continue;
+            return None;
         };
         let name = c.name.clone();
-        let family = format!("{stack_name}-{name}-{env}");
+        self.task_definition_notes(s, &name);
+        let health = c.health_check.as_ref().map(|h| HealthCheck {
+            test: HealthTest(h.command.clone()),
+            interval: Dur::secs(h.interval as u64),
+            timeout: Dur::secs(h.timeout as u64),
+            retries: h.retries as u32,
+            start_period: h.start_period.map(|p| Dur::secs(p as u64)),
+        });
+        let service = Service {
+            command: c.command.clone().map(Command),
+            ports: c
+                .port_mappings
+                .iter()
+                .map(|p| Port {
+                    container: p.container_port as u16,
+                    host: None,
+                    host_ip: "127.0.0.1".into(),
+                })
+                .collect(),
+            environment: c
+                .environment
+                .iter()
+                .map(|kv| (kv.name.clone(), kv.value.clone()))
+                .collect(),
+            secrets: c.secrets.iter().map(|s| s.name.clone()).collect(),
+            healthcheck: health,
+            ecs: Some(self.ecs(s, &name, &c.image)),
+            ..Service::default()
+        };
+        Some((name, service))
+    }
+
+    /// What a task definition says that stack.yaml renders otherwise.
+    fn task_definition_notes(&mut self, s: &LiveService, name: &str) {
+        let td = &s.task_definition;
+        let family = format!("{}-{name}-{}", self.stack, self.env);
         if td.family != family {
-            note(
+            self.note(
                 &s.ecs_service,
                 format!(
                     "family {} is not {family}: geno names families STACK-SERVICE-ENV, so the next promotion registers {family}",
@@ -161,7 +252,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
             );
         }
         for other in td.container_definitions.iter().filter(|o| o.name != name) {
-            note(
+            self.note(
                 &s.ecs_service,
                 format!(
                     "container {} beside {name} is not carried: geno renders one container per task",
@@ -170,9 +261,9 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
             );
         }
         let these_roles = (td.execution_role_arn.clone(), td.task_role_arn.clone());
-        match &roles {
-            None => roles = Some(these_roles),
-            Some(r) if *r != these_roles => note(
+        match &self.roles {
+            None => self.roles = Some(these_roles),
+            Some(r) if *r != these_roles => self.note(
                 &s.ecs_service,
                 "its IAM roles differ from the first service's; stack.yaml has one pair per environment".into(),
             ),
@@ -183,17 +274,25 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
             .as_ref()
             .is_none_or(|p| p.cpu_architecture != "X86_64" || p.operating_system_family != "LINUX")
         {
-            note(
+            self.note(
                 &s.ecs_service,
                 "runtimePlatform is not X86_64/LINUX; geno renders X86_64/LINUX".into(),
             );
         }
+        if let Some(c) = td.main_container() {
+            self.logging_notes(s, c);
+        }
+    }
+
+    /// The log group all services share, and how each logs.
+    fn logging_notes(&mut self, s: &LiveService, c: &ContainerDefinition) {
+        let name = &c.name;
         match c.log_configuration.as_ref() {
             Some(l) if l.log_driver == "awslogs" => {
                 let group = l.options.get("awslogs-group").cloned().unwrap_or_default();
-                match &log_group {
-                    None => log_group = Some(group),
-                    Some(g) if *g != group => note(
+                match self.log_group.clone() {
+                    None => self.log_group = Some(group),
+                    Some(g) if g != group => self.note(
                         &s.ecs_service,
                         format!(
                             "it logs to {group}, not {g}; stack.yaml has one log group per environment"
@@ -201,8 +300,8 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
                     ),
                     _ => {}
                 }
-                if l.options.get("awslogs-stream-prefix") != Some(&name) {
-                    note(
+                if l.options.get("awslogs-stream-prefix") != Some(name) {
+                    self.note(
                         &s.ecs_service,
                         format!(
                             "its awslogs stream prefix is not `{name}`; geno renders the service's name"
@@ -210,194 +309,181 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
                     );
                 }
             }
-            _ => note(
+            _ => self.note(
                 &s.ecs_service,
                 "it does not log with awslogs; geno renders awslogs to the environment's log group"
                     .into(),
             ),
         }
         if c.memory_reservation.is_some() {
-            note(
+            self.note(
                 &s.ecs_service,
                 "its container sets memoryReservation; geno sizes the task only".into(),
             );
         }
+    }
 
-        line(1, format!("{}:", q(&name)));
-        if let Some(cmd) = &c.command {
-            line(
-                2,
-                format!("command: {}", flow(cmd.iter().map(String::as_str))),
-            );
-        }
-        let ports: Vec<String> = c
-            .port_mappings
-            .iter()
-            .map(|p| p.container_port.to_string())
-            .collect();
-        if !ports.is_empty() {
-            line(
-                2,
-                "# geno: not published locally; add HOST:CONTAINER to reach it from this machine."
-                    .into(),
-            );
-            line(2, format!("ports: [{}]", ports.join(", ")));
-        }
-        if !c.environment.is_empty() {
-            line(2, "environment:".into());
-            for kv in &c.environment {
-                line(3, format!("{}: {}", q(&kv.name), q(&kv.value)));
-            }
-        }
-        if !c.secrets.is_empty() {
-            line(
-                2,
-                format!(
-                    "secrets: {}",
-                    flow(c.secrets.iter().map(|s| s.name.as_str()))
-                ),
-            );
-        }
-        if let Some(h) = &c.health_check {
-            line(2, "healthcheck:".into());
-            line(
-                3,
-                format!("test: {}", flow(h.command.iter().map(String::as_str))),
-            );
-            line(3, format!("interval: {}s", h.interval));
-            line(3, format!("timeout: {}s", h.timeout));
-            line(3, format!("retries: {}", h.retries));
-            if let Some(sp) = h.start_period {
-                line(3, format!("start_period: {sp}s"));
-            }
-        }
-        line(2, "ecs:".into());
-        line(3, format!("service: {}", q(&templated(&s.ecs_service))));
-        let repository = repository_of(&c.image).unwrap_or_else(|| {
-            note(
+    /// How the service runs on ECS, and the target group key it is behind.
+    fn ecs(&mut self, s: &'a LiveService, name: &str, image: &str) -> EcsService {
+        let repository = repository_of(image).unwrap_or_else(|| {
+            self.note(
                 &s.ecs_service,
-                format!(
-                    "image {} is not in an ECR repository; set `ecs.repository`",
-                    c.image
-                ),
+                format!("image {image} is not in an ECR repository; set `ecs.repository`"),
             );
-            format!("{stack_name}-{name}-{env}")
+            format!("{}-{name}-{}", self.stack, self.env)
         });
-        line(3, format!("repository: {}", q(&templated(&repository))));
-        line(3, format!("cpu: {}", td.cpu));
-        line(3, format!("memory: {}", td.memory));
-        line(3, format!("desired_count: {}", s.desired.max(0)));
-        if let Some(p) = s.min_healthy_percent {
-            line(3, format!("min_healthy_percent: {p}"));
-        }
-        if let Some(p) = s.max_percent {
-            line(3, format!("max_percent: {p}"));
-        }
-        if let Some((enable, rollback)) = s.circuit_breaker {
-            line(
-                3,
-                format!("circuit_breaker: {{ enable: {enable}, rollback: {rollback} }}"),
-            );
-        }
-        if let Some(g) = s.grace_period {
-            line(3, format!("health_check_grace_period: {g}s"));
-        }
-        if let Some(tg) = &s.target_group {
-            let key = tg
-                .name
-                .strip_prefix(&format!("{stack_name}-"))
-                .and_then(|k| k.strip_suffix(&format!("-{env}")))
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    note(
-                        &tg.name,
-                        format!(
-                            "target group {} is not named {stack_name}-GROUP-{env}; geno renders {stack_name}-{name}-{env}",
-                            tg.name
-                        ),
-                    );
-                    name.clone()
-                });
-            line(3, format!("target_group: {}", q(&key)));
-            groups.push((key, name.clone(), tg));
+        let defaults = CircuitBreaker::default();
+        EcsService {
+            service: self.templated(&s.ecs_service),
+            repository: self.templated(&repository),
+            cpu: s.task_definition.cpu.parse().unwrap_or_default(),
+            memory: s.task_definition.memory.parse().unwrap_or_default(),
+            desired_count: s.desired.max(0) as u32,
+            min_healthy_percent: s.min_healthy_percent.unwrap_or(100).max(0) as u32,
+            max_percent: s.max_percent.unwrap_or(200).max(0) as u32,
+            circuit_breaker: s
+                .circuit_breaker
+                .map(|(enable, rollback)| CircuitBreaker { enable, rollback })
+                .unwrap_or(defaults),
+            health_check_grace_period: s.grace_period.map(|g| Dur::secs(g.max(0) as u64)),
+            target_group: s.target_group.as_ref().map(|tg| self.group_key(tg, name)),
         }
     }
 
-    if !groups.is_empty() {
-        line(0, String::new());
-        line(0, "load_balancer:".into());
-        line(1, "# geno: the ALB's listener rules are not read: every path goes to the first group; route as the ALB does.".into());
-        line(1, "listeners:".into());
-        line(2, "- port: 8080".into());
-        line(3, "rules:".into());
-        line(4, "- priority: 10".into());
-        line(5, "conditions: { path: [\"/*\"] }".into());
-        line(5, format!("action: {{ forward: {} }}", q(&groups[0].0)));
-        line(3, "default_action:".into());
-        line(
-            4,
-            "fixed_response: { status: 404, content_type: text/plain, body: \"no rule matches\" }"
-                .into(),
-        );
-        line(1, "target_groups:".into());
-        for (key, service, tg) in &groups {
-            line(2, format!("{}:", q(key)));
-            line(3, format!("service: {}", q(service)));
-            line(3, format!("port: {}", tg.container_port));
-            line(3, "health_check:".into());
-            line(4, format!("path: {}", q(&tg.health_check_path)));
-            if tg.health_check_port != "traffic-port" && !tg.health_check_port.is_empty() {
-                line(4, format!("port: {}", tg.health_check_port));
+    /// The key of a live target group (`STACK-KEY-ENV`), remembered for
+    /// `load_balancer`.
+    fn group_key(&mut self, tg: &'a LiveTargetGroup, name: &str) -> String {
+        let key = tg
+            .name
+            .strip_prefix(&format!("{}-", self.stack))
+            .and_then(|k| k.strip_suffix(&format!("-{}", self.env)))
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                let why = format!(
+                    "target group {} is not named {}-GROUP-{}; geno renders {}-{name}-{}",
+                    tg.name, self.stack, self.env, self.stack, self.env
+                );
+                self.note(&tg.name, why);
+                name.to_string()
+            });
+        self.groups.push((key.clone(), name.to_string(), tg));
+        key
+    }
+
+    /// The routed services' target groups, and one listener sending every
+    /// path to the first (the ALB's rules are not read).
+    fn load_balancer(&self) -> Option<LoadBalancer> {
+        let (first, _, _) = self.groups.first()?;
+        let target_groups = self
+            .groups
+            .iter()
+            .map(|(key, service, tg)| {
+                let port = (tg.health_check_port != "traffic-port")
+                    .then(|| tg.health_check_port.parse().ok())
+                    .flatten();
+                let group = TargetGroup {
+                    service: service.clone(),
+                    port: tg.container_port as u16,
+                    health_check: AlbHealthCheck {
+                        path: tg.health_check_path.clone(),
+                        port,
+                        interval: Dur::secs(tg.health_check_interval_seconds as u64),
+                        timeout: Dur::secs(tg.health_check_timeout_seconds as u64),
+                        healthy_threshold: tg.healthy_threshold_count as u32,
+                        unhealthy_threshold: tg.unhealthy_threshold_count as u32,
+                        matcher: tg.matcher.http_code.clone(),
+                    },
+                    deregistration_delay: Dur::secs(tg.deregistration_delay_seconds as u64),
+                };
+                (key.clone(), group)
+            })
+            .collect();
+        Some(LoadBalancer {
+            listeners: vec![Listener {
+                port: 8080,
+                bind: "127.0.0.1".into(),
+                rules: vec![Rule {
+                    priority: 10,
+                    conditions: Conditions {
+                        path: vec!["/*".into()],
+                        ..Conditions::default()
+                    },
+                    action: Action::Forward(first.clone()),
+                }],
+                default_action: Action::FixedResponse(FixedResponse {
+                    status: 404,
+                    content_type: "text/plain".into(),
+                    body: "no rule matches".into(),
+                }),
+            }],
+            target_groups,
+            idle_timeout: Dur::secs(60),
+        })
+    }
+
+    /// `local`, and the environment read, with the roles and log group the
+    /// services share.
+    fn environments(&self, live: &LiveEnvironment) -> IndexMap<String, Environment> {
+        let (exec_role, task_role) = self.roles.clone().unwrap_or_default();
+        let role = |r: Option<String>| r.map(|r| self.templated(&r)).unwrap_or_default();
+        let log_group = self
+            .log_group
+            .clone()
+            .unwrap_or_else(|| format!("/ecs/{}-{}", self.stack, self.env));
+        let aws = AwsEnvironment {
+            region: live.region.clone(),
+            account_id: live.account_id.clone(),
+            cluster: self.templated(&live.cluster),
+            execution_role_arn: role(exec_role),
+            task_role_arn: role(task_role),
+            log_group: self.templated(&log_group),
+            url: None,
+            registry: None,
+        };
+        let local = Environment {
+            variables: IndexMap::new(),
+            aws: None,
+            desired_count: IndexMap::new(),
+            profiles: Vec::new(),
+        };
+        let mut deployed = local.clone();
+        deployed.aws = Some(aws);
+        IndexMap::from([
+            ("local".to_string(), local),
+            (self.env.to_string(), deployed),
+        ])
+    }
+
+    /// The model as a document, with geno's comments; a role no task
+    /// definition names is left out, for `geno validate` to ask for.
+    fn document(&self, model: &Stack) -> Node {
+        let mut root = Node::of(model);
+        for name in model.secrets.keys() {
+            root.comment(
+                &["secrets", name, "local"],
+                "geno: a local value is generated; give it a template if the app needs a shape.",
+            );
+        }
+        for (name, service) in &model.services {
+            if !service.ports.is_empty() {
+                root.comment(
+                    &["services", name, "ports"],
+                    "geno: not published locally; add HOST:CONTAINER to reach it from this machine.",
+                );
             }
-            line(
-                4,
-                format!("interval: {}s", tg.health_check_interval_seconds),
-            );
-            line(4, format!("timeout: {}s", tg.health_check_timeout_seconds));
-            line(
-                4,
-                format!("healthy_threshold: {}", tg.healthy_threshold_count),
-            );
-            line(
-                4,
-                format!("unhealthy_threshold: {}", tg.unhealthy_threshold_count),
-            );
-            line(4, format!("matcher: {}", q(&tg.matcher.http_code)));
-            line(
-                3,
-                format!("deregistration_delay: {}s", tg.deregistration_delay_seconds),
-            );
         }
-    }
-
-    let (exec_role, task_role) = roles.unwrap_or_default();
-    line(0, String::new());
-    line(0, "environments:".into());
-    line(1, "local: {}".into());
-    line(1, format!("{}:", q(env)));
-    line(2, "aws:".into());
-    line(3, format!("region: {}", q(&live.region)));
-    line(3, format!("account_id: {}", q(&live.account_id)));
-    line(3, format!("cluster: {}", q(&templated(&live.cluster))));
-    if let Some(r) = exec_role {
-        line(3, format!("execution_role_arn: {}", q(&templated(&r))));
-    }
-    if let Some(r) = task_role {
-        line(3, format!("task_role_arn: {}", q(&templated(&r))));
-    }
-    line(
-        3,
-        format!(
-            "log_group: {}",
-            q(&templated(
-                &log_group.unwrap_or_else(|| format!("/ecs/{stack_name}-{env}"))
-            ))
-        ),
-    );
-    Converted {
-        text: out,
-        stack_name,
-        notes,
+        root.comment(
+            &["load_balancer", "listeners"],
+            "geno: the ALB's listener rules are not read: every path goes to the first group; route as the ALB does.",
+        );
+        if let Some(aws) = root.get_mut(&["environments", self.env, "aws"]) {
+            for role in ["execution_role_arn", "task_role_arn"] {
+                if aws.get_mut(&[role]) == Some(&mut Node::str("")) {
+                    aws.remove(role);
+                }
+            }
+        }
+        root
     }
 }
 
@@ -412,13 +498,14 @@ fn template_env(s: &str, env: &str) -> String {
     out
 }
 
-/// (`ssm` | `secrets_manager`, source) from a `valueFrom`.
-fn secret_source(value_from: &str, env: &str) -> (String, String) {
+/// Where a `valueFrom` reads: a Secrets Manager ARN as it is, an SSM
+/// parameter by its name, templated by environment.
+fn secret_source(value_from: &str, env: &str) -> AwsSecret {
     if value_from.starts_with("arn:aws:secretsmanager:") {
-        return ("secrets_manager".into(), value_from.to_string());
+        return AwsSecret::SecretsManager(value_from.to_string());
     }
     let name = crate::deploy::live::ssm_name(value_from);
-    ("ssm".into(), template_env(&name, env))
+    AwsSecret::Ssm(template_env(&name, env))
 }
 
 /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]` (or any
@@ -436,6 +523,80 @@ fn repository_of(image: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::environment::paper;
+
+    /// Each service as `live_services` reads it after a promotion.
+    fn live(plans: &crate::deploy::taskdef::Plans) -> LiveEnvironment {
+        let services = plans
+            .services
+            .iter()
+            .map(|p| {
+                let dc = p.update.deployment_configuration.as_ref().unwrap();
+                LiveService {
+                    ecs_service: p.update.service.clone(),
+                    desired: p.update.desired_count.unwrap(),
+                    min_healthy_percent: Some(dc.minimum_healthy_percent),
+                    max_percent: Some(dc.maximum_percent),
+                    circuit_breaker: Some((
+                        dc.deployment_circuit_breaker.enable,
+                        dc.deployment_circuit_breaker.rollback,
+                    )),
+                    grace_period: p.update.health_check_grace_period_seconds,
+                    task_definition: p.task_definition.clone(),
+                    target_group: p.target_group.clone(),
+                }
+            })
+            .collect();
+        LiveEnvironment {
+            env: "demo".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            cluster: "shop-demo".into(),
+            services,
+        }
+    }
+
+    #[test]
+    fn what_geno_deployed_reads_back_to_the_same_rendering() {
+        let (_dir, _ctx, _env, plans) = paper::demo();
+        let converted = convert(&live(&plans), None);
+        assert_eq!(converted.stack_name, "shop");
+        assert_eq!(converted.notes, []);
+        let (_dir, _ctx, _env, again) = paper::open(&converted.text, "demo");
+        assert_eq!(again.services, plans.services, "{}", converted.text);
+    }
+
+    #[test]
+    fn what_stack_yaml_cannot_say_is_noted_and_the_rest_still_loads() {
+        let (_dir, _ctx, _env, plans) = paper::demo();
+        let mut live = live(&plans);
+        let web = &mut live.services[0];
+        web.task_definition.family = "web-server".into();
+        web.task_definition.execution_role_arn = None;
+        web.target_group.as_mut().unwrap().name = "web-tg".into();
+        let converted = convert(&live, Some("shop"));
+        let notes: Vec<String> = converted
+            .notes
+            .iter()
+            .map(|n| format!("{}: {}", n.what, n.why))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "shop-web-demo: family web-server is not shop-web-demo: geno names families STACK-SERVICE-ENV, so the next promotion registers shop-web-demo",
+                "web-tg: target group web-tg is not named shop-GROUP-demo; geno renders shop-web-demo",
+                "shop-worker-demo: its IAM roles differ from the first service's; stack.yaml has one pair per environment",
+            ]
+        );
+        // The first service's roles are the environment's: it has no
+        // execution role, so the text asks for one rather than invent it.
+        assert!(
+            !converted.text.contains("execution_role_arn"),
+            "{}",
+            converted.text
+        );
+    }
 
     #[test]
     fn names_are_templated_by_environment() {
@@ -458,12 +619,12 @@ mod tests {
     fn secrets_and_repositories_are_read_back() {
         assert_eq!(
             secret_source("arn:aws:ssm:us-east-1:1:parameter/app/demo/token", "demo"),
-            ("ssm".to_string(), "/app/${GENO_ENV}/token".to_string())
+            AwsSecret::Ssm("/app/${GENO_ENV}/token".to_string())
         );
         let sm = "arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf";
         assert_eq!(
             secret_source(sm, "demo"),
-            ("secrets_manager".to_string(), sm.to_string())
+            AwsSecret::SecretsManager(sm.to_string())
         );
         assert_eq!(
             repository_of("1.dkr.ecr.us-east-1.amazonaws.com/app-web@sha256:ab").as_deref(),

@@ -6,6 +6,7 @@
 pub mod de;
 pub mod develop;
 pub mod diag;
+pub mod emit;
 pub mod graph;
 pub mod interp;
 pub mod load;

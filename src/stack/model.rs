@@ -171,6 +171,30 @@ pub struct Service {
     pub develop: Develop,
 }
 
+/// A service with nothing said: the stack's image, defaults throughout
+/// (what `services: { x: {} }` loads as).
+impl Default for Service {
+    fn default() -> Service {
+        Service {
+            image: None,
+            kind: ServiceKind::default(),
+            command: None,
+            ports: Vec::new(),
+            environment: IndexMap::new(),
+            secrets: Vec::new(),
+            healthcheck: None,
+            depends_on: DependsOn::default(),
+            replicas: one(),
+            volumes: Vec::new(),
+            stop_grace_period: default_stop_grace(),
+            ecs: None,
+            profiles: Vec::new(),
+            local: LocalRun::default(),
+            develop: Develop::default(),
+        }
+    }
+}
+
 /// Compose's `develop` section: watch rules for `geno up --watch`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -389,7 +413,7 @@ pub struct Listener {
     /// Local port the load balancer listens on.
     pub port: u16,
     /// Local address to bind; loopback unless said otherwise.
-    #[serde(default = "default_bind")]
+    #[serde(default = "default_bind", skip_serializing_if = "is_loopback")]
     pub bind: String,
     /// Evaluated lowest priority first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -915,16 +939,50 @@ impl Command {
 }
 
 /// A port: `8001`, `"8001:8001"`, `"127.0.0.1:8001:8001"`, or the long form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// Written back in the short form people write.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
     /// Port inside the container.
     pub container: u16,
     /// Port published on the host; unpublished when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<u16>,
-    #[serde(default = "default_bind", skip_serializing_if = "is_loopback")]
     pub host_ip: String,
+}
+
+/// The three ways a port is written, for the schema (an editor must take
+/// `8000` and `"8080:8000"`, not only the long form).
+#[derive(JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+#[allow(dead_code)]
+enum PortSchema {
+    /// A container port, not published.
+    Container(u16),
+    /// `HOST:CONTAINER` or `IP:HOST:CONTAINER`.
+    Short(#[schemars(regex(pattern = r"^([0-9]+|([0-9a-fA-F.:\[\]]+:)?[0-9]+:[0-9]+)$"))] String),
+    Long {
+        /// Port inside the container.
+        container: u16,
+        /// Port published on the host; unpublished when absent.
+        #[serde(default)]
+        host: Option<u16>,
+        /// Address to publish on; loopback unless said otherwise.
+        #[serde(default)]
+        host_ip: Option<String>,
+    },
+}
+
+impl JsonSchema for Port {
+    fn schema_name() -> Cow<'static, str> {
+        "Port".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = PortSchema::json_schema(generator);
+        schema.insert(
+            "description".into(),
+            "A port: `8001` (not published), `\"8080:8001\"`, `\"0.0.0.0:8080:8001\"`, or {container, host, host_ip}; published ports bind to 127.0.0.1 unless an address is given.".into(),
+        );
+        schema
+    }
 }
 
 fn is_loopback(ip: &str) -> bool {
@@ -959,6 +1017,25 @@ impl Port {
             _ => Err(format!(
                 "expected `CONTAINER`, `HOST:CONTAINER` or `IP:HOST:CONTAINER`, found `{text}`"
             )),
+        }
+    }
+}
+
+impl Serialize for Port {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.host, is_loopback(&self.host_ip)) {
+            (None, true) => s.serialize_u16(self.container),
+            (Some(host), true) => s.collect_str(&format_args!("{host}:{}", self.container)),
+            (Some(host), false) => {
+                s.collect_str(&format_args!("{}:{host}:{}", self.host_ip, self.container))
+            }
+            (None, false) => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("container", &self.container)?;
+                m.serialize_entry("host_ip", &self.host_ip)?;
+                m.end()
+            }
         }
     }
 }
