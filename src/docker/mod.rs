@@ -145,6 +145,48 @@ impl Engine {
     }
 }
 
+/// What `up` decides from the engine: the stack's containers, the files
+/// synced into one, and removing one. The bollard client in production,
+/// a table in tests (`host::paper`), so what `up` replaces is a unit test.
+pub trait Containers: Sync {
+    /// Every container of a stack with its labels read.
+    fn members(
+        &self,
+        stack: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<Member>, DockerError>> + Send;
+    /// The files changed in `container` under `targets` (see
+    /// `Engine::changes_under`).
+    fn changes_under(
+        &self,
+        container: &str,
+        targets: &[String],
+        thorough: bool,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<String>>, DockerError>> + Send;
+    /// Stops (after `grace` seconds) and removes; gone already is fine.
+    fn stop_and_remove(
+        &self,
+        id: &str,
+        grace: u64,
+    ) -> impl std::future::Future<Output = Result<(), DockerError>> + Send;
+}
+
+impl Containers for Engine {
+    async fn members(&self, stack: &str) -> Result<Vec<Member>, DockerError> {
+        Engine::members(self, stack).await
+    }
+    async fn changes_under(
+        &self,
+        container: &str,
+        targets: &[String],
+        thorough: bool,
+    ) -> Result<Option<Vec<String>>, DockerError> {
+        Engine::changes_under(self, container, targets, thorough).await
+    }
+    async fn stop_and_remove(&self, id: &str, grace: u64) -> Result<(), DockerError> {
+        Engine::stop_and_remove(self, id, grace).await
+    }
+}
+
 /// A container of a stack as the listing describes it, labels read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {

@@ -9,6 +9,8 @@ pub mod exec;
 pub mod image;
 pub mod lock;
 pub mod logs;
+#[cfg(test)]
+pub(crate) mod paper;
 pub mod probe;
 pub mod restart;
 pub mod sync;
@@ -18,16 +20,18 @@ pub mod watch;
 use std::path::PathBuf;
 
 use crate::context::Context;
-use crate::docker::{Engine, Member};
+use crate::docker::{Containers, Engine, Member};
 use crate::local::secrets;
 use crate::stack::validate::LOCAL_ENV;
 use crate::stack::{LoadError, Loaded, Stack};
 
 pub use crate::STATE_DIR;
 
-pub struct LocalStack {
+/// The stack loaded for `local`, and the engine it runs on (the Docker
+/// engine; a table in unit tests, see `paper`).
+pub struct LocalStack<E = Engine> {
     pub loaded: Loaded,
-    pub engine: Engine,
+    pub engine: E,
 }
 
 impl LocalStack {
@@ -46,7 +50,9 @@ impl LocalStack {
         }
         Ok(local)
     }
+}
 
+impl<E> LocalStack<E> {
     /// The services a command acts on: those named, or every one (of the
     /// active profiles) when none is.
     pub fn selected(&self, services: &[String]) -> Vec<String> {
@@ -136,7 +142,9 @@ impl LocalStack {
     ) -> Result<lock::StackLock, lock::LockError> {
         lock::StackLock::acquire(&self.state_dir(), self.name(), verb, no_wait, &ctx.shell).await
     }
+}
 
+impl<E: Containers> LocalStack<E> {
     /// The containers of `services` (not one-off runs), in the order
     /// stack.yaml declares the services, replicas in order.
     pub async fn containers(&self, services: &[String]) -> anyhow::Result<Vec<Member>> {

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::LocalStack;
-use crate::docker::Member;
 use crate::docker::files::FileIn;
+use crate::docker::{Containers, Member};
 use crate::local::drift::{SyncRecord, drifted};
 use crate::local::watch::ServiceWork;
 
@@ -71,7 +71,7 @@ pub async fn sync(
 }
 
 /// Saves the sync record, forgetting containers that no longer exist.
-async fn keep(local: &LocalStack, record: &mut SyncRecord) -> anyhow::Result<()> {
+async fn keep<E: Containers>(local: &LocalStack<E>, record: &mut SyncRecord) -> anyhow::Result<()> {
     let existing: Vec<String> = local
         .engine
         .members(local.name())
@@ -113,8 +113,8 @@ pub struct Drift {
 /// which walks each whole container (2.5 s a container on fuse-overlayfs
 /// here): `smoke` does, since a verification must not vouch for files put
 /// in by hand; `up` and `ps` go by the record alone there.
-pub async fn drift(
-    local: &LocalStack,
+pub async fn drift<E: Containers>(
+    local: &LocalStack<E>,
     members: &[Member],
     thorough: bool,
 ) -> anyhow::Result<Vec<Drift>> {

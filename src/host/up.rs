@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 
 use super::LocalStack;
 use crate::context::Context;
+use crate::docker::Containers;
 use crate::docker::container::actual_from;
 use crate::host::image::stack_image;
 use crate::local::plan::{self, Action, DesiredContainer, names};
@@ -111,9 +112,9 @@ async fn warn_on_new_passwords(
 /// Phase 2: What to do to each selected container. On a whole-stack `up`,
 /// containers stack.yaml no longer asks for (or whose profile is off) go;
 /// with services named, nothing outside them is touched.
-pub async fn plan_changes(
+pub async fn plan_changes<E: Containers>(
     ctx: &Context,
-    local: &LocalStack,
+    local: &LocalStack<E>,
     desired: &[DesiredContainer],
     whole: bool,
 ) -> anyhow::Result<Vec<Action>> {
@@ -196,4 +197,109 @@ pub async fn plan_changes(
         r?;
     }
     Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::host::paper::{self, running};
+
+    /// `remove NAME (why)`, `replace NAME (why)`, `keep NAME`… for a table.
+    fn said(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Keep { desired, .. } => format!("keep {}", desired.name),
+                Action::Start { desired, .. } => format!("start {}", desired.name),
+                Action::Create { desired } => format!("create {}", desired.name),
+                Action::Replace { desired, why, .. } => {
+                    format!("replace {} ({why})", desired.name)
+                }
+                Action::Remove { name, why, .. } => format!("remove {name} ({why})"),
+                Action::AsIs { name, .. } => format!("as is {name}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn up_replaces_what_changed_or_runs_synced_files_and_removes_what_is_not_wanted() {
+        let (_dir, ctx, mut local) = paper::open();
+        let desired = plan::desired_containers(
+            local.stack(),
+            Some("sha256:abc"),
+            &BTreeMap::new(),
+            &local.dir(),
+        );
+        let by_service = |s: &str| desired.iter().find(|d| d.service == s).unwrap();
+        let mut worker = running(by_service("worker"), "id-worker");
+        worker.hash = Some("an older definition".into());
+        let mut dropped = running(by_service("worker"), "id-old");
+        dropped.name = "shop-old-1".into();
+        dropped.service = "old".into();
+        let mut debug = running(by_service("worker"), "id-debug");
+        debug.name = "shop-debug-1".into();
+        debug.service = "debug".into();
+        let mut elsewhere = running(by_service("web"), "id-other-stack");
+        elsewhere.name = "other-web-1".into();
+        local.engine.members = vec![
+            running(by_service("web"), "id-web"),
+            worker,
+            running(by_service("db"), "id-db"),
+            dropped,
+            debug,
+            elsewhere,
+        ];
+        local.engine.changed.insert(
+            "id-web".into(),
+            vec!["/app/main.py".into(), "/app/util.py".into()],
+        );
+
+        let actions = plan_changes(&ctx, &local, &desired, true).await.unwrap();
+        assert_eq!(
+            said(&actions),
+            [
+                "replace shop-web-1 (it runs 2 synced files)",
+                "replace shop-worker-1 (definition changed)",
+                "keep shop-db-1",
+                "remove shop-old-1 (no longer in stack.yaml)",
+                "remove shop-debug-1 (its profile `debug` is not active)",
+            ]
+        );
+        assert_eq!(
+            ctx.shell.take().1,
+            "removing shop-old-1 (no longer in stack.yaml)\n\
+             removing shop-debug-1 (its profile `debug` is not active)\n"
+        );
+        assert_eq!(
+            *local.engine.removed.lock().unwrap(),
+            ["id-old", "id-debug"]
+        );
+    }
+
+    #[tokio::test]
+    async fn up_with_services_named_touches_nothing_outside_them() {
+        let (_dir, ctx, mut local) = paper::open();
+        let desired = plan::desired_containers(
+            local.stack(),
+            Some("sha256:abc"),
+            &BTreeMap::new(),
+            &local.dir(),
+        );
+        let web: Vec<DesiredContainer> = desired
+            .iter()
+            .filter(|d| d.service == "web")
+            .cloned()
+            .collect();
+        let mut dropped = running(&web[0], "id-old");
+        dropped.name = "shop-old-1".into();
+        dropped.service = "old".into();
+        local.engine.members = vec![dropped];
+
+        let actions = plan_changes(&ctx, &local, &web, false).await.unwrap();
+        assert_eq!(said(&actions), ["create shop-web-1"]);
+        assert!(local.engine.removed.lock().unwrap().is_empty());
+        assert_eq!(ctx.shell.take(), (String::new(), String::new()));
+    }
 }
