@@ -453,7 +453,7 @@ async fn check_health(lb: LoadBalancer, table: Shared, fast: bool, shutdown: Can
         .collect();
     let mut heart = wait::every(Duration::from_millis(100), &shutdown);
     while heart.next().await {
-        let due: Vec<(String, String, SocketAddr, bool)> = table.update(|reg| {
+        let due: Vec<(String, String, SocketAddr, bool)> = table.schedule(|reg| {
             let now = reg.take_check_now();
             let mut candidates = Vec::new();
             for g in &reg.groups {

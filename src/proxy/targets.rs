@@ -132,6 +132,13 @@ impl Table {
         out
     }
 
+    /// Reads the table, taking what the health checker consumes
+    /// (`take_check_now`, `fast`), without republishing: nothing done here moves a
+    /// route, so the 100 ms tick computes none.
+    pub fn schedule<T>(&self, read: impl FnOnce(&mut TargetTable) -> T) -> T {
+        read(&mut self.lock())
+    }
+
     /// The routes as last published: a proxy thread's read, lock-free.
     pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
         self.routes.load()
