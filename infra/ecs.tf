@@ -4,6 +4,9 @@ resource "aws_ecs_cluster" "main" {
     name  = "containerInsights"
     value = "enabled"
   }
+  service_connect_defaults {
+    namespace = aws_service_discovery_private_dns_namespace.main.arn
+  }
 }
 
 resource "aws_cloudwatch_log_group" "main" {
@@ -28,18 +31,6 @@ resource "aws_ecs_task_definition" "bootstrap" {
     essential    = true
     portMappings = each.value.container_port == null ? [] : [{ containerPort = each.value.container_port, protocol = "tcp" }]
   }])
-}
-
-resource "aws_service_discovery_service" "main" {
-  for_each = var.services
-  name     = each.value.container_name
-  dns_config {
-    namespace_id = aws_service_discovery_private_dns_namespace.main.id
-    dns_records {
-      ttl  = 10
-      type = "A"
-    }
-  }
 }
 
 resource "aws_ecs_service" "main" {
@@ -74,13 +65,18 @@ resource "aws_ecs_service" "main" {
     }
   }
 
-  service_registries {
-    registry_arn = aws_service_discovery_service.main[each.key].arn
+  # Every service is a client of the namespace from the start; geno sets
+  # the aliases each one answers at (its stack.yaml name and ports) with the
+  # task definition whose named ports they refer to.
+  service_connect_configuration {
+    enabled   = var.service_connect
+    namespace = aws_service_discovery_private_dns_namespace.main.arn
   }
 
-  # geno owns task definitions and desired counts (UpdateService on promote).
+  # geno owns task definitions, desired counts and Service Connect aliases
+  # (UpdateService on promote).
   lifecycle {
-    ignore_changes = [task_definition, desired_count]
+    ignore_changes = [task_definition, desired_count, service_connect_configuration]
   }
 
   depends_on = [aws_lb_listener.http]

@@ -72,7 +72,9 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private.id
 }
 
+# Service Connect's namespace: services reach each other in it by their
+# stack.yaml names and ports (geno renders the aliases).
 resource "aws_service_discovery_private_dns_namespace" "main" {
-  name = "${local.name}.internal"
+  name = var.namespace
   vpc  = aws_vpc.main.id
 }

@@ -61,6 +61,12 @@ impl Aws {
                 grace_period: s.health_check_grace_period_seconds(),
                 task_definition: td,
                 target_group,
+                service_connect: s
+                    .deployments()
+                    .iter()
+                    .find(|d| d.status() == Some("PRIMARY"))
+                    .and_then(|d| d.service_connect_configuration())
+                    .is_some_and(|c| c.enabled()),
             });
         }
         Ok((out, missing))

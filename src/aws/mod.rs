@@ -16,6 +16,7 @@ use std::future::Future;
 use aws_config::BehaviorVersion;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
+use crate::deploy::connect::Namespace;
 use crate::deploy::job::{ContainerExit, TaskStatus};
 use crate::deploy::listener::{Found, Listener, ListenerRule, RuleAction, RuleCondition};
 use crate::deploy::rollout::{Deployment, Event, RolloutState, ServiceStatus};
@@ -110,6 +111,7 @@ pub struct Aws {
     sts: aws_sdk_sts::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    discovery: aws_sdk_servicediscovery::Client,
 }
 
 /// Who geno acts as.
@@ -144,6 +146,7 @@ impl Aws {
             sts: aws_sdk_sts::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            discovery: aws_sdk_servicediscovery::Client::new(&config),
         }
     }
 
@@ -396,6 +399,31 @@ impl Aws {
             }
         }
         Ok(missing)
+    }
+
+    /// Every Cloud Map namespace, page by page (at most 50 pages: an
+    /// account holds far fewer).
+    pub async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        for _ in 0..50 {
+            let page = self
+                .discovery
+                .list_namespaces()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| self.err("servicediscovery", "ListNamespaces", e))?;
+            out.extend(page.namespaces().iter().map(|n| Namespace {
+                name: n.name().unwrap_or_default().to_string(),
+                arn: n.arn().unwrap_or_default().to_string(),
+            }));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The listener on `port` of the ALB named `load_balancer`, its rules
@@ -695,6 +723,8 @@ pub trait Live: Sync {
         load_balancer: &str,
         port: i32,
     ) -> impl Future<Output = Result<Found, AwsError>> + Send;
+    /// Every Cloud Map namespace of the account and region.
+    fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, AwsError>> + Send;
 }
 
 impl Live for Aws {
@@ -747,6 +777,9 @@ impl Live for Aws {
     }
     async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
         Aws::listener(self, load_balancer, port).await
+    }
+    async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
+        Aws::namespaces(self).await
     }
 }
 
@@ -805,7 +838,8 @@ impl Ecs for Aws {
             .service(&u.service)
             .task_definition(&u.task_definition)
             .set_desired_count(u.desired_count)
-            .set_health_check_grace_period_seconds(u.health_check_grace_period_seconds);
+            .set_health_check_grace_period_seconds(u.health_check_grace_period_seconds)
+            .set_force_new_deployment(u.force_new_deployment);
         if let Some(dc) = &u.deployment_configuration {
             let breaker = aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
                 .enable(dc.deployment_circuit_breaker.enable)
@@ -818,6 +852,13 @@ impl Ecs for Aws {
                     .maximum_percent(dc.maximum_percent)
                     .build(),
             );
+        }
+        if let Some(sc) = &u.service_connect_configuration {
+            let sc = taskdef::service_connect_request(sc).map_err(|reason| AwsError::Other {
+                operation: "UpdateService",
+                reason,
+            })?;
+            request = request.service_connect_configuration(sc);
         }
         request
             .send()
@@ -997,6 +1038,13 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
             }
         }),
         grace_period_seconds: s.health_check_grace_period_seconds(),
+        // ECS reports it per deployment: the one the service converges on.
+        service_connect: s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.service_connect_configuration())
+            .map(taskdef::service_connect),
     }
 }
 

@@ -9,8 +9,8 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types as ecs;
 
 use crate::deploy::taskdef::{
-    ContainerDefinition, HealthCheck, LogConfiguration, NameValue, PortMapping, RuntimePlatform,
-    SecretRef, TaskDefinition,
+    ClientAlias, ContainerDefinition, HealthCheck, LogConfiguration, NameValue, PortMapping,
+    RuntimePlatform, SecretRef, ServiceConnect, ServiceConnectService, TaskDefinition,
 };
 
 pub fn register_request(
@@ -93,6 +93,7 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String
                 .iter()
                 .map(|p| {
                     ecs::PortMapping::builder()
+                        .set_name(p.name.clone())
                         .container_port(p.container_port)
                         .protocol(ecs::TransportProtocol::from(p.protocol.as_str()))
                         .build()
@@ -160,6 +161,7 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                     .port_mappings()
                     .iter()
                     .map(|p| PortMapping {
+                        name: p.name().map(str::to_string),
                         container_port: p.container_port().unwrap_or_default(),
                         protocol: p
                             .protocol()
@@ -197,6 +199,60 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                         .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default(),
                 }),
+            })
+            .collect(),
+    }
+}
+
+/// A service's Service Connect configuration as UpdateService takes it.
+pub fn service_connect_request(
+    sc: &ServiceConnect,
+) -> Result<ecs::ServiceConnectConfiguration, String> {
+    let mut services = Vec::new();
+    for s in &sc.services {
+        let mut aliases = Vec::new();
+        for a in &s.client_aliases {
+            aliases.push(
+                ecs::ServiceConnectClientAlias::builder()
+                    .port(a.port)
+                    .set_dns_name(a.dns_name.clone())
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        services.push(
+            ecs::ServiceConnectService::builder()
+                .port_name(&s.port_name)
+                .set_client_aliases(Some(aliases))
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(ecs::ServiceConnectConfiguration::builder()
+        .enabled(sc.enabled)
+        .set_namespace(sc.namespace.clone())
+        .set_services(Some(services))
+        .build())
+}
+
+/// A deployment's Service Connect configuration, as geno compares it.
+pub fn service_connect(c: &ecs::ServiceConnectConfiguration) -> ServiceConnect {
+    ServiceConnect {
+        enabled: c.enabled(),
+        namespace: c.namespace().map(str::to_string),
+        services: c
+            .services()
+            .iter()
+            .map(|s| ServiceConnectService {
+                port_name: s.port_name().to_string(),
+                client_aliases: s
+                    .client_aliases()
+                    .iter()
+                    .map(|a| ClientAlias {
+                        port: a.port(),
+                        dns_name: a.dns_name().map(str::to_string),
+                    })
+                    .collect(),
             })
             .collect(),
     }

@@ -3,6 +3,7 @@
 //! done. No tokio, bollard or AWS SDK here; `aws`, `registry` and
 //! `ops::promote` do the talking.
 
+pub mod connect;
 pub mod job;
 pub mod listener;
 pub mod live;

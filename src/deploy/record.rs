@@ -11,6 +11,8 @@ pub enum Kind {
     Rollback,
     /// `geno scale`: desired counts changed, task definitions untouched.
     Scale,
+    /// `geno restart --env`: new tasks on the task definitions that ran.
+    Restart,
 }
 
 impl Kind {
@@ -154,6 +156,7 @@ pub fn id_for(started_at: &str, kind: &Kind) -> String {
         Kind::Promote => compact,
         Kind::Rollback => format!("{compact}-rollback"),
         Kind::Scale => format!("{compact}-scale"),
+        Kind::Restart => format!("{compact}-restart"),
     }
 }
 

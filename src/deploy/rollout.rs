@@ -29,6 +29,9 @@ pub struct ServiceStatus {
     /// ALB check failures ignored this long after a task starts; `None`
     /// when ECS reports none.
     pub grace_period_seconds: Option<i32>,
+    /// How the service reaches the others and is reached, as its PRIMARY
+    /// deployment reports it; `None` without Service Connect.
+    pub service_connect: Option<crate::deploy::taskdef::ServiceConnect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -72,6 +72,9 @@ pub struct ContainerDefinition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortMapping {
+    /// What Service Connect calls the port (`SERVICE-PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub container_port: i32,
     pub protocol: String,
 }
@@ -122,6 +125,55 @@ pub struct ServiceUpdate {
     pub deployment_configuration: Option<DeploymentConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i32>,
+    /// New tasks even on the same task definition (`geno restart --env`):
+    /// they read secrets and parameters again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_new_deployment: Option<bool>,
+    /// How the service reaches the others and is reached (Service Connect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_connect_configuration: Option<ServiceConnect>,
+}
+
+/// A service's Service Connect configuration, as UpdateService takes it
+/// and a deployment reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceConnect {
+    pub enabled: bool,
+    /// The Cloud Map namespace, by name or ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The ports it answers on, each at one alias; none for a client only.
+    #[serde(default)]
+    pub services: Vec<ServiceConnectService>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceConnectService {
+    /// A port mapping's name in the task definition.
+    pub port_name: String,
+    #[serde(default)]
+    pub client_aliases: Vec<ClientAlias>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientAlias {
+    pub port: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
+}
+
+impl ServiceConnect {
+    /// `NAME:PORT` of every alias, as a caller writes the address.
+    pub fn aliases(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .flat_map(|s| &s.client_aliases)
+            .map(|a| format!("{}:{}", a.dns_name.as_deref().unwrap_or("?"), a.port))
+            .collect()
+    }
 }
 
 impl ServiceUpdate {
@@ -135,6 +187,8 @@ impl ServiceUpdate {
             desired_count: None,
             deployment_configuration: None,
             health_check_grace_period_seconds: None,
+            force_new_deployment: None,
+            service_connect_configuration: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::rollout::{RolloutError, Watch, failed_outcome, watch_until_done};
 use crate::aws::Ecs;
 use crate::deploy::record::{self, CountRecord, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::short_arn;
-use crate::deploy::taskdef::ServiceUpdate;
+use crate::deploy::taskdef::{ServiceConnect, ServiceUpdate};
 use crate::error::CliError;
 use crate::shell::Shell;
 
@@ -90,6 +90,51 @@ impl Move {
             label: was.ecs_service.clone(),
             forward: Send::Service(update),
             back,
+        }
+    }
+
+    /// As `task_definition`, and when the update changes the service's
+    /// Service Connect configuration, putting it back restores the one it
+    /// had (off when it had none): the task definition it returns to may
+    /// lack the named ports the new configuration refers to.
+    pub fn restoring_connect(
+        mut self,
+        was: &ServiceRecord,
+        before: Option<&ServiceConnect>,
+    ) -> Move {
+        let Send::Service(forward) = &self.forward else {
+            return self;
+        };
+        let Some(wanted) = &forward.service_connect_configuration else {
+            return self;
+        };
+        if was.before.is_empty() || before == Some(wanted) {
+            return self;
+        }
+        let back = ServiceUpdate {
+            service_connect_configuration: Some(before.cloned().unwrap_or(ServiceConnect {
+                enabled: false,
+                namespace: None,
+                services: Vec::new(),
+            })),
+            ..ServiceUpdate::task_definition_only(&forward.cluster, &was.ecs_service, &was.before)
+        };
+        self.back = Some(Send::Service(back));
+        self
+    }
+
+    /// New tasks of the task definition a service runs (`geno restart
+    /// --env`). Nothing to put back: until the new tasks pass their
+    /// checks, the ones from before keep serving.
+    pub fn restart(cluster: &str, was: &ServiceRecord) -> Move {
+        Move {
+            service: was.ecs_service.clone(),
+            label: was.name.clone(),
+            forward: Send::Service(ServiceUpdate {
+                force_new_deployment: Some(true),
+                ..ServiceUpdate::task_definition_only(cluster, &was.ecs_service, &was.before)
+            }),
+            back: None,
         }
     }
 
@@ -181,7 +226,8 @@ impl<'a, E: Ecs> Change<'a, E> {
     pub async fn settle(&mut self, what: &str, result: Result<(), impl std::fmt::Display>) {
         self.record.outcome = match result {
             Ok(()) => Outcome::Succeeded,
-            Err(failure) if self.sent.is_empty() => Outcome::Failed {
+            // Nothing sent, or nothing sent that has a way back.
+            Err(failure) if self.sent.iter().all(|m| m.back.is_none()) => Outcome::Failed {
                 reason: failure.to_string(),
             },
             Err(failure) => {
@@ -250,8 +296,12 @@ async fn send<E: Ecs>(on: &Handles<'_, E>, m: &Move, what: &Send) -> Result<(), 
     match what {
         Send::Service(u) => {
             on.ecs.update(u).await.map_err(failed)?;
-            on.shell
-                .status(format!("  {} → {}", m.label, short_arn(&u.task_definition)));
+            let to = short_arn(&u.task_definition);
+            on.shell.status(if u.force_new_deployment == Some(true) {
+                format!("  {}: new tasks of {to}", m.label)
+            } else {
+                format!("  {} → {to}", m.label)
+            });
         }
         Send::Count { from, to, .. } => {
             on.ecs
@@ -541,6 +591,47 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_whose_new_tasks_fail_is_a_failure_with_nothing_put_back() {
+        let ecs = Scripted::new(&[
+            ("api", vec![Step::Completed]),
+            ("worker", vec![Step::Rolling(0), Step::BreakerFailed]),
+        ]);
+        let moves: Vec<Move> = records(&["api", "worker"])
+            .iter()
+            .map(|was| Move::restart("c", was))
+            .collect();
+        let (outcome, text) = run(&ecs, Kind::Restart, &moves, WATCH).await;
+        let Outcome::Failed { reason } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            reason,
+            "worker failed: ECS deployment circuit breaker: tasks failed to start."
+        );
+        // Each service got the task definition it ran, forced, and nothing
+        // was sent to put anything back.
+        assert_eq!(
+            sent(&ecs),
+            [
+                ("api".into(), "f:1".into()),
+                ("worker".into(), "f:1".into())
+            ]
+        );
+        assert!(
+            ecs.updates
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|u| u.force_new_deployment == Some(true))
+        );
+        assert!(
+            text.starts_with("  api: new tasks of f:1\n  worker: new tasks of f:1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("rolling back"), "{text}");
+    }
+
     fn count(name: &str, before: i32, after: i32) -> Move {
         Move::count(
             &CountRecord {
@@ -694,5 +785,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(shell.take(), (String::new(), "demo done\n".to_string()));
+    }
+
+    #[test]
+    fn putting_back_a_move_that_turned_service_connect_on_turns_it_off_on_the_old_definition() {
+        use crate::deploy::taskdef::{ClientAlias, ServiceConnectService};
+        let was = ServiceRecord {
+            name: "web".into(),
+            ecs_service: "shop-web-demo".into(),
+            before: "web:1".into(),
+            after: "web:2".into(),
+        };
+        let sc = ServiceConnect {
+            enabled: true,
+            namespace: Some("shop-demo.internal".into()),
+            services: vec![ServiceConnectService {
+                port_name: "web-8000".into(),
+                client_aliases: vec![ClientAlias {
+                    port: 8000,
+                    dns_name: Some("web".into()),
+                }],
+            }],
+        };
+        let update = ServiceUpdate {
+            service_connect_configuration: Some(sc.clone()),
+            ..ServiceUpdate::task_definition_only("shop-demo", "shop-web-demo", "web:2")
+        };
+        let m =
+            Move::task_definition("shop-demo", &was, update.clone()).restoring_connect(&was, None);
+        let Some(Send::Service(back)) = &m.back else {
+            panic!("{m:?}")
+        };
+        assert_eq!(back.task_definition, "web:1");
+        let off = back.service_connect_configuration.as_ref().unwrap();
+        assert!(!off.enabled && off.services.is_empty());
+        // Already so: the back touches nothing but the definition.
+        let m = Move::task_definition("shop-demo", &was, update).restoring_connect(&was, Some(&sc));
+        let Some(Send::Service(back)) = &m.back else {
+            panic!("{m:?}")
+        };
+        assert_eq!(back.service_connect_configuration, None);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::aws::{AwsError, Identity, Live};
 use crate::context::{Context, Settings};
+use crate::deploy::connect::Namespace;
 use crate::deploy::listener::{Found, Listener};
 use crate::deploy::live::TargetHealth;
 use crate::deploy::rollout::{RolloutState, ServiceStatus, test_deployment};
@@ -33,6 +34,8 @@ pub struct Paper {
     pub listener: Option<Option<Listener>>,
     /// Target group name → the health of its targets.
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
+    /// The Cloud Map namespaces.
+    pub namespaces: Vec<Namespace>,
     /// Every call, in order, as `Operation name`.
     pub calls: Mutex<Vec<String>>,
 }
@@ -146,6 +149,10 @@ impl Live for Paper {
         Ok(self.target_groups.iter().find(|g| g.name == name).cloned())
     }
 
+    async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
+        self.called("ListNamespaces".to_string());
+        Ok(self.namespaces.clone())
+    }
     async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
         self.called(format!("DescribeListeners {load_balancer}:{port}"));
         Ok(match &self.listener {
@@ -282,7 +289,24 @@ pub fn in_order(plans: &Plans) -> Paper {
             events: Vec::new(),
             deployment: plan.update.deployment_configuration.clone(),
             grace_period_seconds: plan.update.health_check_grace_period_seconds,
+            service_connect: plan.update.service_connect_configuration.clone(),
         });
+        for ns in plan
+            .update
+            .service_connect_configuration
+            .iter()
+            .filter_map(|sc| sc.namespace.clone())
+        {
+            if !paper.namespaces.iter().any(|n| n.name == ns) {
+                paper.namespaces.push(Namespace {
+                    arn: format!(
+                        "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-{}",
+                        paper.namespaces.len()
+                    ),
+                    name: ns,
+                });
+            }
+        }
         paper.target_groups.extend(plan.target_group.clone());
     }
     paper

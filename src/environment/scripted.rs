@@ -232,8 +232,8 @@ impl Ecs for Scripted {
         self.updates.lock().unwrap().push(u.clone());
         let mut services = self.services.lock().unwrap();
         let s = services.iter_mut().find(|s| s.name == u.service).unwrap();
-        if u.task_definition == OLD {
-            // A restore: straight back.
+        if u.task_definition == OLD && u.force_new_deployment != Some(true) {
+            // A restore: straight back. (New tasks of OLD follow the script.)
             s.steps = vec![Step::Never];
         }
         s.td = u.task_definition.clone();

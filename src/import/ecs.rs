@@ -31,6 +31,8 @@ pub struct LiveService {
     pub grace_period: Option<i32>,
     pub task_definition: TaskDefinition,
     pub target_group: Option<LiveTargetGroup>,
+    /// Whether its PRIMARY deployment uses Service Connect.
+    pub service_connect: bool,
 }
 
 /// An environment's services and where they run.
@@ -439,6 +441,8 @@ impl<'a> Importing<'a> {
             log_group: self.templated(&log_group),
             url: None,
             registry: None,
+            namespace: None,
+            service_connect: live.services.iter().any(|s| s.service_connect),
         };
         let local = Environment {
             variables: IndexMap::new(),
@@ -476,6 +480,16 @@ impl<'a> Importing<'a> {
             &["load_balancer", "listeners"],
             "geno: the ALB's listener rules are not read: every path goes to the first group; route as the ALB does.",
         );
+        if !model.environments[self.env]
+            .aws
+            .as_ref()
+            .is_some_and(|a| a.service_connect)
+        {
+            root.comment(
+                &["environments", self.env, "aws", "service_connect"],
+                "geno: the services found do not use Service Connect; remove this line (infra/ creates the namespace) so they reach each other at their stack.yaml names and ports.",
+            );
+        }
         if let Some(aws) = root.get_mut(&["environments", self.env, "aws"]) {
             for role in ["execution_role_arn", "task_role_arn"] {
                 if aws.get_mut(&[role]) == Some(&mut Node::str("")) {
@@ -545,6 +559,7 @@ mod tests {
                     grace_period: p.update.health_check_grace_period_seconds,
                     task_definition: p.task_definition.clone(),
                     target_group: p.target_group.clone(),
+                    service_connect: p.update.service_connect_configuration.is_some(),
                 }
             })
             .collect();

@@ -90,6 +90,14 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
             (Kind::Promote, _) => "promote".to_string(),
             (Kind::Rollback, Some(to)) => format!("rollback to {to}"),
             (Kind::Rollback, None) => "rollback".to_string(),
+            (Kind::Restart, _) => format!(
+                "restart {}",
+                r.services
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             (Kind::Scale, _) => format!(
                 "scale {}",
                 r.counts
@@ -110,9 +118,13 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
             result,
             short_id(&r.image_id).to_string(),
             short_id(&r.manifest_digest).to_string(),
-            (r.services.iter().filter(|s| s.before != s.after).count()
-                + r.counts.iter().filter(|c| c.before != c.after).count())
-            .to_string(),
+            if r.kind == Kind::Restart {
+                r.services.len().to_string()
+            } else {
+                (r.services.iter().filter(|s| s.before != s.after).count()
+                    + r.counts.iter().filter(|c| c.before != c.after).count())
+                .to_string()
+            },
             r.git_revision.clone().unwrap_or_default(),
         ]);
     }

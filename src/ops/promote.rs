@@ -34,8 +34,7 @@ use crate::docker::Engine;
 use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, run_jobs};
 use crate::environment::kinds::{
-    DEPLOYMENT_SETTINGS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION,
-    compare,
+    DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION, compare,
 };
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -326,12 +325,19 @@ async fn push(
 struct ToChange<'a> {
     plan: &'a ServicePlan,
     live: &'a ServiceStatus,
-    /// Only the desired count differs.
-    same_task_definition: bool,
+    /// The kinds that differ (`kinds::TASK_DEFINITION`…).
+    differs: Vec<&'static str>,
 }
 
-/// Phase 4: The services to change, from the kinds geno owns (their task
-/// definition and desired count); identical ones are left alone.
+impl ToChange<'_> {
+    fn same_task_definition(&self) -> bool {
+        !self.differs.contains(&TASK_DEFINITION)
+    }
+}
+
+/// Phase 4: The services to change, from the kinds geno owns on a service
+/// (task definition, desired count, deployment settings, Service
+/// Connect…): a service whose every kind matches is left alone.
 async fn decide<'a, L: Live>(
     ctx: &Context,
     env: &Environment,
@@ -340,25 +346,23 @@ async fn decide<'a, L: Live>(
     pre: &'a Preflight,
 ) -> anyhow::Result<Vec<ToChange<'a>>> {
     let cx = Observing::with_services(live, env, plans, &[], pre.services.clone());
-    let observed = compare(&cx, |k| {
-        [TASK_DEFINITION, DESIRED_COUNT, DEPLOYMENT_SETTINGS].contains(&k.name)
-    })
-    .await?;
-    let differs = |service: &str, kind: &str| observed.iter().any(|o| o.differs_on(kind, service));
+    let observed = compare(&cx, |k| k.name != JOB_TASK_DEFINITION).await?;
     let mut to_change = Vec::new();
     for plan in &plans.services {
+        let service = &plan.update.service;
         let live = pre
             .services
             .iter()
-            .find(|s| s.name == plan.update.service)
-            .ok_or_else(|| anyhow::anyhow!("service {} vanished", plan.update.service))?;
-        let same_td = !differs(&plan.update.service, TASK_DEFINITION);
-        let same_count = !differs(&plan.update.service, DESIRED_COUNT);
-        let same_settings = !differs(&plan.update.service, DEPLOYMENT_SETTINGS);
-        if same_td && same_count && same_settings {
+            .find(|s| &s.name == service)
+            .ok_or_else(|| anyhow::anyhow!("service {service} vanished"))?;
+        let differs: Vec<&str> = observed
+            .iter()
+            .filter(|o| o.differs_on(o.kind, service))
+            .map(|o| o.kind)
+            .collect();
+        if differs.is_empty() {
             ctx.shell.status(format!(
-                "{}: already on {} with this image and definition; not redeployed",
-                plan.update.service,
+                "{service}: already on {} with this image and definition; not redeployed",
                 short_arn(&live.task_definition)
             ));
             continue;
@@ -366,7 +370,7 @@ async fn decide<'a, L: Live>(
         to_change.push(ToChange {
             plan,
             live,
-            same_task_definition: same_td,
+            differs,
         });
     }
     Ok(to_change)
@@ -441,11 +445,18 @@ async fn register(
     let mut moves = Vec::new();
     for c in to_change {
         let (plan, live) = (c.plan, c.live);
-        let arn = if c.same_task_definition {
-            let what = match plan.update.desired_count {
-                Some(d) if d != live.desired => format!("desired count {} → {d}", live.desired),
-                _ => "deployment settings back to what stack.yaml says".to_string(),
-            };
+        let arn = if c.same_task_definition() {
+            let what = c
+                .differs
+                .iter()
+                .map(|k| match plan.update.desired_count {
+                    Some(d) if *k == DESIRED_COUNT => {
+                        format!("desired count {} → {d}", live.desired)
+                    }
+                    _ => format!("{k} back to what stack.yaml says"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             ctx.shell.status(format!(
                 "{}: same task definition {}, {what}",
                 plan.update.service,
@@ -471,7 +482,10 @@ async fn register(
             task_definition: arn,
             ..plan.update.clone()
         };
-        moves.push(Move::task_definition(&plan.update.cluster, &was, update));
+        moves.push(
+            Move::task_definition(&plan.update.cluster, &was, update)
+                .restoring_connect(&was, live.service_connect.as_ref()),
+        );
         changed.push(was);
     }
     Ok((changed, moves))
@@ -569,7 +583,7 @@ mod tests {
         let to_change = decide(&ctx, &env, &paper, &plans, &pre).await.unwrap();
         let out = to_change
             .iter()
-            .map(|c| (c.plan.update.service.clone(), c.same_task_definition))
+            .map(|c| (c.plan.update.service.clone(), c.same_task_definition()))
             .collect();
         (out, ctx.shell.take().1)
     }
@@ -604,6 +618,24 @@ mod tests {
             ]
         );
         assert_eq!(said, "");
+    }
+
+    #[tokio::test]
+    async fn a_service_connect_alias_changed_by_hand_is_put_back_on_the_same_definition() {
+        let (to_change, _) = decided(|plans| {
+            let mut paper = in_order(plans);
+            let sc = paper.services[0].service_connect.as_mut().unwrap();
+            sc.services[0].client_aliases[0].dns_name = Some("webapp".into());
+            // ECS reports the namespace by ARN: the same one, no change.
+            paper.services[1]
+                .service_connect
+                .as_mut()
+                .unwrap()
+                .namespace = Some(paper.namespaces[0].arn.clone());
+            paper
+        })
+        .await;
+        assert_eq!(to_change, [("shop-web-demo".to_string(), true)]);
     }
 
     #[tokio::test]

@@ -1,13 +1,15 @@
 //! `geno restart [SERVICE…]`: restart the services' containers in place
 //! (same container, same configuration), one replica at a time (see
 //! `host::restart`). Services go in declaration order; nothing else is
-//! touched.
+//! touched. With `--env`, new tasks on ECS (`env`).
+
+pub mod env;
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{OnInterrupt, Verb};
+use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
@@ -20,9 +22,16 @@ use crate::stack::Dur;
 pub struct Args {
     /// Services to restart (default: all).
     pub services: Vec<String>,
-    /// Give up waiting after this long.
-    #[arg(long, default_value = "5m", value_parser = super::duration)]
-    pub timeout: Dur,
+    /// A deployed environment: new ECS tasks of the task definitions that
+    /// run, for a rotated secret or a changed parameter (recorded).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Give up waiting after this long (default 5m here, 15m for --env).
+    #[arg(long, value_parser = super::duration)]
+    pub timeout: Option<Dur>,
+    /// With --env: how often to look at the services while they roll out.
+    #[arg(long, default_value = "5s", value_parser = super::duration)]
+    pub poll: Dur,
     /// Fail at once if another geno is changing this stack, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,
@@ -34,11 +43,18 @@ impl Verb for Args {
     }
 
     async fn exec(self, ctx: &Context) -> CliResult {
+        if let Place::Deployed(name) = Place::of(self.env.as_deref()) {
+            let watch = crate::environment::rollout::Watch {
+                timeout: self.timeout.map_or(Duration::from_secs(15 * 60), |t| t.0),
+                poll: self.poll.0,
+            };
+            return env::restart(ctx, name, &self.services, watch).await;
+        }
         restart(
             ctx,
             RestartOptions {
                 services: self.services,
-                timeout: self.timeout.0,
+                timeout: self.timeout.map_or(Duration::from_secs(5 * 60), |t| t.0),
                 no_wait: self.no_wait,
             },
         )

@@ -239,9 +239,9 @@ async fn set(ctx: &Context, d: &Deployed<'_>, s: &DeclaredSecret) -> CliResult {
     }
     if !s.used_by.is_empty() {
         ctx.shell.note(format!(
-            "running tasks keep the value they started with; new tasks of {} read this one (`geno promote --env {}` or a restart of the tasks)",
-            s.used_by.join(", "),
-            d.env.name()
+            "running tasks keep the value they started with: `geno restart --env {} {}` starts new tasks, which read this one",
+            d.env.name(),
+            s.used_by.join(" ")
         ));
     }
     Ok(())

@@ -98,6 +98,9 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         if let Some(grace) = ecs.health_check_grace_period {
             service["healthCheckGracePeriodSeconds"] = json!(grace.as_secs());
         }
+        if aws.service_connect {
+            service["serviceConnectConfiguration"] = service_connect(stack, env, &spec);
+        }
         let mut entry = json!({
             "repository": ecs.repository,
             "taskDefinition": task_definition,
@@ -244,6 +247,43 @@ fn listener(stack: &Stack, env: &str) -> Option<Value> {
     }))
 }
 
+/// How a service is reached on ECS: through Service Connect in the
+/// environment's namespace, each container port at the service's own name
+/// (`http://image-gen:8189` as locally, since Fargate tasks cannot search
+/// a DNS domain). A service with no ports is a client only; every deployed
+/// service is at least that, so it can call the others.
+fn service_connect(stack: &Stack, env: &str, spec: &ContainerSpec) -> Value {
+    let services: Vec<Value> = unique_ports(&spec.container_ports)
+        .into_iter()
+        .map(|p| {
+            json!({
+                "portName": port_name(&spec.service, p),
+                "clientAliases": [{ "port": p, "dnsName": spec.service }],
+            })
+        })
+        .collect();
+    json!({
+        "enabled": true,
+        "namespace": stack.namespace(env),
+        "services": services,
+    })
+}
+
+/// The name of a container's port mapping, which Service Connect refers to.
+pub fn port_name(service: &str, port: u16) -> String {
+    format!("{service}-{port}")
+}
+
+fn unique_ports(ports: &[u16]) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
+    for p in ports {
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    out
+}
+
 /// A one-container Fargate task definition, sized by `ecs`; services and
 /// jobs differ only in their family and container.
 fn fargate_task_definition(
@@ -288,10 +328,15 @@ fn container_definition(
     if let Some(command) = &spec.command {
         def["command"] = json!(command);
     }
-    def["portMappings"] = spec
-        .container_ports
-        .iter()
-        .map(|p| json!({ "containerPort": p, "protocol": "tcp" }))
+    def["portMappings"] = unique_ports(&spec.container_ports)
+        .into_iter()
+        .map(|p| {
+            let mut m = json!({ "containerPort": p, "protocol": "tcp" });
+            if aws.service_connect {
+                m["name"] = json!(port_name(&spec.service, p));
+            }
+            m
+        })
         .collect();
     def["environment"] = spec
         .environment

@@ -1,7 +1,7 @@
 //! The values `infra/` must share with stack.yaml, as a Terraform variables
 //! file (JSON): service, repository, family and target group names, container
 //! ports, sizing, target group health checks, listener rules, SSM parameter
-//! names. Terraform reads them; nobody types them twice.
+//! names, the Service Connect namespace. Terraform reads them; nobody types them twice.
 
 use serde_json::{Map, Value, json};
 
@@ -111,6 +111,8 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "account_id": aws.account_id,
         "cluster_name": aws.cluster,
         "log_group": aws.log_group,
+        "namespace": stack.namespace(env),
+        "service_connect": aws.service_connect,
         "execution_role_name": role_name(&aws.execution_role_arn),
         "task_role_name": role_name(&aws.task_role_arn),
         "idle_timeout": stack.load_balancer.as_ref().map(|l| l.idle_timeout.as_secs()).unwrap_or(60),

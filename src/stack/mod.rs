@@ -3,6 +3,7 @@
 //! Pure: nothing here talks to Docker or AWS, so it is all unit-testable and
 //! every command shares one view of what stack.yaml means.
 
+pub mod addresses;
 pub mod de;
 pub mod develop;
 pub mod diag;

@@ -558,6 +558,22 @@ pub struct AwsEnvironment {
     /// (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`); empty means ECR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// The Cloud Map namespace (name or ARN) of the environment's ECS
+    /// Service Connect, which infra/ creates: in it each deployed service
+    /// answers at its stack.yaml name and ports, as it does locally.
+    /// Default `STACK-ENV.internal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Whether services reach each other through Service Connect (their
+    /// stack.yaml names and ports). `false` renders none, for services
+    /// addressed some other way; then no environment value may name a
+    /// deployed service.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub service_connect: bool,
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 impl AwsEnvironment {
@@ -627,6 +643,17 @@ impl Stack {
             .filter(|g| g.service == service)
             .map(|g| g.deregistration_delay.0)
             .max()
+    }
+
+    /// The Service Connect namespace of environment `env` (see
+    /// `AwsEnvironment::namespace`).
+    pub fn namespace(&self, env: &str) -> String {
+        self.environments
+            .get(env)
+            .and_then(|e| e.aws.as_ref())
+            .and_then(|a| a.namespace.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("{}-{env}.internal", self.name))
     }
 
     /// The ALB target group name (at most 32 characters on AWS).

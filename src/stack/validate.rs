@@ -27,6 +27,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.dependencies();
     v.ports();
     v.secrets(env);
+    v.addresses(env);
     v.load_balancer();
     v.environments();
     v.smoke();
@@ -538,6 +539,127 @@ impl<'a> Checks<'a> {
                         At::Value,
                         format!("host port {host} is already used by {prev}"),
                     ));
+                }
+            }
+        }
+    }
+
+    /// Environment values that name a service of the stack (a URL's host,
+    /// `host:port`) must name one that runs where the caller runs and
+    /// listens on that port: locally on `geno up`'s network, on ECS through
+    /// Service Connect, at the same name and port. A hand-written private
+    /// name for one of them (`imagegen.genonaut-demo.internal`) is refused:
+    /// it is the per-environment drift the one name ends.
+    fn addresses(&mut self, env: &str) {
+        let stack = self.stack;
+        let aws = stack.environments.get(env).and_then(|e| e.aws.as_ref());
+        let deployed = aws.is_some();
+        let connect = aws.is_none_or(|a| a.service_connect);
+        let namespace = stack.namespace(env);
+        let services = names_of(&stack.services);
+        for (name, svc) in &stack.services {
+            if deployed && svc.ecs.is_none() {
+                continue;
+            }
+            for (key, value) in &svc.environment {
+                for a in super::addresses::addresses(value) {
+                    let at = path!["services", name, "environment", key];
+                    let Some(target) = stack.services.get(&a.host) else {
+                        let single = !a.host.contains('.') && a.host != "localhost";
+                        let near = did_you_mean(&a.host, &services);
+                        if super::addresses::hand_written_internal(
+                            &a.host,
+                            &stack.name,
+                            &namespace,
+                            &services,
+                        ) || (single && near.is_some())
+                        {
+                            let mut p = Problem::new(
+                                at,
+                                At::Value,
+                                format!(
+                                    "`{key}` names host `{}`, which is no service of this stack",
+                                    a.host
+                                ),
+                            );
+                            if let Some(s) = near {
+                                p = p.label(format!("did you mean `{s}`?"));
+                            }
+                            self.push(p.help(format!(
+                                "a service answers at its own name and ports everywhere, on ECS through Service Connect: write e.g. `http://{}{}`; services are: {}",
+                                near.unwrap_or("SERVICE"),
+                                a.port.map(|p| format!(":{p}")).unwrap_or_default(),
+                                quoted_list(&services)
+                            )));
+                        }
+                        continue;
+                    };
+                    let host = &a.host;
+                    if target.kind == ServiceKind::Job {
+                        self.push(Problem::new(
+                            at,
+                            At::Value,
+                            format!(
+                                "`{key}` names `{host}`, a job: it runs once and answers nothing"
+                            ),
+                        ));
+                        continue;
+                    }
+                    if deployed && target.ecs.is_none() {
+                        self.push(
+                            Problem::new(at, At::Value, format!(
+                                "`{key}` names `{host}`, which runs only locally: on ECS in `{env}` nothing answers at `{host}`"
+                            ))
+                            .help(format!(
+                                "deploy `{host}` (give it `ecs:`), or set `{key}` per environment under `environments.{env}.variables` to what stands in for it on AWS"
+                            )),
+                        );
+                        continue;
+                    }
+                    if !connect {
+                        self.push(
+                            Problem::new(at, At::Value, format!(
+                                "`{key}` names `{host}`, but Service Connect is off in `{env}` (`service_connect: false`): on ECS nothing answers at `{host}`"
+                            ))
+                            .help(format!(
+                                "remove `service_connect: false` from `environments.{env}.aws` (infra/ creates the namespace), or set `{key}` per environment under `environments.{env}.variables`"
+                            )),
+                        );
+                        continue;
+                    }
+                    let mut ports: Vec<u16> = target.ports.iter().map(|p| p.container).collect();
+                    ports.dedup();
+                    let Some(port) = a.port else { continue };
+                    // An external image's ports are known only when written,
+                    // and only a deployed service needs them written.
+                    let known = !ports.is_empty() || (deployed && target.ecs.is_some());
+                    if known && !ports.contains(&port) {
+                        let theirs = if ports.is_empty() {
+                            "it declares no ports".to_string()
+                        } else {
+                            format!(
+                                "it listens on {}",
+                                ports
+                                    .iter()
+                                    .map(|p| p.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        };
+                        let mut p = Problem::new(
+                            at,
+                            At::Value,
+                            format!(
+                                "`{key}` names `{host}:{port}`, but `{host}` does not listen on port {port}: {theirs}"
+                            ),
+                        );
+                        if let [only] = ports.as_slice() {
+                            p = p.label(format!("did you mean `{host}:{only}`?"));
+                        }
+                        self.push(p.help(format!(
+                            "a port others call is declared in `services.{host}.ports` (`- {port}` declares it without publishing it)"
+                        )));
+                    }
                 }
             }
         }

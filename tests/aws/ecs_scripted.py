@@ -17,6 +17,17 @@ rewrites the answers to the few moto cannot give.
   CreateService and UpdateService send; DescribeServices answers with what
   was last sent (an UpdateService without them leaves them as they were),
   or ECS's defaults (100 %, 200 %, circuit breaker off).
+- A forced new deployment (UpdateService with `forceNewDeployment`)
+  starts a new deployment, as ECS does (moto keeps its one): the service's
+  PRIMARY deployment is answered with a new id (`…-forced-N`) and a new
+  `createdAt` from then on.
+- Service Connect (moto drops `serviceConnectConfiguration`): a
+  CreateService or UpdateService that sends one is refused as ECS refuses
+  it when its namespace is not in Cloud Map (NamespaceNotFoundException)
+  or a `portName` names no port mapping of the task definition
+  (InvalidParameterException); otherwise it is kept, and DescribeServices
+  answers it in the PRIMARY deployment with the namespace by ARN. An
+  update without one leaves it as it was.
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
@@ -100,6 +111,48 @@ def ecs_client():
                         aws_access_key_id="scripted", aws_secret_access_key="scripted")
 
 
+def discovery_client():
+    return boto3.client("servicediscovery", endpoint_url=MOTO_URL, region_name="us-east-1",
+                        aws_access_key_id="scripted", aws_secret_access_key="scripted")
+
+
+def namespace_arn(name_or_arn):
+    """The ARN of a Cloud Map namespace named by name or ARN, or None."""
+    for page in discovery_client().get_paginator("list_namespaces").paginate():
+        for ns in page.get("Namespaces", []):
+            if name_or_arn in (ns.get("Name"), ns.get("Arn")):
+                return ns["Arn"]
+    return None
+
+
+def refuse_service_connect(request):
+    """ECS's error document for a Service Connect configuration it would
+    refuse, or None."""
+    sc = request.get("serviceConnectConfiguration")
+    if not sc or not sc.get("enabled"):
+        return None
+    namespace = sc.get("namespace")
+    if namespace and namespace_arn(namespace) is None:
+        return {"__type": "NamespaceNotFoundException",
+                "message": f"Namespace {namespace} was not found."}
+    td = request.get("taskDefinition")
+    if td is None:
+        described = ecs_client().describe_services(
+            cluster=request.get("cluster") or "default", services=[request.get("service")])
+        td = (described.get("services") or [{}])[0].get("taskDefinition")
+    names = set()
+    if td:
+        definition = ecs_client().describe_task_definition(taskDefinition=td)["taskDefinition"]
+        names = {p.get("name") for c in definition.get("containerDefinitions", [])
+                 for p in c.get("portMappings", [])}
+    for service in sc.get("services") or []:
+        if service.get("portName") not in names:
+            return {"__type": "InvalidParameterException",
+                    "message": f"The Service Connect portName {service.get('portName')} does not "
+                               f"match a port mapping name in task definition {td}."}
+    return None
+
+
 def script(command):
     """(lines printed, exit code) of a command run by a tiny shell."""
     if len(command) >= 3 and command[0] in ("sh", "/bin/sh", "bash") and command[1] == "-c":
@@ -167,6 +220,11 @@ def keep_settings(request):
             kept["deploymentConfiguration"] = merged
         if "healthCheckGracePeriodSeconds" in request:
             kept["healthCheckGracePeriodSeconds"] = request["healthCheckGracePeriodSeconds"]
+        if "serviceConnectConfiguration" in request:
+            kept["serviceConnectConfiguration"] = request["serviceConnectConfiguration"]
+        if request.get("forceNewDeployment"):
+            kept["forced"] = kept.get("forced", 0) + 1
+            kept["forcedAt"] = time.time()
 
 
 def rewrite(operation, request, answer):
@@ -180,10 +238,19 @@ def rewrite(operation, request, answer):
             s["runningCount"], s["pendingCount"] = s.get("desiredCount", 0), 0
             for d in s.get("deployments", []):
                 if d.get("status") == "PRIMARY":
+                    if kept.get("forced"):
+                        d["id"] = f"{d['id']}-forced-{kept['forced']}"
+                        d["createdAt"] = kept["forcedAt"]
                     d["desiredCount"] = d["runningCount"] = s["runningCount"]
                     d["pendingCount"] = 0
                     d["rolloutState"] = "COMPLETED"
                     d["taskDefinition"] = s["taskDefinition"]
+                    sc = kept.get("serviceConnectConfiguration")
+                    if sc:
+                        sc = dict(sc)
+                        if sc.get("namespace"):
+                            sc["namespace"] = namespace_arn(sc["namespace"]) or sc["namespace"]
+                        d["serviceConnectConfiguration"] = sc
     elif operation == "RunTask":
         override = (request.get("overrides") or {}).get("containerOverrides") or []
         for t in answer.get("tasks", []):
@@ -268,6 +335,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 "__type": fault["code"], "message": f"scripted {fault['code']}"}).encode(),
                 "application/x-amz-json-1.1")
             return
+        if operation in ("CreateService", "UpdateService"):
+            refused = refuse_service_connect(json.loads(body or b"{}"))
+            if refused is not None:
+                self.answer(400, json.dumps(refused).encode(), "application/x-amz-json-1.1")
+                return
         if operation == "ExecuteCommand":
             request = json.loads(body or b"{}")
             session = {"sessionId": f"ecs-execute-command-{int(time.time() * 1000)}",

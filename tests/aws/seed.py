@@ -2,7 +2,8 @@
 
 The names come from `geno render --env ENV --format tfvars`, the same file
 Terraform takes, so the stand-in and the real infrastructure cannot drift:
-IAM roles, a VPC with a subnet and security group, the ECS cluster, the ALB
+IAM roles, a VPC with a subnet and security group, the Cloud Map namespace
+of Service Connect, the ECS cluster, the ALB
 target groups with their health checks, one ECR repository per service, the
 SSM parameters (placeholder values, as infra/secrets.tf does), a bootstrap
 task definition per family and the services on it with desired count 0.
@@ -44,6 +45,7 @@ def main():
     ssm = boto3.client("ssm", region_name=region)
     elb = boto3.client("elbv2", region_name=region)
     logs = boto3.client("logs", region_name=region)
+    discovery = boto3.client("servicediscovery", region_name=region)
 
     trust = json.dumps({
         "Version": "2012-10-17",
@@ -63,6 +65,12 @@ def main():
                                AvailabilityZone=f"{region}a")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName=f"{v['cluster_name']}-tasks-{vpc}", Description="tasks",
                                    VpcId=vpc)["GroupId"]
+
+    # Service Connect's namespace (infra/network.tf).
+    namespaces = [n["Name"] for p in discovery.get_paginator("list_namespaces").paginate()
+                  for n in p["Namespaces"]]
+    if v["namespace"] not in namespaces:
+        discovery.create_private_dns_namespace(Name=v["namespace"], Vpc=vpc)
 
     ecs.create_cluster(clusterName=v["cluster_name"])
     # The awslogs group every task writes to (infra/ecs.tf).
@@ -146,6 +154,8 @@ def main():
                 "deploymentCircuitBreaker": {"enable": s["circuit_breaker_enable"],
                                              "rollback": s["circuit_breaker_rollback"]}},
             networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+            # A client of the namespace from the start (infra/ecs.tf).
+            serviceConnectConfiguration={"enabled": True, "namespace": v["namespace"]},
         )
     print(f"seeded {v['environment']}: cluster {v['cluster_name']}, {len(v['services'])} services", file=sys.stderr)
 

@@ -776,6 +776,63 @@ fn scale_is_watched_recorded_and_says_what_stack_yaml_keeps() {
 
 #[test]
 #[ignore = "needs the project venv (moto, awscli): scripts/test runs it"]
+fn restart_env_starts_new_tasks_of_what_runs_watched_and_recorded() {
+    let d = Deployed::promoted("restart");
+    let describe = || {
+        d.aws.aws(&[
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &d.cluster(),
+            "--services",
+            &format!("{}-web-demo", d.name),
+        ])["services"][0]
+            .clone()
+    };
+    let before = describe();
+    let out = d.geno(&["restart", "--env", "demo", "web", "--poll", "200ms"]);
+    ok(&out);
+    let td = before["taskDefinition"].as_str().unwrap();
+    let short = td.rsplit('/').next().unwrap();
+    assert!(
+        out.stderr.contains(&format!(
+            "restarting in demo:\n  web: new tasks of {short}\n"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("restarted: web on the task definitions they ran ("),
+        "{}",
+        out.stderr
+    );
+    // A new deployment of the same task definition.
+    let after = describe();
+    assert_eq!(after["taskDefinition"], before["taskDefinition"]);
+    assert_ne!(
+        after["deployments"][0]["id"],
+        before["deployments"][0]["id"]
+    );
+    let out = d.geno(&["history", "--env", "demo"]);
+    ok(&out);
+    assert!(
+        out.stdout.contains("restart web  succeeded"),
+        "{}",
+        out.stdout
+    );
+    // A job is not a service to restart; nothing is recorded for it.
+    let out = d.geno(&["restart", "--env", "demo", "setup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: `setup` is a job"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs the project venv (moto, awscli): scripts/test runs it"]
 fn an_unreachable_endpoint_is_one_line_naming_it() {
     let d = Deployed::seeded("unreachable");
     let dead = format!("http://127.0.0.1:{}", free_port());
@@ -850,6 +907,8 @@ fn init_from_ecs_reads_hand_written_services_back_to_an_empty_diff() {
         "path: /healthz",
         "deregistration_delay: 20s",
         "log_group: \"/ecs/shop-${GENO_ENV}\"",
+        // These services use no Service Connect: said, and kept so.
+        "service_connect: false",
     ] {
         assert!(text.contains(expected), "no `{expected}` in:\n{text}");
     }

@@ -26,7 +26,7 @@ image:
   context: .
   args: {{ BASE: "${{PYTHON_IMAGE}}" }}
 x-app: &app
-  environment: {{ GREETING: "${{GREETING:-hello}}" }}
+  environment: {{ GREETING: "${{GREETING:-hello}}", WEB_URL: "http://web:8000/" }}
   secrets: [TOKEN, API_KEY]
 services:
   setup:
@@ -523,6 +523,41 @@ fn promote_pins_the_verified_digest_and_a_second_run_changes_nothing() {
             format!("{}/{name}-{svc}-demo@{digest}", f.aws.registry)
         );
     }
+
+    // Service Connect, read back: web answers at its stack.yaml name and
+    // port (what WEB_URL says, locally too); worker and beat are clients.
+    let described = f.aws.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &format!("{name}-demo"),
+        "--services",
+        &format!("{name}-web-demo"),
+        &format!("{name}-worker-demo"),
+    ]);
+    let connect = |i: usize| {
+        described["services"][i]["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["status"] == "PRIMARY")
+            .unwrap()["serviceConnectConfiguration"]
+            .clone()
+    };
+    let web = connect(0);
+    assert_eq!(web["enabled"], true);
+    assert!(
+        web["namespace"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:servicediscovery:"),
+        "{web}"
+    );
+    assert_eq!(
+        web["services"],
+        serde_json::json!([{ "portName": "web-8000", "clientAliases": [{ "port": 8000, "dnsName": "web" }] }])
+    );
+    assert_eq!(connect(1)["services"], serde_json::json!([]));
 
     // Nothing left to change.
     let out = f.geno(&["diff", "--env", "demo", "--exit-code"]);

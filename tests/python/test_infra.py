@@ -89,7 +89,21 @@ def test_services_repositories_and_families_come_from_variables(tf):
 def test_geno_owns_task_definitions(tf):
     resources, _ = tf
     ignored = resources["aws_ecs_service"]["main"]["lifecycle"][0]["ignore_changes"]
-    assert ignored == ["task_definition", "desired_count"]
+    assert ignored == ["task_definition", "desired_count", "service_connect_configuration"]
+
+
+def test_service_connect_uses_the_namespace_geno_renders(tf):
+    resources, _ = tf
+    namespace = resources["aws_service_discovery_private_dns_namespace"]["main"]
+    assert namespace["name"] == "${var.namespace}"
+    service = resources["aws_ecs_service"]["main"]
+    sc = service["service_connect_configuration"][0]
+    assert sc["enabled"] == "${var.service_connect}"
+    assert sc["namespace"] == "${aws_service_discovery_private_dns_namespace.main.arn}"
+    # The old per-container Cloud Map names are gone: one name per service,
+    # the stack.yaml one, through Service Connect.
+    assert "aws_service_discovery_service" not in resources
+    assert "service_registries" not in service
 
 
 def test_listener_rules_and_parameters_come_from_variables(tf):

@@ -17,6 +17,7 @@ mod listener_rules;
 mod repositories;
 mod roles;
 mod secrets;
+mod service_connect;
 mod target_groups;
 mod task_definitions;
 
@@ -26,6 +27,7 @@ use tokio::sync::OnceCell;
 
 use super::Environment;
 use crate::aws::{AwsError, Live};
+use crate::deploy::connect::Namespace;
 use crate::deploy::live::Store;
 use crate::deploy::record::Record;
 use crate::deploy::rollout::ServiceStatus;
@@ -91,6 +93,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             observe: |cx| roles::observe(cx).boxed(),
         },
         Kind {
+            name: "Service Connect namespace",
+            owner: Owner::Infra,
+            observe: |cx| service_connect::namespaces(cx).boxed(),
+        },
+        Kind {
             name: TASK_DEFINITION,
             owner: Owner::Geno,
             observe: |cx| task_definitions::observe(cx).boxed(),
@@ -104,6 +111,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: DEPLOYMENT_SETTINGS,
             owner: Owner::Geno,
             observe: |cx| deployment_settings::observe(cx).boxed(),
+        },
+        Kind {
+            name: SERVICE_CONNECT,
+            owner: Owner::Geno,
+            observe: |cx| service_connect::observe(cx).boxed(),
         },
         Kind {
             name: JOB_TASK_DEFINITION,
@@ -171,6 +183,7 @@ pub struct Observing<'a, L: Live> {
     /// The environment's records, for what its jobs last ran with.
     pub records: &'a [Record],
     services: OnceCell<Described>,
+    namespaces: OnceCell<Result<Vec<Namespace>, AwsError>>,
 }
 
 impl<'a, L: Live> Observing<'a, L> {
@@ -186,6 +199,7 @@ impl<'a, L: Live> Observing<'a, L> {
             plans,
             records,
             services: OnceCell::new(),
+            namespaces: OnceCell::new(),
         }
     }
 
@@ -225,6 +239,19 @@ impl<'a, L: Live> Observing<'a, L> {
             .await
     }
 
+    /// The Cloud Map namespace `name` (or ARN), if it exists; the
+    /// namespaces are listed once, whichever kind asks first.
+    pub async fn namespace(&self, name: &str) -> Result<Option<&Namespace>, &AwsError> {
+        let all = self
+            .namespaces
+            .get_or_init(|| async { self.live.namespaces().await })
+            .await;
+        Ok(all
+            .as_ref()?
+            .iter()
+            .find(|ns| crate::deploy::connect::names(ns, name)))
+    }
+
     /// The live service named `ecs_service`, if described.
     pub async fn service(&self, ecs_service: &str) -> Option<&ServiceStatus> {
         match self.services().await {
@@ -239,6 +266,7 @@ pub const TASK_DEFINITION: &str = "task definition";
 pub const DESIRED_COUNT: &str = "desired count";
 pub const DEPLOYMENT_SETTINGS: &str = "deployment settings";
 pub const JOB_TASK_DEFINITION: &str = "job task definition";
+pub const SERVICE_CONNECT: &str = "service connect";
 
 /// Every resource of every kind of `owner`, observed.
 pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observed> {

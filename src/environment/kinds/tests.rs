@@ -191,3 +191,18 @@ async fn diff_refuses_an_environment_without_its_services() {
         "not in cluster shop-demo: shop-web-demo, shop-worker-demo; create the environment (infra/) first"
     );
 }
+
+#[tokio::test]
+async fn a_missing_service_connect_namespace_is_named_with_the_fix() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.namespaces.clear();
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - Cloud Map namespace shop-demo.internal does not exist in us-east-1 (infra/ creates it: apply infra/ with `geno render --env demo --format tfvars`)"
+    );
+    // Listed once, whichever kind asked.
+    assert_eq!(paper.calls_to("ListNamespaces"), 1);
+}
