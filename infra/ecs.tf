@@ -56,12 +56,13 @@ resource "aws_ecs_service" "main" {
     assign_public_ip = false
   }
 
+  # Every target group that routes to the service, each on its own port.
   dynamic "load_balancer" {
-    for_each = each.value.target_group == null ? [] : [each.value.target_group]
+    for_each = each.value.target_groups
     content {
       target_group_arn = aws_lb_target_group.main[load_balancer.value].arn
       container_name   = each.value.container_name
-      container_port   = each.value.container_port
+      container_port   = var.target_groups[load_balancer.value].port
     }
   }
 

@@ -27,6 +27,7 @@ variable "services" {
     circuit_breaker_rollback  = bool
     health_check_grace_period = optional(number)
     target_group              = optional(string)
+    target_groups             = list(string)
   }))
 }
 

@@ -27,6 +27,9 @@ pub struct ContainerSpec {
     pub secrets: Vec<String>,
     pub container_ports: Vec<u16>,
     pub health: Option<HealthSpec>,
+    /// How long a stop waits after SIGTERM before SIGKILL (`docker stop
+    /// -t`, ECS's `stopTimeout`).
+    pub stop_grace_secs: u64,
 }
 
 /// A container health check in the form both Docker and ECS take.
@@ -73,6 +76,7 @@ pub fn container_spec(name: &str, service: &Service) -> ContainerSpec {
         secrets,
         container_ports: service.ports.iter().map(|p| p.container).collect(),
         health: service.healthcheck.as_ref().map(HealthSpec::from_check),
+        stop_grace_secs: service.stop_grace_period.as_secs(),
     }
 }
 

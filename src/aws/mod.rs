@@ -1045,6 +1045,12 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.service_connect_configuration())
             .map(taskdef::service_connect),
+        // `arn:…:targetgroup/NAME/ID`
+        target_groups: s
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| lb.target_group_arn()?.split('/').nth(1).map(str::to_string))
+            .collect(),
     }
 }
 

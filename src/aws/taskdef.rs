@@ -9,8 +9,9 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types as ecs;
 
 use crate::deploy::taskdef::{
-    ClientAlias, ContainerDefinition, HealthCheck, LogConfiguration, NameValue, PortMapping,
-    RuntimePlatform, SecretRef, ServiceConnect, ServiceConnectService, TaskDefinition,
+    ClientAlias, ContainerDefinition, EfsAuthorization, EfsVolumeConfiguration, HealthCheck,
+    LogConfiguration, MountPoint, NameValue, PortMapping, RuntimePlatform, SecretRef,
+    ServiceConnect, ServiceConnectService, TaskDefinition, Volume,
 };
 
 pub fn register_request(
@@ -40,7 +41,32 @@ pub fn register_request(
                 .operating_system_family(ecs::OsFamily::from(p.operating_system_family.as_str()))
                 .build()
         }))
-        .set_container_definitions(Some(containers)))
+        .set_container_definitions(Some(containers))
+        .set_volumes((!td.volumes.is_empty()).then(|| td.volumes.iter().map(volume).collect())))
+}
+
+fn volume(v: &Volume) -> ecs::Volume {
+    ecs::Volume::builder()
+        .name(&v.name)
+        .set_efs_volume_configuration(v.efs_volume_configuration.as_ref().and_then(|e| {
+            ecs::EfsVolumeConfiguration::builder()
+                .file_system_id(&e.file_system_id)
+                .set_root_directory(e.root_directory.clone())
+                .set_transit_encryption(
+                    e.transit_encryption
+                        .as_deref()
+                        .map(ecs::EfsTransitEncryption::from),
+                )
+                .set_authorization_config(e.authorization_config.as_ref().map(|a| {
+                    ecs::EfsAuthorizationConfig::builder()
+                        .access_point_id(&a.access_point_id)
+                        .iam(ecs::EfsAuthorizationConfigIam::from(a.iam.as_str()))
+                        .build()
+                }))
+                .build()
+                .ok()
+        }))
+        .build()
 }
 
 fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String> {
@@ -87,6 +113,19 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String
         .image(&c.image)
         .essential(c.essential)
         .set_memory_reservation(c.memory_reservation)
+        .set_stop_timeout(c.stop_timeout)
+        .set_mount_points((!c.mount_points.is_empty()).then(|| {
+            c.mount_points
+                .iter()
+                .map(|m| {
+                    ecs::MountPoint::builder()
+                        .source_volume(&m.source_volume)
+                        .container_path(&m.container_path)
+                        .read_only(m.read_only)
+                        .build()
+                })
+                .collect()
+        }))
         .set_command(c.command.clone())
         .set_port_mappings(Some(
             c.port_mappings
@@ -152,6 +191,16 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                 image: c.image().unwrap_or_default().to_string(),
                 essential: c.essential().unwrap_or(true),
                 memory_reservation: c.memory_reservation(),
+                stop_timeout: c.stop_timeout(),
+                mount_points: c
+                    .mount_points()
+                    .iter()
+                    .map(|m| MountPoint {
+                        source_volume: m.source_volume().unwrap_or_default().to_string(),
+                        container_path: m.container_path().unwrap_or_default().to_string(),
+                        read_only: m.read_only().unwrap_or(false),
+                    })
+                    .collect(),
                 command: c
                     .command
                     .as_ref()
@@ -198,6 +247,26 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                         .options()
                         .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default(),
+                }),
+            })
+            .collect(),
+        volumes: td
+            .volumes()
+            .iter()
+            .map(|v| Volume {
+                name: v.name().unwrap_or_default().to_string(),
+                efs_volume_configuration: v.efs_volume_configuration().map(|e| {
+                    EfsVolumeConfiguration {
+                        file_system_id: e.file_system_id().to_string(),
+                        root_directory: e.root_directory().map(str::to_string),
+                        transit_encryption: e.transit_encryption().map(|t| t.as_str().to_string()),
+                        authorization_config: e.authorization_config().and_then(|a| {
+                            Some(EfsAuthorization {
+                                access_point_id: a.access_point_id()?.to_string(),
+                                iam: a.iam().map(|i| i.as_str().to_string()).unwrap_or_default(),
+                            })
+                        }),
+                    }
                 }),
             })
             .collect(),

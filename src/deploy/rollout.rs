@@ -32,6 +32,8 @@ pub struct ServiceStatus {
     /// How the service reaches the others and is reached, as its PRIMARY
     /// deployment reports it; `None` without Service Connect.
     pub service_connect: Option<crate::deploy::taskdef::ServiceConnect>,
+    /// The names of the ALB target groups the service is attached to.
+    pub target_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

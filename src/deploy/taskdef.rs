@@ -26,6 +26,47 @@ pub struct TaskDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_platform: Option<RuntimePlatform>,
     pub container_definitions: Vec<ContainerDefinition>,
+    /// Volumes its containers mount (ephemeral or EFS).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Volume {
+    pub name: String,
+    /// `None`: the task's own (ephemeral) storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efs_volume_configuration: Option<EfsVolumeConfiguration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EfsVolumeConfiguration {
+    pub file_system_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_directory: Option<String>,
+    /// `ENABLED`: EFS traffic encrypted in transit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_encryption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_config: Option<EfsAuthorization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EfsAuthorization {
+    pub access_point_id: String,
+    /// `ENABLED`: mounted with the task role.
+    pub iam: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MountPoint {
+    pub source_volume: String,
+    pub container_path: String,
+    pub read_only: bool,
 }
 
 impl TaskDefinition {
@@ -67,6 +108,12 @@ pub struct ContainerDefinition {
     pub health_check: Option<HealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
+    /// Seconds between SIGTERM and SIGKILL (ECS: 30 when unset, at most
+    /// 120 on Fargate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mount_points: Vec<MountPoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,7 +312,9 @@ pub struct ServicePlan {
     pub repository: String,
     pub task_definition: TaskDefinition,
     pub update: ServiceUpdate,
-    pub target_group: Option<TargetGroup>,
+    /// The ALB target groups routing to it, its own (`ecs.target_group`)
+    /// first.
+    pub target_groups: Vec<TargetGroup>,
 }
 
 /// A job the services wait for, run once as a one-off task before they are
@@ -324,9 +373,9 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             task_definition: serde_json::from_value(entry["taskDefinition"].clone())
                 .map_err(err)?,
             update: serde_json::from_value(entry["service"].clone()).map_err(err)?,
-            target_group: match entry.get("targetGroup") {
-                Some(tg) => Some(serde_json::from_value(tg.clone()).map_err(err)?),
-                None => None,
+            target_groups: match entry.get("targetGroups") {
+                Some(tg) => serde_json::from_value(tg.clone()).map_err(err)?,
+                None => Vec::new(),
             },
             name,
         });
@@ -371,11 +420,17 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
     Ok(out)
 }
 
+/// What ECS waits between SIGTERM and SIGKILL when a task definition
+/// says nothing.
+pub const ECS_STOP_TIMEOUT: i32 = 30;
+
 /// Both sides in the form they are compared in: defaults ECS fills in on
-/// read (a start period of 0) dropped, so only real differences remain.
+/// read (a start period of 0) dropped, and those it applies unsaid (a stop
+/// timeout of 30 s) said, so only real differences remain.
 pub fn normalized(td: &TaskDefinition) -> TaskDefinition {
     let mut td = td.clone();
     for c in &mut td.container_definitions {
+        c.stop_timeout.get_or_insert(ECS_STOP_TIMEOUT);
         if let Some(h) = &mut c.health_check
             && h.start_period == Some(0)
         {
@@ -532,8 +587,8 @@ mod tests {
                 );
             }
             for p in &plans.services {
-                if let Some(tg) = &p.target_group {
-                    let mut want = r["services"][&p.name]["targetGroup"].clone();
+                for (i, tg) in p.target_groups.iter().enumerate() {
+                    let mut want = r["services"][&p.name]["targetGroups"][i].clone();
                     let fields = want.as_object_mut().unwrap();
                     fields.remove("containerName");
                     fields.remove("containerPort");
@@ -554,7 +609,7 @@ mod tests {
     #[test]
     fn target_group_drift_names_each_field() {
         let plans = plans(&rendering("demo")).unwrap().services;
-        let wanted = plans[0].target_group.clone().unwrap();
+        let wanted = plans[0].target_groups[0].clone();
         assert_eq!(wanted.name, "genonaut-api-demo");
         assert!(target_group_drift(&wanted, &wanted).is_empty());
         let mut live = wanted.clone();
@@ -568,7 +623,10 @@ mod tests {
                 "matcher.HttpCode is 200 (stack.yaml: 200-299)"
             ]
         );
-        assert!(plans[1].target_group.is_none(), "celery serves no traffic");
+        assert!(
+            plans[1].target_groups.is_empty(),
+            "celery serves no traffic"
+        );
     }
 
     #[test]

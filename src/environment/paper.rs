@@ -290,6 +290,7 @@ pub fn in_order(plans: &Plans) -> Paper {
             deployment: plan.update.deployment_configuration.clone(),
             grace_period_seconds: plan.update.health_check_grace_period_seconds,
             service_connect: plan.update.service_connect_configuration.clone(),
+            target_groups: plan.target_groups.iter().map(|g| g.name.clone()).collect(),
         });
         for ns in plan
             .update
@@ -307,7 +308,7 @@ pub fn in_order(plans: &Plans) -> Paper {
                 });
             }
         }
-        paper.target_groups.extend(plan.target_group.clone());
+        paper.target_groups.extend(plan.target_groups.clone());
     }
     paper
 }

@@ -11,7 +11,9 @@
 
 use indexmap::IndexMap;
 
-use crate::deploy::taskdef::{ContainerDefinition, TargetGroup as LiveTargetGroup, TaskDefinition};
+use crate::deploy::taskdef::{
+    ContainerDefinition, ECS_STOP_TIMEOUT, TargetGroup as LiveTargetGroup, TaskDefinition,
+};
 use crate::stack::emit::{self, Node};
 use crate::stack::{
     Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Conditions, Dur,
@@ -234,6 +236,8 @@ impl<'a> Importing<'a> {
                 .collect(),
             secrets: c.secrets.iter().map(|s| s.name.clone()).collect(),
             healthcheck: health,
+            // ECS waits 30 s when the task definition says nothing.
+            stop_grace_period: Dur::secs(c.stop_timeout.unwrap_or(ECS_STOP_TIMEOUT) as u64),
             ecs: Some(self.ecs(s, &name, &c.image)),
             ..Service::default()
         };
@@ -279,6 +283,15 @@ impl<'a> Importing<'a> {
             self.note(
                 &s.ecs_service,
                 "runtimePlatform is not X86_64/LINUX; geno renders X86_64/LINUX".into(),
+            );
+        }
+        if !td.volumes.is_empty() {
+            self.note(
+                &s.ecs_service,
+                format!(
+                    "its task volumes ({}) are not carried: declare each under `volumes` with `ecs` (ephemeral or EFS) and mount it in `services.{name}.volumes`",
+                    td.volumes.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             );
         }
         if let Some(c) = td.main_container() {
@@ -558,7 +571,7 @@ mod tests {
                     )),
                     grace_period: p.update.health_check_grace_period_seconds,
                     task_definition: p.task_definition.clone(),
-                    target_group: p.target_group.clone(),
+                    target_group: p.target_groups.first().cloned(),
                     service_connect: p.update.service_connect_configuration.is_some(),
                 }
             })

@@ -115,6 +115,7 @@ pub fn desired_containers(
         let mounts: Vec<Mount> = svc
             .volumes
             .iter()
+            .chain(&svc.local.volumes)
             .filter_map(|v| {
                 let parts: Vec<&str> = v.split(':').collect();
                 let (src, dst) = (parts.first()?, parts.get(1)?);

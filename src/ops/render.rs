@@ -48,5 +48,10 @@ pub async fn render(ctx: &Context, env: &str, image: Option<&str>, format: Forma
         Format::Tfvars => crate::render::tfvars::render(&loaded.stack, env)?,
     };
     ctx.shell.print_json(&value)?;
+    if format == Format::Ecs
+        && let Some(note) = crate::render::fidelity::local_only_note(&loaded.stack)
+    {
+        ctx.shell.note(note);
+    }
     Ok(())
 }

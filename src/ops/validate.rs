@@ -53,6 +53,9 @@ pub async fn validate(ctx: &Context) -> CliResult {
                     ecs.join(", "),
                     envs.join(", ")
                 ))?;
+                if let Some(note) = crate::render::fidelity::local_only_note(stack) {
+                    shell.note(note);
+                }
             }
             Ok(())
         }

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
-use crate::stack::model::{Condition, ServiceKind};
+use crate::stack::model::{Condition, ServiceKind, VolumeOnEcs};
 use crate::stack::{Action, AwsEnvironment, AwsSecret, Stack};
 
 /// What image the task definitions name.
@@ -80,7 +80,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
         let container = container_definition(stack, env, aws, &spec, &image_ref)?;
-        let task_definition = fargate_task_definition(&family, aws, ecs, container);
+        let task_definition = fargate_task_definition(stack, &family, aws, ecs, container);
         let mut service = json!({
             "cluster": aws.cluster,
             "service": ecs.service,
@@ -106,30 +106,31 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "taskDefinition": task_definition,
             "service": service,
         });
-        if let Some(tg_name) = &ecs.target_group
-            && let Some(tg) = stack
-                .load_balancer
-                .as_ref()
-                .and_then(|lb| lb.target_groups.get(tg_name))
-        {
-            let hc = &tg.health_check;
-            entry["targetGroup"] = json!({
-                "name": stack.target_group_name(tg_name, env),
-                "protocol": "HTTP",
-                "port": tg.port,
-                "targetType": "ip",
-                "healthCheckProtocol": "HTTP",
-                "healthCheckPath": hc.path,
-                "healthCheckPort": hc.port.map(|p| p.to_string()).unwrap_or_else(|| "traffic-port".into()),
-                "healthCheckIntervalSeconds": hc.interval.as_secs(),
-                "healthCheckTimeoutSeconds": hc.timeout.as_secs(),
-                "healthyThresholdCount": hc.healthy_threshold,
-                "unhealthyThresholdCount": hc.unhealthy_threshold,
-                "matcher": { "HttpCode": hc.matcher },
-                "deregistrationDelaySeconds": tg.deregistration_delay.as_secs(),
-                "containerName": name,
-                "containerPort": tg.port,
-            });
+        let groups: Vec<Value> = routed_groups(stack, name)
+            .into_iter()
+            .map(|(key, tg)| {
+                let hc = &tg.health_check;
+                json!({
+                    "name": stack.target_group_name(key, env),
+                    "protocol": "HTTP",
+                    "port": tg.port,
+                    "targetType": "ip",
+                    "healthCheckProtocol": "HTTP",
+                    "healthCheckPath": hc.path,
+                    "healthCheckPort": hc.port.map(|p| p.to_string()).unwrap_or_else(|| "traffic-port".into()),
+                    "healthCheckIntervalSeconds": hc.interval.as_secs(),
+                    "healthCheckTimeoutSeconds": hc.timeout.as_secs(),
+                    "healthyThresholdCount": hc.healthy_threshold,
+                    "unhealthyThresholdCount": hc.unhealthy_threshold,
+                    "matcher": { "HttpCode": hc.matcher },
+                    "deregistrationDelaySeconds": tg.deregistration_delay.as_secs(),
+                    "containerName": name,
+                    "containerPort": tg.port,
+                })
+            })
+            .collect();
+        if !groups.is_empty() {
+            entry["targetGroups"] = Value::Array(groups);
         }
         services.insert(name.clone(), entry);
     }
@@ -157,7 +158,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         // task from its containers.
         container["memoryReservation"] = json!(first.memory);
         let task_definition =
-            fargate_task_definition(&stack.task_family(name, env), aws, first, container);
+            fargate_task_definition(stack, &stack.task_family(name, env), aws, first, container);
         jobs.insert(
             name.clone(),
             json!({
@@ -198,6 +199,30 @@ pub fn aws_rules(stack: &Stack) -> Option<(&crate::stack::Listener, Vec<&crate::
         })
         .collect();
     Some((listener, rules))
+}
+
+/// The target groups that route to service `name`, by their stack.yaml
+/// key: its `ecs.target_group` first, then the others in stack.yaml's
+/// order. Every one is attached to the ECS service (infra/ does it).
+pub fn routed_groups<'a>(
+    stack: &'a Stack,
+    name: &str,
+) -> Vec<(&'a String, &'a crate::stack::TargetGroup)> {
+    let Some(lb) = &stack.load_balancer else {
+        return Vec::new();
+    };
+    let main = stack
+        .services
+        .get(name)
+        .and_then(|s| s.ecs.as_ref())
+        .and_then(|e| e.target_group.as_ref());
+    let mut out: Vec<_> = lb
+        .target_groups
+        .iter()
+        .filter(|(key, tg)| tg.service == name || Some(*key) == main)
+        .collect();
+    out.sort_by_key(|(key, _)| Some(*key) != main);
+    out
 }
 
 /// Whether target group `group` routes to a service that runs on ECS.
@@ -287,12 +312,14 @@ fn unique_ports(ports: &[u16]) -> Vec<u16> {
 /// A one-container Fargate task definition, sized by `ecs`; services and
 /// jobs differ only in their family and container.
 fn fargate_task_definition(
+    stack: &Stack,
     family: &str,
     aws: &AwsEnvironment,
     ecs: &crate::stack::model::EcsService,
     container: Value,
 ) -> Value {
-    json!({
+    let volumes = task_volumes(stack, &container);
+    let mut td = json!({
         "family": family,
         "taskRoleArn": aws.task_role_arn,
         "executionRoleArn": aws.execution_role_arn,
@@ -302,7 +329,60 @@ fn fargate_task_definition(
         "memory": ecs.memory.to_string(),
         "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
         "containerDefinitions": [container],
-    })
+    });
+    if !volumes.is_empty() {
+        td["volumes"] = Value::Array(volumes);
+    }
+    td
+}
+
+/// The mounts of a deployed container: each named volume with an `ecs`
+/// source (validation refuses the others on a deployed service; a
+/// service's `local.volumes` stay on this machine).
+fn mount_points(stack: &Stack, name: &str) -> Vec<Value> {
+    let Some(svc) = stack.services.get(name) else {
+        return Vec::new();
+    };
+    svc.volumes
+        .iter()
+        .filter_map(|v| {
+            let parts: Vec<&str> = v.split(':').collect();
+            let (src, dst) = (*parts.first()?, *parts.get(1)?);
+            stack.volumes.get(src)?.ecs.as_ref()?;
+            Some(json!({
+                "sourceVolume": src,
+                "containerPath": dst,
+                "readOnly": parts.get(2) == Some(&"ro"),
+            }))
+        })
+        .collect()
+}
+
+/// The task's volumes: one per volume its container mounts.
+fn task_volumes(stack: &Stack, container: &Value) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for m in container["mountPoints"].as_array().into_iter().flatten() {
+        let name = m["sourceVolume"].as_str().unwrap_or_default();
+        if out.iter().any(|v| v["name"] == name) {
+            continue;
+        }
+        let mut volume = json!({ "name": name });
+        if let Some(VolumeOnEcs::Efs(efs)) = stack.volumes.get(name).and_then(|v| v.ecs.as_ref()) {
+            let mut config = json!({
+                "fileSystemId": efs.file_system_id,
+                "transitEncryption": "ENABLED",
+            });
+            if let Some(root) = &efs.root_directory {
+                config["rootDirectory"] = json!(root);
+            }
+            if let Some(ap) = &efs.access_point_id {
+                config["authorizationConfig"] = json!({ "accessPointId": ap, "iam": "ENABLED" });
+            }
+            volume["efsVolumeConfiguration"] = config;
+        }
+        out.push(volume);
+    }
+    out
 }
 
 fn image_ref(aws: &AwsEnvironment, repository: &str, image: &ImageChoice) -> String {
@@ -367,6 +447,11 @@ fn container_definition(
             hc["startPeriod"] = json!(sp);
         }
         def["healthCheck"] = hc;
+    }
+    def["stopTimeout"] = json!(spec.stop_grace_secs);
+    let mounts = mount_points(stack, &spec.service);
+    if !mounts.is_empty() {
+        def["mountPoints"] = Value::Array(mounts);
     }
     def["logConfiguration"] = json!({
         "logDriver": "awslogs",

@@ -42,6 +42,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 "circuit_breaker_rollback": ecs.circuit_breaker.rollback,
                 "health_check_grace_period": ecs.health_check_grace_period.map(|d| d.as_secs()),
                 "target_group": ecs.target_group,
+                "target_groups": super::ecs::routed_groups(stack, name).iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
             }),
         );
         for secret in &svc.secrets {

@@ -473,25 +473,14 @@ async fn alb_targets_attempt(
     t: &TargetsStep,
     d: &Deployed<'_>,
 ) -> Result<BTreeMap<String, String>, String> {
+    let stack = &d.env.loaded.stack;
+    let aws_name = stack.target_group_name(&t.target_group, d.env.name());
     let group = d
         .plans
         .services
         .iter()
-        .filter_map(|p| p.target_group.as_ref())
-        .find(|g| {
-            d.env
-                .loaded
-                .stack
-                .load_balancer
-                .as_ref()
-                .and_then(|lb| lb.target_groups.get(&t.target_group))
-                .is_some_and(|tg| {
-                    d.plans
-                        .services
-                        .iter()
-                        .any(|p| p.name == tg.service && p.target_group.as_ref() == Some(*g))
-                })
-        })
+        .flat_map(|p| &p.target_groups)
+        .find(|g| g.name == aws_name)
         .ok_or_else(|| {
             format!(
                 "target group `{}` is not rendered for `{}`",

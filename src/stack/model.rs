@@ -69,6 +69,36 @@ pub struct VolumeSpec {
     /// Kept by `geno down` unless `--volumes` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What the volume is on ECS, for a deployed service that mounts it;
+    /// without it only local services may mount it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<VolumeOnEcs>,
+}
+
+/// A named volume on ECS Fargate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum VolumeOnEcs {
+    /// The task's own storage: empty when a task starts, gone when it
+    /// stops, never shared (scratch space, caches).
+    Ephemeral,
+    /// An EFS file system (infra/ creates it): kept, and shared by every
+    /// task that mounts it.
+    Efs(EfsVolume),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EfsVolume {
+    /// `fs-…`.
+    pub file_system_id: String,
+    /// The directory of the file system to mount; its root by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_directory: Option<String>,
+    /// An EFS access point (`fsap-…`), which then sets the directory and
+    /// the user; mounted with the task role (IAM authorization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_point_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -281,11 +311,18 @@ pub struct LocalRun {
     /// does the same for every service).
     #[serde(default = "yes")]
     pub limits: bool,
+    /// Mounts only `geno up` makes, in the form of `volumes` (`./src:/app/src`
+    /// for an edit loop, a volume with no `ecs` source): ECS never sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 impl Default for LocalRun {
     fn default() -> Self {
-        LocalRun { limits: true }
+        LocalRun {
+            limits: true,
+            volumes: Vec::new(),
+        }
     }
 }
 
@@ -643,6 +680,22 @@ impl Stack {
             .filter(|g| g.service == service)
             .map(|g| g.deregistration_delay.0)
             .max()
+    }
+
+    /// Whether service `name` runs on ECS: a service with `ecs`, or a job
+    /// of the stack's image that a deployed service waits for (promote
+    /// runs it as a one-off task).
+    pub fn deploys(&self, name: &str) -> bool {
+        let Some(svc) = self.services.get(name) else {
+            return false;
+        };
+        svc.ecs.is_some()
+            || (svc.kind == ServiceKind::Job
+                && svc.is_app()
+                && self.services.values().any(|s| {
+                    s.ecs.is_some()
+                        && s.depends_on.0.get(name) == Some(&Condition::CompletedSuccessfully)
+                }))
     }
 
     /// The Service Connect namespace of environment `env` (see

@@ -27,6 +27,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.dependencies();
     v.ports();
     v.secrets(env);
+    v.volume_sources();
     v.addresses(env);
     v.load_balancer();
     v.environments();
@@ -193,29 +194,27 @@ impl<'a> Checks<'a> {
                     "command must not be empty",
                 ));
             }
-            for (i, vol) in svc.volumes.iter().enumerate() {
-                let parts: Vec<&str> = vol.split(':').collect();
-                let ok = matches!(parts.as_slice(), [src, dst] | [src, dst, "ro" | "rw"] if !src.is_empty() && dst.starts_with('/'));
-                if !ok {
-                    self.push(Problem::new(
-                        path!["services", name, "volumes", i],
-                        At::Value,
-                        format!("expected `NAME:/path` or `./dir:/path` (optionally `:ro`), found `{vol}`"),
-                    ));
-                    continue;
+            let lists = [(&svc.volumes, false), (&svc.local.volumes, true)];
+            for (list, local_only) in lists {
+                for (i, vol) in list.iter().enumerate() {
+                    let at = if local_only {
+                        path!["services", name, "local", "volumes", i]
+                    } else {
+                        path!["services", name, "volumes", i]
+                    };
+                    self.volume(name, vol, at, local_only);
                 }
-                let src = parts[0];
-                let is_bind = src.starts_with('.') || src.starts_with('/');
-                if !is_bind && !stack.volumes.contains_key(src) {
-                    let known = names_of(&stack.volumes);
-                    self.unknown(
-                        path!["services", name, "volumes", i],
+            }
+            let grace = svc.stop_grace_period.as_secs();
+            if grace > 120 && stack.deploys(name) {
+                self.push(
+                    Problem::new(
+                        path!["services", name, "stop_grace_period"],
                         At::Value,
-                        "volume",
-                        src,
-                        &known,
-                    );
-                }
+                        format!("ECS gives a container at most 120s after SIGTERM (`stopTimeout`); `{name}` would be killed after 120s, not {grace}s"),
+                    )
+                    .help("lower it to 120s or less: what geno down waits for locally is what ECS waits for"),
+                );
             }
             let Some(ecs) = &svc.ecs else { continue };
             if !svc.is_app() {
@@ -382,6 +381,88 @@ impl<'a> Checks<'a> {
                     format!("`initial_sync` is for sync actions; this one is `{action}`"),
                 ));
             }
+        }
+    }
+
+    /// What ECS mounts for a named volume, as ECS takes it.
+    fn volume_sources(&mut self) {
+        for (name, volume) in &self.stack.volumes {
+            let Some(super::model::VolumeOnEcs::Efs(efs)) = &volume.ecs else {
+                continue;
+            };
+            let at = |f: &str| path!["volumes", name, "ecs", "efs", f];
+            let id = efs.file_system_id.strip_prefix("fs-");
+            if !id.is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit())) {
+                self.push(Problem::new(
+                    at("file_system_id"),
+                    At::Value,
+                    format!(
+                        "expected an EFS file system ID (`fs-` and hex digits), found `{}`",
+                        efs.file_system_id
+                    ),
+                ));
+            }
+            if efs.access_point_id.is_some()
+                && efs.root_directory.as_deref().is_some_and(|r| r != "/")
+            {
+                self.push(
+                    Problem::new(
+                        at("root_directory"),
+                        At::Value,
+                        "ECS takes no root directory with an access point: the access point sets it",
+                    )
+                    .help("drop `root_directory`, or give the access point that directory"),
+                );
+            }
+        }
+    }
+
+    /// One mount: well formed, of a declared volume, and for a deployed
+    /// service (unless it is local only) one ECS can make.
+    fn volume(&mut self, name: &str, vol: &str, at: Vec<super::diag::Seg>, local_only: bool) {
+        let stack = self.stack;
+        let parts: Vec<&str> = vol.split(':').collect();
+        let ok = matches!(parts.as_slice(), [src, dst] | [src, dst, "ro" | "rw"] if !src.is_empty() && dst.starts_with('/'));
+        if !ok {
+            self.push(Problem::new(
+                at,
+                At::Value,
+                format!("expected `NAME:/path` or `./dir:/path` (optionally `:ro`), found `{vol}`"),
+            ));
+            return;
+        }
+        let src = parts[0];
+        let is_bind = src.starts_with('.') || src.starts_with('/');
+        if !is_bind && !stack.volumes.contains_key(src) {
+            let known = names_of(&stack.volumes);
+            self.unknown(at, At::Value, "volume", src, &known);
+            return;
+        }
+        if local_only || !stack.deploys(name) {
+            return;
+        }
+        if is_bind {
+            self.push(
+                Problem::new(
+                    at,
+                    At::Value,
+                    format!("`{src}` is a directory of this machine; `{name}` runs on ECS, where there is none to mount"),
+                )
+                .help(format!(
+                    "move it under `services.{name}.local.volumes` (geno up mounts it, ECS does not), or copy it into the image"
+                )),
+            );
+        } else if stack.volumes[src].ecs.is_none() {
+            self.push(
+                Problem::new(
+                    at,
+                    At::Value,
+                    format!("volume `{src}` says nothing for ECS, and `{name}` runs there"),
+                )
+                .help(format!(
+                    "give `volumes.{src}` `ecs: ephemeral` (the task's own storage, empty at each start) or `ecs: {{ efs: {{ file_system_id: fs-… }} }}` (kept and shared), or mount it under `services.{name}.local.volumes`"
+                )),
+            );
         }
     }
 

@@ -154,6 +154,12 @@ def main():
                 "deploymentCircuitBreaker": {"enable": s["circuit_breaker_enable"],
                                              "rollback": s["circuit_breaker_rollback"]}},
             networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+            # Attached to every target group that routes to it (infra/ecs.tf).
+            loadBalancers=[
+                {"targetGroupArn": elb.describe_target_groups(Names=[v["target_groups"][g]["name"]])
+                 ["TargetGroups"][0]["TargetGroupArn"],
+                 "containerName": s["container_name"], "containerPort": v["target_groups"][g]["port"]}
+                for g in s["target_groups"]],
             # A client of the namespace from the start (infra/ecs.tf).
             serviceConnectConfiguration={"enabled": True, "namespace": v["namespace"]},
         )

@@ -10,7 +10,14 @@ fn validate_accepts_the_repository_stack() {
         out.stdout,
         "stack.yaml is valid: stack `genonaut`, 6 services (3 on ECS: api, celery, image-gen), environments local, demo, dev, test, prod\n"
     );
-    assert_eq!(out.stderr, "");
+    // What a deployed service sets that ECS never sees is said, not dropped.
+    assert_eq!(
+        out.stderr,
+        "note: not rendered for ECS (local only; README: \"Where each field of stack.yaml goes\"):\n\
+         \x20 services.api.ports[0]: published on this machine; on ECS the ALB and Service Connect reach the container port\n\
+         \x20 services.celery.replicas: containers on this machine; ECS runs `ecs.desired_count` tasks (per environment: `environments.E.desired_count`)\n\
+         \x20 services.image-gen.ports[0]: published on this machine; on ECS the ALB and Service Connect reach the container port\n"
+    );
 }
 
 #[test]

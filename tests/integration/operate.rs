@@ -87,10 +87,21 @@ smoke:
 }
 
 /// The stand-in, seeded for `demo`, and a stack directory.
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 struct Deployed {
     aws: StandIn,
     dir: tempfile::TempDir,
     name: String,
+    /// The "now" every `put_logs` counts back from (ms since the epoch),
+    /// taken at the first call: events put by separate calls keep the
+    /// order their ages give however slow the machine is.
+    logs_now: std::sync::OnceLock<i64>,
 }
 
 impl Deployed {
@@ -101,7 +112,12 @@ impl Deployed {
         let name = format!("op{}-{tag}", std::process::id());
         std::fs::write(dir.path().join("stack.yaml"), stack_body(&name)).unwrap();
         aws.seed_in(dir.path(), "demo", &[]);
-        Deployed { aws, dir, name }
+        Deployed {
+            aws,
+            dir,
+            name,
+            logs_now: std::sync::OnceLock::new(),
+        }
     }
 
     /// Seeded, and every service moved to its rendering for `DIGEST`.
@@ -140,6 +156,16 @@ impl Deployed {
     /// Log events into `stream` of the environment's log group:
     /// (milliseconds before now, message).
     fn put_logs(&self, stream: &str, events: &[(i64, &str)]) {
+        self.put_logs_from(self.logs_now(), stream, events);
+    }
+
+    /// As `put_logs`, counting back from this moment (for a follower that
+    /// waits for new events).
+    fn put_logs_now(&self, stream: &str, events: &[(i64, &str)]) {
+        self.put_logs_from(epoch_ms(), stream, events);
+    }
+
+    fn put_logs_from(&self, now: i64, stream: &str, events: &[(i64, &str)]) {
         let events: Vec<Value> = events
             .iter()
             .map(|(ago, m)| serde_json::json!([ago, m]))
@@ -152,7 +178,7 @@ try:
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
 except logs.exceptions.ResourceAlreadyExistsException:
     pass
-now = int(time.time() * 1000)
+now = int(sys.argv[4])
 logs.put_log_events(logGroupName=group, logStreamName=stream,
     logEvents=[{"timestamp": now - ago, "message": m} for ago, m in events])
 "#;
@@ -162,7 +188,12 @@ logs.put_log_events(logGroupName=group, logStreamName=stream,
             &format!("/ecs/{}-demo", self.name),
             stream,
             &Value::Array(events).to_string(),
+            &now.to_string(),
         ]);
+    }
+
+    fn logs_now(&self) -> i64 {
+        *self.logs_now.get_or_init(epoch_ms)
     }
 
     /// Starts a task of `service` as its ECS service would (moto starts
@@ -513,7 +544,7 @@ fn logs_interleave_by_time_filter_and_follow_a_replaced_task() {
         panic!("no `{text}` within 20 s; saw {seen:?}");
     };
     wait_for("GET / 200", &mut seen);
-    d.put_logs("web/web/ffff3333gggg", &[(0, "replacement up")]);
+    d.put_logs_now("web/web/ffff3333gggg", &[(0, "replacement up")]);
     wait_for("replacement up", &mut seen);
     assert_eq!(seen.last().unwrap(), "web/ffff3333 | replacement up");
     assert_eq!(

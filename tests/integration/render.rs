@@ -33,6 +33,17 @@ fn minimal_stack_with_a_registry_override() {
     ));
 }
 
+/// Grace period, volumes, two target groups on one service and an
+/// address of another: each reaches ECS.
+#[test]
+fn what_surrounds_the_container_reaches_ecs() {
+    insta::assert_json_snapshot!(render(
+        "tests/fixtures/valid/ecs-fidelity.yaml",
+        "prod",
+        Some(DIGEST)
+    ));
+}
+
 #[test]
 fn compose_style_stack() {
     insta::assert_json_snapshot!(render(

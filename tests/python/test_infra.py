@@ -79,9 +79,11 @@ def test_services_repositories_and_families_come_from_variables(tf):
     assert service["deployment_maximum_percent"] == "${each.value.max_percent}"
     breaker = service["deployment_circuit_breaker"][0]
     assert breaker["rollback"] == "${each.value.circuit_breaker_rollback}"
-    lb = service["dynamic"][0]['"load_balancer"']["content"][0]
-    assert lb["container_name"] == "${each.value.container_name}"
-    assert lb["container_port"] == "${each.value.container_port}"
+    lb = service["dynamic"][0]['"load_balancer"']
+    # Every group that routes to the service, each on its own port.
+    assert lb["for_each"] == "${each.value.target_groups}"
+    assert lb["content"][0]["container_name"] == "${each.value.container_name}"
+    assert lb["content"][0]["container_port"] == "${var.target_groups[load_balancer.value].port}"
     assert resources["aws_ecr_repository"]["main"]["name"] == "${each.value.repository}"
     assert resources["aws_ecs_task_definition"]["bootstrap"]["family"] == "${each.value.task_family}"
 

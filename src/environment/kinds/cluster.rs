@@ -6,7 +6,7 @@ use crate::aws::Live;
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     let env = &cx.env.aws;
     let mut problems = Vec::new();
-    match cx.live.cluster_status(&env.cluster).await {
+    match cx.cluster_status().await {
         Ok(Some(s)) if s == "ACTIVE" => match cx.services().await {
             Ok((_, missing)) => problems.extend(
                 missing

@@ -184,6 +184,7 @@ pub struct Observing<'a, L: Live> {
     pub records: &'a [Record],
     services: OnceCell<Described>,
     namespaces: OnceCell<Result<Vec<Namespace>, AwsError>>,
+    cluster: OnceCell<Result<Option<String>, AwsError>>,
 }
 
 impl<'a, L: Live> Observing<'a, L> {
@@ -200,6 +201,7 @@ impl<'a, L: Live> Observing<'a, L> {
             records,
             services: OnceCell::new(),
             namespaces: OnceCell::new(),
+            cluster: OnceCell::new(),
         }
     }
 
@@ -237,6 +239,18 @@ impl<'a, L: Live> Observing<'a, L> {
                 Ok((ordered, missing))
             })
             .await
+    }
+
+    /// The cluster's status (`None`: it does not exist), read once.
+    pub async fn cluster_status(&self) -> &Result<Option<String>, AwsError> {
+        self.cluster
+            .get_or_init(|| async { self.live.cluster_status(&self.env.aws.cluster).await })
+            .await
+    }
+
+    /// Whether the cluster is ACTIVE: only then are its services asked for.
+    pub async fn cluster_active(&self) -> bool {
+        matches!(self.cluster_status().await, Ok(Some(s)) if s == "ACTIVE")
     }
 
     /// The Cloud Map namespace `name` (or ARN), if it exists; the

@@ -1,6 +1,8 @@
 //! The ALB target groups of routed services and their health checks
 //! (infra/): the ALB must check health the way stack.yaml, and so `geno
-//! up`'s load balancer, does, or what was tested locally means little.
+//! up`'s load balancer, does, or what was tested locally means little; and
+//! each must be attached to its ECS service, or its route has no targets
+//! on ECS while it works locally.
 
 use super::{Observed, Observing};
 use crate::aws::Live;
@@ -8,29 +10,50 @@ use crate::deploy::taskdef::target_group_drift;
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     let mut problems = Vec::new();
+    let active = cx.cluster_active().await;
     for plan in &cx.plans.services {
-        let Some(wanted) = &plan.target_group else {
-            continue;
-        };
+        if active && let Some(live) = cx.service(&plan.update.service).await {
+            for wanted in &plan.target_groups {
+                if !live.target_groups.contains(&wanted.name) {
+                    problems.push(format!(
+                        "ECS service {} is not attached to ALB target group {}, so that route has no targets on ECS (infra/ attaches it: apply infra/ with `geno render --env {} --format tfvars`)",
+                        plan.update.service,
+                        wanted.name,
+                        cx.env.name()
+                    ));
+                }
+            }
+        }
+        for wanted in &plan.target_groups {
+            problems.extend(group_problem(cx, wanted).await);
+        }
+    }
+    vec![Observed::problems(problems)]
+}
+
+async fn group_problem<L: Live>(
+    cx: &Observing<'_, L>,
+    wanted: &crate::deploy::taskdef::TargetGroup,
+) -> Option<String> {
+    {
         let container = (wanted.container_name.as_str(), wanted.container_port);
         match cx.live.target_group(&wanted.name, container).await {
-            Ok(None) => problems.push(format!(
+            Ok(None) => Some(format!(
                 "ALB target group {} does not exist (infra/ creates it)",
                 wanted.name
             )),
             Ok(Some(live)) => {
                 let drift = target_group_drift(&live, wanted);
-                if !drift.is_empty() {
-                    problems.push(format!(
+                (!drift.is_empty()).then(|| {
+                    format!(
                         "ALB target group {} differs from stack.yaml: {}; apply infra/ with `geno render --env {} --format tfvars`",
                         wanted.name,
                         drift.join(", "),
                         cx.env.name()
-                    ));
-                }
+                    )
+                })
             }
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => Some(e.to_string()),
         }
     }
-    vec![Observed::problems(problems)]
 }

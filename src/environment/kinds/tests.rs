@@ -206,3 +206,16 @@ async fn a_missing_service_connect_namespace_is_named_with_the_fix() {
     // Listed once, whichever kind asked.
     assert_eq!(paper.calls_to("ListNamespaces"), 1);
 }
+
+#[tokio::test]
+async fn a_target_group_not_attached_to_its_service_is_a_route_with_no_targets() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    paper.services[0].target_groups.clear();
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - ECS service shop-web-demo is not attached to ALB target group shop-web-demo, so that route has no targets on ECS (infra/ attaches it: apply infra/ with `geno render --env demo --format tfvars`)"
+    );
+}

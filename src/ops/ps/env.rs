@@ -83,7 +83,7 @@ async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) 
     let mut targets: Vec<TargetHealth> = Vec::new();
     let mut groups_missing = Vec::new();
     for plan in &wanted {
-        if let Some(tg) = &plan.target_group {
+        for tg in &plan.target_groups {
             match d.aws.target_health(&tg.name).await? {
                 Some(t) => targets.extend(t),
                 None => groups_missing.push(tg.name.clone()),
