@@ -18,18 +18,26 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-# The execution role reads the task definitions' secrets.
-data "aws_iam_policy_document" "read_parameters" {
-  statement {
-    actions   = ["ssm:GetParameters"]
-    resources = [for p in aws_ssm_parameter.main : p.arn]
+# The execution role reads exactly the secrets the task definitions declare
+# (SSM parameters, Secrets Manager secrets, their KMS key when one is named):
+# geno renders the statements from stack.yaml, and preflight checks them.
+data "aws_iam_policy_document" "read_secrets" {
+  count = length(var.execution_role_statements) > 0 ? 1 : 0
+  dynamic "statement" {
+    for_each = var.execution_role_statements
+    content {
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
   }
 }
 
-resource "aws_iam_role_policy" "read_parameters" {
-  name   = "read-parameters"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.read_parameters.json
+resource "aws_iam_role_policy" "read_secrets" {
+  count      = length(var.execution_role_statements) > 0 ? 1 : 0
+  name       = "read-secrets"
+  role       = aws_iam_role.execution.id
+  policy     = data.aws_iam_policy_document.read_secrets[0].json
+  depends_on = [aws_ssm_parameter.main]
 }
 
 resource "aws_iam_role" "task" {
@@ -54,4 +62,24 @@ resource "aws_iam_role_policy" "exec" {
   name   = "ecs-exec"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.exec.json
+}
+
+# What the services' code does on AWS: each service's `iam` statements in
+# stack.yaml, rendered by geno and checked by preflight.
+data "aws_iam_policy_document" "app" {
+  count = length(var.task_role_statements) > 0 ? 1 : 0
+  dynamic "statement" {
+    for_each = var.task_role_statements
+    content {
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "app" {
+  count  = length(var.task_role_statements) > 0 ? 1 : 0
+  name   = "app"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.app[0].json
 }

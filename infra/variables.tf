@@ -78,6 +78,22 @@ variable "listener_default_action" {
 
 variable "ssm_parameters" { type = list(string) }
 
+# What each role must allow: the execution role's from the secrets
+# stack.yaml declares, the task role's from the services' `iam` statements.
+variable "execution_role_statements" {
+  type = list(object({
+    actions   = list(string)
+    resources = list(string)
+  }))
+}
+
+variable "task_role_statements" {
+  type = list(object({
+    actions   = list(string)
+    resources = list(string)
+  }))
+}
+
 # Not from stack.yaml: choices of this infrastructure.
 variable "vpc_cidr" {
   type    = string

@@ -401,6 +401,73 @@ impl Aws {
         Ok(missing)
     }
 
+    /// The policy documents of role `arn` (inline and attached, as JSON);
+    /// `None` when the role does not exist.
+    pub async fn role_policies(
+        &self,
+        arn: &str,
+    ) -> Result<Option<Vec<serde_json::Value>>, AwsError> {
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        let inline = self
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| self.err("iam", "ListRolePolicies", e));
+        let Some(inline) = found(inline, "NoSuchEntity")? else {
+            return Ok(None);
+        };
+        let mut docs = Vec::new();
+        for policy in inline.policy_names() {
+            let out = self
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .map_err(|e| self.err("iam", "GetRolePolicy", e))?;
+            docs.extend(policy_document(out.policy_document()));
+        }
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| self.err("iam", "ListAttachedRolePolicies", e))?;
+        for policy in attached.attached_policies() {
+            let Some(policy_arn) = policy.policy_arn() else {
+                continue;
+            };
+            let got = self
+                .iam
+                .get_policy()
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map_err(|e| self.err("iam", "GetPolicy", e))?;
+            let Some(version) = got.policy().and_then(|p| p.default_version_id()) else {
+                continue;
+            };
+            let out = self
+                .iam
+                .get_policy_version()
+                .policy_arn(policy_arn)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| self.err("iam", "GetPolicyVersion", e))?;
+            docs.extend(policy_document(
+                out.policy_version()
+                    .and_then(|v| v.document())
+                    .unwrap_or_default(),
+            ));
+        }
+        Ok(Some(docs))
+    }
+
     /// Every Cloud Map namespace, page by page (at most 50 pages: an
     /// account holds far fewer).
     pub async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
@@ -725,6 +792,12 @@ pub trait Live: Sync {
     ) -> impl Future<Output = Result<Found, AwsError>> + Send;
     /// Every Cloud Map namespace of the account and region.
     fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, AwsError>> + Send;
+    /// The policy documents of role `arn`, inline and attached; `None`
+    /// when it does not exist.
+    fn role_policies(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<Vec<serde_json::Value>>, AwsError>> + Send;
 }
 
 impl Live for Aws {
@@ -780,6 +853,9 @@ impl Live for Aws {
     }
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         Aws::namespaces(self).await
+    }
+    async fn role_policies(&self, arn: &str) -> Result<Option<Vec<serde_json::Value>>, AwsError> {
+        Aws::role_policies(self, arn).await
     }
 }
 
@@ -985,6 +1061,17 @@ impl Aws {
                 reason: "no task was started".into(),
             })
     }
+}
+
+/// A policy document as IAM returns it: URL-encoded JSON (some stand-ins
+/// send it plain).
+fn policy_document(text: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(text).ok().or_else(|| {
+        let decoded = percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .ok()?;
+        serde_json::from_str(&decoded).ok()
+    })
 }
 
 fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {

@@ -4,6 +4,7 @@
 //! `ops::promote` do the talking.
 
 pub mod connect;
+pub mod iam;
 pub mod job;
 pub mod listener;
 pub mod live;

@@ -36,6 +36,9 @@ pub struct Paper {
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// The Cloud Map namespaces.
     pub namespaces: Vec<Namespace>,
+    /// Role ARN → its policy documents (a role in `roles` without an
+    /// entry has none).
+    pub policies: BTreeMap<String, Vec<serde_json::Value>>,
     /// Every call, in order, as `Operation name`.
     pub calls: Mutex<Vec<String>>,
 }
@@ -149,6 +152,13 @@ impl Live for Paper {
         Ok(self.target_groups.iter().find(|g| g.name == name).cloned())
     }
 
+    async fn role_policies(&self, arn: &str) -> Result<Option<Vec<serde_json::Value>>, AwsError> {
+        self.called(format!("GetRolePolicies {arn}"));
+        if !self.roles.iter().any(|r| r == arn) {
+            return Ok(None);
+        }
+        Ok(Some(self.policies.get(arn).cloned().unwrap_or_default()))
+    }
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         self.called("ListNamespaces".to_string());
         Ok(self.namespaces.clone())
@@ -185,6 +195,8 @@ services:
     <<: *app
     depends_on: { setup: completed_successfully }
     command: [python3, -c, "import time; time.sleep(100000)"]
+    iam:
+      - { actions: ["s3:GetObject", "s3:PutObject"], resources: ["arn:aws:s3:::shop-${GENO_ENV}-uploads/*"] }
     ecs: { service: "shop-worker-${GENO_ENV}", repository: shop-worker, cpu: 256, memory: 512, desired_count: 1 }
 secrets:
   TOKEN:
@@ -267,6 +279,15 @@ pub fn in_order(plans: &Plans) -> Paper {
         listener: Some(plans.listener.clone()),
         ..Paper::default()
     };
+    let everything = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }],
+    });
+    for role in &paper.roles {
+        paper
+            .policies
+            .insert(role.clone(), vec![everything.clone()]);
+    }
     for plan in &plans.services {
         let td = arn(&plan.task_definition.family, 3);
         paper

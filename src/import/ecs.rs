@@ -456,6 +456,7 @@ impl<'a> Importing<'a> {
             registry: None,
             namespace: None,
             service_connect: live.services.iter().any(|s| s.service_connect),
+            kms_key_arn: None,
         };
         let local = Environment {
             variables: IndexMap::new(),

@@ -1,7 +1,7 @@
 //! The values `infra/` must share with stack.yaml, as a Terraform variables
 //! file (JSON): service, repository, family and target group names, container
 //! ports, sizing, target group health checks, listener rules, SSM parameter
-//! names, the Service Connect namespace. Terraform reads them; nobody types them twice.
+//! names, the Service Connect namespace, what each role must allow. Terraform reads them; nobody types them twice.
 
 use serde_json::{Map, Value, json};
 
@@ -122,6 +122,8 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "listener_rules": rules,
         "listener_default_action": default_action,
         "ssm_parameters": parameters,
+        "execution_role_statements": crate::deploy::iam::execution_statements(stack, env),
+        "task_role_statements": crate::deploy::iam::task_statements(stack),
     }))
 }
 

@@ -199,6 +199,22 @@ pub struct Service {
     /// The edit loop: what `geno up --watch` does when files change.
     #[serde(default, skip_serializing_if = "is_default")]
     pub develop: Develop,
+    /// What the service's code may do on AWS (read a bucket, send to a
+    /// queue): granted to the environment's task role by infra/ (through
+    /// `render --format tfvars`) and checked by preflight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam: Vec<IamStatement>,
+}
+
+/// One IAM permission: these actions on these resources (ARNs; `*` and
+/// `?` as IAM reads them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamStatement {
+    /// `s3:GetObject`, `sqs:SendMessage`…
+    pub actions: Vec<String>,
+    /// `arn:aws:s3:::uploads-${GENO_ENV}/*`…
+    pub resources: Vec<String>,
 }
 
 /// A service with nothing said: the stack's image, defaults throughout
@@ -221,6 +237,7 @@ impl Default for Service {
             profiles: Vec::new(),
             local: LocalRun::default(),
             develop: Develop::default(),
+            iam: Vec::new(),
         }
     }
 }
@@ -607,6 +624,11 @@ pub struct AwsEnvironment {
     /// deployed service.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub service_connect: bool,
+    /// The customer-managed KMS key (ARN) the environment's secrets are
+    /// encrypted with; the execution role may decrypt with it. Without it,
+    /// AWS's own keys, which need no grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
 }
 
 fn is_true(v: &bool) -> bool {

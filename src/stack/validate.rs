@@ -205,6 +205,45 @@ impl<'a> Checks<'a> {
                     self.volume(name, vol, at, local_only);
                 }
             }
+            for (i, st) in svc.iam.iter().enumerate() {
+                let at = |f: &str| path!["services", name, "iam", i, f];
+                for (j, action) in st.actions.iter().enumerate() {
+                    let ok = action.split_once(':').is_some_and(|(svc, op)| {
+                        !svc.is_empty()
+                            && !op.is_empty()
+                            && svc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    });
+                    if !ok {
+                        let mut p = at("actions");
+                        p.push(j.into());
+                        self.push(Problem::new(p, At::Value, format!(
+                            "`{action}` is not an IAM action: expected `SERVICE:Action` (`s3:GetObject`, `sqs:*`)"
+                        )));
+                    }
+                }
+                for (list, what) in [(&st.actions, "actions"), (&st.resources, "resources")] {
+                    if list.is_empty() {
+                        self.push(Problem::new(
+                            at(what),
+                            At::Key,
+                            format!("an IAM statement needs {what}"),
+                        ));
+                    }
+                }
+                for (j, r) in st.resources.iter().enumerate() {
+                    if r != "*" && !r.starts_with("arn:") {
+                        let mut p = at("resources");
+                        p.push(j.into());
+                        self.push(Problem::new(
+                            p,
+                            At::Value,
+                            format!(
+                                "`{r}` is not a resource ARN (`arn:aws:s3:::bucket/*`, or `*`)"
+                            ),
+                        ));
+                    }
+                }
+            }
             let grace = svc.stop_grace_period.as_secs();
             if grace > 120 && stack.deploys(name) {
                 self.push(

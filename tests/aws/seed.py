@@ -2,7 +2,7 @@
 
 The names come from `geno render --env ENV --format tfvars`, the same file
 Terraform takes, so the stand-in and the real infrastructure cannot drift:
-IAM roles, a VPC with a subnet and security group, the Cloud Map namespace
+IAM roles and what they must allow, a VPC with a subnet and security group, the Cloud Map namespace
 of Service Connect, the ECS cluster, the ALB
 target groups with their health checks, one ECR repository per service, the
 SSM parameters (placeholder values, as infra/secrets.tf does), a bootstrap
@@ -54,6 +54,15 @@ def main():
     })
     for role in (v["execution_role_name"], v["task_role_name"]):
         exists(lambda: iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust), "EntityAlreadyExists")
+    # What each role must allow, as infra/iam.tf grants it.
+    for role, policy, statements in (
+            (v["execution_role_name"], "read-secrets", v["execution_role_statements"]),
+            (v["task_role_name"], "app", v["task_role_statements"])):
+        if statements:
+            iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": st["actions"], "Resource": st["resources"]}
+                              for st in statements]}))
     exec_arn = iam.get_role(RoleName=v["execution_role_name"])["Role"]["Arn"]
     task_arn = iam.get_role(RoleName=v["task_role_name"])["Role"]["Arn"]
 

@@ -397,11 +397,20 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
         "--rule-arn",
         rule["RuleArn"].as_str().unwrap(),
     ]);
+    // And the execution role's grant to read the secrets removed.
+    f.aws.aws(&[
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        &format!("{name}-test-exec"),
+        "--policy-name",
+        "read-secrets",
+    ]);
     let out = f.geno(&["promote", "--env", "test"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.ends_with(&format!(
-            "error: preflight for `test` found 4 problems; nothing was changed:\n  \
+            "error: preflight for `test` found 5 problems; nothing was changed:\n  \
              - SSM parameter /{name}/test/token does not exist: `geno secrets set --env test TOKEN` writes it\n  \
              - SSM parameter /{name}/test/api-key does not exist: `geno secrets set --env test API_KEY` writes it\n  \
              - ALB target group {name}-web-test differs from stack.yaml: \
@@ -409,6 +418,11 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
              apply infra/ with `geno render --env test --format tfvars`\n  \
              - ALB {name}-test, listener 80, differs from stack.yaml: \
              rule 10 (path-pattern /*: forward to {name}-web-test) is missing; \
+             apply infra/ with `geno render --env test --format tfvars`\n  \
+             - IAM role arn:aws:iam::123456789012:role/{name}-test-exec does not allow ssm:GetParameters on \
+             arn:aws:ssm:us-east-1:123456789012:parameter/{name}/test/token, \
+             arn:aws:ssm:us-east-1:123456789012:parameter/{name}/test/api-key \
+             (ECS reads the task's secrets with it: the task cannot start); \
              apply infra/ with `geno render --env test --format tfvars`\n"
         )),
         "{}",

@@ -14,6 +14,7 @@ mod deployment_settings;
 mod desired_counts;
 mod jobs;
 mod listener_rules;
+mod permissions;
 mod repositories;
 mod roles;
 mod secrets;
@@ -91,6 +92,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: "roles",
             owner: Owner::Infra,
             observe: |cx| roles::observe(cx).boxed(),
+        },
+        Kind {
+            name: "role permissions",
+            owner: Owner::Infra,
+            observe: |cx| permissions::observe(cx).boxed(),
         },
         Kind {
             name: "Service Connect namespace",

@@ -219,3 +219,34 @@ async fn a_target_group_not_attached_to_its_service_is_a_route_with_no_targets()
          \x20 - ECS service shop-web-demo is not attached to ALB target group shop-web-demo, so that route has no targets on ECS (infra/ attaches it: apply infra/ with `geno render --env demo --format tfvars`)"
     );
 }
+
+#[tokio::test]
+async fn a_role_that_does_not_allow_what_the_definition_needs_is_named_per_action() {
+    let (_dir, _ctx, env, plans) = demo();
+    let mut paper = in_order(&plans);
+    let exec = "arn:aws:iam::123456789012:role/shop-exec".to_string();
+    let task = "arn:aws:iam::123456789012:role/shop-task".to_string();
+    // infra/ as it was: SSM only, nothing for Secrets Manager.
+    paper.policies.insert(
+        exec,
+        vec![
+            serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "ssm:GetParameters",
+            "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/shop/*"}]}),
+        ],
+    );
+    // Reads are granted, writes are not.
+    paper.policies.insert(
+        task,
+        vec![
+            serde_json::json!({"Statement": {"Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::shop-demo-uploads/*"}}),
+        ],
+    );
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 2 problems; nothing was changed:\n\
+         \x20 - IAM role arn:aws:iam::123456789012:role/shop-exec does not allow secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-demo-api-key-?????? (ECS reads the task's secrets with it: the task cannot start); apply infra/ with `geno render --env demo --format tfvars`\n\
+         \x20 - IAM role arn:aws:iam::123456789012:role/shop-task does not allow s3:PutObject on arn:aws:s3:::shop-demo-uploads/* (the services' `iam` statements ask for it); apply infra/ with `geno render --env demo --format tfvars`"
+    );
+}
