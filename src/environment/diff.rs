@@ -3,7 +3,7 @@
 //! desired count; each job against what it last ran with), grouped by the
 //! service or job it belongs to.
 
-use super::kinds::{Observed, Observing, Subject, compare};
+use super::kinds::{Observed, Observing, Owner, Subject, compare, observe};
 use super::{Environment, short_id};
 use crate::aws::Live;
 use crate::deploy::record;
@@ -111,6 +111,37 @@ pub async fn print<L: Live>(
         }
     }
     Ok(changes_total)
+}
+
+/// Prints the problems of infra/'s kinds (what preflight would stop on:
+/// a target group's health check changed by hand, a listener rule
+/// removed…) for the environment rendered for `image`; returns how many.
+pub async fn print_infra<L: Live>(
+    target: &Environment,
+    live: &L,
+    image: &ImageChoice,
+    shell: &Shell,
+) -> anyhow::Result<usize> {
+    let plans = target.plans(image)?;
+    let cx = Observing::new(live, target, &plans, &[]);
+    let problems: Vec<String> = observe(&cx, Owner::Infra)
+        .await
+        .into_iter()
+        .flat_map(|o| o.problems)
+        .collect();
+    if problems.is_empty() {
+        shell.out_line("infra/ (what preflight checks): as stack.yaml says")?;
+    } else {
+        shell.out_line(format!(
+            "infra/ (what preflight checks): {} problem{}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ))?;
+        for p in &problems {
+            shell.out_line(format!("  - {p}"))?;
+        }
+    }
+    Ok(problems.len())
 }
 
 /// Each subject once, in the order first seen, with the changes of every

@@ -1,6 +1,9 @@
 //! `geno diff --env ENV`: what `geno promote` would change — each service's
 //! rendered task definition against the live one, field by field, its
-//! desired count, and each job.
+//! desired count, and each job. With `--local`, three ways: the containers
+//! on this machine, stack.yaml, and what is live (infra/'s kinds too).
+
+mod local;
 
 use super::{OnInterrupt, Verb};
 use crate::context::Context;
@@ -24,6 +27,11 @@ pub struct Args {
     /// Exit with 1 when there are changes (for CI).
     #[arg(long)]
     pub exit_code: bool,
+    /// Three ways: also the containers running on this machine against
+    /// stack.yaml, stack.yaml for this machine against the environment's,
+    /// and what infra/ owns live (target groups, listener rules…).
+    #[arg(long)]
+    pub local: bool,
 }
 
 impl Verb for Args {
@@ -37,6 +45,7 @@ impl Verb for Args {
             image: self.image,
             registry: self.registry,
             exit_code: self.exit_code,
+            local: self.local,
         };
         diff(ctx, opts).await
     }
@@ -48,6 +57,8 @@ pub struct DiffOptions {
     pub registry: Option<String>,
     /// Exit with 1 when there are changes.
     pub exit_code: bool,
+    /// Three ways (see `Args::local`).
+    pub local: bool,
 }
 
 pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
@@ -60,8 +71,22 @@ pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
             DiffImage::Built(env.chosen_image(engine, opts.image.as_deref()).await?)
         }
     };
+    let mut changes = 0;
+    if opts.local {
+        let engine = ctx.engine().await?;
+        changes += local::print(ctx, &opts.env, engine).await?;
+        ctx.shell
+            .out_line(format!("live in `{}` against stack.yaml:", opts.env))?;
+    }
     let aws = ctx.aws(&env.aws.region).await;
-    let changes = crate::environment::diff::print(&env, aws, &image, &ctx.shell).await?;
+    changes += crate::environment::diff::print(&env, aws, &image, &ctx.shell).await?;
+    if opts.local {
+        let choice = match &image {
+            DiffImage::Pinned(c) => c.clone(),
+            DiffImage::Built(_) => ImageChoice::Unpinned,
+        };
+        changes += crate::environment::diff::print_infra(&env, aws, &choice, &ctx.shell).await?;
+    }
     if opts.exit_code && changes > 0 {
         return Err(CliError::code(1));
     }

@@ -97,6 +97,7 @@ environments:
   throttle: {{ aws: *aws }}
   kills: {{ aws: *aws }}
   drift: {{ aws: *aws }}
+  parity: {{ aws: *aws }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -192,9 +193,9 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 12] = [
+const ENVIRONMENTS: [&str; 13] = [
     "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle", "kills",
-    "drift",
+    "drift", "parity",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -1040,4 +1041,116 @@ fn throttling_is_retried_and_a_failing_ecs_mid_rollout_rolls_every_service_back(
     let record = f.records("throttle").pop().unwrap();
     assert_eq!(record["outcome"]["status"], "rolledBack", "{record}");
     ok(&f.geno(&["diff", "--env", "throttle", "--exit-code"]));
+}
+
+/// The elbv2 ARNs of env's target group for web and its listener.
+fn alb_arns(f: &Fixture, env: &str) -> (String, String) {
+    let name = &f.name;
+    let tg = f.aws.aws(&[
+        "elbv2",
+        "describe-target-groups",
+        "--names",
+        &format!("{name}-web-{env}"),
+    ]);
+    let lb = f.aws.aws(&[
+        "elbv2",
+        "describe-load-balancers",
+        "--names",
+        &format!("{name}-{env}"),
+    ]);
+    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap();
+    let listeners = f
+        .aws
+        .aws(&["elbv2", "describe-listeners", "--load-balancer-arn", lb_arn]);
+    (
+        tg["TargetGroups"][0]["TargetGroupArn"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        listeners["Listeners"][0]["ListenerArn"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn the_three_way_diff_finds_a_variable_changed_here_and_infra_drifted_live() {
+    let f = fixture();
+    let name = &f.name;
+    ok(&f.geno(&["promote", "--env", "parity", "--poll", "200ms"]));
+    // All three agree: nothing to say, exit 0.
+    let out = f.geno(&["diff", "--env", "parity", "--local", "--exit-code"]);
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains(&format!("  web ({name}-web-1): as stack.yaml says\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("infra/ (what preflight checks): as stack.yaml says\n"),
+        "{}",
+        out.stdout
+    );
+
+    // Live: a health check changed and the listener rule removed by hand.
+    let (tg_arn, listener_arn) = alb_arns(&f, "parity");
+    f.aws.aws(&[
+        "elbv2",
+        "modify-target-group",
+        "--target-group-arn",
+        &tg_arn,
+        "--health-check-interval-seconds",
+        "30",
+    ]);
+    let rules = f
+        .aws
+        .aws(&["elbv2", "describe-rules", "--listener-arn", &listener_arn]);
+    let rule = rules["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Priority"] == "10")
+        .unwrap();
+    f.aws.aws(&[
+        "elbv2",
+        "delete-rule",
+        "--rule-arn",
+        rule["RuleArn"].as_str().unwrap(),
+    ]);
+    // Here: stack.yaml now says another greeting than the containers got.
+    let out = f.geno_with(
+        "GREETING",
+        "changed",
+        &["diff", "--env", "parity", "--local", "--exit-code"],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        format!(
+            "  web ({name}-web-1): 1 difference since `geno up` (container → stack.yaml; `geno up` replaces it)\n    ~ environment[GREETING]: hello → changed\n"
+        ),
+        "infra/ (what preflight checks): 2 problems\n".to_string(),
+        format!(
+            "  - ALB target group {name}-web-parity differs from stack.yaml: healthCheckIntervalSeconds is 30 (stack.yaml: 5); apply infra/ with `geno render --env parity --format tfvars`\n"
+        ),
+        format!(
+            "  - ALB {name}-parity, listener 80, differs from stack.yaml: rule 10 (path-pattern /*: forward to {name}-web-parity) is missing; apply infra/ with `geno render --env parity --format tfvars`\n"
+        ),
+    ] {
+        assert!(
+            out.stdout.contains(&line),
+            "no {line:?} in:\n{}",
+            out.stdout
+        );
+    }
+    // Live, the task definitions say the greeting they were promoted with.
+    assert!(
+        out.stdout
+            .contains("~ containerDefinitions[web].environment[GREETING]: hello → changed"),
+        "{}",
+        out.stdout
+    );
 }
