@@ -237,11 +237,18 @@ async fn set(ctx: &Context, d: &Deployed<'_>, s: &DeclaredSecret) -> CliResult {
             ctx.shell.status(format!("set {}: {}", s.name, place(s)));
         }
     }
-    if !s.used_by.is_empty() {
+    // Only ECS services restart; a job reads the value at its next run.
+    let services: Vec<&str> = s
+        .used_by
+        .iter()
+        .filter(|u| d.plans.services.iter().any(|p| &p.name == *u))
+        .map(String::as_str)
+        .collect();
+    if !services.is_empty() {
         ctx.shell.note(format!(
             "running tasks keep the value they started with: `geno restart --env {} {}` starts new tasks, which read this one",
             d.env.name(),
-            s.used_by.join(" ")
+            services.join(" ")
         ));
     }
     Ok(())

@@ -128,9 +128,11 @@ def main():
                                            DefaultActions=action(v["listener_default_action"]),
                                            )["Listeners"][0]["ListenerArn"]
             for r in v["listener_rules"]:
-                conditions = [{"Field": field, "Values": r[key]} for field, key in (
-                    ("path-pattern", "path_patterns"), ("host-header", "host_headers"),
-                    ("http-request-method", "methods")) if r[key]]
+                # The typed configs take up to five values (`Values` one).
+                conditions = [{"Field": field, config: {"Values": r[key]}} for field, config, key in (
+                    ("path-pattern", "PathPatternConfig", "path_patterns"),
+                    ("host-header", "HostHeaderConfig", "host_headers"),
+                    ("http-request-method", "HttpRequestMethodConfig", "methods")) if r[key]]
                 elb.create_rule(ListenerArn=listener, Priority=r["priority"], Conditions=conditions,
                                 Actions=action(r))
     for name in v["ssm_parameters"]:
