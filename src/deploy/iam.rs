@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::stack::{AwsSecret, Stack};
+use crate::stack::{AwsEnvironment, AwsSecret, Stack};
 
 /// Actions on resources, as a policy statement and as tfvars carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,7 +34,7 @@ pub fn execution_statements(stack: &Stack, env: &str) -> Vec<Statement> {
             let Some(source) = stack.secrets.get(secret).and_then(|s| s.aws.as_ref()) else {
                 continue;
             };
-            let arn = crate::render::ecs::value_from(aws, source);
+            let arn = value_from(aws, source);
             let (list, resource) = match source {
                 AwsSecret::Ssm(_) => (&mut ssm, arn),
                 AwsSecret::SecretsManager(_) => (&mut sm, secret_resource(&arn)),
@@ -178,6 +178,24 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The ARN ECS reads a secret from.
+pub fn value_from(aws: &AwsEnvironment, source: &AwsSecret) -> String {
+    match source {
+        AwsSecret::Ssm(name) if name.starts_with("arn:") => name.clone(),
+        AwsSecret::Ssm(name) => format!(
+            "arn:aws:ssm:{}:{}:parameter/{}",
+            aws.region,
+            aws.account_id,
+            name.trim_start_matches('/')
+        ),
+        AwsSecret::SecretsManager(name) if name.starts_with("arn:") => name.clone(),
+        AwsSecret::SecretsManager(name) => format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{name}",
+            aws.region, aws.account_id
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
 use crate::stack::model::{Condition, ServiceKind, VolumeOnEcs};
-use crate::stack::{Action, AwsEnvironment, AwsSecret, Stack};
+use crate::stack::{Action, AwsEnvironment, Stack};
 
 /// What image the task definitions name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,23 +464,7 @@ fn container_definition(
     Ok(def)
 }
 
-/// The ARN ECS reads a secret from.
-pub fn value_from(aws: &AwsEnvironment, source: &AwsSecret) -> String {
-    match source {
-        AwsSecret::Ssm(name) if name.starts_with("arn:") => name.clone(),
-        AwsSecret::Ssm(name) => format!(
-            "arn:aws:ssm:{}:{}:parameter/{}",
-            aws.region,
-            aws.account_id,
-            name.trim_start_matches('/')
-        ),
-        AwsSecret::SecretsManager(name) if name.starts_with("arn:") => name.clone(),
-        AwsSecret::SecretsManager(name) => format!(
-            "arn:aws:secretsmanager:{}:{}:secret:{name}",
-            aws.region, aws.account_id
-        ),
-    }
-}
+use crate::deploy::iam::value_from;
 
 #[cfg(test)]
 mod tests {
