@@ -205,45 +205,7 @@ impl<'a> Checks<'a> {
                     self.volume(name, vol, at, local_only);
                 }
             }
-            for (i, st) in svc.iam.iter().enumerate() {
-                let at = |f: &str| path!["services", name, "iam", i, f];
-                for (j, action) in st.actions.iter().enumerate() {
-                    let ok = action.split_once(':').is_some_and(|(svc, op)| {
-                        !svc.is_empty()
-                            && !op.is_empty()
-                            && svc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    });
-                    if !ok {
-                        let mut p = at("actions");
-                        p.push(j.into());
-                        self.push(Problem::new(p, At::Value, format!(
-                            "`{action}` is not an IAM action: expected `SERVICE:Action` (`s3:GetObject`, `sqs:*`)"
-                        )));
-                    }
-                }
-                for (list, what) in [(&st.actions, "actions"), (&st.resources, "resources")] {
-                    if list.is_empty() {
-                        self.push(Problem::new(
-                            at(what),
-                            At::Key,
-                            format!("an IAM statement needs {what}"),
-                        ));
-                    }
-                }
-                for (j, r) in st.resources.iter().enumerate() {
-                    if r != "*" && !r.starts_with("arn:") {
-                        let mut p = at("resources");
-                        p.push(j.into());
-                        self.push(Problem::new(
-                            p,
-                            At::Value,
-                            format!(
-                                "`{r}` is not a resource ARN (`arn:aws:s3:::bucket/*`, or `*`)"
-                            ),
-                        ));
-                    }
-                }
-            }
+            self.iam(name, svc);
             let grace = svc.stop_grace_period.as_secs();
             if grace > 120 && stack.deploys(name) {
                 self.push(
@@ -419,6 +381,47 @@ impl<'a> Checks<'a> {
                     At::Key,
                     format!("`initial_sync` is for sync actions; this one is `{action}`"),
                 ));
+            }
+        }
+    }
+
+    /// A service's IAM statements, as IAM takes them.
+    fn iam(&mut self, name: &str, svc: &super::model::Service) {
+        for (i, st) in svc.iam.iter().enumerate() {
+            let at = |f: &str| path!["services", name, "iam", i, f];
+            for (j, action) in st.actions.iter().enumerate() {
+                let ok = action.split_once(':').is_some_and(|(svc, op)| {
+                    !svc.is_empty()
+                        && !op.is_empty()
+                        && svc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+                if !ok {
+                    let mut p = at("actions");
+                    p.push(j.into());
+                    self.push(Problem::new(p, At::Value, format!(
+                        "`{action}` is not an IAM action: expected `SERVICE:Action` (`s3:GetObject`, `sqs:*`)"
+                    )));
+                }
+            }
+            for (list, what) in [(&st.actions, "actions"), (&st.resources, "resources")] {
+                if list.is_empty() {
+                    self.push(Problem::new(
+                        at(what),
+                        At::Key,
+                        format!("an IAM statement needs {what}"),
+                    ));
+                }
+            }
+            for (j, r) in st.resources.iter().enumerate() {
+                if r != "*" && !r.starts_with("arn:") {
+                    let mut p = at("resources");
+                    p.push(j.into());
+                    self.push(Problem::new(
+                        p,
+                        At::Value,
+                        format!("`{r}` is not a resource ARN (`arn:aws:s3:::bucket/*`, or `*`)"),
+                    ));
+                }
             }
         }
     }
@@ -685,33 +688,7 @@ impl<'a> Checks<'a> {
                 for a in super::addresses::addresses(value) {
                     let at = path!["services", name, "environment", key];
                     let Some(target) = stack.services.get(&a.host) else {
-                        let single = !a.host.contains('.') && a.host != "localhost";
-                        let near = did_you_mean(&a.host, &services);
-                        if super::addresses::hand_written_internal(
-                            &a.host,
-                            &stack.name,
-                            &namespace,
-                            &services,
-                        ) || (single && near.is_some())
-                        {
-                            let mut p = Problem::new(
-                                at,
-                                At::Value,
-                                format!(
-                                    "`{key}` names host `{}`, which is no service of this stack",
-                                    a.host
-                                ),
-                            );
-                            if let Some(s) = near {
-                                p = p.label(format!("did you mean `{s}`?"));
-                            }
-                            self.push(p.help(format!(
-                                "a service answers at its own name and ports everywhere, on ECS through Service Connect: write e.g. `http://{}{}`; services are: {}",
-                                near.unwrap_or("SERVICE"),
-                                a.port.map(|p| format!(":{p}")).unwrap_or_default(),
-                                quoted_list(&services)
-                            )));
-                        }
+                        self.no_such_host(at, key, &a, &namespace, &services);
                         continue;
                     };
                     let host = &a.host;
@@ -783,6 +760,43 @@ impl<'a> Checks<'a> {
                 }
             }
         }
+    }
+
+    /// A host that is no service: refused when it reads like one of
+    /// ours (a near miss, or a hand-written private name of the stack's).
+    fn no_such_host(
+        &mut self,
+        at: Vec<super::diag::Seg>,
+        key: &str,
+        a: &super::addresses::Address,
+        namespace: &str,
+        services: &[&str],
+    ) {
+        let stack = self.stack;
+        let single = !a.host.contains('.') && a.host != "localhost";
+        let near = did_you_mean(&a.host, services);
+        if !(super::addresses::hand_written_internal(&a.host, &stack.name, namespace, services)
+            || (single && near.is_some()))
+        {
+            return;
+        }
+        let mut p = Problem::new(
+            at,
+            At::Value,
+            format!(
+                "`{key}` names host `{}`, which is no service of this stack",
+                a.host
+            ),
+        );
+        if let Some(s) = near {
+            p = p.label(format!("did you mean `{s}`?"));
+        }
+        self.push(p.help(format!(
+            "a service answers at its own name and ports everywhere, on ECS through Service Connect: write e.g. `http://{}{}`; services are: {}",
+            near.unwrap_or("SERVICE"),
+            a.port.map(|p| format!(":{p}")).unwrap_or_default(),
+            quoted_list(services)
+        )));
     }
 
     fn secrets(&mut self, env: &str) {
