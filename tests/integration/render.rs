@@ -129,3 +129,41 @@ fn demo_task_definitions_run_the_stack_commands_with_ssm_secrets() {
         format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/genonaut-api-demo@{DIGEST}")
     );
 }
+
+/// The worker reaches the image server at one address in every
+/// environment, and on ECS that address is image-gen's Service Connect
+/// alias: it resolves by construction.
+#[test]
+fn the_worker_reaches_the_image_server_by_its_own_name_in_every_environment() {
+    for env in ["demo", "dev", "test", "prod"] {
+        let v = render("stack.yaml", env, Some(DIGEST));
+        let container = &v["services"]["celery"]["taskDefinition"]["containerDefinitions"][0];
+        let url = container["environment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "COMFYUI_URL")
+            .unwrap()["value"]
+            .clone();
+        assert_eq!(url, "http://image-gen:8189", "{env}");
+        let image_gen = &v["services"]["image-gen"];
+        assert_eq!(
+            image_gen["service"]["serviceConnectConfiguration"],
+            serde_json::json!({
+                "enabled": true,
+                "namespace": format!("genonaut-{env}.internal"),
+                "services": [{ "portName": "image-gen-8189", "clientAliases": [{ "port": 8189, "dnsName": "image-gen" }] }],
+            }),
+            "{env}"
+        );
+        assert_eq!(
+            image_gen["taskDefinition"]["containerDefinitions"][0]["portMappings"][0]["name"],
+            "image-gen-8189"
+        );
+        // The worker calls; it answers nothing, and is a client of the namespace.
+        assert_eq!(
+            v["services"]["celery"]["service"]["serviceConnectConfiguration"]["services"],
+            serde_json::json!([])
+        );
+    }
+}
