@@ -385,8 +385,21 @@ impl<'a> Checks<'a> {
         }
     }
 
-    /// A service's IAM statements, as IAM takes them.
+    /// A service's IAM statements, as IAM takes them, on a service that
+    /// deploys (locally there is no role to grant them to).
     fn iam(&mut self, name: &str, svc: &super::model::Service) {
+        if !svc.iam.is_empty() && !self.stack.deploys(name) {
+            self.push(
+                Problem::new(
+                    path!["services", name, "iam"],
+                    At::Key,
+                    format!(
+                        "`{name}` does not run on ECS, so no task role would get these statements"
+                    ),
+                )
+                .help("drop `iam`, or deploy the service (`ecs:`)"),
+            );
+        }
         for (i, st) in svc.iam.iter().enumerate() {
             let at = |f: &str| path!["services", name, "iam", i, f];
             for (j, action) in st.actions.iter().enumerate() {
@@ -1095,6 +1108,16 @@ impl<'a> Checks<'a> {
                     }
                     if !looks_like_region(&aws.region) {
                         self.push(Problem::new(ap("region"), At::Value, format!("`{}` is not an AWS region name like `us-east-1`", aws.region)));
+                    }
+                    if aws.kms_key_arn.as_ref().is_some_and(|k| !k.is_empty())
+                        && !stack.services.iter().any(|(n, svc)| {
+                            stack.deploys(n)
+                                && svc.secrets.iter().any(|x| {
+                                    stack.secrets.get(x).is_some_and(|d| d.aws.is_some())
+                                })
+                        })
+                    {
+                        self.push(Problem::new(ap("kms_key_arn"), At::Value, "no deployed service reads a secret from SSM or Secrets Manager here, so nothing would decrypt with this key").help("drop `kms_key_arn`, or declare the secrets it encrypts (`secrets.NAME.aws`) on a deployed service"));
                     }
                     for (field, arn) in [("execution_role_arn", &aws.execution_role_arn), ("task_role_arn", &aws.task_role_arn)] {
                         if !arn.starts_with("arn:aws") || !arn.contains(":iam::") || !arn.contains(":role/") {
