@@ -18,28 +18,6 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-# The execution role reads exactly the secrets the task definitions declare
-# (SSM parameters, Secrets Manager secrets, their KMS key when one is named):
-# geno renders the statements from stack.yaml, and preflight checks them.
-data "aws_iam_policy_document" "read_secrets" {
-  count = length(var.execution_role_statements) > 0 ? 1 : 0
-  dynamic "statement" {
-    for_each = var.execution_role_statements
-    content {
-      actions   = statement.value.actions
-      resources = statement.value.resources
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "read_secrets" {
-  count      = length(var.execution_role_statements) > 0 ? 1 : 0
-  name       = "read-secrets"
-  role       = aws_iam_role.execution.id
-  policy     = data.aws_iam_policy_document.read_secrets[0].json
-  depends_on = [aws_ssm_parameter.main]
-}
-
 resource "aws_iam_role" "task" {
   name               = var.task_role_name
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks.json
@@ -64,12 +42,24 @@ resource "aws_iam_role_policy" "exec" {
   policy = data.aws_iam_policy_document.exec.json
 }
 
-# What the services' code does on AWS: each service's `iam` statements in
-# stack.yaml, rendered by geno and checked by preflight.
-data "aws_iam_policy_document" "app" {
-  count = length(var.task_role_statements) > 0 ? 1 : 0
+# What each role must allow, from stack.yaml (geno renders the statements,
+# preflight checks the roles grant them): the execution role reads exactly
+# the secrets the task definitions declare (SSM parameters, Secrets Manager
+# secrets, their KMS key when one is named); the task role does what the
+# services' `iam` statements say. A role with nothing to allow gets no policy.
+locals {
+  role_statements = {
+    for name, p in {
+      read-secrets = { role = aws_iam_role.execution.id, statements = var.execution_role_statements }
+      app          = { role = aws_iam_role.task.id, statements = var.task_role_statements }
+    } : name => p if length(p.statements) > 0
+  }
+}
+
+data "aws_iam_policy_document" "from_stack" {
+  for_each = local.role_statements
   dynamic "statement" {
-    for_each = var.task_role_statements
+    for_each = each.value.statements
     content {
       actions   = statement.value.actions
       resources = statement.value.resources
@@ -77,9 +67,10 @@ data "aws_iam_policy_document" "app" {
   }
 }
 
-resource "aws_iam_role_policy" "app" {
-  count  = length(var.task_role_statements) > 0 ? 1 : 0
-  name   = "app"
-  role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.app[0].json
+resource "aws_iam_role_policy" "from_stack" {
+  for_each   = local.role_statements
+  name       = each.key
+  role       = each.value.role
+  policy     = data.aws_iam_policy_document.from_stack[each.key].json
+  depends_on = [aws_ssm_parameter.main]
 }

@@ -31,13 +31,7 @@ pub fn connect_drift(
     const AT: &str = "serviceConnectConfiguration";
     let mut out = Vec::new();
     let mut compare = |path: String, live: Option<String>, rendered: Option<String>| {
-        if live != rendered {
-            out.push(Change {
-                path,
-                live,
-                rendered,
-            });
-        }
+        out.extend(Change::between(path, live, rendered));
     };
     compare(
         format!("{AT}.enabled"),

@@ -27,13 +27,7 @@ pub struct Running {
 pub fn container_drift(stack: &ContainerSpec, running: &Running) -> Vec<Change> {
     let mut out = Vec::new();
     let mut push = |path: String, live: Option<String>, rendered: Option<String>| {
-        if live != rendered {
-            out.push(Change {
-                path,
-                live,
-                rendered,
-            });
-        }
+        out.extend(Change::between(path, live, rendered));
     };
     for (k, v) in &stack.environment {
         push(
@@ -73,13 +67,7 @@ pub fn container_drift(stack: &ContainerSpec, running: &Running) -> Vec<Change> 
 pub fn by_environment(local: &ContainerSpec, env: &ContainerSpec) -> Vec<Change> {
     let mut out = Vec::new();
     let mut push = |path: String, here: Option<String>, there: Option<String>| {
-        if here != there {
-            out.push(Change {
-                path,
-                live: here,
-                rendered: there,
-            });
-        }
+        out.extend(Change::between(path, here, there));
     };
     let here: BTreeMap<&String, &String> = local.environment.iter().map(|(k, v)| (k, v)).collect();
     let there: BTreeMap<&String, &String> = env.environment.iter().map(|(k, v)| (k, v)).collect();

@@ -212,17 +212,6 @@ pub struct ClientAlias {
     pub dns_name: Option<String>,
 }
 
-impl ServiceConnect {
-    /// `NAME:PORT` of every alias, as a caller writes the address.
-    pub fn aliases(&self) -> Vec<String> {
-        self.services
-            .iter()
-            .flat_map(|s| &s.client_aliases)
-            .map(|a| format!("{}:{}", a.dns_name.as_deref().unwrap_or("?"), a.port))
-            .collect()
-    }
-}
-
 impl ServiceUpdate {
     /// Only the task definition changes: what a rollback sends, so it
     /// touches nothing else an operator may have set since.
@@ -448,6 +437,21 @@ pub struct Change {
     pub path: String,
     pub live: Option<String>,
     pub rendered: Option<String>,
+}
+
+impl Change {
+    /// The change from `live` to `rendered` at `path`, if they differ.
+    pub fn between(
+        path: impl Into<String>,
+        live: Option<String>,
+        rendered: Option<String>,
+    ) -> Option<Change> {
+        (live != rendered).then(|| Change {
+            path: path.into(),
+            live,
+            rendered,
+        })
+    }
 }
 
 impl std::fmt::Display for Change {

@@ -74,7 +74,7 @@ pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
     let mut changes = 0;
     if opts.local {
         let engine = ctx.engine().await?;
-        changes += local::print(ctx, &opts.env, engine).await?;
+        changes += local::print(ctx, &opts.env, &env.loaded.stack, engine).await?;
         ctx.shell
             .out_line(format!("live in `{}` against stack.yaml:", opts.env))?;
     }

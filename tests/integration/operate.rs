@@ -196,19 +196,24 @@ logs.put_log_events(logGroupName=group, logStreamName=stream,
         *self.logs_now.get_or_init(epoch_ms)
     }
 
-    /// Starts a task of `service` as its ECS service would (moto starts
-    /// none); returns its ID.
-    fn service_task(&self, service: &str) -> String {
-        let ecs_service = format!("{}-{service}-demo", self.name);
-        let svc = self.aws.aws(&[
+    /// ECS service `service` of `demo`, as DescribeServices answers.
+    fn described(&self, service: &str) -> Value {
+        self.aws.aws(&[
             "ecs",
             "describe-services",
             "--cluster",
             &self.cluster(),
             "--services",
-            &ecs_service,
-        ]);
-        let s = &svc["services"][0];
+            &format!("{}-{service}-demo", self.name),
+        ])["services"][0]
+            .clone()
+    }
+
+    /// Starts a task of `service` as its ECS service would (moto starts
+    /// none); returns its ID.
+    fn service_task(&self, service: &str) -> String {
+        let ecs_service = format!("{}-{service}-demo", self.name);
+        let s = &self.described(service);
         let out = self.aws.aws(&[
             "ecs",
             "run-task",
@@ -781,15 +786,7 @@ fn scale_is_watched_recorded_and_says_what_stack_yaml_keeps() {
         "{}",
         out.stderr
     );
-    let svc = d.aws.aws(&[
-        "ecs",
-        "describe-services",
-        "--cluster",
-        &d.cluster(),
-        "--services",
-        &format!("{}-web-demo", d.name),
-    ]);
-    assert_eq!(svc["services"][0]["desiredCount"], 3);
+    assert_eq!(d.described("web")["desiredCount"], 3);
     let out = d.geno(&["history", "--env", "demo"]);
     ok(&out);
     assert!(
@@ -809,17 +806,7 @@ fn scale_is_watched_recorded_and_says_what_stack_yaml_keeps() {
 #[ignore = "needs the project venv (moto, awscli): scripts/test runs it"]
 fn restart_env_starts_new_tasks_of_what_runs_watched_and_recorded() {
     let d = Deployed::promoted("restart");
-    let describe = || {
-        d.aws.aws(&[
-            "ecs",
-            "describe-services",
-            "--cluster",
-            &d.cluster(),
-            "--services",
-            &format!("{}-web-demo", d.name),
-        ])["services"][0]
-            .clone()
-    };
+    let describe = || d.described("web");
     let before = describe();
     let out = d.geno(&["restart", "--env", "demo", "web", "--poll", "200ms"]);
     ok(&out);

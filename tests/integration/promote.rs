@@ -345,16 +345,7 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
     let before = f.live("test");
     // Missing parameters (not seeded for `test`), and an ALB health check
     // someone changed by hand.
-    let tg = f.aws.aws(&[
-        "elbv2",
-        "describe-target-groups",
-        "--names",
-        &format!("{name}-web-test"),
-    ]);
-    let tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (tg_arn, listener_arn) = alb_arns(&f, "test");
     f.aws.aws(&[
         "elbv2",
         "modify-target-group",
@@ -372,32 +363,7 @@ fn preflight_lists_every_problem_at_once_and_changes_nothing() {
         "Key=deregistration_delay.timeout_seconds,Value=60",
     ]);
     // And the listener rule to `web` deleted in the console.
-    let lb = f.aws.aws(&[
-        "elbv2",
-        "describe-load-balancers",
-        "--names",
-        &format!("{name}-test"),
-    ]);
-    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap();
-    let listeners = f
-        .aws
-        .aws(&["elbv2", "describe-listeners", "--load-balancer-arn", lb_arn]);
-    let listener_arn = listeners["Listeners"][0]["ListenerArn"].as_str().unwrap();
-    let rules = f
-        .aws
-        .aws(&["elbv2", "describe-rules", "--listener-arn", listener_arn]);
-    let rule = rules["Rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["Priority"] == "10")
-        .unwrap();
-    f.aws.aws(&[
-        "elbv2",
-        "delete-rule",
-        "--rule-arn",
-        rule["RuleArn"].as_str().unwrap(),
-    ]);
+    delete_rule(&f, &listener_arn, 10);
     // And the execution role's grant to read the secrets removed.
     f.aws.aws(&[
         "iam",
@@ -1043,6 +1009,27 @@ fn throttling_is_retried_and_a_failing_ecs_mid_rollout_rolls_every_service_back(
     ok(&f.geno(&["diff", "--env", "throttle", "--exit-code"]));
 }
 
+/// Deletes the listener's rule of `priority`, as by hand in the console.
+fn delete_rule(f: &Fixture, listener_arn: &str, priority: u32) {
+    let rules = f
+        .aws
+        .aws(&["elbv2", "describe-rules", "--listener-arn", listener_arn]);
+    // ELBv2 writes priorities as strings.
+    let priority = priority.to_string();
+    let rule = rules["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Priority"] == priority.as_str())
+        .unwrap();
+    f.aws.aws(&[
+        "elbv2",
+        "delete-rule",
+        "--rule-arn",
+        rule["RuleArn"].as_str().unwrap(),
+    ]);
+}
+
 /// The elbv2 ARNs of env's target group for web and its listener.
 fn alb_arns(f: &Fixture, env: &str) -> (String, String) {
     let name = &f.name;
@@ -1106,21 +1093,7 @@ fn the_three_way_diff_finds_a_variable_changed_here_and_infra_drifted_live() {
         "--health-check-interval-seconds",
         "30",
     ]);
-    let rules = f
-        .aws
-        .aws(&["elbv2", "describe-rules", "--listener-arn", &listener_arn]);
-    let rule = rules["Rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["Priority"] == "10")
-        .unwrap();
-    f.aws.aws(&[
-        "elbv2",
-        "delete-rule",
-        "--rule-arn",
-        rule["RuleArn"].as_str().unwrap(),
-    ]);
+    delete_rule(&f, &listener_arn, 10);
     // Here: stack.yaml now says another greeting than the containers got.
     let out = f.geno_with(
         "GREETING",

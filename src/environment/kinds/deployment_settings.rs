@@ -14,13 +14,7 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
         .map(|(plan, live)| {
             let mut changes = Vec::new();
             let mut compare = |path: &str, live: Option<String>, rendered: String| {
-                if live.as_deref() != Some(rendered.as_str()) {
-                    changes.push(Change {
-                        path: path.to_string(),
-                        live,
-                        rendered: Some(rendered),
-                    });
-                }
+                changes.extend(Change::between(path, live, Some(rendered)));
             };
             if let Some(want) = &plan.update.deployment_configuration {
                 let have = live.deployment.as_ref();

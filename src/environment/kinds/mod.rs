@@ -222,6 +222,8 @@ impl<'a, L: Live> Observing<'a, L> {
     ) -> Observing<'a, L> {
         let cx = Observing::new(live, env, plans, records);
         let _ = cx.services.set(Ok((services, Vec::new())));
+        // Described by preflight a moment ago, so the cluster was ACTIVE.
+        let _ = cx.cluster.set(Ok(Some("ACTIVE".into())));
         cx
     }
 
@@ -272,8 +274,13 @@ impl<'a, L: Live> Observing<'a, L> {
             .find(|ns| crate::deploy::connect::names(ns, name)))
     }
 
-    /// The live service named `ecs_service`, if described.
+    /// The live service named `ecs_service`, if described; nothing is
+    /// described in a cluster that is missing or not ACTIVE (the cluster
+    /// kind's problem).
     pub async fn service(&self, ecs_service: &str) -> Option<&ServiceStatus> {
+        if !self.cluster_active().await {
+            return None;
+        }
         match self.services().await {
             Ok((found, _)) => found.iter().find(|s| s.name == ecs_service),
             Err(_) => None,

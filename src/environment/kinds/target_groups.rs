@@ -10,9 +10,8 @@ use crate::deploy::taskdef::target_group_drift;
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     let mut problems = Vec::new();
-    let active = cx.cluster_active().await;
     for plan in &cx.plans.services {
-        if active && let Some(live) = cx.service(&plan.update.service).await {
+        if let Some(live) = cx.service(&plan.update.service).await {
             for wanted in &plan.target_groups {
                 if !live.target_groups.contains(&wanted.name) {
                     problems.push(format!(

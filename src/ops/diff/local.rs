@@ -10,15 +10,20 @@ use crate::deploy::parity::{Running, by_environment, container_drift};
 use crate::deploy::taskdef::Change;
 use crate::docker::Engine;
 use crate::spec::container_spec;
+use crate::stack::Stack;
 use crate::stack::validate::LOCAL_ENV;
 
 /// Prints both comparisons; returns how many differences drifted (a
 /// container stack.yaml no longer describes). Per-environment values are
 /// shown but not counted: ECS is meant to run what they say there.
-pub async fn print(ctx: &Context, env: &str, engine: &Engine) -> anyhow::Result<usize> {
+pub async fn print(
+    ctx: &Context,
+    env: &str,
+    there: &Stack,
+    engine: &Engine,
+) -> anyhow::Result<usize> {
     let shell = &ctx.shell;
     let here = ctx.load(LOCAL_ENV)?.stack;
-    let there = ctx.load(env)?.stack;
     let members = engine.members(&here.name).await?;
     let deployed: Vec<&String> = there.services.keys().filter(|n| there.deploys(n)).collect();
     let mut drift = 0;
