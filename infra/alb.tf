@@ -1,5 +1,5 @@
 resource "aws_lb" "main" {
-  name               = local.name
+  name               = var.load_balancer_name
   load_balancer_type = "application"
   subnets            = aws_subnet.public[*].id
   security_groups    = [aws_security_group.alb.id]

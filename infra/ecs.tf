@@ -14,6 +14,13 @@ resource "aws_cloudwatch_log_group" "main" {
   retention_in_days = 30
 }
 
+# The groups services name for themselves (`ecs.log_group`).
+resource "aws_cloudwatch_log_group" "service" {
+  for_each          = toset(var.service_log_groups)
+  name              = each.value
+  retention_in_days = 30
+}
+
 # A first revision per family so the service can be created; `geno promote`
 # registers every real revision (pinned by digest) and points the service at it.
 resource "aws_ecs_task_definition" "bootstrap" {
@@ -27,7 +34,7 @@ resource "aws_ecs_task_definition" "bootstrap" {
   task_role_arn            = aws_iam_role.task.arn
   container_definitions = jsonencode([{
     name         = each.value.container_name
-    image        = "${aws_ecr_repository.main[each.key].repository_url}:bootstrap"
+    image        = "${local.repository_urls[each.value.repository]}:bootstrap"
     essential    = true
     portMappings = each.value.container_port == null ? [] : [{ containerPort = each.value.container_port, protocol = "tcp" }]
   }])

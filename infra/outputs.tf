@@ -4,7 +4,8 @@ output "url" {
 }
 
 output "repositories" {
-  value = { for k, r in aws_ecr_repository.main : k => r.repository_url }
+  description = "Each service's repository URL (services may share one)."
+  value       = { for k, s in var.services : k => local.repository_urls[s.repository] }
 }
 
 output "database_endpoint" {

@@ -1,6 +1,8 @@
+# One per repository name, keyed by the first service that pushes to it:
+# services may share one.
 resource "aws_ecr_repository" "main" {
-  for_each             = var.services
-  name                 = each.value.repository
+  for_each             = var.repositories
+  name                 = each.value
   image_tag_mutability = "IMMUTABLE"
   image_scanning_configuration {
     scan_on_push = true
@@ -18,4 +20,8 @@ resource "aws_ecr_lifecycle_policy" "main" {
       action       = { type = "expire" }
     }]
   })
+}
+
+locals {
+  repository_urls = { for r in aws_ecr_repository.main : r.name => r.repository_url }
 }

@@ -5,10 +5,13 @@ variable "region" { type = string }
 variable "account_id" { type = string }
 variable "cluster_name" { type = string }
 variable "log_group" { type = string }
+variable "service_log_groups" { type = list(string) }
+variable "repositories" { type = map(string) }
 variable "namespace" { type = string }
 variable "service_connect" { type = bool }
 variable "execution_role_name" { type = string }
 variable "task_role_name" { type = string }
+variable "load_balancer_name" { type = string }
 variable "idle_timeout" { type = number }
 
 variable "services" {

@@ -18,6 +18,8 @@ pub enum ImageRef {
 pub struct ContainerSpec {
     pub service: String,
     pub image: ImageRef,
+    /// `None` keeps the image's own ENTRYPOINT.
+    pub entrypoint: Option<Vec<String>>,
     /// `None` keeps the image's own CMD.
     pub command: Option<Vec<String>>,
     /// Plain variables, sorted by name so renderings compare stably.
@@ -71,6 +73,7 @@ pub fn container_spec(name: &str, service: &Service) -> ContainerSpec {
             Some(image) => ImageRef::External(image.clone()),
             None => ImageRef::Stack,
         },
+        entrypoint: service.entrypoint.as_ref().map(|c| c.0.clone()),
         command: service.command.as_ref().map(|c| c.0.clone()),
         environment,
         secrets,
@@ -100,14 +103,19 @@ pub fn definition_hash(stack: &Stack) -> String {
         .into_iter()
         .filter(|s| s.image == ImageRef::Stack)
         .map(|s| {
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "service": s.service,
                 "command": s.command,
                 "ports": s.container_ports,
                 "secrets": s.secrets,
                 "variables": s.environment.iter().map(|(k, _)| k).collect::<Vec<_>>(),
                 "health": s.health,
-            })
+            });
+            // Only when set, so a stack without one keeps its hash.
+            if let Some(e) = &s.entrypoint {
+                v["entrypoint"] = serde_json::json!(e);
+            }
+            v
         })
         .collect();
     let json = serde_json::to_vec(&services).unwrap_or_default();

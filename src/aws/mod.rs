@@ -359,6 +359,30 @@ impl Aws {
         Ok(missing)
     }
 
+    /// The CloudWatch log groups among `names` that do not exist (one
+    /// DescribeLogGroups by prefix per name; the exact name must be there).
+    pub async fn missing_log_groups(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut missing = Vec::new();
+        for name in names {
+            let out = self
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(name)
+                .limit(50)
+                .send()
+                .await
+                .map_err(|e| self.err("logs", "DescribeLogGroups", e))?;
+            if !out
+                .log_groups()
+                .iter()
+                .any(|g| g.log_group_name() == Some(name.as_str()))
+            {
+                missing.push(name.clone());
+            }
+        }
+        Ok(missing)
+    }
+
     /// The SSM parameters among `names` that do not exist. Reads names
     /// only (DescribeParameters), never values.
     pub async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
@@ -763,6 +787,10 @@ pub trait Live: Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn missing_log_groups(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     fn missing_secrets(
         &self,
         ids: &[String],
@@ -828,6 +856,9 @@ impl Live for Aws {
     }
     async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
         Aws::missing_parameters(self, names).await
+    }
+    async fn missing_log_groups(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        Aws::missing_log_groups(self, names).await
     }
     async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
         Aws::missing_secrets(self, ids).await

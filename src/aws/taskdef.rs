@@ -126,6 +126,7 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String
                 })
                 .collect()
         }))
+        .set_entry_point(c.entry_point.clone())
         .set_command(c.command.clone())
         .set_port_mappings(Some(
             c.port_mappings
@@ -201,6 +202,11 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                         read_only: m.read_only().unwrap_or(false),
                     })
                     .collect(),
+                entry_point: c
+                    .entry_point
+                    .as_ref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.to_vec()),
                 command: c
                     .command
                     .as_ref()

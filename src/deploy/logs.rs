@@ -1,7 +1,7 @@
 //! CloudWatch Logs as `geno logs --env` reads them: which stream belongs to
 //! which service and task (the awslogs driver names them
-//! `PREFIX/CONTAINER/TASK-ID`, and geno renders the service's name as the
-//! prefix), the events of several services interleaved by time, and the
+//! `PREFIX/CONTAINER/TASK-ID`; geno renders the service's name as both
+//! unless stack.yaml names its own), the events of several services interleaved by time, and the
 //! cursor that follows a log group without repeating or losing an event.
 //! Pure.
 
@@ -38,13 +38,20 @@ pub fn parse_stream(stream: &str) -> Option<StreamName<'_>> {
     })
 }
 
-/// The events of `services` (stream prefixes), oldest first; events of
-/// streams that belong to none of them are dropped (a log group may hold
-/// other services' streams, and a stand-in may ignore the prefix filter).
-/// Ties keep a stable order by stream, then ID.
+impl StreamName<'_> {
+    /// `PREFIX/CONTAINER`: what the streams of one service's tasks share.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.prefix, self.container)
+    }
+}
+
+/// The events of `services` (stream keys, `PREFIX/CONTAINER`), oldest
+/// first; events of streams that belong to none of them are dropped (a log
+/// group may hold other services' streams, and a stand-in may ignore the
+/// prefix filter). Ties keep a stable order by stream, then ID.
 pub fn select(mut events: Vec<LogEvent>, services: &[String], grep: Option<&str>) -> Vec<LogEvent> {
     events.retain(|e| {
-        parse_stream(&e.stream).is_some_and(|s| services.iter().any(|p| p == s.prefix))
+        parse_stream(&e.stream).is_some_and(|s| services.contains(&s.key()))
             && grep.is_none_or(|g| e.message.contains(g))
     });
     events.sort_by(|a, b| (a.timestamp, &a.stream, &a.id).cmp(&(b.timestamp, &b.stream, &b.id)));
@@ -151,11 +158,19 @@ mod tests {
             ev(2, "other/other/t3", "x"),
             ev(2, "api/api/t1", "b"),
             ev(2, "api/api/t1", "b"),
+            // A shared prefix (`ecs`) is told apart by the container.
+            ev(4, "ecs/worker/t4", "w"),
+            ev(4, "ecs/api-server/t5", "s"),
         ];
-        let picked = select(events, &["api".into(), "celery".into()], None);
+        let keys = [
+            "api/api".into(),
+            "celery/celery".into(),
+            "ecs/worker".into(),
+        ];
+        let picked = select(events, &keys, None);
         let ids: Vec<&str> = picked.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c"]);
-        let grepped = select(picked, &["api".into(), "celery".into()], Some("mc"));
+        assert_eq!(ids, ["a", "b", "c", "w"]);
+        let grepped = select(picked, &keys, Some("mc"));
         assert_eq!(grepped.len(), 1);
         assert_eq!(tail(vec![ev(1, "s", "1"), ev(2, "s", "2")], 1)[0].id, "2");
     }

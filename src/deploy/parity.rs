@@ -13,6 +13,8 @@ use crate::spec::ContainerSpec;
 /// A local container as the engine reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Running {
+    /// `Config.Entrypoint`.
+    pub entrypoint: Vec<String>,
     /// `Config.Cmd`.
     pub command: Vec<String>,
     /// `Config.Env`, image variables included.
@@ -43,6 +45,13 @@ pub fn container_drift(stack: &ContainerSpec, running: &Running) -> Vec<Change> 
             format!("secrets[{s}]"),
             has(running.env.contains_key(s)),
             has(true),
+        );
+    }
+    if let Some(entrypoint) = &stack.entrypoint {
+        push(
+            "entryPoint".into(),
+            Some(words(&running.entrypoint)),
+            Some(words(entrypoint)),
         );
     }
     if let Some(cmd) = &stack.command {
@@ -86,6 +95,11 @@ pub fn by_environment(local: &ContainerSpec, env: &ContainerSpec) -> Vec<Change>
         Some(env.secrets.join(", ")),
     );
     push(
+        "entryPoint".into(),
+        local.entrypoint.as_ref().map(|c| words(c)),
+        env.entrypoint.as_ref().map(|c| words(c)),
+    );
+    push(
         "command".into(),
         local.command.as_ref().map(|c| words(c)),
         env.command.as_ref().map(|c| words(c)),
@@ -119,6 +133,7 @@ mod tests {
         ContainerSpec {
             service: "web".into(),
             image: ImageRef::Stack,
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             command: Some(vec!["serve".into()]),
             environment: vars
                 .iter()
@@ -134,6 +149,8 @@ mod tests {
     #[test]
     fn a_variable_changed_since_up_and_a_secret_missing_are_shown_without_values() {
         let running = Running {
+            // stack.yaml gained an entrypoint since `geno up`.
+            entrypoint: vec!["/docker-entrypoint.sh".into()],
             command: vec!["serve".into()],
             env: [("GREETING", "hello"), ("PATH", "/usr/bin")]
                 .iter()
@@ -149,7 +166,8 @@ mod tests {
             shown,
             [
                 "~ environment[GREETING]: hello → hi",
-                "+ secrets[TOKEN]: (set)"
+                "+ secrets[TOKEN]: (set)",
+                "~ entryPoint: /docker-entrypoint.sh → /bin/sh -c",
             ]
         );
     }

@@ -97,6 +97,8 @@ pub struct ContainerDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub port_mappings: Vec<PortMapping>,
@@ -334,6 +336,25 @@ impl Plans {
             .iter()
             .map(|p| &p.task_definition)
             .chain(self.jobs.iter().map(|j| &j.task_definition))
+    }
+
+    /// Every awslogs group the task definitions write to, each once, in
+    /// stack order.
+    pub fn log_groups(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for td in self.task_definitions() {
+            for c in &td.container_definitions {
+                if let Some(g) = c
+                    .log_configuration
+                    .as_ref()
+                    .and_then(|l| l.options.get("awslogs-group"))
+                    && !out.contains(g)
+                {
+                    out.push(g.clone());
+                }
+            }
+        }
+        out
     }
 }
 

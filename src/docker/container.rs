@@ -79,6 +79,7 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
     const MIB: i64 = 1024 * 1024;
     ContainerCreateBody {
         image: Some(d.image.clone()),
+        entrypoint: d.entrypoint.clone(),
         cmd: d.command.clone(),
         env: Some(d.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(labels_for(stack, d, kind)),

@@ -22,8 +22,10 @@ pub struct Deployed<'a, L = Aws> {
 /// One deployed thing logs can come from: a service or a job.
 pub struct LogSource<'a> {
     pub name: &'a str,
-    /// The awslogs stream prefix its task definition sets.
-    pub prefix: String,
+    /// The awslogs group its task definition writes to.
+    pub group: String,
+    /// What its streams begin with: `PREFIX/CONTAINER`.
+    pub key: String,
 }
 
 impl<'a> Deployed<'a> {
@@ -43,10 +45,6 @@ impl<'a, L> Deployed<'a, L> {
 
     pub fn cluster(&self) -> &str {
         &self.env.aws.cluster
-    }
-
-    pub fn log_group(&self) -> &str {
-        &self.env.aws.log_group
     }
 
     /// The environment's promotion records, oldest first.
@@ -126,13 +124,29 @@ impl<'a, L> Deployed<'a, L> {
             );
         for (name, td) in all {
             if names.is_empty() || names.iter().any(|n| n == name) {
+                let (group, prefix) = self.log_place(td, name);
                 out.push(LogSource {
                     name,
-                    prefix: stream_prefix(td).unwrap_or_else(|| name.to_string()),
+                    group,
+                    key: format!("{prefix}/{}", main_container(td)),
                 });
             }
         }
         Ok(out)
+    }
+
+    /// The awslogs group and stream prefix a task definition sets (the
+    /// environment's group and the service's name when it sets none).
+    pub fn log_place(&self, td: &TaskDefinition, name: &str) -> (String, String) {
+        let options = td
+            .main_container()
+            .and_then(|c| c.log_configuration.as_ref())
+            .map(|l| &l.options);
+        let get = |key: &str| options.and_then(|o| o.get(key)).cloned();
+        (
+            get("awslogs-group").unwrap_or_else(|| self.env.aws.log_group.clone()),
+            get("awslogs-stream-prefix").unwrap_or_else(|| name.to_string()),
+        )
     }
 }
 
@@ -142,11 +156,4 @@ pub fn main_container(td: &TaskDefinition) -> &str {
     td.main_container()
         .map(|c| c.name.as_str())
         .unwrap_or_default()
-}
-
-pub fn stream_prefix(td: &TaskDefinition) -> Option<String> {
-    td.container_definitions
-        .iter()
-        .find_map(|c| c.log_configuration.as_ref())
-        .and_then(|l| l.options.get("awslogs-stream-prefix").cloned())
 }

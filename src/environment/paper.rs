@@ -26,6 +26,7 @@ pub struct Paper {
     /// ARN → task definition; a family's latest is its highest revision.
     pub task_definitions: BTreeMap<String, TaskDefinition>,
     pub repositories: Vec<String>,
+    pub log_groups: Vec<String>,
     pub parameters: Vec<String>,
     pub secrets: Vec<String>,
     pub roles: Vec<String>,
@@ -130,6 +131,11 @@ impl Live for Paper {
 
     async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
         Ok(Paper::missing(&self.parameters, names))
+    }
+
+    async fn missing_log_groups(&self, names: &[String]) -> Result<Vec<String>, AwsError> {
+        self.called(format!("DescribeLogGroups {}", names.join(" ")));
+        Ok(Paper::missing(&self.log_groups, names))
     }
 
     async fn missing_secrets(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
@@ -270,6 +276,7 @@ pub fn in_order(plans: &Plans) -> Paper {
         account: "123456789012".into(),
         cluster: Some("ACTIVE".into()),
         repositories: vec!["shop-web".into(), "shop-worker".into()],
+        log_groups: plans.log_groups(),
         parameters: vec!["/shop/demo/token".into()],
         secrets: vec!["shop-demo-api-key".into()],
         roles: vec![

@@ -135,10 +135,6 @@ const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
         "logging",
         "geno reads the engine's logs locally and renders awslogs for ECS",
     ),
-    (
-        "entrypoint",
-        "geno runs the image's entrypoint: put it in the Dockerfile, or fold it into `command`",
-    ),
     ("working_dir", "set WORKDIR in the Dockerfile"),
     ("user", "set USER in the Dockerfile"),
     ("tty", "not carried"),
@@ -390,7 +386,7 @@ impl Converter {
             let path = format!("{base}.{key}");
             match key {
                 "build" | "image" | "depends_on" | "environment" | "env_file" => {}
-                "command" => self.command(val),
+                "command" | "entrypoint" => self.command(key, val),
                 "ports" => self.ports(&path, val),
                 "volumes" => self.service_volumes(&path, val),
                 "healthcheck" => self.healthcheck(&path, val),
@@ -475,12 +471,14 @@ impl Converter {
         }
     }
 
-    fn command(&mut self, v: &Node) {
+    /// `command` or `entrypoint`: a string (split like a shell, as compose
+    /// does) or a list, as given.
+    fn command(&mut self, key: &str, v: &Node) {
         match &v.kind {
-            Kind::Scalar { value, .. } => self.put("command", Doc::str(value), None),
+            Kind::Scalar { value, .. } => self.put(key, Doc::str(value), None),
             Kind::Seq(items) => {
                 let parts = items.iter().map(|i| i.scalar().unwrap_or_default());
-                self.put("command", Doc::strs(parts), None);
+                self.put(key, Doc::strs(parts), None);
             }
             _ => {}
         }

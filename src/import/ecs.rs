@@ -3,9 +3,10 @@
 //! check, cpu and memory), its desired count and deployment settings, and
 //! its target group's health check, with the image left to the build, so
 //! that `geno render` for the same environment gives back what runs.
-//! What geno's rendering cannot say the same way (another family name,
-//! a second container, a log stream prefix of its own…) is listed: the
-//! next promotion would change it. Built as the model's types (`Stack`)
+//! Names of a hand-made deployment's own (families, log groups and stream
+//! prefixes, target groups) are kept as `ecs.family`, `ecs.log_group`…;
+//! what geno's rendering cannot say the same way (a second container…) is
+//! listed: the next promotion would change it. Built as the model's types (`Stack`)
 //! and written by `stack::emit`, so a field the model gains is carried by
 //! setting it here. Pure: the caller reads AWS.
 
@@ -143,8 +144,9 @@ struct Importing<'a> {
     /// The first service's (execution, task) roles.
     roles: Option<(Option<String>, Option<String>)>,
     log_group: Option<String>,
-    /// (key, service, group) of each routed service.
-    groups: Vec<(String, String, &'a LiveTargetGroup)>,
+    /// (key, service, group, its name when not geno's) of each routed
+    /// service.
+    groups: Vec<(String, String, &'a LiveTargetGroup, Option<String>)>,
 }
 
 impl<'a> Importing<'a> {
@@ -219,6 +221,7 @@ impl<'a> Importing<'a> {
             start_period: h.start_period.map(|p| Dur::secs(p as u64)),
         });
         let service = Service {
+            entrypoint: c.entry_point.clone().map(Command),
             command: c.command.clone().map(Command),
             ports: c
                 .port_mappings
@@ -247,16 +250,6 @@ impl<'a> Importing<'a> {
     /// What a task definition says that stack.yaml renders otherwise.
     fn task_definition_notes(&mut self, s: &LiveService, name: &str) {
         let td = &s.task_definition;
-        let family = format!("{}-{name}-{}", self.stack, self.env);
-        if td.family != family {
-            self.note(
-                &s.ecs_service,
-                format!(
-                    "family {} is not {family}: geno names families STACK-SERVICE-ENV, so the next promotion registers {family}",
-                    td.family
-                ),
-            );
-        }
         for other in td.container_definitions.iter().filter(|o| o.name != name) {
             self.note(
                 &s.ecs_service,
@@ -303,23 +296,17 @@ impl<'a> Importing<'a> {
     fn logging_notes(&mut self, s: &LiveService, c: &ContainerDefinition) {
         let name = &c.name;
         match c.log_configuration.as_ref() {
+            // The first service's group is the environment's; another
+            // group or stream prefix is the service's own (`ecs`).
             Some(l) if l.log_driver == "awslogs" => {
-                let group = l.options.get("awslogs-group").cloned().unwrap_or_default();
-                match self.log_group.clone() {
-                    None => self.log_group = Some(group),
-                    Some(g) if g != group => self.note(
-                        &s.ecs_service,
-                        format!(
-                            "it logs to {group}, not {g}; stack.yaml has one log group per environment"
-                        ),
-                    ),
-                    _ => {}
+                if self.log_group.is_none() {
+                    self.log_group = l.options.get("awslogs-group").cloned();
                 }
-                if l.options.get("awslogs-stream-prefix") != Some(name) {
+                if !l.options.contains_key("awslogs-stream-prefix") {
                     self.note(
                         &s.ecs_service,
                         format!(
-                            "its awslogs stream prefix is not `{name}`; geno renders the service's name"
+                            "it sets no awslogs stream prefix; geno renders one (`{name}`), so its streams will be named PREFIX/{name}/TASK"
                         ),
                     );
                 }
@@ -348,7 +335,25 @@ impl<'a> Importing<'a> {
             format!("{}-{name}-{}", self.stack, self.env)
         });
         let defaults = CircuitBreaker::default();
+        let td = &s.task_definition;
+        let logs = td
+            .main_container()
+            .and_then(|c| c.log_configuration.as_ref())
+            .filter(|l| l.log_driver == "awslogs")
+            .map(|l| &l.options);
+        let own = |option: &str, default: Option<&str>| {
+            logs.and_then(|o| o.get(option))
+                .filter(|v| Some(v.as_str()) != default)
+                .map(|v| template_env(v, self.env))
+        };
+        let log_group = own("awslogs-group", self.log_group.as_deref());
+        let log_stream_prefix = own("awslogs-stream-prefix", Some(name));
+        let default_family = format!("{}-{name}-{}", self.stack, self.env);
         EcsService {
+            family: (td.family != default_family).then(|| self.templated(&td.family)),
+            container: None,
+            log_group,
+            log_stream_prefix,
             service: self.templated(&s.ecs_service),
             repository: self.templated(&repository),
             cpu: s.task_definition.cpu.parse().unwrap_or_default(),
@@ -365,38 +370,37 @@ impl<'a> Importing<'a> {
         }
     }
 
-    /// The key of a live target group (`STACK-KEY-ENV`), remembered for
+    /// The key of a live target group: KEY of `STACK-KEY-ENV`, or the
+    /// service's name with the group's own name kept; remembered for
     /// `load_balancer`.
     fn group_key(&mut self, tg: &'a LiveTargetGroup, name: &str) -> String {
-        let key = tg
+        let geno_key = tg
             .name
             .strip_prefix(&format!("{}-", self.stack))
             .and_then(|k| k.strip_suffix(&format!("-{}", self.env)))
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                let why = format!(
-                    "target group {} is not named {}-GROUP-{}; geno renders {}-{name}-{}",
-                    tg.name, self.stack, self.env, self.stack, self.env
-                );
-                self.note(&tg.name, why);
-                name.to_string()
-            });
-        self.groups.push((key.clone(), name.to_string(), tg));
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
+        let (key, own) = match geno_key {
+            Some(k) => (k, None),
+            None => (name.to_string(), Some(self.templated(&tg.name))),
+        };
+        self.groups.push((key.clone(), name.to_string(), tg, own));
         key
     }
 
     /// The routed services' target groups, and one listener sending every
     /// path to the first (the ALB's rules are not read).
     fn load_balancer(&self) -> Option<LoadBalancer> {
-        let (first, _, _) = self.groups.first()?;
+        let (first, _, _, _) = self.groups.first()?;
         let target_groups = self
             .groups
             .iter()
-            .map(|(key, service, tg)| {
+            .map(|(key, service, tg, own)| {
                 let port = (tg.health_check_port != "traffic-port")
                     .then(|| tg.health_check_port.parse().ok())
                     .flatten();
                 let group = TargetGroup {
+                    name: own.clone(),
                     service: service.clone(),
                     port: tg.container_port as u16,
                     health_check: AlbHealthCheck {
@@ -414,6 +418,7 @@ impl<'a> Importing<'a> {
             })
             .collect();
         Some(LoadBalancer {
+            name: None,
             listeners: vec![Listener {
                 port: 8080,
                 bind: "127.0.0.1".into(),
@@ -597,13 +602,62 @@ mod tests {
     }
 
     #[test]
-    fn what_stack_yaml_cannot_say_is_noted_and_the_rest_still_loads() {
+    fn a_hand_made_deployments_own_names_read_back_to_the_same_rendering() {
         let (_dir, _ctx, _env, plans) = paper::demo();
         let mut live = live(&plans);
         let web = &mut live.services[0];
         web.task_definition.family = "web-server".into();
-        web.task_definition.execution_role_arn = None;
         web.target_group.as_mut().unwrap().name = "web-tg".into();
+        let logs = |td: &mut TaskDefinition, group: &str| {
+            let options = &mut td.container_definitions[0]
+                .log_configuration
+                .as_mut()
+                .unwrap()
+                .options;
+            options.insert("awslogs-group".into(), group.into());
+            options.insert("awslogs-stream-prefix".into(), "ecs".into());
+        };
+        logs(&mut web.task_definition, "/ecs/web-server");
+        logs(&mut live.services[1].task_definition, "/ecs/demo/worker");
+        let converted = convert(&live, Some("shop"));
+        assert_eq!(converted.notes, [], "{}", converted.text);
+        for kept in [
+            "family: web-server",
+            "log_group: \"/ecs/${GENO_ENV}/worker\"",
+            "log_stream_prefix: ecs",
+            "name: web-tg",
+        ] {
+            assert!(converted.text.contains(kept), "{kept}:\n{}", converted.text);
+        }
+        let (_dir, _ctx, _env, again) = paper::open(&converted.text, "demo");
+        let wanted = plans_of(&live);
+        assert_eq!(again.services.len(), 2);
+        for (a, w) in again.services.iter().zip(&wanted) {
+            assert_eq!(a.task_definition, w.0, "{}", converted.text);
+            assert_eq!(a.target_groups.first(), w.1.as_ref());
+        }
+    }
+
+    /// Each live service's task definition and first target group.
+    fn plans_of(live: &LiveEnvironment) -> Vec<(TaskDefinition, Option<LiveTargetGroup>)> {
+        live.services
+            .iter()
+            .map(|s| (s.task_definition.clone(), s.target_group.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn what_stack_yaml_cannot_say_is_noted_and_the_rest_still_loads() {
+        let (_dir, _ctx, _env, plans) = paper::demo();
+        let mut live = live(&plans);
+        let web = &mut live.services[0];
+        web.task_definition.execution_role_arn = None;
+        web.task_definition.container_definitions[0]
+            .log_configuration
+            .as_mut()
+            .unwrap()
+            .options
+            .remove("awslogs-stream-prefix");
         let converted = convert(&live, Some("shop"));
         let notes: Vec<String> = converted
             .notes
@@ -613,8 +667,7 @@ mod tests {
         assert_eq!(
             notes,
             [
-                "shop-web-demo: family web-server is not shop-web-demo: geno names families STACK-SERVICE-ENV, so the next promotion registers shop-web-demo",
-                "web-tg: target group web-tg is not named shop-GROUP-demo; geno renders shop-web-demo",
+                "shop-web-demo: it sets no awslogs stream prefix; geno renders one (`web`), so its streams will be named PREFIX/web/TASK",
                 "shop-worker-demo: its IAM roles differ from the first service's; stack.yaml has one pair per environment",
             ]
         );

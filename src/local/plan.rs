@@ -19,6 +19,9 @@ pub struct DesiredContainer {
     pub kind: ServiceKind,
     /// An image ID (the stack image) or reference (external images).
     pub image: String,
+    /// Only when set, so the hash of a container without one is as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
     /// Plain variables and secret values, sorted by name.
     pub env: Vec<(String, String)>,
@@ -142,6 +145,7 @@ pub fn desired_containers(
                 replica,
                 kind: svc.kind,
                 image: image.clone(),
+                entrypoint: spec.entrypoint.clone(),
                 command: spec.command.clone(),
                 env: env.clone(),
                 health: spec.health.clone(),
@@ -453,6 +457,7 @@ mod tests {
             replica: 1,
             kind,
             image: "sha256:abc".into(),
+            entrypoint: None,
             command: Some(vec!["run".into()]),
             env: vec![("A".into(), "1".into())],
             health: None,

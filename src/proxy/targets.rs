@@ -469,10 +469,12 @@ mod tests {
             matcher: "200".into(),
         };
         let lb = LoadBalancer {
+            name: None,
             listeners: vec![],
             target_groups: [(
                 "web".to_string(),
                 TargetGroup {
+                    name: None,
                     service: "web".into(),
                     port: 80,
                     health_check: hc,

@@ -124,7 +124,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
                     "unhealthyThresholdCount": hc.unhealthy_threshold,
                     "matcher": { "HttpCode": hc.matcher },
                     "deregistrationDelaySeconds": tg.deregistration_delay.as_secs(),
-                    "containerName": name,
+                    "containerName": stack.container_name(name),
                     "containerPort": tg.port,
                 })
             })
@@ -194,7 +194,7 @@ pub fn aws_rules(stack: &Stack) -> Option<(&crate::stack::Listener, Vec<&crate::
         .rules
         .iter()
         .filter(|r| match &r.action {
-            Action::Forward(group) => group_on_ecs(stack, group),
+            Action::Forward(group) => stack.group_on_ecs(group),
             Action::FixedResponse(_) => true,
         })
         .collect();
@@ -223,16 +223,6 @@ pub fn routed_groups<'a>(
         .collect();
     out.sort_by_key(|(key, _)| Some(*key) != main);
     out
-}
-
-/// Whether target group `group` routes to a service that runs on ECS.
-pub fn group_on_ecs(stack: &Stack, group: &str) -> bool {
-    stack
-        .load_balancer
-        .as_ref()
-        .and_then(|lb| lb.target_groups.get(group))
-        .and_then(|tg| stack.services.get(&tg.service))
-        .is_some_and(|s| s.ecs.is_some())
 }
 
 /// The ALB listener infra/ creates (HTTP on port 80) with the rules that
@@ -265,7 +255,7 @@ fn listener(stack: &Stack, env: &str) -> Option<Value> {
         })
         .collect();
     Some(json!({
-        "loadBalancer": format!("{}-{env}", stack.name),
+        "loadBalancer": stack.load_balancer_name(env),
         "port": 80,
         "rules": rules,
         "defaultAction": action(&listener.default_action),
@@ -401,10 +391,13 @@ fn container_definition(
     image: &str,
 ) -> Result<Value, RenderError> {
     let mut def = json!({
-        "name": spec.service,
+        "name": stack.container_name(&spec.service),
         "image": image,
         "essential": true,
     });
+    if let Some(entrypoint) = &spec.entrypoint {
+        def["entryPoint"] = json!(entrypoint);
+    }
     if let Some(command) = &spec.command {
         def["command"] = json!(command);
     }
@@ -456,9 +449,9 @@ fn container_definition(
     def["logConfiguration"] = json!({
         "logDriver": "awslogs",
         "options": {
-            "awslogs-group": aws.log_group,
+            "awslogs-group": stack.log_group(&spec.service, aws),
             "awslogs-region": aws.region,
-            "awslogs-stream-prefix": spec.service,
+            "awslogs-stream-prefix": stack.log_stream_prefix(&spec.service),
         }
     });
     Ok(def)

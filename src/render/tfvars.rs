@@ -31,7 +31,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 "ecs_service": ecs.service,
                 "repository": ecs.repository,
                 "task_family": stack.task_family(name, env),
-                "container_name": name,
+                "container_name": stack.container_name(name),
                 "container_port": port,
                 "desired_count": environment.and_then(|e| e.desired_count.get(name).copied()).unwrap_or(ecs.desired_count),
                 "cpu": ecs.cpu,
@@ -55,6 +55,22 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         }
     }
     parameters.sort();
+    // One repository may hold the image of several services: created once,
+    // keyed by the first service that pushes to it (as before repositories
+    // could be shared, so Terraform's addresses stay).
+    let mut repositories = Map::new();
+    // The log groups services name besides the environment's, each once.
+    let mut log_groups: Vec<String> = Vec::new();
+    for (name, svc) in &stack.services {
+        let Some(ecs) = &svc.ecs else { continue };
+        if !repositories.values().any(|r| r == &json!(ecs.repository)) {
+            repositories.insert(name.clone(), json!(ecs.repository));
+        }
+        let group = stack.log_group(name, aws);
+        if group != aws.log_group && !log_groups.contains(&group) {
+            log_groups.push(group);
+        }
+    }
 
     let mut target_groups = Map::new();
     let mut rules = Vec::new();
@@ -62,7 +78,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
     if let Some(lb) = &stack.load_balancer {
         for (name, tg) in &lb.target_groups {
             // Only groups whose service runs on ECS exist in the cloud.
-            if !super::ecs::group_on_ecs(stack, name) {
+            if !stack.group_on_ecs(name) {
                 continue;
             }
             let hc = &tg.health_check;
@@ -112,10 +128,13 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "account_id": aws.account_id,
         "cluster_name": aws.cluster,
         "log_group": aws.log_group,
+        "service_log_groups": log_groups,
+        "repositories": repositories,
         "namespace": stack.namespace(env),
         "service_connect": aws.service_connect,
         "execution_role_name": role_name(&aws.execution_role_arn),
         "task_role_name": role_name(&aws.task_role_arn),
+        "load_balancer_name": stack.load_balancer_name(env),
         "idle_timeout": stack.load_balancer.as_ref().map(|l| l.idle_timeout.as_secs()).unwrap_or(60),
         "services": services,
         "target_groups": target_groups,

@@ -160,6 +160,10 @@ pub struct Service {
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub kind: ServiceKind,
+    /// Entrypoint override (ECS `entryPoint`): a list, or a string split
+    /// like a shell would; `command` becomes its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Command>,
     /// Command override: a list, or a string split like a shell would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
@@ -224,6 +228,7 @@ impl Default for Service {
         Service {
             image: None,
             kind: ServiceKind::default(),
+            entrypoint: None,
             command: None,
             ports: Vec::new(),
             environment: IndexMap::new(),
@@ -421,6 +426,22 @@ pub struct EcsService {
     /// The target group (under `load_balancer.target_groups`) fronting it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group: Option<String>,
+    /// The task definition family (default `STACK-SERVICE-ENV`), e.g. a
+    /// hand-made deployment's own `farsight-api-server`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The container's name in the task definition (default: the service's
+    /// name in stack.yaml).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The awslogs group of the service's task (default: the environment's
+    /// `aws.log_group`), e.g. one group per service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// The awslogs stream prefix (default: the service's name); streams are
+    /// `PREFIX/CONTAINER/TASK-ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_stream_prefix: Option<String>,
 }
 
 fn default_min_healthy() -> u32 {
@@ -449,6 +470,9 @@ impl Default for CircuitBreaker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancer {
+    /// The ALB's name on AWS (default `STACK-ENV`; at most 32 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub listeners: Vec<Listener>,
     pub target_groups: IndexMap<String, TargetGroup>,
     /// The ALB idle timeout: a target that sends nothing for this long gets
@@ -528,6 +552,10 @@ fn default_content_type() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroup {
+    /// The ALB target group's name (default `STACK-GROUP-ENV`; at most 32
+    /// characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The service whose replicas are the targets.
     pub service: String,
     /// The container port traffic goes to.
@@ -650,9 +678,40 @@ impl AwsEnvironment {
 }
 
 impl Stack {
-    /// The ECS task definition family of a service in an environment.
+    /// The ECS task definition family of a service in an environment: its
+    /// `ecs.family`, or `STACK-SERVICE-ENV`.
     pub fn task_family(&self, service: &str, env: &str) -> String {
-        format!("{}-{service}-{env}", self.name)
+        self.ecs(service)
+            .and_then(|e| e.family.clone())
+            .unwrap_or_else(|| format!("{}-{service}-{env}", self.name))
+    }
+
+    /// The name of a service's container in its task definition: its
+    /// `ecs.container`, or the service's own name.
+    pub fn container_name<'a>(&'a self, service: &'a str) -> &'a str {
+        self.ecs(service)
+            .and_then(|e| e.container.as_deref())
+            .unwrap_or(service)
+    }
+
+    /// The awslogs group of a service's (or a job's) task in environment
+    /// `env`: its `ecs.log_group`, or the environment's.
+    pub fn log_group(&self, service: &str, aws: &AwsEnvironment) -> String {
+        self.ecs(service)
+            .and_then(|e| e.log_group.clone())
+            .unwrap_or_else(|| aws.log_group.clone())
+    }
+
+    /// The awslogs stream prefix of a service's task: its
+    /// `ecs.log_stream_prefix`, or the service's own name.
+    pub fn log_stream_prefix<'a>(&'a self, service: &'a str) -> &'a str {
+        self.ecs(service)
+            .and_then(|e| e.log_stream_prefix.as_deref())
+            .unwrap_or(service)
+    }
+
+    fn ecs(&self, service: &str) -> Option<&EcsService> {
+        self.services.get(service)?.ecs.as_ref()
     }
 
     /// `names` and everything they depend on, directly or not, in the
@@ -731,9 +790,33 @@ impl Stack {
             .unwrap_or_else(|| format!("{}-{env}.internal", self.name))
     }
 
-    /// The ALB target group name (at most 32 characters on AWS).
+    /// The ALB's name in environment `env`: `load_balancer.name`, or
+    /// `STACK-ENV`.
+    pub fn load_balancer_name(&self, env: &str) -> String {
+        self.load_balancer
+            .as_ref()
+            .and_then(|lb| lb.name.clone())
+            .unwrap_or_else(|| format!("{}-{env}", self.name))
+    }
+
+    /// Whether target group `group` routes to a service that runs on ECS
+    /// (the others exist only locally).
+    pub fn group_on_ecs(&self, group: &str) -> bool {
+        self.load_balancer
+            .as_ref()
+            .and_then(|lb| lb.target_groups.get(group))
+            .and_then(|tg| self.services.get(&tg.service))
+            .is_some_and(|s| s.ecs.is_some())
+    }
+
+    /// The ALB target group name (at most 32 characters on AWS): its
+    /// `name`, or `STACK-GROUP-ENV`.
     pub fn target_group_name(&self, group: &str, env: &str) -> String {
-        format!("{}-{group}-{env}", self.name)
+        self.load_balancer
+            .as_ref()
+            .and_then(|lb| lb.target_groups.get(group))
+            .and_then(|g| g.name.clone())
+            .unwrap_or_else(|| format!("{}-{group}-{env}", self.name))
     }
 }
 

@@ -30,6 +30,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.volume_sources();
     v.addresses(env);
     v.load_balancer();
+    v.aws_names(env);
     v.environments();
     v.smoke();
     v.problems
@@ -185,14 +186,14 @@ impl<'a> Checks<'a> {
                     ));
                 }
             }
-            if let Some(cmd) = &svc.command
-                && cmd.0.is_empty()
-            {
-                self.push(Problem::new(
-                    path!["services", name, "command"],
-                    At::Value,
-                    "command must not be empty",
-                ));
+            for (field, given) in [("entrypoint", &svc.entrypoint), ("command", &svc.command)] {
+                if given.as_ref().is_some_and(|c| c.0.is_empty()) {
+                    self.push(Problem::new(
+                        path!["services", name, field],
+                        At::Value,
+                        format!("{field} must not be empty"),
+                    ));
+                }
             }
             let lists = [(&svc.volumes, false), (&svc.local.volumes, true)];
             for (list, local_only) in lists {
@@ -537,17 +538,33 @@ impl<'a> Checks<'a> {
                     .help("write `[\"CMD-SHELL\", \"curl -f http://localhost:8001/health\"]` or a plain string"),
             ),
         }
-        // The limits ECS enforces on a task definition's healthCheck.
-        self.range(base("interval"), "interval", hc.interval, 5, 300);
-        self.range(base("timeout"), "timeout", hc.timeout, 2, 60);
+        // The limits ECS enforces on a task definition's healthCheck, for
+        // what deploys; a local-only service takes what Docker takes (in
+        // the whole seconds geno counts in).
+        let (interval, timeout, start, retries) = match self.stack.deploys(service) {
+            true => ((5, 300), (2, 60), (0, 300), (1, 10)),
+            false => ((1, u64::MAX), (1, u64::MAX), (0, u64::MAX), (1, u32::MAX)),
+        };
+        self.range(
+            base("interval"),
+            "interval",
+            hc.interval,
+            interval.0,
+            interval.1,
+        );
+        self.range(base("timeout"), "timeout", hc.timeout, timeout.0, timeout.1);
         if let Some(sp) = hc.start_period {
-            self.range(base("start_period"), "start_period", sp, 0, 300);
+            self.range(base("start_period"), "start_period", sp, start.0, start.1);
         }
-        if !(1..=10).contains(&hc.retries) {
+        if !(retries.0..=retries.1).contains(&hc.retries) {
+            let why = match retries.1 {
+                u32::MAX => "retries must be at least 1".to_string(),
+                max => format!("retries must be 1–{max} (the ECS limit)"),
+            };
             self.push(Problem::new(
                 base("retries"),
                 At::Value,
-                format!("retries must be 1–10 (the ECS limit), found {}", hc.retries),
+                format!("{why}, found {}", hc.retries),
             ));
         }
     }
@@ -562,10 +579,14 @@ impl<'a> Checks<'a> {
                 ),
             ));
         } else if !(min..=max).contains(&d.as_secs()) {
+            let bounds = match max {
+                u64::MAX => format!("at least {min} s"),
+                _ => format!("{min}–{max} s (the ECS limit)"),
+            };
             self.push(Problem::new(
                 path,
                 At::Value,
-                format!("{what} must be {min}–{max} s, found {d}"),
+                format!("{what} must be {bounds}, found {d}"),
             ));
         }
     }
@@ -1063,6 +1084,135 @@ impl<'a> Checks<'a> {
         }
     }
 
+    /// The names a deployed environment gives its task definitions,
+    /// containers, logs and target groups — stack.yaml's own or geno's
+    /// defaults — as ECS, CloudWatch and the ALB take them, each once.
+    fn aws_names(&mut self, env: &str) {
+        let stack = self.stack;
+        if stack.environments.get(env).is_none_or(|e| e.aws.is_none()) {
+            return;
+        }
+        let mut families: BTreeMap<String, &str> = BTreeMap::new();
+        let mut services: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, svc) in &stack.services {
+            if !stack.deploys(name) {
+                continue;
+            }
+            let ecs = svc.ecs.as_ref();
+            let at = |f: &str| match ecs.is_some() {
+                true => path!["services", name, "ecs", f],
+                false => path!["services", name],
+            };
+            let own = |f: Option<&String>| if f.is_some() { At::Value } else { At::Key };
+            let family = stack.task_family(name, env);
+            if let Err(why) = ecs_name(&family) {
+                self.push(
+                    Problem::new(
+                        at("family"),
+                        own(ecs.and_then(|e| e.family.as_ref())),
+                        format!("task definition family `{family}` {why}"),
+                    )
+                    .help("set `ecs.family` to a name of letters, digits, `-` and `_`"),
+                );
+            }
+            if let Some(prev) = families.insert(family.clone(), name) {
+                self.push(Problem::new(
+                    at("family"),
+                    own(ecs.and_then(|e| e.family.as_ref())),
+                    format!("task definition family `{family}` is already `{prev}`'s; each service registers its own"),
+                ));
+            }
+            let Some(ecs) = ecs else { continue };
+            if let Some(c) = &ecs.container
+                && let Err(why) = ecs_name(c)
+            {
+                self.push(Problem::new(
+                    at("container"),
+                    At::Value,
+                    format!("container name `{c}` {why}"),
+                ));
+            }
+            if let Some(prev) = services.insert(&ecs.service, name) {
+                self.push(Problem::new(
+                    at("service"),
+                    At::Value,
+                    format!("ECS service `{}` is already `{prev}`'s; each service of the stack is an ECS service of its own", ecs.service),
+                ));
+            }
+            if let Some(g) = &ecs.log_group {
+                let ok = !g.is_empty()
+                    && g.len() <= 512
+                    && g.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+                if !ok {
+                    self.push(Problem::new(at("log_group"), At::Value, format!(
+                        "`{g}` is not a CloudWatch log group name: 1–512 letters, digits and `._-/#`"
+                    )));
+                }
+            }
+            if let Some(p) = &ecs.log_stream_prefix
+                && (p.is_empty() || p.contains([':', '*']) || p.len() > 256)
+            {
+                self.push(Problem::new(at("log_stream_prefix"), At::Value, format!(
+                    "`{p}` cannot begin a CloudWatch log stream name: 1–256 characters, no `:` or `*`"
+                )));
+            }
+        }
+        let Some(lb) = &stack.load_balancer else {
+            return;
+        };
+        let alb = stack.load_balancer_name(env);
+        let on_aws = lb.target_groups.keys().any(|k| stack.group_on_ecs(k));
+        if on_aws && let Err(why) = alb_name(&alb) {
+            let p = match lb.name {
+                Some(_) => Problem::new(
+                    path!["load_balancer", "name"],
+                    At::Value,
+                    format!("load balancer name `{alb}` {why}"),
+                ),
+                None => Problem::new(
+                    path!["load_balancer"],
+                    At::Key,
+                    format!("load balancer name `{alb}` {why}"),
+                )
+                .help("geno names it STACK-ENV; give it a `name:` of at most 32 characters"),
+            };
+            self.push(p);
+        }
+        let mut names: BTreeMap<String, &str> = BTreeMap::new();
+        for (key, tg) in &lb.target_groups {
+            if !stack.group_on_ecs(key) {
+                continue;
+            }
+            let name = stack.target_group_name(key, env);
+            let at = match tg.name {
+                Some(_) => (
+                    path!["load_balancer", "target_groups", key, "name"],
+                    At::Value,
+                ),
+                None => (path!["load_balancer", "target_groups", key], At::Key),
+            };
+            if let Err(why) = alb_name(&name) {
+                let mut p = Problem::new(
+                    at.0.clone(),
+                    at.1,
+                    format!("target group name `{name}` {why}"),
+                );
+                if tg.name.is_none() {
+                    p = p.help(format!("geno names it STACK-GROUP-ENV; give the group a `name:` of at most 32 characters (`{key}-${{GENO_ENV}}`…)"));
+                }
+                self.push(p);
+            }
+            if let Some(prev) = names.insert(name.clone(), key) {
+                self.push(Problem::new(
+                    at.0,
+                    at.1,
+                    format!("target group name `{name}` is already group `{prev}`'s"),
+                ));
+            }
+        }
+    }
+
     fn environments(&mut self) {
         let stack = self.stack;
         let ecs_services: Vec<&str> = stack
@@ -1260,6 +1410,40 @@ fn looks_like_region(r: &str) -> bool {
 }
 
 /// The CPU/memory pairs Fargate accepts (MiB).
+/// Whether ECS takes `name` as a family or container name.
+fn ecs_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 255 {
+        return Err("must be 1–255 characters".into());
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        Some(c) => Err(format!("has `{c}`; ECS takes letters, digits, `-` and `_`")),
+        None => Ok(()),
+    }
+}
+
+/// Whether the ALB takes `name` as its own or a target group's name.
+fn alb_name(name: &str) -> Result<(), String> {
+    if name.len() > 32 {
+        return Err(format!(
+            "is {} characters; the ALB takes at most 32",
+            name.len()
+        ));
+    }
+    if name.is_empty() || name.starts_with('-') || name.ends_with('-') {
+        return Err("must not be empty, begin or end with `-`".into());
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        Some(c) => Err(format!("has `{c}`; the ALB takes letters, digits and `-`")),
+        None => Ok(()),
+    }
+}
+
 pub fn fargate_size(cpu: u32, memory: u32) -> Result<(), String> {
     let allowed: Vec<u32> = match cpu {
         256 => vec![512, 1024, 2048],

@@ -83,7 +83,8 @@ def main():
 
     ecs.create_cluster(clusterName=v["cluster_name"])
     # The awslogs group every task writes to (infra/ecs.tf).
-    exists(lambda: logs.create_log_group(logGroupName=v["log_group"]), "ResourceAlreadyExistsException")
+    for group in [v["log_group"], *v["service_log_groups"]]:
+        exists(lambda: logs.create_log_group(logGroupName=group), "ResourceAlreadyExistsException")
     # Target groups with the health checks stack.yaml gives (infra/alb.tf).
     for tg in v["target_groups"].values():
         hc = tg["health_check"]
@@ -103,7 +104,7 @@ def main():
         elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
             {"Key": "deregistration_delay.timeout_seconds", "Value": str(tg["deregistration_delay"])}])
     # The ALB and its HTTP listener with stack.yaml's rules (infra/alb.tf).
-    lb_name = f"{v['stack']}-{v['environment']}"
+    lb_name = v["load_balancer_name"]
     try:
         elb.describe_load_balancers(Names=[lb_name])
     except botocore.exceptions.ClientError as e:

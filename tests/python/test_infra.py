@@ -84,8 +84,13 @@ def test_services_repositories_and_families_come_from_variables(tf):
     assert lb["for_each"] == "${each.value.target_groups}"
     assert lb["content"][0]["container_name"] == "${each.value.container_name}"
     assert lb["content"][0]["container_port"] == "${var.target_groups[load_balancer.value].port}"
-    assert resources["aws_ecr_repository"]["main"]["name"] == "${each.value.repository}"
+    # One repository per name, though services may share it.
+    assert resources["aws_ecr_repository"]["main"]["for_each"] == "${var.repositories}"
+    assert resources["aws_ecr_repository"]["main"]["name"] == "${each.value}"
     assert resources["aws_ecs_task_definition"]["bootstrap"]["family"] == "${each.value.task_family}"
+    # Each log group a service names for itself, besides the environment's.
+    assert resources["aws_cloudwatch_log_group"]["service"]["for_each"] == "${toset(var.service_log_groups)}"
+    assert resources["aws_lb"]["main"]["name"] == "${var.load_balancer_name}"
 
 
 def test_geno_owns_task_definitions(tf):

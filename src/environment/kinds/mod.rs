@@ -14,6 +14,7 @@ mod deployment_settings;
 mod desired_counts;
 mod jobs;
 mod listener_rules;
+mod log_groups;
 mod permissions;
 mod repositories;
 mod roles;
@@ -67,6 +68,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: "repositories",
             owner: Owner::Infra,
             observe: |cx| repositories::observe(cx).boxed(),
+        },
+        Kind {
+            name: "log groups",
+            owner: Owner::Infra,
+            observe: |cx| log_groups::observe(cx).boxed(),
         },
         Kind {
             name: "SSM parameters",

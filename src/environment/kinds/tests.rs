@@ -250,3 +250,37 @@ async fn a_role_that_does_not_allow_what_the_definition_needs_is_named_per_actio
          \x20 - IAM role arn:aws:iam::123456789012:role/shop-task does not allow s3:PutObject on arn:aws:s3:::shop-demo-uploads/* (the services' `iam` statements ask for it); apply infra/ with `geno render --env demo --format tfvars`"
     );
 }
+
+#[tokio::test]
+async fn a_log_group_a_service_names_for_itself_must_exist_before_its_tasks_start() {
+    let text = crate::environment::paper::STACK.replace(
+        "desired_count: 1 }",
+        "desired_count: 1, family: worker, log_group: /ecs/worker, log_stream_prefix: ecs }",
+    );
+    let (_dir, _ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+    assert_eq!(plans.log_groups(), ["/ecs/shop-demo", "/ecs/worker"]);
+    let mut paper = in_order(&plans);
+    assert!(preflight(&paper, &env, &plans).await.is_ok());
+    paper.log_groups.retain(|g| g != "/ecs/worker");
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - log group /ecs/worker does not exist in us-east-1"
+    );
+    // Both groups asked together, once per preflight; the task definition
+    // carries the names.
+    assert_eq!(
+        paper.calls_to("DescribeLogGroups /ecs/shop-demo /ecs/worker"),
+        2
+    );
+    let worker = &plans.services[1].task_definition;
+    assert_eq!(worker.family, "worker");
+    let logs = &worker.container_definitions[0]
+        .log_configuration
+        .as_ref()
+        .unwrap()
+        .options;
+    assert_eq!(logs["awslogs-group"], "/ecs/worker");
+    assert_eq!(logs["awslogs-stream-prefix"], "ecs");
+}

@@ -49,6 +49,7 @@ pub async fn print(
         let inspected = engine.inspect(&member.id).await?;
         let config = inspected.config.unwrap_or_default();
         let seen = Running {
+            entrypoint: config.entrypoint.unwrap_or_default(),
             command: config.cmd.unwrap_or_default(),
             env: config
                 .env

@@ -1,5 +1,5 @@
 //! `geno logs --env ENV [SERVICE…]`: CloudWatch Logs of the services' and
-//! jobs' tasks, from the log group and stream prefixes stack.yaml renders,
+//! jobs' tasks, from the log groups and stream prefixes stack.yaml renders,
 //! interleaved by time, each line prefixed with its service and task in the
 //! colours `geno logs` uses locally; `-f` polls on from the newest event,
 //! and a task that replaces another is followed because its stream shares
@@ -39,10 +39,10 @@ pub struct EnvLogsOptions {
 pub async fn logs(ctx: &Context, opts: EnvLogsOptions) -> CliResult {
     let d = Deployed::open(ctx, &opts.env).await?;
     let sources = d.log_sources(&opts.services)?;
-    let prefixes: Vec<String> = sources.iter().map(|s| s.prefix.clone()).collect();
+    let keys: Vec<String> = sources.iter().map(|s| s.key.clone()).collect();
     let names: Vec<(String, String)> = sources
         .iter()
-        .map(|s| (s.prefix.clone(), s.name.to_string()))
+        .map(|s| (s.key.clone(), s.name.to_string()))
         .collect();
     let now_ms = now_ms();
     let start = match opts.since {
@@ -50,12 +50,16 @@ pub async fn logs(ctx: &Context, opts: EnvLogsOptions) -> CliResult {
         None if opts.tail.is_some() => 0,
         None => now_ms - DEFAULT_SINCE.as_millis() as i64,
     };
-    // One service: CloudWatch narrows to its streams. Several: one query,
-    // sorted out here.
-    let stream_prefix = match prefixes.as_slice() {
-        [one] => Some(format!("{one}/")),
-        _ => None,
-    };
+    // One query per log group (services may each have their own). One
+    // service in a group: CloudWatch narrows to its streams. Several: one
+    // query, sorted out here.
+    let mut groups: Vec<(String, Option<String>)> = Vec::new();
+    for s in &sources {
+        match groups.iter_mut().find(|(g, _)| *g == s.group) {
+            Some((_, narrow)) => *narrow = None,
+            None => groups.push((s.group.clone(), Some(format!("{}/", s.key)))),
+        }
+    }
     // A quoted term matches the text exactly in CloudWatch; text with a
     // quote in it is matched here only.
     let pattern = opts
@@ -64,22 +68,21 @@ pub async fn logs(ctx: &Context, opts: EnvLogsOptions) -> CliResult {
         .filter(|g| !g.contains('"'))
         .map(|g| format!("\"{g}\""));
     let fetch = async |from: i64| -> anyhow::Result<Vec<LogEvent>> {
-        let (events, more) = d
-            .aws
-            .log_events(
-                d.log_group(),
-                from,
-                stream_prefix.as_deref(),
-                pattern.as_deref(),
-            )
-            .await?;
-        if more {
-            ctx.shell.warn(format!(
-                "more than {} pages of events since then; showing the first (narrow with --since or a service)",
-                crate::aws::LOG_PAGES
-            ));
+        let mut all = Vec::new();
+        for (group, narrow) in &groups {
+            let (events, more) = d
+                .aws
+                .log_events(group, from, narrow.as_deref(), pattern.as_deref())
+                .await?;
+            if more {
+                ctx.shell.warn(format!(
+                    "more than {} pages of events in {group} since then; showing the first (narrow with --since or a service)",
+                    crate::aws::LOG_PAGES
+                ));
+            }
+            all.extend(events);
         }
-        Ok(select(events, &prefixes, opts.grep.as_deref()))
+        Ok(select(all, &keys, opts.grep.as_deref()))
     };
     let printer = Printer::new(ctx, &names);
     let mut first = fetch(start).await?;
@@ -134,7 +137,8 @@ fn now_ms() -> i64 {
 /// Prints events with a prefix per service and task.
 struct Printer<'a> {
     ctx: &'a Context,
-    /// (stream prefix, service name), in stack order: the colour's index.
+    /// (stream key `PREFIX/CONTAINER`, service name), in stack order: the
+    /// colour's index.
     names: &'a [(String, String)],
     width: usize,
     colour: bool,
@@ -156,11 +160,12 @@ impl<'a> Printer<'a> {
         let Some(stream) = parse_stream(&e.stream) else {
             return Ok(true);
         };
+        let key = stream.key();
         let (i, name) = self
             .names
             .iter()
             .enumerate()
-            .find(|(_, (p, _))| p == stream.prefix)
+            .find(|(_, (k, _))| *k == key)
             .map(|(i, (_, n))| (i, n.as_str()))
             .unwrap_or((0, stream.prefix));
         let task = short_task(stream.task);

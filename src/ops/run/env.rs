@@ -60,10 +60,9 @@ pub async fn run(ctx: &Context, opts: EnvRunOptions) -> CliResult {
         d.cluster(),
         shell_words::join(&opts.command)
     ));
-    let prefix =
-        crate::environment::deployed::stream_prefix(&live.td).unwrap_or(opts.service.clone());
+    let (group, prefix) = d.log_place(&live.td, &opts.service);
     let stream = format!("{prefix}/{}/{id}", live.container);
-    let stopped = follow(ctx, &d, &task, &stream).await?;
+    let stopped = follow(ctx, &d, &task, &group, &stream).await?;
     let container = &live.container;
     let main = stopped.containers.iter().find(|c| &c.name == container);
     match main.and_then(|c| c.exit_code) {
@@ -163,6 +162,7 @@ async fn follow(
     ctx: &Context,
     d: &Deployed<'_>,
     task: &str,
+    group: &str,
     stream: &str,
 ) -> CliResult<crate::deploy::live::Task> {
     let shell = &ctx.shell;
@@ -175,7 +175,7 @@ async fn follow(
     };
     let task_list = [task.to_string()];
     let outcome = wait::until(Poll::every(POLL), &ctx.cancel, async || {
-        match stream_events(d, stream, &cursor).await {
+        match stream_events(d, group, stream, &cursor).await {
             Ok(events) => print(cursor.fresh(events)),
             Err(e) => shell.verbose_status(format!("reading {stream}: {e}")),
         }
@@ -207,7 +207,11 @@ async fn follow(
     // The last lines may be indexed after the task stopped.
     let deadline = tokio::time::Instant::now() + LAST_LINES;
     while tokio::time::Instant::now() < deadline {
-        let fresh = cursor.fresh(stream_events(d, stream, &cursor).await.unwrap_or_default());
+        let fresh = cursor.fresh(
+            stream_events(d, group, stream, &cursor)
+                .await
+                .unwrap_or_default(),
+        );
         let quiet = fresh.is_empty();
         print(fresh);
         if quiet {
@@ -230,12 +234,13 @@ fn unverified(s: &ImageStanding) -> String {
 
 async fn stream_events(
     d: &Deployed<'_>,
+    group: &str,
     stream: &str,
     cursor: &Cursor,
 ) -> anyhow::Result<Vec<LogEvent>> {
     let (mut events, _) = d
         .aws
-        .log_events(d.log_group(), cursor.query_from(), Some(stream), None)
+        .log_events(group, cursor.query_from(), Some(stream), None)
         .await?;
     events.retain(|e| e.stream == stream);
     events.sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
