@@ -7,13 +7,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 # GENO_TEST_IMAGE: a plain Debian for the tests' small fixture stacks.
+# TEMPORAL_IMAGE: Temporal's server, for examples/farsight.
 declare -A official=([PYTHON_IMAGE]=python:3.11-slim [POSTGRES_IMAGE]=postgres:16 [REDIS_IMAGE]=redis:7
-  [GENO_TEST_IMAGE]=debian:bookworm-slim)
+  [GENO_TEST_IMAGE]=debian:bookworm-slim [TEMPORAL_IMAGE]=temporalio/auto-setup:1.25)
 declare -A standin=([PYTHON_IMAGE]=geno-local/python:3.11 [POSTGRES_IMAGE]=geno-local/postgres:15
-  [REDIS_IMAGE]=geno-local/redis:7 [GENO_TEST_IMAGE]=geno-local/bookworm:base)
+  [REDIS_IMAGE]=geno-local/redis:7 [GENO_TEST_IMAGE]=geno-local/bookworm:base
+  [TEMPORAL_IMAGE]=geno-local/temporal:standin)
 
 need_standins=0
-for var in PYTHON_IMAGE POSTGRES_IMAGE REDIS_IMAGE GENO_TEST_IMAGE; do
+for var in PYTHON_IMAGE POSTGRES_IMAGE REDIS_IMAGE GENO_TEST_IMAGE TEMPORAL_IMAGE; do
   [ -n "${!var:-}" ] && continue
   image=${official[$var]}
   if docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null 2>&1; then

@@ -19,6 +19,7 @@ base_image=${GENO_BASE_IMAGE:-geno-local/bookworm:base}
 python_image=${PYTHON_IMAGE:-geno-local/python:3.11}
 postgres_image=${POSTGRES_IMAGE:-geno-local/postgres:15}
 redis_image=${REDIS_IMAGE:-geno-local/redis:7}
+temporal_image=${TEMPORAL_IMAGE:-geno-local/temporal:standin}
 
 log() { printf 'offline-images: %s\n' "$*" >&2; }
 have() { [ "$force" = 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
@@ -35,8 +36,9 @@ if ! docker info >/dev/null 2>&1; then
   exit 1
 fi
 
-if current "$python_image" python && current "$postgres_image" postgres && current "$redis_image" redis; then
-  log "all stand-in images present ($python_image, $postgres_image, $redis_image)"
+if current "$python_image" python && current "$postgres_image" postgres && current "$redis_image" redis \
+    && current "$temporal_image" temporal; then
+  log "all stand-in images present ($python_image, $postgres_image, $redis_image, $temporal_image)"
   exit 0
 fi
 
@@ -80,7 +82,7 @@ build_base() {
 }
 
 build_one() {
-  local tag=$1 dir=$2
+  local tag=$1 dir=$2 base=${3:-$base_image}
   current "$tag" "$dir" && { log "$tag present"; return 0; }
   log "building $tag"
   local ctx
@@ -89,7 +91,7 @@ build_one() {
   # The host's CA bundle: where TLS is intercepted, pip in the container only
   # works when it trusts what the host trusts.
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/host-ca-bundle.crt"
-  if ! docker build --quiet --build-arg "BASE_IMAGE=$base_image" \
+  if ! docker build --quiet --build-arg "BASE_IMAGE=$base" \
       --label "geno.standin-hash=$(definition_hash "$dir")" -t "$tag" "$ctx" >"$ctx/.build.log" 2>&1; then
     cat "$ctx/.build.log" >&2
     rm -rf "$ctx"
@@ -103,4 +105,6 @@ build_base
 build_one "$python_image" python
 build_one "$postgres_image" postgres
 build_one "$redis_image" redis
-log "done: $python_image $postgres_image $redis_image"
+# Temporal's server (examples/farsight) on the Python stand-in.
+build_one "$temporal_image" temporal "$python_image"
+log "done: $python_image $postgres_image $redis_image $temporal_image"

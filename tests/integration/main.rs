@@ -6,6 +6,7 @@ mod compose_import;
 mod docker;
 mod docs;
 mod engine_faults;
+mod examples;
 mod fixtures;
 mod fuzz;
 mod infra;
