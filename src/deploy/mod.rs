@@ -10,6 +10,7 @@ pub mod listener;
 pub mod live;
 pub mod logs;
 pub mod parity;
+pub mod platform;
 pub mod record;
 pub mod rollout;
 pub mod taskdef;

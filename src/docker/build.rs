@@ -93,6 +93,10 @@ pub fn pack(dir: &Path, build: &ImageBuild) -> Result<Context, BuildError> {
     hasher.update(&tar);
     hasher.update(build.dockerfile.as_bytes());
     hasher.update(build.target.as_deref().unwrap_or("").as_bytes());
+    // Only when set, so a build without one keeps its digest.
+    if let Some(p) = build.platform {
+        hasher.update(format!("\0platform={p}").as_bytes());
+    }
     let mut args: Vec<_> = build.args.iter().collect();
     args.sort();
     for (k, v) in args {
@@ -358,6 +362,7 @@ async fn run_build(
         ),
         labels: Some(labels),
         target: build.target.clone().unwrap_or_default(),
+        platform: build.platform.map(|p| p.to_string()).unwrap_or_default(),
         rm: true,
         forcerm: true,
         version: if kit {
@@ -537,6 +542,7 @@ mod tests {
             dockerfile: "Dockerfile".into(),
             args: Default::default(),
             target: None,
+            platform: None,
         }
     }
 

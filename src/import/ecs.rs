@@ -19,7 +19,7 @@ use crate::stack::emit::{self, Node};
 use crate::stack::{
     Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Conditions, Dur,
     EcsService, Environment, FixedResponse, HealthCheck, HealthTest, ImageBuild, Listener,
-    LoadBalancer, LocalSecret, Port, Rule, Secret, Service, Stack, TargetGroup,
+    LoadBalancer, LocalSecret, Platform, Port, Rule, Secret, Service, Stack, TargetGroup,
 };
 
 /// One live service, as ECS and the ALB describe it.
@@ -73,6 +73,7 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
         roles: None,
         log_group: None,
         groups: Vec::new(),
+        platform: None,
     };
     let secrets = cx.secrets(live);
     let mut services = IndexMap::new();
@@ -88,6 +89,8 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
             dockerfile: "Dockerfile".into(),
             args: IndexMap::new(),
             target: None,
+            // X86_64 is what geno renders when nothing is said.
+            platform: cx.platform.filter(|p| *p != Platform::Amd64),
         },
         volumes: IndexMap::new(),
         secrets,
@@ -144,6 +147,8 @@ struct Importing<'a> {
     /// The first service's (execution, task) roles.
     roles: Option<(Option<String>, Option<String>)>,
     log_group: Option<String>,
+    /// The first service's platform: the image's.
+    platform: Option<Platform>,
     /// (key, service, group, its name when not geno's) of each routed
     /// service.
     groups: Vec<(String, String, &'a LiveTargetGroup, Option<String>)>,
@@ -268,15 +273,30 @@ impl<'a> Importing<'a> {
             ),
             _ => {}
         }
-        if td
+        // ECS runs X86_64 when a task definition says nothing.
+        let (arch, os) = td
             .runtime_platform
             .as_ref()
-            .is_none_or(|p| p.cpu_architecture != "X86_64" || p.operating_system_family != "LINUX")
-        {
-            self.note(
+            .map(|p| {
+                (
+                    p.cpu_architecture.as_str(),
+                    p.operating_system_family.as_str(),
+                )
+            })
+            .unwrap_or(("X86_64", "LINUX"));
+        match Platform::from_ecs_arch(arch).filter(|_| os == "LINUX") {
+            None => self.note(
                 &s.ecs_service,
-                "runtimePlatform is not X86_64/LINUX; geno renders X86_64/LINUX".into(),
-            );
+                format!("runtimePlatform {arch}/{os} is not one geno builds for (linux/amd64, linux/arm64)"),
+            ),
+            Some(p) => match self.platform {
+                None => self.platform = Some(p),
+                Some(first) if first != p => self.note(
+                    &s.ecs_service,
+                    format!("it runs on {arch}, the first service on {}; the stack's image is built for one platform", first.ecs_arch()),
+                ),
+                Some(_) => {}
+            },
         }
         if !td.volumes.is_empty() {
             self.note(
@@ -619,6 +639,14 @@ mod tests {
         };
         logs(&mut web.task_definition, "/ecs/web-server");
         logs(&mut live.services[1].task_definition, "/ecs/demo/worker");
+        // On Graviton: the image is built for it.
+        for s in &mut live.services {
+            s.task_definition
+                .runtime_platform
+                .as_mut()
+                .unwrap()
+                .cpu_architecture = "ARM64".into();
+        }
         let converted = convert(&live, Some("shop"));
         assert_eq!(converted.notes, [], "{}", converted.text);
         for kept in [
@@ -626,6 +654,7 @@ mod tests {
             "log_group: \"/ecs/${GENO_ENV}/worker\"",
             "log_stream_prefix: ecs",
             "name: web-tg",
+            "platform: linux/arm64",
         ] {
             assert!(converted.text.contains(kept), "{kept}:\n{}", converted.text);
         }

@@ -248,6 +248,20 @@ async fn choose(
 ) -> anyhow::Result<Chosen> {
     let image_id = env.chosen_image(engine, opts.image.as_deref()).await?;
     let short = short_id(&image_id).to_string();
+    // Before anything is pushed: an image ECS could not start is refused.
+    let inspected = engine
+        .docker
+        .inspect_image(&image_id)
+        .await
+        .map_err(crate::docker::DockerError::from)?;
+    crate::deploy::platform::check(
+        &short,
+        inspected.os.as_deref().unwrap_or("linux"),
+        inspected.architecture.as_deref().unwrap_or_default(),
+        env.loaded.stack.image.platform,
+        env.name(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let verified = match env.verification(&image_id) {
         Ok(v) => {
             ctx.shell.status(format!(

@@ -317,7 +317,10 @@ fn fargate_task_definition(
         "requiresCompatibilities": ["FARGATE"],
         "cpu": ecs.cpu.to_string(),
         "memory": ecs.memory.to_string(),
-        "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
+        "runtimePlatform": {
+            "cpuArchitecture": stack.image.platform.map(|p| p.ecs_arch()).unwrap_or("X86_64"),
+            "operatingSystemFamily": "LINUX",
+        },
         "containerDefinitions": [container],
     });
     if !volumes.is_empty() {

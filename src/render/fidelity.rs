@@ -51,6 +51,7 @@ const fn local_noted(why: &'static str) -> Reach {
 pub const FIELDS: &[(&str, Reach)] = &[
     ("name", Reach::Ecs("prefix of task families, target groups, the ALB and the Service Connect namespace")),
     ("image/**", Reach::Build("built once (BuildKit); every app service's image, pushed to each repository and pinned by digest")),
+    ("image.platform", Reach::Ecs("task definition `runtimePlatform.cpuArchitecture` (X86_64 unset); BuildKit builds for it; promote refuses an image of another architecture before pushing")),
     ("volumes", Reach::Ecs("Docker volumes locally; on ECS what each one's `ecs` says")),
     ("volumes.*.description", local("a note for people")),
     ("volumes.*.ecs/**", Reach::Ecs("task `volumes` (EFS, or the task's own storage) and container `mountPoints`")),

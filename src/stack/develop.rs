@@ -291,6 +291,7 @@ mod tests {
             dockerfile: "Dockerfile".into(),
             args: Default::default(),
             target: None,
+            platform: None,
         };
         stack
     }

@@ -54,6 +54,50 @@ pub struct ImageBuild {
     /// Multi-stage build target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The platform the image is built for and ECS runs it on
+    /// (`runtimePlatform`); unset, the engine's own for the build and
+    /// X86_64 on ECS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+/// An image platform Fargate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Platform {
+    #[serde(rename = "linux/amd64")]
+    Amd64,
+    #[serde(rename = "linux/arm64")]
+    Arm64,
+}
+
+impl Platform {
+    /// ECS's `runtimePlatform.cpuArchitecture`.
+    pub fn ecs_arch(self) -> &'static str {
+        match self {
+            Platform::Amd64 => "X86_64",
+            Platform::Arm64 => "ARM64",
+        }
+    }
+
+    /// The architecture an image's config names (`docker image inspect`).
+    pub fn image_arch(self) -> &'static str {
+        match self {
+            Platform::Amd64 => "amd64",
+            Platform::Arm64 => "arm64",
+        }
+    }
+
+    pub fn from_ecs_arch(arch: &str) -> Option<Platform> {
+        [Platform::Amd64, Platform::Arm64]
+            .into_iter()
+            .find(|p| p.ecs_arch() == arch)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "linux/{}", self.image_arch())
+    }
 }
 
 fn default_context() -> String {
