@@ -9,6 +9,43 @@ resource "aws_ecs_cluster" "main" {
   }
 }
 
+# FARGATE_SPOT is there for the services whose `ecs.capacity` names it.
+resource "aws_ecs_cluster_capacity_providers" "main" {
+  cluster_name       = aws_ecs_cluster.main.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+# The subnets and security groups services choose by tag (`ecs.network`).
+data "aws_subnets" "chosen" {
+  for_each = { for k, s in var.services : k => s.network.subnet_tags if s.network != null && length(try(s.network.subnet_tags, {})) > 0 }
+  filter {
+    name   = "vpc-id"
+    values = [aws_vpc.main.id]
+  }
+  dynamic "filter" {
+    for_each = each.value
+    content {
+      name   = "tag:${filter.key}"
+      values = [filter.value]
+    }
+  }
+}
+
+data "aws_security_groups" "chosen" {
+  for_each = { for k, s in var.services : k => s.network.security_group_tags if s.network != null && length(try(s.network.security_group_tags, {})) > 0 }
+  filter {
+    name   = "vpc-id"
+    values = [aws_vpc.main.id]
+  }
+  dynamic "filter" {
+    for_each = each.value
+    content {
+      name   = "tag:${filter.key}"
+      values = [filter.value]
+    }
+  }
+}
+
 resource "aws_cloudwatch_log_group" "main" {
   name              = var.log_group
   retention_in_days = 30
@@ -45,7 +82,7 @@ resource "aws_ecs_service" "main" {
   name                               = each.value.ecs_service
   cluster                            = aws_ecs_cluster.main.id
   task_definition                    = aws_ecs_task_definition.bootstrap[each.key].arn
-  launch_type                        = "FARGATE"
+  launch_type                        = length(each.value.capacity) == 0 ? "FARGATE" : null
   desired_count                      = 0
   deployment_minimum_healthy_percent = each.value.min_healthy_percent
   deployment_maximum_percent         = each.value.max_percent
@@ -57,10 +94,25 @@ resource "aws_ecs_service" "main" {
     rollback = each.value.circuit_breaker_rollback
   }
 
+  dynamic "capacity_provider_strategy" {
+    for_each = each.value.capacity
+    content {
+      capacity_provider = capacity_provider_strategy.value.provider
+      weight            = capacity_provider_strategy.value.weight
+      base              = capacity_provider_strategy.value.base
+    }
+  }
+
+  # stack.yaml's placement when it gives one (by ID or by tag), else the
+  # private subnets and the tasks' security group.
   network_configuration {
-    subnets          = aws_subnet.private[*].id
-    security_groups  = [aws_security_group.tasks.id]
-    assign_public_ip = false
+    subnets = each.value.network == null ? aws_subnet.private[*].id : (
+      length(each.value.network.subnet_ids) > 0 ? each.value.network.subnet_ids : data.aws_subnets.chosen[each.key].ids
+    )
+    security_groups = each.value.network == null ? [aws_security_group.tasks.id] : (
+      length(each.value.network.security_group_ids) > 0 ? each.value.network.security_group_ids : data.aws_security_groups.chosen[each.key].ids
+    )
+    assign_public_ip = each.value.network == null ? false : each.value.network.public_ip
   }
 
   # Every target group that routes to the service, each on its own port.
@@ -81,11 +133,12 @@ resource "aws_ecs_service" "main" {
     namespace = aws_service_discovery_private_dns_namespace.main.arn
   }
 
-  # geno owns task definitions, desired counts and Service Connect aliases
-  # (UpdateService on promote).
+  # geno owns task definitions, desired counts, Service Connect aliases and,
+  # after creation, placement and capacity providers (UpdateService on
+  # promote, compared by `geno diff`).
   lifecycle {
-    ignore_changes = [task_definition, desired_count, service_connect_configuration]
+    ignore_changes = [task_definition, desired_count, service_connect_configuration, network_configuration, capacity_provider_strategy, launch_type]
   }
 
-  depends_on = [aws_lb_listener.http]
+  depends_on = [aws_lb_listener.http, aws_ecs_cluster_capacity_providers.main]
 }

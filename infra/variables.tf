@@ -31,6 +31,20 @@ variable "services" {
     health_check_grace_period = optional(number)
     target_group              = optional(string)
     target_groups             = list(string)
+    # stack.yaml's `ecs.network` (null: the private subnets and the tasks'
+    # group) and `ecs.capacity` (empty: launch type FARGATE).
+    network = optional(object({
+      public_ip           = bool
+      subnet_ids          = list(string)
+      subnet_tags         = map(string)
+      security_group_ids  = list(string)
+      security_group_tags = map(string)
+    }))
+    capacity = list(object({
+      provider = string
+      weight   = number
+      base     = number
+    }))
   }))
 }
 

@@ -50,7 +50,10 @@ impl Aws {
                 }
                 None => None,
             };
+            let status = super::service_status(s);
             out.push(LiveService {
+                network: status.network,
+                capacity: status.capacity,
                 ecs_service: s.service_name().unwrap_or_default().to_string(),
                 desired: s.desired_count(),
                 min_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()),

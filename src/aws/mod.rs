@@ -6,6 +6,7 @@
 //! (moto) exactly as it points the AWS CLI.
 
 mod adopt;
+pub mod ec2;
 mod operate;
 mod taskdef;
 
@@ -112,6 +113,7 @@ pub struct Aws {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     discovery: aws_sdk_servicediscovery::Client,
+    pub ec2: ec2::Ec2,
 }
 
 /// Who geno acts as.
@@ -147,6 +149,7 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             discovery: aws_sdk_servicediscovery::Client::new(&config),
+            ec2: ec2::Ec2::new(region, config.endpoint_url(), config.credentials_provider()),
         }
     }
 
@@ -820,6 +823,16 @@ pub trait Live: Sync {
     ) -> impl Future<Output = Result<Found, AwsError>> + Send;
     /// Every Cloud Map namespace of the account and region.
     fn namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>, AwsError>> + Send;
+    /// The IDs of the subnets `chosen` names or tags (those that exist).
+    fn subnets(
+        &self,
+        chosen: &crate::deploy::taskdef::Selector,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The IDs of the security groups `chosen` names or tags.
+    fn security_groups(
+        &self,
+        chosen: &crate::deploy::taskdef::Selector,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// The policy documents of role `arn`, inline and attached; `None`
     /// when it does not exist.
     fn role_policies(
@@ -884,6 +897,18 @@ impl Live for Aws {
     }
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         Aws::namespaces(self).await
+    }
+    async fn subnets(
+        &self,
+        chosen: &crate::deploy::taskdef::Selector,
+    ) -> Result<Vec<String>, AwsError> {
+        self.ec2.subnets(chosen).await
+    }
+    async fn security_groups(
+        &self,
+        chosen: &crate::deploy::taskdef::Selector,
+    ) -> Result<Vec<String>, AwsError> {
+        self.ec2.security_groups(chosen).await
     }
     async fn role_policies(&self, arn: &str) -> Result<Option<Vec<serde_json::Value>>, AwsError> {
         Aws::role_policies(self, arn).await
@@ -966,6 +991,39 @@ impl Ecs for Aws {
                 reason,
             })?;
             request = request.service_connect_configuration(sc);
+        }
+        if let Some(n) = &u.network_configuration {
+            let v = &n.awsvpc_configuration;
+            let vpc = aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                .set_subnets(Some(v.subnets.clone()))
+                .set_security_groups(Some(v.security_groups.clone()))
+                .assign_public_ip(aws_sdk_ecs::types::AssignPublicIp::from(
+                    v.assign_public_ip.as_str(),
+                ))
+                .build()
+                .map_err(|e| AwsError::Other {
+                    operation: "UpdateService",
+                    reason: e.to_string(),
+                })?;
+            request = request.network_configuration(
+                aws_sdk_ecs::types::NetworkConfiguration::builder()
+                    .awsvpc_configuration(vpc)
+                    .build(),
+            );
+        }
+        if let Some(items) = &u.capacity_provider_strategy {
+            for c in items {
+                let item = aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+                    .capacity_provider(&c.capacity_provider)
+                    .weight(c.weight)
+                    .base(c.base)
+                    .build()
+                    .map_err(|e| AwsError::Other {
+                        operation: "UpdateService",
+                        reason: e.to_string(),
+                    })?;
+                request = request.capacity_provider_strategy(item);
+            }
         }
         request
             .send()
@@ -1168,6 +1226,26 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
             .load_balancers()
             .iter()
             .filter_map(|lb| lb.target_group_arn()?.split('/').nth(1).map(str::to_string))
+            .collect(),
+        network: s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|v| crate::deploy::taskdef::AwsVpc {
+                subnets: v.subnets().to_vec(),
+                security_groups: v.security_groups().to_vec(),
+                assign_public_ip: v
+                    .assign_public_ip()
+                    .map(|a| a.as_str().to_string())
+                    .unwrap_or_else(|| "DISABLED".into()),
+            }),
+        capacity: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|c| crate::deploy::taskdef::CapacityProviderItem {
+                capacity_provider: c.capacity_provider().to_string(),
+                weight: c.weight(),
+                base: c.base(),
+            })
             .collect(),
     }
 }

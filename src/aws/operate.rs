@@ -376,6 +376,12 @@ fn task(t: &aws_sdk_ecs::types::Task) -> Task {
         started_at: time(t.started_at().or(t.created_at())),
         stopped_reason: t.stopped_reason().map(str::to_string),
         enable_execute_command: t.enable_execute_command(),
+        address: t
+            .attachments()
+            .iter()
+            .flat_map(|a| a.details())
+            .find(|d| d.name() == Some("privateIPv4Address"))
+            .and_then(|d| d.value().map(str::to_string)),
         containers: t
             .containers()
             .iter()

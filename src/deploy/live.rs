@@ -24,6 +24,9 @@ pub struct Task {
     pub stopped_reason: Option<String>,
     /// Whether the task was started with ECS Exec enabled.
     pub enable_execute_command: bool,
+    /// Its private IPv4 address (its network interface's, in `awsvpc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     pub containers: Vec<TaskContainer>,
 }
 

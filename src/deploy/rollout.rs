@@ -34,6 +34,10 @@ pub struct ServiceStatus {
     pub service_connect: Option<crate::deploy::taskdef::ServiceConnect>,
     /// The names of the ALB target groups the service is attached to.
     pub target_groups: Vec<String>,
+    /// Where its tasks run (`awsvpcConfiguration`), as ECS reports it.
+    pub network: Option<crate::deploy::taskdef::AwsVpc>,
+    /// Its capacity provider strategy; empty on a launch type.
+    pub capacity: Vec<crate::deploy::taskdef::CapacityProviderItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

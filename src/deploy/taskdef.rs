@@ -181,6 +181,86 @@ pub struct ServiceUpdate {
     /// How the service reaches the others and is reached (Service Connect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_connect_configuration: Option<ServiceConnect>,
+    /// Where its tasks run, when stack.yaml says (`ecs.network`); by tag,
+    /// filled in from EC2 before it is compared or sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+    /// FARGATE / FARGATE_SPOT shares, when stack.yaml says (`ecs.capacity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy: Option<Vec<CapacityProviderItem>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkConfiguration {
+    pub awsvpc_configuration: AwsVpc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsVpc {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// `ENABLED` or `DISABLED`.
+    pub assign_public_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapacityProviderItem {
+    pub capacity_provider: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+/// A capacity provider strategy as one line (`FARGATE_SPOT 3, FARGATE 1
+/// base 1`); an empty one is the launch type.
+pub fn strategy_text(items: &[CapacityProviderItem]) -> String {
+    if items.is_empty() {
+        return "launch type FARGATE".into();
+    }
+    items
+        .iter()
+        .map(|i| match i.base {
+            0 => format!("{} {}", i.capacity_provider, i.weight),
+            b => format!("{} {} base {b}", i.capacity_provider, i.weight),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Stack.yaml's choice of subnets and security groups for a service, as
+/// the rendering carries it (`network`): IDs, or tags to find them by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Placement {
+    pub public_ip: bool,
+    pub subnets: Selector,
+    pub security_groups: Selector,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Selector {
+    Ids(Vec<String>),
+    /// (key, value) pairs, all of which a resource must carry.
+    Tags(Vec<(String, String)>),
+}
+
+impl Selector {
+    /// How a problem names it: `subnet-1, subnet-2` or `tags Name=web-*`.
+    pub fn describe(&self) -> String {
+        match self {
+            Selector::Ids(ids) => ids.join(", "),
+            Selector::Tags(tags) => format!(
+                "tags {}",
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
 }
 
 /// A service's Service Connect configuration, as UpdateService takes it
@@ -227,6 +307,8 @@ impl ServiceUpdate {
             health_check_grace_period_seconds: None,
             force_new_deployment: None,
             service_connect_configuration: None,
+            network_configuration: None,
+            capacity_provider_strategy: None,
         }
     }
 }
@@ -306,6 +388,8 @@ pub struct ServicePlan {
     /// The ALB target groups routing to it, its own (`ecs.target_group`)
     /// first.
     pub target_groups: Vec<TargetGroup>,
+    /// Where stack.yaml places its tasks, as written (`ecs.network`).
+    pub placement: Option<Placement>,
 }
 
 /// A job the services wait for, run once as a one-off task before they are
@@ -386,6 +470,10 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             target_groups: match entry.get("targetGroups") {
                 Some(tg) => serde_json::from_value(tg.clone()).map_err(err)?,
                 None => Vec::new(),
+            },
+            placement: match entry.get("placement") {
+                Some(p) => Some(serde_json::from_value(p.clone()).map_err(err)?),
+                None => None,
             },
             name,
         });

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::rollout::{RolloutError, Watch, failed_outcome, watch_until_done};
 use crate::aws::Ecs;
 use crate::deploy::record::{self, CountRecord, Outcome, Record, ServiceRecord};
-use crate::deploy::rollout::short_arn;
-use crate::deploy::taskdef::{ServiceConnect, ServiceUpdate};
+use crate::deploy::rollout::{ServiceStatus, short_arn};
+use crate::deploy::taskdef::{NetworkConfiguration, ServiceConnect, ServiceUpdate};
 use crate::error::CliError;
 use crate::shell::Shell;
 
@@ -48,7 +48,7 @@ pub struct Move {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Send {
     /// A task definition, with whatever service settings the update carries.
-    Service(ServiceUpdate),
+    Service(Box<ServiceUpdate>),
     /// A desired count alone; the service stays on `task_definition`.
     Count {
         from: i32,
@@ -62,7 +62,7 @@ impl Send {
     /// reach, at the count (if any) sent.
     fn watched(&self, cluster: &str, service: &str) -> ServiceUpdate {
         match self {
-            Send::Service(u) => u.clone(),
+            Send::Service(u) => (**u).clone(),
             Send::Count {
                 to,
                 task_definition,
@@ -79,16 +79,16 @@ impl Move {
     /// A service to a new task definition (`update`), back to `was.before`.
     pub fn task_definition(cluster: &str, was: &ServiceRecord, update: ServiceUpdate) -> Move {
         let back = (!was.before.is_empty() && was.before != update.task_definition).then(|| {
-            Send::Service(ServiceUpdate::task_definition_only(
+            Send::Service(Box::new(ServiceUpdate::task_definition_only(
                 cluster,
                 &was.ecs_service,
                 &was.before,
-            ))
+            )))
         });
         Move {
             service: was.ecs_service.clone(),
             label: was.ecs_service.clone(),
-            forward: Send::Service(update),
+            forward: Send::Service(Box::new(update)),
             back,
         }
     }
@@ -119,7 +119,44 @@ impl Move {
             })),
             ..ServiceUpdate::task_definition_only(&forward.cluster, &was.ecs_service, &was.before)
         };
-        self.back = Some(Send::Service(back));
+        self.back = Some(Send::Service(Box::new(back)));
+        self
+    }
+
+    /// When the update changes where the tasks run (subnets, groups,
+    /// public IP, capacity providers), putting it back restores what the
+    /// service had, with new tasks when the providers change back.
+    pub fn restoring_placement(mut self, was: &ServiceRecord, live: &ServiceStatus) -> Move {
+        let Send::Service(forward) = &self.forward else {
+            return self;
+        };
+        let network = forward
+            .network_configuration
+            .as_ref()
+            .filter(|n| live.network.as_ref() != Some(&n.awsvpc_configuration))
+            .and(live.network.clone());
+        let capacity = forward
+            .capacity_provider_strategy
+            .as_ref()
+            .filter(|c| **c != live.capacity)
+            .map(|_| live.capacity.clone());
+        if was.before.is_empty() || (network.is_none() && capacity.is_none()) {
+            return self;
+        }
+        let mut back = match self.back.take() {
+            Some(Send::Service(u)) => *u,
+            _ => {
+                ServiceUpdate::task_definition_only(&forward.cluster, &was.ecs_service, &was.before)
+            }
+        };
+        back.network_configuration = network.map(|v| NetworkConfiguration {
+            awsvpc_configuration: v,
+        });
+        if let Some(c) = capacity {
+            back.capacity_provider_strategy = Some(c);
+            back.force_new_deployment = Some(true);
+        }
+        self.back = Some(Send::Service(Box::new(back)));
         self
     }
 
@@ -130,10 +167,10 @@ impl Move {
         Move {
             service: was.ecs_service.clone(),
             label: was.name.clone(),
-            forward: Send::Service(ServiceUpdate {
+            forward: Send::Service(Box::new(ServiceUpdate {
                 force_new_deployment: Some(true),
                 ..ServiceUpdate::task_definition_only(cluster, &was.ecs_service, &was.before)
-            }),
+            })),
             back: None,
         }
     }
@@ -825,5 +862,57 @@ mod tests {
             panic!("{m:?}")
         };
         assert_eq!(back.service_connect_configuration, None);
+    }
+
+    #[test]
+    fn putting_back_a_move_that_placed_the_tasks_elsewhere_restores_where_they_ran() {
+        use crate::deploy::taskdef::{AwsVpc, CapacityProviderItem};
+        let was = ServiceRecord {
+            name: "worker".into(),
+            ecs_service: "shop-worker-demo".into(),
+            before: "worker:1".into(),
+            after: "worker:2".into(),
+        };
+        let private = AwsVpc {
+            subnets: vec!["subnet-0b".into()],
+            security_groups: vec!["sg-0a".into()],
+            assign_public_ip: "DISABLED".into(),
+        };
+        let update = ServiceUpdate {
+            network_configuration: Some(NetworkConfiguration {
+                awsvpc_configuration: AwsVpc {
+                    assign_public_ip: "ENABLED".into(),
+                    ..private.clone()
+                },
+            }),
+            capacity_provider_strategy: Some(vec![CapacityProviderItem {
+                capacity_provider: "FARGATE_SPOT".into(),
+                weight: 1,
+                base: 0,
+            }]),
+            force_new_deployment: Some(true),
+            ..ServiceUpdate::task_definition_only("shop-demo", "shop-worker-demo", "worker:2")
+        };
+        let live = ServiceStatus {
+            name: "shop-worker-demo".into(),
+            network: Some(private.clone()),
+            ..ServiceStatus::default()
+        };
+        let m = Move::task_definition("shop-demo", &was, update.clone())
+            .restoring_connect(&was, None)
+            .restoring_placement(&was, &live);
+        let Some(Send::Service(back)) = &m.back else {
+            panic!("{m:?}")
+        };
+        assert_eq!(back.task_definition, "worker:1");
+        assert_eq!(
+            back.network_configuration
+                .as_ref()
+                .map(|n| &n.awsvpc_configuration),
+            Some(&private)
+        );
+        // Back to the launch type (an empty strategy), with new tasks.
+        assert_eq!(back.capacity_provider_strategy, Some(Vec::new()));
+        assert_eq!(back.force_new_deployment, Some(true));
     }
 }

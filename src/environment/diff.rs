@@ -42,7 +42,8 @@ pub async fn print<L: Live>(
         }
         DiffImage::Pinned(c) => (c.clone(), "", true),
     };
-    let plans = target.plans(&choice)?;
+    let mut plans = target.plans(&choice)?;
+    super::network::resolve(live, &mut plans).await?;
     let cx = Observing::new(live, target, &plans, &records);
     match cx.services().await {
         Err(e) => anyhow::bail!("{e}"),

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod exec;
 pub mod jobs;
 pub mod kinds;
+pub mod network;
 pub mod preflight;
 pub mod push;
 pub mod rollout;

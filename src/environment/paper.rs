@@ -11,7 +11,7 @@ use crate::deploy::connect::Namespace;
 use crate::deploy::listener::{Found, Listener};
 use crate::deploy::live::TargetHealth;
 use crate::deploy::rollout::{RolloutState, ServiceStatus, test_deployment};
-use crate::deploy::taskdef::{Plans, TargetGroup, TaskDefinition};
+use crate::deploy::taskdef::{Plans, Selector, TargetGroup, TaskDefinition};
 use crate::environment::Environment;
 use crate::render::ecs::ImageChoice;
 use crate::shell::{Shell, Verbosity};
@@ -37,6 +37,9 @@ pub struct Paper {
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// The Cloud Map namespaces.
     pub namespaces: Vec<Namespace>,
+    /// Subnets and security groups: ID and tags.
+    pub subnets: Vec<(String, Vec<(String, String)>)>,
+    pub security_groups: Vec<(String, Vec<(String, String)>)>,
     /// Role ARN → its policy documents (a role in `roles` without an
     /// entry has none).
     pub policies: BTreeMap<String, Vec<serde_json::Value>>,
@@ -57,6 +60,27 @@ impl Paper {
 
     fn called(&self, what: String) {
         self.calls.lock().unwrap().push(what);
+    }
+
+    /// What EC2's filters pick: by ID, or carrying every tag (`*` in a
+    /// value matches anything).
+    fn chosen(all: &[(String, Vec<(String, String)>)], chosen: &Selector) -> Vec<String> {
+        let glob = |pattern: &str, value: &str| match pattern.split_once('*') {
+            None => pattern == value,
+            Some((head, tail)) => {
+                value.starts_with(head)
+                    && value[head.len()..].ends_with(tail.trim_start_matches('*'))
+            }
+        };
+        all.iter()
+            .filter(|(id, tags)| match chosen {
+                Selector::Ids(ids) => ids.contains(id),
+                Selector::Tags(wanted) => wanted
+                    .iter()
+                    .all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && glob(v, tv))),
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     fn missing(present: &[String], asked: &[String]) -> Vec<String> {
@@ -165,6 +189,16 @@ impl Live for Paper {
         }
         Ok(Some(self.policies.get(arn).cloned().unwrap_or_default()))
     }
+    async fn subnets(&self, chosen: &Selector) -> Result<Vec<String>, AwsError> {
+        self.called(format!("DescribeSubnets {}", chosen.describe()));
+        Ok(Paper::chosen(&self.subnets, chosen))
+    }
+
+    async fn security_groups(&self, chosen: &Selector) -> Result<Vec<String>, AwsError> {
+        self.called(format!("DescribeSecurityGroups {}", chosen.describe()));
+        Ok(Paper::chosen(&self.security_groups, chosen))
+    }
+
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         self.called("ListNamespaces".to_string());
         Ok(self.namespaces.clone())
@@ -319,6 +353,16 @@ pub fn in_order(plans: &Plans) -> Paper {
             grace_period_seconds: plan.update.health_check_grace_period_seconds,
             service_connect: plan.update.service_connect_configuration.clone(),
             target_groups: plan.target_groups.iter().map(|g| g.name.clone()).collect(),
+            network: plan
+                .update
+                .network_configuration
+                .as_ref()
+                .map(|n| n.awsvpc_configuration.clone()),
+            capacity: plan
+                .update
+                .capacity_provider_strategy
+                .clone()
+                .unwrap_or_default(),
         });
         for ns in plan
             .update

@@ -13,13 +13,15 @@
 use indexmap::IndexMap;
 
 use crate::deploy::taskdef::{
-    ContainerDefinition, ECS_STOP_TIMEOUT, TargetGroup as LiveTargetGroup, TaskDefinition,
+    AwsVpc, CapacityProviderItem, ContainerDefinition, ECS_STOP_TIMEOUT,
+    TargetGroup as LiveTargetGroup, TaskDefinition,
 };
 use crate::stack::emit::{self, Node};
 use crate::stack::{
     Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Conditions, Dur,
     EcsService, Environment, FixedResponse, HealthCheck, HealthTest, ImageBuild, Listener,
     LoadBalancer, LocalSecret, Platform, Port, Rule, Secret, Service, Stack, TargetGroup,
+    model::{CapacityProvider, CapacityShare, Chosen, Network},
 };
 
 /// One live service, as ECS and the ALB describe it.
@@ -36,6 +38,10 @@ pub struct LiveService {
     pub target_group: Option<LiveTargetGroup>,
     /// Whether its PRIMARY deployment uses Service Connect.
     pub service_connect: bool,
+    /// Where its tasks run.
+    pub network: Option<AwsVpc>,
+    /// Its capacity provider strategy; empty on a launch type.
+    pub capacity: Vec<CapacityProviderItem>,
 }
 
 /// An environment's services and where they run.
@@ -369,7 +375,36 @@ impl<'a> Importing<'a> {
         let log_group = own("awslogs-group", self.log_group.as_deref());
         let log_stream_prefix = own("awslogs-stream-prefix", Some(name));
         let default_family = format!("{}-{name}-{}", self.stack, self.env);
+        let capacity = s
+            .capacity
+            .iter()
+            .filter_map(|c| {
+                let provider = match c.capacity_provider.as_str() {
+                    "FARGATE" => CapacityProvider::Fargate,
+                    "FARGATE_SPOT" => CapacityProvider::FargateSpot,
+                    other => {
+                        self.note(
+                            &s.ecs_service,
+                            format!("capacity provider {other} is not carried: geno runs on FARGATE and FARGATE_SPOT"),
+                        );
+                        return None;
+                    }
+                };
+                Some(CapacityShare {
+                    provider,
+                    weight: c.weight.max(0) as u32,
+                    base: c.base.max(0) as u32,
+                })
+            })
+            .collect();
         EcsService {
+            // Its own placement, by ID: what runs now.
+            network: s.network.as_ref().map(|v| Network {
+                public_ip: v.assign_public_ip == "ENABLED",
+                subnets: Chosen::Ids(v.subnets.clone()),
+                security_groups: Chosen::Ids(v.security_groups.clone()),
+            }),
+            capacity,
             family: (td.family != default_family).then(|| self.templated(&td.family)),
             container: None,
             log_group,
@@ -599,6 +634,8 @@ mod tests {
                     task_definition: p.task_definition.clone(),
                     target_group: p.target_groups.first().cloned(),
                     service_connect: p.update.service_connect_configuration.is_some(),
+                    network: None,
+                    capacity: Vec::new(),
                 }
             })
             .collect();

@@ -34,7 +34,8 @@ use crate::docker::Engine;
 use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, run_jobs};
 use crate::environment::kinds::{
-    DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION, compare,
+    CAPACITY_PROVIDERS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION,
+    compare,
 };
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -137,8 +138,9 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     let engine = ctx.engine().await?;
     let chosen = choose(ctx, &env, engine, &opts).await?;
     // What would be registered, image aside: preflight checks what it names.
-    let draft = env.plans(&ImageChoice::Unpinned)?;
+    let mut draft = env.plans(&ImageChoice::Unpinned)?;
     let aws = ctx.aws(&env.aws.region).await;
+    crate::environment::network::resolve(aws, &mut draft).await?;
     let pre = check(ctx, &env, aws, &draft).await?;
     if opts.dry_run {
         let changes = crate::environment::diff::print(
@@ -179,7 +181,11 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         )))?;
     }
 
-    let plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
+    let mut plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
+    // The subnets and groups found for the draft, by tag: the same.
+    for (plan, found) in plans.services.iter_mut().zip(&draft.services) {
+        plan.update.network_configuration = found.update.network_configuration.clone();
+    }
     change.phase("jobs");
     let to_change = change.step(decide(ctx, &env, aws, &plans, &pre).await)?;
     let ran = run_jobs_first(&env, &mut change, &plans, &to_change, &mut clock).await;
@@ -492,13 +498,18 @@ async fn register(
             before: live.task_definition.clone(),
             after: arn.clone(),
         };
+        // A new capacity provider strategy moves no task by itself.
+        let force = c.differs.contains(&CAPACITY_PROVIDERS)
+            || plan.update.force_new_deployment == Some(true);
         let update = ServiceUpdate {
             task_definition: arn,
+            force_new_deployment: force.then_some(true),
             ..plan.update.clone()
         };
         moves.push(
             Move::task_definition(&plan.update.cluster, &was, update)
-                .restoring_connect(&was, live.service_connect.as_ref()),
+                .restoring_connect(&was, live.service_connect.as_ref())
+                .restoring_placement(&was, live),
         );
         changed.push(was);
     }
@@ -548,7 +559,8 @@ async fn smoke_environment(
     let target = Target {
         stack: &env.loaded.stack,
         environment: env.name(),
-        base,
+        base: Some(base),
+        url_only: true,
         place: runner::Place::Url,
         image_id: None,
     };

@@ -92,7 +92,8 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
             let target = Target {
                 stack: &loaded.stack,
                 environment: &opts.env,
-                base,
+                base: Some(base),
+                url_only: opts.url.is_some(),
                 place: Place::Deployed(&d),
                 image_id: None,
             };
@@ -117,7 +118,8 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
             let target = Target {
                 stack: &loaded.stack,
                 environment: &opts.env,
-                base,
+                base: Some(base),
+                url_only: true,
                 place: Place::Url,
                 image_id: None,
             };
@@ -134,21 +136,29 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
 }
 
 async fn against_local(ctx: &Context, local: &LocalStack) -> anyhow::Result<Report> {
-    let lb = daemon::running(&local.state_dir(), local.name())
-        .await
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the load balancer of `{}` is not running; run `geno up` first",
-                local.name()
-            )
-        })?;
+    // A stack without a load balancer is tested at each service's port.
+    let base = match local.stack().load_balancer {
+        None => None,
+        Some(_) => {
+            let lb = daemon::running(&local.state_dir(), local.name())
+                .await
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the load balancer of `{}` is not running; run `geno up` first",
+                        local.name()
+                    )
+                })?;
+            Some(format!(
+                "http://{}",
+                lb.listeners.first().cloned().unwrap_or_default()
+            ))
+        }
+    };
     let target = Target {
         stack: local.stack(),
         environment: LOCAL_ENV,
-        base: format!(
-            "http://{}",
-            lb.listeners.first().cloned().unwrap_or_default()
-        ),
+        base,
+        url_only: false,
         place: Place::Local(local),
         image_id: runner::running_image(local).await?,
     };

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
-use crate::stack::model::{Condition, ServiceKind, VolumeOnEcs};
+use crate::stack::model::{Chosen, Condition, Network, ServiceKind, VolumeOnEcs};
 use crate::stack::{Action, AwsEnvironment, Stack};
 
 /// What image the task definitions name.
@@ -101,11 +101,28 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         if aws.service_connect {
             service["serviceConnectConfiguration"] = service_connect(stack, env, &spec);
         }
+        if let Some(vpc) = ecs.network.as_ref().and_then(network) {
+            service["networkConfiguration"] = vpc;
+        }
+        if !ecs.capacity.is_empty() {
+            service["capacityProviderStrategy"] = ecs
+                .capacity
+                .iter()
+                .map(|c| json!({ "capacityProvider": c.provider.name(), "weight": c.weight, "base": c.base }))
+                .collect();
+        }
         let mut entry = json!({
             "repository": ecs.repository,
             "taskDefinition": task_definition,
             "service": service,
         });
+        if let Some(net) = &ecs.network {
+            entry["placement"] = json!({
+                "publicIp": net.public_ip,
+                "subnets": selector(&net.subnets),
+                "securityGroups": selector(&net.security_groups),
+            });
+        }
         let groups: Vec<Value> = routed_groups(stack, name)
             .into_iter()
             .map(|(key, tg)| {
@@ -282,6 +299,30 @@ fn service_connect(stack: &Stack, env: &str, spec: &ContainerSpec) -> Value {
         "namespace": stack.namespace(env),
         "services": services,
     })
+}
+
+/// A service's `networkConfiguration` when stack.yaml names its subnets and
+/// security groups by ID; `None` when either is by tag (found in EC2 when
+/// the environment is read: `environment::network`).
+fn network(net: &Network) -> Option<Value> {
+    let (Chosen::Ids(subnets), Chosen::Ids(groups)) = (&net.subnets, &net.security_groups) else {
+        return None;
+    };
+    Some(json!({ "awsvpcConfiguration": {
+        "subnets": subnets,
+        "securityGroups": groups,
+        "assignPublicIp": if net.public_ip { "ENABLED" } else { "DISABLED" },
+    }}))
+}
+
+/// Subnets or groups as the rendering's `placement` carries them.
+fn selector(chosen: &Chosen) -> Value {
+    match chosen {
+        Chosen::Ids(ids) => json!({ "ids": ids }),
+        Chosen::Tags { tags } => {
+            json!({ "tags": tags.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>() })
+        }
+    }
 }
 
 /// The name of a container's port mapping, which Service Connect refers to.

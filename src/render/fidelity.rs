@@ -79,6 +79,8 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("services.*.ecs.family", Reach::Ecs("the task definition family (default `STACK-SERVICE-ENV`); tfvars")),
     ("services.*.ecs.container", Reach::Ecs("the container's name in the task definition (default: the service's); tfvars, the target group attachment")),
     ("services.*.ecs.log_group", Reach::Ecs("the container's awslogs group (default: the environment's); tfvars `service_log_groups`; preflight checks it exists")),
+    ("services.*.ecs.network/**", Reach::Ecs("the service's `networkConfiguration.awsvpcConfiguration` (tags found in EC2 at promote); tfvars `network`; preflight checks the subnets and groups exist")),
+    ("services.*.ecs.capacity/**", Reach::Ecs("the service's `capacityProviderStrategy` (a change forces new tasks); tfvars `capacity`; the cluster gets FARGATE and FARGATE_SPOT")),
     ("services.*.ecs.log_stream_prefix", Reach::Ecs("the container's awslogs stream prefix (default: the service's name)")),
     ("services.*.iam/**", Reach::Infra("the task role's policy (`task_role_statements`); preflight checks the role allows it; refused on a service that does not deploy")),
     ("services.*.profiles", local("which services `geno up` starts; every service with `ecs` deploys")),

@@ -43,6 +43,8 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 "health_check_grace_period": ecs.health_check_grace_period.map(|d| d.as_secs()),
                 "target_group": ecs.target_group,
                 "target_groups": super::ecs::routed_groups(stack, name).iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                "network": ecs.network.as_ref().map(network),
+                "capacity": ecs.capacity.iter().map(|c| json!({ "provider": c.provider.name(), "weight": c.weight, "base": c.base })).collect::<Vec<_>>(),
             }),
         );
         for secret in &svc.secrets {
@@ -144,6 +146,27 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "execution_role_statements": crate::deploy::iam::execution_statements(stack, env),
         "task_role_statements": crate::deploy::iam::task_statements(stack),
     }))
+}
+
+/// A service's `ecs.network` for Terraform: IDs, or tags its data sources
+/// look up (empty when not chosen that way).
+fn network(net: &crate::stack::model::Network) -> Value {
+    use crate::stack::model::Chosen;
+    let ids = |c: &Chosen| match c {
+        Chosen::Ids(ids) => json!(ids),
+        Chosen::Tags { .. } => json!([]),
+    };
+    let tags = |c: &Chosen| match c {
+        Chosen::Ids(_) => json!({}),
+        Chosen::Tags { tags } => json!(tags),
+    };
+    json!({
+        "public_ip": net.public_ip,
+        "subnet_ids": ids(&net.subnets),
+        "subnet_tags": tags(&net.subnets),
+        "security_group_ids": ids(&net.security_groups),
+        "security_group_tags": tags(&net.security_groups),
+    })
 }
 
 fn action(a: &Action) -> (&'static str, String, Value) {

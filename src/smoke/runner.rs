@@ -22,8 +22,12 @@ use crate::wait::{self, Check, GaveUp, Poll};
 pub struct Target<'a> {
     pub stack: &'a Stack,
     pub environment: &'a str,
-    /// `http://host:port` the HTTP steps go to.
-    pub base: String,
+    /// `http://host:port` the HTTP steps go to: the load balancer, or the
+    /// URL given; `None` for a local stack without one.
+    pub base: Option<String>,
+    /// The URL was given (`--url`): every request goes there, those of
+    /// steps that name a service too.
+    pub url_only: bool,
     /// What `exec` and `targets` steps act on.
     pub place: Place<'a>,
     /// The image the stack runs, when known.
@@ -57,21 +61,18 @@ pub async fn run_suite(
     let mut results = Vec::new();
     shell.status(format!(
         "smoke: {} ({}) through {}",
-        stack.name, target.environment, target.base
+        stack.name,
+        target.environment,
+        target
+            .base
+            .as_deref()
+            .unwrap_or("each service's own port (no load balancer)")
     ));
     for step in &stack.smoke {
         if cancel.is_cancelled() {
             break;
         }
-        let result = run_step(
-            step,
-            &client,
-            &target.base,
-            &target.place,
-            &mut captures,
-            cancel,
-        )
-        .await;
+        let result = run_step(step, &client, target, &mut captures, cancel).await;
         say(shell, step, &result);
         results.push(result);
     }
@@ -80,7 +81,7 @@ pub async fn run_suite(
     Ok(Report {
         stack: stack.name.clone(),
         environment: target.environment.to_string(),
-        target: target.base.clone(),
+        target: target.base.clone().unwrap_or_default(),
         image_id: target.image_id.clone(),
         passed,
         seconds: started.elapsed().as_secs_f64(),
@@ -172,11 +173,11 @@ pub async fn running_image(local: &LocalStack) -> anyhow::Result<Option<String>>
 async fn run_step(
     step: &SmokeStep,
     client: &reqwest::Client,
-    base: &str,
-    place: &Place<'_>,
+    target: &Target<'_>,
     captures: &mut BTreeMap<String, String>,
     cancel: &CancellationToken,
 ) -> StepResult {
+    let place = &target.place;
     let started = Instant::now();
     let kind = if step.http.is_some() {
         "http"
@@ -226,7 +227,10 @@ async fn run_step(
     let result = wait::until(poll, cancel, async || {
         attempts += 1;
         let outcome = match (&step.http, &step.exec, &step.targets, place) {
-            (Some(http), _, _, _) => http_attempt(http, client, base, captures).await,
+            (Some(http), _, _, _) => match base_of(http, target).await {
+                Ok(base) => http_attempt(http, client, &base, captures).await,
+                Err(why) => Err(why),
+            },
             (_, Some(exec), _, Place::Local(local)) => exec_attempt(exec, local, captures).await,
             (_, Some(exec), _, Place::Deployed(d)) => ecs_exec_attempt(exec, d, captures).await,
             (_, _, Some(t), Place::Local(local)) => targets_attempt(t, local).await,
@@ -259,6 +263,106 @@ async fn run_step(
             finish(Outcome::Failed, attempts, Some(detail))
         }
     }
+}
+
+/// Where an HTTP step's request goes: the load balancer (or the URL
+/// given), or straight to the service it names — its published port here,
+/// a running task's address on ECS.
+async fn base_of(http: &HttpStep, target: &Target<'_>) -> Result<String, String> {
+    let Some(service) = &http.service else {
+        return target.base.clone().ok_or_else(|| {
+            format!(
+                "`{}` has no load balancer: name the service the request goes to (`service:`)",
+                target.stack.name
+            )
+        });
+    };
+    if target.url_only
+        && let Some(base) = &target.base
+    {
+        return Ok(base.clone());
+    }
+    let port = http
+        .port
+        .or_else(|| {
+            target
+                .stack
+                .services
+                .get(service)
+                .and_then(|s| s.ports.first())
+                .map(|p| p.container)
+        })
+        .ok_or_else(|| format!("service `{service}` has no port to send the request to"))?;
+    match &target.place {
+        Place::Local(local) => local_address(local, service, port).await,
+        Place::Deployed(d) => task_address(d, service, port).await,
+        Place::Url => target
+            .base
+            .clone()
+            .ok_or_else(|| "no URL to send the request to".to_string()),
+    }
+}
+
+/// `http://127.0.0.1:HOST-PORT` when the container port is published,
+/// else the container's own address on the stack's network.
+async fn local_address(local: &LocalStack, service: &str, port: u16) -> Result<String, String> {
+    let members = local
+        .engine
+        .members(local.name())
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(member) = members
+        .iter()
+        .filter(|m| m.service == service && m.kind == "service" && m.state == "running")
+        .min_by_key(|m| m.replica)
+    else {
+        return Err(format!(
+            "no container of `{service}` is running (`geno up {service}`)"
+        ));
+    };
+    let inspected = local
+        .engine
+        .inspect(&member.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let settings = inspected.network_settings.unwrap_or_default();
+    let published = settings
+        .ports
+        .as_ref()
+        .and_then(|p| p.get(&format!("{port}/tcp")).cloned().flatten())
+        .and_then(|b| b.into_iter().find_map(|b| b.host_port));
+    if let Some(host_port) = published {
+        return Ok(format!("http://127.0.0.1:{host_port}"));
+    }
+    settings
+        .networks
+        .unwrap_or_default()
+        .values()
+        .find_map(|n| n.ip_address.clone().filter(|ip| !ip.is_empty()))
+        .map(|ip| format!("http://{ip}:{port}"))
+        .ok_or_else(|| format!("`{}` has no address on the stack's network", member.name))
+}
+
+/// A running task's private address on ECS (reachable from inside its
+/// VPC; from elsewhere, pass `--url`).
+async fn task_address(d: &Deployed<'_>, service: &str, port: u16) -> Result<String, String> {
+    let plan = d.service(service).map_err(|e| e.to_string())?;
+    let tasks = d
+        .aws
+        .service_tasks(d.cluster(), &plan.update.service)
+        .await
+        .map_err(|e| e.to_string())?;
+    tasks
+        .iter()
+        .filter(|t| t.last_status == "RUNNING")
+        .find_map(|t| t.address.clone())
+        .map(|ip| format!("http://{ip}:{port}"))
+        .ok_or_else(|| {
+            format!(
+                "no running task of {} has an address yet (pass --url to test through another way in)",
+                plan.update.service
+            )
+        })
 }
 
 /// Why a step of `kind` cannot run at `place`, if it cannot.

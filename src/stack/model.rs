@@ -486,6 +486,106 @@ pub struct EcsService {
     /// `PREFIX/CONTAINER/TASK-ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_stream_prefix: Option<String>,
+    /// Where its tasks run: subnets, security groups, public IP (the
+    /// service's `awsvpcConfiguration`). Unset, infra/'s default: the
+    /// private subnets, the tasks' security group, no public IP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// FARGATE and FARGATE_SPOT by weight (`capacityProviderStrategy`);
+    /// unset, launch type FARGATE.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<CapacityShare>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Whether each task gets a public IP (`assignPublicIp`): needed in a
+    /// public subnet without a NAT to reach ECR and the internet.
+    #[serde(default)]
+    pub public_ip: bool,
+    pub subnets: Chosen,
+    pub security_groups: Chosen,
+}
+
+/// Subnets or security groups: by ID, or every one carrying all of these
+/// tags (`*` in a value matches anything, as EC2's filters do).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Chosen {
+    Ids(Vec<String>),
+    Tags { tags: IndexMap<String, String> },
+}
+
+/// A list of IDs or `{ tags: {…} }`, with an error that says so (serde's
+/// untagged enums only say that nothing matched).
+impl<'de> Deserialize<'de> for Chosen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Chosen, D::Error> {
+        struct V;
+        const EXPECTED: &str = "a list of IDs, or `{ tags: { KEY: VALUE } }`";
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Chosen;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Chosen, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(Chosen::Ids(ids))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Chosen, A::Error> {
+                let mut tags = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "tags" if tags.is_none() => tags = Some(map.next_value()?),
+                        "tags" => return Err(serde::de::Error::duplicate_field("tags")),
+                        other => return Err(serde::de::Error::unknown_field(other, &["tags"])),
+                    }
+                }
+                tags.map(|tags| Chosen::Tags { tags })
+                    .ok_or_else(|| serde::de::Error::missing_field("tags"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityShare {
+    pub provider: CapacityProvider,
+    /// Relative share of tasks (0–1000).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Tasks placed on this provider before the weights apply (0–100000;
+    /// one provider at most).
+    #[serde(default)]
+    pub base: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CapacityProvider {
+    #[serde(rename = "FARGATE")]
+    Fargate,
+    #[serde(rename = "FARGATE_SPOT")]
+    FargateSpot,
+}
+
+impl CapacityProvider {
+    pub fn name(self) -> &'static str {
+        match self {
+            CapacityProvider::Fargate => "FARGATE",
+            CapacityProvider::FargateSpot => "FARGATE_SPOT",
+        }
+    }
 }
 
 fn default_min_healthy() -> u32 {
@@ -882,6 +982,13 @@ pub struct SmokeStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpStep {
+    /// Straight to this service (no load balancer in between): its
+    /// published port here, its task's address on ECS, `--url` if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The service's container port (default: its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     #[serde(default = "default_method")]
     pub method: String,
     /// Path and query; `{{name}}` is replaced by an earlier capture.

@@ -271,6 +271,7 @@ impl<'a> Checks<'a> {
                     "health_check_grace_period is too long",
                 ));
             }
+            self.placement(name, ecs);
             if let Some(tg) = &ecs.target_group {
                 match stack
                     .load_balancer
@@ -302,6 +303,91 @@ impl<'a> Checks<'a> {
                     Some(_) => {}
                 }
             }
+        }
+    }
+
+    /// Subnets, security groups and capacity providers as ECS takes them.
+    fn placement(&mut self, name: &str, ecs: &super::model::EcsService) {
+        use super::model::Chosen;
+        if let Some(net) = &ecs.network {
+            for (field, chosen, prefix, max) in [
+                ("subnets", &net.subnets, "subnet-", 16),
+                ("security_groups", &net.security_groups, "sg-", 5),
+            ] {
+                let at = path!["services", name, "ecs", "network", field];
+                match chosen {
+                    Chosen::Ids(ids) if ids.is_empty() || ids.len() > max => {
+                        self.push(Problem::new(
+                            at,
+                            At::Value,
+                            format!("{field}: 1–{max} IDs, or `{{ tags: {{ KEY: VALUE }} }}`"),
+                        ));
+                    }
+                    Chosen::Ids(ids) => {
+                        for (i, id) in ids.iter().enumerate() {
+                            if !id.strip_prefix(prefix).is_some_and(|h| {
+                                !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit())
+                            }) {
+                                let mut p = at.clone();
+                                p.push(i.into());
+                                self.push(Problem::new(p, At::Value, format!("expected an ID like `{prefix}0123abcd`, found `{id}`"))
+                                    .help(format!("or choose them by tag: `{field}: {{ tags: {{ Name: \"…\" }} }}`")));
+                            }
+                        }
+                    }
+                    Chosen::Tags { tags } if tags.is_empty() => {
+                        self.push(Problem::new(
+                            at,
+                            At::Value,
+                            "`tags` needs at least one KEY: VALUE",
+                        ));
+                    }
+                    Chosen::Tags { .. } => {}
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut with_base = 0;
+        for (i, share) in ecs.capacity.iter().enumerate() {
+            let at = |f: &str| path!["services", name, "ecs", "capacity", i, f];
+            if !seen.insert(share.provider.name()) {
+                self.push(Problem::new(
+                    at("provider"),
+                    At::Value,
+                    format!("{} is already in this strategy", share.provider.name()),
+                ));
+            }
+            if share.weight > 1000 {
+                self.push(Problem::new(
+                    at("weight"),
+                    At::Value,
+                    format!("weight must be 0–1000, found {}", share.weight),
+                ));
+            }
+            if share.base > 100_000 {
+                self.push(Problem::new(
+                    at("base"),
+                    At::Value,
+                    format!("base must be 0–100000, found {}", share.base),
+                ));
+            }
+            if share.base > 0 {
+                with_base += 1;
+                if with_base > 1 {
+                    self.push(Problem::new(
+                        at("base"),
+                        At::Value,
+                        "only one capacity provider of a strategy may have a base",
+                    ));
+                }
+            }
+        }
+        if !ecs.capacity.is_empty() && ecs.capacity.iter().all(|s| s.weight == 0) {
+            self.push(Problem::new(
+                path!["services", name, "ecs", "capacity"],
+                At::Key,
+                "at least one capacity provider needs a weight above 0, or no task is placed",
+            ));
         }
     }
 
@@ -1291,6 +1377,60 @@ impl<'a> Checks<'a> {
         }
     }
 
+    /// Where an HTTP step goes: the load balancer, or a service that
+    /// listens on the port it names.
+    fn smoke_target(&mut self, i: usize, http: &super::model::HttpStep) {
+        let stack = self.stack;
+        // Without a load balancer, a step that names no service can still
+        // go to `--url`; locally, smoke says it has nowhere to go.
+        let Some(service) = &http.service else {
+            if http.port.is_some() {
+                self.push(Problem::new(
+                    path!["smoke", i, "http", "port"],
+                    At::Key,
+                    "`port` is a service's port: name the `service` too",
+                ));
+            }
+            return;
+        };
+        let Some(svc) = stack.services.get(service) else {
+            let known = names_of(&stack.services);
+            self.unknown(
+                path!["smoke", i, "http", "service"],
+                At::Value,
+                "service",
+                service,
+                &known,
+            );
+            return;
+        };
+        let ports: Vec<u16> = svc.ports.iter().map(|p| p.container).collect();
+        match http.port {
+            None if ports.is_empty() => self.push(Problem::new(
+                path!["smoke", i, "http", "service"],
+                At::Value,
+                format!("`{service}` has no ports, so no request can reach it"),
+            )),
+            Some(p) if !ports.contains(&p) => self.push(Problem::new(
+                path!["smoke", i, "http", "port"],
+                At::Value,
+                format!(
+                    "`{service}` does not listen on {p}; its ports: {}",
+                    if ports.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )),
+            _ => {}
+        }
+    }
+
     fn smoke(&mut self) {
         let stack = self.stack;
         let services = names_of(&stack.services);
@@ -1317,6 +1457,7 @@ impl<'a> Checks<'a> {
                 ));
             }
             if let Some(http) = &step.http {
+                self.smoke_target(i, http);
                 if !http.path.starts_with('/') {
                     self.push(Problem::new(
                         path!["smoke", i, "http", "path"],

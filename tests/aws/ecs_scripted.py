@@ -28,6 +28,10 @@ rewrites the answers to the few moto cannot give.
   (InvalidParameterException); otherwise it is kept, and DescribeServices
   answers it in the PRIMARY deployment with the namespace by ARN. An
   update without one leaves it as it was.
+- Placement (moto keeps a service's `networkConfiguration` from
+  CreateService only, and no `capacityProviderStrategy`): the last one
+  sent is kept and answered by DescribeServices, the strategy in place of
+  the launch type (an empty strategy goes back to launch type FARGATE).
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
@@ -222,6 +226,13 @@ def keep_settings(request):
             kept["healthCheckGracePeriodSeconds"] = request["healthCheckGracePeriodSeconds"]
         if "serviceConnectConfiguration" in request:
             kept["serviceConnectConfiguration"] = request["serviceConnectConfiguration"]
+        if "networkConfiguration" in request:
+            kept["networkConfiguration"] = request["networkConfiguration"]
+        if "capacityProviderStrategy" in request:
+            # ECS answers each item whole: weight and base 0 when not sent.
+            kept["capacityProviderStrategy"] = [
+                {"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)}
+                for i in request["capacityProviderStrategy"]]
         if request.get("forceNewDeployment"):
             kept["forced"] = kept.get("forced", 0) + 1
             kept["forcedAt"] = time.time()
@@ -235,6 +246,14 @@ def rewrite(operation, request, answer):
             s["deploymentConfiguration"] = kept.get("deploymentConfiguration", DEFAULT_DEPLOYMENT)
             if "healthCheckGracePeriodSeconds" in kept:
                 s["healthCheckGracePeriodSeconds"] = kept["healthCheckGracePeriodSeconds"]
+            if "networkConfiguration" in kept:
+                s["networkConfiguration"] = kept["networkConfiguration"]
+            if kept.get("capacityProviderStrategy"):
+                s["capacityProviderStrategy"] = kept["capacityProviderStrategy"]
+                s.pop("launchType", None)
+            elif "capacityProviderStrategy" in kept:
+                s.pop("capacityProviderStrategy", None)
+                s["launchType"] = "FARGATE"
             s["runningCount"], s["pendingCount"] = s.get("desiredCount", 0), 0
             for d in s.get("deployments", []):
                 if d.get("status") == "PRIMARY":

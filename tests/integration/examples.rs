@@ -219,8 +219,31 @@ fn farsight_runs_here_passes_smoke_and_promotes_with_its_documents_names() {
     ok(&geno(&["up", "--no-limits", "--timeout", "180s"]));
     ok(&geno(&["smoke"]));
 
-    // What infra/ (the document's CDK stack) creates, and the one secret.
+    // What infra/ (the document's CDK stack) creates, and the one secret,
+    // and the subnets and groups the services choose by tag.
     aws.seed(&stack, "prod", &[]);
+    let placed = aws.python([
+        "-c",
+        r#"
+import boto3
+ec2 = boto3.client("ec2", region_name="us-east-1")
+vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+def tagged(create, key, value, **kw):
+    rid = create(**kw)
+    rid = rid["Subnet"]["SubnetId"] if "Subnet" in rid else rid["GroupId"]
+    ec2.create_tags(Resources=[rid], Tags=[{"Key": key, "Value": value}])
+    return rid
+ids = [
+    tagged(ec2.create_subnet, "farsight-tier", "public", VpcId=vpc, CidrBlock="10.50.1.0/24"),
+    tagged(ec2.create_subnet, "farsight-tier", "private", VpcId=vpc, CidrBlock="10.50.2.0/24"),
+    tagged(ec2.create_security_group, "farsight-role", "api", VpcId=vpc, GroupName="fs-api", Description="api"),
+    tagged(ec2.create_security_group, "farsight-role", "worker", VpcId=vpc, GroupName="fs-worker", Description="worker"),
+]
+print(" ".join(ids))
+"#,
+    ]);
+    let ids: Vec<&str> = placed.split_whitespace().collect();
+    let (public, private, api_sg, worker_sg) = (ids[0], ids[1], ids[2], ids[3]);
     aws.aws(&[
         "secretsmanager",
         "create-secret",
@@ -265,6 +288,24 @@ fn farsight_runs_here_passes_smoke_and_promotes_with_its_documents_names() {
         assert!(family.contains(":task-definition/farsight-"), "{family}");
         assert_eq!(s["desiredCount"], 2, "{}", s["serviceName"]);
     }
+    // The document's placement, found by tag: the API public, the worker
+    // private and mostly on Spot.
+    let vpc = |i: usize| &services["services"][i]["networkConfiguration"]["awsvpcConfiguration"];
+    assert_eq!(
+        vpc(0),
+        &json!({ "subnets": [public], "securityGroups": [api_sg], "assignPublicIp": "ENABLED" })
+    );
+    assert_eq!(
+        vpc(1),
+        &json!({ "subnets": [private], "securityGroups": [worker_sg], "assignPublicIp": "DISABLED" })
+    );
+    assert_eq!(
+        services["services"][1]["capacityProviderStrategy"],
+        json!([
+            { "capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0 },
+            { "capacityProvider": "FARGATE", "weight": 1, "base": 1 },
+        ])
+    );
     // A second promotion of the same image and definition changes nothing.
     let again = geno(&["promote", "--env", "prod"]);
     ok(&again);

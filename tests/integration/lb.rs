@@ -393,3 +393,47 @@ fn restarting_replicas_one_at_a_time_keeps_the_load_balancer_answering() {
     assert_eq!(s.ids(), ids, "restarted in place");
     assert_eq!(answering(port, 8).len(), 2, "both replicas serve again");
 }
+
+#[test]
+#[ignore = "needs the Docker engine"]
+fn without_a_load_balancer_smoke_goes_to_each_services_own_port() {
+    let published = free_port();
+    let body = format!(
+        r#"
+image: {{}}
+services:
+  api:
+    image: {py}
+    command: [python3, /srv.py]
+    volumes: ["./srv.py:/srv.py:ro"]
+    ports: ["{published}:8000"]
+  # Not published: reached at its address on the stack's network.
+  orchestrator:
+    image: {py}
+    command: [python3, /srv.py]
+    volumes: ["./srv.py:/srv.py:ro"]
+    ports: [8000]
+smoke:
+  - name: the api answers on its published port
+    http: {{ service: api, path: /health, expect: {{ status: 200 }} }}
+    poll: {{ interval: 1s, deadline: 30s }}
+  - name: the orchestrator answers on its own address
+    http: {{ service: orchestrator, port: 8000, path: /health, expect: {{ status: 200 }} }}
+    poll: {{ interval: 1s, deadline: 30s }}
+"#,
+        py = python_image(),
+    );
+    let s = TestStack::new("nolb", &body);
+    std::fs::write(s.dir.path().join("srv.py"), SERVER).unwrap();
+    s.up();
+    let out = s.run(["smoke"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        "through each service's own port (no load balancer)",
+        "PASS  the api answers on its published port",
+        "PASS  the orchestrator answers on its own address",
+        "2 passed, 0 failed, 0 skipped",
+    ] {
+        assert!(out.stderr.contains(line), "{line}:\n{}", out.stderr);
+    }
+}

@@ -79,7 +79,8 @@ def test_services_repositories_and_families_come_from_variables(tf):
     assert service["deployment_maximum_percent"] == "${each.value.max_percent}"
     breaker = service["deployment_circuit_breaker"][0]
     assert breaker["rollback"] == "${each.value.circuit_breaker_rollback}"
-    lb = service["dynamic"][0]['"load_balancer"']
+    dynamic = {k: v for block in service["dynamic"] for k, v in block.items()}
+    lb = dynamic['"load_balancer"']
     # Every group that routes to the service, each on its own port.
     assert lb["for_each"] == "${each.value.target_groups}"
     assert lb["content"][0]["container_name"] == "${each.value.container_name}"
@@ -91,12 +92,18 @@ def test_services_repositories_and_families_come_from_variables(tf):
     # Each log group a service names for itself, besides the environment's.
     assert resources["aws_cloudwatch_log_group"]["service"]["for_each"] == "${toset(var.service_log_groups)}"
     assert resources["aws_lb"]["main"]["name"] == "${var.load_balancer_name}"
+    # Capacity providers and placement from stack.yaml when it gives them.
+    strategy = dynamic['"capacity_provider_strategy"']
+    assert strategy["for_each"] == "${each.value.capacity}"
+    assert "each.value.network.public_ip" in service["network_configuration"][0]["assign_public_ip"]
+    assert "FARGATE_SPOT" in str(resources["aws_ecs_cluster_capacity_providers"]["main"]["capacity_providers"])
 
 
 def test_geno_owns_task_definitions(tf):
     resources, _ = tf
     ignored = resources["aws_ecs_service"]["main"]["lifecycle"][0]["ignore_changes"]
-    assert ignored == ["task_definition", "desired_count", "service_connect_configuration"]
+    assert ignored == ["task_definition", "desired_count", "service_connect_configuration",
+                       "network_configuration", "capacity_provider_strategy", "launch_type"]
 
 
 def test_service_connect_uses_the_namespace_geno_renders(tf):

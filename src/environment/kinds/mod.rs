@@ -15,6 +15,7 @@ mod desired_counts;
 mod jobs;
 mod listener_rules;
 mod log_groups;
+mod network;
 mod permissions;
 mod repositories;
 mod roles;
@@ -105,6 +106,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             observe: |cx| permissions::observe(cx).boxed(),
         },
         Kind {
+            name: "subnets and security groups",
+            owner: Owner::Infra,
+            observe: |cx| network::subnets_and_groups(cx).boxed(),
+        },
+        Kind {
             name: "Service Connect namespace",
             owner: Owner::Infra,
             observe: |cx| service_connect::namespaces(cx).boxed(),
@@ -128,6 +134,16 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: SERVICE_CONNECT,
             owner: Owner::Geno,
             observe: |cx| service_connect::observe(cx).boxed(),
+        },
+        Kind {
+            name: NETWORK_PLACEMENT,
+            owner: Owner::Geno,
+            observe: |cx| network::placement(cx).boxed(),
+        },
+        Kind {
+            name: CAPACITY_PROVIDERS,
+            owner: Owner::Geno,
+            observe: |cx| network::capacity(cx).boxed(),
         },
         Kind {
             name: JOB_TASK_DEFINITION,
@@ -300,6 +316,8 @@ pub const DESIRED_COUNT: &str = "desired count";
 pub const DEPLOYMENT_SETTINGS: &str = "deployment settings";
 pub const JOB_TASK_DEFINITION: &str = "job task definition";
 pub const SERVICE_CONNECT: &str = "service connect";
+pub const NETWORK_PLACEMENT: &str = "network placement";
+pub const CAPACITY_PROVIDERS: &str = "capacity providers";
 
 /// Every resource of every kind of `owner`, observed.
 pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observed> {

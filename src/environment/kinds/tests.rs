@@ -284,3 +284,94 @@ async fn a_log_group_a_service_names_for_itself_must_exist_before_its_tasks_star
     assert_eq!(logs["awslogs-group"], "/ecs/worker");
     assert_eq!(logs["awslogs-stream-prefix"], "ecs");
 }
+
+/// The paper stack with web placed by tag in a public subnet and worker
+/// mostly on Spot.
+fn placed() -> (
+    tempfile::TempDir,
+    Environment,
+    crate::deploy::taskdef::Plans,
+    Paper,
+) {
+    let text = crate::environment::paper::STACK
+        .replace(
+            "desired_count: 2, target_group: web }",
+            "desired_count: 2, target_group: web, network: { public_ip: true, subnets: { tags: { Tier: public } }, security_groups: [sg-0a1b] } }",
+        )
+        .replace(
+            "desired_count: 1 }",
+            "desired_count: 1, capacity: [{ provider: FARGATE_SPOT, weight: 3 }, { provider: FARGATE, weight: 1, base: 1 }] }",
+        );
+    let (dir, _ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+    let mut paper = in_order(&plans);
+    let tagged =
+        |id: &str, tier: &str| (id.to_string(), vec![("Tier".to_string(), tier.to_string())]);
+    paper.subnets = vec![
+        tagged("subnet-0a", "public"),
+        tagged("subnet-0b", "private"),
+    ];
+    paper.security_groups = vec![("sg-0a1b".into(), Vec::new())];
+    // As infra/ made them: web in the private subnet, worker on the launch type.
+    paper.services[0].network = Some(crate::deploy::taskdef::AwsVpc {
+        subnets: vec!["subnet-0b".into()],
+        security_groups: vec!["sg-0a1b".into()],
+        assign_public_ip: "DISABLED".into(),
+    });
+    paper.services[1].capacity = Vec::new();
+    (dir, env, plans, paper)
+}
+
+#[tokio::test]
+async fn placement_by_tag_and_capacity_providers_are_diffed_against_what_the_services_have() {
+    let (_dir, env, plans, mut paper) = placed();
+    assert!(preflight(&paper, &env, &plans).await.is_ok());
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(
+        out,
+        "web (shop-web-demo): 2 changes from shop-web-demo:3\n\
+         \x20 ~ networkConfiguration.awsvpcConfiguration.subnets: subnet-0b → subnet-0a\n\
+         \x20 ~ networkConfiguration.awsvpcConfiguration.assignPublicIp: DISABLED → ENABLED\n\
+         worker (shop-worker-demo): 1 change from shop-worker-demo:3\n\
+         \x20 ~ capacityProviderStrategy: launch type FARGATE → FARGATE_SPOT 3, FARGATE 1 base 1\n\
+         setup (one-off task before web, worker): not run yet; promote registers shop-setup-demo and runs it\n"
+    );
+    assert_eq!(n, 4);
+    // Found by tag in EC2 before comparing: the update names IDs.
+    let mut resolved = plans.clone();
+    crate::environment::network::resolve(&paper, &mut resolved)
+        .await
+        .unwrap();
+    let vpc = &resolved.services[0]
+        .update
+        .network_configuration
+        .as_ref()
+        .unwrap()
+        .awsvpc_configuration;
+    assert_eq!(
+        (vpc.subnets.as_slice(), vpc.assign_public_ip.as_str()),
+        (&["subnet-0a".to_string()][..], "ENABLED")
+    );
+
+    // Once the services run as stack.yaml says, nothing differs.
+    paper.services[0].network = Some(vpc.clone());
+    paper.services[1].capacity = resolved.services[1]
+        .update
+        .capacity_provider_strategy
+        .clone()
+        .unwrap();
+    assert_eq!(diff(&env, &paper).await.0, 1, "only the job, never run");
+}
+
+#[tokio::test]
+async fn a_subnet_tag_that_finds_nothing_and_a_missing_group_are_preflight_problems() {
+    let (_dir, env, plans, mut paper) = placed();
+    paper.subnets.retain(|(id, _)| id != "subnet-0a");
+    paper.security_groups.clear();
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 2 problems; nothing was changed:\n\
+         \x20 - no subnet in us-east-1 has tags Tier=public (shop-web-demo's `ecs.network`)\n\
+         \x20 - security group sg-0a1b of shop-web-demo does not exist in us-east-1"
+    );
+}
