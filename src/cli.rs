@@ -75,8 +75,12 @@ macro_rules! verbs {
             }
 
             pub async fn execute(self, ctx: &Context) -> CliResult {
+                // Each verb's future on the heap: the one `run` awaits stays
+                // small, and rustc need not lay out every verb's state
+                // machine inside one (a fresh build overflowed its depth
+                // limit doing so).
                 match self {
-                    $( Command::$variant(args) => args.exec(ctx).await, )+
+                    $( Command::$variant(args) => Box::pin(args.exec(ctx)).await, )+
                 }
             }
         }
