@@ -183,8 +183,10 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
 
     let mut plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
     // The subnets and groups found for the draft, by tag: the same.
-    for (plan, found) in plans.services.iter_mut().zip(&draft.services) {
-        plan.update.network_configuration = found.update.network_configuration.clone();
+    for plan in &mut plans.services {
+        if let Some(found) = draft.services.iter().find(|d| d.name == plan.name) {
+            plan.update.network_configuration = found.update.network_configuration.clone();
+        }
     }
     change.phase("jobs");
     let to_change = change.step(decide(ctx, &env, aws, &plans, &pre).await)?;

@@ -3,17 +3,12 @@
 //! driver does not create them, so a task writing to a missing group fails
 //! to start.
 
-use super::{Observed, Observing};
+use super::{Observed, Observing, missing};
 use crate::aws::Live;
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     let groups = cx.plans.log_groups();
-    let problems = match cx.live.missing_log_groups(&groups).await {
-        Ok(missing) => missing
-            .iter()
-            .map(|g| format!("log group {g} does not exist in {}", cx.env.aws.region))
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
-    vec![Observed::problems(problems)]
+    missing(cx.live.missing_log_groups(&groups).await, |g| {
+        format!("log group {g} does not exist in {}", cx.env.aws.region)
+    })
 }

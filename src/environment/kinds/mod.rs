@@ -396,6 +396,16 @@ impl Observed {
     }
 }
 
+/// What an infra kind that checks names exist reports: one problem per
+/// missing name (`say` words it), or the error that kept it from asking.
+fn missing(found: Result<Vec<String>, AwsError>, say: impl Fn(&str) -> String) -> Vec<Observed> {
+    let problems = match found {
+        Ok(missing) => missing.iter().map(|m| say(m)).collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    vec![Observed::problems(problems)]
+}
+
 /// Distinct items in first-seen order.
 fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();

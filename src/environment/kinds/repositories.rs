@@ -1,6 +1,6 @@
 //! The ECR repositories the services' images are pushed to (infra/).
 
-use super::{Observed, Observing, unique};
+use super::{Observed, Observing, missing, unique};
 use crate::aws::Live;
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
@@ -9,12 +9,7 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
         return Vec::new();
     }
     let repos = unique(cx.plans.services.iter().map(|p| p.repository.clone()));
-    let problems = match cx.live.missing_repositories(&repos).await {
-        Ok(missing) => missing
-            .iter()
-            .map(|r| format!("ECR repository {r} does not exist in {}", cx.env.aws.region))
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
-    vec![Observed::problems(problems)]
+    missing(cx.live.missing_repositories(&repos).await, |r| {
+        format!("ECR repository {r} does not exist in {}", cx.env.aws.region)
+    })
 }

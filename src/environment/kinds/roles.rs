@@ -1,6 +1,6 @@
 //! The IAM roles the task definitions name (infra/).
 
-use super::{Observed, Observing, unique};
+use super::{Observed, Observing, missing, unique};
 use crate::aws::Live;
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
@@ -9,12 +9,7 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
             .into_iter()
             .flatten()
     }));
-    let problems = match cx.live.missing_roles(&roles).await {
-        Ok(missing) => missing
-            .iter()
-            .map(|r| format!("IAM role {r} does not exist"))
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
-    vec![Observed::problems(problems)]
+    missing(cx.live.missing_roles(&roles).await, |r| {
+        format!("IAM role {r} does not exist")
+    })
 }
