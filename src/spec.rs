@@ -6,9 +6,19 @@
 
 use crate::stack::{HealthCheck, Service, Stack};
 
+/// Image IDs (locally) or digests (on a registry) by build name.
+pub type Images = std::collections::BTreeMap<String, String>;
+
+/// `id` as the image of a stack's one build written as `image:`, for tests.
+#[cfg(test)]
+pub fn only_image(id: &str) -> Images {
+    Images::from([(crate::stack::DEFAULT_BUILD.to_string(), id.to_string())])
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
-    /// The stack's own image (built locally, pushed to ECR for ECS).
+    /// One of the stack's own images (built locally, pushed to ECR for
+    /// ECS): which one, `Stack::build_of` says.
     Stack,
     /// An image named in stack.yaml (backing services).
     External(String),
@@ -114,6 +124,9 @@ pub fn definition_hash(stack: &Stack) -> String {
             // Only when set, so a stack without one keeps its hash.
             if let Some(e) = &s.entrypoint {
                 v["entrypoint"] = serde_json::json!(e);
+            }
+            if stack.names_builds() {
+                v["build"] = serde_json::json!(stack.build_of(&s.service));
             }
             v
         })

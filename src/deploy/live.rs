@@ -237,7 +237,7 @@ pub fn image_digest(image: &str) -> Option<&str> {
 /// image: the newest successful, unforced promotion that pushed it.
 pub fn verified_promotion<'a>(records: &'a [Record], digest: &str) -> Option<&'a Record> {
     records.iter().rev().find(|r| {
-        r.kind == Kind::Promote && r.succeeded() && !r.forced && r.manifest_digest == digest
+        r.kind == Kind::Promote && r.succeeded() && !r.forced && r.image_of(digest).is_some()
     })
 }
 
@@ -269,7 +269,7 @@ pub fn standing(records: &[Record], image: &str) -> ImageStanding {
     };
     if let Some(r) = verified_promotion(records, digest) {
         return ImageStanding::Verified {
-            image_id: r.image_id.clone(),
+            image_id: r.image_of(digest).unwrap_or_default().to_string(),
             promotion: r.id.clone(),
             at: r.finished_at.clone(),
         };
@@ -277,7 +277,7 @@ pub fn standing(records: &[Record], image: &str) -> ImageStanding {
     match records
         .iter()
         .rev()
-        .find(|r| r.kind == Kind::Promote && r.succeeded() && r.manifest_digest == digest)
+        .find(|r| r.kind == Kind::Promote && r.succeeded() && r.image_of(digest).is_some())
     {
         Some(r) => ImageStanding::Forced {
             promotion: r.id.clone(),

@@ -68,8 +68,12 @@ pub struct Record {
     pub stack: String,
     pub environment: String,
     pub cluster: String,
+    /// The image carried, for a stack with one build (`image:`).
     pub image_id: String,
     pub manifest_digest: String,
+    /// Each build's image and digest, for a stack with `builds:`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub builds: std::collections::BTreeMap<String, Carried>,
     /// `registry/repository@digest` per service repository.
     #[serde(default)]
     pub images: Vec<String>,
@@ -94,7 +98,66 @@ pub struct Record {
     pub geno_version: String,
 }
 
+/// One build's image as a change carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Carried {
+    pub image_id: String,
+    pub manifest_digest: String,
+}
+
 impl Record {
+    /// Every image the change carried: (build, image ID, digest).
+    pub fn carried(&self) -> Vec<(&str, &str, &str)> {
+        if self.builds.is_empty() {
+            if self.image_id.is_empty() && self.manifest_digest.is_empty() {
+                return Vec::new();
+            }
+            return vec![(
+                crate::stack::DEFAULT_BUILD,
+                self.image_id.as_str(),
+                self.manifest_digest.as_str(),
+            )];
+        }
+        self.builds
+            .iter()
+            .map(|(b, c)| (b.as_str(), c.image_id.as_str(), c.manifest_digest.as_str()))
+            .collect()
+    }
+
+    /// The digest `image_id` was pushed as, if this change carried it.
+    pub fn digest_of(&self, image_id: &str) -> Option<&str> {
+        self.carried()
+            .into_iter()
+            .find(|(_, id, _)| *id == image_id)
+            .map(|(_, _, d)| d)
+    }
+
+    /// The image this change pushed as `digest`, if it did.
+    pub fn image_of(&self, digest: &str) -> Option<&str> {
+        self.carried()
+            .into_iter()
+            .find(|(_, _, d)| *d == digest)
+            .map(|(_, id, _)| id)
+    }
+
+    /// What it carried, as messages say it: `image 5d69faf904d7
+    /// (sha256:…)`, or `api 5d69faf904d7, web 0be1c2d3e4f5` by build.
+    pub fn carried_line(&self) -> String {
+        if self.builds.is_empty() {
+            return format!(
+                "image {}, {}",
+                crate::ids::short_id(&self.image_id),
+                self.manifest_digest
+            );
+        }
+        self.builds
+            .iter()
+            .map(|(b, c)| format!("{b} {}", crate::ids::short_id(&c.image_id)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A record of a change starting now, succeeded until it says otherwise;
     /// what it moved and which image it carried are filled in as it goes.
     pub fn begin(kind: Kind, stack: &str, environment: &str, cluster: &str) -> Record {
@@ -107,6 +170,7 @@ impl Record {
             cluster: cluster.to_string(),
             image_id: String::new(),
             manifest_digest: String::new(),
+            builds: Default::default(),
             images: Vec::new(),
             git_revision: None,
             forced: false,
@@ -188,13 +252,15 @@ pub fn rollback_target(records: &[Record]) -> Option<&Record> {
         .find(|r| afters(r) != now)
 }
 
-/// The newest successful promotion of `image_id` to this environment: the
-/// digest it was pushed as, for renderings and diffs.
-pub fn digest_of<'a>(records: &'a [Record], image_id: &str) -> Option<&'a Record> {
+/// The digest `image_id` was pushed as to this environment, by its newest
+/// successful promotion, for renderings and diffs.
+pub fn digest_of(records: &[Record], image_id: &str) -> Option<String> {
     records
         .iter()
         .rev()
-        .find(|r| r.succeeded() && r.kind.moves_task_definitions() && r.image_id == image_id)
+        .filter(|r| r.succeeded() && r.kind.moves_task_definitions())
+        .find_map(|r| r.digest_of(image_id))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -209,7 +275,8 @@ mod tests {
             environment: "demo".into(),
             cluster: "genonaut-demo".into(),
             image_id: format!("sha256:{after}"),
-            manifest_digest: String::new(),
+            manifest_digest: format!("sha256:pushed-{id}"),
+            builds: Default::default(),
             images: vec![],
             git_revision: None,
             forced: false,
@@ -242,7 +309,7 @@ mod tests {
         assert_eq!(rollback_target(&rs).unwrap().id, "1");
         assert!(rollback_target(&rs[..1]).is_none());
         assert!(rollback_target(&[]).is_none());
-        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "3");
+        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap(), "sha256:pushed-3");
         assert!(digest_of(&rs, "sha256:api:3").is_none());
     }
 
@@ -271,6 +338,36 @@ mod tests {
         rs.push(scale);
         assert_eq!(current(&rs).unwrap().id, "2");
         assert_eq!(rollback_target(&rs).unwrap().id, "1");
-        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap().id, "2");
+        assert_eq!(digest_of(&rs, "sha256:api:2").unwrap(), "sha256:pushed-2");
+    }
+
+    #[test]
+    fn a_change_of_several_builds_carries_each_image_by_its_own_digest() {
+        let mut r = record("1", "api:1", Outcome::Succeeded);
+        r.image_id = String::new();
+        r.manifest_digest = String::new();
+        for (build, c) in [("api", 'a'), ("web", 'b')] {
+            r.builds.insert(
+                build.into(),
+                Carried {
+                    image_id: format!("sha256:{}", c.to_string().repeat(64)),
+                    manifest_digest: format!("sha256:{build}-pushed"),
+                },
+            );
+        }
+        let web = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(digest_of(&[r.clone()], &web).unwrap(), "sha256:web-pushed");
+        assert_eq!(
+            r.image_of("sha256:api-pushed").unwrap(),
+            format!("sha256:{}", "a".repeat(64))
+        );
+        assert_eq!(r.carried_line(), "api aaaaaaaaaaaa, web bbbbbbbbbbbb");
+        assert_eq!(r.carried().len(), 2);
+        // What a record of one build said before builds existed still reads.
+        let old = record("2", "api:2", Outcome::Succeeded);
+        assert_eq!(
+            old.carried(),
+            [("image", "sha256:api:2", "sha256:pushed-2")]
+        );
     }
 }

@@ -383,6 +383,8 @@ pub struct ServicePlan {
     /// The service's name in stack.yaml.
     pub name: String,
     pub repository: String,
+    /// The build whose image it runs (`image` for the stack's one).
+    pub build: String,
     pub task_definition: TaskDefinition,
     pub update: ServiceUpdate,
     /// The ALB target groups routing to it, its own (`ecs.target_group`)
@@ -397,6 +399,10 @@ pub struct ServicePlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobPlan {
     pub name: String,
+    /// The build whose image it runs, and the repository that image is
+    /// pushed to for it (its first dependent's).
+    pub build: String,
+    pub repository: String,
     pub task_definition: TaskDefinition,
     /// The stack's services that wait for it.
     pub runs_before: Vec<String>,
@@ -450,6 +456,34 @@ pub struct PlanError {
     pub source: serde_json::Error,
 }
 
+/// The build a rendered service or job runs: named when the stack has
+/// `builds:`, else the stack's one.
+fn build_in(entry: &Value) -> String {
+    entry["build"]
+        .as_str()
+        .unwrap_or(crate::stack::DEFAULT_BUILD)
+        .to_string()
+}
+
+impl Plans {
+    /// Where each build's image must be pushed: (build, repository), each
+    /// pair once, services first.
+    pub fn pushes(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let pairs = self
+            .services
+            .iter()
+            .map(|s| (&s.build, &s.repository))
+            .chain(self.jobs.iter().map(|j| (&j.build, &j.repository)));
+        for (b, r) in pairs {
+            if !out.iter().any(|(ob, or)| ob == b && or == r) {
+                out.push((b.clone(), r.clone()));
+            }
+        }
+        out
+    }
+}
+
 /// The app services and jobs of a `render::ecs::render` result, in stack order.
 pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
     let mut out = Plans::default();
@@ -464,6 +498,7 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
         };
         out.services.push(ServicePlan {
             repository: entry["repository"].as_str().unwrap_or_default().to_string(),
+            build: build_in(&entry),
             task_definition: serde_json::from_value(entry["taskDefinition"].clone())
                 .map_err(err)?,
             update: serde_json::from_value(entry["service"].clone()).map_err(err)?,
@@ -505,9 +540,20 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
                 })
                 .unwrap_or_default()
         };
+        let runs_before = strings(&entry["runsBefore"]);
+        // Its image goes to the repository of the first service it runs
+        // before, whose task definition's image it names.
+        let repository = out
+            .services
+            .iter()
+            .find(|s| runs_before.first() == Some(&s.name))
+            .map(|s| s.repository.clone())
+            .unwrap_or_default();
         out.jobs.push(JobPlan {
+            build: build_in(&entry),
+            repository,
             task_definition,
-            runs_before: strings(&entry["runsBefore"]),
+            runs_before,
             network_from: entry["networkFrom"]
                 .as_str()
                 .unwrap_or_default()

@@ -1,4 +1,4 @@
-//! Building the stack's one image through the Engine API.
+//! Building a stack's images through the Engine API, one build at a time.
 //!
 //! The context is packed into a tar in memory with `.dockerignore` applied,
 //! in a fixed order with zeroed times and owners, so the same files always
@@ -166,18 +166,43 @@ pub struct Built {
     pub context: Context,
 }
 
-/// The stack image the current context gives, if it has been built; never
-/// builds (promote and diff must name what was tested, not make something new).
+/// Whose image a build makes: the stack it is labelled with, the build's
+/// name (a label too for `builds:`), and the repository its tags go under:
+/// the stack's name for `image:`, `STACK/BUILD` for each of `builds:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    pub stack: String,
+    pub build: String,
+    pub repo: String,
+}
+
+impl Naming {
+    pub fn of(stack: &crate::stack::Stack, build: &str) -> Naming {
+        Naming {
+            stack: stack.name.clone(),
+            build: build.to_string(),
+            repo: if stack.names_builds() {
+                format!("{}/{build}", stack.name)
+            } else {
+                stack.name.clone()
+            },
+        }
+    }
+}
+
+/// The image the current context of a build gives, if it has been built;
+/// never builds (promote and diff must name what was tested, not make
+/// something new).
 pub async fn current_image(
     engine: &Engine,
-    stack: &str,
+    naming: &Naming,
     dir: &Path,
     build: &ImageBuild,
 ) -> Result<Option<String>, BuildError> {
     let context = pack(&dir.join(&build.context), build)?;
     match engine
         .docker
-        .inspect_image(&context_tag(stack, &context.digest))
+        .inspect_image(&context_tag(&naming.repo, &context.digest))
         .await
     {
         Ok(image) => Ok(image.id),
@@ -186,10 +211,10 @@ pub async fn current_image(
     }
 }
 
-/// Builds the stack image unless one with the same context digest exists.
+/// Builds an image unless one with the same context digest exists.
 pub async fn ensure_image(
     engine: &Engine,
-    stack: &str,
+    naming: &Naming,
     dir: &Path,
     build: &ImageBuild,
     progress: &mut dyn Write,
@@ -198,12 +223,12 @@ pub async fn ensure_image(
     let context = pack(&context_dir, build)?;
     // The context digest is kept as a tag, not a label: the classic builder
     // turns every build label into one more committed step.
-    let context_tag = context_tag(stack, &context.digest);
+    let context_tag = context_tag(&naming.repo, &context.digest);
     match engine.docker.inspect_image(&context_tag).await {
         Ok(image) => {
             let id = image.id.unwrap_or_default();
             return Ok(Built {
-                tag: tag_for(stack, &id),
+                tag: tag_for(&naming.repo, &id),
                 id,
                 skipped: true,
                 context,
@@ -219,7 +244,7 @@ pub async fn ensure_image(
     let id = loop {
         match run_build(
             engine,
-            stack,
+            naming,
             build,
             &context,
             &context_tag,
@@ -268,13 +293,14 @@ pub async fn ensure_image(
                 broke_once = true;
                 let _ = writeln!(
                     progress,
-                    "building {stack}: the build stream broke{at} ({reason}); the engine still answers, building once more"
+                    "building {}: the build stream broke{at} ({reason}); the engine still answers, building once more",
+                    naming.repo
                 );
                 tracing::info!(%reason, %step, "build stream broke; retrying once");
             }
         }
     };
-    let tag = tag_for(stack, &id);
+    let tag = tag_for(&naming.repo, &id);
     let (repo, tag_name) = tag.split_once(':').unwrap_or((&tag, "latest"));
     engine
         .docker
@@ -341,14 +367,20 @@ impl From<DockerError> for Attempt {
 /// stream's `aux` changes shape with bollard features, the tag does not).
 async fn run_build(
     engine: &Engine,
-    stack: &str,
+    naming: &Naming,
     build: &ImageBuild,
     context: &Context,
     context_tag: &str,
     builder: Builder,
     progress: &mut dyn Write,
 ) -> Result<String, Attempt> {
-    let labels = HashMap::from([(labels::STACK.to_string(), stack.to_string())]);
+    let mut labels = HashMap::from([(labels::STACK.to_string(), naming.stack.clone())]);
+    // Only where builds have names: the classic builder commits a step
+    // per label, and a stack with one image needs none to tell it apart.
+    if naming.repo != naming.stack {
+        labels.insert(labels::BUILD.to_string(), naming.build.clone());
+    }
+    let stack = &naming.repo;
     let kit = builder == Builder::BuildKit;
     let opts = BuildImageOptions {
         t: Some(context_tag.to_string()),
@@ -509,16 +541,16 @@ async fn run_build(
     }
 }
 
-/// `STACK:ctx-<first 16 hex of the context digest>`: the build that had
+/// `REPO:ctx-<first 16 hex of the context digest>`: the build that had
 /// exactly this context.
-pub fn context_tag(stack: &str, digest: &str) -> String {
+pub fn context_tag(repo: &str, digest: &str) -> String {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    format!("{stack}:ctx-{}", &hex[..hex.len().min(16)])
+    format!("{repo}:ctx-{}", &hex[..hex.len().min(16)])
 }
 
-/// `STACK:<first 12 hex of the image ID>`.
-pub fn tag_for(stack: &str, id: &str) -> String {
-    format!("{stack}:{}", short_id(id))
+/// `REPO:<first 12 hex of the image ID>`.
+pub fn tag_for(repo: &str, id: &str) -> String {
+    format!("{repo}:{}", short_id(id))
 }
 
 pub use crate::ids::short_id;

@@ -28,6 +28,8 @@ pub mod labels {
     /// `service`, `job` or `run` (one-off).
     pub const KIND: &str = "geno.kind";
     pub const VOLUME: &str = "geno.volume";
+    /// On an image of one of a stack's `builds:`: the build's name.
+    pub const BUILD: &str = "geno.build";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,9 @@ use crate::shell::Shell;
 
 /// The image a diff is for.
 pub enum DiffImage {
-    /// A local image (its ID), pinned by the digest it was pushed as here.
-    Built(String),
+    /// Local images (their IDs by build), pinned by the digests they were
+    /// pushed as here.
+    Built(crate::spec::Images),
     /// A digest or digest reference given as is (`--image sha256:…`).
     Pinned(ImageChoice),
 }
@@ -31,16 +32,31 @@ pub async fn print<L: Live>(
     let records = crate::state::records::load_all(&target.records_dir())?;
     // The digest is known once the image has been pushed for this
     // environment; before that the image line says what will happen.
-    let (choice, image_id, pushed) = match image {
-        DiffImage::Built(id) => {
-            let pushed = record::digest_of(&records, id).map(|r| r.manifest_digest.clone());
-            let choice = match &pushed {
-                Some(d) => ImageChoice::Digest(d.clone()),
-                None => ImageChoice::Unpinned,
+    let (choice, unpushed) = match image {
+        DiffImage::Built(ids) => {
+            let digests: crate::spec::Images = ids
+                .iter()
+                .filter_map(|(b, id)| Some((b.clone(), record::digest_of(&records, id)?)))
+                .collect();
+            let unpushed = ids
+                .iter()
+                .filter(|(b, _)| !digests.contains_key(*b))
+                .map(|(b, id)| (b.clone(), id.clone()))
+                .collect::<crate::spec::Images>();
+            let choice = if !unpushed.is_empty() {
+                ImageChoice::Unpinned
+            } else if target.loaded.stack.names_builds() {
+                ImageChoice::Digests(digests)
+            } else {
+                digests
+                    .into_values()
+                    .next()
+                    .map(ImageChoice::Digest)
+                    .unwrap_or(ImageChoice::Unpinned)
             };
-            (choice, id.as_str(), pushed.is_some())
+            (choice, unpushed)
         }
-        DiffImage::Pinned(c) => (c.clone(), "", true),
+        DiffImage::Pinned(c) => (c.clone(), Default::default()),
     };
     let mut plans = target.plans(&choice)?;
     super::network::resolve(live, &mut plans).await?;
@@ -57,12 +73,22 @@ pub async fn print<L: Live>(
     let observed = compare(&cx, |_| true).await?;
     let mut changes_total = 0;
     for (subject, mut changes) in by_subject(observed) {
-        if !pushed {
+        if !unpushed.is_empty() {
+            let build = match &subject {
+                Subject::Service { name, .. } | Subject::Job { name, .. } => {
+                    target.loaded.stack.build_of(name)
+                }
+                Subject::Environment => None,
+            };
+            let id = build.and_then(|b| unpushed.get(b));
             for c in changes.iter_mut().filter(|c| c.path.ends_with(".image")) {
-                c.rendered = Some(format!(
-                    "image {} (not yet pushed to `{env}`; promote pins its digest)",
-                    short_id(image_id)
-                ));
+                c.rendered = Some(match id {
+                    Some(id) => format!(
+                        "image {} (not yet pushed to `{env}`; promote pins its digest)",
+                        short_id(id)
+                    ),
+                    None => "pinned by promote with the other images".to_string(),
+                });
             }
         }
         match subject {

@@ -206,6 +206,8 @@ mod tests {
         (
             JobPlan {
                 name: name.into(),
+                build: "image".into(),
+                repository: "r".into(),
                 task_definition: td,
                 runs_before: vec!["api".into()],
                 network_from: "api".into(),

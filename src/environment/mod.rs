@@ -25,6 +25,7 @@ use crate::deploy::taskdef::{Plans, plans};
 use crate::deploy::verification::{Unverified, Verification};
 use crate::docker::Engine;
 use crate::render::ecs::{ImageChoice, render};
+use crate::spec::Images;
 use crate::stack::{AwsEnvironment, Loaded};
 
 pub use crate::ids::short_id;
@@ -103,44 +104,133 @@ impl Environment {
         self.aws.registry_override().is_none()
     }
 
-    /// The local verification that lets `image_id` be promoted here.
-    pub fn verification(&self, image_id: &str) -> Result<Verification, Unverified> {
-        crate::state::verifications::check(&self.state_dir, &self.loaded.declared, image_id)
+    /// The local verification that lets these images be promoted here
+    /// together.
+    pub fn verification(&self, images: &Images) -> Result<Verification, Unverified> {
+        crate::state::verifications::check(&self.state_dir, &self.loaded.declared, images)
     }
 
-    /// The image to act on: `--image` (an ID, a prefix of one, or a tag),
-    /// or the build of the current source, which must exist.
-    pub async fn chosen_image(
+    /// The builds whose images this environment's services and jobs run
+    /// on ECS (as rendered: a job only when a service waits for it), each
+    /// once, services first.
+    pub fn deployed_builds(&self) -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for (build, _) in self.plans(&ImageChoice::Unpinned)?.pushes() {
+            if !out.contains(&build) {
+                out.push(build);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The images to act on, by build: those `--image` names (`ID`, an ID
+    /// prefix or a tag; `BUILD=…` when the stack has several builds), and
+    /// for the other builds the build of the current source, which must
+    /// exist.
+    pub async fn chosen_images(
         &self,
         engine: &Engine,
-        explicit: Option<&str>,
-    ) -> anyhow::Result<String> {
-        if let Some(name) = explicit {
-            return match engine.docker.inspect_image(name).await {
-                Ok(image) => image
-                    .id
-                    .ok_or_else(|| anyhow::anyhow!("image `{name}` has no ID")),
-                Err(e) if crate::docker::is_not_found(&e) => {
-                    anyhow::bail!("no image `{name}` on this machine's Docker engine")
-                }
-                Err(e) => Err(crate::docker::DockerError::from(e).into()),
-            };
-        }
+        explicit: &[String],
+    ) -> anyhow::Result<Images> {
         let stack = &self.loaded.stack;
-        crate::docker::build::current_image(
-            engine,
-            &stack.name,
-            &self.loaded.source.dir(),
-            &stack.image,
-        )
-        .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the image for the current source of `{}` has not been built; run `geno up` and `geno smoke` first, or name one with --image",
-                stack.name
-            )
-        })
+        let builds = self.deployed_builds()?;
+        let named = named_images(stack, &builds, explicit)?;
+        let mut out = Images::new();
+        for build in &builds {
+            let id = match named.get(build) {
+                Some(name) => inspected_id(engine, name).await?,
+                None => {
+                    let naming = crate::docker::build::Naming::of(stack, build);
+                    let Some(b) = stack.build(build) else {
+                        continue;
+                    };
+                    crate::docker::build::current_image(
+                        engine,
+                        &naming,
+                        &self.loaded.source.dir(),
+                        b,
+                    )
+                    .await?
+                    .ok_or_else(|| {
+                        let which = if stack.names_builds() {
+                            format!("build `{build}` of `{}`", stack.name)
+                        } else {
+                            format!("`{}`", stack.name)
+                        };
+                        anyhow::anyhow!(
+                            "the image for the current source of {which} has not been built; run `geno up` and `geno smoke` first, or name one with --image"
+                        )
+                    })?
+                }
+            };
+            out.insert(build.clone(), id);
+        }
+        Ok(out)
     }
+}
+
+/// `--image` values by build: `BUILD=REF`, or a bare `REF` for a stack
+/// whose services run one build.
+pub fn named_images(
+    stack: &crate::stack::Stack,
+    builds: &[String],
+    explicit: &[String],
+) -> anyhow::Result<Images> {
+    let mut out = Images::new();
+    for text in explicit {
+        let (build, reference) = match text.split_once('=') {
+            Some((b, r)) => (b.to_string(), r.to_string()),
+            None => match builds {
+                [only] => (only.clone(), text.clone()),
+                _ => anyhow::bail!(
+                    "--image {text}: `{}` deploys images of several builds ({}); name the build as --image BUILD={text}",
+                    stack.name,
+                    builds.join(", ")
+                ),
+            },
+        };
+        if !builds.contains(&build) {
+            anyhow::bail!(
+                "--image {text}: no service deployed from `{}` runs build `{build}`; the builds deployed are {}",
+                stack.name,
+                builds
+                    .iter()
+                    .map(|b| format!("`{b}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if out.insert(build.clone(), reference).is_some() {
+            anyhow::bail!("--image names build `{build}` twice");
+        }
+    }
+    Ok(out)
+}
+
+/// An image's ID from an ID, a prefix of one, or a tag.
+async fn inspected_id(engine: &Engine, name: &str) -> anyhow::Result<String> {
+    match engine.docker.inspect_image(name).await {
+        Ok(image) => image
+            .id
+            .ok_or_else(|| anyhow::anyhow!("image `{name}` has no ID")),
+        Err(e) if crate::docker::is_not_found(&e) => {
+            anyhow::bail!("no image `{name}` on this machine's Docker engine")
+        }
+        Err(e) => Err(crate::docker::DockerError::from(e).into()),
+    }
+}
+
+/// The images by build as a message says them: `5d69faf904d7` for a stack
+/// with one, `api 5d69faf904d7, web 0be1…` for several.
+pub fn describe_images(stack: &crate::stack::Stack, images: &Images) -> String {
+    if !stack.names_builds() && images.len() == 1 {
+        return images.values().map(|i| short_id(i).to_string()).collect();
+    }
+    images
+        .iter()
+        .map(|(b, i)| format!("{b} {}", short_id(i)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `HEAD`'s short hash, with `-dirty` when the work tree has changes; none
@@ -159,6 +249,45 @@ pub fn git_revision(dir: &std::path::Path) -> Option<String> {
     let dirty =
         run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{rev}-dirty") } else { rev })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_arguments_name_their_build_when_there_are_several() {
+        let stack: crate::stack::Stack = serde_json::from_value(serde_json::json!({
+            "name": "canvas", "builds": { "api": {}, "web": {} }, "services": {}
+        }))
+        .unwrap();
+        let both = ["api".to_string(), "web".to_string()];
+        assert_eq!(
+            named_images(&stack, &both, &["api=abc".into()]).unwrap(),
+            Images::from([("api".into(), "abc".into())])
+        );
+        let err = |builds: &[String], args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            named_images(&stack, builds, &args).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&both, &["abc"]),
+            "--image abc: `canvas` deploys images of several builds (api, web); name the build as --image BUILD=abc"
+        );
+        assert_eq!(
+            err(&both, &["worker=abc"]),
+            "--image worker=abc: no service deployed from `canvas` runs build `worker`; the builds deployed are `api`, `web`"
+        );
+        assert_eq!(
+            err(&both, &["api=a", "api=b"]),
+            "--image names build `api` twice"
+        );
+        // One build deployed: a bare image is that build's.
+        assert_eq!(
+            named_images(&stack, &both[..1], &["abc".into()]).unwrap(),
+            Images::from([("api".into(), "abc".into())])
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The image into every repository the environment's services use, tagged
-//! with its image ID and git revision, under one manifest digest whose
-//! config must be the image that was verified.
+//! Each build's image into every repository the environment's services of
+//! that build use, tagged with its image ID and git revision, under one
+//! manifest digest whose config must be the image that was verified.
 
 use std::time::{Duration, Instant};
 
@@ -13,21 +13,26 @@ use crate::docker::Engine;
 use crate::docker::push::push;
 use crate::oci::{Login, config_digest};
 use crate::shell::Shell;
+use crate::spec::Images;
 
-/// The image in every repository, under one manifest digest.
+/// Each build's image in every repository its services use, under one
+/// manifest digest per build.
 pub struct Pushed {
-    pub digest: String,
-    /// `registry/repository@digest` per repository.
+    /// The manifest digest of each build's image.
+    pub digests: Images,
+    /// `registry/repository@digest` per (build, repository).
     pub images: Vec<String>,
     /// Time spent moving bytes (not geno's own work).
     pub seconds: Duration,
 }
 
+/// Pushes `images` (by build) where `draft` says each build runs, tagged
+/// with its image ID and `tags`.
 pub async fn push_everywhere(
     engine: &Engine,
     aws: &Aws,
     env: &Environment,
-    image_id: &str,
+    images: &Images,
     tags: &[String],
     draft: &Plans,
     shell: &Shell,
@@ -49,22 +54,23 @@ pub async fn push_everywhere(
         serveraddress: Some(registry.clone()),
         ..Default::default()
     });
-    let mut repositories: Vec<String> = Vec::new();
-    for p in &draft.services {
-        if !repositories.contains(&p.repository) {
-            repositories.push(p.repository.clone());
-        }
-    }
-    let mut digest = String::new();
-    let mut images = Vec::new();
-    for repo in &repositories {
+    let mut digests = Images::new();
+    let mut pushed_as = Vec::new();
+    for (build, repo) in draft.pushes() {
+        let Some(image_id) = images.get(&build) else {
+            anyhow::bail!(
+                "no image chosen for build `{build}`, which {repo} takes; nothing was deployed"
+            );
+        };
+        let mut tags_here = vec![crate::ids::short_id(image_id).to_string()];
+        tags_here.extend(tags.iter().cloned());
         let t = Instant::now();
         let full = format!("{registry}/{repo}");
         let pushed = push(
             engine,
             image_id,
             &full,
-            tags,
+            &tags_here,
             credentials.clone(),
             &mut shell.err_writer(),
         )
@@ -79,25 +85,27 @@ pub async fn push_everywhere(
             t.elapsed().as_secs_f64()
         ));
         // The pinned manifest must name the verified image as its config.
-        let config_of = config_digest(&registry, repo, &pushed.digest, login.as_ref()).await?;
-        if config_of != image_id {
+        let config_of = config_digest(&registry, &repo, &pushed.digest, login.as_ref()).await?;
+        if config_of != *image_id {
             anyhow::bail!(
                 "{full}@{} names image {config_of}, not the verified image {image_id}; nothing was deployed",
                 pushed.digest
             );
         }
-        if !digest.is_empty() && digest != pushed.digest {
+        if let Some(other) = digests.get(&build)
+            && *other != pushed.digest
+        {
             anyhow::bail!(
-                "{full} stored the image as {}, another repository as {digest}; nothing was deployed",
+                "{full} stored the image of build `{build}` as {}, another repository as {other}; nothing was deployed",
                 pushed.digest
             );
         }
-        digest = pushed.digest;
-        images.push(format!("{full}@{digest}"));
+        pushed_as.push(format!("{full}@{}", pushed.digest));
+        digests.insert(build, pushed.digest);
     }
     Ok(Pushed {
-        digest,
-        images,
+        digests,
+        images: pushed_as,
         seconds: waited,
     })
 }

@@ -1,6 +1,6 @@
-//! The stack's one image: built from the context, or found when an image
-//! with the same context digest exists; `up` and `run` both use it, so
-//! both run exactly the image the context gives.
+//! The stack's images, one per build: each built from its context, or
+//! found when an image with the same context digest exists; `up` and
+//! `run` both use them, so both run exactly the images the contexts give.
 
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ pub async fn prune(
     local_name: &str,
     engine: &crate::docker::Engine,
     state_dir: &std::path::Path,
-    current: Option<&str>,
+    current: &[String],
     over: Option<usize>,
     shell: &Shell,
 ) -> anyhow::Result<usize> {
@@ -34,7 +34,7 @@ pub async fn prune(
         promoted: crate::state::records::promoted_images(state_dir, local_name),
         ..Default::default()
     };
-    keep.in_use.extend(current.map(str::to_string));
+    keep.in_use.extend(current.iter().cloned());
     // The listing names each container's image ID: no inspect per container.
     keep.in_use.extend(
         engine
@@ -65,33 +65,51 @@ pub async fn prune(
     Ok(removed.len())
 }
 
-/// Builds (or finds) the stack's one image and says which; its ID.
-pub async fn stack_image(local: &LocalStack, shell: &Shell) -> anyhow::Result<String> {
+/// Builds (or finds) the images `builds` name, one after another (two
+/// builds at once on two cores only slow each other), and says which;
+/// their IDs by build.
+pub async fn stack_images(
+    local: &LocalStack,
+    builds: &[String],
+    shell: &Shell,
+) -> anyhow::Result<crate::spec::Images> {
     let stack = local.stack();
-    let t = Instant::now();
-    let built = build::ensure_image(
-        &local.engine,
-        &stack.name,
-        &local.dir(),
-        &stack.image,
-        &mut shell.err_writer(),
-    )
-    .await?;
-    if built.skipped {
-        shell.status(format!(
-            "image {} ({}): context unchanged ({} files, {}), build skipped",
-            built.tag,
-            short_id(&built.id),
-            built.context.files,
-            &built.context.digest[..19]
-        ));
-    } else {
-        shell.status(format!(
-            "image {} ({}) built in {:.1}s",
-            built.tag,
-            short_id(&built.id),
-            t.elapsed().as_secs_f64()
-        ));
+    let mut images = crate::spec::Images::new();
+    let mut any_new = false;
+    for name in builds {
+        let Some(image) = stack.build(name) else {
+            anyhow::bail!("stack `{}` has no build `{name}`", stack.name);
+        };
+        let naming = build::Naming::of(stack, name);
+        let t = Instant::now();
+        let built = build::ensure_image(
+            &local.engine,
+            &naming,
+            &local.dir(),
+            image,
+            &mut shell.err_writer(),
+        )
+        .await?;
+        if built.skipped {
+            shell.status(format!(
+                "image {} ({}): context unchanged ({} files, {}), build skipped",
+                built.tag,
+                short_id(&built.id),
+                built.context.files,
+                &built.context.digest[..19]
+            ));
+        } else {
+            any_new = true;
+            shell.status(format!(
+                "image {} ({}) built in {:.1}s",
+                built.tag,
+                short_id(&built.id),
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        images.insert(name.clone(), built.id);
+    }
+    if any_new {
         // A new build: past the limit, the old ones go (a watch loop that
         // rebuilds several times an hour would fill the disk).
         let over = local
@@ -100,11 +118,12 @@ pub async fn stack_image(local: &LocalStack, shell: &Shell) -> anyhow::Result<St
             .get("GENO_KEEP_BUILDS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(KEEP_BUILDS);
+        let current: Vec<String> = images.values().cloned().collect();
         if let Err(e) = prune(
             local.name(),
             &local.engine,
             &local.state_dir(),
-            Some(&built.id),
+            &current,
             Some(over),
             shell,
         )
@@ -116,5 +135,21 @@ pub async fn stack_image(local: &LocalStack, shell: &Shell) -> anyhow::Result<St
             ));
         }
     }
-    Ok(built.id)
+    Ok(images)
+}
+
+/// The builds the services named run, each once, in stack order.
+pub fn builds_of(stack: &crate::stack::Stack, services: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, _) in &stack.services {
+        if !services.contains(name) {
+            continue;
+        }
+        if let Some(b) = stack.build_of(name)
+            && !out.iter().any(|o| o == b)
+        {
+            out.push(b.to_string());
+        }
+    }
+    out
 }

@@ -1,6 +1,6 @@
 //! Phases 1 and 2 of bringing services up, as `geno up` and the edit
 //! loop's rebuild share them: what the services need (secrets, images,
-//! the stack image, network, volumes) and what to do to each container,
+//! the stack's builds, network, volumes) and what to do to each container,
 //! a container that runs synced files counting as changed.
 
 use futures_util::future::join_all;
@@ -9,7 +9,7 @@ use super::LocalStack;
 use crate::context::Context;
 use crate::docker::Containers;
 use crate::docker::container::actual_from;
-use crate::host::image::stack_image;
+use crate::host::image::{builds_of, stack_images};
 use crate::local::plan::{self, Action, DesiredContainer, names};
 use crate::local::secrets;
 
@@ -43,11 +43,7 @@ pub async fn prepare(
                 .await?;
         }
     }
-    let image_id = if chosen().any(|s| s.is_app()) {
-        Some(stack_image(local, &ctx.shell).await?)
-    } else {
-        None
-    };
+    let images = stack_images(local, &builds_of(stack, selected), &ctx.shell).await?;
     warn_on_new_passwords(ctx, local, &resolved).await?;
     let network = engine
         .ensure_network(&stack.name, &names::network(&stack.name))
@@ -73,7 +69,7 @@ pub async fn prepare(
             .await?;
     }
     Ok(
-        plan::desired_containers(stack, image_id.as_deref(), &resolved.values, &local.dir())
+        plan::desired_containers(stack, &images, &resolved.values, &local.dir())
             .into_iter()
             .filter(|d| selected.contains(&d.service))
             .collect(),
@@ -228,7 +224,7 @@ mod tests {
         let (_dir, ctx, mut local) = paper::open();
         let desired = plan::desired_containers(
             local.stack(),
-            Some("sha256:abc"),
+            &crate::spec::only_image("sha256:abc"),
             &BTreeMap::new(),
             &local.dir(),
         );
@@ -283,7 +279,7 @@ mod tests {
         let (_dir, ctx, mut local) = paper::open();
         let desired = plan::desired_containers(
             local.stack(),
-            Some("sha256:abc"),
+            &crate::spec::only_image("sha256:abc"),
             &BTreeMap::new(),
             &local.dir(),
         );

@@ -331,14 +331,10 @@ async fn batch(ctx: &Context, local: &LocalStack, work: &WatchPlan, since: Insta
             return;
         }
     };
-    if !work.rebuild.is_empty() {
-        match rebuild(ctx, local, &work.rebuild, since).await {
+    for (build, files) in &work.rebuild {
+        match rebuild(ctx, local, build, files, since).await {
             Ok(line) => ctx.shell.status(line),
-            Err(e) => report(
-                ctx,
-                &format!("{}: rebuild failed", files_word(&work.rebuild)),
-                e,
-            ),
+            Err(e) => report(ctx, &format!("{}: rebuild failed", files_word(files)), e),
         }
     }
     // Files first, service by service (quick; the sync record is one
@@ -381,21 +377,22 @@ fn files_word(files: &[String]) -> String {
     }
 }
 
-/// Phase 3: the image built from the tree as it is now, and every service
-/// that runs it replaced (the others are not touched).
+/// Phase 3: one build's image made from the tree as it is now, and every
+/// service that runs it replaced (the others are not touched).
 async fn rebuild(
     ctx: &Context,
     local: &LocalStack,
+    build: &str,
     files: &[String],
     since: Instant,
 ) -> CliResult<String> {
     let _quiet = ctx.shell.hushed();
-    let app: Vec<String> = local
-        .stack()
+    let stack = local.stack();
+    let app: Vec<String> = stack
         .services
-        .iter()
-        .filter(|(_, s)| s.is_app())
-        .map(|(n, _)| n.clone())
+        .keys()
+        .filter(|n| stack.build_of(n) == Some(build))
+        .cloned()
         .collect();
     let desired = prepare(ctx, local, &app).await?;
     let actions = plan_changes(ctx, local, &desired, false).await?;
@@ -411,8 +408,13 @@ async fn rebuild(
     if local.stack().load_balancer.is_some() {
         load_balancer(ctx, local, None, &app, wait.deadline).await?;
     }
+    let which = if stack.names_builds() {
+        format!("build `{build}`")
+    } else {
+        "the image".to_string()
+    };
     Ok(format!(
-        "{}: rebuilt the image; {}; ready {:.1}s after the change",
+        "{}: rebuilt {which}; {}; ready {:.1}s after the change",
         files_word(files),
         if replaced.is_empty() {
             "nothing to replace (the image came out the same)".to_string()

@@ -90,14 +90,15 @@ pub fn convert(live: &LiveEnvironment, stack: Option<&str>) -> Converted {
     }
     let model = Stack {
         name: stack_name.clone(),
-        image: ImageBuild {
+        image: Some(ImageBuild {
             context: ".".into(),
             dockerfile: "Dockerfile".into(),
             args: IndexMap::new(),
             target: None,
             // X86_64 is what geno renders when nothing is said.
             platform: cx.platform.filter(|p| *p != Platform::Amd64),
-        },
+        }),
+        builds: IndexMap::new(),
         volumes: IndexMap::new(),
         secrets,
         services,

@@ -88,7 +88,7 @@ pub mod names {
 /// from the same `container_spec` the ECS rendering uses, plus local values.
 pub fn desired_containers(
     stack: &crate::stack::Stack,
-    image_id: Option<&str>,
+    images: &crate::spec::Images,
     secrets: &std::collections::BTreeMap<String, String>,
     stack_dir: &std::path::Path,
 ) -> Vec<DesiredContainer> {
@@ -97,7 +97,11 @@ pub fn desired_containers(
         let spec = crate::spec::container_spec(name, svc);
         let image = match &spec.image {
             crate::spec::ImageRef::External(r) => r.clone(),
-            crate::spec::ImageRef::Stack => image_id.unwrap_or_default().to_string(),
+            crate::spec::ImageRef::Stack => stack
+                .build_of(name)
+                .and_then(|b| images.get(b))
+                .cloned()
+                .unwrap_or_default(),
         };
         let mut env = spec.environment.clone();
         for secret in &spec.secrets {
@@ -685,7 +689,12 @@ mod tests {
         let stack = load_source(source, "local", &Default::default(), &Default::default())
             .unwrap()
             .stack;
-        let d = desired_containers(&stack, Some("sha256:i"), &Default::default(), "/p".as_ref());
+        let d = desired_containers(
+            &stack,
+            &crate::spec::only_image("sha256:i"),
+            &Default::default(),
+            "/p".as_ref(),
+        );
         let limits: Vec<(&str, Option<Limits>)> =
             d.iter().map(|c| (c.service.as_str(), c.limits)).collect();
         assert_eq!(

@@ -319,7 +319,12 @@ mod tests {
     }
 
     fn desired(stack: &Stack) -> Vec<DesiredContainer> {
-        desired_containers(stack, Some("sha256:i"), &BTreeMap::new(), "/p".as_ref())
+        desired_containers(
+            stack,
+            &crate::spec::only_image("sha256:i"),
+            &BTreeMap::new(),
+            "/p".as_ref(),
+        )
     }
 
     fn running(health: Option<&str>) -> Observation {

@@ -95,8 +95,9 @@ impl ServiceWork {
 /// What one batch of changes asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchPlan {
-    /// The files that ask for a new image (empty: no rebuild).
-    pub rebuild: Vec<String>,
+    /// The files that ask for a new image, by the build they rebuild
+    /// (empty: no rebuild).
+    pub rebuild: BTreeMap<String, Vec<String>>,
     pub services: Vec<ServiceWork>,
     /// Files no rule covers (or ignored by one), for `-v`.
     pub unmatched: Vec<String>,
@@ -111,7 +112,7 @@ impl WatchPlan {
 /// Turns a batch into work. A file lands once per service, at the target
 /// of the first sync rule it falls under; a service's strongest action
 /// wins (restart over exec over a plain sync). A rebuild replaces every
-/// service that runs the stack's image, so their syncs and restarts are
+/// service that runs the rebuilt image, so their syncs and restarts are
 /// left to it; services on other images still get theirs.
 pub fn plan(stack: &Stack, rules: &WatchSet, changes: &[Change]) -> WatchPlan {
     let mut out = WatchPlan::default();
@@ -123,8 +124,12 @@ pub fn plan(stack: &Stack, rules: &WatchSet, changes: &[Change]) -> WatchPlan {
         }
         for hit in hits {
             if hit.action == WatchAction::Rebuild {
-                if !out.rebuild.contains(&change.rel) {
-                    out.rebuild.push(change.rel.clone());
+                // validate refuses a rebuild rule on an external image
+                if let Some(build) = &hit.build {
+                    let files = out.rebuild.entry(build.clone()).or_default();
+                    if !files.contains(&change.rel) {
+                        files.push(change.rel.clone());
+                    }
                 }
                 continue;
             }
@@ -169,7 +174,9 @@ pub fn plan(stack: &Stack, rules: &WatchSet, changes: &[Change]) -> WatchPlan {
         }
     }
     let rebuilt = |service: &str| {
-        !out.rebuild.is_empty() && stack.services.get(service).is_some_and(|s| s.is_app())
+        stack
+            .build_of(service)
+            .is_some_and(|b| out.rebuild.contains_key(b))
     };
     out.services = work
         .into_values()
@@ -209,13 +216,17 @@ mod tests {
     }
 
     fn rules(s: &Stack) -> WatchSet {
-        WatchSet::with_context(
+        WatchSet::with_contexts(
             s,
-            BuildContext {
-                dir: String::new(),
-                dockerfile: "Dockerfile".into(),
-                ignore: Rules::empty(),
-            },
+            [(
+                "image".to_string(),
+                BuildContext {
+                    dir: String::new(),
+                    dockerfile: "Dockerfile".into(),
+                    ignore: Rules::empty(),
+                },
+            )]
+            .into(),
         )
     }
 
@@ -245,7 +256,7 @@ mod tests {
         assert_eq!(
             p,
             WatchPlan {
-                rebuild: vec![],
+                rebuild: BTreeMap::new(),
                 services: vec![
                     ServiceWork {
                         service: "api".into(),
@@ -275,6 +286,55 @@ mod tests {
     }
 
     #[test]
+    fn a_rebuild_replaces_only_the_services_of_its_build() {
+        let s: Stack = serde_json::from_value(serde_json::json!({
+            "name": "s",
+            "builds": { "api": { "context": "api" }, "web": { "context": "web" } },
+            "services": {
+                "api": { "build": "api", "develop": { "watch": [
+                    { "path": "api/requirements.txt", "action": "rebuild" },
+                    { "path": "shared", "action": "sync+restart", "target": "/app/shared" },
+                ]}},
+                "worker": { "build": "api" },
+                "web": { "build": "web", "develop": { "watch": [
+                    { "path": "shared", "action": "sync+restart", "target": "/srv/shared" },
+                ]}},
+            }
+        }))
+        .unwrap();
+        let context = |dir: &str| BuildContext {
+            dir: dir.into(),
+            dockerfile: format!("{dir}/Dockerfile"),
+            ignore: Rules::empty(),
+        };
+        let rules = WatchSet::with_contexts(
+            &s,
+            [
+                ("api".to_string(), context("api")),
+                ("web".to_string(), context("web")),
+            ]
+            .into(),
+        );
+        let p = plan(
+            &s,
+            &rules,
+            &[change("api/requirements.txt"), change("shared/util.py")],
+        );
+        assert_eq!(
+            p.rebuild,
+            BTreeMap::from([("api".to_string(), vec!["api/requirements.txt".to_string()])])
+        );
+        assert_eq!(
+            p.services
+                .iter()
+                .map(|w| w.service.as_str())
+                .collect::<Vec<_>>(),
+            ["web"],
+            "api is replaced by the rebuild of its build; web, on another build, gets its sync"
+        );
+    }
+
+    #[test]
     fn a_rebuild_takes_over_the_services_on_the_stack_image_only() {
         let s = stack();
         let p = plan(
@@ -286,7 +346,10 @@ mod tests {
                 change("config/local.json"),
             ],
         );
-        assert_eq!(p.rebuild, ["requirements.txt"]);
+        assert_eq!(
+            p.rebuild,
+            BTreeMap::from([("image".to_string(), vec!["requirements.txt".to_string()])])
+        );
         assert_eq!(
             p.services
                 .iter()

@@ -18,9 +18,10 @@ pub struct Args {
     #[arg(long)]
     pub env: String,
     /// Compare for this image (ID, prefix or tag) instead of the current build,
-    /// or for a digest (`sha256:…`, `repo@sha256:…`) as pushed, without the engine.
-    #[arg(long)]
-    pub image: Option<String>,
+    /// or for a digest (`sha256:…`, `repo@sha256:…`) as pushed, without the
+    /// engine; `BUILD=…` for one of several builds (repeatable).
+    #[arg(long, value_name = "[BUILD=]IMAGE")]
+    pub image: Vec<String>,
     /// The registry host promote pushes to, if not the environment's ECR.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub registry: Option<String>,
@@ -53,7 +54,7 @@ impl Verb for Args {
 
 pub struct DiffOptions {
     pub env: String,
-    pub image: Option<String>,
+    pub image: Vec<String>,
     pub registry: Option<String>,
     /// Exit with 1 when there are changes.
     pub exit_code: bool,
@@ -64,11 +65,15 @@ pub struct DiffOptions {
 pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
     let env = Environment::open(ctx, &opts.env, opts.registry.as_deref())?;
     // A digest needs no engine: it is compared as ECS would run it.
-    let image = match opts.image.as_deref().map(ImageChoice::parse) {
-        Some(Ok(choice)) => DiffImage::Pinned(choice),
-        _ => {
+    let pinned = match opts.image.as_slice() {
+        [] => None,
+        several => ImageChoice::parse(&several.join(",")).ok(),
+    };
+    let image = match pinned {
+        Some(choice) => DiffImage::Pinned(choice),
+        None => {
             let engine = ctx.engine().await?;
-            DiffImage::Built(env.chosen_image(engine, opts.image.as_deref()).await?)
+            DiffImage::Built(env.chosen_images(engine, &opts.image).await?)
         }
     };
     let mut changes = 0;

@@ -82,7 +82,7 @@ pub async fn down(ctx: &Context, opts: DownOptions) -> CliResult {
             &target.name,
             engine,
             &target.state_dir,
-            None,
+            &[],
             None,
             &ctx.shell,
         )

@@ -116,8 +116,16 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
             r.id.clone(),
             kind,
             result,
-            short_id(&r.image_id).to_string(),
-            short_id(&r.manifest_digest).to_string(),
+            r.carried()
+                .iter()
+                .map(|(_, id, _)| short_id(id))
+                .collect::<Vec<_>>()
+                .join(","),
+            r.carried()
+                .iter()
+                .map(|(_, _, d)| short_id(d))
+                .collect::<Vec<_>>()
+                .join(","),
             if r.kind == Kind::Restart {
                 r.services.len().to_string()
             } else {

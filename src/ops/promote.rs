@@ -51,9 +51,10 @@ pub struct Args {
     /// The environment (a key of `environments:` with an `aws` section).
     #[arg(long)]
     pub env: String,
-    /// The image to promote (ID, ID prefix or tag) instead of the current build.
-    #[arg(long)]
-    pub image: Option<String>,
+    /// The image to promote (ID, ID prefix or tag) instead of the current
+    /// build; `BUILD=IMAGE` for one of several builds (repeatable).
+    #[arg(long, value_name = "[BUILD=]IMAGE")]
+    pub image: Vec<String>,
     /// Promote an image without a passing `geno smoke` for this stack definition (recorded).
     #[arg(long)]
     pub force: bool,
@@ -95,7 +96,7 @@ impl Verb for Args {
 
 pub struct PromoteOptions {
     pub env: String,
-    pub image: Option<String>,
+    pub image: Vec<String>,
     pub force: bool,
     pub registry: Option<String>,
     pub watch: Watch,
@@ -105,9 +106,10 @@ pub struct PromoteOptions {
     pub dry_run: bool,
 }
 
-/// The image being promoted.
+/// The images being promoted, by build.
 struct Chosen {
-    image_id: String,
+    images: crate::spec::Images,
+    /// As messages say them (`image 5d69faf904d7`, `images api 5d69…, web 0be1…`).
     short: String,
     /// It passed `geno smoke` for this definition (else `--force`).
     verified: bool,
@@ -146,12 +148,12 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         let changes = crate::environment::diff::print(
             &env,
             aws,
-            &crate::environment::diff::DiffImage::Built(chosen.image_id.clone()),
+            &crate::environment::diff::DiffImage::Built(chosen.images.clone()),
             &ctx.shell,
         )
         .await?;
         ctx.shell.status(format!(
-            "dry run: image {} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
+            "dry run: {} may be promoted to {}; {changes} change(s) would be made; nothing was pushed or changed",
             chosen.short,
             env.name()
         ));
@@ -164,7 +166,9 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         env.name(),
         &env.aws.cluster,
     );
-    record.image_id = chosen.image_id.clone();
+    if !env.loaded.stack.names_builds() {
+        record.image_id = chosen.images.values().next().cloned().unwrap_or_default();
+    }
     record.forced = !chosen.verified;
     record.git_revision = git_revision(&env.loaded.source.dir());
     let mut change = Change::begin(env.handles(ctx, aws, opts.watch), record);
@@ -173,7 +177,21 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     let pushed = push(ctx, &env, engine, aws, &chosen, &change.record, &draft).await;
     let pushed = change.step(pushed)?;
     clock.waited += pushed.seconds;
-    change.record.manifest_digest = pushed.digest.clone();
+    if env.loaded.stack.names_builds() {
+        change.record.builds = chosen
+            .images
+            .iter()
+            .map(|(b, id)| {
+                let carried = crate::deploy::record::Carried {
+                    image_id: id.clone(),
+                    manifest_digest: pushed.digests.get(b).cloned().unwrap_or_default(),
+                };
+                (b.clone(), carried)
+            })
+            .collect();
+    } else {
+        change.record.manifest_digest = pushed.digests.values().next().cloned().unwrap_or_default();
+    }
     change.record.images = pushed.images.clone();
     if ctx.cancel.is_cancelled() {
         change.step::<()>(Err(anyhow::anyhow!(
@@ -181,7 +199,12 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         )))?;
     }
 
-    let mut plans = change.step(env.plans(&ImageChoice::Digest(pushed.digest.clone())))?;
+    let pinned = if env.loaded.stack.names_builds() {
+        ImageChoice::Digests(pushed.digests.clone())
+    } else {
+        ImageChoice::Digest(change.record.manifest_digest.clone())
+    };
+    let mut plans = change.step(env.plans(&pinned))?;
     // The subnets and groups found for the draft, by tag: the same.
     for plan in &mut plans.services {
         if let Some(found) = draft.services.iter().find(|d| d.name == plan.name) {
@@ -213,7 +236,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         |record, path| closing_line(&chosen, &env_name, record, updated, &clock, path),
         |rolled_back, reason| {
             format!(
-                "promotion of image {} to {env_name} failed{}: {reason}",
+                "promotion of {} to {env_name} failed{}: {reason}",
                 chosen.short,
                 if rolled_back {
                     " and every service was rolled back"
@@ -238,42 +261,67 @@ fn closing_line(
 ) -> String {
     let took = clock.started.elapsed();
     format!(
-        "promoted image {} to {env} as {} ({updated} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
+        "promoted {} to {env} as {} ({updated} service(s) updated) in {:.1}s, {:.2}s of it geno's own work; recorded in {}",
         chosen.short,
-        record.manifest_digest,
+        if record.builds.is_empty() {
+            record.manifest_digest.clone()
+        } else {
+            record
+                .builds
+                .iter()
+                .map(|(b, c)| format!("{b}@{}", c.manifest_digest))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         took.as_secs_f64(),
         took.saturating_sub(clock.waited).as_secs_f64(),
         path.display()
     )
 }
 
-/// Phase 1: The image and whether it may go: verified, or forced.
+/// Phase 1: The images and whether they may go: verified together, or
+/// forced.
 async fn choose(
     ctx: &Context,
     env: &Environment,
     engine: &Engine,
     opts: &PromoteOptions,
 ) -> anyhow::Result<Chosen> {
-    let image_id = env.chosen_image(engine, opts.image.as_deref()).await?;
-    let short = short_id(&image_id).to_string();
+    let images = env.chosen_images(engine, &opts.image).await?;
+    let stack = &env.loaded.stack;
+    if images.is_empty() {
+        anyhow::bail!(
+            "no service of `{}` deployed to `{}` runs an image the stack builds; nothing to promote",
+            stack.name,
+            env.name()
+        );
+    }
+    let described = crate::environment::describe_images(stack, &images);
+    let short = if images.len() == 1 && !stack.names_builds() {
+        format!("image {described}")
+    } else {
+        format!("images {described}")
+    };
     // Before anything is pushed: an image ECS could not start is refused.
-    let inspected = engine
-        .docker
-        .inspect_image(&image_id)
-        .await
-        .map_err(crate::docker::DockerError::from)?;
-    crate::deploy::platform::check(
-        &short,
-        inspected.os.as_deref().unwrap_or("linux"),
-        inspected.architecture.as_deref().unwrap_or_default(),
-        env.loaded.stack.image.platform,
-        env.name(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let verified = match env.verification(&image_id) {
+    for (build, image_id) in &images {
+        let inspected = engine
+            .docker
+            .inspect_image(image_id)
+            .await
+            .map_err(crate::docker::DockerError::from)?;
+        crate::deploy::platform::check(
+            short_id(image_id),
+            inspected.os.as_deref().unwrap_or("linux"),
+            inspected.architecture.as_deref().unwrap_or_default(),
+            stack.build(build).and_then(|b| b.platform),
+            env.name(),
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
+    let verified = match env.verification(&images) {
         Ok(v) => {
             ctx.shell.status(format!(
-                "image {short}: passed `geno smoke` ({} steps) at {}",
+                "{short}: passed `geno smoke` ({} steps) at {}",
                 v.steps.len(),
                 v.passed_at
             ));
@@ -281,14 +329,14 @@ async fn choose(
         }
         Err(e) if opts.force => {
             ctx.shell.warn(format!(
-                "--force: promoting image {short} WITHOUT a passing smoke run ({e}); the record will say so"
+                "--force: promoting {short} WITHOUT a passing smoke run ({e}); the record will say so"
             ));
             false
         }
         Err(e) => return Err(e.into()),
     };
     Ok(Chosen {
-        image_id,
+        images,
         short,
         verified,
     })
@@ -324,22 +372,33 @@ async fn push(
     record: &Record,
     draft: &Plans,
 ) -> anyhow::Result<Pushed> {
-    let mut tags = vec![chosen.short.clone()];
+    let mut tags = Vec::new();
     if let Some(rev) = &record.git_revision {
         tags.push(format!("git-{rev}"));
     }
     let pushed =
-        push_everywhere(engine, aws, env, &chosen.image_id, &tags, draft, &ctx.shell).await?;
-    ctx.shell.status(format!(
-        "manifest {}: its config is image {}, the one {}",
-        pushed.digest,
-        chosen.short,
-        if chosen.verified {
-            "that passed `geno smoke`"
-        } else {
-            "named (unverified, --force)"
-        }
-    ));
+        push_everywhere(engine, aws, env, &chosen.images, &tags, draft, &ctx.shell).await?;
+    for (build, digest) in &pushed.digests {
+        let id = chosen
+            .images
+            .get(build)
+            .map(String::as_str)
+            .unwrap_or_default();
+        ctx.shell.status(format!(
+            "manifest {digest}: its config is image {}{}, the one {}",
+            short_id(id),
+            if env.loaded.stack.names_builds() {
+                format!(" (build `{build}`)")
+            } else {
+                String::new()
+            },
+            if chosen.verified {
+                "that passed `geno smoke`"
+            } else {
+                "named (unverified, --force)"
+            }
+        ));
+    }
     Ok(pushed)
 }
 
@@ -564,7 +623,7 @@ async fn smoke_environment(
         base: Some(base),
         url_only: true,
         place: runner::Place::Url,
-        image_id: None,
+        images: Default::default(),
     };
     match runner::run_suite(&target, &ctx.cancel, &ctx.shell).await {
         Ok(report) if report.passed => Ok(()),

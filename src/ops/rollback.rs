@@ -14,9 +14,9 @@ use crate::context::Context;
 use crate::deploy::record::{self, Kind, Record, ServiceRecord};
 use crate::deploy::rollout::short_arn;
 use crate::deploy::taskdef::ServiceUpdate;
+use crate::environment::Environment;
 use crate::environment::change::{Change, Move};
 use crate::environment::rollout::Watch;
-use crate::environment::{Environment, short_id};
 use crate::error::CliResult;
 
 /// The arguments of `geno rollback`.
@@ -60,15 +60,15 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
     let cluster = env.aws.cluster.clone();
     let (changed, moves) = moves(ctx, aws, &cluster, &goal).await?;
     ctx.shell.status(format!(
-        "rolling `{}` back to promotion {} (image {}, {}):",
+        "rolling `{}` back to promotion {} ({}):",
         opts.env,
         goal.id,
-        short_id(&goal.image_id),
-        goal.manifest_digest
+        goal.carried_line()
     ));
     let mut record = Record::begin(Kind::Rollback, &goal.stack, &goal.environment, &cluster);
     record.image_id = goal.image_id.clone();
     record.manifest_digest = goal.manifest_digest.clone();
+    record.builds = goal.builds.clone();
     record.images = goal.images.clone();
     record.git_revision = goal.git_revision.clone();
     record.forced = goal.forced;
@@ -86,10 +86,10 @@ pub async fn rollback(ctx: &Context, opts: RollbackOptions) -> CliResult {
     change.conclude(
         |_, path| {
             format!(
-                "`{}` is back on promotion {} (image {}); recorded in {}",
+                "`{}` is back on promotion {} ({}); recorded in {}",
                 opts.env,
                 goal.id,
-                short_id(&goal.image_id),
+                goal.carried_line(),
                 path.display()
             )
         },

@@ -11,7 +11,7 @@ use super::{OnInterrupt, Place, Verb};
 use crate::context::Context;
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
-use crate::host::image::stack_image;
+use crate::host::image::{builds_of, stack_images};
 use crate::local::plan::{self, DesiredContainer, names};
 
 /// The arguments of `geno run`.
@@ -145,13 +145,10 @@ async fn one_off(
             stack.name
         );
     }
-    let image = if svc.is_app() {
-        Some(stack_image(local, &ctx.shell).await?)
-    } else {
-        None
-    };
+    let builds = builds_of(stack, std::slice::from_ref(&opts.service));
+    let images = stack_images(local, &builds, &ctx.shell).await?;
     let values = local.secrets(&svc.secrets)?.values;
-    let mut desired = plan::desired_containers(stack, image.as_deref(), &values, &local.dir())
+    let mut desired = plan::desired_containers(stack, &images, &values, &local.dir())
         .into_iter()
         .find(|d| d.service == opts.service)
         .ok_or_else(|| anyhow::anyhow!("service `{}` has no container", opts.service))?;

@@ -62,15 +62,13 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
         let local = LocalStack::open(ctx).await?;
         let report = against_local(ctx, &local).await?;
         finish(ctx, &opts, &report)?;
-        if report.passed
-            && let Some(image) = &report.image_id
-        {
+        if report.passed && !report.images.is_empty() {
             // A container into which files were synced no longer runs its
             // image: the run vouches for nothing that promote could ship.
             let members = local.engine.members(local.name()).await?;
             let drift = crate::host::sync::drift(&local, &members, true).await?;
             if drift.is_empty() {
-                verify(ctx, &local, &report, image)?;
+                verify(ctx, &local, &report)?;
             } else {
                 ctx.shell.warn(format!(
                     "not verified: {}; `geno up` rebuilds the image from them, then `geno smoke` can vouch for it",
@@ -95,7 +93,7 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
                 base: Some(base),
                 url_only: opts.url.is_some(),
                 place: Place::Deployed(&d),
-                image_id: None,
+                images: Default::default(),
             };
             let started_at = record::now();
             let report = suite(ctx, &target).await?;
@@ -121,7 +119,7 @@ pub async fn smoke(ctx: &Context, opts: SmokeOptions) -> CliResult {
                 base: Some(base),
                 url_only: true,
                 place: Place::Url,
-                image_id: None,
+                images: Default::default(),
             };
             let report = suite(ctx, &target).await?;
             finish(ctx, &opts, &report)?;
@@ -160,7 +158,7 @@ async fn against_local(ctx: &Context, local: &LocalStack) -> anyhow::Result<Repo
         base,
         url_only: false,
         place: Place::Local(local),
-        image_id: runner::running_image(local).await?,
+        images: runner::running_images(local).await?,
     };
     suite(ctx, &target).await
 }
@@ -191,10 +189,13 @@ fn finish(ctx: &Context, opts: &SmokeOptions, report: &Report) -> anyhow::Result
     Ok(())
 }
 
-/// The record `geno promote` looks for.
-fn verify(ctx: &Context, local: &LocalStack, report: &Report, image: &str) -> anyhow::Result<()> {
+/// The records `geno promote` looks for: one per image, each naming every
+/// image the run covered.
+fn verify(ctx: &Context, local: &LocalStack, report: &Report) -> anyhow::Result<()> {
+    let stack = local.stack();
     let record = Verification {
-        image_id: image.to_string(),
+        image_id: String::new(),
+        images: report.images.clone(),
         definition_hash: crate::spec::definition_hash(&local.loaded.declared),
         stack: local.name().to_string(),
         environment: LOCAL_ENV.into(),
@@ -206,11 +207,34 @@ fn verify(ctx: &Context, local: &LocalStack, report: &Report, image: &str) -> an
             .map(|r| serde_json::to_value(r).unwrap_or_default())
             .collect(),
     };
-    let path = crate::state::verifications::save(&local.state_dir(), &record)?;
+    let (record, what) = if stack.names_builds() {
+        let what = record
+            .images
+            .iter()
+            .map(|(b, id)| format!("{b} {}", crate::ids::short_id(id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (record, format!("images {what}"))
+    } else {
+        let id = record.images.values().next().cloned().unwrap_or_default();
+        let what = format!("image {}", &id[..19.min(id.len())]);
+        (
+            Verification {
+                image_id: id,
+                images: Default::default(),
+                ..record
+            },
+            what,
+        )
+    };
+    let paths = crate::state::verifications::save(&local.state_dir(), &record)?;
     ctx.shell.status(format!(
-        "verified: image {} passed; recorded in {}",
-        &image[..19.min(image.len())],
-        path.display()
+        "verified: {what} passed; recorded in {}",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(())
 }

@@ -21,6 +21,9 @@ pub enum ImageChoice {
     Unpinned,
     /// A manifest digest; each service gets `REGISTRY/REPOSITORY@DIGEST`.
     Digest(String),
+    /// A manifest digest per build (a stack with several): each service
+    /// gets its build's.
+    Digests(crate::spec::Images),
     /// A full reference used for every service as given.
     Reference(String),
 }
@@ -29,9 +32,22 @@ pub enum ImageChoice {
 pub const UNPINNED_TAG: &str = "unpinned";
 
 impl ImageChoice {
-    /// `sha256:…` is a digest, `repo@sha256:…` a reference; anything else is
-    /// refused because task definitions are only ever pinned by digest.
+    /// `sha256:…` is a digest, `repo@sha256:…` a reference, and
+    /// `BUILD=sha256:…,BUILD=sha256:…` a digest per build; anything else
+    /// is refused because task definitions are only ever pinned by digest.
     pub fn parse(text: &str) -> Result<ImageChoice, RenderError> {
+        if text.contains('=') {
+            let mut digests = crate::spec::Images::new();
+            for pair in text.split(',') {
+                match pair.split_once('=') {
+                    Some((build, d)) if !build.is_empty() && is_digest(d) => {
+                        digests.insert(build.to_string(), d.to_string());
+                    }
+                    _ => return Err(RenderError::BadImage(text.to_string())),
+                }
+            }
+            return Ok(ImageChoice::Digests(digests));
+        }
         if is_digest(text) {
             return Ok(ImageChoice::Digest(text.to_string()));
         }
@@ -57,11 +73,15 @@ pub enum RenderError {
     #[error("environment `{0}` has no `aws` section, so there is nothing to render for ECS")]
     NoAws(String),
     #[error(
-        "`{0}` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`"
+        "`{0}` is not an image digest: expected `sha256:<64 hex>`, `repository@sha256:<64 hex>` or `BUILD=sha256:<64 hex>,…`"
     )]
     BadImage(String),
     #[error("secret `{secret}` has no `aws` source for environment `{env}`")]
     NoSecretSource { secret: String, env: String },
+    #[error(
+        "no digest for build `{build}` (which `{service}` runs): name one as `{build}=sha256:…`"
+    )]
+    NoDigest { build: String, service: String },
 }
 
 /// The rendering for one environment, as printed by `geno render`.
@@ -75,12 +95,12 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         let Some(ecs) = &svc.ecs else { continue };
         let spec = container_spec(name, svc);
         let family = stack.task_family(name, env);
-        let image_ref = image_ref(aws, &ecs.repository, image);
+        let image_ref = image_ref(stack, name, aws, &ecs.repository, image)?;
         let desired = environment
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
         let container = container_definition(stack, env, aws, &spec, &image_ref)?;
-        let task_definition = fargate_task_definition(stack, &family, aws, ecs, container);
+        let task_definition = fargate_task_definition(stack, name, &family, aws, ecs, container);
         let mut service = json!({
             "cluster": aws.cluster,
             "service": ecs.service,
@@ -116,6 +136,9 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "taskDefinition": task_definition,
             "service": service,
         });
+        if stack.names_builds() {
+            entry["build"] = json!(stack.build_of(name));
+        }
         if let Some(net) = &ecs.network {
             entry["placement"] = json!({
                 "publicIp": net.public_ip,
@@ -168,22 +191,29 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             continue;
         };
         let spec = container_spec(name, svc);
-        let image_ref = image_ref(aws, &first.repository, image);
+        let image_ref = image_ref(stack, name, aws, &first.repository, image)?;
         let mut container = container_definition(stack, env, aws, &spec, &image_ref)?;
         // The whole task's memory, which is what Fargate gives a task's only
         // container anyway; stated because RunTask emulators (moto) size a
         // task from its containers.
         container["memoryReservation"] = json!(first.memory);
-        let task_definition =
-            fargate_task_definition(stack, &stack.task_family(name, env), aws, first, container);
-        jobs.insert(
-            name.clone(),
-            json!({
-                "taskDefinition": task_definition,
-                "runsBefore": dependents.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-                "networkFrom": first.service,
-            }),
+        let task_definition = fargate_task_definition(
+            stack,
+            name,
+            &stack.task_family(name, env),
+            aws,
+            first,
+            container,
         );
+        let mut entry = json!({
+            "taskDefinition": task_definition,
+            "runsBefore": dependents.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            "networkFrom": first.service,
+        });
+        if stack.names_builds() {
+            entry["build"] = json!(stack.build_of(name));
+        }
+        jobs.insert(name.clone(), entry);
     }
     let mut rendering = json!({
         "environment": env,
@@ -344,6 +374,7 @@ fn unique_ports(ports: &[u16]) -> Vec<u16> {
 /// jobs differ only in their family and container.
 fn fargate_task_definition(
     stack: &Stack,
+    service: &str,
     family: &str,
     aws: &AwsEnvironment,
     ecs: &crate::stack::model::EcsService,
@@ -359,7 +390,12 @@ fn fargate_task_definition(
         "cpu": ecs.cpu.to_string(),
         "memory": ecs.memory.to_string(),
         "runtimePlatform": {
-            "cpuArchitecture": stack.image.platform.map(|p| p.ecs_arch()).unwrap_or("X86_64"),
+            "cpuArchitecture": stack
+                .build_of(service)
+                .and_then(|b| stack.build(b))
+                .and_then(|b| b.platform)
+                .map(|p| p.ecs_arch())
+                .unwrap_or("X86_64"),
             "operatingSystemFamily": "LINUX",
         },
         "containerDefinitions": [container],
@@ -419,12 +455,30 @@ fn task_volumes(stack: &Stack, container: &Value) -> Vec<Value> {
     out
 }
 
-fn image_ref(aws: &AwsEnvironment, repository: &str, image: &ImageChoice) -> String {
-    match image {
+fn image_ref(
+    stack: &Stack,
+    service: &str,
+    aws: &AwsEnvironment,
+    repository: &str,
+    image: &ImageChoice,
+) -> Result<String, RenderError> {
+    Ok(match image {
         ImageChoice::Unpinned => format!("{}/{repository}:{UNPINNED_TAG}", aws.registry()),
         ImageChoice::Digest(d) => format!("{}/{repository}@{d}", aws.registry()),
+        ImageChoice::Digests(by_build) => {
+            let build = stack
+                .build_of(service)
+                .unwrap_or(crate::stack::DEFAULT_BUILD);
+            let Some(d) = by_build.get(build) else {
+                return Err(RenderError::NoDigest {
+                    build: build.to_string(),
+                    service: service.to_string(),
+                });
+            };
+            format!("{}/{repository}@{d}", aws.registry())
+        }
         ImageChoice::Reference(r) => r.clone(),
-    }
+    })
 }
 
 fn container_definition(
@@ -521,8 +575,103 @@ mod tests {
         );
         assert_eq!(
             ImageChoice::parse("repo:latest").unwrap_err().to_string(),
-            "`repo:latest` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`"
+            "`repo:latest` is not an image digest: expected `sha256:<64 hex>`, `repository@sha256:<64 hex>` or `BUILD=sha256:<64 hex>,…`"
         );
         assert!(ImageChoice::parse(&format!("sha256:{}", "A".repeat(64))).is_err());
+        let e = format!("sha256:{}", "e".repeat(64));
+        assert_eq!(
+            ImageChoice::parse(&format!("api={d},web={e}")).unwrap(),
+            ImageChoice::Digests([("api".into(), d.clone()), ("web".into(), e)].into())
+        );
+        assert!(ImageChoice::parse("api=latest").is_err());
+    }
+
+    fn two_builds() -> Stack {
+        let text = r#"
+name: canvas
+builds:
+  api: { context: ., platform: linux/arm64 }
+  web: { context: . }
+services:
+  migrate: { kind: job, build: api, command: [migrate] }
+  api:
+    build: api
+    ecs: { service: api, repository: canvas-api, cpu: 256, memory: 512 }
+  web:
+    build: web
+    depends_on: { migrate: completed_successfully }
+    ecs: { service: web, repository: canvas-web, cpu: 256, memory: 512 }
+environments:
+  prod:
+    aws:
+      region: eu-west-1
+      account_id: "123456789012"
+      cluster: c
+      execution_role_arn: arn:aws:iam::123456789012:role/x
+      task_role_arn: arn:aws:iam::123456789012:role/t
+      log_group: /ecs/canvas
+"#;
+        let source = crate::stack::load::Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text: text.into(),
+        };
+        crate::stack::load::load_source(source, "prod", &Default::default(), &Default::default())
+            .unwrap()
+            .stack
+    }
+
+    #[test]
+    fn each_service_and_job_runs_its_own_builds_digest_and_platform() {
+        let stack = two_builds();
+        let (a, w) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let choice =
+            ImageChoice::Digests([("api".into(), a.clone()), ("web".into(), w.clone())].into());
+        let r = render(&stack, "prod", &choice).unwrap();
+        let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+        let image = |v: &Value| {
+            v["containerDefinitions"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let arch = |v: &Value| v["runtimePlatform"]["cpuArchitecture"].clone();
+        let api = &r["services"]["api"];
+        assert_eq!(
+            image(&api["taskDefinition"]),
+            format!("{registry}/canvas-api@{a}")
+        );
+        assert_eq!(arch(&api["taskDefinition"]), "ARM64");
+        assert_eq!(api["build"], "api");
+        let web = &r["services"]["web"];
+        assert_eq!(
+            image(&web["taskDefinition"]),
+            format!("{registry}/canvas-web@{w}")
+        );
+        assert_eq!(arch(&web["taskDefinition"]), "X86_64");
+        // The job runs build api from the repository of web, which waits for it.
+        let job = &r["jobs"]["migrate"];
+        assert_eq!(
+            image(&job["taskDefinition"]),
+            format!("{registry}/canvas-web@{a}")
+        );
+        assert_eq!(arch(&job["taskDefinition"]), "ARM64");
+        let plans = crate::deploy::taskdef::plans(&r).unwrap();
+        assert_eq!(
+            plans.pushes(),
+            [
+                ("api".to_string(), "canvas-api".to_string()),
+                ("web".to_string(), "canvas-web".to_string()),
+                ("api".to_string(), "canvas-web".to_string()),
+            ]
+        );
+        let only_api = ImageChoice::Digests([("api".into(), a)].into());
+        assert_eq!(
+            render(&stack, "prod", &only_api).unwrap_err().to_string(),
+            "no digest for build `web` (which `web` runs): name one as `web=sha256:…`"
+        );
     }
 }

@@ -156,10 +156,18 @@ pub struct Report {
     pub stack: String,
     pub environment: String,
     pub target: String,
+    /// The image the stack's services run, when it runs one.
     pub image_id: Option<String>,
+    /// The image of each build, when the stack runs several.
+    #[serde(skip_serializing_if = "more_than_one_not")]
+    pub images: crate::spec::Images,
     pub passed: bool,
     pub seconds: f64,
     pub steps: Vec<StepResult>,
+}
+
+fn more_than_one_not(images: &crate::spec::Images) -> bool {
+    images.len() <= 1
 }
 
 fn xml_escape(s: &str) -> String {
@@ -311,6 +319,7 @@ mod tests {
             environment: "local".into(),
             target: "http://127.0.0.1:8080".into(),
             image_id: None,
+            images: Default::default(),
             passed: false,
             seconds: 1.5,
             steps: vec![

@@ -30,8 +30,8 @@ pub struct Target<'a> {
     pub url_only: bool,
     /// What `exec` and `targets` steps act on.
     pub place: Place<'a>,
-    /// The image the stack runs, when known.
-    pub image_id: Option<String>,
+    /// The images the stack's services run, by build (locally).
+    pub images: crate::spec::Images,
 }
 
 /// What a suite's `exec` and `targets` steps reach.
@@ -82,7 +82,11 @@ pub async fn run_suite(
         stack: stack.name.clone(),
         environment: target.environment.to_string(),
         target: target.base.clone().unwrap_or_default(),
-        image_id: target.image_id.clone(),
+        image_id: match target.images.values().collect::<Vec<_>>().as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        },
+        images: target.images.clone(),
         passed,
         seconds: started.elapsed().as_secs_f64(),
         steps: results,
@@ -147,27 +151,46 @@ pub fn counts(report: &Report) -> (usize, usize, usize) {
 }
 
 /// The one image every app container runs; smoke vouches for that image.
-pub async fn running_image(local: &LocalStack) -> anyhow::Result<Option<String>> {
+/// The image each of the stack's builds runs as, by build: what a passing
+/// run vouches for. A build only jobs run counts by its job's container.
+pub async fn running_images(local: &LocalStack) -> anyhow::Result<crate::spec::Images> {
     let stack = local.stack();
-    let mut images = std::collections::BTreeSet::new();
+    let mut seen: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut by_jobs: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for m in local.engine.members(&stack.name).await? {
-        let is_app = stack.services.get(&m.service).is_some_and(|s| s.is_app());
-        if is_app && m.kind == "service" {
-            images.insert(local.engine.inspect(&m.id).await?.image.unwrap_or_default());
+        let Some(build) = stack.build_of(&m.service) else {
+            continue;
+        };
+        let into = match m.kind.as_str() {
+            "service" => &mut seen,
+            "job" => &mut by_jobs,
+            _ => continue,
+        };
+        let image = local.engine.inspect(&m.id).await?.image.unwrap_or_default();
+        into.entry(build.to_string()).or_default().insert(image);
+    }
+    for (build, ids) in by_jobs {
+        seen.entry(build).or_insert(ids);
+    }
+    let mut images = crate::spec::Images::new();
+    for (build, ids) in seen {
+        if ids.len() > 1 {
+            let whose = if stack.names_builds() {
+                format!("the containers of build `{build}`")
+            } else {
+                "the app containers".to_string()
+            };
+            anyhow::bail!(
+                "{whose} run different images ({}); run `geno up` so they all run the current one",
+                ids.iter()
+                    .map(|i| &i[..19.min(i.len())])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
+        images.extend(ids.into_iter().next().map(|id| (build, id)));
     }
-    match images.len() {
-        0 => Ok(None),
-        1 => Ok(images.into_iter().next()),
-        _ => anyhow::bail!(
-            "the app containers run different images ({}); run `geno up` so they all run the current one",
-            images
-                .iter()
-                .map(|i| &i[..19.min(i.len())])
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    Ok(images)
 }
 
 async fn run_step(

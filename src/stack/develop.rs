@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::diag::{At, Problem};
-use super::model::{Stack, WatchAction, WatchRule};
+use super::model::{ImageBuild, Stack, WatchAction, WatchRule};
 use crate::dockerignore::Rules;
 use crate::path;
 
@@ -30,7 +30,8 @@ pub fn below<'a>(rel: &'a str, base: &str) -> Option<&'a str> {
     rel.strip_prefix(base)?.strip_prefix('/')
 }
 
-/// The build context (relative to stack.yaml) and its `.dockerignore`.
+/// A build's context (relative to stack.yaml) and its `.dockerignore`.
+#[derive(Debug, Clone)]
 pub struct BuildContext {
     pub dir: String,
     pub dockerfile: String,
@@ -38,13 +39,13 @@ pub struct BuildContext {
 }
 
 impl BuildContext {
-    pub fn read(stack: &Stack, dir: &Path) -> BuildContext {
-        let context = clean(&stack.image.context);
+    pub fn read(build: &ImageBuild, dir: &Path) -> BuildContext {
+        let context = clean(&build.context);
         let ignore = std::fs::read_to_string(dir.join(&context).join(".dockerignore"))
             .map(|t| Rules::parse(&t))
             .unwrap_or_else(|_| Rules::empty());
         BuildContext {
-            dockerfile: clean(&format!("{context}/{}", stack.image.dockerfile)),
+            dockerfile: clean(&format!("{context}/{}", build.dockerfile)),
             dir: context,
             ignore,
         }
@@ -61,12 +62,24 @@ impl BuildContext {
     }
 }
 
+/// Each build's context, by build name.
+pub fn contexts(stack: &Stack, dir: &Path) -> std::collections::BTreeMap<String, BuildContext> {
+    stack
+        .all_builds()
+        .into_iter()
+        .map(|(name, b)| (name.to_string(), BuildContext::read(b, dir)))
+        .collect()
+}
+
 /// The checks on `develop.watch` that need the files: every `path` exists,
-/// and a `rebuild` path can change the image.
+/// and a `rebuild` path can change the service's image.
 pub fn check_paths(stack: &Stack, dir: &Path) -> Vec<Problem> {
-    let context = BuildContext::read(stack, dir);
+    let contexts = contexts(stack, dir);
     let mut problems = Vec::new();
     for (name, svc) in &stack.services {
+        let context = stack
+            .build_of(name)
+            .and_then(|b| contexts.get(b).map(|c| (b, c)));
         for (i, rule) in svc.develop.watch.iter().enumerate() {
             let rel = clean(&rule.path);
             let at = path!["services", name, "develop", "watch", i, "path"];
@@ -95,13 +108,21 @@ pub fn check_paths(stack: &Stack, dir: &Path) -> Vec<Problem> {
                 ));
                 continue;
             }
-            if rule.action == WatchAction::Rebuild && !in_context(&context, &rel, dir) {
+            let Some((build, context)) = context else {
+                continue; // a rebuild on an external image: said by validate
+            };
+            if rule.action == WatchAction::Rebuild && !in_context(context, &rel, dir) {
+                let whose = if stack.names_builds() {
+                    format!("the build context of build `{build}`, which `{name}` runs")
+                } else {
+                    "the image's build context".to_string()
+                };
                 problems.push(
                     Problem::new(
                         at,
                         At::Value,
                         format!(
-                            "`{}` is not part of the image's build context, so a change there cannot change the image",
+                            "`{}` is not part of {whose}, so a change there cannot change the image",
                             rule.path
                         ),
                     )
@@ -152,6 +173,8 @@ fn any_file_included(context: &BuildContext, full: &Path, rel: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Watched {
     pub service: String,
+    /// The build the service runs (none: an external image).
+    pub build: Option<String>,
     pub index: usize,
     pub rule: WatchRule,
     path: String,
@@ -161,7 +184,7 @@ pub struct Watched {
 /// Every watch rule of a stack, ready to match changed files against.
 pub struct WatchSet {
     pub rules: Vec<Watched>,
-    context: BuildContext,
+    contexts: std::collections::BTreeMap<String, BuildContext>,
 }
 
 /// What a changed file means for one rule.
@@ -171,26 +194,33 @@ pub struct Hit {
     /// The rule's index in the service's `develop.watch`.
     pub index: usize,
     pub action: WatchAction,
+    /// The build the service runs (what a `rebuild` rebuilds).
+    pub build: Option<String>,
     /// For sync actions, where the file goes in the container.
     pub target: Option<String>,
 }
 
 impl WatchSet {
     pub fn new(stack: &Stack, dir: &Path) -> WatchSet {
-        WatchSet::with_context(stack, BuildContext::read(stack, dir))
+        WatchSet::with_contexts(stack, contexts(stack, dir))
     }
 
-    pub fn with_context(stack: &Stack, context: BuildContext) -> WatchSet {
+    pub fn with_contexts(
+        stack: &Stack,
+        contexts: std::collections::BTreeMap<String, BuildContext>,
+    ) -> WatchSet {
         let rules = stack
             .services
             .iter()
             .flat_map(|(name, svc)| {
+                let build = stack.build_of(name).map(str::to_string);
                 svc.develop
                     .watch
                     .iter()
                     .enumerate()
                     .map(move |(index, rule)| Watched {
                         service: name.clone(),
+                        build: build.clone(),
                         index,
                         path: clean(&rule.path),
                         ignore: Rules::parse(&rule.ignore.join("\n")),
@@ -198,7 +228,7 @@ impl WatchSet {
                     })
             })
             .collect();
-        WatchSet { rules, context }
+        WatchSet { rules, contexts }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -214,18 +244,23 @@ impl WatchSet {
     }
 
     /// The rules a changed file (relative to stack.yaml) falls under. A
-    /// file inside the build context that `.dockerignore` leaves out is
-    /// never synced (the image would not have it either), nor does it
-    /// rebuild; the Dockerfile always counts for `rebuild`.
+    /// file inside a service's build context that `.dockerignore` leaves
+    /// out is never synced into it (the image would not have it either),
+    /// nor does it rebuild; the Dockerfile always counts for `rebuild`.
     pub fn hits(&self, rel: &str) -> Vec<Hit> {
         let rel = clean(rel);
-        let in_context = below(&rel, &self.context.dir).is_some();
-        if in_context && !self.context.includes(&rel) {
-            return Vec::new();
-        }
+        let left_out = |build: &Option<String>| {
+            build
+                .as_ref()
+                .and_then(|b| self.contexts.get(b))
+                .is_some_and(|c| below(&rel, &c.dir).is_some() && !c.includes(&rel))
+        };
         self.rules
             .iter()
             .filter_map(|w| {
+                if left_out(&w.build) {
+                    return None;
+                }
                 let inner = below(&rel, &w.path)?;
                 if !inner.is_empty() && w.ignore.excluded(inner) {
                     return None;
@@ -247,6 +282,7 @@ impl WatchSet {
                     service: w.service.clone(),
                     index: w.index,
                     action: w.rule.action,
+                    build: w.build.clone(),
                     target,
                 })
             })
@@ -286,25 +322,29 @@ mod tests {
                 .watch
                 .push(r);
         }
-        stack.image = ImageBuild {
+        stack.image = Some(ImageBuild {
             context: ".".into(),
             dockerfile: "Dockerfile".into(),
             args: Default::default(),
             target: None,
             platform: None,
-        };
+        });
         stack
     }
 
     fn set(rules: Vec<(&str, WatchRule)>, dockerignore: &str) -> WatchSet {
         let s = stack(rules);
-        WatchSet::with_context(
+        WatchSet::with_contexts(
             &s,
-            BuildContext {
-                dir: String::new(),
-                dockerfile: "Dockerfile".into(),
-                ignore: Rules::parse(dockerignore),
-            },
+            [(
+                "image".to_string(),
+                BuildContext {
+                    dir: String::new(),
+                    dockerfile: "Dockerfile".into(),
+                    ignore: Rules::parse(dockerignore),
+                },
+            )]
+            .into(),
         )
     }
 
@@ -358,12 +398,14 @@ mod tests {
                     service: "api".into(),
                     index: 0,
                     action: WatchAction::SyncRestart,
+                    build: Some("image".into()),
                     target: Some("/app/genonaut/api/main.py".into()),
                 },
                 Hit {
                     service: "api".into(),
                     index: 1,
                     action: WatchAction::Sync,
+                    build: Some("image".into()),
                     target: Some("/app/genonaut/api/main.py".into()),
                 },
             ]

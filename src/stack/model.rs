@@ -13,15 +13,22 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-/// A Genonaut-style stack: one image, several services, one load balancer,
-/// and the environments it is deployed to.
+/// A stack: the images it builds, its services, one load balancer, and
+/// the environments it is deployed to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stack {
     /// Stack name: prefixes local containers, networks and volumes.
     pub name: String,
-    /// The one image every app service runs.
-    pub image: ImageBuild,
+    /// The stack's one build, which every service without an image of
+    /// its own runs. With several images, name each under `builds:`
+    /// instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageBuild>,
+    /// Several images, each built by name; a service names the one it
+    /// runs with `build:` (with only one, services run it by default).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub builds: IndexMap<String, ImageBuild>,
     /// Named volumes used by services (`NAME:/path` in a service's volumes).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub volumes: IndexMap<String, VolumeSpec>,
@@ -202,6 +209,10 @@ pub struct Service {
     /// stack's own image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Which of the stack's `builds:` the service runs; without it, the
+    /// stack's only build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub kind: ServiceKind,
     /// Entrypoint override (ECS `entryPoint`): a list, or a string split
@@ -271,6 +282,7 @@ impl Default for Service {
     fn default() -> Service {
         Service {
             image: None,
+            build: None,
             kind: ServiceKind::default(),
             entrypoint: None,
             command: None,
@@ -413,9 +425,63 @@ fn is_default_stop_grace(d: &Dur) -> bool {
 }
 
 impl Service {
-    /// Runs the stack's own image (as opposed to an external one).
+    /// Runs one of the stack's own images (as opposed to an external one).
     pub fn is_app(&self) -> bool {
         self.image.is_none()
+    }
+}
+
+/// The name the build written as `image:` goes by (in records, `--image
+/// BUILD=…` and messages): the key it is written under.
+pub const DEFAULT_BUILD: &str = "image";
+
+impl Stack {
+    /// Every build the stack declares, by name, in stack order: `image:`
+    /// as `image`, or the `builds:`.
+    pub fn all_builds(&self) -> Vec<(&str, &ImageBuild)> {
+        let mut out: Vec<(&str, &ImageBuild)> = Vec::new();
+        if let Some(image) = &self.image {
+            out.push((DEFAULT_BUILD, image));
+        }
+        out.extend(self.builds.iter().map(|(k, v)| (k.as_str(), v)));
+        out
+    }
+
+    /// The build a service runs when it names none: `image:`, or the one
+    /// entry of `builds:`.
+    pub fn default_build(&self) -> Option<&str> {
+        match self.all_builds().as_slice() {
+            [(name, _)] => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The name of the build `service` runs; none for an external image
+    /// (or a service that names no build where the stack has several,
+    /// which validation refuses).
+    pub fn build_of(&self, service: &str) -> Option<&str> {
+        let svc = self.services.get(service)?;
+        if svc.image.is_some() {
+            return None;
+        }
+        match &svc.build {
+            Some(b) => self.builds.get_key_value(b).map(|(k, _)| k.as_str()),
+            None => self.default_build(),
+        }
+    }
+
+    /// The build named `name`.
+    pub fn build(&self, name: &str) -> Option<&ImageBuild> {
+        self.all_builds()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| b)
+    }
+
+    /// Whether images are named by build (`builds:`), so tags, records and
+    /// messages carry the build's name.
+    pub fn names_builds(&self) -> bool {
+        self.image.is_none() && !self.builds.is_empty()
     }
 }
 

@@ -23,6 +23,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
         problems: Vec::new(),
     };
     v.names();
+    v.builds();
     v.services();
     v.dependencies();
     v.ports();
@@ -151,6 +152,74 @@ impl<'a> Checks<'a> {
                 At::Key,
                 "the stack has no services",
             ));
+        }
+    }
+
+    /// `image:` or `builds:`, and which one each service runs.
+    fn builds(&mut self) {
+        let stack = self.stack;
+        if stack.image.is_some() && !stack.builds.is_empty() {
+            self.push(
+                Problem::new(
+                    path!["builds"],
+                    At::Key,
+                    "the stack has both `image:` and `builds:`; with several images, every one is named under `builds:`",
+                )
+                .help("move `image:` into `builds:` under a name, and give the services that ran it `build: NAME`"),
+            );
+        }
+        for name in stack.builds.keys() {
+            if !valid_name(name) {
+                self.push(
+                    Problem::new(
+                        path!["builds", name],
+                        At::Key,
+                        format!("build name `{name}` is not a valid name"),
+                    )
+                    .help("use lowercase letters, digits, `-` and `_`, starting with a letter or digit (at most 63)"),
+                );
+            }
+        }
+        let known = names_of(&stack.builds);
+        for (name, svc) in &stack.services {
+            match (&svc.image, &svc.build) {
+                (Some(image), Some(build)) => self.push(
+                    Problem::new(
+                        path!["services", name, "build"],
+                        At::Key,
+                        format!("`{name}` runs the external image `{image}` and names build `{build}`; a service runs one of them"),
+                    )
+                    .help("drop `image:` to run the build, or `build:` to run the external image"),
+                ),
+                (Some(_), None) => {}
+                (None, Some(build)) => {
+                    if !stack.builds.contains_key(build) {
+                        let at = path!["services", name, "build"];
+                        self.unknown(at, At::Value, "build", build, &known);
+                    }
+                }
+                (None, None) => {
+                    if stack.default_build().is_some() {
+                        continue;
+                    }
+                    let problem = if stack.builds.is_empty() {
+                        Problem::new(
+                            path!["services", name],
+                            At::Key,
+                            format!("`{name}` runs the stack's own image, but the stack builds none"),
+                        )
+                        .help(format!("add `image: {{ context: . }}` to build one, or give `{name}` an external `image:`"))
+                    } else {
+                        Problem::new(
+                            path!["services", name],
+                            At::Key,
+                            format!("`{name}` names no build, and the stack builds several: {}", quoted_list(&known)),
+                        )
+                        .help(format!("add `build: {}` (or another) to `{name}`", known[0]))
+                    };
+                    self.push(problem);
+                }
+            }
         }
     }
 
@@ -459,7 +528,7 @@ impl<'a> Checks<'a> {
                 self.push(Problem::new(
                     at("action"),
                     At::Value,
-                    format!("`rebuild` rebuilds the stack's image, but `{service}` runs `{image}`"),
+                    format!("`rebuild` rebuilds one of the stack's images, but `{service}` runs `{image}`"),
                 ));
             }
             if rule.initial_sync && !rule.action.syncs() {

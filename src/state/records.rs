@@ -122,8 +122,14 @@ pub fn promoted_images(state_dir: &Path, stack: &str) -> std::collections::BTree
         .filter_map(|e| e.ok())
         .filter_map(|env| load_all(&env.path()).ok())
         .flatten()
-        .filter(|r| r.kind == Kind::Promote && !r.image_id.is_empty())
-        .map(|r| r.image_id)
+        .filter(|r| r.kind == Kind::Promote)
+        .flat_map(|r| {
+            r.carried()
+                .into_iter()
+                .map(|(_, id, _)| id.to_string())
+                .filter(|id| !id.is_empty())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 

@@ -81,7 +81,7 @@ fn render_refuses_a_tag_instead_of_a_digest() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
-        "error: `genonaut:latest` is not an image digest: expected `sha256:<64 hex>` or `repository@sha256:<64 hex>`\n"
+        "error: `genonaut:latest` is not an image digest: expected `sha256:<64 hex>`, `repository@sha256:<64 hex>` or `BUILD=sha256:<64 hex>,…`\n"
     );
 }
 

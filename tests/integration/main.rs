@@ -1,6 +1,7 @@
 //! geno's integration tests: one binary, a small builder for running geno.
 
 mod build_stream;
+mod builds;
 mod cli;
 mod compose_import;
 mod docker;

@@ -53,6 +53,9 @@ services:
       timeout: 5s
       retries: 3
     stop_grace_period: 2s
+    # Deployed (so promote has an image to refuse), without the ECS limits here.
+    ecs: {{ service: watch-web, repository: watch-web, cpu: 256, memory: 512 }}
+    local: {{ limits: false }}
     develop:
       watch:
         - path: app
