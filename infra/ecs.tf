@@ -71,7 +71,8 @@ resource "aws_ecs_task_definition" "bootstrap" {
   task_role_arn            = aws_iam_role.task.arn
   container_definitions = jsonencode([{
     name         = each.value.container_name
-    image        = "${local.repository_urls[each.value.repository]}:bootstrap"
+    # An external image without a repository is pulled from where it came from.
+    image        = each.value.repository == null ? each.value.image : "${local.repository_urls[each.value.repository]}:bootstrap"
     essential    = true
     portMappings = each.value.container_port == null ? [] : [{ containerPort = each.value.container_port, protocol = "tcp" }]
   }])

@@ -5,7 +5,7 @@ output "url" {
 
 output "repositories" {
   description = "Each service's repository URL (services may share one)."
-  value       = { for k, s in var.services : k => local.repository_urls[s.repository] }
+  value       = { for k, s in var.services : k => local.repository_urls[s.repository] if s.repository != null }
 }
 
 output "database_endpoint" {

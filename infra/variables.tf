@@ -17,7 +17,8 @@ variable "idle_timeout" { type = number }
 variable "services" {
   type = map(object({
     ecs_service               = string
-    repository                = string
+    repository                = optional(string)
+    image                     = optional(string)
     task_family               = string
     container_name            = string
     container_port            = optional(number)

@@ -111,7 +111,7 @@ pub fn definition_hash(stack: &Stack) -> String {
     use sha2::{Digest, Sha256};
     let services: Vec<serde_json::Value> = container_specs(stack)
         .into_iter()
-        .filter(|s| s.image == ImageRef::Stack)
+        .filter(|s| s.image == ImageRef::Stack || stack.image_key(&s.service).is_some())
         .map(|s| {
             let mut v = serde_json::json!({
                 "service": s.service,
@@ -128,6 +128,7 @@ pub fn definition_hash(stack: &Stack) -> String {
             if stack.names_builds() {
                 v["build"] = serde_json::json!(stack.build_of(&s.service));
             }
+
             v
         })
         .collect();

@@ -382,9 +382,13 @@ pub fn target_group_drift(live: &TargetGroup, wanted: &TargetGroup) -> Vec<Strin
 pub struct ServicePlan {
     /// The service's name in stack.yaml.
     pub name: String,
+    /// Empty for an external image ECS pulls from where it came from.
     pub repository: String,
-    /// The build whose image it runs (`image` for the stack's one).
+    /// What it runs as promote pins it: its build (`image` for the stack's
+    /// one), or the key of its external image.
     pub build: String,
+    /// The external image it runs, as stack.yaml names it.
+    pub external: Option<String>,
     pub task_definition: TaskDefinition,
     pub update: ServiceUpdate,
     /// The ALB target groups routing to it, its own (`ecs.target_group`)
@@ -456,9 +460,13 @@ pub struct PlanError {
     pub source: serde_json::Error,
 }
 
-/// The build a rendered service or job runs: named when the stack has
-/// `builds:`, else the stack's one.
+/// What a rendered service or job runs, as promote pins it: its build
+/// (named when the stack has `builds:`, else the stack's one) or the key of
+/// its external image.
 fn build_in(entry: &Value) -> String {
+    if let Some(reference) = entry["externalImage"].as_str() {
+        return crate::stack::external_key(reference);
+    }
     entry["build"]
         .as_str()
         .unwrap_or(crate::stack::DEFAULT_BUILD)
@@ -466,8 +474,40 @@ fn build_in(entry: &Value) -> String {
 }
 
 impl Plans {
-    /// Where each build's image must be pushed: (build, repository), each
-    /// pair once, services first.
+    /// Every key the environment's services and jobs run, each once,
+    /// services first.
+    pub fn keys(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let all = self
+            .services
+            .iter()
+            .map(|s| &s.build)
+            .chain(self.jobs.iter().map(|j| &j.build));
+        for k in all {
+            if !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
+    /// External images ECS pulls from where they came from: (key, reference).
+    pub fn from_origin(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for s in &self.services {
+            if let Some(reference) = &s.external
+                && s.repository.is_empty()
+                && !out.iter().any(|(k, _)| *k == s.build)
+            {
+                out.push((s.build.clone(), reference.clone()));
+            }
+        }
+        out
+    }
+
+    /// Where each image must be pushed: (key, repository), each pair
+    /// once, services first. An external image without a repository is
+    /// pulled from where it came from: not here.
     pub fn pushes(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         let pairs = self
@@ -476,7 +516,7 @@ impl Plans {
             .map(|s| (&s.build, &s.repository))
             .chain(self.jobs.iter().map(|j| (&j.build, &j.repository)));
         for (b, r) in pairs {
-            if !out.iter().any(|(ob, or)| ob == b && or == r) {
+            if !r.is_empty() && !out.iter().any(|(ob, or)| ob == b && or == r) {
                 out.push((b.clone(), r.clone()));
             }
         }
@@ -499,6 +539,7 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
         out.services.push(ServicePlan {
             repository: entry["repository"].as_str().unwrap_or_default().to_string(),
             build: build_in(&entry),
+            external: entry["externalImage"].as_str().map(str::to_string),
             task_definition: serde_json::from_value(entry["taskDefinition"].clone())
                 .map_err(err)?,
             update: serde_json::from_value(entry["service"].clone()).map_err(err)?,

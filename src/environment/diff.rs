@@ -45,7 +45,7 @@ pub async fn print<L: Live>(
                 .collect::<crate::spec::Images>();
             let choice = if !unpushed.is_empty() {
                 ImageChoice::Unpinned
-            } else if target.loaded.stack.names_builds() {
+            } else if target.loaded.stack.pins_by_key() {
                 ImageChoice::Digests(digests)
             } else {
                 digests

@@ -114,13 +114,7 @@ impl Environment {
     /// on ECS (as rendered: a job only when a service waits for it), each
     /// once, services first.
     pub fn deployed_builds(&self) -> anyhow::Result<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
-        for (build, _) in self.plans(&ImageChoice::Unpinned)?.pushes() {
-            if !out.contains(&build) {
-                out.push(build);
-            }
-        }
-        Ok(out)
+        Ok(self.plans(&ImageChoice::Unpinned)?.keys())
     }
 
     /// The images to act on, by build: those `--image` names (`ID`, an ID
@@ -137,9 +131,18 @@ impl Environment {
         let named = named_images(stack, &builds, explicit)?;
         let mut out = Images::new();
         for build in &builds {
-            let id = match named.get(build) {
-                Some(name) => inspected_id(engine, name).await?,
-                None => {
+            let external = stack
+                .services
+                .iter()
+                .find(|(n, s)| s.image.is_some() && stack.image_key(n).as_ref() == Some(build))
+                .and_then(|(_, s)| s.image.clone());
+            let id = match (named.get(build), external) {
+                (Some(name), _) => inspected_id(engine, name).await?,
+                // What `geno up` ran: the image the reference names here.
+                (None, Some(reference)) => inspected_id(engine, &reference).await.map_err(|e| {
+                    anyhow::anyhow!("{e}; `geno up` pulls it (or name one with --image {build}=ID)")
+                })?,
+                (None, None) => {
                     let naming = crate::docker::build::Naming::of(stack, build);
                     let Some(b) = stack.build(build) else {
                         continue;
@@ -169,8 +172,8 @@ impl Environment {
     }
 }
 
-/// `--image` values by build: `BUILD=REF`, or a bare `REF` for a stack
-/// whose services run one build.
+/// `--image` values by build (or external image): `BUILD=REF`, or a bare
+/// `REF` for a stack whose services run one.
 pub fn named_images(
     stack: &crate::stack::Stack,
     builds: &[String],
@@ -223,7 +226,7 @@ async fn inspected_id(engine: &Engine, name: &str) -> anyhow::Result<String> {
 /// The images by build as a message says them: `5d69faf904d7` for a stack
 /// with one, `api 5d69faf904d7, web 0be1…` for several.
 pub fn describe_images(stack: &crate::stack::Stack, images: &Images) -> String {
-    if !stack.names_builds() && images.len() == 1 {
+    if !stack.pins_by_key() && images.len() == 1 {
         return images.values().map(|i| short_id(i).to_string()).collect();
     }
     images

@@ -103,6 +103,29 @@ pub async fn push_everywhere(
         pushed_as.push(format!("{full}@{}", pushed.digest));
         digests.insert(build, pushed.digest);
     }
+    // External images ECS pulls from where they came from: pinned to the
+    // digest the image that ran here was pulled as.
+    for (key, reference) in draft.from_origin() {
+        let Some(image_id) = images.get(&key) else {
+            anyhow::bail!("no image chosen for `{key}`; nothing was deployed");
+        };
+        let inspected = engine
+            .docker
+            .inspect_image(image_id)
+            .await
+            .map_err(crate::docker::DockerError::from)?;
+        let pinned = crate::deploy::origin::pinned_reference(
+            &reference,
+            &inspected.repo_digests.unwrap_or_default(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        shell.status(format!(
+            "{key}: pinned as {pinned}, the image that ran here"
+        ));
+        let digest = pinned.rsplit('@').next().unwrap_or_default().to_string();
+        pushed_as.push(pinned);
+        digests.insert(key, digest);
+    }
     Ok(Pushed {
         digests,
         images: pushed_as,

@@ -411,7 +411,7 @@ impl<'a> Importing<'a> {
             log_group,
             log_stream_prefix,
             service: self.templated(&s.ecs_service),
-            repository: self.templated(&repository),
+            repository: Some(self.templated(&repository)),
             cpu: s.task_definition.cpu.parse().unwrap_or_default(),
             memory: s.task_definition.memory.parse().unwrap_or_default(),
             desired_count: s.desired.max(0) as u32,

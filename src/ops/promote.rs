@@ -166,7 +166,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         env.name(),
         &env.aws.cluster,
     );
-    if !env.loaded.stack.names_builds() {
+    if !env.loaded.stack.pins_by_key() {
         record.image_id = chosen.images.values().next().cloned().unwrap_or_default();
     }
     record.forced = !chosen.verified;
@@ -177,7 +177,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     let pushed = push(ctx, &env, engine, aws, &chosen, &change.record, &draft).await;
     let pushed = change.step(pushed)?;
     clock.waited += pushed.seconds;
-    if env.loaded.stack.names_builds() {
+    if env.loaded.stack.pins_by_key() {
         change.record.builds = chosen
             .images
             .iter()
@@ -199,7 +199,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         )))?;
     }
 
-    let pinned = if env.loaded.stack.names_builds() {
+    let pinned = if env.loaded.stack.pins_by_key() {
         ImageChoice::Digests(pushed.digests.clone())
     } else {
         ImageChoice::Digest(change.record.manifest_digest.clone())
@@ -297,7 +297,7 @@ async fn choose(
         );
     }
     let described = crate::environment::describe_images(stack, &images);
-    let short = if images.len() == 1 && !stack.names_builds() {
+    let short = if images.len() == 1 && !stack.pins_by_key() {
         format!("image {described}")
     } else {
         format!("images {described}")
@@ -387,7 +387,7 @@ async fn push(
         ctx.shell.status(format!(
             "manifest {digest}: its config is image {}{}, the one {}",
             short_id(id),
-            if env.loaded.stack.names_builds() {
+            if env.loaded.stack.pins_by_key() {
                 format!(" (build `{build}`)")
             } else {
                 String::new()

@@ -207,7 +207,7 @@ fn verify(ctx: &Context, local: &LocalStack, report: &Report) -> anyhow::Result<
             .map(|r| serde_json::to_value(r).unwrap_or_default())
             .collect(),
     };
-    let (record, what) = if stack.names_builds() {
+    let (record, what) = if stack.pins_by_key() {
         let what = record
             .images
             .iter()

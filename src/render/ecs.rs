@@ -78,9 +78,7 @@ pub enum RenderError {
     BadImage(String),
     #[error("secret `{secret}` has no `aws` source for environment `{env}`")]
     NoSecretSource { secret: String, env: String },
-    #[error(
-        "no digest for build `{build}` (which `{service}` runs): name one as `{build}=sha256:…`"
-    )]
+    #[error("no digest for `{build}` (what `{service}` runs): name one as `{build}=sha256:…`")]
     NoDigest { build: String, service: String },
 }
 
@@ -95,7 +93,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         let Some(ecs) = &svc.ecs else { continue };
         let spec = container_spec(name, svc);
         let family = stack.task_family(name, env);
-        let image_ref = image_ref(stack, name, aws, &ecs.repository, image)?;
+        let image_ref = image_ref(stack, name, aws, ecs.repository.as_deref(), image)?;
         let desired = environment
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
@@ -136,9 +134,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "taskDefinition": task_definition,
             "service": service,
         });
-        if stack.names_builds() {
-            entry["build"] = json!(stack.build_of(name));
-        }
+        key_entry(stack, name, &mut entry);
         if let Some(net) = &ecs.network {
             entry["placement"] = json!({
                 "publicIp": net.public_ip,
@@ -191,7 +187,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             continue;
         };
         let spec = container_spec(name, svc);
-        let image_ref = image_ref(stack, name, aws, &first.repository, image)?;
+        let image_ref = image_ref(stack, name, aws, first.repository.as_deref(), image)?;
         let mut container = container_definition(stack, env, aws, &spec, &image_ref)?;
         // The whole task's memory, which is what Fargate gives a task's only
         // container anyway; stated because RunTask emulators (moto) size a
@@ -210,9 +206,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "runsBefore": dependents.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
             "networkFrom": first.service,
         });
-        if stack.names_builds() {
-            entry["build"] = json!(stack.build_of(name));
-        }
+        key_entry(stack, name, &mut entry);
         jobs.insert(name.clone(), entry);
     }
     let mut rendering = json!({
@@ -455,27 +449,67 @@ fn task_volumes(stack: &Stack, container: &Value) -> Vec<Value> {
     out
 }
 
+/// What a rendered service or job runs, when it is not the stack's one
+/// image: `build` (one of `builds:`) or `externalImage` (its reference,
+/// deployed as it is).
+fn key_entry(stack: &Stack, name: &str, entry: &mut Value) {
+    let Some(svc) = stack.services.get(name) else {
+        return;
+    };
+    if let Some(reference) = &svc.image {
+        entry["externalImage"] = json!(reference);
+    } else if stack.names_builds() {
+        entry["build"] = json!(stack.build_of(name));
+    }
+}
+
+/// The image a container names. Pinned, a service on a build (or on an
+/// external image mirrored to `repository`) gets `REGISTRY/REPOSITORY@DIGEST`;
+/// an external image without a repository gets `IMAGE@DIGEST` where it
+/// came from. Unpinned, a tag that says so, or the external reference as
+/// written.
 fn image_ref(
     stack: &Stack,
     service: &str,
     aws: &AwsEnvironment,
-    repository: &str,
+    repository: Option<&str>,
     image: &ImageChoice,
 ) -> Result<String, RenderError> {
+    let external = stack.services.get(service).and_then(|s| s.image.clone());
+    let in_repository = |d: &str| match (repository, &external) {
+        (Some(repo), _) => format!("{}/{repo}@{d}", aws.registry()),
+        (None, Some(reference)) => {
+            format!("{}@{d}", crate::deploy::origin::repository_of(reference))
+        }
+        (None, None) => d.to_string(),
+    };
+    let unpinned = match (&external, repository) {
+        (Some(reference), None) => reference.clone(),
+        (_, repo) => format!(
+            "{}/{}:{UNPINNED_TAG}",
+            aws.registry(),
+            repo.unwrap_or_default()
+        ),
+    };
     Ok(match image {
-        ImageChoice::Unpinned => format!("{}/{repository}:{UNPINNED_TAG}", aws.registry()),
-        ImageChoice::Digest(d) => format!("{}/{repository}@{d}", aws.registry()),
-        ImageChoice::Digests(by_build) => {
-            let build = stack
-                .build_of(service)
-                .unwrap_or(crate::stack::DEFAULT_BUILD);
-            let Some(d) = by_build.get(build) else {
+        ImageChoice::Unpinned => unpinned,
+        ImageChoice::Digest(_) | ImageChoice::Reference(_) if external.is_some() => unpinned,
+        ImageChoice::Digest(d) => in_repository(d),
+        ImageChoice::Digests(by_key) => {
+            let key = stack
+                .image_key(service)
+                .unwrap_or_else(|| crate::stack::DEFAULT_BUILD.to_string());
+            let Some(d) = by_key.get(&key) else {
                 return Err(RenderError::NoDigest {
-                    build: build.to_string(),
+                    build: key,
                     service: service.to_string(),
                 });
             };
-            format!("{}/{repository}@{d}", aws.registry())
+            if d.contains('@') {
+                d.clone()
+            } else {
+                in_repository(d)
+            }
         }
         ImageChoice::Reference(r) => r.clone(),
     })
@@ -671,7 +705,7 @@ environments:
         let only_api = ImageChoice::Digests([("api".into(), a)].into());
         assert_eq!(
             render(&stack, "prod", &only_api).unwrap_err().to_string(),
-            "no digest for build `web` (which `web` runs): name one as `web=sha256:…`"
+            "no digest for `web` (what `web` runs): name one as `web=sha256:…`"
         );
     }
 }

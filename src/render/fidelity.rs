@@ -62,7 +62,7 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("secrets.*.local/**", local("how geno makes the value on this machine; ECS reads `aws`")),
     ("secrets.*.aws/**", Reach::Ecs("container `secrets[].valueFrom` (SSM or Secrets Manager ARN); SSM names in tfvars; preflight checks each exists")),
     ("services", Reach::Ecs("a service with `ecs` is an ECS service; a job its services wait for, a one-off task")),
-    ("services.*.image", local("an external image runs only here: a deployed service must run the stack's image (refused otherwise)")),
+    ("services.*.image", Reach::Ecs("container `image` of a deployed service, pinned at promote to the digest of the image that ran here: mirrored to `ecs.repository`, or pulled as it was pulled here")),
     ("services.*.build", Reach::Ecs("the container `image`: the build's digest in the service's repository")),
     ("services.*.kind", Reach::Ecs("a job runs as a one-off task before the services that wait for it")),
     ("services.*.entrypoint", Reach::Ecs("container `entryPoint`; the container's ENTRYPOINT locally")),

@@ -30,6 +30,9 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
             json!({
                 "ecs_service": ecs.service,
                 "repository": ecs.repository,
+                // An external image ECS pulls from where it came from starts
+                // the bootstrap task definition infra/ registers.
+                "image": if ecs.repository.is_none() { svc.image.clone() } else { None },
                 "task_family": stack.task_family(name, env),
                 "container_name": stack.container_name(name),
                 "container_port": port,
@@ -65,8 +68,10 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
     let mut log_groups: Vec<String> = Vec::new();
     for (name, svc) in &stack.services {
         let Some(ecs) = &svc.ecs else { continue };
-        if !repositories.values().any(|r| r == &json!(ecs.repository)) {
-            repositories.insert(name.clone(), json!(ecs.repository));
+        if let Some(repo) = &ecs.repository
+            && !repositories.values().any(|r| r == &json!(repo))
+        {
+            repositories.insert(name.clone(), json!(repo));
         }
         let group = stack.log_group(name, aws);
         if group != aws.log_group && !log_groups.contains(&group) {

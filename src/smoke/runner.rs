@@ -158,7 +158,8 @@ pub async fn running_images(local: &LocalStack) -> anyhow::Result<crate::spec::I
     let mut seen: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut by_jobs: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for m in local.engine.members(&stack.name).await? {
-        let Some(build) = stack.build_of(&m.service) else {
+        // Each build, and each external image a deployed service runs.
+        let Some(build) = stack.image_key(&m.service) else {
             continue;
         };
         let into = match m.kind.as_str() {
@@ -188,7 +189,7 @@ pub async fn running_images(local: &LocalStack) -> anyhow::Result<crate::spec::I
                     .join(", ")
             );
         }
-        images.extend(ids.into_iter().next().map(|id| (build, id)));
+        images.extend(ids.into_iter().next().map(|id| (build.to_string(), id)));
     }
     Ok(images)
 }

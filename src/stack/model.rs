@@ -483,7 +483,43 @@ impl Stack {
     pub fn names_builds(&self) -> bool {
         self.image.is_none() && !self.builds.is_empty()
     }
+
+    /// What promote pins for a deployed service, as records, `--image` and
+    /// verification name it: its build, or for a service on an external
+    /// image its reference (always with a tag or digest, so it never reads
+    /// as a build name). None for a local-only external image.
+    pub fn image_key(&self, service: &str) -> Option<String> {
+        let svc = self.services.get(service)?;
+        match &svc.image {
+            None => self.build_of(service).map(str::to_string),
+            Some(_) if svc.ecs.is_none() => None,
+            Some(reference) => Some(external_key(reference)),
+        }
+    }
+
+    /// Whether promote pins images by key (several builds, or an external
+    /// image deployed) rather than the one digest of `image:`.
+    pub fn pins_by_key(&self) -> bool {
+        self.names_builds()
+            || self
+                .services
+                .values()
+                .any(|s| s.image.is_some() && s.ecs.is_some())
+    }
 }
+
+/// An external reference as a key: `redis` is `redis:latest` (what Docker
+/// pulls), so no key of an external image is ever a build's name.
+pub fn external_key(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if last.contains(':') || last.contains('@') {
+        reference.to_string()
+    } else {
+        format!("{reference}:latest")
+    }
+}
+
+impl Stack {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -516,8 +552,13 @@ fn default_hc_retries() -> u32 {
 pub struct EcsService {
     /// ECS service name, e.g. `genonaut-api-${GENO_ENV}`.
     pub service: String,
-    /// ECR repository name, e.g. `genonaut-api-${GENO_ENV}`.
-    pub repository: String,
+    /// ECR repository name, e.g. `genonaut-api-${GENO_ENV}`: where promote
+    /// pushes the image. Required for a service on one of the stack's
+    /// builds; for an external image, optional: with it the image is
+    /// mirrored there, without it ECS pulls it from where it came from —
+    /// pinned by digest either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// Task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384).
     pub cpu: u32,
     /// Task memory in MiB; must fit the CPU size on Fargate.

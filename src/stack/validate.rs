@@ -288,14 +288,23 @@ impl<'a> Checks<'a> {
                 );
             }
             let Some(ecs) = &svc.ecs else { continue };
-            if !svc.is_app() {
+            if svc.is_app() && ecs.repository.is_none() {
+                let what = match stack.build_of(name) {
+                    Some(b) if stack.names_builds() => format!("build `{b}`"),
+                    _ => "the stack's image".to_string(),
+                };
                 self.push(
                     Problem::new(
                         path!["services", name, "ecs"],
                         At::Key,
-                        format!("`{name}` runs an external image; only services on the stack's image deploy to ECS"),
+                        format!(
+                            "`{name}` runs {what}, so promote needs an ECR repository to push it to"
+                        ),
                     )
-                    .help("remove `image:` to run the stack's image, or drop the `ecs` section to keep the service local"),
+                    .help(format!(
+                        "add `repository: {}` (infra/ creates it)",
+                        ecs.service
+                    )),
                 );
             }
             if svc.kind == ServiceKind::Job {

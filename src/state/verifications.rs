@@ -11,9 +11,12 @@ use crate::stack::Stack;
 /// Writes the record under each image it covers; returns where.
 pub fn save(state_dir: &Path, v: &Verification) -> std::io::Result<Vec<PathBuf>> {
     let text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
-    let mut out = Vec::new();
+    let mut out: Vec<PathBuf> = Vec::new();
     for id in v.covered().values() {
         let path = path(state_dir, &v.stack, id);
+        if out.contains(&path) {
+            continue; // two keys, one image
+        }
         std::fs::create_dir_all(path.parent().unwrap_or(state_dir))?;
         // Written whole then renamed, so a record is never half there.
         let tmp = path.with_extension("json.tmp");

@@ -147,15 +147,21 @@ def main():
         if s["status"] == "ACTIVE"
     }
     for key, s in v["services"].items():
-        exists(lambda: ecr.create_repository(repositoryName=s["repository"]), "RepositoryAlreadyExistsException")
+        if s["repository"] is not None:
+            exists(lambda: ecr.create_repository(repositoryName=s["repository"]), "RepositoryAlreadyExistsException")
         if s["ecs_service"] in live:
             continue
-        repo_url = ecr.describe_repositories(repositoryNames=[s["repository"]])["repositories"][0]["repositoryUri"]
+        if s["repository"] is None:
+            # An external image pulled from where it came from (infra/ecs.tf).
+            bootstrap = s["image"]
+        else:
+            repo_url = ecr.describe_repositories(repositoryNames=[s["repository"]])["repositories"][0]["repositoryUri"]
+            bootstrap = f"{repo_url}:bootstrap"
         ports = [] if s["container_port"] is None else [{"containerPort": s["container_port"], "protocol": "tcp"}]
         td = ecs.register_task_definition(
             family=s["task_family"], requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
             cpu=str(s["cpu"]), memory=str(s["memory"]), executionRoleArn=exec_arn, taskRoleArn=task_arn,
-            containerDefinitions=[{"name": s["container_name"], "image": f"{repo_url}:bootstrap",
+            containerDefinitions=[{"name": s["container_name"], "image": bootstrap,
                                    "essential": True, "portMappings": ports}],
         )["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(

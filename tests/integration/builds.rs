@@ -229,3 +229,164 @@ fn two_builds_are_verified_together_and_promoted_by_their_own_digests() {
     let history = geno(&["history", "--env", "demo"]);
     ok(&history);
 }
+
+/// `image` pushed to `registry` as `repo:tag` and its local tag removed, as
+/// if it had only ever been pulled from there: what the engine knows of an
+/// external image (a digest it was pulled as) once `geno up` pulls it.
+fn publish(image: &str, registry: &str, repo: &str, tag: &str) {
+    use bollard::query_parameters::{PushImageOptions, RemoveImageOptions, TagImageOptions};
+    use futures_util::StreamExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_local_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let full = format!("{registry}/{repo}");
+        docker
+            .tag_image(
+                image,
+                Some(TagImageOptions {
+                    repo: Some(full.clone()),
+                    tag: Some(tag.into()),
+                }),
+            )
+            .await
+            .unwrap();
+        let mut push = docker.push_image(
+            &full,
+            Some(PushImageOptions {
+                tag: Some(tag.into()),
+                ..Default::default()
+            }),
+            None,
+        );
+        while let Some(item) = push.next().await {
+            let info = item.unwrap();
+            assert!(info.error_detail.is_none(), "{info:?}");
+        }
+        docker
+            .remove_image(
+                &format!("{full}:{tag}"),
+                Some(RemoveImageOptions {
+                    noprune: true,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn external_images_deploy_pinned_to_what_ran_here_mirrored_or_from_where_they_came() {
+    let aws = StandIn::start();
+    let stack = TestStack::new("external", "");
+    let name = stack.name.clone();
+    // The stand-in registry plays a public one: `side` is pulled from it.
+    let public = format!("{}/{name}/side:1", aws.registry);
+    publish(&python_image(), &aws.registry, &format!("{name}/side"), "1");
+    let body = format!(
+        r#"
+image:
+  context: .
+  args: {{ BASE: "${{PYTHON_IMAGE}}" }}
+services:
+  web:
+    command: [python3, -m, http.server, "8000"]
+    ports: [8000]
+    ecs: {{ service: "{name}-web", repository: "{name}-web", cpu: 256, memory: 512 }}
+  mirrored:
+    image: "${{PYTHON_IMAGE}}"
+    command: [python3, -c, "import time; time.sleep(100000)"]
+    ecs: {{ service: "{name}-mirrored", repository: "{name}-mirrored", cpu: 256, memory: 512 }}
+  side:
+    image: "{public}"
+    command: [python3, -c, "import time; time.sleep(100000)"]
+    ecs: {{ service: "{name}-side", cpu: 256, memory: 512 }}
+environments:
+  local: {{}}
+  demo:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: "{name}-demo"
+      execution_role_arn: "arn:aws:iam::123456789012:role/{name}-exec"
+      task_role_arn: "arn:aws:iam::123456789012:role/{name}-task"
+      log_group: "/ecs/{name}"
+      registry: "${{GENO_REGISTRY:-}}"
+smoke:
+  - name: web answers on its own port
+    http: {{ service: web, path: /, expect: {{ status: 200 }} }}
+    poll: {{ interval: 1s, deadline: 30s }}
+"#
+    );
+    std::fs::write(
+        stack.dir.path().join("stack.yaml"),
+        format!("name: {name}\n{body}"),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.dir.path().join("Dockerfile"),
+        "ARG BASE\nFROM ${BASE}\n",
+    )
+    .unwrap();
+    aws.seed(&stack, "demo", &[]);
+    let geno = |args: &[&str]| aws.geno(&stack).args(args).run();
+    ok(&geno(&["up", "--no-limits", "--timeout", "120s"]));
+    let smoke = geno(&["smoke"]);
+    ok(&smoke);
+    assert!(
+        smoke.stderr.contains("verified: images ")
+            && smoke.stderr.contains(", image ")
+            && smoke.stderr.contains(&format!("{public} ")),
+        "the external images deployed are part of what smoke vouches for:\n{}",
+        smoke.stderr
+    );
+    let promoted = geno(&["promote", "--env", "demo"]);
+    ok(&promoted);
+    let record = last_record(&stack, "demo");
+    let carried = record["builds"].as_object().expect("a digest per image");
+    let digest = |key: &str| carried[key]["manifestDigest"].as_str().unwrap().to_string();
+    let registry = &aws.registry;
+    // Mirrored: pushed to its repository, its config the image that ran here.
+    let python_key = if python_image().rsplit('/').next().unwrap().contains(':') {
+        python_image()
+    } else {
+        format!("{}:latest", python_image())
+    };
+    assert_eq!(
+        live_image(&aws, &format!("{name}-mirrored-demo")),
+        format!("{registry}/{name}-mirrored@{}", digest(&python_key))
+    );
+    // From where it came: the digest it was pulled as.
+    assert_eq!(
+        live_image(&aws, &format!("{name}-side-demo")),
+        format!("{registry}/{name}/side@{}", digest(&public))
+    );
+    assert!(
+        promoted.stderr.contains(&format!(
+            "{public}: pinned as {registry}/{name}/side@sha256:"
+        )),
+        "{}",
+        promoted.stderr
+    );
+    assert_eq!(
+        live_image(&aws, &format!("{name}-web-demo")),
+        format!("{registry}/{name}-web@{}", digest("image"))
+    );
+    // A second promotion of the same images changes nothing.
+    let again = geno(&["promote", "--env", "demo"]);
+    ok(&again);
+    assert!(
+        again.stderr.contains("(0 service(s) updated)"),
+        "{}",
+        again.stderr
+    );
+}

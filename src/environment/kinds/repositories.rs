@@ -8,7 +8,14 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     if !cx.env.uses_ecr() {
         return Vec::new();
     }
-    let repos = unique(cx.plans.services.iter().map(|p| p.repository.clone()));
+    // An external image without one is pulled from where it came from.
+    let repos = unique(
+        cx.plans
+            .services
+            .iter()
+            .map(|p| p.repository.clone())
+            .filter(|r| !r.is_empty()),
+    );
     missing(cx.live.missing_repositories(&repos).await, |r| {
         format!("ECR repository {r} does not exist in {}", cx.env.aws.region)
     })
