@@ -26,27 +26,43 @@ resource "aws_lb_target_group" "main" {
   }
 }
 
-resource "aws_lb_listener" "http" {
+# One listener per port stack.yaml's listeners take on the ALB (HTTP on 80
+# and HTTPS on 443 unless `alb_port` says), each with its default action.
+resource "aws_lb_listener" "main" {
+  for_each          = var.listeners
   load_balancer_arn = aws_lb.main.arn
-  port              = 80
-  protocol          = "HTTP"
+  port              = each.value.port
+  protocol          = each.value.protocol
+  certificate_arn   = each.value.certificate_arn
+  ssl_policy        = each.value.ssl_policy
   default_action {
-    type             = var.listener_default_action.type
-    target_group_arn = var.listener_default_action.type == "forward" ? aws_lb_target_group.main[var.listener_default_action.target_group].arn : null
+    type             = each.value.default_action.type
+    target_group_arn = each.value.default_action.type == "forward" ? aws_lb_target_group.main[each.value.default_action.target_group].arn : null
     dynamic "fixed_response" {
-      for_each = var.listener_default_action.type == "fixed-response" ? [var.listener_default_action.fixed_response] : []
+      for_each = each.value.default_action.type == "fixed-response" ? [each.value.default_action.fixed_response] : []
       content {
         status_code  = fixed_response.value.status_code
         content_type = fixed_response.value.content_type
         message_body = fixed_response.value.message_body
       }
     }
+    dynamic "redirect" {
+      for_each = each.value.default_action.type == "redirect" ? [each.value.default_action.redirect] : []
+      content {
+        protocol    = redirect.value.protocol
+        port        = redirect.value.port
+        host        = redirect.value.host
+        path        = redirect.value.path
+        query       = redirect.value.query
+        status_code = redirect.value.status_code
+      }
+    }
   }
 }
 
 resource "aws_lb_listener_rule" "main" {
-  for_each     = { for r in var.listener_rules : tostring(r.priority) => r }
-  listener_arn = aws_lb_listener.http.arn
+  for_each     = { for r in var.listener_rules : "${r.listener}-${r.priority}" => r }
+  listener_arn = aws_lb_listener.main[each.value.listener].arn
   priority     = each.value.priority
   action {
     type             = each.value.type
@@ -57,6 +73,17 @@ resource "aws_lb_listener_rule" "main" {
         status_code  = fixed_response.value.status_code
         content_type = fixed_response.value.content_type
         message_body = fixed_response.value.message_body
+      }
+    }
+    dynamic "redirect" {
+      for_each = each.value.type == "redirect" ? [each.value.redirect] : []
+      content {
+        protocol    = redirect.value.protocol
+        port        = redirect.value.port
+        host        = redirect.value.host
+        path        = redirect.value.path
+        query       = redirect.value.query
+        status_code = redirect.value.status_code
       }
     }
   }

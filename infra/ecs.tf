@@ -70,7 +70,7 @@ resource "aws_ecs_task_definition" "bootstrap" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
   container_definitions = jsonencode([{
-    name         = each.value.container_name
+    name = each.value.container_name
     # An external image without a repository is pulled from where it came from.
     image        = each.value.repository == null ? each.value.image : "${local.repository_urls[each.value.repository]}:bootstrap"
     essential    = true
@@ -141,5 +141,5 @@ resource "aws_ecs_service" "main" {
     ignore_changes = [task_definition, desired_count, service_connect_configuration, network_configuration, capacity_provider_strategy, launch_type]
   }
 
-  depends_on = [aws_lb_listener.http, aws_ecs_cluster_capacity_providers.main]
+  depends_on = [aws_lb_listener.main, aws_ecs_cluster_capacity_providers.main]
 }

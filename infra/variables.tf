@@ -66,8 +66,37 @@ variable "target_groups" {
   }))
 }
 
+# The ALB's listeners by port: protocol, certificate and TLS policy (HTTPS),
+# and the default action.
+variable "listeners" {
+  type = map(object({
+    port            = number
+    protocol        = string
+    certificate_arn = optional(string)
+    ssl_policy      = optional(string)
+    default_action = object({
+      type         = string
+      target_group = optional(string)
+      fixed_response = optional(object({
+        status_code  = string
+        content_type = string
+        message_body = string
+      }))
+      redirect = optional(object({
+        protocol    = string
+        port        = string
+        host        = string
+        path        = string
+        query       = string
+        status_code = string
+      }))
+    })
+  }))
+}
+
 variable "listener_rules" {
   type = list(object({
+    listener      = string
     priority      = number
     path_patterns = list(string)
     host_headers  = list(string)
@@ -79,19 +108,15 @@ variable "listener_rules" {
       content_type = string
       message_body = string
     }))
-  }))
-}
-
-variable "listener_default_action" {
-  type = object({
-    type         = string
-    target_group = optional(string)
-    fixed_response = optional(object({
-      status_code  = string
-      content_type = string
-      message_body = string
+    redirect = optional(object({
+      protocol    = string
+      port        = string
+      host        = string
+      path        = string
+      query       = string
+      status_code = string
     }))
-  })
+  }))
 }
 
 variable "ssm_parameters" { type = list(string) }

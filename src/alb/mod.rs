@@ -3,5 +3,6 @@
 //! traffic and real health checks; tests drive them with made-up results.
 
 pub mod health;
+pub mod redirect;
 pub mod rules;
 pub mod targets;

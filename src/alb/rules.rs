@@ -99,6 +99,9 @@ mod tests {
     fn listener(rules: Vec<Rule>) -> Listener {
         Listener {
             port: 8080,
+            protocol: Default::default(),
+            alb_port: None,
+            ssl_policy: None,
             bind: "127.0.0.1".into(),
             rules,
             default_action: Action::FixedResponse(FixedResponse {
@@ -112,7 +115,7 @@ mod tests {
     fn target(a: &Action) -> &str {
         match a {
             Action::Forward(t) => t,
-            Action::FixedResponse(_) => "fixed",
+            Action::FixedResponse(_) | Action::Redirect(_) => "fixed",
         }
     }
 

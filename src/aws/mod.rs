@@ -609,12 +609,22 @@ impl Aws {
             });
         }
         out.sort_by_key(|r| r.priority);
-        Ok(Found::Listener(Listener {
+        Ok(Found::Listener(Box::new(Listener {
             load_balancer: load_balancer.to_string(),
             port,
+            protocol: l
+                .protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "HTTP".into()),
+            certificate: l
+                .certificates()
+                .first()
+                .and_then(|c| c.certificate_arn())
+                .map(str::to_string),
+            ssl_policy: l.ssl_policy().map(str::to_string),
             rules: out,
             default_action: action(l.default_actions()),
-        }))
+        })))
     }
 
     /// A target group as the ALB has it, in the form stack.yaml renders;
@@ -732,6 +742,20 @@ fn rule_action(
     let Some(a) = action else {
         return RuleAction::Forward(String::new());
     };
+    if let Some(r) = a.redirect_config() {
+        let part = |v: Option<&str>| v.unwrap_or_default().to_string();
+        return RuleAction::Redirect {
+            protocol: part(r.protocol()),
+            port: part(r.port()),
+            host: part(r.host()),
+            path: part(r.path()),
+            query: part(r.query()),
+            status_code: r
+                .status_code()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        };
+    }
     match a.fixed_response_config() {
         Some(f) => RuleAction::FixedResponse {
             status_code: f.status_code().unwrap_or_default().to_string(),

@@ -14,8 +14,20 @@ pub struct Listener {
     /// The ALB's name (infra/'s `<stack>-<env>`).
     pub load_balancer: String,
     pub port: i32,
+    /// `HTTP` or `HTTPS`.
+    #[serde(default = "http")]
+    pub protocol: String,
+    /// An HTTPS listener's certificate (ACM ARN) and TLS policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
     pub rules: Vec<ListenerRule>,
     pub default_action: RuleAction,
+}
+
+fn http() -> String {
+    "HTTP".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +61,16 @@ pub enum RuleAction {
         content_type: String,
         message_body: String,
     },
+    /// Each part as the ALB reads it back: `#{protocol}`… where unset,
+    /// `HTTP_301` or `HTTP_302`.
+    Redirect {
+        protocol: String,
+        port: String,
+        host: String,
+        path: String,
+        query: String,
+        status_code: String,
+    },
 }
 
 impl std::fmt::Display for RuleAction {
@@ -57,6 +79,25 @@ impl std::fmt::Display for RuleAction {
             RuleAction::Forward(group) => write!(f, "forward to {group}"),
             RuleAction::FixedResponse { status_code, .. } => {
                 write!(f, "answer {status_code}")
+            }
+            RuleAction::Redirect {
+                protocol,
+                port,
+                host,
+                path,
+                query,
+                status_code,
+            } => {
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
+                write!(
+                    f,
+                    "redirect {} to {protocol}://{host}:{port}{path}{query}",
+                    status_code.trim_start_matches("HTTP_")
+                )
             }
         }
     }
@@ -83,13 +124,35 @@ impl std::fmt::Display for ListenerRule {
 pub enum Found {
     NoLoadBalancer,
     NoListener,
-    Listener(Listener),
+    Listener(Box<Listener>),
 }
 
-/// How the live listener differs from the rendered one, one line per rule
-/// (and one for the default action), in priority order.
+/// How the live listener differs from the rendered one: its protocol and
+/// certificate, then one line per rule (and one for the default action),
+/// in priority order.
 pub fn listener_drift(live: &Listener, wanted: &Listener) -> Vec<String> {
     let mut out = Vec::new();
+    if live.protocol != wanted.protocol {
+        out.push(format!(
+            "it speaks {}, stack.yaml says {}",
+            live.protocol, wanted.protocol
+        ));
+    }
+    let none = || "none".to_string();
+    if live.certificate != wanted.certificate {
+        out.push(format!(
+            "its certificate is {}, stack.yaml says {}",
+            live.certificate.clone().unwrap_or_else(none),
+            wanted.certificate.clone().unwrap_or_else(none)
+        ));
+    }
+    if wanted.ssl_policy.is_some() && live.ssl_policy != wanted.ssl_policy {
+        out.push(format!(
+            "its TLS policy is {}, stack.yaml says {}",
+            live.ssl_policy.clone().unwrap_or_else(none),
+            wanted.ssl_policy.clone().unwrap_or_else(none)
+        ));
+    }
     let mut priorities: Vec<i32> = wanted
         .rules
         .iter()
@@ -137,6 +200,9 @@ mod tests {
         Listener {
             load_balancer: "shop-demo".into(),
             port: 80,
+            protocol: "HTTP".into(),
+            certificate: None,
+            ssl_policy: None,
             rules,
             default_action: RuleAction::FixedResponse {
                 status_code: "404".into(),

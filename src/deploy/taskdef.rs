@@ -419,8 +419,8 @@ pub struct JobPlan {
 pub struct Plans {
     pub services: Vec<ServicePlan>,
     pub jobs: Vec<JobPlan>,
-    /// The ALB listener stack.yaml routes through, if it routes.
-    pub listener: Option<super::listener::Listener>,
+    /// The ALB listeners stack.yaml routes through (none: it does not).
+    pub listeners: Vec<super::listener::Listener>,
 }
 
 impl Plans {
@@ -554,14 +554,11 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             name,
         });
     }
-    if let Some(listener) = rendering.get("loadBalancer") {
-        out.listener =
-            Some(
-                serde_json::from_value(listener.clone()).map_err(|source| PlanError {
-                    service: "load balancer".into(),
-                    source,
-                })?,
-            );
+    if let Some(listeners) = rendering.get("listeners") {
+        out.listeners = serde_json::from_value(listeners.clone()).map_err(|source| PlanError {
+            service: "load balancer".into(),
+            source,
+        })?;
     }
     let jobs = rendering["jobs"].as_object().cloned().unwrap_or_default();
     for (name, entry) in jobs {

@@ -31,8 +31,8 @@ pub struct Paper {
     pub secrets: Vec<String>,
     pub roles: Vec<String>,
     pub target_groups: Vec<TargetGroup>,
-    /// `None`: no ALB; `Some(None)`: no listener on the rendered port.
-    pub listener: Option<Option<Listener>>,
+    /// `None`: no ALB; else its listeners (none on a port: not there).
+    pub listeners: Option<Vec<Listener>>,
     /// Target group name → the health of its targets.
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// The Cloud Map namespaces.
@@ -205,10 +205,12 @@ impl Live for Paper {
     }
     async fn listener(&self, load_balancer: &str, port: i32) -> Result<Found, AwsError> {
         self.called(format!("DescribeListeners {load_balancer}:{port}"));
-        Ok(match &self.listener {
+        Ok(match &self.listeners {
             None => Found::NoLoadBalancer,
-            Some(None) => Found::NoListener,
-            Some(Some(l)) => Found::Listener(l.clone()),
+            Some(ls) => match ls.iter().find(|l| l.port == port) {
+                None => Found::NoListener,
+                Some(l) => Found::Listener(Box::new(l.clone())),
+            },
         })
     }
 }
@@ -317,7 +319,7 @@ pub fn in_order(plans: &Plans) -> Paper {
             "arn:aws:iam::123456789012:role/shop-exec".into(),
             "arn:aws:iam::123456789012:role/shop-task".into(),
         ],
-        listener: Some(plans.listener.clone()),
+        listeners: Some(plans.listeners.clone()),
         ..Paper::default()
     };
     let everything = serde_json::json!({

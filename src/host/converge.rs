@@ -393,6 +393,28 @@ pub async fn load_balancer(
     services: &[String],
     deadline: Instant,
 ) -> CliResult {
+    // HTTPS listeners: the development certificate, made here so the
+    // developer hears where it is the first time (the load balancer only
+    // reads it).
+    if let Some(balancer) = &local.stack().load_balancer
+        && crate::state::tls::needed(balancer)
+    {
+        let names = crate::state::tls::names_for(balancer);
+        let cert = crate::state::tls::ensure(&local.state_dir(), local.name(), &names)
+            .map_err(anyhow::Error::from)?;
+        if cert.made {
+            ctx.shell.status(format!(
+                "HTTPS listeners serve geno's development certificate for {}, signed by {}: trust that file to browse without warnings (curl --cacert, or your system's or browser's certificate store)",
+                crate::state::tls::ALWAYS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(names.into_iter().filter(|n| n != "127.0.0.1"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cert.ca.display()
+            ));
+        }
+    }
     let (lb, started_now) = daemon::ensure(
         &local.loaded.source.path,
         &local.state_dir(),
@@ -414,10 +436,21 @@ pub async fn load_balancer(
         }
     }
     let line = wait_for_targets(ctx, &lb, local.stack(), services, deadline).await?;
+    let schemes = local
+        .stack()
+        .load_balancer
+        .iter()
+        .flat_map(|b| b.listeners.iter().map(|l| l.protocol.scheme()));
+    let urls: Vec<String> = lb
+        .listeners
+        .iter()
+        .zip(schemes.chain(std::iter::repeat("http")))
+        .map(|(addr, scheme)| format!("{scheme}://{addr}"))
+        .collect();
     ctx.shell.status(format!(
-        "load balancer {} on http://{} ({line})",
+        "load balancer {} on {} ({line})",
         if started_now { "started" } else { "running" },
-        lb.listeners.join(", http://")
+        urls.join(", ")
     ));
     Ok(())
 }

@@ -477,6 +477,9 @@ impl<'a> Importing<'a> {
             name: None,
             listeners: vec![Listener {
                 port: 8080,
+                protocol: Default::default(),
+                alb_port: None,
+                ssl_policy: None,
                 bind: "127.0.0.1".into(),
                 rules: vec![Rule {
                     priority: 10,
@@ -518,6 +521,7 @@ impl<'a> Importing<'a> {
             namespace: None,
             service_connect: live.services.iter().any(|s| s.service_connect),
             kms_key_arn: None,
+            certificate_arn: None,
         };
         let local = Environment {
             variables: IndexMap::new(),

@@ -146,9 +146,22 @@ async fn against_local(ctx: &Context, local: &LocalStack) -> anyhow::Result<Repo
                         local.name()
                     )
                 })?;
+            // Through the first HTTPS listener if there is one (HTTP often
+            // only redirects to it), else the first.
+            let listeners = local
+                .stack()
+                .load_balancer
+                .as_ref()
+                .map(|b| b.listeners.clone())
+                .unwrap_or_default();
+            let at = listeners
+                .iter()
+                .position(|l| l.protocol == crate::stack::ListenerProtocol::Https)
+                .unwrap_or(0);
+            let scheme = listeners.get(at).map_or("http", |l| l.protocol.scheme());
             Some(format!(
-                "http://{}",
-                lb.listeners.first().cloned().unwrap_or_default()
+                "{scheme}://{}",
+                lb.listeners.get(at).cloned().unwrap_or_default()
             ))
         }
     };

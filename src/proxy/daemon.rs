@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use std::time::{Duration, Instant};
 
@@ -306,6 +307,33 @@ pub async fn stop(state_dir: &Path, stack: &str) -> bool {
     was_alive
 }
 
+/// TLS with the stack's development certificate, HTTP/1.1 only (what the
+/// proxy speaks).
+fn acceptor(cert: &crate::state::tls::DevCert) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let unreadable = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "cannot read the development certificate {}: {e}; remove {} and run `geno up` to make it again",
+            what.display(),
+            cert.dir.display()
+        )
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.chain)
+        .map_err(|e| unreadable(&cert.chain, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| unreadable(&cert.chain, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&cert.key).map_err(|e| unreadable(&cert.key, &e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// `geno lb`: serve until told to stop.
 pub async fn serve(
     engine: Engine,
@@ -320,6 +348,14 @@ pub async fn serve(
         .clone()
         .ok_or_else(|| anyhow::anyhow!("stack `{}` has no load_balancer section", stack.name))?;
     let table: Shared = Table::shared(TargetTable::new(&lb));
+    let peers = Arc::new(lb.listeners.clone());
+    let tls = if crate::state::tls::needed(&lb) {
+        let cert =
+            crate::state::tls::ensure(&state_dir, &stack.name, &crate::state::tls::names_for(&lb))?;
+        Some(acceptor(&cert)?)
+    } else {
+        None
+    };
     let mut listeners = Vec::new();
     for l in &lb.listeners {
         let addr = format!("{}:{}", l.bind, l.port);
@@ -331,9 +367,20 @@ pub async fn serve(
                 )
             })?;
         let (table, listener, idle) = (table.clone(), l.clone(), lb.idle_timeout.0);
+        let tls = tls
+            .clone()
+            .filter(|_| l.protocol == crate::stack::ListenerProtocol::Https);
+        let peers = peers.clone();
         server::serve_sharded(
             socket,
-            move || Proxy::new(table.clone(), listener.clone(), idle),
+            move || {
+                let proxy =
+                    Proxy::new(table.clone(), listener.clone(), idle).with_peers(peers.clone());
+                match &tls {
+                    Some(acceptor) => proxy.with_tls(acceptor.clone()),
+                    None => proxy,
+                }
+            },
             shutdown.clone(),
         )?;
         listeners.push(addr);

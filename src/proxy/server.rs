@@ -48,6 +48,11 @@ pub struct Proxy {
     pool: Arc<Pool<ClientBody>>,
     /// `X-Forwarded-Port`, the same on every request.
     port: HeaderValue,
+    /// TLS for an HTTPS listener (the stack's development certificate).
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Every listener of the load balancer: where a redirect to a port of
+    /// the ALB lands here.
+    peers: Arc<Vec<Listener>>,
     connections: Arc<AtomicUsize>,
     /// This thread's round-robin position in each target group.
     next: Vec<AtomicUsize>,
@@ -265,15 +270,30 @@ impl Proxy {
         let pool = Arc::new(Pool::new(IDLE_PER_TARGET, idle_timeout));
         let port = HeaderValue::from(listener.port);
         let next = table.read().counters();
+        let peers = Arc::new(vec![listener.clone()]);
         Proxy {
             table,
             listener,
             idle_timeout,
             pool,
             port,
+            tls: None,
+            peers,
             connections: Arc::new(AtomicUsize::new(0)),
             next,
         }
+    }
+
+    /// Ends TLS with `acceptor` before serving (an HTTPS listener).
+    pub fn with_tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Proxy {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// The load balancer's listeners, for redirects between them.
+    pub fn with_peers(mut self, peers: Arc<Vec<Listener>>) -> Proxy {
+        self.peers = peers;
+        self
     }
 
     /// Client connections open now.
@@ -360,25 +380,46 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: Cancellat
         let proxy = proxy.clone();
         tokio::spawn(async move {
             let _open = open;
+            let tls = proxy.tls.clone();
             let service = service_fn(move |req| {
                 let proxy = proxy.clone();
                 let client = client.clone();
                 async move { Ok::<_, Infallible>(handle(proxy, req, peer, client).await) }
             });
-            // A client that shuts its side once the request is sent still
-            // gets the answer, as from the ALB. The header timeout runs
-            // from the moment the connection waits for a request, so it is
-            // also the idle timeout between requests.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .half_close(true)
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+            match tls {
+                None => serve_io(stream, service, idle).await,
+                // A handshake gets the idle timeout too: a client that
+                // opens a connection and says nothing holds no task.
+                Some(acceptor) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_io(stream, service, idle).await,
+                    Ok(Err(e)) => tracing::debug!("TLS handshake from {peer} failed: {e}"),
+                    Err(_) => tracing::debug!("TLS handshake from {peer} timed out"),
+                },
+            }
         });
     }
+}
+
+/// One client connection, plain or TLS. A client that shuts its side once
+/// the request is sent still gets the answer, as from the ALB. The header
+/// timeout runs from the moment the connection waits for a request, so it
+/// is also the idle timeout between requests.
+async fn serve_io<I, S>(io: I, service: S, idle: Duration)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .half_close(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
 }
 
 async fn handle(
@@ -405,6 +446,17 @@ async fn handle(
     let (mut response, target) = match action {
         _ if no_host => (error_page(StatusCode::BAD_REQUEST), None),
         Action::FixedResponse(fr) => (text(fr.status, &fr.content_type, fr.body.clone()), None),
+        Action::Redirect(r) => {
+            let asked = crate::alb::redirect::Asked {
+                protocol: proxy.listener.protocol,
+                host: host.unwrap_or_default(),
+                port: proxy.listener.port,
+                path: req.uri().path(),
+                query: req.uri().query(),
+            };
+            let to = crate::alb::redirect::location(r, &asked, &proxy.peers);
+            (redirect(r.status, &to), None)
+        }
         Action::Forward(group) => {
             let pick = proxy.table.routes().pick(group, &proxy.next);
             match pick {
@@ -481,7 +533,10 @@ async fn forward(
     if let Some(v) = forwarded_for {
         h.insert("x-forwarded-for", v);
     }
-    h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(proxy.listener.protocol.scheme()),
+    );
     h.insert("x-forwarded-port", proxy.port.clone());
     h.insert("x-amzn-trace-id", trace.clone());
     let request = Request::from_parts(parts, body);
@@ -636,6 +691,15 @@ pub fn trace_id() -> HeaderValue {
         id[17 + 2 * i] = hex(b & 0xf);
     }
     HeaderValue::from_bytes(&id).expect("ASCII")
+}
+
+/// A redirect as the ALB answers it: the status, `Location`, no body.
+fn redirect(status: u16, location: &str) -> Response<Body> {
+    let mut r = text(status, "text/plain", String::new());
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(hyper::header::LOCATION, v);
+    }
+    r
 }
 
 fn text(status: u16, content_type: &str, body: String) -> Response<Body> {

@@ -218,28 +218,48 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         "services": services,
         "jobs": jobs,
     });
-    if let Some(listener) = listener(stack, env) {
-        rendering["loadBalancer"] = listener;
+    let listeners = listeners(stack, env, aws);
+    if !listeners.is_empty() {
+        rendering["listeners"] = Value::Array(listeners);
     }
     Ok(rendering)
 }
 
-/// The listener rules that reach AWS, in stack.yaml's order: those of the
-/// first listener (infra/ creates one ALB listener) whose action is a fixed
-/// response or forwards to a group of a service on ECS; the other groups
-/// exist only locally. `None` without a listener.
-pub fn aws_rules(stack: &Stack) -> Option<(&crate::stack::Listener, Vec<&crate::stack::Rule>)> {
-    let lb = stack.load_balancer.as_ref()?;
-    let listener = lb.listeners.first()?;
-    let rules = listener
-        .rules
+/// The listeners that reach AWS, each with the rules that do, in
+/// stack.yaml's order: rules whose action answers or redirects, or
+/// forwards to a group of a service on ECS; the other groups exist only
+/// locally. Empty without a load balancer.
+pub fn aws_listeners(stack: &Stack) -> Vec<(&crate::stack::Listener, Vec<&crate::stack::Rule>)> {
+    let Some(lb) = stack.load_balancer.as_ref() else {
+        return Vec::new();
+    };
+    lb.listeners
         .iter()
-        .filter(|r| match &r.action {
-            Action::Forward(group) => stack.group_on_ecs(group),
-            Action::FixedResponse(_) => true,
+        .map(|listener| {
+            let rules = listener
+                .rules
+                .iter()
+                .filter(|r| match &r.action {
+                    Action::Forward(group) => stack.group_on_ecs(group),
+                    Action::FixedResponse(_) | Action::Redirect(_) => true,
+                })
+                .collect();
+            (listener, rules)
         })
-        .collect();
-    Some((listener, rules))
+        .collect()
+}
+
+/// A redirect as the ALB stores it: every part filled in (unset parts
+/// keep the request's), the status as `HTTP_301`.
+pub fn alb_redirect(r: &crate::stack::Redirect) -> Value {
+    json!({
+        "protocol": r.protocol.map(|p| p.name().to_string()).unwrap_or_else(|| "#{protocol}".into()),
+        "port": r.port.map(|p| p.to_string()).unwrap_or_else(|| "#{port}".into()),
+        "host": r.host.clone().unwrap_or_else(|| "#{host}".into()),
+        "path": r.path.clone().unwrap_or_else(|| "/#{path}".into()),
+        "query": r.query.clone().unwrap_or_else(|| "#{query}".into()),
+        "statusCode": format!("HTTP_{}", r.status),
+    })
 }
 
 /// The target groups that route to service `name`, by their stack.yaml
@@ -266,11 +286,10 @@ pub fn routed_groups<'a>(
     out
 }
 
-/// The ALB listener infra/ creates (HTTP on port 80) with the rules that
-/// reach AWS, in `deploy::listener::Listener`'s shape; `None` when
-/// stack.yaml routes nothing.
-fn listener(stack: &Stack, env: &str) -> Option<Value> {
-    let (listener, rules) = aws_rules(stack)?;
+/// The ALB listeners infra/ creates (port 80 for HTTP, 443 for HTTPS,
+/// unless `alb_port` says) with the rules that reach AWS, in
+/// `deploy::listener::Listener`'s shape.
+fn listeners(stack: &Stack, env: &str, aws: &AwsEnvironment) -> Vec<Value> {
     let action = |a: &Action| match a {
         Action::Forward(group) => json!({ "forward": stack.target_group_name(group, env) }),
         Action::FixedResponse(f) => json!({ "fixedResponse": {
@@ -278,29 +297,46 @@ fn listener(stack: &Stack, env: &str) -> Option<Value> {
             "contentType": f.content_type,
             "messageBody": f.body,
         }}),
+        Action::Redirect(r) => json!({ "redirect": alb_redirect(r) }),
     };
-    let rules: Vec<Value> = rules
-        .iter()
-        .map(|r| {
-            let c = &r.conditions;
-            let conditions: Vec<Value> = [
-                ("path-pattern", &c.path),
-                ("host-header", &c.host),
-                ("http-request-method", &c.method),
-            ]
-            .into_iter()
-            .filter(|(_, values)| !values.is_empty())
-            .map(|(field, values)| json!({ "field": field, "values": values }))
-            .collect();
-            json!({ "priority": r.priority, "conditions": conditions, "action": action(&r.action) })
+    aws_listeners(stack)
+        .into_iter()
+        .map(|(listener, rules)| {
+            let rules: Vec<Value> = rules
+                .iter()
+                .map(|r| {
+                    let c = &r.conditions;
+                    let conditions: Vec<Value> = [
+                        ("path-pattern", &c.path),
+                        ("host-header", &c.host),
+                        ("http-request-method", &c.method),
+                    ]
+                    .into_iter()
+                    .filter(|(_, values)| !values.is_empty())
+                    .map(|(field, values)| json!({ "field": field, "values": values }))
+                    .collect();
+                    json!({ "priority": r.priority, "conditions": conditions, "action": action(&r.action) })
+                })
+                .collect();
+            let mut out = json!({
+                "loadBalancer": stack.load_balancer_name(env),
+                "port": listener.alb_port(),
+                "rules": rules,
+                "defaultAction": action(&listener.default_action),
+            });
+            if listener.protocol == crate::stack::ListenerProtocol::Https {
+                out["protocol"] = json!("HTTPS");
+                out["certificate"] = json!(aws.certificate_arn);
+                out["sslPolicy"] = json!(
+                    listener
+                        .ssl_policy
+                        .as_deref()
+                        .unwrap_or(crate::stack::DEFAULT_SSL_POLICY)
+                );
+            }
+            out
         })
-        .collect();
-    Some(json!({
-        "loadBalancer": stack.load_balancer_name(env),
-        "port": 80,
-        "rules": rules,
-        "defaultAction": action(&listener.default_action),
-    }))
+        .collect()
 }
 
 /// How a service is reached on ECS: through Service Connect in the
@@ -706,6 +742,94 @@ environments:
         assert_eq!(
             render(&stack, "prod", &only_api).unwrap_err().to_string(),
             "no digest for `web` (what `web` runs): name one as `web=sha256:…`"
+        );
+    }
+
+    #[test]
+    fn https_and_redirect_listeners_render_as_the_alb_stores_them() {
+        let text = r#"
+name: shop
+image: {}
+services:
+  web:
+    ports: [8000]
+    ecs: { service: web, repository: shop, cpu: 256, memory: 512 }
+load_balancer:
+  listeners:
+    - port: 8080
+      default_action: { redirect: { protocol: HTTPS, port: 443 } }
+    - port: 8443
+      protocol: HTTPS
+      default_action: { forward: web }
+  target_groups:
+    web: { service: web, port: 8000, health_check: { path: / } }
+environments:
+  prod:
+    aws:
+      region: eu-west-1
+      account_id: "123456789012"
+      cluster: c
+      execution_role_arn: arn:aws:iam::123456789012:role/x
+      task_role_arn: arn:aws:iam::123456789012:role/t
+      log_group: /ecs/shop
+      certificate_arn: arn:aws:acm:eu-west-1:123456789012:certificate/abc
+"#;
+        let source = crate::stack::load::Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text: text.into(),
+        };
+        let stack = crate::stack::load::load_source(
+            source,
+            "prod",
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap()
+        .stack;
+        let r = render(&stack, "prod", &ImageChoice::Unpinned).unwrap();
+        assert_eq!(
+            r["listeners"],
+            json!([
+                {
+                    "loadBalancer": "shop-prod",
+                    "port": 80,
+                    "rules": [],
+                    "defaultAction": { "redirect": {
+                        "protocol": "HTTPS", "port": "443", "host": "#{host}",
+                        "path": "/#{path}", "query": "#{query}", "statusCode": "HTTP_301",
+                    }},
+                },
+                {
+                    "loadBalancer": "shop-prod",
+                    "port": 443,
+                    "rules": [],
+                    "defaultAction": { "forward": "shop-web-prod" },
+                    "protocol": "HTTPS",
+                    "certificate": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                    "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                },
+            ])
+        );
+        // What preflight reads back compares equal to what was rendered.
+        let plans = crate::deploy::taskdef::plans(&r).unwrap();
+        assert_eq!(plans.listeners.len(), 2);
+        assert_eq!(plans.listeners[1].protocol, "HTTPS");
+        let mut live = plans.listeners[1].clone();
+        assert!(crate::deploy::listener::listener_drift(&live, &plans.listeners[1]).is_empty());
+        live.certificate = Some("arn:aws:acm:eu-west-1:123456789012:certificate/old".into());
+        assert_eq!(
+            crate::deploy::listener::listener_drift(&live, &plans.listeners[1]),
+            [
+                "its certificate is arn:aws:acm:eu-west-1:123456789012:certificate/old, stack.yaml says arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+            ]
+        );
+        let tf = crate::render::tfvars::render(&stack, "prod").unwrap();
+        assert_eq!(tf["listeners"]["443"]["protocol"], "HTTPS");
+        assert_eq!(tf["listeners"]["80"]["default_action"]["type"], "redirect");
+        assert_eq!(
+            tf["listeners"]["80"]["default_action"]["redirect"]["status_code"],
+            "HTTP_301"
         );
     }
 }

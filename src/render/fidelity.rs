@@ -91,8 +91,11 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("services.*.develop/**", local("the edit loop of `geno up --watch`")),
     ("load_balancer", Reach::Infra("the ALB infra/ creates")),
     ("load_balancer.name", Reach::Infra("the ALB's name (default `STACK-ENV`); tfvars `load_balancer_name`; preflight finds the listener on it")),
-    ("load_balancer.listeners", Reach::Infra("the first listener is the ALB's HTTP listener on port 80; the others are local only")),
-    ("load_balancer.listeners[].port", local("the port on this machine; the ALB listens on 80")),
+    ("load_balancer.listeners", Reach::Infra("one ALB listener each (`listeners`; preflight compares protocol, certificate, rules and default action)")),
+    ("load_balancer.listeners[].port", local("the port on this machine; on the ALB, `alb_port`")),
+    ("load_balancer.listeners[].protocol", Reach::Infra("the ALB listener's protocol; HTTPS ends TLS with `aws.certificate_arn` there and geno's development certificate here")),
+    ("load_balancer.listeners[].alb_port", Reach::Infra("the ALB listener's port (80 for HTTP, 443 for HTTPS unless set); a redirect to it lands on `port` here")),
+    ("load_balancer.listeners[].ssl_policy", Reach::Infra("the HTTPS listener's TLS policy on the ALB; locally rustls's safe defaults")),
     ("load_balancer.listeners[].bind", local("the address on this machine")),
     ("load_balancer.listeners[].rules/**", Reach::Infra("ALB listener rules (`listener_rules`; preflight compares them); a rule to a local-only service stays local")),
     ("load_balancer.listeners[].default_action/**", Reach::Infra("the listener's default action")),
@@ -102,6 +105,7 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("environments", Reach::Ecs("each one but `local` is a deployment")),
     ("environments.*.variables", Reach::Ecs("interpolated into stack.yaml for the environment: they reach ECS through the fields they fill")),
     ("environments.*.aws", Reach::Ecs("where the environment runs")),
+    ("environments.*.aws.certificate_arn", Reach::Infra("the HTTPS listeners' ACM certificate (`listeners`; preflight compares it)")),
     ("environments.*.aws.region", Reach::Ecs("the AWS region of every call; the awslogs region")),
     ("environments.*.aws.account_id", Reach::Ecs("ARNs and the ECR registry; preflight checks the credentials are for it")),
     ("environments.*.aws.cluster", Reach::Ecs("the cluster of every service update")),
@@ -172,14 +176,6 @@ pub fn local_only_set(stack: &Stack) -> Vec<(String, &'static str)> {
             {
                 out.push((format!("services.{name}.ports[{i}]"), why));
             }
-        }
-    }
-    if let Some(lb) = &stack.load_balancer {
-        for i in 1..lb.listeners.len() {
-            out.push((
-                format!("load_balancer.listeners[{i}]"),
-                "infra/ creates one ALB listener (HTTP on 80), from the first",
-            ));
         }
     }
     out
@@ -357,7 +353,7 @@ services:
 load_balancer:
   listeners:
     - { port: 8080, default_action: { forward: web } }
-    - { port: 8081, default_action: { forward: web } }
+    - { port: 8081, alb_port: 8081, default_action: { forward: web } }
   target_groups:
     web: { service: web, port: 8000, health_check: { path: / } }
 "#;
@@ -371,13 +367,6 @@ load_balancer:
             .unwrap()
             .stack;
         let said: Vec<String> = local_only_set(&stack).into_iter().map(|(p, _)| p).collect();
-        assert_eq!(
-            said,
-            [
-                "services.web.ports[0]",
-                "services.worker.replicas",
-                "load_balancer.listeners[1]"
-            ]
-        );
+        assert_eq!(said, ["services.web.ports[0]", "services.worker.replicas",]);
     }
 }

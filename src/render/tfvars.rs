@@ -81,7 +81,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
 
     let mut target_groups = Map::new();
     let mut rules = Vec::new();
-    let mut default_action = Value::Null;
+    let mut listeners = Map::new();
     if let Some(lb) = &stack.load_balancer {
         for (name, tg) in &lb.target_groups {
             // Only groups whose service runs on ECS exist in the cloud.
@@ -107,25 +107,32 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 }),
             );
         }
-        if let Some((listener, aws_rules)) = super::ecs::aws_rules(stack) {
+        for (listener, aws_rules) in super::ecs::aws_listeners(stack) {
+            let key = listener.alb_port().to_string();
             for rule in aws_rules {
-                let (kind, group, fixed) = action(&rule.action);
-                rules.push(json!({
-                    "priority": rule.priority,
-                    "path_patterns": rule.conditions.path,
-                    "host_headers": rule.conditions.host,
-                    "methods": rule.conditions.method,
-                    "type": kind,
-                    "target_group": if kind == "forward" { Value::String(group) } else { Value::Null },
-                    "fixed_response": fixed,
-                }));
+                let mut r = action(&rule.action);
+                r["listener"] = json!(key);
+                r["priority"] = json!(rule.priority);
+                r["path_patterns"] = json!(rule.conditions.path);
+                r["host_headers"] = json!(rule.conditions.host);
+                r["methods"] = json!(rule.conditions.method);
+                rules.push(r);
             }
-            let (kind, group, fixed) = action(&listener.default_action);
-            default_action = json!({
-                "type": kind,
-                "target_group": if kind == "forward" { Value::String(group) } else { Value::Null },
-                "fixed_response": fixed,
-            });
+            let https = listener.protocol == crate::stack::ListenerProtocol::Https;
+            listeners.insert(
+                key,
+                json!({
+                    "port": listener.alb_port(),
+                    "protocol": listener.protocol.name(),
+                    "certificate_arn": if https { json!(aws.certificate_arn) } else { Value::Null },
+                    "ssl_policy": if https {
+                        json!(listener.ssl_policy.as_deref().unwrap_or(crate::stack::DEFAULT_SSL_POLICY))
+                    } else {
+                        Value::Null
+                    },
+                    "default_action": action(&listener.default_action),
+                }),
+            );
         }
     }
     Ok(json!({
@@ -145,8 +152,8 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "idle_timeout": stack.load_balancer.as_ref().map(|l| l.idle_timeout.as_secs()).unwrap_or(60),
         "services": services,
         "target_groups": target_groups,
+        "listeners": listeners,
         "listener_rules": rules,
-        "listener_default_action": default_action,
         "ssm_parameters": parameters,
         "execution_role_statements": crate::deploy::iam::execution_statements(stack, env),
         "task_role_statements": crate::deploy::iam::task_statements(stack),
@@ -174,13 +181,29 @@ fn network(net: &crate::stack::model::Network) -> Value {
     })
 }
 
-fn action(a: &Action) -> (&'static str, String, Value) {
-    match a {
-        Action::Forward(g) => ("forward", g.clone(), Value::Null),
+/// An action as infra/'s listeners and rules take it: its type and the
+/// one of target group, fixed response or redirect it has.
+fn action(a: &Action) -> Value {
+    let (kind, group, fixed, redirect) = match a {
+        Action::Forward(g) => ("forward", json!(g), Value::Null, Value::Null),
         Action::FixedResponse(f) => (
             "fixed-response",
-            String::new(),
+            Value::Null,
             json!({"status_code": f.status.to_string(), "content_type": f.content_type, "message_body": f.body}),
+            Value::Null,
         ),
-    }
+        Action::Redirect(r) => {
+            let alb = super::ecs::alb_redirect(r);
+            (
+                "redirect",
+                Value::Null,
+                Value::Null,
+                json!({
+                    "protocol": alb["protocol"], "port": alb["port"], "host": alb["host"],
+                    "path": alb["path"], "query": alb["query"], "status_code": alb["statusCode"],
+                }),
+            )
+        }
+    };
+    json!({ "type": kind, "target_group": group, "fixed_response": fixed, "redirect": redirect })
 }

@@ -53,10 +53,21 @@ pub async fn run_suite(
 ) -> anyhow::Result<Report> {
     let stack = target.stack;
     let started = Instant::now();
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+        .redirect(reqwest::redirect::Policy::none());
+    // Locally, HTTPS listeners serve the stack's development certificate.
+    if let Place::Local(local) = &target.place {
+        let ca = local
+            .state_dir()
+            .join(&stack.name)
+            .join("tls")
+            .join("ca.pem");
+        if let Ok(pem) = std::fs::read(&ca) {
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
+    }
+    let client = client.build()?;
     let mut captures: BTreeMap<String, String> = BTreeMap::new();
     let mut results = Vec::new();
     shell.status(format!(

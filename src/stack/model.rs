@@ -741,6 +741,19 @@ fn default_idle_timeout() -> Dur {
 pub struct Listener {
     /// Local port the load balancer listens on.
     pub port: u16,
+    /// `HTTP`, or `HTTPS`: TLS ends at the load balancer, with the
+    /// environment's ACM certificate on AWS (`aws.certificate_arn`) and
+    /// geno's development certificate for the stack here.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub protocol: ListenerProtocol,
+    /// The listener's port on the ALB (default 80 for HTTP, 443 for
+    /// HTTPS); a redirect to it lands on `port` here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alb_port: Option<u16>,
+    /// The ALB's TLS policy for an HTTPS listener (default
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
     /// Local address to bind; loopback unless said otherwise.
     #[serde(default = "default_bind", skip_serializing_if = "is_loopback")]
     pub bind: String,
@@ -753,6 +766,46 @@ pub struct Listener {
 
 fn default_bind() -> String {
     "127.0.0.1".into()
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ListenerProtocol {
+    #[default]
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl ListenerProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerProtocol::Http => "HTTP",
+            ListenerProtocol::Https => "HTTPS",
+        }
+    }
+
+    /// `http` / `https`, as URLs and `X-Forwarded-Proto` say it.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ListenerProtocol::Http => "http",
+            ListenerProtocol::Https => "https",
+        }
+    }
+}
+
+/// The ALB's TLS policy when stack.yaml names none.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+impl Listener {
+    /// Its port on the ALB.
+    pub fn alb_port(&self) -> u16 {
+        self.alb_port.unwrap_or(match self.protocol {
+            ListenerProtocol::Http => 80,
+            ListenerProtocol::Https => 443,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -784,6 +837,36 @@ pub enum Action {
     /// Forward to this target group.
     Forward(String),
     FixedResponse(FixedResponse),
+    /// Answer with a redirect, as the ALB builds it: each part unset keeps
+    /// the request's (`#{protocol}`, `#{host}`, `#{port}`, `/#{path}`,
+    /// `#{query}`).
+    Redirect(Redirect),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<ListenerProtocol>,
+    /// A port on the ALB; here, the local port of the listener with that
+    /// `alb_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Starts with `/`; `#{path}` is the request's path without its `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Without `?`; `#{query}` is the request's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// 301 (permanent, the default) or 302.
+    #[serde(default = "default_redirect_status")]
+    pub status: u16,
+}
+
+fn default_redirect_status() -> u16 {
+    301
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -908,6 +991,9 @@ pub struct AwsEnvironment {
     /// AWS's own keys, which need no grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
+    /// The ACM certificate (ARN) of the environment's HTTPS listeners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
 }
 
 fn is_true(v: &bool) -> bool {

@@ -32,6 +32,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.addresses(env);
     v.load_balancer();
     v.aws_names(env);
+    v.certificate(env);
     v.environments();
     v.smoke();
     v.problems
@@ -1139,6 +1140,23 @@ impl<'a> Checks<'a> {
                 path!["load_balancer", "listeners", i, "default_action"],
                 &groups,
             );
+            self.listener_tls(i, listener);
+        }
+        let mut ports: BTreeMap<u16, usize> = BTreeMap::new();
+        for (i, listener) in lb.listeners.iter().enumerate() {
+            if let Some(prev) = ports.insert(listener.alb_port(), i) {
+                self.push(
+                    Problem::new(
+                        path!["load_balancer", "listeners", i],
+                        At::Key,
+                        format!(
+                            "listeners {prev} and {i} would both be on port {} of the ALB",
+                            listener.alb_port()
+                        ),
+                    )
+                    .help("give one an `alb_port` of its own (HTTP is on 80 and HTTPS on 443 unless said)"),
+                );
+            }
         }
         let services = names_of(&stack.services);
         for (name, tg) in &lb.target_groups {
@@ -1181,6 +1199,69 @@ impl<'a> Checks<'a> {
                 0,
                 3600,
             );
+        }
+    }
+
+    /// An HTTPS listener's policy and redirects that would loop.
+    fn listener_tls(&mut self, i: usize, listener: &super::model::Listener) {
+        use super::model::ListenerProtocol;
+        if listener.ssl_policy.is_some() && listener.protocol == ListenerProtocol::Http {
+            self.push(
+                Problem::new(
+                    path!["load_balancer", "listeners", i, "ssl_policy"],
+                    At::Key,
+                    "`ssl_policy` is for HTTPS listeners; this one speaks HTTP",
+                )
+                .help("add `protocol: HTTPS`, or remove `ssl_policy`"),
+            );
+        }
+        let actions = listener
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                (
+                    &r.action,
+                    path!["load_balancer", "listeners", i, "rules", j, "action"],
+                )
+            })
+            .chain(std::iter::once((
+                &listener.default_action,
+                path!["load_balancer", "listeners", i, "default_action"],
+            )));
+        let mut found = Vec::new();
+        for (action, mut at) in actions {
+            let Action::Redirect(r) = action else {
+                continue;
+            };
+            at.push("redirect".into());
+            if r.status != 301 && r.status != 302 {
+                let mut p = at.clone();
+                p.push("status".into());
+                found.push(Problem::new(
+                    p,
+                    At::Value,
+                    format!("a redirect is 301 or 302 on the ALB, found {}", r.status),
+                ));
+            }
+            let same_protocol = r.protocol.is_none_or(|p| p == listener.protocol);
+            let same_port = r.port.is_none_or(|p| p == listener.alb_port());
+            let same_place = r.host.as_deref().is_none_or(|h| h == "#{host}")
+                && r.path.as_deref().is_none_or(|p| p == "/#{path}")
+                && r.query.as_deref().is_none_or(|q| q == "#{query}");
+            if same_protocol && same_port && same_place {
+                found.push(
+                    Problem::new(
+                        at,
+                        At::Key,
+                        "this redirect sends every request back where it came from (the ALB refuses it; a browser would loop)",
+                    )
+                    .help("set `protocol: HTTPS` and `port: 443`, or another host or path"),
+                );
+            }
+        }
+        for p in found {
+            self.push(p);
         }
     }
 
@@ -1251,6 +1332,60 @@ impl<'a> Checks<'a> {
     /// The names a deployed environment gives its task definitions,
     /// containers, logs and target groups — stack.yaml's own or geno's
     /// defaults — as ECS, CloudWatch and the ALB take them, each once.
+    /// An environment with HTTPS listeners has a certificate for them,
+    /// and one that names a certificate has a listener that uses it.
+    fn certificate(&mut self, env: &str) {
+        let stack = self.stack;
+        let Some(aws) = stack.environments.get(env).and_then(|e| e.aws.as_ref()) else {
+            return;
+        };
+        let https = stack.load_balancer.as_ref().and_then(|lb| {
+            lb.listeners
+                .iter()
+                .position(|l| l.protocol == super::model::ListenerProtocol::Https)
+        });
+        match (&aws.certificate_arn, https) {
+            (None, Some(i)) => self.push(
+                Problem::new(
+                    path!["environments", env, "aws"],
+                    At::Key,
+                    format!("listener {i} serves HTTPS, but environment `{env}` names no certificate for it on the ALB"),
+                )
+                .help("add `certificate_arn: arn:aws:acm:REGION:ACCOUNT:certificate/ID` (an ACM certificate for the environment's domain)"),
+            ),
+            (Some(_), None) => self.push(
+                Problem::new(
+                    path!["environments", env, "aws", "certificate_arn"],
+                    At::Key,
+                    "no listener serves HTTPS, so nothing would use this certificate",
+                )
+                .help("give a listener `protocol: HTTPS`, or remove `certificate_arn`"),
+            ),
+            (Some(arn), Some(_)) => {
+                let parts: Vec<&str> = arn.split(':').collect();
+                let ok = parts.len() == 6
+                    && parts[0] == "arn"
+                    && parts[1].starts_with("aws")
+                    && parts[2] == "acm"
+                    && parts[5].starts_with("certificate/");
+                if !ok {
+                    self.push(Problem::new(
+                        path!["environments", env, "aws", "certificate_arn"],
+                        At::Value,
+                        format!("`{arn}` is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"),
+                    ));
+                } else if parts[3] != aws.region {
+                    self.push(Problem::new(
+                        path!["environments", env, "aws", "certificate_arn"],
+                        At::Value,
+                        format!("the certificate is in {}, but an ALB in {} can only use one of its own region", parts[3], aws.region),
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
     fn aws_names(&mut self, env: &str) {
         let stack = self.stack;
         if stack.environments.get(env).is_none_or(|e| e.aws.is_none()) {

@@ -103,7 +103,7 @@ def main():
         )["TargetGroups"][0]["TargetGroupArn"]
         elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
             {"Key": "deregistration_delay.timeout_seconds", "Value": str(tg["deregistration_delay"])}])
-    # The ALB and its HTTP listener with stack.yaml's rules (infra/alb.tf).
+    # The ALB and its listeners with stack.yaml's rules (infra/alb.tf).
     lb_name = v["load_balancer_name"]
     try:
         elb.describe_load_balancers(Names=[lb_name])
@@ -120,15 +120,24 @@ def main():
         def action(a):
             if a["type"] == "forward":
                 return [{"Type": "forward", "TargetGroupArn": group_arn[a["target_group"]]}]
+            if a["type"] == "redirect":
+                r = a["redirect"]
+                return [{"Type": "redirect", "RedirectConfig": {
+                    "Protocol": r["protocol"], "Port": r["port"], "Host": r["host"], "Path": r["path"],
+                    "Query": r["query"], "StatusCode": r["status_code"]}}]
             f = a["fixed_response"]
             return [{"Type": "fixed-response", "FixedResponseConfig": {
                 "StatusCode": f["status_code"], "ContentType": f["content_type"], "MessageBody": f["message_body"]}}]
 
-        if v["listener_default_action"]:
-            listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
-                                           DefaultActions=action(v["listener_default_action"]),
+        for key, spec in v["listeners"].items():
+            extra = {}
+            if spec["certificate_arn"]:
+                extra = {"Certificates": [{"CertificateArn": spec["certificate_arn"]}],
+                         "SslPolicy": spec["ssl_policy"]}
+            listener = elb.create_listener(LoadBalancerArn=lb, Protocol=spec["protocol"], Port=spec["port"],
+                                           DefaultActions=action(spec["default_action"]), **extra,
                                            )["Listeners"][0]["ListenerArn"]
-            for r in v["listener_rules"]:
+            for r in [r for r in v["listener_rules"] if r["listener"] == key]:
                 # The typed configs take up to five values (`Values` one).
                 conditions = [{"Field": field, config: {"Values": r[key]}} for field, config, key in (
                     ("path-pattern", "PathPatternConfig", "path_patterns"),

@@ -141,9 +141,10 @@ fn farsight_renders_the_names_sizes_checks_and_secrets_of_its_document() {
     let worker = &r["services"]["temporal-worker"];
     assert_eq!(worker["service"]["service"], "farsight-worker");
     assert_eq!(worker["service"]["desiredCount"], 2);
-    assert_eq!(r["loadBalancer"]["loadBalancer"], "farsight-alb");
+    assert_eq!(r["listeners"][0]["loadBalancer"], "farsight-alb");
+    assert_eq!(r["listeners"][0]["port"], 80);
     assert_eq!(
-        r["loadBalancer"]["defaultAction"],
+        r["listeners"][0]["defaultAction"],
         json!({ "forward": "farsight-api-tg" })
     );
 

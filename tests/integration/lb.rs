@@ -437,3 +437,118 @@ smoke:
         assert!(out.stderr.contains(line), "{line}:\n{}", out.stderr);
     }
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn https_with_the_stacks_development_certificate_and_a_redirect_from_http() {
+    let (plain, tls) = (free_port(), free_port());
+    let body = format!(
+        r#"
+image: {{}}
+services:
+  web:
+    image: {py}
+    command: [python3, /srv.py]
+    volumes: ["./srv.py:/srv.py:ro"]
+    ports: [8000]
+load_balancer:
+  listeners:
+    - port: {plain}
+      default_action: {{ redirect: {{ protocol: HTTPS, port: 443 }} }}
+    - port: {tls}
+      protocol: HTTPS
+      rules:
+        - priority: 10
+          conditions: {{ path: ["/app/*"] }}
+          action: {{ forward: web }}
+      default_action:
+        fixed_response: {{ status: 404, content_type: text/plain, body: "no route here" }}
+  target_groups:
+    web:
+      service: web
+      port: 8000
+      health_check: {{ path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 2 }}
+smoke:
+  - name: the app answers over HTTPS
+    http: {{ path: /app/x, expect: {{ status: 200, body_contains: https }} }}
+"#,
+        py = python_image()
+    );
+    let s = TestStack::new("https", &body);
+    std::fs::write(s.dir.path().join("srv.py"), SERVER).unwrap();
+    let up = s.run(["up", "--fast-health", "--timeout", "120s"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let ca = s.dir.path().join(".geno").join(&s.name).join("tls/ca.pem");
+    assert!(
+        up.stderr.contains(&format!(
+            "HTTPS listeners serve geno's development certificate for localhost, *.localhost, 127.0.0.1, ::1, signed by ./.geno/{}/tls/ca.pem",
+            s.name
+        )) && up.stderr.contains(&format!(
+            "on http://127.0.0.1:{plain}, https://127.0.0.1:{tls} ("
+        )),
+        "{}",
+        up.stderr
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pem = std::fs::read(&ca).unwrap();
+        let trusting = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        // HTTP redirects to the local HTTPS listener, path and query kept.
+        let r = trusting
+            .get(format!("http://127.0.0.1:{plain}/app/x?page=2"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 301);
+        assert_eq!(
+            r.headers()["location"],
+            format!("https://127.0.0.1:{tls}/app/x?page=2").as_str()
+        );
+        // Over TLS with the stack's certificate, with the ALB's headers.
+        let r = trusting
+            .get(format!("https://127.0.0.1:{tls}/app/x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(text.contains(&format!(" https {tls} ")), "{text}");
+        let r = trusting
+            .get(format!("https://localhost:{tls}/nothing"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        // A client that does not trust it is refused the handshake.
+        let strict = reqwest::Client::new();
+        let refused = strict
+            .get(format!("https://127.0.0.1:{tls}/app/x"))
+            .send()
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+    });
+    let smoke = s.run(["smoke"]);
+    assert_eq!(smoke.code, 0, "{}", smoke.stderr);
+    assert!(
+        smoke
+            .stderr
+            .contains(&format!("through https://127.0.0.1:{tls}")),
+        "{}",
+        smoke.stderr
+    );
+    // A second `up` keeps the certificate (nothing said about it).
+    let again = s.run(["up", "--timeout", "60s"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        !again.stderr.contains("development certificate"),
+        "{}",
+        again.stderr
+    );
+}

@@ -125,6 +125,10 @@ def test_listener_rules_and_parameters_come_from_variables(tf):
     rule = resources["aws_lb_listener_rule"]["main"]
     assert rule["priority"] == "${each.value.priority}"
     assert "var.listener_rules" in rule["for_each"]
+    assert rule["listener_arn"] == "${aws_lb_listener.main[each.value.listener].arn}"
+    listener = resources["aws_lb_listener"]["main"]
+    assert listener["for_each"] == "${var.listeners}"
+    assert listener["certificate_arn"] == "${each.value.certificate_arn}"
     assert resources["aws_ssm_parameter"]["main"]["for_each"] == "${toset(var.ssm_parameters)}"
     assert resources["aws_ecs_cluster"]["main"]["name"] == "${var.cluster_name}"
     assert resources["aws_cloudwatch_log_group"]["main"]["name"] == "${var.log_group}"

@@ -1,16 +1,22 @@
-//! The ALB listener's rules and default action (infra/): the routes ECS
+//! The ALB listeners' protocols, certificates, rules and default actions
+//! (infra/): the routes ECS
 //! serves must be the routes `geno up`'s load balancer served when the
 //! stack was tested, so a rule missing, changed or added by hand is a
 //! problem before a promotion.
 
 use super::{Observed, Observing};
 use crate::aws::Live;
-use crate::deploy::listener::{Found, listener_drift};
+use crate::deploy::listener::{Found, Listener, listener_drift};
 
 pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
-    let Some(wanted) = &cx.plans.listener else {
-        return Vec::new();
-    };
+    let mut out = Vec::new();
+    for wanted in &cx.plans.listeners {
+        out.push(observe_one(cx, wanted).await);
+    }
+    out
+}
+
+async fn observe_one<L: Live>(cx: &Observing<'_, L>, wanted: &Listener) -> Observed {
     let (lb, port) = (&wanted.load_balancer, wanted.port);
     let fix = format!(
         "apply infra/ with `geno render --env {} --format tfvars`",
@@ -24,7 +30,7 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
         Ok(Found::Listener(live)) => {
             let drift = listener_drift(&live, wanted);
             if drift.is_empty() {
-                return vec![Observed::problems(Vec::new())];
+                return Observed::problems(Vec::new());
             }
             format!(
                 "ALB {lb}, listener {port}, differs from stack.yaml: {}; {fix}",
@@ -33,5 +39,5 @@ pub async fn observe<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
         }
         Err(e) => e.to_string(),
     };
-    vec![Observed::problems(vec![problem])]
+    Observed::problems(vec![problem])
 }

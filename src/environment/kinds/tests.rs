@@ -32,7 +32,7 @@ async fn preflight_lists_every_problem_of_every_kind_in_one_error() {
     paper.roles.retain(|r| !r.ends_with("shop-task"));
     paper.target_groups[0].health_check_interval_seconds = 30;
     // The one rule deleted by hand in the console.
-    let listener = paper.listener.as_mut().unwrap().as_mut().unwrap();
+    let listener = &mut paper.listeners.as_mut().unwrap()[0];
     listener.rules.clear();
     let err = preflight(&paper, &env, &plans).await.err().unwrap();
     assert_eq!(
@@ -67,14 +67,14 @@ async fn a_missing_cluster_is_one_problem_and_no_service_is_described() {
 async fn an_alb_or_listener_infra_has_not_made_is_named() {
     let (_dir, _ctx, env, plans) = demo();
     let mut paper = in_order(&plans);
-    paper.listener = None;
+    paper.listeners = None;
     let err = preflight(&paper, &env, &plans).await.err().unwrap();
     assert_eq!(
         err.to_string(),
         "preflight for `demo` found 1 problem; nothing was changed:\n\
          \x20 - ALB shop-demo does not exist (infra/ creates it)"
     );
-    paper.listener = Some(None);
+    paper.listeners = Some(Vec::new());
     let err = preflight(&paper, &env, &plans).await.err().unwrap();
     assert!(
         err.to_string()
