@@ -20,6 +20,7 @@ python_image=${PYTHON_IMAGE:-geno-local/python:3.11}
 postgres_image=${POSTGRES_IMAGE:-geno-local/postgres:15}
 redis_image=${REDIS_IMAGE:-geno-local/redis:7}
 temporal_image=${TEMPORAL_IMAGE:-geno-local/temporal:standin}
+node_image=${NODE_IMAGE:-geno-local/node:20}
 
 log() { printf 'offline-images: %s\n' "$*" >&2; }
 have() { [ "$force" = 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
@@ -37,8 +38,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if current "$python_image" python && current "$postgres_image" postgres && current "$redis_image" redis \
-    && current "$temporal_image" temporal; then
-  log "all stand-in images present ($python_image, $postgres_image, $redis_image, $temporal_image)"
+    && current "$temporal_image" temporal && current "$node_image" node; then
+  log "all stand-in images present ($python_image, $postgres_image, $redis_image, $temporal_image, $node_image)"
   exit 0
 fi
 
@@ -107,4 +108,6 @@ build_one "$postgres_image" postgres
 build_one "$redis_image" redis
 # Temporal's server (examples/farsight) on the Python stand-in.
 build_one "$temporal_image" temporal "$python_image"
-log "done: $python_image $postgres_image $redis_image $temporal_image"
+# Node 20 (examples/aiuteur).
+build_one "$node_image" node
+log "done: $python_image $postgres_image $redis_image $temporal_image $node_image"
