@@ -1,6 +1,7 @@
 //! A compose file (v2/v3, the compose-spec) turned into stack.yaml text:
-//! the services built from the most used build context become the stack's
-//! one image with command overrides, services that run an image become
+//! the services built from one build context run the stack's image with
+//! command overrides (several contexts become named `builds:`, each
+//! service naming its own), services that run an image become
 //! local-only backing services, `depends_on` conditions, health checks,
 //! profiles, volumes, ports and `develop.watch` carry over, interpolation
 //! stays interpolation, and a comment marks each choice made. What cannot
@@ -47,6 +48,7 @@ pub fn convert(
         unmapped: Vec::new(),
         root: Doc::map(),
         svc: Doc::map(),
+        named: BTreeMap::new(),
     };
     c.stack(&root, name, read);
     let header = [
@@ -69,6 +71,8 @@ struct Converter {
     unmapped: Vec<Unmapped>,
     root: Doc,
     svc: Doc,
+    /// Each build's name under `builds:`, when the file builds several.
+    named: BTreeMap<Build, String>,
 }
 
 /// A build as compose gives it, reduced to what makes two builds the same image.
@@ -222,7 +226,7 @@ impl Converter {
         self.root.set("services", Doc::map());
         for (k, v) in services {
             let svc = k.scalar().unwrap_or_default().to_string();
-            self.service(&svc, v, main.as_ref(), jobs.contains(&svc), read);
+            self.service(&svc, v, jobs.contains(&svc), read);
         }
         let mut environments = Doc::map();
         environments.set("local", Doc::map());
@@ -267,24 +271,41 @@ impl Converter {
     }
 
     /// The stack's image: the build most services use, or the context
-    /// alone when nothing is built.
+    /// alone when nothing is built; with several builds, each under
+    /// `builds:`, named after the first service that uses it.
     fn image(&mut self, main: Option<&Build>, builds: &BTreeMap<Build, Vec<String>>) {
+        if builds.len() > 1 {
+            let mut ordered: Vec<(&Build, &Vec<String>)> = builds.iter().collect();
+            // In the order of the services that use them.
+            ordered.sort_by_key(|(_, users)| users.first().cloned());
+            let mut out = Doc::map();
+            for (b, users) in ordered {
+                let mut name = sanitize(users.first().map(String::as_str).unwrap_or("app"));
+                let taken = |n: &String| self.named.values().any(|v| v == n);
+                if taken(&name) {
+                    let mut i = 2;
+                    while taken(&format!("{name}-{i}")) {
+                        i += 1;
+                    }
+                    name = format!("{name}-{i}");
+                }
+                out.set(&name, build_doc(b));
+                out.comment(
+                    &[name.as_str()],
+                    format!("geno: run by {}.", users.join(", ")),
+                );
+                self.named.insert(b.clone(), name);
+            }
+            self.root.set("builds", out);
+            self.root.comment(
+                &["builds"],
+                "geno: the compose file builds several images: one build each, which its services name with `build:`.",
+            );
+            return;
+        }
         match main {
             Some(b) => {
-                let mut image = Doc::map();
-                image.set("context", Doc::str(&b.context));
-                image.set("dockerfile", Doc::str(&b.dockerfile));
-                if !b.args.is_empty() {
-                    let mut args = Doc::map();
-                    for (k, v) in &b.args {
-                        args.set(k, Doc::str(v));
-                    }
-                    image.set("args", args);
-                }
-                if let Some(t) = &b.target {
-                    image.set("target", Doc::str(t));
-                }
-                self.root.set("image", image);
+                self.root.set("image", build_doc(b));
                 self.root.comment(
                     &["image"],
                     format!(
@@ -336,17 +357,10 @@ impl Converter {
         self.root.set("volumes", out);
     }
 
-    fn service(
-        &mut self,
-        name: &str,
-        v: &Node,
-        main: Option<&Build>,
-        job: bool,
-        read: ReadFile<'_>,
-    ) {
+    fn service(&mut self, name: &str, v: &Node, job: bool, read: ReadFile<'_>) {
         let base = format!("services.{name}");
         self.svc = Doc::map();
-        self.service_body(&base, name, v, main, job, read);
+        self.service_body(&base, v, job, read);
         let svc = std::mem::replace(&mut self.svc, Doc::map());
         if let Some(services) = self.root.get_mut(&["services"]) {
             services.set(name, svc);
@@ -360,20 +374,12 @@ impl Converter {
         }
     }
 
-    fn service_body(
-        &mut self,
-        base: &str,
-        name: &str,
-        v: &Node,
-        main: Option<&Build>,
-        job: bool,
-        read: ReadFile<'_>,
-    ) {
+    fn service_body(&mut self, base: &str, v: &Node, job: bool, read: ReadFile<'_>) {
         let base = base.to_string();
         let Kind::Map(entries) = &v.kind else {
             return;
         };
-        self.service_image(&base, name, v, main);
+        self.service_image(&base, v);
         if job {
             self.put(
                 "kind",
@@ -427,32 +433,17 @@ impl Converter {
         }
     }
 
-    /// Where a service's image comes from: the stack's build, another
-    /// build (named, for the user to build), or an image of its own.
-    fn service_image(&mut self, base: &str, name: &str, v: &Node, main: Option<&Build>) {
+    /// Where a service's image comes from: the stack's build, one of its
+    /// named builds, or an image of its own.
+    fn service_image(&mut self, base: &str, v: &Node) {
         let build = build_of(v);
         match (&build, v.get("image")) {
-            (Some(b), _) if Some(b) == main => {}
-            (Some(b), image) => {
-                let span = v.get("build").map(|(k, _)| k.span).unwrap_or(v.span);
-                self.skip(
-                    span,
-                    format!("{base}.build"),
-                    format!(
-                        "a second build ({} with {}); geno builds one image per stack: build it yourself and name it in `image:`",
-                        b.context, b.dockerfile
-                    ),
-                );
-                let tag = image
-                    .and_then(|(_, i)| i.scalar())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{name}:local"));
-                self.put(
-                    "image",
-                    Doc::str(&tag),
-                    Some("geno: built from another context; build and tag it yourself."),
-                );
+            (Some(b), _) if self.named.contains_key(b) => {
+                let named = self.named[b].clone();
+                self.put("build", Doc::str(&named), None);
             }
+            // The only build: the stack's image.
+            (Some(_), _) => {}
             (None, Some((_, image))) => {
                 let image = image.scalar().unwrap_or_default();
                 self.put(
@@ -881,6 +872,24 @@ fn jobs_of(services: &[(Node, Node)]) -> Vec<String> {
 }
 
 /// `image: { context: . }`.
+/// A build as stack.yaml writes it.
+fn build_doc(b: &Build) -> Doc {
+    let mut image = Doc::map();
+    image.set("context", Doc::str(&b.context));
+    image.set("dockerfile", Doc::str(&b.dockerfile));
+    if !b.args.is_empty() {
+        let mut args = Doc::map();
+        for (k, v) in &b.args {
+            args.set(k, Doc::str(v));
+        }
+        image.set("args", args);
+    }
+    if let Some(t) = &b.target {
+        image.set("target", Doc::str(t));
+    }
+    image
+}
+
 fn context_only() -> Doc {
     let mut image = Doc::map();
     image.set("context", Doc::str("."));

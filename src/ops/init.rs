@@ -148,8 +148,12 @@ pub async fn init(ctx: &Context, opts: InitOptions) -> CliResult {
         Ok(loaded) => {
             let stack = &loaded[0].stack;
             let on_image = stack.services.values().filter(|s| s.is_app()).count();
+            let built = match stack.builds.len() {
+                0 | 1 => format!("{on_image} on the stack image"),
+                n => format!("{on_image} on the stack's {n} builds"),
+            };
             shell.status(format!(
-                "wrote {}: {} service{} ({on_image} on the stack image), {} item{} not carried{}; it passes `geno validate`",
+                "wrote {}: {} service{} ({built}), {} item{} not carried{}; it passes `geno validate`",
                 out.display(),
                 stack.services.len(),
                 if stack.services.len() == 1 { "" } else { "s" },
