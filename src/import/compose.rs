@@ -158,7 +158,43 @@ const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
     ),
     (
         "platform",
-        "the image is built for this machine; ECS takes runtimePlatform",
+        "set `platform` on the build (`image.platform` or `builds.NAME.platform`): geno builds each image for one platform, which ECS runs as runtimePlatform",
+    ),
+    (
+        "extends",
+        "geno reads each service whole: copy the keys of the service it extends into it",
+    ),
+    (
+        "tmpfs",
+        "not carried; a scratch directory on ECS is a volume with `ecs: ephemeral`",
+    ),
+    (
+        "read_only",
+        "not carried (ECS's readonlyRootFilesystem is not rendered): the container's root stays writable",
+    ),
+    (
+        "volumes_from",
+        "name the volumes themselves in this service's `volumes:` (Fargate shares no container's mounts)",
+    ),
+    (
+        "attach",
+        "geno attaches to no service; `geno logs` follows any of them",
+    ),
+    (
+        "pids_limit",
+        "not carried; Fargate sets its own process limit",
+    ),
+    (
+        "runtime",
+        "Fargate chooses the runtime; geno uses the engine's default",
+    ),
+    (
+        "mac_address",
+        "Fargate gives each task an interface of its own; there is no MAC to set",
+    ),
+    (
+        "storage_opt",
+        "not carried; Fargate sizes ephemeral storage per task",
     ),
     (
         "mem_limit",
@@ -501,6 +537,8 @@ impl Converter {
                 match read(&path) {
                     Some(text) => {
                         for (k, val) in parse_env_file(&text) {
+                            // A later file's value wins, as in compose.
+                            env.retain(|(ek, _, _)| *ek != k);
                             env.push((k, val, Some(path.clone())));
                         }
                     }
@@ -802,9 +840,18 @@ impl Converter {
             if let Some((_, e)) = r.get("exec")
                 && let Some((_, cmd)) = e.get("command")
             {
-                let list = strings(cmd);
                 let mut exec = Doc::map();
-                exec.set("command", Doc::strs(list.iter().map(String::as_str)));
+                match cmd.scalar() {
+                    // A string is split like a shell splits it, by compose
+                    // and by geno alike: written as the string it is.
+                    Some(text) => {
+                        exec.set("command", Doc::str(text));
+                    }
+                    None => {
+                        let list = strings(cmd);
+                        exec.set("command", Doc::strs(list.iter().map(String::as_str)));
+                    }
+                }
                 rule.set("exec", exec);
             }
             if get("initial_sync").as_deref() == Some("true") {
@@ -969,24 +1016,100 @@ fn build_of(v: &Node) -> Option<Build> {
     }
 }
 
-/// `KEY=VALUE` lines of an env file (comments, blanks and `export ` skipped,
-/// one level of matching quotes removed).
+/// An env file's variables as compose reads them (its dotenv rules), each
+/// value in stack.yaml's form: unquoted values lose an inline ` # comment`
+/// and keep `${VAR}` for interpolation; double-quoted ones may span lines,
+/// turn `\n`, `\t`, `\"`, `\\` and `\$` into what they say, and interpolate;
+/// single-quoted ones are literal (a `$` in them becomes `$$`, which geno
+/// reads as one dollar). A bare `KEY` takes the variable from the
+/// environment (`${KEY}`). A key given twice keeps the last value.
 pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let l = l.strip_prefix("export ").unwrap_or(l);
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-                .unwrap_or(v);
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+        rest = after;
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let trimmed = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+        let Some((key, value)) = trimmed.split_once('=') else {
+            let key = trimmed.trim();
+            if !key.is_empty() && !key.contains(char::is_whitespace) {
+                set(&mut out, key, format!("${{{key}}}"));
+            }
+            continue;
+        };
+        let key = key.trim();
+        let spaced = value.starts_with([' ', '\t']);
+        let value = value.trim_start();
+        let value = match value.chars().next() {
+            // `KEY= # note`: the comment is all there is.
+            Some('#') if spaced => String::new(),
+            Some(q @ ('\'' | '"')) => {
+                // The value runs to the closing quote, over lines if need be.
+                let mut body = String::new();
+                let mut chars = value[1..].chars().peekable();
+                let mut remaining: &str = rest;
+                let mut closed = false;
+                loop {
+                    while let Some(c) = chars.next() {
+                        if q == '"' && c == '\\' {
+                            match chars.next() {
+                                Some('n') => body.push('\n'),
+                                Some('t') => body.push('\t'),
+                                Some('r') => body.push('\r'),
+                                Some('$') => body.push_str("$$"),
+                                Some(other) => body.push(other),
+                                None => body.push('\\'),
+                            }
+                        } else if c == q {
+                            closed = true;
+                            break;
+                        } else if q == '\'' && c == '$' {
+                            body.push_str("$$");
+                        } else {
+                            body.push(c);
+                        }
+                    }
+                    if closed || remaining.is_empty() {
+                        break;
+                    }
+                    let (next, after) = remaining.split_once('\n').unwrap_or((remaining, ""));
+                    body.push('\n');
+                    chars = next.chars().peekable();
+                    remaining = after;
+                }
+                rest = remaining;
+                body
+            }
+            _ => {
+                // An inline comment starts at whitespace then `#`.
+                let mut end = value.len();
+                let bytes = value.as_bytes();
+                for i in 1..bytes.len() {
+                    if bytes[i] == b'#' && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+                        end = i;
+                        break;
+                    }
+                }
+                value[..end].trim_end().to_string()
+            }
+        };
+        if !key.is_empty() {
+            set(&mut out, key, value);
+        }
+    }
+    out
+}
+
+/// `key` set to `value`, replacing an earlier one in its place.
+fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
+    match vars.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value,
+        None => vars.push((key.to_string(), value)),
+    }
 }
 
 /// A stack name from a directory or compose project name: lowercase
@@ -997,7 +1120,9 @@ fn sanitize(name: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let s = s.trim_matches('-').to_string();
+    let s = s.trim_matches('-');
+    // A stack name is at most 63 characters (it prefixes every object).
+    let s = s[..s.len().min(63)].trim_end_matches('-').to_string();
     if s.is_empty() { "app".into() } else { s }
 }
 
@@ -1008,17 +1133,55 @@ mod tests {
     #[test]
     fn stack_names_are_what_docker_allows() {
         assert_eq!(sanitize("My_App"), "my-app");
+        let long = "a-very-long-checkout-directory-name-that-someone-cloned-into-their-projects";
+        assert_eq!(sanitize(long).len(), 63);
+        assert_eq!(
+            sanitize(long),
+            "a-very-long-checkout-directory-name-that-someone-cloned-into-th"
+        );
+        assert_eq!(sanitize(&format!("{}-x", "b".repeat(62))), "b".repeat(62));
     }
 
     #[test]
     fn env_files_read_like_compose_reads_them() {
+        let pairs = |text: &str| -> Vec<(String, String)> { parse_env_file(text) };
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
-            parse_env_file("# c\nA=1\nexport B=\"two\"\n\nC='x y'\nnot a pair\n"),
+            pairs("# c\nA=1\nexport B=\"two\"\n\nC='x y'\nFROM_SHELL\n"),
             [
-                ("A".to_string(), "1".to_string()),
-                ("B".into(), "two".into()),
-                ("C".into(), "x y".into())
+                kv("A", "1"),
+                kv("B", "two"),
+                kv("C", "x y"),
+                kv("FROM_SHELL", "${FROM_SHELL}")
             ]
         );
+        // Single quotes are literal: geno's interpolation must not see `$`.
+        assert_eq!(
+            pairs("SECRET='abc$def'\nCMD='$(date) ${HOME}'\n"),
+            [kv("SECRET", "abc$$def"), kv("CMD", "$$(date) $${HOME}")]
+        );
+        // Unquoted: an inline comment goes, a `#` inside a word stays.
+        assert_eq!(
+            pairs("X=x # comment\nCOLOR=#fff\nURL=http://h/#frag\nY=${HOME}/y\n"),
+            [
+                kv("X", "x"),
+                kv("COLOR", "#fff"),
+                kv("URL", "http://h/#frag"),
+                kv("Y", "${HOME}/y")
+            ]
+        );
+        // Double quotes: escapes, and a value over two lines.
+        assert_eq!(
+            pairs("A=\"a\\nb\"\nP=\"cost \\$5\"\nM=\"one\ntwo\"\nZ=z\n"),
+            [
+                kv("A", "a\nb"),
+                kv("P", "cost $$5"),
+                kv("M", "one\ntwo"),
+                kv("Z", "z")
+            ]
+        );
+        // A key given twice keeps its last value, in its first place.
+        assert_eq!(pairs("K=1\nL=2\nK=3\n"), [kv("K", "3"), kv("L", "2")]);
+        assert_eq!(pairs("E= # nothing\n"), [kv("E", "")]);
     }
 }
