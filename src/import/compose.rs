@@ -770,7 +770,15 @@ impl Converter {
                 check.set(k, val);
             }
         }
-        self.put("healthcheck", check, None);
+        // Compose's default timeout is 30s, geno's 5s: said, so a slow
+        // check is not failed sooner than compose would fail it.
+        let comment = if v.get("timeout").is_none() {
+            check.set("timeout", Doc::str("30s"));
+            Some("geno: `timeout` is compose's default (30s); geno's own is 5s.")
+        } else {
+            None
+        };
+        self.put("healthcheck", check, comment);
         if let Some((k, _)) = v.get("start_interval") {
             self.skip(
                 k.span,
