@@ -49,6 +49,7 @@ pub fn convert(
         root: Doc::map(),
         svc: Doc::map(),
         named: BTreeMap::new(),
+        renamed: BTreeMap::new(),
     };
     c.stack(&root, name, read);
     let header = [
@@ -73,6 +74,9 @@ struct Converter {
     svc: Doc,
     /// Each build's name under `builds:`, when the file builds several.
     named: BTreeMap<Build, String>,
+    /// Services whose compose names geno writes otherwise (`serviceA` is
+    /// `servicea`), by their compose name.
+    renamed: BTreeMap<String, String>,
 }
 
 /// A build as compose gives it, reduced to what makes two builds the same image.
@@ -259,10 +263,27 @@ impl Converter {
             self.volumes(v);
         }
 
+        // Names compose takes and geno does not (capitals, dots): written
+        // lowercase with `-`, which the engine's DNS still answers to for
+        // the capitals (names compare without case).
+        for (k, _) in services {
+            let svc = k.scalar().unwrap_or_default();
+            let valid = service_name(svc);
+            if valid != svc && !svc.is_empty() {
+                self.skip(
+                    k.span,
+                    format!("services.{svc}"),
+                    format!("`{svc}` is written `{valid}`: geno's service names are lowercase letters, digits, `-` and `_` (they name containers and ECS resources); the engine's DNS still answers to `{svc}` unless characters other than capitals changed"),
+                );
+                self.renamed.insert(svc.to_string(), valid);
+            }
+        }
         self.root.set("services", Doc::map());
         for (k, v) in services {
             let svc = k.scalar().unwrap_or_default().to_string();
-            self.service(&svc, v, jobs.contains(&svc), read);
+            let job = jobs.contains(&svc);
+            let name = self.renamed.get(&svc).cloned().unwrap_or(svc);
+            self.service(&name, v, job, read);
         }
         let mut environments = Doc::map();
         environments.set("local", Doc::map());
@@ -638,6 +659,7 @@ impl Converter {
         }
         let mut out = Doc::map();
         for (name, cond) in deps {
+            let name = self.renamed.get(&name).cloned().unwrap_or(name);
             out.set(&name, Doc::str(cond));
         }
         self.put("depends_on", out, None);
@@ -703,10 +725,8 @@ impl Converter {
         for i in items {
             match &i.kind {
                 Kind::Scalar { value, .. } => {
-                    if value.split(':').count() < 2 {
-                        self.skip(i.span, path, format!("`{value}`: an anonymous volume; name it (`NAME:{value}`) to keep its data"));
-                    } else {
-                        out.push(Doc::str(value));
+                    if let Some(v) = self.short_volume(path, i.span, value) {
+                        out.push(Doc::str(&v));
                     }
                 }
                 Kind::Map(_) => {
@@ -720,6 +740,11 @@ impl Converter {
                             };
                             out.push(Doc::str(&format!("{s}:{t}{ro}")));
                         }
+                        (Some("tmpfs"), _, Some(t)) => self.skip(
+                            i.span,
+                            path,
+                            format!("a tmpfs at {t} is not carried; a scratch directory on ECS is a volume with `ecs: ephemeral`"),
+                        ),
                         (Some(kind), _, _) => {
                             self.skip(i.span, path, format!("a {kind} mount is not carried"))
                         }
@@ -732,6 +757,70 @@ impl Converter {
         if !out.is_empty() {
             self.put("volumes", Doc::Seq(out), None);
         }
+    }
+
+    /// A short-syntax volume (`SRC:DST[:OPTIONS]`) in geno's form: `ro`
+    /// kept, `~` as `${HOME}`, an anonymous volume given a name of its
+    /// own (declared under `volumes:`), and options geno has no use for
+    /// (SELinux labels, macOS consistency hints) said and dropped.
+    fn short_volume(&mut self, path: &str, span: Span, value: &str) -> Option<String> {
+        let parts: Vec<&str> = value.split(':').collect();
+        let (source, target, options) = match parts.as_slice() {
+            [target] => {
+                // Anonymous: a volume of the service's own, kept by name.
+                let service = path
+                    .strip_prefix("services.")
+                    .and_then(|p| p.strip_suffix(".volumes"))
+                    .unwrap_or("app");
+                let name = sanitize(&format!("{service}-{}", target.trim_matches('/')));
+                if self.root.get_mut(&["volumes"]).is_none() {
+                    self.root.set("volumes", Doc::map());
+                }
+                if let Some(vols) = self.root.get_mut(&["volumes"]) {
+                    vols.set(&name, Doc::map());
+                    vols.comment(
+                        &[name.as_str()],
+                        format!("geno: compose's anonymous volume at {target} in `{service}`, given a name so its data is kept the same way."),
+                    );
+                }
+                return Some(format!("{name}:{target}"));
+            }
+            [source, target] => (*source, *target, ""),
+            [source, target, options] => (*source, *target, *options),
+            _ => {
+                self.skip(
+                    span,
+                    path,
+                    format!("`{value}` is not a volume geno can read"),
+                );
+                return None;
+            }
+        };
+        let source = match source.strip_prefix('~') {
+            Some(rest) => format!("${{HOME}}{rest}"),
+            None => source.to_string(),
+        };
+        let mut read_only = false;
+        let mut dropped = Vec::new();
+        for o in options.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "ro" => read_only = true,
+                "rw" => {}
+                other => dropped.push(other),
+            }
+        }
+        if !dropped.is_empty() {
+            let why = if dropped.iter().any(|o| *o == "z" || *o == "Z") {
+                "SELinux relabelling (`z`, `Z`) is not carried; on an SELinux host, label the directory yourself"
+            } else {
+                "consistency hints (`cached`, `delegated`, `consistent`) and `nocopy` are not carried; Linux engines ignore the hints"
+            };
+            self.skip(span, path, format!("`{value}`: {why}"));
+        }
+        Some(format!(
+            "{source}:{target}{}",
+            if read_only { ":ro" } else { "" }
+        ))
     }
 
     fn healthcheck(&mut self, path: &str, v: &Node) {
@@ -1122,6 +1211,29 @@ fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
 
 /// A stack name from a directory or compose project name: lowercase
 /// letters, digits and dashes.
+/// A compose service name as geno takes it: lowercase letters, digits,
+/// `-` and `_`, starting with a letter or digit, at most 63.
+fn service_name(name: &str) -> String {
+    let s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches(['-', '_']);
+    let s = &s[..s.len().min(63)];
+    if s.is_empty() {
+        "app".into()
+    } else {
+        s.to_string()
+    }
+}
+
 fn sanitize(name: &str) -> String {
     let s: String = name
         .to_ascii_lowercase()
@@ -1137,6 +1249,14 @@ fn sanitize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_names_are_what_geno_allows_and_keep_what_they_can() {
+        assert_eq!(service_name("serviceA"), "servicea");
+        assert_eq!(service_name("my_worker"), "my_worker");
+        assert_eq!(service_name("api.v2"), "api-v2");
+        assert_eq!(service_name("_hidden"), "hidden");
+    }
 
     #[test]
     fn stack_names_are_what_docker_allows() {
