@@ -228,6 +228,23 @@ fn two_builds_are_verified_together_and_promoted_by_their_own_digests() {
     assert_eq!(changed, ["web"], "{second:#}");
     let history = geno(&["history", "--env", "demo"]);
     ok(&history);
+    // Both images of each promotion, under their own digests.
+    let short = |d: &Value| d.as_str().unwrap().trim_start_matches("sha256:")[..12].to_string();
+    for r in [&record, &second] {
+        let pair = format!(
+            "{},{}",
+            short(&r["builds"]["api"]["manifestDigest"]),
+            short(&r["builds"]["web"]["manifestDigest"])
+        );
+        assert!(
+            history.stdout.contains(&pair),
+            "{pair}:\n{}",
+            history.stdout
+        );
+    }
+    // What runs is what stack.yaml renders with these images: no change.
+    let diff = geno(&["diff", "--env", "demo", "--exit-code"]);
+    assert_eq!(diff.code, 0, "{}\n{}", diff.stdout, diff.stderr);
 }
 
 /// `image` pushed to `registry` as `repo:tag` and its local tag removed, as
