@@ -436,17 +436,13 @@ pub async fn load_balancer(
         }
     }
     let line = wait_for_targets(ctx, &lb, local.stack(), services, deadline).await?;
-    let schemes = local
+    let declared = local
         .stack()
         .load_balancer
-        .iter()
-        .flat_map(|b| b.listeners.iter().map(|l| l.protocol.scheme()));
-    let urls: Vec<String> = lb
-        .listeners
-        .iter()
-        .zip(schemes.chain(std::iter::repeat("http")))
-        .map(|(addr, scheme)| format!("{scheme}://{addr}"))
-        .collect();
+        .as_ref()
+        .map(|b| b.listeners.as_slice())
+        .unwrap_or_default();
+    let urls = daemon::urls(declared, &lb.listeners);
     ctx.shell.status(format!(
         "load balancer {} on {} ({line})",
         if started_now { "started" } else { "running" },

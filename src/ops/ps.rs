@@ -135,9 +135,10 @@ pub async fn ps(ctx: &Context, services: &[String]) -> CliResult {
     }
     match (&lb, wanted) {
         (Some(state), _) => {
+            let declared = wanted.map(|b| b.listeners.as_slice()).unwrap_or_default();
             shell.out_line(format!(
-                "\nload balancer on http://{}{}",
-                state.listeners.join(", http://"),
+                "\nload balancer on {}{}",
+                daemon::urls(declared, &state.listeners).join(", "),
                 if current {
                     ""
                 } else {

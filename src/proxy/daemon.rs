@@ -307,6 +307,20 @@ pub async fn stop(state_dir: &Path, stack: &str) -> bool {
     was_alive
 }
 
+/// The URLs of a running load balancer's listeners (`addrs`, in the order
+/// of stack.yaml's `listeners`): `https://` for an HTTPS one.
+pub fn urls(listeners: &[crate::stack::Listener], addrs: &[String]) -> Vec<String> {
+    let schemes = listeners
+        .iter()
+        .map(|l| l.protocol.scheme())
+        .chain(std::iter::repeat("http"));
+    addrs
+        .iter()
+        .zip(schemes)
+        .map(|(addr, scheme)| format!("{scheme}://{addr}"))
+        .collect()
+}
+
 /// TLS with the stack's development certificate, HTTP/1.1 only (what the
 /// proxy speaks).
 fn acceptor(cert: &crate::state::tls::DevCert) -> anyhow::Result<tokio_rustls::TlsAcceptor> {

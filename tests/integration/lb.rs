@@ -543,6 +543,14 @@ smoke:
         "{}",
         smoke.stderr
     );
+    let ps = s.run(["ps"]);
+    assert!(
+        ps.stdout.contains(&format!(
+            "load balancer on http://127.0.0.1:{plain}, https://127.0.0.1:{tls}"
+        )),
+        "{}",
+        ps.stdout
+    );
     // A second `up` keeps the certificate (nothing said about it).
     let again = s.run(["up", "--timeout", "60s"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
