@@ -165,10 +165,6 @@ const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
         "set `platform` on the build (`image.platform` or `builds.NAME.platform`): geno builds each image for one platform, which ECS runs as runtimePlatform",
     ),
     (
-        "extends",
-        "geno reads each service whole: copy the keys of the service it extends into it",
-    ),
-    (
         "tmpfs",
         "not carried; a scratch directory on ECS is a volume with `ecs: ephemeral`",
     ),
@@ -249,10 +245,17 @@ impl Converter {
             .map(sanitize)
             .unwrap_or_else(|| sanitize(name));
         let empty = Vec::new();
-        let services: &Vec<(Node, Node)> = match root.get("services").map(|(_, v)| &v.kind) {
+        let written: &Vec<(Node, Node)> = match root.get("services").map(|(_, v)| &v.kind) {
             Some(Kind::Map(s)) => s,
             _ => &empty,
         };
+        // `extends` resolved first, as compose does: the rest sees whole
+        // services.
+        let (resolved, unresolved) = super::extends::resolve(written, read);
+        for u in unresolved {
+            self.skip(u.span, format!("services.{}.extends", u.service), u.why);
+        }
+        let services = &resolved;
         self.top_level(top);
         let (main, builds) = main_build(services);
         let jobs = jobs_of(services);

@@ -4,3 +4,4 @@
 
 pub mod compose;
 pub mod ecs;
+pub mod extends;
