@@ -249,9 +249,35 @@ impl Converter {
             Some(Kind::Map(s)) => s,
             _ => &empty,
         };
+        // Included files' services join this file's, as compose merges
+        // them (a name in both is an error there; here the first is kept).
+        let mut written = written.clone();
+        let mut included_volumes = Vec::new();
+        if let Some((_, include)) = root.get("include") {
+            let (services, volumes, problems) = super::extends::included(include, read);
+            for p in problems {
+                self.skip(p.span, "include", p.why);
+            }
+            for (k, v) in services {
+                let name = k.scalar().unwrap_or_default().to_string();
+                if written
+                    .iter()
+                    .any(|(w, _)| w.scalar() == Some(name.as_str()))
+                {
+                    self.skip(
+                        k.span,
+                        "include",
+                        format!("service `{name}` is defined here and in an included file; compose refuses that, geno keeps this file's"),
+                    );
+                } else {
+                    written.push((k, v));
+                }
+            }
+            included_volumes = volumes;
+        }
         // `extends` resolved first, as compose does: the rest sees whole
         // services.
-        let (resolved, unresolved) = super::extends::resolve(written, read);
+        let (resolved, unresolved) = super::extends::resolve(&written, read);
         for u in unresolved {
             self.skip(u.span, format!("services.{}.extends", u.service), u.why);
         }
@@ -262,8 +288,24 @@ impl Converter {
         self.root.set("name", Doc::str(&stack_name));
         self.image(main.as_ref(), &builds);
 
-        if let Some((_, v)) = root.get("volumes") {
-            self.volumes(v);
+        let mut all_volumes: Vec<(Node, Node)> = match root.get("volumes").map(|(_, v)| &v.kind) {
+            Some(Kind::Map(v)) => v.clone(),
+            _ => Vec::new(),
+        };
+        for (k, v) in included_volumes {
+            if !all_volumes.iter().any(|(a, _)| a.scalar() == k.scalar()) {
+                all_volumes.push((k, v));
+            }
+        }
+        if !all_volumes.is_empty() {
+            let span = root
+                .get("volumes")
+                .map(|(k, _)| k.span)
+                .unwrap_or(root.span);
+            self.volumes(&Node {
+                kind: Kind::Map(all_volumes),
+                span,
+            });
         }
 
         // Names compose takes and geno does not (capitals, dots): written
@@ -320,11 +362,7 @@ impl Converter {
                 key,
                 "copy the files into the image, or sync them with `develop.watch`",
             ),
-            "include" => self.skip(
-                k_span(k, v),
-                key,
-                "geno reads one file: convert the included files and merge them by hand",
-            ),
+            "include" => {} // followed in `stack`
             other => self.skip(k_span(k, v), other, "not a compose key geno knows"),
         }
         }

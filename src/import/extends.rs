@@ -1,5 +1,7 @@
-//! Compose's `extends`, resolved before conversion as Docker Compose v2
-//! resolves it: a service takes the keys of the service it extends (in this
+//! Compose's `include` and `extends`, resolved before conversion as
+//! Docker Compose v2 resolves them: an included file's services (and
+//! volumes) join this file's, their paths made relative to it; and for
+//! `extends`, a service takes the keys of the service it extends (in this
 //! file, or in `file:`), its own winning; mappings merge key by key,
 //! `environment` and `depends_on` in either form; `ports` and the other
 //! lists are joined; `volumes` replace by target; `command` and
@@ -67,6 +69,137 @@ pub fn resolve(
         })
         .collect();
     (out, problems)
+}
+
+/// What `include:` brings in: the included files' services and top-level
+/// volumes (their relative paths made relative to this file, their spans
+/// the include entry's), and what could not be read.
+pub fn included(
+    include: &Node,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<(Node, Node)>, Vec<(Node, Node)>, Vec<Unresolved>) {
+    let mut services = Vec::new();
+    let mut volumes = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    include_into(
+        include,
+        "",
+        read,
+        &mut seen,
+        0,
+        &mut services,
+        &mut volumes,
+        &mut problems,
+    );
+    (services, volumes, problems)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn include_into(
+    include: &Node,
+    dir: &str,
+    read: &dyn Fn(&str) -> Option<String>,
+    seen: &mut BTreeSet<String>,
+    depth: usize,
+    services: &mut Vec<(Node, Node)>,
+    volumes: &mut Vec<(Node, Node)>,
+    problems: &mut Vec<Unresolved>,
+) {
+    let Kind::Seq(items) = &include.kind else {
+        problems.push(Unresolved {
+            span: include.span,
+            service: String::new(),
+            why: "`include` is a list of files".into(),
+        });
+        return;
+    };
+    for item in items {
+        // `- file.yaml`, or `- path: file.yaml` (or a list of paths).
+        let paths: Vec<String> = match (&item.kind, item.get("path")) {
+            (Kind::Scalar { value, .. }, _) => vec![value.clone()],
+            (_, Some((_, p))) => match &p.kind {
+                Kind::Scalar { value, .. } => vec![value.clone()],
+                Kind::Seq(ps) => ps
+                    .iter()
+                    .filter_map(|x| x.scalar())
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        for p in paths {
+            let path = join(dir, &p);
+            let say = |problems: &mut Vec<Unresolved>, why: String| {
+                problems.push(Unresolved {
+                    span: item.span,
+                    service: String::new(),
+                    why,
+                })
+            };
+            if depth > 8 || !seen.insert(path.clone()) {
+                say(
+                    problems,
+                    format!("{path} is included twice (or in a circle); read once"),
+                );
+                continue;
+            }
+            let Some(text) = read(&path) else {
+                say(
+                    problems,
+                    format!("{path} cannot be read; its services are not carried"),
+                );
+                continue;
+            };
+            let root = match yaml::parse(&text) {
+                Ok(r) => r,
+                Err(e) => {
+                    say(problems, format!("{path}: {e}"));
+                    continue;
+                }
+            };
+            let here = parent(&path);
+            if let Some((_, nested)) = root.get("include") {
+                include_into(
+                    nested,
+                    &here,
+                    read,
+                    seen,
+                    depth + 1,
+                    services,
+                    volumes,
+                    problems,
+                );
+            }
+            if let Some((
+                _,
+                Node {
+                    kind: Kind::Map(s), ..
+                },
+            )) = root.get("services")
+            {
+                // `extends` within the included file resolves there.
+                let (resolved, mut unresolved) = resolve(s, &|f| read(&join(&here, f)));
+                problems.append(&mut unresolved);
+                for (k, v) in resolved {
+                    let v = rebase_paths(&v, &relative_dir("", &here));
+                    services.push((respan(&k, item.span), respan(&v, item.span)));
+                }
+            }
+            if let Some((
+                _,
+                Node {
+                    kind: Kind::Map(v), ..
+                },
+            )) = root.get("volumes")
+            {
+                for (k, spec) in v {
+                    volumes.push((respan(k, item.span), respan(spec, item.span)));
+                }
+            }
+        }
+    }
 }
 
 type Failure = (Span, String);
