@@ -254,11 +254,11 @@ impl Converter {
         let mut written = written.clone();
         let mut included_volumes = Vec::new();
         if let Some((_, include)) = root.get("include") {
-            let (services, volumes, problems) = super::extends::included(include, read);
-            for p in problems {
+            let inc = super::extends::included(include, read);
+            for p in inc.problems {
                 self.skip(p.span, "include", p.why);
             }
-            for (k, v) in services {
+            for (k, v) in inc.services {
                 let name = k.scalar().unwrap_or_default().to_string();
                 if written
                     .iter()
@@ -273,7 +273,7 @@ impl Converter {
                     written.push((k, v));
                 }
             }
-            included_volumes = volumes;
+            included_volumes = inc.volumes;
         }
         // `extends` resolved first, as compose does: the rest sees whole
         // services.

@@ -71,132 +71,123 @@ pub fn resolve(
     (out, problems)
 }
 
+/// Named entries of a mapping (`services:`, `volumes:`), in order.
+pub type Entries = Vec<(Node, Node)>;
+
 /// What `include:` brings in: the included files' services and top-level
 /// volumes (their relative paths made relative to this file, their spans
 /// the include entry's), and what could not be read.
-pub fn included(
-    include: &Node,
-    read: &dyn Fn(&str) -> Option<String>,
-) -> (Vec<(Node, Node)>, Vec<(Node, Node)>, Vec<Unresolved>) {
-    let mut services = Vec::new();
-    let mut volumes = Vec::new();
-    let mut problems = Vec::new();
-    let mut seen = BTreeSet::new();
-    include_into(
-        include,
-        "",
-        read,
-        &mut seen,
-        0,
-        &mut services,
-        &mut volumes,
-        &mut problems,
-    );
-    (services, volumes, problems)
+#[derive(Default)]
+pub struct Included {
+    pub services: Entries,
+    pub volumes: Entries,
+    pub problems: Vec<Unresolved>,
+    seen: BTreeSet<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn include_into(
-    include: &Node,
-    dir: &str,
-    read: &dyn Fn(&str) -> Option<String>,
-    seen: &mut BTreeSet<String>,
-    depth: usize,
-    services: &mut Vec<(Node, Node)>,
-    volumes: &mut Vec<(Node, Node)>,
-    problems: &mut Vec<Unresolved>,
-) {
-    let Kind::Seq(items) = &include.kind else {
-        problems.push(Unresolved {
-            span: include.span,
+pub fn included(include: &Node, read: &dyn Fn(&str) -> Option<String>) -> Included {
+    let mut out = Included::default();
+    out.include(include, "", read, 0);
+    out
+}
+
+impl Included {
+    fn say(&mut self, span: Span, why: String) {
+        self.problems.push(Unresolved {
+            span,
             service: String::new(),
-            why: "`include` is a list of files".into(),
+            why,
         });
-        return;
-    };
-    for item in items {
-        // `- file.yaml`, or `- path: file.yaml` (or a list of paths).
-        let paths: Vec<String> = match (&item.kind, item.get("path")) {
-            (Kind::Scalar { value, .. }, _) => vec![value.clone()],
-            (_, Some((_, p))) => match &p.kind {
-                Kind::Scalar { value, .. } => vec![value.clone()],
-                Kind::Seq(ps) => ps
-                    .iter()
-                    .filter_map(|x| x.scalar())
-                    .map(str::to_string)
-                    .collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
+    }
+
+    fn include(
+        &mut self,
+        include: &Node,
+        dir: &str,
+        read: &dyn Fn(&str) -> Option<String>,
+        depth: usize,
+    ) {
+        let Kind::Seq(items) = &include.kind else {
+            self.say(include.span, "`include` is a list of files".into());
+            return;
         };
-        for p in paths {
-            let path = join(dir, &p);
-            let say = |problems: &mut Vec<Unresolved>, why: String| {
-                problems.push(Unresolved {
-                    span: item.span,
-                    service: String::new(),
-                    why,
-                })
-            };
-            if depth > 8 || !seen.insert(path.clone()) {
-                say(
-                    problems,
-                    format!("{path} is included twice (or in a circle); read once"),
-                );
-                continue;
-            }
-            let Some(text) = read(&path) else {
-                say(
-                    problems,
-                    format!("{path} cannot be read; its services are not carried"),
-                );
-                continue;
-            };
-            let root = match yaml::parse(&text) {
-                Ok(r) => r,
-                Err(e) => {
-                    say(problems, format!("{path}: {e}"));
-                    continue;
-                }
-            };
-            let here = parent(&path);
-            if let Some((_, nested)) = root.get("include") {
-                include_into(
-                    nested,
-                    &here,
-                    read,
-                    seen,
-                    depth + 1,
-                    services,
-                    volumes,
-                    problems,
-                );
-            }
-            if let Some((
-                _,
-                Node {
-                    kind: Kind::Map(s), ..
+        for item in items {
+            // `- file.yaml`, or `- path: file.yaml` (or a list of paths).
+            let paths: Vec<String> = match (&item.kind, item.get("path")) {
+                (Kind::Scalar { value, .. }, _) => vec![value.clone()],
+                (_, Some((_, p))) => match &p.kind {
+                    Kind::Scalar { value, .. } => vec![value.clone()],
+                    Kind::Seq(ps) => ps
+                        .iter()
+                        .filter_map(|x| x.scalar())
+                        .map(str::to_string)
+                        .collect(),
+                    _ => Vec::new(),
                 },
-            )) = root.get("services")
-            {
-                // `extends` within the included file resolves there.
-                let (resolved, mut unresolved) = resolve(s, &|f| read(&join(&here, f)));
-                problems.append(&mut unresolved);
-                for (k, v) in resolved {
-                    let v = rebase_paths(&v, &relative_dir("", &here));
-                    services.push((respan(&k, item.span), respan(&v, item.span)));
-                }
+                _ => Vec::new(),
+            };
+            for p in paths {
+                self.file(item.span, &join(dir, &p), read, depth);
             }
-            if let Some((
-                _,
-                Node {
-                    kind: Kind::Map(v), ..
-                },
-            )) = root.get("volumes")
-            {
-                for (k, spec) in v {
-                    volumes.push((respan(k, item.span), respan(spec, item.span)));
-                }
+        }
+    }
+
+    fn file(
+        &mut self,
+        span: Span,
+        path: &str,
+        read: &dyn Fn(&str) -> Option<String>,
+        depth: usize,
+    ) {
+        if depth > 8 || !self.seen.insert(path.to_string()) {
+            self.say(
+                span,
+                format!("{path} is included twice (or in a circle); read once"),
+            );
+            return;
+        }
+        let Some(text) = read(path) else {
+            self.say(
+                span,
+                format!("{path} cannot be read; its services are not carried"),
+            );
+            return;
+        };
+        let root = match yaml::parse(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                self.say(span, format!("{path}: {e}"));
+                return;
+            }
+        };
+        let here = parent(path);
+        if let Some((_, nested)) = root.get("include") {
+            self.include(nested, &here, read, depth + 1);
+        }
+        if let Some((
+            _,
+            Node {
+                kind: Kind::Map(s), ..
+            },
+        )) = root.get("services")
+        {
+            // `extends` within the included file resolves there.
+            let (resolved, mut unresolved) = resolve(s, &|f| read(&join(&here, f)));
+            self.problems.append(&mut unresolved);
+            for (k, v) in resolved {
+                let v = rebase_paths(&v, &relative_dir("", &here));
+                self.services.push((respan(&k, span), respan(&v, span)));
+            }
+        }
+        if let Some((
+            _,
+            Node {
+                kind: Kind::Map(v), ..
+            },
+        )) = root.get("volumes")
+        {
+            for (k, spec) in v {
+                self.volumes.push((respan(k, span), respan(spec, span)));
             }
         }
     }
