@@ -131,7 +131,7 @@ const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
     ("dns_search", "Fargate uses the VPC's DNS"),
     (
         "container_name",
-        "geno names containers `<stack>-<service>-<n>` and finds them by label",
+        "geno names containers `<stack>-<service>-<n>` and finds them by label; other services must reach it by its service name, not by this container name",
     ),
     ("hostname", "not carried"),
     (
@@ -442,7 +442,11 @@ impl Converter {
                 );
             }
             for opt in ["driver", "driver_opts", "name", "labels"] {
-                if let Some((ok, _)) = spec.get(opt) {
+                if let Some((ok, val)) = spec.get(opt) {
+                    // The default driver is what geno uses anyway.
+                    if opt == "driver" && val.scalar() == Some("local") {
+                        continue;
+                    }
                     self.skip(
                         ok.span,
                         format!("volumes.{name}.{opt}"),
@@ -462,13 +466,16 @@ impl Converter {
         let svc = std::mem::replace(&mut self.svc, Doc::map());
         if let Some(services) = self.root.get_mut(&["services"]) {
             services.set(name, svc);
-            let check = v.get("healthcheck").and_then(|(_, h)| h.get("disable"));
-            if check.and_then(|(_, d)| d.scalar()) == Some("true") {
-                services.comment(
-                    &[name],
-                    "geno: the compose file disables the image's health check; geno has none to disable.",
-                );
-            }
+        }
+        let check = v.get("healthcheck").and_then(|(_, h)| h.get("disable"));
+        if let Some((k, d)) = check
+            && d.scalar() == Some("true")
+        {
+            self.skip(
+                k.span,
+                format!("{base}.healthcheck.disable"),
+                "the image's own HEALTHCHECK is not turned off: it still runs under geno, and `geno up` waits for it; write a check of your own to replace it",
+            );
         }
     }
 
