@@ -60,8 +60,11 @@ resource "aws_lb_listener" "main" {
   }
 }
 
+# The port-80 listener's rules keep the addresses they had when it was the
+# only listener (their priority), so an environment created before HTTPS
+# keeps its rules instead of replacing them; the others are LISTENER-PRIORITY.
 resource "aws_lb_listener_rule" "main" {
-  for_each     = { for r in var.listener_rules : "${r.listener}-${r.priority}" => r }
+  for_each     = { for r in var.listener_rules : (r.listener == "80" ? tostring(r.priority) : "${r.listener}-${r.priority}") => r }
   listener_arn = aws_lb_listener.main[each.value.listener].arn
   priority     = each.value.priority
   action {
@@ -111,4 +114,11 @@ resource "aws_lb_listener_rule" "main" {
       }
     }
   }
+}
+
+# The one HTTP listener of environments created before listeners were a
+# map: the same listener, not a new one (no moment without a listener).
+moved {
+  from = aws_lb_listener.http
+  to   = aws_lb_listener.main["80"]
 }

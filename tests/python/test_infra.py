@@ -129,6 +129,15 @@ def test_listener_rules_and_parameters_come_from_variables(tf):
     listener = resources["aws_lb_listener"]["main"]
     assert listener["for_each"] == "${var.listeners}"
     assert listener["certificate_arn"] == "${each.value.certificate_arn}"
+    # An environment made when there was one HTTP listener keeps it and its
+    # rules: the listener moves, the port-80 rules keep their addresses.
+    assert 'r.listener == "80" ? tostring(r.priority)' in rule["for_each"]
+    with (INFRA / "alb.tf").open() as fh:
+        moved = hcl2.load(fh).get("moved", [])
+    assert any(
+        m["from"] == "${aws_lb_listener.http}" and m["to"] == '${aws_lb_listener.main["80"]}'
+        for m in moved
+    ), moved
     assert resources["aws_ssm_parameter"]["main"]["for_each"] == "${toset(var.ssm_parameters)}"
     assert resources["aws_ecs_cluster"]["main"]["name"] == "${var.cluster_name}"
     assert resources["aws_cloudwatch_log_group"]["main"]["name"] == "${var.log_group}"
