@@ -3,8 +3,11 @@
 //! file to trust) and a server certificate it signs for localhost,
 //! loopback, the listeners' addresses and every host the rules name
 //! (`cert.pem`, `key.pem`), under `.geno/<stack>/tls/`. The authority is
-//! made once; the server certificate again whenever a name is new, so
-//! what a developer trusted stays trusted.
+//! made once (valid ten years); the server certificate again whenever a
+//! name is new or it has less than a month left, and for 800 days at most
+//! (Apple's clients refuse a server certificate valid longer than 825
+//! days, even from an authority the user trusts), so what a developer
+//! trusted stays trusted.
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +42,16 @@ pub enum TlsError {
     Make(#[from] rcgen::Error),
 }
 
+/// How long a server certificate is made for, and how close to its end
+/// one is made again.
+const SERVER_DAYS: i64 = 800;
+const RENEW_DAYS: i64 = 30;
+
 fn authority(stack: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(3650);
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, format!("geno development CA ({stack})"));
     dn.push(DnType::OrganizationName, "geno");
@@ -105,10 +116,17 @@ pub fn ensure(state_dir: &Path, stack: &str, names: &[String]) -> Result<DevCert
         .lines()
         .map(str::to_string)
         .collect();
+    let now = time::OffsetDateTime::now_utc();
+    // The first line says until when the server certificate holds.
+    let fresh = had
+        .first()
+        .and_then(|l| l.strip_prefix("valid-until "))
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|until| until - now.unix_timestamp() > RENEW_DAYS * 86_400);
     let complete = [&cert.ca, &cert.chain, &cert.key]
         .iter()
         .all(|p| p.is_file());
-    if complete && wanted.iter().all(|n| had.contains(n)) {
+    if complete && fresh && wanted.iter().all(|n| had.contains(n)) {
         return Ok(cert);
     }
     std::fs::create_dir_all(&dir).map_err(io)?;
@@ -135,13 +153,20 @@ pub fn ensure(state_dir: &Path, stack: &str, names: &[String]) -> Result<DevCert
     params.distinguished_name = dn;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(SERVER_DAYS);
     let key = KeyPair::generate()?;
     let issuer = Issuer::new(ca_params, &ca_key);
     let server = params.signed_by(&key, &issuer)?;
     let ca_pem = std::fs::read_to_string(&cert.ca).map_err(io)?;
     write(&cert.chain, &format!("{}{ca_pem}", server.pem())).map_err(io)?;
     write_private(&cert.key, &key.serialize_pem()).map_err(io)?;
-    write(&names_file, &wanted.join("\n")).map_err(io)?;
+    let until = params.not_after.unix_timestamp();
+    write(
+        &names_file,
+        &format!("valid-until {until}\n{}", wanted.join("\n")),
+    )
+    .map_err(io)?;
     Ok(DevCert { made: true, ..cert })
 }
 
@@ -188,6 +213,23 @@ mod tests {
         assert_ne!(std::fs::read_to_string(&more.chain).unwrap(), chain);
         let names = std::fs::read_to_string(dir.path().join("shop/tls/names")).unwrap();
         assert!(names.contains("api.example.test") && names.contains("127.0.0.1"));
+        // Made for 800 days: a month before its end it is made again.
+        let until: i64 = names.lines().next().unwrap()["valid-until ".len()..]
+            .parse()
+            .unwrap();
+        let days = (until - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+        assert!((799..=800).contains(&days), "{days}");
+        let names_file = dir.path().join("shop/tls/names");
+        let soon = time::OffsetDateTime::now_utc().unix_timestamp() + 10 * 86_400;
+        let rest: String = names.lines().skip(1).collect::<Vec<_>>().join("\n");
+        std::fs::write(&names_file, format!("valid-until {soon}\n{rest}")).unwrap();
+        let renewed = ensure(dir.path(), "shop", &["api.example.test".into()]).unwrap();
+        assert!(renewed.made, "ten days left: made again");
+        assert_eq!(
+            std::fs::read_to_string(&renewed.ca).unwrap(),
+            ca,
+            "by the same authority"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
