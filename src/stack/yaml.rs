@@ -96,6 +96,53 @@ impl fmt::Display for SyntaxError {
 
 /// Parses one YAML document. An empty document is an empty mapping.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
+    let first = match parse_exact(source) {
+        Err(e) if closes_flow_at(source, &e) => e,
+        other => return other,
+    };
+    // A flow collection closed at its parent's indentation (`command: [` …
+    // `]` under `command`): libyaml and go-yaml, so PyYAML and compose,
+    // take it; the scanner here does not. Each such bracket is indented
+    // until it is taken, a line at a time, within a bound.
+    let mut text = source.to_string();
+    for _ in 0..MAX_REINDENTS {
+        match parse_exact(&text) {
+            Err(e) if closes_flow_at(&text, &e) => {
+                let line = e.span.line.saturating_sub(1);
+                text = text
+                    .split('\n')
+                    .enumerate()
+                    .map(|(i, l)| {
+                        if i == line {
+                            format!(" {l}")
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+            other => return other,
+        }
+    }
+    Err(first)
+}
+
+/// How many one-space shifts `parse` tries before it gives up.
+const MAX_REINDENTS: usize = 256;
+
+/// Whether `e` is the scanner's refusal of a closing `]` or `}` that sits
+/// left of the block it belongs to.
+fn closes_flow_at(text: &str, e: &SyntaxError) -> bool {
+    e.message.ends_with("invalid indentation")
+        && text
+            .split('\n')
+            .nth(e.span.line.saturating_sub(1))
+            .and_then(|l| l.chars().nth(e.span.col.saturating_sub(1)))
+            .is_some_and(|c| c == ']' || c == '}')
+}
+
+fn parse_exact(source: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder {
         parser: Parser::new_from_str(source),
         anchors: HashMap::new(),
@@ -417,5 +464,28 @@ mod tests {
         assert_eq!(root.get("a").unwrap().1.kind, Kind::Null);
         assert_eq!(root.get("b").unwrap().1.kind, Kind::Null);
         assert_eq!(root.get("c").unwrap().1.scalar(), Some("null"));
+    }
+
+    #[test]
+    fn a_flow_list_closed_at_its_parents_indentation_reads_as_libyaml_reads_it() {
+        let loose = "web:\n  command: [\n    a,\n    b\n  ]\n  ports: [1]\n";
+        let tight = "web:\n  command: [a, b]\n  ports: [1]\n";
+        let (l, t) = (parse(loose).unwrap(), parse(tight).unwrap());
+        let words = |n: &Node| -> Vec<String> {
+            match &n.get("web").unwrap().1.get("command").unwrap().1.kind {
+                Kind::Seq(items) => items
+                    .iter()
+                    .map(|i| i.scalar().unwrap().to_string())
+                    .collect(),
+                _ => vec![],
+            }
+        };
+        assert_eq!(words(&l), words(&t));
+        assert_eq!(words(&l), ["a", "b"]);
+        // Other lines keep their positions.
+        assert_eq!(l.get("web").unwrap().1.get("ports").unwrap().0.span.line, 6);
+        // A real indentation mistake is still one, where it is.
+        let bad = "web:\n  a: 1\n b: 2\n";
+        assert!(parse(bad).is_err());
     }
 }
