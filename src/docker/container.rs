@@ -1,6 +1,7 @@
 //! A desired container as the Engine API's create body, and back from what
 //! the engine reports.
 
+use crate::stack::LocalRestart;
 use std::collections::HashMap;
 
 use bollard::models::{
@@ -92,10 +93,14 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
             network_mode: Some(d.network.clone()),
             init: Some(true),
             restart_policy: Some(RestartPolicy {
-                name: Some(if d.restart {
-                    RestartPolicyNameEnum::UNLESS_STOPPED
-                } else {
-                    RestartPolicyNameEnum::NO
+                name: Some(match (d.restart, d.restart_policy) {
+                    (false, _) => RestartPolicyNameEnum::NO,
+                    (true, None | Some(LocalRestart::UnlessStopped)) => {
+                        RestartPolicyNameEnum::UNLESS_STOPPED
+                    }
+                    (true, Some(LocalRestart::Always)) => RestartPolicyNameEnum::ALWAYS,
+                    (true, Some(LocalRestart::OnFailure)) => RestartPolicyNameEnum::ON_FAILURE,
+                    (true, Some(LocalRestart::No)) => RestartPolicyNameEnum::NO,
                 }),
                 maximum_retry_count: None,
             }),
@@ -154,5 +159,57 @@ mod tests {
             Some(137)
         );
         assert_eq!(exit_code_from_status(Some("Up 3 seconds (healthy)")), None);
+    }
+
+    #[test]
+    fn the_restart_policy_is_stack_yamls_or_the_kinds_default() {
+        let stack = crate::stack::Stack {
+            services: [
+                ("web".to_string(), crate::stack::Service::default()),
+                (
+                    "seed".to_string(),
+                    crate::stack::Service {
+                        local: crate::stack::LocalRun {
+                            restart: Some(LocalRestart::No),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "migrate".to_string(),
+                    crate::stack::Service {
+                        kind: ServiceKind::Job,
+                        ..Default::default()
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            ..serde_json::from_value(serde_json::json!({ "name": "s", "services": {} })).unwrap()
+        };
+        let desired = crate::local::plan::desired_containers(
+            &stack,
+            &Default::default(),
+            &Default::default(),
+            "/p".as_ref(),
+        );
+        let policy = |service: &str| {
+            let d = desired.iter().find(|d| d.service == service).unwrap();
+            create_body("s", d, "service")
+                .host_config
+                .and_then(|h| h.restart_policy)
+                .and_then(|p| p.name)
+        };
+        assert_eq!(policy("web"), Some(RestartPolicyNameEnum::UNLESS_STOPPED));
+        assert_eq!(policy("seed"), Some(RestartPolicyNameEnum::NO));
+        assert_eq!(policy("migrate"), Some(RestartPolicyNameEnum::NO));
+        // Only a container that says `local.restart` hashes differently.
+        let web = desired.iter().find(|d| d.service == "web").unwrap();
+        assert!(
+            !serde_json::to_string(web)
+                .unwrap()
+                .contains("restart_policy")
+        );
     }
 }

@@ -50,6 +50,7 @@ pub fn convert(
         svc: Doc::map(),
         named: BTreeMap::new(),
         renamed: BTreeMap::new(),
+        said_restart: false,
     };
     c.stack(&root, name, read);
     let header = [
@@ -77,6 +78,8 @@ struct Converter {
     /// Services whose compose names geno writes otherwise (`serviceA` is
     /// `servicea`), by their compose name.
     renamed: BTreeMap<String, String>,
+    /// Compose's default restart policy has been explained once.
+    said_restart: bool,
 }
 
 /// A build as compose gives it, reduced to what makes two builds the same image.
@@ -484,6 +487,7 @@ impl Converter {
         let Kind::Map(entries) = &v.kind else {
             return;
         };
+        self.restart(&base, v, job);
         self.service_image(&base, v);
         if job {
             self.put(
@@ -511,11 +515,7 @@ impl Converter {
                         self.put("replicas", Doc::Scalar(n.to_string()), None);
                     }
                 }
-                "restart" => {
-                    if matches!(val.scalar(), Some("no") | Some("\"no\"")) && !job {
-                        self.skip(k.span, &path, "geno restarts a service that exits, as ECS replaces a task; only jobs run once");
-                    }
-                }
+                "restart" => {} // below, with compose's default
                 "stop_grace_period" => {
                     let grace = Doc::str(val.scalar().unwrap_or_default());
                     self.put("stop_grace_period", grace, None);
@@ -563,6 +563,57 @@ impl Converter {
                     base,
                     "neither `build` nor `image`; geno runs it on the stack image",
                 );
+            }
+        }
+    }
+
+    /// Compose's restart policy, its default (`no`) included: a one-shot
+    /// service stays stopped here as it does under compose, where geno's own
+    /// default would start it again. A job never restarts, whatever it says.
+    fn restart(&mut self, base: &str, v: &Node, job: bool) {
+        let given = v.get("restart");
+        let policy = given
+            .and_then(|(_, p)| p.scalar())
+            .unwrap_or("no")
+            .trim_matches('"');
+        // `on-failure:3`: the count is Docker's business; the policy carries.
+        let name = policy.split(':').next().unwrap_or(policy);
+        if job {
+            if let Some((k, _)) = given
+                && name != "no"
+            {
+                self.skip(
+                    k.span,
+                    format!("{base}.restart"),
+                    "a job runs once to completion (others wait for it); it is never restarted",
+                );
+            }
+            return;
+        }
+        let comment = match given {
+            None if !self.said_restart => {
+                self.said_restart = true;
+                Some(
+                    "geno: compose's default, here and below: not restarted when it exits (geno's own default restarts it).",
+                )
+            }
+            _ => None,
+        };
+        match name {
+            "unless-stopped" => {}
+            "no" | "always" | "on-failure" => {
+                let mut local = Doc::map();
+                local.set("restart", Doc::str(name));
+                self.put("local", local, comment);
+            }
+            other => {
+                if let Some((k, _)) = given {
+                    self.skip(
+                        k.span,
+                        format!("{base}.restart"),
+                        format!("`{other}` is not a restart policy (no, always, on-failure, unless-stopped)"),
+                    );
+                }
             }
         }
     }

@@ -35,6 +35,10 @@ pub struct DesiredContainer {
     /// exits; locally the engine restarts it (with its back-off). Jobs and
     /// one-off runs are never restarted.
     pub restart: bool,
+    /// Set only when stack.yaml says `local.restart` (so the hash of a
+    /// container without it is as before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<crate::stack::LocalRestart>,
     /// The task's `cpu` and `memory` (ECS), as the container's quota and
     /// limit, so what Fargate would kill is killed here too.
     pub limits: Option<Limits>,
@@ -159,6 +163,7 @@ pub fn desired_containers(
                 aliases: vec![name.clone()],
                 stop_grace_secs: svc.stop_grace_period.as_secs(),
                 restart: svc.kind == ServiceKind::Service,
+                restart_policy: svc.local.restart,
                 limits: svc
                     .ecs
                     .as_ref()
@@ -471,6 +476,7 @@ mod tests {
             aliases: vec!["x".into()],
             stop_grace_secs: 10,
             restart: kind == ServiceKind::Service,
+            restart_policy: None,
             limits: None,
         }
     }

@@ -87,7 +87,7 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("services.*.ecs.log_stream_prefix", Reach::Ecs("the container's awslogs stream prefix (default: the service's name)")),
     ("services.*.iam/**", Reach::Infra("the task role's policy (`task_role_statements`); preflight checks the role allows it; refused on a service that does not deploy")),
     ("services.*.profiles", local("which services `geno up` starts; every service with `ecs` deploys")),
-    ("services.*.local/**", local("how it runs on this machine (resource limits, local-only mounts)")),
+    ("services.*.local/**", local("how it runs on this machine (resource limits, local-only mounts, restart policy; ECS always replaces a stopped task)")),
     ("services.*.develop/**", local("the edit loop of `geno up --watch`")),
     ("load_balancer", Reach::Infra("the ALB infra/ creates")),
     ("load_balancer.name", Reach::Infra("the ALB's name (default `STACK-ENV`); tfvars `load_balancer_name`; preflight finds the listener on it")),

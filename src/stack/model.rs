@@ -393,6 +393,11 @@ pub struct LocalRun {
     /// for an edit loop, a volume with no `ecs` source): ECS never sees them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    /// When the engine starts the container again after it stops (Docker's
+    /// restart policy). Unset, a service is restarted unless stopped (as
+    /// ECS replaces a stopped task) and a job never is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<LocalRestart>,
 }
 
 impl Default for LocalRun {
@@ -400,6 +405,34 @@ impl Default for LocalRun {
         LocalRun {
             limits: true,
             volumes: Vec::new(),
+            restart: None,
+        }
+    }
+}
+
+/// Docker's restart policies, by compose's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LocalRestart {
+    /// Never (compose's default).
+    #[serde(rename = "no")]
+    No,
+    /// After a non-zero exit.
+    #[serde(rename = "on-failure")]
+    OnFailure,
+    #[serde(rename = "always")]
+    Always,
+    /// Always, unless `geno stop` or `down` stopped it.
+    #[serde(rename = "unless-stopped")]
+    UnlessStopped,
+}
+
+impl LocalRestart {
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalRestart::No => "no",
+            LocalRestart::OnFailure => "on-failure",
+            LocalRestart::Always => "always",
+            LocalRestart::UnlessStopped => "unless-stopped",
         }
     }
 }

@@ -238,6 +238,21 @@ impl<'a> Checks<'a> {
                     "replicas must be at least 1",
                 ));
             }
+            if svc.kind == ServiceKind::Job
+                && let Some(policy) = svc
+                    .local
+                    .restart
+                    .filter(|r| *r != super::model::LocalRestart::No)
+            {
+                self.push(
+                    Problem::new(
+                        path!["services", name, "local", "restart"],
+                        At::Value,
+                        format!("job `{name}` runs once to completion; `restart: {}` would run it again", policy.name()),
+                    )
+                    .help("remove `local.restart`, or make it a service (`kind: service`)"),
+                );
+            }
             if svc.kind == ServiceKind::Job && svc.replicas > 1 {
                 self.push(Problem::new(
                     path!["services", name, "replicas"],
