@@ -29,6 +29,9 @@ pub struct Unmapped {
 pub struct Converted {
     pub text: String,
     pub unmapped: Vec<Unmapped>,
+    /// Files stack.yaml needs beside it (relative to the compose file's
+    /// directory): each `dockerfile_inline`, written out as a Dockerfile.
+    pub files: Vec<(String, String)>,
 }
 
 /// Reads an `env_file` (relative to the compose file) for the caller:
@@ -51,6 +54,7 @@ pub fn convert(
         named: BTreeMap::new(),
         renamed: BTreeMap::new(),
         said_restart: false,
+        files: Vec::new(),
     };
     c.stack(&root, name, read);
     let header = [
@@ -58,7 +62,9 @@ pub fn convert(
         "Lines starting `# geno:` say where a choice was made; `geno validate` checks the result."
             .to_string(),
     ];
+    let files = std::mem::take(&mut c.files);
     Ok(Converted {
+        files,
         text: emit::write(&header, &c.root),
         unmapped: c.unmapped,
     })
@@ -80,6 +86,8 @@ struct Converter {
     renamed: BTreeMap<String, String>,
     /// Compose's default restart policy has been explained once.
     said_restart: bool,
+    /// Dockerfiles to write beside stack.yaml (`dockerfile_inline`).
+    files: Vec<(String, String)>,
 }
 
 /// A build as compose gives it, reduced to what makes two builds the same image.
@@ -89,7 +97,21 @@ struct Build {
     dockerfile: String,
     args: Vec<(String, String)>,
     target: Option<String>,
+    /// `dockerfile_inline`: written out as `dockerfile` in the context.
+    inline: Option<String>,
+    /// The one platform of `platforms`, when it is one geno builds for.
+    platform: Option<String>,
 }
+
+/// Build keys geno carries (the others are reported, with what is lost).
+const BUILD_KEYS: &[&str] = &[
+    "context",
+    "dockerfile",
+    "dockerfile_inline",
+    "args",
+    "target",
+    "platforms",
+];
 
 /// Service keys geno does not carry, and why.
 const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
@@ -391,6 +413,7 @@ impl Converter {
                     name = format!("{name}-{i}");
                 }
                 out.set(&name, build_doc(b));
+                self.inline_file(b);
                 out.comment(
                     &[name.as_str()],
                     format!("geno: run by {}.", users.join(", ")),
@@ -407,6 +430,7 @@ impl Converter {
         match main {
             Some(b) => {
                 self.root.set("image", build_doc(b));
+                self.inline_file(b);
                 self.root.comment(
                     &["image"],
                     format!(
@@ -422,6 +446,51 @@ impl Converter {
                     "geno: no service is built here; every service runs an image of its own.",
                 );
             }
+        }
+    }
+
+    /// An inline Dockerfile, to be written where the build reads it.
+    fn inline_file(&mut self, b: &Build) {
+        if let Some(text) = &b.inline {
+            let path = format!("{}/{}", b.context.trim_end_matches('/'), b.dockerfile);
+            let path = path.strip_prefix("./").unwrap_or(&path).to_string();
+            if !self.files.iter().any(|(p, _)| *p == path) {
+                let mut text = text.clone();
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                self.files.push((path, text));
+            }
+        }
+    }
+
+    /// What a service's `build` says that geno does not carry.
+    fn build_notes(&mut self, base: &str, v: &Node) {
+        let Some((_, b)) = v.get("build") else { return };
+        let Kind::Map(entries) = &b.kind else { return };
+        for (k, val) in entries {
+            let key = k.scalar().unwrap_or_default();
+            let why = match key {
+                "platforms" => {
+                    let all = strings(val);
+                    match all.as_slice() {
+                        [one] if one == "linux/amd64" || one == "linux/arm64" => continue,
+                        _ => format!(
+                            "geno builds one platform per build (linux/amd64 or linux/arm64), not {}; set the build's `platform`",
+                            all.join(", ")
+                        ),
+                    }
+                }
+                k if BUILD_KEYS.contains(&k) => continue,
+                "additional_contexts" => "geno sends one build context; copy what the other contexts hold into it".to_string(),
+                "ssh" => "geno's builds have no SSH agent; fetch private sources before the build".to_string(),
+                "secrets" => "geno's builds have no build secrets; pass what the build needs as args, or fetch it before".to_string(),
+                "cache_from" | "cache_to" => "geno keeps BuildKit's cache in the engine; no external cache".to_string(),
+                "labels" | "tags" => "geno tags and labels its images itself (STACK/BUILD, by build)".to_string(),
+                "no_cache" | "pull" => "not carried: geno builds with the engine's cache and pulls a missing base".to_string(),
+                other => format!("build option `{other}` is not carried"),
+            };
+            self.skip(k.span, format!("{base}.build.{key}"), why);
         }
     }
 
@@ -541,6 +610,7 @@ impl Converter {
     /// Where a service's image comes from: the stack's build, one of its
     /// named builds, or an image of its own.
     fn service_image(&mut self, base: &str, v: &Node) {
+        self.build_notes(base, v);
         let build = build_of(v);
         match (&build, v.get("image")) {
             (Some(b), _) if self.named.contains_key(b) => {
@@ -1120,6 +1190,9 @@ fn build_doc(b: &Build) -> Doc {
     let mut image = Doc::map();
     image.set("context", Doc::str(&b.context));
     image.set("dockerfile", Doc::str(&b.dockerfile));
+    if let Some(p) = &b.platform {
+        image.set("platform", Doc::str(p));
+    }
     if !b.args.is_empty() {
         let mut args = Doc::map();
         for (k, v) in &b.args {
@@ -1178,6 +1251,8 @@ fn build_of(v: &Node) -> Option<Build> {
             dockerfile: "Dockerfile".into(),
             args: Vec::new(),
             target: None,
+            inline: None,
+            platform: None,
         }),
         Kind::Map(_) => {
             let get = |k: &str| b.get(k).and_then(|(_, v)| v.scalar()).map(str::to_string);
@@ -1201,11 +1276,32 @@ fn build_of(v: &Node) -> Option<Build> {
                     .collect(),
                 _ => Vec::new(),
             };
+            let inline = get("dockerfile_inline");
+            // Named by its content, so two services with the same inline
+            // Dockerfile share one build and two different ones do not.
+            let dockerfile = match &inline {
+                Some(text) => {
+                    use sha2::{Digest, Sha256};
+                    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+                    format!("Dockerfile.inline-{}", &hash[..8])
+                }
+                None => get("dockerfile").unwrap_or_else(|| "Dockerfile".into()),
+            };
+            let platforms: Vec<String> = b
+                .get("platforms")
+                .map(|(_, p)| strings(p))
+                .unwrap_or_default();
+            let platform = match platforms.as_slice() {
+                [one] if one == "linux/amd64" || one == "linux/arm64" => Some(one.clone()),
+                _ => None,
+            };
             Some(Build {
                 context: get("context").unwrap_or_else(|| ".".into()),
-                dockerfile: get("dockerfile").unwrap_or_else(|| "Dockerfile".into()),
+                dockerfile,
                 args,
                 target: get("target"),
+                inline,
+                platform,
             })
         }
         _ => None,

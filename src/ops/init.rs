@@ -134,6 +134,27 @@ pub async fn init(ctx: &Context, opts: InitOptions) -> CliResult {
             e.message
         )
     })?;
+    // Inline Dockerfiles first: stack.yaml names them.
+    for (rel, text) in &converted.files {
+        let path = dir.join(rel);
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == *text => continue,
+            Ok(_) if !opts.force => {
+                return Err(anyhow::anyhow!(
+                    "{} exists with other content; nothing was written (it would hold the compose file's inline Dockerfile: pass --force to replace it)",
+                    path.display()
+                )
+                .into());
+            }
+            _ => {}
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        shell.status(format!(
+            "wrote {}: the compose file's dockerfile_inline",
+            path.display()
+        ));
+    }
     let tmp = out.with_extension("yaml.tmp");
     std::fs::write(&tmp, &converted.text)
         .and_then(|()| std::fs::rename(&tmp, &out))

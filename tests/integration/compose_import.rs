@@ -53,7 +53,18 @@ fn every_compose_file_of_the_corpus_converts_and_validates() {
                 "{name}: {line}"
             );
         }
+        // Each inline Dockerfile written is there, and is a Dockerfile the
+        // stack names.
         let text = std::fs::read_to_string(dir.join("stack.yaml")).unwrap();
+        for line in out.stderr.lines() {
+            if let Some(rest) = line.strip_prefix("wrote ./")
+                && let Some((file, _)) = rest.split_once(": the compose file's dockerfile_inline")
+            {
+                let written = std::fs::read_to_string(dir.join(file)).unwrap();
+                assert!(written.starts_with("FROM "), "{name}: {file}: {written}");
+                assert!(text.contains(file), "{name}: stack.yaml names {file}");
+            }
+        }
         let check = Geno::new()
             .dir(&dir)
             .env("SECRET_KEY", "from-the-shell")
@@ -122,4 +133,49 @@ fn bad_input_is_one_clear_error_and_writes_nothing() {
         .args(["init", "--from-compose", "compose.yaml", "--force"])
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn an_inline_dockerfile_never_overwrites_a_file_that_says_something_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("compose.yaml"),
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM busybox\n",
+    )
+    .unwrap();
+    let init = || {
+        Geno::new()
+            .dir(tmp.path())
+            .args(["init", "--from-compose", "compose.yaml"])
+            .run()
+    };
+    let first = init();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let name = first
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("wrote ./")?
+                .split_once(": the compose")?
+                .0
+                .into()
+        })
+        .map(str::to_string)
+        .unwrap();
+    // Edited by hand, and stack.yaml gone: a second import stops.
+    std::fs::write(tmp.path().join(&name), "FROM debian\n").unwrap();
+    std::fs::remove_file(tmp.path().join("stack.yaml")).unwrap();
+    let second = init();
+    assert_eq!(second.code, 1);
+    assert_eq!(
+        second.stderr,
+        format!(
+            "error: ./{name} exists with other content; nothing was written (it would hold the compose file's inline Dockerfile: pass --force to replace it)\n"
+        )
+    );
+    assert!(!tmp.path().join("stack.yaml").exists());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join(&name)).unwrap(),
+        "FROM debian\n"
+    );
 }
