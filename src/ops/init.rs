@@ -184,12 +184,15 @@ pub async fn init(ctx: &Context, opts: InitOptions) -> CliResult {
             ));
             Ok(())
         }
-        Err(e) => Err(anyhow::Error::from(e)
-            .context(format!(
-                "wrote {}, but it does not pass `geno validate` yet; fix what is listed, then run `geno validate`",
+        Err(e) => {
+            // Said first and on its own: the located errors that follow are
+            // reported as they are, and would hide a context.
+            shell.warn(format!(
+                "wrote {}, but it does not pass `geno validate` yet; fix what is listed below, then run `geno validate`",
                 out.display()
-            ))
-            .into()),
+            ));
+            Err(anyhow::Error::from(e).into())
+        }
     }
 }
 

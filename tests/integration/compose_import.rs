@@ -179,3 +179,26 @@ fn an_inline_dockerfile_never_overwrites_a_file_that_says_something_else() {
         "FROM debian\n"
     );
 }
+
+#[test]
+fn a_written_stack_that_does_not_validate_says_it_was_written_then_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("compose.yaml"),
+        "services:\n  a:\n    image: redis\n    ports: [\"6379:6379\"]\n  b:\n    image: redis\n    ports: [\"6379:6379\"]\n",
+    )
+    .unwrap();
+    let out = Geno::new()
+        .dir(tmp.path())
+        .args(["init", "--from-compose", "compose.yaml"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.starts_with(
+            "warning: wrote stack.yaml, but it does not pass `geno validate` yet; fix what is listed below, then run `geno validate`\nerror: services.b.ports[0]: host port 6379 is already used by `a`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(tmp.path().join("stack.yaml").exists());
+}
