@@ -834,6 +834,16 @@ impl Converter {
         self.put("depends_on", out, None);
     }
 
+    /// A container port without a host port: compose publishes it on a
+    /// random host port, geno on none.
+    fn unpublished(&mut self, span: Span, path: &str, port: &str) {
+        self.skip(
+            span,
+            path,
+            format!("`{port}`: compose publishes it on a random port of this machine; geno does not publish it (other services still reach it); write `HOST:{port}` to reach it from this machine"),
+        );
+    }
+
     fn ports(&mut self, path: &str, v: &Node) {
         let Kind::Seq(items) = &v.kind else {
             return;
@@ -856,6 +866,9 @@ impl Converter {
                             format!("`{value}`: port ranges are not carried; list each port"),
                         );
                     } else {
+                        if !spec.contains(':') {
+                            self.unpublished(i.span, path, spec);
+                        }
                         out.push(Doc::str(spec));
                     }
                 }
@@ -871,7 +884,10 @@ impl Converter {
                     out.push(Doc::str(&match (get("host_ip"), get("published")) {
                         (Some(ip), Some(p)) => format!("{ip}:{p}:{target}"),
                         (None, Some(p)) => format!("{p}:{target}"),
-                        _ => target,
+                        _ => {
+                            self.unpublished(i.span, path, &target);
+                            target
+                        }
                     }));
                 }
                 _ => {}
