@@ -602,9 +602,7 @@ impl Converter {
             }
         }
         self.environment(&base, v, read);
-        if let Some((_, deps)) = v.get("depends_on") {
-            self.depends_on(&format!("{base}.depends_on"), deps);
-        }
+        self.depends_on(&format!("{base}.depends_on"), v);
     }
 
     /// Where a service's image comes from: the stack's build, one of its
@@ -793,8 +791,15 @@ impl Converter {
         self.put("environment", out, None);
     }
 
-    fn depends_on(&mut self, path: &str, v: &Node) {
+    /// `depends_on`, and the order `links` and `volumes_from` imply (compose
+    /// starts what they name first).
+    fn depends_on(&mut self, path: &str, service: &Node) {
         let mut deps: Vec<(String, &'static str)> = Vec::new();
+        let empty = Node {
+            kind: Kind::Null,
+            span: service.span,
+        };
+        let v = service.get("depends_on").map(|(_, d)| d).unwrap_or(&empty);
         match &v.kind {
             Kind::Seq(items) => {
                 for i in items {
@@ -822,6 +827,23 @@ impl Converter {
                 }
             }
             _ => {}
+        }
+        for key in ["links", "volumes_from"] {
+            let named = service
+                .get(key)
+                .map(|(_, l)| strings(l))
+                .unwrap_or_default();
+            for entry in named {
+                // `links: [db:database]`; `volumes_from: [app:ro]`, and not
+                // `container:NAME`, which is no service.
+                if entry.starts_with("container:") {
+                    continue;
+                }
+                let name = entry.split(':').next().unwrap_or_default().to_string();
+                if !name.is_empty() && !deps.iter().any(|(d, _)| *d == name) {
+                    deps.push((name, "started"));
+                }
+            }
         }
         if deps.is_empty() {
             return;
