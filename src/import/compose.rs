@@ -54,6 +54,7 @@ pub fn convert(
         named: BTreeMap::new(),
         renamed: BTreeMap::new(),
         said_restart: false,
+        said_loopback: false,
         files: Vec::new(),
     };
     c.stack(&root, name, read);
@@ -86,6 +87,8 @@ struct Converter {
     renamed: BTreeMap<String, String>,
     /// Compose's default restart policy has been explained once.
     said_restart: bool,
+    /// Loopback-only publishing has been reported once.
+    said_loopback: bool,
     /// Dockerfiles to write beside stack.yaml (`dockerfile_inline`).
     files: Vec<(String, String)>,
 }
@@ -916,6 +919,19 @@ impl Converter {
             }
         }
         if !out.is_empty() {
+            // Said once in the report, at the first port that narrows.
+            let narrowed = out.iter().any(|p| match p {
+                Doc::Scalar(s) => s.matches(':').count() == 1,
+                _ => false,
+            });
+            if narrowed && !self.said_loopback {
+                self.said_loopback = true;
+                self.skip(
+                    v.span,
+                    path,
+                    "published ports bind to 127.0.0.1 here, where compose binds every address (here and in the other services); write `0.0.0.0:HOST:CONTAINER` to publish on all",
+                );
+            }
             self.put(
                 "ports",
                 Doc::Seq(out),

@@ -194,8 +194,8 @@ fn a_written_stack_that_does_not_validate_says_it_was_written_then_why() {
         .run();
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.starts_with(
-            "warning: wrote stack.yaml, but it does not pass `geno validate` yet; fix what is listed below, then run `geno validate`\nerror: services.b.ports[0]: host port 6379 is already used by `a`\n"
+        out.stderr.contains(
+            "\nwarning: wrote stack.yaml, but it does not pass `geno validate` yet; fix what is listed below, then run `geno validate`\nerror: services.b.ports[0]: host port 6379 is already used by `a`\n"
         ),
         "{}",
         out.stderr
