@@ -175,7 +175,10 @@ const UNMAPPED_SERVICE_KEYS: &[(&str, &str)] = &[
     ("user", "set USER in the Dockerfile"),
     ("tty", "not carried"),
     ("stdin_open", "not carried"),
-    ("init", "not carried; the image's entrypoint runs as PID 1"),
+    (
+        "init",
+        "geno runs every container under Docker's init (which reaps children and forwards signals); `init: false` is not carried",
+    ),
     (
         "expose",
         "not needed: services reach each other's ports on the stack network",
@@ -582,6 +585,8 @@ impl Converter {
                     self.put("profiles", Doc::strs(p.iter().map(String::as_str)), None);
                 }
                 "deploy" => self.deploy(&path, val),
+                // geno runs every container with Docker's init already.
+                "init" if val.scalar() == Some("true") => {}
                 "scale" => {
                     if let Some(n) = val.scalar() {
                         self.put("replicas", Doc::Scalar(n.to_string()), None);
