@@ -732,10 +732,36 @@ impl Converter {
             for (node, path) in items {
                 match read(&path) {
                     Some(text) => {
+                        // `.env` beside the file is geno's own env file:
+                        // its values stay there, named by interpolation.
+                        let own = path.trim_start_matches("./") == ".env";
+                        let mut copied_secrets = Vec::new();
                         for (k, val) in parse_env_file(&text) {
+                            let val = if own {
+                                format!("${{{k}}}")
+                            } else {
+                                if looks_secret(&k) && !val.is_empty() && !val.starts_with("${") {
+                                    copied_secrets.push(k.clone());
+                                }
+                                val
+                            };
                             // A later file's value wins, as in compose.
                             env.retain(|(ek, _, _)| *ek != k);
                             env.push((k, val, Some(path.clone())));
+                        }
+                        if !copied_secrets.is_empty() {
+                            self.skip(
+                                node.span,
+                                format!("{base}.env_file"),
+                                format!(
+                                    "{} {} secret and {} copied from {path} into stack.yaml, which is usually committed; declare {} under `secrets:` (`local: {{ env: NAME }}`, the values in `.env`) to keep {} out of it",
+                                    copied_secrets.join(", "),
+                                    if copied_secrets.len() == 1 { "looks" } else { "look" },
+                                    if copied_secrets.len() == 1 { "is" } else { "are" },
+                                    if copied_secrets.len() == 1 { "it" } else { "them" },
+                                    if copied_secrets.len() == 1 { "it" } else { "them" },
+                                ),
+                            );
                         }
                     }
                     None => self.skip(
@@ -1453,6 +1479,24 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A variable whose name says it holds a credential.
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "ACCESS_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 /// `key` set to `value`, replacing an earlier one in its place.
