@@ -754,7 +754,7 @@ impl Converter {
                                 node.span,
                                 format!("{base}.env_file"),
                                 format!(
-                                    "{} {} secret and {} copied from {path} into stack.yaml, which is usually committed; declare {} under `secrets:` (`local: {{ env: NAME }}`, the values in `.env`) to keep {} out of it",
+                                    "{} {} secret and {} copied from {path} into stack.yaml, which is usually committed; declare {} under `secrets:` (`local: {{ env: NAME }}`, the values in `.env`) to keep {} out of the file",
                                     copied_secrets.join(", "),
                                     if copied_secrets.len() == 1 { "looks" } else { "look" },
                                     if copied_secrets.len() == 1 { "is" } else { "are" },
