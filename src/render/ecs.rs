@@ -172,7 +172,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
     }
     let mut jobs = Map::new();
     for (name, svc) in &stack.services {
-        if svc.kind != ServiceKind::Job || !svc.is_app() {
+        if svc.kind != ServiceKind::Job {
             continue;
         }
         // The ECS services that wait for this job to succeed: it runs
@@ -830,6 +830,61 @@ environments:
         assert_eq!(
             tf["listeners"]["80"]["default_action"]["redirect"]["status_code"],
             "HTTP_301"
+        );
+    }
+
+    #[test]
+    fn a_job_on_an_external_image_runs_before_its_service_mirrored_with_it() {
+        let text = r#"
+name: fa
+image: {}
+services:
+  migrate: { kind: job, image: "flyway/flyway:10", command: [migrate] }
+  web:
+    depends_on: { migrate: completed_successfully }
+    ecs: { service: web, repository: web, cpu: 256, memory: 512 }
+environments:
+  prod:
+    aws:
+      region: eu-west-1
+      account_id: "123456789012"
+      cluster: c
+      execution_role_arn: arn:aws:iam::123456789012:role/x
+      task_role_arn: arn:aws:iam::123456789012:role/t
+      log_group: /ecs/fa
+"#;
+        let source = crate::stack::load::Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text: text.into(),
+        };
+        let stack = crate::stack::load::load_source(
+            source,
+            "prod",
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap()
+        .stack;
+        assert!(stack.deploys("migrate") && stack.pins_by_key());
+        let (a, b) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let choice = ImageChoice::Digests(
+            [("image".into(), a), ("flyway/flyway:10".into(), b.clone())].into(),
+        );
+        let r = render(&stack, "prod", &choice).unwrap();
+        let job = &r["jobs"]["migrate"]["taskDefinition"]["containerDefinitions"][0];
+        assert_eq!(
+            job["image"],
+            format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@{b}")
+        );
+        let plans = crate::deploy::taskdef::plans(&r).unwrap();
+        assert!(
+            plans
+                .pushes()
+                .contains(&("flyway/flyway:10".to_string(), "web".to_string()))
         );
     }
 }

@@ -87,7 +87,8 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("services.*.ecs.log_stream_prefix", Reach::Ecs("the container's awslogs stream prefix (default: the service's name)")),
     ("services.*.iam/**", Reach::Infra("the task role's policy (`task_role_statements`); preflight checks the role allows it; refused on a service that does not deploy")),
     ("services.*.profiles", local("which services `geno up` starts; every service with `ecs` deploys")),
-    ("services.*.local/**", local("how it runs on this machine (resource limits, local-only mounts, restart policy; ECS always replaces a stopped task)")),
+    ("services.*.local/**", local("how it runs on this machine (resource limits, local-only mounts)")),
+    ("services.*.local.restart", local_noted("the engine's restart policy here; ECS always replaces a task whose container stops")),
     ("services.*.develop/**", local("the edit loop of `geno up --watch`")),
     ("load_balancer", Reach::Infra("the ALB infra/ creates")),
     ("load_balancer.name", Reach::Infra("the ALB's name (default `STACK-ENV`); tfvars `load_balancer_name`; preflight finds the listener on it")),
@@ -156,7 +157,7 @@ pub fn markdown() -> String {
 
 /// What a stack sets that stays on this machine although the reader may
 /// expect it on ECS: local-only fields with a note set on a deployed
-/// service, and every listener after the first. As `(path, why)`.
+/// service. As `(path, why)`.
 pub fn local_only_set(stack: &Stack) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let doc = serde_json::to_value(stack).unwrap_or(Value::Null);
@@ -346,6 +347,7 @@ services:
   worker:
     command: [work]
     replicas: 2
+    local: { restart: "no" }
     ecs: { service: worker, repository: shop, cpu: 256, memory: 512 }
   cache:
     image: redis:7
@@ -367,6 +369,13 @@ load_balancer:
             .unwrap()
             .stack;
         let said: Vec<String> = local_only_set(&stack).into_iter().map(|(p, _)| p).collect();
-        assert_eq!(said, ["services.web.ports[0]", "services.worker.replicas",]);
+        assert_eq!(
+            said,
+            [
+                "services.web.ports[0]",
+                "services.worker.replicas",
+                "services.worker.local.restart"
+            ]
+        );
     }
 }

@@ -525,7 +525,7 @@ impl Stack {
         let svc = self.services.get(service)?;
         match &svc.image {
             None => self.build_of(service).map(str::to_string),
-            Some(_) if svc.ecs.is_none() => None,
+            Some(_) if !self.deploys(service) => None,
             Some(reference) => Some(external_key(reference)),
         }
     }
@@ -536,8 +536,8 @@ impl Stack {
         self.names_builds()
             || self
                 .services
-                .values()
-                .any(|s| s.image.is_some() && s.ecs.is_some())
+                .iter()
+                .any(|(name, s)| s.image.is_some() && self.deploys(name))
     }
 }
 
@@ -1140,9 +1140,10 @@ impl Stack {
         let Some(svc) = self.services.get(name) else {
             return false;
         };
+        // A job a deployed service waits for runs on ECS too, on the
+        // stack's image or an external one (mirrored with its dependent's).
         svc.ecs.is_some()
             || (svc.kind == ServiceKind::Job
-                && svc.is_app()
                 && self.services.values().any(|s| {
                     s.ecs.is_some()
                         && s.depends_on.0.get(name) == Some(&Condition::CompletedSuccessfully)
