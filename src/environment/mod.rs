@@ -110,24 +110,18 @@ impl Environment {
         crate::state::verifications::check(&self.state_dir, &self.loaded.declared, images)
     }
 
-    /// The builds whose images this environment's services and jobs run
-    /// on ECS (as rendered: a job only when a service waits for it), each
-    /// once, services first.
-    pub fn deployed_builds(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.plans(&ImageChoice::Unpinned)?.keys())
-    }
-
-    /// The images to act on, by build: those `--image` names (`ID`, an ID
-    /// prefix or a tag; `BUILD=…` when the stack has several builds), and
-    /// for the other builds the build of the current source, which must
-    /// exist.
+    /// The images to act on for what `draft` deploys, by build (or
+    /// external image): those `--image` names (`ID`, an ID prefix or a tag;
+    /// `BUILD=…` when there are several), and for the others the build of
+    /// the current source (which must exist) or the external image here.
     pub async fn chosen_images(
         &self,
         engine: &Engine,
+        draft: &Plans,
         explicit: &[String],
     ) -> anyhow::Result<Images> {
         let stack = &self.loaded.stack;
-        let builds = self.deployed_builds()?;
+        let builds = draft.keys();
         let named = named_images(stack, &builds, explicit)?;
         let mut out = Images::new();
         for build in &builds {

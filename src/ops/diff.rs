@@ -73,7 +73,8 @@ pub async fn diff(ctx: &Context, opts: DiffOptions) -> CliResult {
         Some(choice) => DiffImage::Pinned(choice),
         None => {
             let engine = ctx.engine().await?;
-            DiffImage::Built(env.chosen_images(engine, &opts.image).await?)
+            let draft = env.plans(&ImageChoice::Unpinned)?;
+            DiffImage::Built(env.chosen_images(engine, &draft, &opts.image).await?)
         }
     };
     let mut changes = 0;

@@ -138,9 +138,10 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     };
     let env = Environment::open(ctx, &opts.env, opts.registry.as_deref())?;
     let engine = ctx.engine().await?;
-    let chosen = choose(ctx, &env, engine, &opts).await?;
-    // What would be registered, image aside: preflight checks what it names.
+    // What would be registered, image aside: preflight checks what it
+    // names, and it says which images are chosen.
     let mut draft = env.plans(&ImageChoice::Unpinned)?;
+    let chosen = choose(ctx, &env, engine, &draft, &opts).await?;
     let aws = ctx.aws(&env.aws.region).await;
     crate::environment::network::resolve(aws, &mut draft).await?;
     let pre = check(ctx, &env, aws, &draft).await?;
@@ -285,9 +286,10 @@ async fn choose(
     ctx: &Context,
     env: &Environment,
     engine: &Engine,
+    draft: &Plans,
     opts: &PromoteOptions,
 ) -> anyhow::Result<Chosen> {
-    let images = env.chosen_images(engine, &opts.image).await?;
+    let images = env.chosen_images(engine, draft, &opts.image).await?;
     let stack = &env.loaded.stack;
     if images.is_empty() {
         anyhow::bail!(

@@ -221,12 +221,7 @@ fn verify(ctx: &Context, local: &LocalStack, report: &Report) -> anyhow::Result<
             .collect(),
     };
     let (record, what) = if stack.pins_by_key() {
-        let what = record
-            .images
-            .iter()
-            .map(|(b, id)| format!("{b} {}", crate::ids::short_id(id)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let what = crate::environment::describe_images(stack, &record.images);
         (record, format!("images {what}"))
     } else {
         let id = record.images.values().next().cloned().unwrap_or_default();
