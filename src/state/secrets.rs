@@ -49,7 +49,7 @@ pub fn resolve(
     let (out, generated) = values(stack, names, &mut kept, vars)?;
     if !generated.is_empty() || adopted {
         let text = serde_json::to_string_pretty(&kept).unwrap_or_default();
-        write_private(&path, &text).map_err(|source| SecretError::Store {
+        super::write_private(&path, &text).map_err(|source| SecretError::Store {
             path: path.clone(),
             source,
         })?;
@@ -59,27 +59,6 @@ pub fn resolve(
         generated,
         store: path,
     })
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

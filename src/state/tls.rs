@@ -142,7 +142,7 @@ pub fn ensure(state_dir: &Path, stack: &str, names: &[String]) -> Result<DevCert
         None => {
             let k = KeyPair::generate()?;
             let ca = ca_params.self_signed(&k)?;
-            write_private(&ca_key_path, &k.serialize_pem()).map_err(io)?;
+            super::write_private(&ca_key_path, &k.serialize_pem()).map_err(io)?;
             write(&cert.ca, &ca.pem()).map_err(io)?;
             k
         }
@@ -160,7 +160,7 @@ pub fn ensure(state_dir: &Path, stack: &str, names: &[String]) -> Result<DevCert
     let server = params.signed_by(&key, &issuer)?;
     let ca_pem = std::fs::read_to_string(&cert.ca).map_err(io)?;
     write(&cert.chain, &format!("{}{ca_pem}", server.pem())).map_err(io)?;
-    write_private(&cert.key, &key.serialize_pem()).map_err(io)?;
+    super::write_private(&cert.key, &key.serialize_pem()).map_err(io)?;
     let until = params.not_after.unix_timestamp();
     write(
         &names_file,
@@ -173,18 +173,6 @@ pub fn ensure(state_dir: &Path, stack: &str, names: &[String]) -> Result<DevCert
 fn write(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Written readable by its owner only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
     std::fs::rename(&tmp, path)
 }
 
