@@ -1512,36 +1512,42 @@ fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
 /// A compose service name as geno takes it: lowercase letters, digits,
 /// `-` and `_`, starting with a letter or digit, at most 63.
 fn service_name(name: &str) -> String {
+    lowercase_name(name, &['-', '_'], false)
+}
+
+/// A stack or build name: lowercase letters, digits and `-`, at most 63
+/// (a stack name prefixes every object).
+fn sanitize(name: &str) -> String {
+    lowercase_name(name, &['-'], true)
+}
+
+/// `name` lowercase, other characters than `keep` and ASCII letters and
+/// digits turned into `-`, leading separators gone (trailing ones too when
+/// `trim_end`), at most 63; `app` when nothing is left.
+fn lowercase_name(name: &str, keep: &[char], trim_end: bool) -> String {
     let s: String = name
         .to_ascii_lowercase()
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            if c.is_ascii_alphanumeric() || keep.contains(&c) {
                 c
             } else {
                 '-'
             }
         })
         .collect();
-    let s = s.trim_start_matches(['-', '_']);
+    let s = s.trim_start_matches(keep);
     let s = &s[..s.len().min(63)];
+    let s = if trim_end {
+        s.trim_end_matches(keep)
+    } else {
+        s
+    };
     if s.is_empty() {
         "app".into()
     } else {
         s.to_string()
     }
-}
-
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let s = s.trim_matches('-');
-    // A stack name is at most 63 characters (it prefixes every object).
-    let s = s[..s.len().min(63)].trim_end_matches('-').to_string();
-    if s.is_empty() { "app".into() } else { s }
 }
 
 #[cfg(test)]
