@@ -10,7 +10,31 @@ use crate::Output;
 use crate::docker::TestStack;
 use crate::standin::{StandIn, python_image};
 
+/// The `demo` environment on the stand-ins and the smoke step both stacks
+/// here share.
+fn common(name: &str) -> String {
+    format!(
+        r#"environments:
+  local: {{}}
+  demo:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: "{name}-demo"
+      execution_role_arn: "arn:aws:iam::123456789012:role/{name}-exec"
+      task_role_arn: "arn:aws:iam::123456789012:role/{name}-task"
+      log_group: "/ecs/{name}"
+      registry: "${{GENO_REGISTRY:-}}"
+smoke:
+  - name: web answers on its own port
+    http: {{ service: web, path: /, expect: {{ status: 200 }} }}
+    poll: {{ interval: 1s, deadline: 30s }}
+"#
+    )
+}
+
 fn body(name: &str) -> String {
+    let common = common(name);
     format!(
         r#"
 builds:
@@ -37,22 +61,7 @@ services:
     command: [python3, -m, http.server, "8000"]
     ports: [8000]
     ecs: {{ service: "{name}-web", repository: "{name}-web", cpu: 256, memory: 512 }}
-environments:
-  local: {{}}
-  demo:
-    aws:
-      region: us-east-1
-      account_id: "123456789012"
-      cluster: "{name}-demo"
-      execution_role_arn: "arn:aws:iam::123456789012:role/{name}-exec"
-      task_role_arn: "arn:aws:iam::123456789012:role/{name}-task"
-      log_group: "/ecs/{name}"
-      registry: "${{GENO_REGISTRY:-}}"
-smoke:
-  - name: web answers on its own port
-    http: {{ service: web, path: /, expect: {{ status: 200 }} }}
-    poll: {{ interval: 1s, deadline: 30s }}
-  - name: api runs its own build
+{common}  - name: api runs its own build
     exec: {{ service: api, command: [cat, /marker], expect: {{ stdout_contains: api }} }}
 "#
     )
@@ -309,6 +318,7 @@ fn external_images_deploy_pinned_to_what_ran_here_mirrored_or_from_where_they_ca
     // The stand-in registry plays a public one: `side` is pulled from it.
     let public = format!("{}/{name}/side:1", aws.registry);
     publish(&python_image(), &aws.registry, &format!("{name}/side"), "1");
+    let common = common(&name);
     let body = format!(
         r#"
 image:
@@ -327,22 +337,7 @@ services:
     image: "{public}"
     command: [python3, -c, "import time; time.sleep(100000)"]
     ecs: {{ service: "{name}-side", cpu: 256, memory: 512 }}
-environments:
-  local: {{}}
-  demo:
-    aws:
-      region: us-east-1
-      account_id: "123456789012"
-      cluster: "{name}-demo"
-      execution_role_arn: "arn:aws:iam::123456789012:role/{name}-exec"
-      task_role_arn: "arn:aws:iam::123456789012:role/{name}-task"
-      log_group: "/ecs/{name}"
-      registry: "${{GENO_REGISTRY:-}}"
-smoke:
-  - name: web answers on its own port
-    http: {{ service: web, path: /, expect: {{ status: 200 }} }}
-    poll: {{ interval: 1s, deadline: 30s }}
-"#
+{common}"#
     );
     std::fs::write(
         stack.dir.path().join("stack.yaml"),

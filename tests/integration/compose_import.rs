@@ -26,6 +26,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// `geno init --from-compose compose.yaml` in `dir`.
+fn import(dir: &Path) -> crate::Output {
+    Geno::new()
+        .dir(dir)
+        .args(["init", "--from-compose", "compose.yaml"])
+        .run()
+}
+
 #[test]
 fn every_compose_file_of_the_corpus_converts_and_validates() {
     let corpus = root().join("tests/fixtures/compose");
@@ -97,10 +105,7 @@ fn bad_input_is_one_clear_error_and_writes_nothing() {
         "services:\n  web:\n    image: [unclosed\n",
     )
     .unwrap();
-    let out = Geno::new()
-        .dir(tmp.path())
-        .args(["init", "--from-compose", "compose.yaml"])
-        .run();
+    let out = import(tmp.path());
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.starts_with("error: compose.yaml:4:1: ")
@@ -117,10 +122,7 @@ fn bad_input_is_one_clear_error_and_writes_nothing() {
     )
     .unwrap();
     std::fs::write(tmp.path().join("stack.yaml"), "mine").unwrap();
-    let out = Geno::new()
-        .dir(tmp.path())
-        .args(["init", "--from-compose", "compose.yaml"])
-        .run();
+    let out = import(tmp.path());
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
@@ -145,12 +147,7 @@ fn an_inline_dockerfile_never_overwrites_a_file_that_says_something_else() {
         "services:\n  app:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM busybox\n",
     )
     .unwrap();
-    let init = || {
-        Geno::new()
-            .dir(tmp.path())
-            .args(["init", "--from-compose", "compose.yaml"])
-            .run()
-    };
+    let init = || import(tmp.path());
     let first = init();
     assert_eq!(first.code, 0, "{}", first.stderr);
     let name = first
@@ -190,10 +187,7 @@ fn a_written_stack_that_does_not_validate_says_it_was_written_then_why() {
         "services:\n  a:\n    image: redis\n    ports: [\"6379:6379\"]\n  b:\n    image: redis\n    ports: [\"6379:6379\"]\n",
     )
     .unwrap();
-    let out = Geno::new()
-        .dir(tmp.path())
-        .args(["init", "--from-compose", "compose.yaml"])
-        .run();
+    let out = import(tmp.path());
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains(
