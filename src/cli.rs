@@ -118,6 +118,9 @@ verbs! {
     /// Serve the stack's load balancer (started by `geno up`).
     #[command(hide = true)]
     Lb(ops::lb::Args),
+    /// Supervise the stack's tasks with sidecars (started by `geno up`).
+    #[command(hide = true)]
+    Tasks(ops::tasks::Args),
     /// Act on file changes in a running stack by its `develop.watch` rules.
     ///
     /// Files are copied into every replica, then the rule's action: restart
@@ -428,6 +431,7 @@ mod tests {
             ("up", finish("geno up")),
             ("smoke", finish("geno smoke")),
             ("lb", finish("geno lb")),
+            ("tasks", finish("geno tasks")),
             ("watch", finish("geno watch")),
             ("down", OnInterrupt::Exit),
             ("restart", finish("geno restart")),

@@ -4,7 +4,7 @@
 //! into an ECS container definition; because both start here, the command,
 //! environment, secret names and health check cannot drift apart.
 
-use crate::stack::{HealthCheck, Service, Stack};
+use crate::stack::{HealthCheck, Service, Sidecar, Stack};
 
 /// Image IDs (locally) or digests (on a registry) by build name.
 pub type Images = std::collections::BTreeMap<String, String>;
@@ -27,6 +27,9 @@ pub enum ImageRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
     pub service: String,
+    /// The sidecar of `service` this container is; `None` for the
+    /// service's own.
+    pub sidecar: Option<String>,
     pub image: ImageRef,
     /// `None` keeps the image's own ENTRYPOINT.
     pub entrypoint: Option<Vec<String>>,
@@ -79,6 +82,7 @@ pub fn container_spec(name: &str, service: &Service) -> ContainerSpec {
     secrets.dedup();
     ContainerSpec {
         service: name.to_string(),
+        sidecar: None,
         image: match &service.image {
             Some(image) => ImageRef::External(image.clone()),
             None => ImageRef::Stack,
@@ -90,6 +94,34 @@ pub fn container_spec(name: &str, service: &Service) -> ContainerSpec {
         container_ports: service.ports.iter().map(|p| p.container).collect(),
         health: service.healthcheck.as_ref().map(HealthSpec::from_check),
         stop_grace_secs: service.stop_grace_period.as_secs(),
+    }
+}
+
+/// The spec of sidecar `name` of `service`.
+pub fn sidecar_spec(service: &str, name: &str, car: &Sidecar) -> ContainerSpec {
+    let mut environment: Vec<(String, String)> = car
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    environment.sort();
+    let mut secrets = car.secrets.clone();
+    secrets.sort();
+    secrets.dedup();
+    ContainerSpec {
+        service: service.to_string(),
+        sidecar: Some(name.to_string()),
+        image: match &car.image {
+            Some(image) => ImageRef::External(image.clone()),
+            None => ImageRef::Stack,
+        },
+        entrypoint: car.entrypoint.as_ref().map(|c| c.0.clone()),
+        command: car.command.as_ref().map(|c| c.0.clone()),
+        environment,
+        secrets,
+        container_ports: car.ports.iter().map(|p| p.container).collect(),
+        health: car.healthcheck.as_ref().map(HealthSpec::from_check),
+        stop_grace_secs: car.stop_grace_period.as_secs(),
     }
 }
 
@@ -127,6 +159,32 @@ pub fn definition_hash(stack: &Stack) -> String {
             }
             if stack.names_builds() {
                 v["build"] = serde_json::json!(stack.build_of(&s.service));
+            }
+            // Only when it has some, so a stack without keeps its hash.
+            let sidecars: Vec<serde_json::Value> = stack
+                .services
+                .get(&s.service)
+                .map(|svc| &svc.sidecars)
+                .into_iter()
+                .flatten()
+                .map(|(name, car)| {
+                    let c = sidecar_spec(&s.service, name, car);
+                    serde_json::json!({
+                        "name": name,
+                        "image": stack.sidecar_key(&s.service, name),
+                        "essential": car.essential,
+                        "entrypoint": c.entrypoint,
+                        "command": c.command,
+                        "ports": c.container_ports,
+                        "secrets": c.secrets,
+                        "variables": c.environment.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                        "health": c.health,
+                        "depends_on": car.depends_on,
+                    })
+                })
+                .collect();
+            if !sidecars.is_empty() {
+                v["sidecars"] = serde_json::json!(sidecars);
             }
 
             v

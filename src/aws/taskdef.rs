@@ -9,9 +9,9 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types as ecs;
 
 use crate::deploy::taskdef::{
-    ClientAlias, ContainerDefinition, EfsAuthorization, EfsVolumeConfiguration, HealthCheck,
-    LogConfiguration, MountPoint, NameValue, PortMapping, RuntimePlatform, SecretRef,
-    ServiceConnect, ServiceConnectService, TaskDefinition, Volume,
+    ClientAlias, ContainerDefinition, ContainerDependency, EfsAuthorization,
+    EfsVolumeConfiguration, HealthCheck, LogConfiguration, MountPoint, NameValue, PortMapping,
+    RuntimePlatform, SecretRef, ServiceConnect, ServiceConnectService, TaskDefinition, Volume,
 };
 
 pub fn register_request(
@@ -113,6 +113,24 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition, String
         .image(&c.image)
         .essential(c.essential)
         .set_memory_reservation(c.memory_reservation)
+        .set_cpu(c.cpu)
+        .set_memory(c.memory)
+        .set_depends_on(
+            (!c.depends_on.is_empty())
+                .then(|| {
+                    c.depends_on
+                        .iter()
+                        .map(|d| {
+                            ecs::ContainerDependency::builder()
+                                .container_name(&d.container_name)
+                                .condition(ecs::ContainerCondition::from(d.condition.as_str()))
+                                .build()
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|e| e.to_string())?,
+        )
         .set_stop_timeout(c.stop_timeout)
         .set_mount_points((!c.mount_points.is_empty()).then(|| {
             c.mount_points
@@ -192,6 +210,17 @@ pub fn project(td: &ecs::TaskDefinition) -> TaskDefinition {
                 image: c.image().unwrap_or_default().to_string(),
                 essential: c.essential().unwrap_or(true),
                 memory_reservation: c.memory_reservation(),
+                // ECS says `cpu: 0` of a container that names none.
+                cpu: Some(c.cpu()).filter(|n| *n > 0),
+                memory: c.memory(),
+                depends_on: c
+                    .depends_on()
+                    .iter()
+                    .map(|d| ContainerDependency {
+                        container_name: d.container_name().to_string(),
+                        condition: d.condition().as_str().to_string(),
+                    })
+                    .collect(),
                 stop_timeout: c.stop_timeout(),
                 mount_points: c
                     .mount_points()

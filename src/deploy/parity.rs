@@ -132,6 +132,7 @@ mod tests {
     fn spec(vars: &[(&str, &str)]) -> ContainerSpec {
         ContainerSpec {
             service: "web".into(),
+            sidecar: None,
             image: ImageRef::Stack,
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             command: Some(vec!["serve".into()]),

@@ -96,6 +96,15 @@ pub struct ContainerDefinition {
     /// Soft memory limit (MiB); rendered for one-off tasks only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<i32>,
+    /// A sidecar's own CPU units and hard memory limit (MiB), within the
+    /// task's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i32>,
+    /// The containers of the task this one waits for, and for what.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ContainerDependency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +125,15 @@ pub struct ContainerDefinition {
     pub stop_timeout: Option<i32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mount_points: Vec<MountPoint>,
+}
+
+/// `dependsOn` of a container definition: `START`, `COMPLETE`, `SUCCESS`
+/// or `HEALTHY` of another container of the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerDependency {
+    pub container_name: String,
+    pub condition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,6 +414,20 @@ pub struct ServicePlan {
     pub target_groups: Vec<TargetGroup>,
     /// Where stack.yaml places its tasks, as written (`ecs.network`).
     pub placement: Option<Placement>,
+    /// What its sidecars run, in the task definition's order.
+    pub sidecars: Vec<SidecarImage>,
+}
+
+/// The image of a sidecar, as promote pushes and pins it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidecarImage {
+    /// Its container's name.
+    pub name: String,
+    /// Its build, or the key of its external image.
+    pub build: String,
+    /// Empty for an external image ECS pulls from where it came from.
+    pub repository: String,
+    pub external: Option<String>,
 }
 
 /// A job the services wait for, run once as a one-off task before they are
@@ -481,7 +513,7 @@ impl Plans {
         let all = self
             .services
             .iter()
-            .map(|s| &s.build)
+            .flat_map(|s| std::iter::once(&s.build).chain(s.sidecars.iter().map(|c| &c.build)))
             .chain(self.jobs.iter().map(|j| &j.build));
         for k in all {
             if !out.contains(k) {
@@ -494,12 +526,19 @@ impl Plans {
     /// External images ECS pulls from where they came from: (key, reference).
     pub fn from_origin(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
-        for s in &self.services {
-            if let Some(reference) = &s.external
-                && s.repository.is_empty()
-                && !out.iter().any(|(k, _)| *k == s.build)
+        let all = self.services.iter().flat_map(|s| {
+            std::iter::once((&s.build, &s.repository, &s.external)).chain(
+                s.sidecars
+                    .iter()
+                    .map(|c| (&c.build, &c.repository, &c.external)),
+            )
+        });
+        for (build, repository, external) in all {
+            if let Some(reference) = external
+                && repository.is_empty()
+                && !out.iter().any(|(k, _)| k == build)
             {
-                out.push((s.build.clone(), reference.clone()));
+                out.push((build.clone(), reference.clone()));
             }
         }
         out
@@ -513,7 +552,10 @@ impl Plans {
         let pairs = self
             .services
             .iter()
-            .map(|s| (&s.build, &s.repository))
+            .flat_map(|s| {
+                std::iter::once((&s.build, &s.repository))
+                    .chain(s.sidecars.iter().map(|c| (&c.build, &c.repository)))
+            })
             .chain(self.jobs.iter().map(|j| (&j.build, &j.repository)));
         for (b, r) in pairs {
             if !r.is_empty() && !out.iter().any(|(ob, or)| ob == b && or == r) {
@@ -551,6 +593,17 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
                 Some(p) => Some(serde_json::from_value(p.clone()).map_err(err)?),
                 None => None,
             },
+            sidecars: entry["sidecars"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| SidecarImage {
+                    name: c["name"].as_str().unwrap_or_default().to_string(),
+                    build: build_in(c),
+                    repository: c["repository"].as_str().unwrap_or_default().to_string(),
+                    external: c["externalImage"].as_str().map(str::to_string),
+                })
+                .collect(),
             name,
         });
     }

@@ -23,13 +23,24 @@ pub fn kind_label(kind: ServiceKind) -> &'static str {
 }
 
 pub fn labels_for(stack: &str, d: &DesiredContainer, kind: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut out = HashMap::from([
         (labels::STACK.to_string(), stack.to_string()),
         (labels::SERVICE.to_string(), d.service.clone()),
         (labels::REPLICA.to_string(), d.replica.to_string()),
         (labels::CONFIG_HASH.to_string(), d.hash()),
         (labels::KIND.to_string(), kind.to_string()),
-    ])
+    ]);
+    if let Some(essential) = d.essential {
+        let task = d.joins.clone().unwrap_or_else(|| d.name.clone());
+        out.insert(labels::TASK.into(), task);
+        out.insert(labels::ESSENTIAL.into(), essential.to_string());
+        let policy = d.restart_policy.unwrap_or(LocalRestart::UnlessStopped);
+        out.insert(labels::RESTART.into(), policy.name().to_string());
+    }
+    if let Some(sidecar) = &d.sidecar {
+        out.insert(labels::SIDECAR.into(), sidecar.clone());
+    }
+    out
 }
 
 /// The create body; labels go on at creation, so a container geno made is
@@ -78,6 +89,23 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
         ..Default::default()
     });
     const MIB: i64 = 1024 * 1024;
+    // A sidecar joins its task's network: it has no endpoint, ports or
+    // aliases of its own (its task's container publishes its ports).
+    let (network_mode, networking_config) = match &d.joins {
+        Some(owner) => (format!("container:{owner}"), None),
+        None => (
+            d.network.clone(),
+            Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    d.network.clone(),
+                    EndpointSettings {
+                        aliases: Some(d.aliases.clone()),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+        ),
+    };
     ContainerCreateBody {
         image: Some(d.image.clone()),
         entrypoint: d.entrypoint.clone(),
@@ -90,10 +118,12 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
         host_config: Some(HostConfig {
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             mounts: Some(mounts),
-            network_mode: Some(d.network.clone()),
+            network_mode: Some(network_mode),
             init: Some(true),
             restart_policy: Some(RestartPolicy {
                 name: Some(match (d.restart, d.restart_policy) {
+                    // geno's task supervisor restarts a task as a whole.
+                    _ if d.essential.is_some() => RestartPolicyNameEnum::NO,
                     (false, _) => RestartPolicyNameEnum::NO,
                     (true, None | Some(LocalRestart::UnlessStopped)) => {
                         RestartPolicyNameEnum::UNLESS_STOPPED
@@ -112,15 +142,7 @@ pub fn create_body(stack: &str, d: &DesiredContainer, kind: &str) -> ContainerCr
                 .map(|l| i64::from(l.cpu_units) * 1_000_000_000 / 1024),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                d.network.clone(),
-                EndpointSettings {
-                    aliases: Some(d.aliases.clone()),
-                    ..Default::default()
-                },
-            )])),
-        }),
+        networking_config,
         ..Default::default()
     }
 }

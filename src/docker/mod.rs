@@ -30,6 +30,16 @@ pub mod labels {
     pub const VOLUME: &str = "geno.volume";
     /// On an image of one of a stack's `builds:`: the build's name.
     pub const BUILD: &str = "geno.build";
+    /// On a sidecar's container: the sidecar's name.
+    pub const SIDECAR: &str = "geno.sidecar";
+    /// On the containers of a task with sidecars: the task (its service's
+    /// container's name), whether this one is essential, and the restart
+    /// policy geno's task supervisor applies to the task (the engine's is
+    /// `no` for them: a restarted container would leave the others without
+    /// their network).
+    pub const TASK: &str = "geno.task";
+    pub const ESSENTIAL: &str = "geno.essential";
+    pub const RESTART: &str = "geno.restart";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +215,8 @@ pub struct Member {
     pub status: String,
     /// Published ports as `IP:HOST->CONTAINER`.
     pub ports: Vec<String>,
+    /// A sidecar of `service`'s task: its name.
+    pub sidecar: Option<String>,
 }
 
 impl Member {
@@ -242,6 +254,7 @@ impl Member {
             state: c.state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             status: c.status.clone().unwrap_or_default(),
             ports,
+            sidecar: label(labels::SIDECAR),
         }
     }
 

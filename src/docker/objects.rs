@@ -355,6 +355,12 @@ impl Engine {
                 .and_then(|h| h.memory)
                 .filter(|m| *m > 0)
                 .map(|m| m as u64 / (1024 * 1024)),
+            optional: c
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(super::labels::ESSENTIAL))
+                .is_some_and(|e| e == "false"),
         })
     }
 

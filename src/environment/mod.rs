@@ -125,11 +125,7 @@ impl Environment {
         let named = named_images(stack, &builds, explicit)?;
         let mut out = Images::new();
         for build in &builds {
-            let external = stack
-                .services
-                .iter()
-                .find(|(n, s)| s.image.is_some() && stack.image_key(n).as_ref() == Some(build))
-                .and_then(|(_, s)| s.image.clone());
+            let external = stack.external_of_key(build);
             let id = match (named.get(build), external) {
                 (Some(name), _) => inspected_id(engine, name).await?,
                 // What `geno up` ran: the image the reference names here.

@@ -19,11 +19,12 @@ use crate::docker::{DockerError, Engine};
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
 use crate::host::probe::{Probe, until_ready};
+use crate::local::plan::names;
 use crate::local::plan::{Action, InPlace};
 use crate::local::readiness::{ReadyRecord, probe_command};
 use crate::local::reconcile::{Reconcile, describe_actions};
 use crate::proxy::daemon::{self, LbState};
-use crate::stack::{ServiceKind, Stack};
+use crate::stack::{Condition, ServiceKind, Stack};
 use crate::wait::{self, Check, GaveUp, Poll};
 
 /// How long a command waits: its `--timeout`, and when that runs out.
@@ -99,17 +100,20 @@ pub async fn converge(
     let began = Instant::now();
     let lb = daemon::running(&local.state_dir(), local.name()).await;
     let mut ready = crate::state::readiness::load(&local.state_dir(), local.name());
-    let mut launches: JoinSet<(String, Result<Vec<String>, DockerError>)> = JoinSet::new();
+    let mut launches: JoinSet<(String, Result<Launched, DockerError>)> = JoinSet::new();
     let mut probes: JoinSet<(String, Option<Duration>, bool)> = JoinSet::new();
     let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
         while let Some(joined) = launches.try_join_next() {
             match joined {
-                Ok((name, Ok(ids))) => {
+                Ok((name, Ok(launched))) => {
+                    let ids = launched.all();
                     // Started or restarted: ready again only once probed.
                     for id in &ids {
                         ready.after_start.remove(id);
                     }
-                    probe(ctx, local, &name, &ids, deadline, &mut probes, lb.as_ref());
+                    // The service's health check is its own container's.
+                    let own = &launched.own;
+                    probe(ctx, local, &name, own, deadline, &mut probes, lb.as_ref());
                     reconcile.launched(&name, ids);
                 }
                 Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
@@ -136,7 +140,9 @@ pub async fn converge(
             let drain = lb.clone().zip(local.stack().deregistration_delay(&name));
             let engine = local.engine.clone();
             let stack = local.name().to_string();
-            launches.spawn(async move { (name, launch(&engine, &stack, actions, drain).await) });
+            let task = TaskOrder::of(local.stack(), &name, deadline, &ctx.cancel);
+            launches
+                .spawn(async move { (name, launch(&engine, &stack, actions, drain, task).await) });
         }
         match observe(ctx, local, reconcile, &ready, began.elapsed()).await {
             Ok(()) if reconcile.done() => Check::Ready(()),
@@ -315,16 +321,107 @@ async fn failure(engine: &Engine, service: &str, id: &str, reason: &str) -> Serv
     }
 }
 
-/// Carries out one service's actions, its replicas in parallel; the IDs of
-/// its containers.
+/// The containers one launch of a service ended with.
+struct Launched {
+    /// The service's own (its replicas').
+    own: Vec<String>,
+    /// Its tasks' sidecars.
+    sidecars: Vec<String>,
+}
+
+impl Launched {
+    fn all(&self) -> Vec<String> {
+        self.own.iter().chain(&self.sidecars).cloned().collect()
+    }
+}
+
+/// How a service's sidecars start: in this order, each once the containers
+/// of its task it depends on meet their conditions (until the deadline).
+pub(crate) struct TaskOrder {
+    service: String,
+    order: Vec<String>,
+    waits: std::collections::HashMap<String, Vec<(String, Condition)>>,
+    deadline: Instant,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+impl TaskOrder {
+    pub(crate) fn of(
+        stack: &Stack,
+        service: &str,
+        deadline: Instant,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> TaskOrder {
+        let svc = stack.services.get(service);
+        TaskOrder {
+            service: service.to_string(),
+            order: stack
+                .task_order(service)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            waits: svc
+                .map(|s| {
+                    s.sidecars
+                        .iter()
+                        .map(|(n, c)| {
+                            (
+                                n.clone(),
+                                c.depends_on
+                                    .0
+                                    .iter()
+                                    .map(|(d, c)| (d.clone(), *c))
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            deadline,
+            cancel: cancel.clone(),
+        }
+    }
+
+    pub(crate) fn rank(&self, sidecar: &str) -> usize {
+        self.order
+            .iter()
+            .position(|o| o == sidecar)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The containers of the task `sidecar` waits for (the service's own by
+    /// the service's name).
+    pub(crate) fn waits_of(&self, sidecar: &str) -> &[(String, Condition)] {
+        self.waits
+            .get(sidecar)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The name of the container an action is about.
+fn container_of(a: &Action) -> &str {
+    match a {
+        Action::AsIs { name, .. } | Action::Remove { name, .. } => name,
+        other => other.desired().map(|d| d.name.as_str()).unwrap_or_default(),
+    }
+}
+
+/// Carries out one service's actions: its own containers, replicas in
+/// parallel, then each task's sidecars in their order (they join their
+/// task's network, which must exist first).
 async fn launch(
     engine: &Engine,
     stack: &str,
     actions: Vec<Action>,
     drain: Option<(LbState, Duration)>,
-) -> Result<Vec<String>, DockerError> {
+    task: TaskOrder,
+) -> Result<Launched, DockerError> {
+    let (mut sidecars, own): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| names::sidecar_of(container_of(a)).is_some());
     let drain = &drain;
-    let results = join_all(actions.into_iter().map(|a| async move {
+    let results = join_all(own.into_iter().map(|a| async move {
         let leaving = match &a {
             Action::Replace { old, .. } => Some(old),
             Action::AsIs {
@@ -339,6 +436,7 @@ async fn launch(
             daemon::drain(lb, id, *delay).await;
             tracing::info!(container = %id, after = ?t.elapsed(), "drained");
         }
+        let name = container_of(&a).to_string();
         let id = act(engine, stack, a).await?;
         tracing::info!(container = %id, after = ?t.elapsed(), "launched");
         // Started: the load balancer takes it in (a restarted one again)
@@ -346,10 +444,82 @@ async fn launch(
         if let Some((lb, _)) = drain {
             daemon::admit(lb, &id).await;
         }
-        Ok(id)
+        Ok((name, id))
     }))
     .await;
-    results.into_iter().collect()
+    let own: Vec<(String, String)> = results.into_iter().collect::<Result<_, DockerError>>()?;
+    let mut ids: std::collections::HashMap<String, String> = own.iter().cloned().collect();
+    sidecars.sort_by_key(|a| {
+        let (owner, car) = names::sidecar_of(container_of(a)).unwrap_or_default();
+        (task.rank(car), owner.to_string())
+    });
+    let mut started = Vec::new();
+    for a in sidecars {
+        let name = container_of(&a).to_string();
+        let (owner, car) = names::sidecar_of(&name).unwrap_or_default();
+        for (dep, condition) in task.waits.get(car).into_iter().flatten() {
+            let dep_name = match *dep == task.service {
+                true => owner.to_string(),
+                false => names::sidecar(owner, dep),
+            };
+            let Some(id) = ids.get(&dep_name) else {
+                continue;
+            };
+            if let Err(why) = meets(engine, id, *condition, &task).await {
+                // Left unstarted: `up` reports the service not ready, with
+                // the container that kept it.
+                tracing::warn!(sidecar = %name, %dep_name, %why, "not started");
+                return Ok(Launched {
+                    own: own.into_iter().map(|(_, id)| id).collect(),
+                    sidecars: started,
+                });
+            }
+        }
+        let id = act(engine, stack, a).await?;
+        tracing::info!(container = %id, sidecar = %name, "launched");
+        ids.insert(name, id.clone());
+        started.push(id);
+    }
+    Ok(Launched {
+        own: own.into_iter().map(|(_, id)| id).collect(),
+        sidecars: started,
+    })
+}
+
+/// Waits until container `id` meets `condition` (as ECS's `dependsOn`
+/// does before it starts the dependent), or says why it never will.
+pub(crate) async fn meets(
+    engine: &Engine,
+    id: &str,
+    condition: Condition,
+    task: &TaskOrder,
+) -> Result<(), String> {
+    let poll = Poll::every(LOOK).until(task.deadline);
+    wait::until_in_task(poll, &task.cancel, || async move {
+        let o = match engine.observe(id).await {
+            Ok(o) => o,
+            Err(e) => return Check::Failed(e.to_string()),
+        };
+        let exited = matches!(o.state.as_str(), "exited" | "dead");
+        match condition {
+            Condition::Started if o.state == "running" || exited => Check::Ready(()),
+            Condition::Healthy if o.health.as_deref() == Some("healthy") => Check::Ready(()),
+            Condition::Healthy if exited || o.health.as_deref() == Some("unhealthy") => {
+                Check::Failed(format!("it is {}", o.health.as_deref().unwrap_or(&o.state)))
+            }
+            Condition::CompletedSuccessfully if exited && o.exit_code == Some(0) => {
+                Check::Ready(())
+            }
+            Condition::CompletedSuccessfully if exited => Check::Failed(o.stopped_because()),
+            _ => Check::NotYet,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        GaveUp::Failed(why) => why,
+        GaveUp::TimedOut { .. } => "time ran out".into(),
+        GaveUp::Interrupted => "interrupted".into(),
+    })
 }
 
 /// One action on the engine; the container's ID.

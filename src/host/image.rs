@@ -141,14 +141,18 @@ pub async fn stack_images(
 /// The builds the services named run, each once, in stack order.
 pub fn builds_of(stack: &crate::stack::Stack, services: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (name, _) in &stack.services {
+    for (name, svc) in &stack.services {
         if !services.contains(name) {
             continue;
         }
-        if let Some(b) = stack.build_of(name)
-            && !out.iter().any(|o| o == b)
+        let sidecars = svc.sidecars.keys().map(|c| stack.sidecar_build(name, c));
+        for b in std::iter::once(stack.build_of(name))
+            .chain(sidecars)
+            .flatten()
         {
-            out.push(b.to_string());
+            if !out.iter().any(|o| o == b) {
+                out.push(b.to_string());
+            }
         }
     }
     out

@@ -13,6 +13,7 @@ pub mod logs;
 pub(crate) mod paper;
 pub mod probe;
 pub mod restart;
+pub mod supervise;
 pub mod sync;
 pub mod up;
 pub mod watch;
@@ -156,7 +157,8 @@ impl<E: Containers> LocalStack<E> {
             .filter(|m| m.kind != "run" && services.contains(&m.service))
             .collect();
         let order = |m: &Member| self.stack().services.get_index_of(&m.service);
-        found.sort_by_key(|m| (order(m), m.replica));
+        // A task's sidecars after its service's container.
+        found.sort_by_key(|m| (order(m), m.replica, m.sidecar.is_some()));
         Ok(found)
     }
 
@@ -164,7 +166,8 @@ impl<E: Containers> LocalStack<E> {
     pub async fn running_container(&self, service: &str, index: u32) -> anyhow::Result<String> {
         self.check_service(service)?;
         for m in self.engine.members(self.name()).await? {
-            if m.service == service && m.replica == index && m.kind != "run" {
+            if m.service == service && m.replica == index && m.kind != "run" && m.sidecar.is_none()
+            {
                 if !m.running() {
                     anyhow::bail!("{service} replica {index} is not running (run `geno up`)");
                 }

@@ -64,6 +64,7 @@ pub fn running(desired: &DesiredContainer, id: &str) -> Member {
         state: "running".into(),
         status: "Up 5 minutes".into(),
         ports: Vec::new(),
+        sidecar: desired.sidecar.clone(),
     }
 }
 

@@ -47,7 +47,15 @@ pub async fn in_place(
     for service in services_in_order {
         let replicas: Vec<&Member> = containers.iter().filter(|c| c.service == service).collect();
         let groups: Vec<Vec<&Member>> = if routed(service) {
-            replicas.iter().map(|c| vec![*c]).collect()
+            // A replica with its sidecars: one task.
+            let mut tasks: Vec<Vec<&Member>> = Vec::new();
+            for c in &replicas {
+                match tasks.iter_mut().find(|t| t[0].replica == c.replica) {
+                    Some(t) => t.push(c),
+                    None => tasks.push(vec![*c]),
+                }
+            }
+            tasks
         } else {
             vec![replicas]
         };

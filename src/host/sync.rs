@@ -120,7 +120,7 @@ pub async fn drift<E: Containers>(
 ) -> anyhow::Result<Vec<Drift>> {
     let record = crate::state::synced::load(&local.state_dir(), local.name());
     let mut out = Vec::new();
-    for m in members {
+    for m in members.iter().filter(|m| m.sidecar.is_none()) {
         let targets: Vec<String> = local
             .loaded
             .declared

@@ -29,12 +29,21 @@ pub async fn prepare(
             .filter(|(name, _)| selected.contains(name))
             .map(|(_, svc)| svc)
     };
-    let mut secret_names: Vec<String> = chosen().flat_map(|s| s.secrets.clone()).collect();
+    let mut secret_names: Vec<String> = chosen()
+        .flat_map(|s| {
+            let cars = s.sidecars.values().flat_map(|c| c.secrets.clone());
+            s.secrets.iter().cloned().chain(cars).collect::<Vec<_>>()
+        })
+        .collect();
     secret_names.sort();
     secret_names.dedup();
     let resolved = local.secrets(&secret_names)?;
-    for svc in chosen() {
-        if let Some(image) = &svc.image {
+    let externals = chosen().flat_map(|s| {
+        let cars = s.sidecars.values().filter_map(|c| c.image.as_ref());
+        s.image.iter().chain(cars).collect::<Vec<_>>()
+    });
+    for image in externals {
+        {
             engine
                 .ensure_image(
                     image,

@@ -10,4 +10,5 @@ pub mod plan;
 pub mod readiness;
 pub mod reconcile;
 pub mod secrets;
+pub mod tasks;
 pub mod watch;

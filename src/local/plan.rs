@@ -42,6 +42,16 @@ pub struct DesiredContainer {
     /// The task's `cpu` and `memory` (ECS), as the container's quota and
     /// limit, so what Fargate would kill is killed here too.
     pub limits: Option<Limits>,
+    /// Part of a task with sidecars: whether its exit stops the task.
+    /// (Fields of tasks are only set there, so other hashes stay as before.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+    /// A sidecar: its name, and the container whose network it joins
+    /// (the service's own of the same replica).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joins: Option<String>,
 }
 
 /// Task-size limits of a container, from the service's `ecs` section.
@@ -79,6 +89,15 @@ impl DesiredContainer {
 pub mod names {
     pub fn container(stack: &str, service: &str, replica: u32) -> String {
         format!("{stack}-{service}-{replica}")
+    }
+    /// A sidecar's container: its task's (the service's container) and
+    /// its own name after a dot, which no service or sidecar name has.
+    pub fn sidecar(task: &str, sidecar: &str) -> String {
+        format!("{task}.{sidecar}")
+    }
+    /// The task and the sidecar a container name says, for a sidecar's.
+    pub fn sidecar_of(container: &str) -> Option<(&str, &str)> {
+        container.split_once('.')
     }
     pub fn network(stack: &str) -> String {
         format!("{stack}-net")
@@ -146,6 +165,17 @@ pub fn desired_containers(
                 })
             })
             .collect();
+        // The task's network is the service's container's: it publishes
+        // its sidecars' ports too.
+        let mut ports = ports;
+        for car in svc.sidecars.values() {
+            ports.extend(car.ports.iter().map(|p| PortBinding {
+                container: p.container,
+                host: p.host,
+                host_ip: p.host_ip.clone(),
+            }));
+        }
+        let task = !svc.sidecars.is_empty();
         for replica in 1..=svc.replicas {
             let d = DesiredContainer {
                 name: names::container(&stack.name, name, replica),
@@ -172,11 +202,82 @@ pub fn desired_containers(
                         cpu_units: e.cpu,
                         memory_mib: e.memory,
                     }),
+                essential: task.then_some(true),
+                sidecar: None,
+                joins: None,
             };
+            let owner = d.name.clone();
             out.push(d);
+            for car_name in stack.task_order(name) {
+                let car = &svc.sidecars[car_name];
+                out.push(sidecar_container(
+                    stack, name, svc, car_name, car, images, secrets, replica, &owner,
+                ));
+            }
         }
     }
     out
+}
+
+/// One replica's sidecar, in the network of `owner` (its service's
+/// container).
+#[allow(clippy::too_many_arguments)]
+fn sidecar_container(
+    stack: &crate::stack::Stack,
+    service: &str,
+    svc: &crate::stack::Service,
+    name: &str,
+    car: &crate::stack::Sidecar,
+    images: &crate::spec::Images,
+    secrets: &std::collections::BTreeMap<String, String>,
+    replica: u32,
+    owner: &str,
+) -> DesiredContainer {
+    let spec = crate::spec::sidecar_spec(service, name, car);
+    let image = match &spec.image {
+        crate::spec::ImageRef::External(r) => r.clone(),
+        crate::spec::ImageRef::Stack => stack
+            .sidecar_build(service, name)
+            .and_then(|b| images.get(b))
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let mut env = spec.environment.clone();
+    for secret in &spec.secrets {
+        if let Some(v) = secrets.get(secret) {
+            env.push((secret.clone(), v.clone()));
+        }
+    }
+    env.sort();
+    let limits = svc.ecs.as_ref().filter(|_| svc.local.limits).and_then(|e| {
+        // Its own share where it names one, else the task's.
+        (car.cpu.is_some() || car.memory.is_some()).then(|| Limits {
+            cpu_units: car.cpu.unwrap_or(e.cpu),
+            memory_mib: car.memory.unwrap_or(e.memory),
+        })
+    });
+    DesiredContainer {
+        name: names::sidecar(owner, name),
+        service: service.to_string(),
+        replica,
+        kind: svc.kind,
+        image,
+        entrypoint: spec.entrypoint,
+        command: spec.command,
+        env,
+        health: spec.health,
+        ports: Vec::new(),
+        mounts: Vec::new(),
+        network: names::network(&stack.name),
+        aliases: Vec::new(),
+        stop_grace_secs: spec.stop_grace_secs,
+        restart: svc.kind == ServiceKind::Service,
+        restart_policy: svc.local.restart,
+        limits,
+        essential: Some(car.essential),
+        sidecar: Some(name.to_string()),
+        joins: Some(owner.to_string()),
+    }
 }
 
 /// What the engine reports about an existing container.
@@ -312,6 +413,7 @@ pub fn plan(desired: &[DesiredContainer], actual: &[Actual]) -> Vec<Action> {
         };
         actions.push(action);
     }
+    follow_tasks(&mut actions);
     for a in actual {
         if a.kind == "run" {
             continue; // one-off containers are `geno run`'s and `geno down`'s
@@ -325,6 +427,64 @@ pub fn plan(desired: &[DesiredContainer], actual: &[Actual]) -> Vec<Action> {
         }
     }
     actions
+}
+
+/// A task's sidecars follow its service's container: a new one (created
+/// or replaced) takes new sidecars, which join its network by ID; one
+/// started again takes its sidecars with it, whose network went when it
+/// stopped.
+pub fn follow_tasks(actions: &mut [Action]) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Owner {
+        New,
+        Started,
+    }
+    let owners: std::collections::HashMap<String, Owner> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create { desired } | Action::Replace { desired, .. } => {
+                Some((desired.name.clone(), Owner::New))
+            }
+            Action::Start { desired, .. } => Some((desired.name.clone(), Owner::Started)),
+            _ => None,
+        })
+        .collect();
+    for a in actions.iter_mut() {
+        let Some(owner) = a.desired().and_then(|d| d.joins.clone()) else {
+            continue;
+        };
+        let Some(how) = owners.get(&owner).copied() else {
+            continue;
+        };
+        let why = |verb: &str| format!("its task's container `{owner}` is {verb}");
+        *a = match (
+            std::mem::replace(
+                a,
+                Action::Remove {
+                    id: String::new(),
+                    name: String::new(),
+                    why: String::new(),
+                },
+            ),
+            how,
+        ) {
+            (Action::Keep { id, desired } | Action::Start { id, desired }, Owner::New) => {
+                Action::Replace {
+                    old: id,
+                    desired,
+                    why: why("new"),
+                }
+            }
+            (Action::Keep { id, desired }, Owner::Started) => Action::AsIs {
+                id,
+                name: desired.name.clone(),
+                service: desired.service.clone(),
+                how: InPlace::Restart,
+                grace_secs: desired.stop_grace_secs,
+            },
+            (other, _) => other,
+        };
+    }
 }
 
 /// One container's state as observed.
@@ -346,6 +506,9 @@ pub struct Observation {
     pub ready_by_probe: bool,
     /// Its memory limit, if any (MiB).
     pub memory_limit_mib: Option<u64>,
+    /// A non-essential container of a task: its exit stops nothing, and
+    /// once it has exited the service is as ready as the rest make it.
+    pub optional: bool,
 }
 
 impl Observation {
@@ -384,6 +547,9 @@ pub fn progress(kind: ServiceKind, has_health: bool, containers: &[Observation])
     let mut all_ready = true;
     let mut any_started = false;
     for o in containers {
+        if o.optional && matches!(o.state.as_str(), "exited" | "dead") {
+            continue;
+        }
         match (kind, o.state.as_str()) {
             (ServiceKind::Job, "exited") => match o.exit_code {
                 Some(0) => return Progress::Completed,
@@ -478,6 +644,9 @@ mod tests {
             restart: kind == ServiceKind::Service,
             restart_policy: None,
             limits: None,
+            essential: None,
+            sidecar: None,
+            joins: None,
         }
     }
 
@@ -714,6 +883,113 @@ mod tests {
                     })
                 ),
                 ("b", None)
+            ]
+        );
+    }
+
+    fn task_stack() -> crate::stack::Stack {
+        use crate::stack::load::{Source, load_source};
+        let text = "name: t\nimage: {context: .}\nservices:\n  \
+                    app:\n    ports: [\"127.0.0.1:8000:8000\"]\n    replicas: 1\n    \
+                    sidecars:\n      \
+                    late: {image: 'x:1', depends_on: {early: started}}\n      \
+                    early: {ports: [\"127.0.0.1:9000:9000\"], essential: false}\n";
+        let source = Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text: text.into(),
+        };
+        load_source(source, "local", &Default::default(), &Default::default())
+            .unwrap()
+            .stack
+    }
+
+    #[test]
+    fn a_task_publishes_its_sidecars_ports_and_they_join_it_in_their_order() {
+        let stack = task_stack();
+        let d = desired_containers(
+            &stack,
+            &crate::spec::only_image("sha256:i"),
+            &Default::default(),
+            "/p".as_ref(),
+        );
+        let shape: Vec<(&str, Option<&str>, Option<bool>, &str)> = d
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.joins.as_deref(),
+                    c.essential,
+                    c.image.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("t-app-1", None, Some(true), "sha256:i"),
+                ("t-app-1.early", Some("t-app-1"), Some(false), "sha256:i"),
+                ("t-app-1.late", Some("t-app-1"), Some(true), "x:1"),
+            ]
+        );
+        let published: Vec<u16> = d[0].ports.iter().map(|p| p.container).collect();
+        assert_eq!(published, [8000, 9000]);
+        assert!(d[1].ports.is_empty() && d[1].aliases.is_empty());
+        assert_eq!(names::sidecar_of("t-app-1.late"), Some(("t-app-1", "late")));
+    }
+
+    #[test]
+    fn sidecars_are_replaced_with_their_task_and_restarted_when_it_starts_again() {
+        let stack = task_stack();
+        let d = desired_containers(
+            &stack,
+            &crate::spec::only_image("sha256:i"),
+            &Default::default(),
+            "/p".as_ref(),
+        );
+        let running: Vec<Actual> = d.iter().map(|c| actual(c, "running", None)).collect();
+        // All as they should be: kept.
+        assert!(
+            plan(&d, &running)
+                .iter()
+                .all(|a| matches!(a, Action::Keep { .. }))
+        );
+        // The task's container changed: its sidecars go with it.
+        let mut changed = d.clone();
+        changed[0].command = Some(vec!["new".into()]);
+        let said: Vec<String> = plan(&changed, &running)
+            .iter()
+            .map(|a| match a {
+                Action::Replace { desired, why, .. } => format!("replace {} ({why})", desired.name),
+                Action::AsIs { name, .. } => format!("restart {name}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "replace t-app-1 (definition changed)",
+                "replace t-app-1.early (its task's container `t-app-1` is new)",
+                "replace t-app-1.late (its task's container `t-app-1` is new)",
+            ]
+        );
+        // The task's container stopped: started, its sidecars restarted.
+        let mut stopped = running.clone();
+        stopped[0].state = "exited".into();
+        let said: Vec<String> = plan(&d, &stopped)
+            .iter()
+            .map(|a| match a {
+                Action::Start { desired, .. } => format!("start {}", desired.name),
+                Action::AsIs { name, how, .. } => format!("{how:?} {name}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "start t-app-1",
+                "Restart t-app-1.early",
+                "Restart t-app-1.late"
             ]
         );
     }

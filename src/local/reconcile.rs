@@ -91,12 +91,7 @@ impl Reconcile {
                     name: name.clone(),
                     kind: svc.kind,
                     has_health: svc.healthcheck.is_some(),
-                    deps: svc
-                        .depends_on
-                        .0
-                        .iter()
-                        .map(|(d, c)| (d.clone(), *c))
-                        .collect(),
+                    deps: svc.service_deps().map(|(d, c)| (d.clone(), *c)).collect(),
                     state: if changed {
                         Launch::Pending
                     } else {

@@ -69,6 +69,9 @@ pub async fn down(ctx: &Context, opts: DownOptions) -> CliResult {
     if crate::proxy::daemon::stop(&target.state_dir, &target.name).await {
         ctx.shell.status("stopped the load balancer");
     }
+    if crate::host::supervise::stop(&target.state_dir, &target.name).await {
+        ctx.shell.status("stopped the task supervisor");
+    }
     remove_stack(
         engine,
         &target.name,
@@ -160,7 +163,7 @@ fn stop_order(stack: &Stack) -> Vec<Vec<String>> {
         .map(|(n, svc)| {
             (
                 n.as_str(),
-                svc.depends_on.0.keys().map(String::as_str).collect(),
+                svc.service_deps().map(|(d, _)| d.as_str()).collect(),
             )
         })
         .collect();

@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod smoke;
 pub mod start;
 pub mod stop;
+pub mod tasks;
 pub mod up;
 pub mod validate;
 pub mod watch;

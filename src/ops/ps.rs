@@ -247,7 +247,11 @@ pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec
             Vec::new()
         };
         rows.push(Row {
-            service: m.service.clone(),
+            // A sidecar as `SERVICE/SIDECAR`: a container of its task.
+            service: match &m.sidecar {
+                Some(car) => format!("{}/{car}", m.service),
+                None => m.service.clone(),
+            },
             replica: m.replica,
             id: m.id.clone(),
             container: m.name.clone(),

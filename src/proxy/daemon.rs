@@ -56,7 +56,7 @@ pub fn config_hash(lb: &LoadBalancer, fast: bool, verbose: bool) -> String {
 }
 
 /// This geno build: its version and its executable's modification time.
-fn build_identity() -> String {
+pub fn build_identity() -> String {
     let modified = std::env::current_exe()
         .and_then(std::fs::metadata)
         .and_then(|m| m.modified())
@@ -80,7 +80,7 @@ pub fn read_state(state_dir: &Path, stack: &str) -> Option<LbState> {
     serde_json::from_str(&text).ok()
 }
 
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     // An exited process stays a zombie until its parent (init, for this
     // detached one) reaps it, which some inits do only every second or two:
     // a zombie has stopped serving, so it counts as gone.
@@ -477,7 +477,7 @@ async fn discover(
                             .and_then(|n| n.get(&network))
                             .and_then(|e| e.ip_address.as_deref())
                             .and_then(|ip| ip.parse().ok())?;
-                        (m.running() && m.kind == "service")
+                        (m.running() && m.kind == "service" && m.sidecar.is_none())
                             .then_some((m.id, m.name, m.service, ip))
                     })
                     .collect();

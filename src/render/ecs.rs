@@ -98,7 +98,48 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             .and_then(|e| e.desired_count.get(name).copied())
             .unwrap_or(ecs.desired_count);
         let container = container_definition(stack, env, aws, &spec, &image_ref)?;
-        let task_definition = fargate_task_definition(stack, name, &family, aws, ecs, container);
+        let mut containers = vec![container];
+        let mut sidecar_images = Vec::new();
+        for (car_name, car) in &svc.sidecars {
+            let repository = car.repository.as_deref().or_else(|| {
+                // The service's own build goes to the service's repository.
+                (car.image.is_none() && stack.sidecar_build(name, car_name) == stack.build_of(name))
+                    .then_some(ecs.repository.as_deref())
+                    .flatten()
+            });
+            let key = stack.sidecar_key(name, car_name);
+            let reference = image_for(aws, car.image.as_deref(), key.clone(), repository, image)
+                .map_err(|build| RenderError::NoDigest {
+                    build,
+                    service: format!("{name}/{car_name}"),
+                })?;
+            let mut def = container_definition(
+                stack,
+                env,
+                aws,
+                &crate::spec::sidecar_spec(name, car_name, car),
+                &reference,
+            )?;
+            def["essential"] = json!(car.essential);
+            if let Some(cpu) = car.cpu {
+                def["cpu"] = json!(cpu);
+            }
+            if let Some(memory) = car.memory {
+                def["memory"] = json!(memory);
+            }
+            let waits = depends_on(&car.depends_on, stack.container_name(name), name);
+            if !waits.is_empty() {
+                def["dependsOn"] = Value::Array(waits);
+            }
+            containers.push(def);
+            let mut entry = json!({ "name": car_name, "repository": repository });
+            match &car.image {
+                Some(reference) => entry["externalImage"] = json!(reference),
+                None => entry["build"] = json!(key),
+            }
+            sidecar_images.push(entry);
+        }
+        let task_definition = fargate_task_definition(stack, name, &family, aws, ecs, containers);
         let mut service = json!({
             "cluster": aws.cluster,
             "service": ecs.service,
@@ -135,6 +176,9 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "service": service,
         });
         key_entry(stack, name, &mut entry);
+        if !sidecar_images.is_empty() {
+            entry["sidecars"] = Value::Array(sidecar_images);
+        }
         if let Some(net) = &ecs.network {
             entry["placement"] = json!({
                 "publicIp": net.public_ip,
@@ -199,7 +243,7 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             &stack.task_family(name, env),
             aws,
             first,
-            container,
+            vec![container],
         );
         let mut entry = json!({
             "taskDefinition": task_definition,
@@ -400,17 +444,20 @@ fn unique_ports(ports: &[u16]) -> Vec<u16> {
     out
 }
 
-/// A one-container Fargate task definition, sized by `ecs`; services and
-/// jobs differ only in their family and container.
+/// A Fargate task definition, sized by `ecs`: the service's (or job's)
+/// container first, then its sidecars.
 fn fargate_task_definition(
     stack: &Stack,
     service: &str,
     family: &str,
     aws: &AwsEnvironment,
     ecs: &crate::stack::model::EcsService,
-    container: Value,
+    containers: Vec<Value>,
 ) -> Value {
-    let volumes = task_volumes(stack, &container);
+    let volumes = containers
+        .first()
+        .map(|c| task_volumes(stack, c))
+        .unwrap_or_default();
     let mut td = json!({
         "family": family,
         "taskRoleArn": aws.task_role_arn,
@@ -428,7 +475,7 @@ fn fargate_task_definition(
                 .unwrap_or("X86_64"),
             "operatingSystemFamily": "LINUX",
         },
-        "containerDefinitions": [container],
+        "containerDefinitions": containers,
     });
     if !volumes.is_empty() {
         td["volumes"] = Value::Array(volumes);
@@ -511,16 +558,32 @@ fn image_ref(
     repository: Option<&str>,
     image: &ImageChoice,
 ) -> Result<String, RenderError> {
-    let external = stack.services.get(service).and_then(|s| s.image.clone());
-    let in_repository = |d: &str| match (repository, &external) {
+    let external = stack.services.get(service).and_then(|s| s.image.as_deref());
+    let key = stack.image_key(service);
+    image_for(aws, external, key, repository, image).map_err(|build| RenderError::NoDigest {
+        build,
+        service: service.to_string(),
+    })
+}
+
+/// The reference of a container running `external` (or a build), pinned
+/// by `key` in `image`; `Err` with the key when `image` has no digest for it.
+fn image_for(
+    aws: &AwsEnvironment,
+    external: Option<&str>,
+    key: Option<String>,
+    repository: Option<&str>,
+    image: &ImageChoice,
+) -> Result<String, String> {
+    let in_repository = |d: &str| match (repository, external) {
         (Some(repo), _) => format!("{}/{repo}@{d}", aws.registry()),
         (None, Some(reference)) => {
             format!("{}@{d}", crate::deploy::origin::repository_of(reference))
         }
         (None, None) => d.to_string(),
     };
-    let unpinned = match (&external, repository) {
-        (Some(reference), None) => reference.clone(),
+    let unpinned = match (external, repository) {
+        (Some(reference), None) => reference.to_string(),
         (_, repo) => format!(
             "{}/{}:{UNPINNED_TAG}",
             aws.registry(),
@@ -532,14 +595,9 @@ fn image_ref(
         ImageChoice::Digest(_) | ImageChoice::Reference(_) if external.is_some() => unpinned,
         ImageChoice::Digest(d) => in_repository(d),
         ImageChoice::Digests(by_key) => {
-            let key = stack
-                .image_key(service)
-                .unwrap_or_else(|| crate::stack::DEFAULT_BUILD.to_string());
+            let key = key.unwrap_or_else(|| crate::stack::DEFAULT_BUILD.to_string());
             let Some(d) = by_key.get(&key) else {
-                return Err(RenderError::NoDigest {
-                    build: key,
-                    service: service.to_string(),
-                });
+                return Err(key);
             };
             if d.contains('@') {
                 d.clone()
@@ -551,6 +609,23 @@ fn image_ref(
     })
 }
 
+/// A sidecar's `dependsOn`: the containers of its task it waits for (the
+/// service's own by its container's name).
+fn depends_on(deps: &crate::stack::DependsOn, container: &str, service: &str) -> Vec<Value> {
+    deps.0
+        .iter()
+        .map(|(d, c)| {
+            let name = if d == service { container } else { d.as_str() };
+            let condition = match c {
+                Condition::Started => "START",
+                Condition::Healthy => "HEALTHY",
+                Condition::CompletedSuccessfully => "SUCCESS",
+            };
+            json!({ "containerName": name, "condition": condition })
+        })
+        .collect()
+}
+
 fn container_definition(
     stack: &Stack,
     env: &str,
@@ -558,8 +633,12 @@ fn container_definition(
     spec: &ContainerSpec,
     image: &str,
 ) -> Result<Value, RenderError> {
+    let name = match &spec.sidecar {
+        Some(sidecar) => sidecar.as_str(),
+        None => stack.container_name(&spec.service),
+    };
     let mut def = json!({
-        "name": stack.container_name(&spec.service),
+        "name": name,
         "image": image,
         "essential": true,
     });
@@ -573,7 +652,7 @@ fn container_definition(
         .into_iter()
         .map(|p| {
             let mut m = json!({ "containerPort": p, "protocol": "tcp" });
-            if aws.service_connect {
+            if aws.service_connect && spec.sidecar.is_none() {
                 m["name"] = json!(port_name(&spec.service, p));
             }
             m
@@ -610,7 +689,10 @@ fn container_definition(
         def["healthCheck"] = hc;
     }
     def["stopTimeout"] = json!(spec.stop_grace_secs);
-    let mounts = mount_points(stack, &spec.service);
+    let mounts = match spec.sidecar {
+        Some(_) => Vec::new(),
+        None => mount_points(stack, &spec.service),
+    };
     if !mounts.is_empty() {
         def["mountPoints"] = Value::Array(mounts);
     }
@@ -885,6 +967,136 @@ environments:
             plans
                 .pushes()
                 .contains(&("flyway/flyway:10".to_string(), "web".to_string()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod sidecar_tests {
+    use super::*;
+
+    fn canvas() -> Stack {
+        let text = r#"
+name: drama
+builds:
+  canvas: { context: . }
+  orchestrator: { context: ./orchestrator }
+services:
+  canvas:
+    build: canvas
+    ports: [9000]
+    healthcheck: { test: "curl -f http://127.0.0.1:9000/health", interval: 10s }
+    sidecars:
+      orchestrator:
+        build: orchestrator
+        repository: drama-orchestrator
+        ports: [8080]
+        cpu: 256
+        memory: 512
+        secrets: [SUPABASE_URL]
+        depends_on: { canvas: healthy }
+      shipper:
+        image: fluent/fluent-bit:3.0
+        essential: false
+    ecs:
+      service: drama
+      family: drama-backend
+      container: canvas-service
+      repository: drama-canvas
+      cpu: 1024
+      memory: 2048
+secrets:
+  SUPABASE_URL: { local: { generate: {} }, aws: { secrets_manager: backend/supabase-url } }
+environments:
+  prod:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: c
+      execution_role_arn: arn:aws:iam::123456789012:role/x
+      task_role_arn: arn:aws:iam::123456789012:role/t
+      log_group: /ecs/drama
+"#;
+        let source = crate::stack::load::Source {
+            path: "stack.yaml".into(),
+            display: "stack.yaml".into(),
+            text: text.into(),
+        };
+        crate::stack::load::load_source(source, "prod", &Default::default(), &Default::default())
+            .unwrap()
+            .stack
+    }
+
+    #[test]
+    fn sidecars_render_into_one_task_definition_each_pinned_by_its_own_key() {
+        let stack = canvas();
+        let (c, o, f) = (
+            format!("sha256:{}", "c".repeat(64)),
+            format!("sha256:{}", "d".repeat(64)),
+            format!("sha256:{}", "f".repeat(64)),
+        );
+        let choice = ImageChoice::Digests(
+            [
+                ("canvas".into(), c.clone()),
+                ("orchestrator".into(), o.clone()),
+                ("fluent/fluent-bit:3.0".into(), f.clone()),
+            ]
+            .into(),
+        );
+        let r = render(&stack, "prod", &choice).unwrap();
+        let td = &r["services"]["canvas"]["taskDefinition"];
+        let registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        let names: Vec<&str> = td["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["canvas-service", "orchestrator", "shipper"]);
+        let [main, orch, ship] = [0, 1, 2].map(|i| &td["containerDefinitions"][i]);
+        assert_eq!(main["image"], format!("{registry}/drama-canvas@{c}"));
+        assert_eq!(orch["image"], format!("{registry}/drama-orchestrator@{o}"));
+        assert_eq!(ship["image"], format!("fluent/fluent-bit@{f}"));
+        assert_eq!(
+            orch["dependsOn"],
+            json!([{ "containerName": "canvas-service", "condition": "HEALTHY" }])
+        );
+        assert_eq!(
+            (orch["cpu"].clone(), orch["memory"].clone()),
+            (json!(256), json!(512))
+        );
+        assert_eq!(orch["essential"], true);
+        assert_eq!(ship["essential"], false);
+        assert_eq!(orch["portMappings"][0]["containerPort"], 8080);
+        assert_eq!(
+            orch["secrets"],
+            json!([{ "name": "SUPABASE_URL", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:backend/supabase-url" }])
+        );
+        assert_eq!(orch["logConfiguration"], main["logConfiguration"]);
+        let plans = crate::deploy::taskdef::plans(&r).unwrap();
+        assert_eq!(
+            plans.keys(),
+            ["canvas", "orchestrator", "fluent/fluent-bit:3.0"]
+        );
+        assert_eq!(
+            plans.pushes(),
+            [
+                ("canvas".to_string(), "drama-canvas".to_string()),
+                ("orchestrator".to_string(), "drama-orchestrator".to_string())
+            ]
+        );
+        assert_eq!(
+            plans.from_origin(),
+            [(
+                "fluent/fluent-bit:3.0".to_string(),
+                "fluent/fluent-bit:3.0".to_string()
+            )]
+        );
+        // Without its digest, promote cannot pin it: said, by container.
+        let short = ImageChoice::Digests([("canvas".into(), c)].into());
+        assert_eq!(
+            render(&stack, "prod", &short).unwrap_err().to_string(),
+            "no digest for `orchestrator` (what `canvas/orchestrator` runs): name one as `orchestrator=sha256:…`"
         );
     }
 }

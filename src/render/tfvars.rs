@@ -73,6 +73,14 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         {
             repositories.insert(name.clone(), json!(repo));
         }
+        // A sidecar's own repository, keyed `SERVICE/SIDECAR`.
+        for (car, c) in &svc.sidecars {
+            if let Some(repo) = &c.repository
+                && !repositories.values().any(|r| r == &json!(repo))
+            {
+                repositories.insert(format!("{name}/{car}"), json!(repo));
+            }
+        }
         let group = stack.log_group(name, aws);
         if group != aws.log_group && !log_groups.contains(&group) {
             log_groups.push(group);

@@ -170,7 +170,11 @@ pub async fn running_images(local: &LocalStack) -> anyhow::Result<crate::spec::I
     let mut by_jobs: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for m in local.engine.members(&stack.name).await? {
         // Each build, and each external image a deployed service runs.
-        let Some(build) = stack.image_key(&m.service) else {
+        let key = match &m.sidecar {
+            Some(car) => stack.sidecar_key(&m.service, car),
+            None => stack.image_key(&m.service),
+        };
+        let Some(build) = key else {
             continue;
         };
         let into = match m.kind.as_str() {
@@ -349,6 +353,7 @@ async fn local_address(local: &LocalStack, service: &str, port: u16) -> Result<S
     let Some(member) = members
         .iter()
         .filter(|m| m.service == service && m.kind == "service" && m.state == "running")
+        .filter(|m| m.sidecar.is_none())
         .min_by_key(|m| m.replica)
     else {
         return Err(format!(

@@ -263,6 +263,66 @@ pub struct Service {
     /// `render --format tfvars`) and checked by preflight.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iam: Vec<IamStatement>,
+    /// More containers in the same task (ECS `containerDefinitions`): they
+    /// share the service's network as in `awsvpc` (each reaches the others
+    /// on 127.0.0.1), start in the order their `depends_on` says, and one
+    /// essential container exiting stops the whole task. By container name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sidecars: IndexMap<String, Sidecar>,
+}
+
+/// A container that runs beside a service's own in each of its tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sidecar {
+    /// An external image; without it (and without `build`), the stack's
+    /// only build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Which of the stack's `builds:` it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// The ECR repository its image is pushed to on promote: needed when
+    /// it runs a build other than its service's (that one goes to the
+    /// service's `ecs.repository`); for an external image, optional as
+    /// for services (without one ECS pulls it, pinned, from its origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Whether its exit stops the task (ECS `essential`, true unless said).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub essential: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Command>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// Ports it listens on: in the task's network, so published (locally)
+    /// by the task as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environment: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthCheck>,
+    /// Containers of the same task (the service's own by the service's
+    /// name, or another sidecar) this one waits for: `started` (ECS
+    /// START), `healthy` (HEALTHY), `completed_successfully` (SUCCESS, of
+    /// a non-essential container).
+    #[serde(default, skip_serializing_if = "DependsOn::is_empty")]
+    pub depends_on: DependsOn,
+    /// Its own share of the task's CPU units and memory (MiB) on ECS
+    /// (`cpu`, `memory` of the container definition); the task's size
+    /// stays `ecs.cpu`/`ecs.memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    #[serde(
+        default = "default_stop_grace",
+        skip_serializing_if = "is_default_stop_grace"
+    )]
+    pub stop_grace_period: Dur,
 }
 
 /// One IAM permission: these actions on these resources (ARNs; `*` and
@@ -299,6 +359,7 @@ impl Default for Service {
             local: LocalRun::default(),
             develop: Develop::default(),
             iam: Vec::new(),
+            sidecars: IndexMap::new(),
         }
     }
 }
@@ -458,6 +519,15 @@ fn is_default_stop_grace(d: &Dur) -> bool {
 }
 
 impl Service {
+    /// Its `depends_on` on other services of the stack: the entries that
+    /// name none of its own sidecars (those order containers in its task).
+    pub fn service_deps(&self) -> impl Iterator<Item = (&String, &Condition)> {
+        self.depends_on
+            .0
+            .iter()
+            .filter(|(d, _)| !self.sidecars.contains_key(*d))
+    }
+
     /// Runs one of the stack's own images (as opposed to an external one).
     pub fn is_app(&self) -> bool {
         self.image.is_none()
@@ -501,6 +571,72 @@ impl Stack {
             Some(b) => self.builds.get_key_value(b).map(|(k, _)| k.as_str()),
             None => self.default_build(),
         }
+    }
+
+    /// The build sidecar `sidecar` of `service` runs: its own `build`, or
+    /// the stack's only one; none for an external image.
+    pub fn sidecar_build(&self, service: &str, sidecar: &str) -> Option<&str> {
+        let car = self.services.get(service)?.sidecars.get(sidecar)?;
+        if car.image.is_some() {
+            return None;
+        }
+        match &car.build {
+            Some(b) => self.builds.get_key_value(b).map(|(k, _)| k.as_str()),
+            None => self.default_build(),
+        }
+    }
+
+    /// What promote pins for a sidecar, as `image_key` for services.
+    pub fn sidecar_key(&self, service: &str, sidecar: &str) -> Option<String> {
+        let car = self.services.get(service)?.sidecars.get(sidecar)?;
+        match &car.image {
+            None => self.sidecar_build(service, sidecar).map(str::to_string),
+            Some(_) if !self.deploys(service) => None,
+            Some(reference) => Some(external_key(reference)),
+        }
+    }
+
+    /// The external image a deployed key names (a service's or a
+    /// sidecar's), as stack.yaml writes it.
+    pub fn external_of_key(&self, key: &str) -> Option<String> {
+        for (name, svc) in &self.services {
+            if svc.image.is_some() && self.image_key(name).as_deref() == Some(key) {
+                return svc.image.clone();
+            }
+            for (car, c) in &svc.sidecars {
+                if c.image.is_some() && self.sidecar_key(name, car).as_deref() == Some(key) {
+                    return c.image.clone();
+                }
+            }
+        }
+        None
+    }
+
+    /// The sidecars of `service` in the order they start: each after
+    /// the sidecars it depends on, otherwise as declared.
+    pub fn task_order(&self, service: &str) -> Vec<&str> {
+        let Some(svc) = self.services.get(service) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = Vec::new();
+        // At most one pass per sidecar: a cycle (refused by validation)
+        // leaves the rest in declared order.
+        for _ in 0..=svc.sidecars.len() {
+            for (name, car) in &svc.sidecars {
+                let ready = car.depends_on.0.keys().all(|d| {
+                    d == service || out.contains(&d.as_str()) || !svc.sidecars.contains_key(d)
+                });
+                if ready && !out.contains(&name.as_str()) {
+                    out.push(name);
+                }
+            }
+        }
+        for name in svc.sidecars.keys() {
+            if !out.contains(&name.as_str()) {
+                out.push(name);
+            }
+        }
+        out
     }
 
     /// The build named `name`.
@@ -1091,7 +1227,7 @@ impl Stack {
         let mut i = 0;
         while i < wanted.len() {
             if let Some(svc) = self.services.get(wanted[i]) {
-                for dep in svc.depends_on.0.keys() {
+                for (dep, _) in svc.service_deps() {
                     if !wanted.contains(&dep.as_str()) {
                         wanted.push(dep);
                     }

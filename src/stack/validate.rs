@@ -14,6 +14,8 @@ use super::model::{
 };
 use crate::path;
 
+mod sidecars;
+
 /// The environment name that means "this machine": no AWS section needed.
 pub const LOCAL_ENV: &str = "local";
 
@@ -35,6 +37,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.certificate(env);
     v.environments();
     v.smoke();
+    v.sidecars();
     v.problems
 }
 
@@ -703,7 +706,18 @@ impl<'a> Checks<'a> {
     }
 
     fn container_health(&mut self, service: &str, hc: &HealthCheck) {
-        let base = |field: &str| path!["services", service, "healthcheck", field];
+        let at = path!["services", service, "healthcheck"];
+        self.health_at(at, self.stack.deploys(service), hc);
+    }
+
+    /// A container's health check (a service's or a sidecar's, at `at`):
+    /// ECS's limits where it deploys, Docker's elsewhere.
+    fn health_at(&mut self, at: Vec<super::diag::Seg>, deploys: bool, hc: &HealthCheck) {
+        let base = |field: &str| {
+            let mut p = at.clone();
+            p.push(field.into());
+            p
+        };
         match hc.test.0.first().map(String::as_str) {
             Some("CMD") if hc.test.0.len() >= 2 => {}
             Some("CMD-SHELL") if hc.test.0.len() == 2 => {}
@@ -721,7 +735,7 @@ impl<'a> Checks<'a> {
         // The limits ECS enforces on a task definition's healthCheck, for
         // what deploys; a local-only service takes what Docker takes (in
         // the whole seconds geno counts in).
-        let (interval, timeout, start, retries) = match self.stack.deploys(service) {
+        let (interval, timeout, start, retries) = match deploys {
             true => ((5, 300), (2, 60), (0, 300), (1, 10)),
             false => ((1, u64::MAX), (1, u64::MAX), (0, u64::MAX), (1, u32::MAX)),
         };
@@ -775,7 +789,7 @@ impl<'a> Checks<'a> {
         let stack = self.stack;
         let known = names_of(&stack.services);
         for (name, svc) in &stack.services {
-            for (dep, condition) in &svc.depends_on.0 {
+            for (dep, condition) in svc.service_deps() {
                 let Some(target) = stack.services.get(dep) else {
                     self.unknown(
                         path!["services", name, "depends_on", dep],
@@ -824,10 +838,8 @@ impl<'a> Checks<'a> {
             .map(|(n, s)| {
                 (
                     n.as_str(),
-                    s.depends_on
-                        .0
-                        .keys()
-                        .map(String::as_str)
+                    s.service_deps()
+                        .map(|(d, _)| d.as_str())
                         .filter(|d| d != n)
                         .collect(),
                 )

@@ -12,7 +12,7 @@ pub mod verifications;
 
 /// `text` written whole to `path` (its directory made), readable by its
 /// owner only from the moment it exists, then renamed into place.
-pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

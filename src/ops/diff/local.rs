@@ -38,6 +38,7 @@ pub async fn print(
         let mut running: Vec<_> = members
             .iter()
             .filter(|m| &m.service == *name && m.kind == "service" && m.state == "running")
+            .filter(|m| m.sidecar.is_none())
             .collect();
         running.sort_by_key(|m| m.replica);
         let Some(member) = running.first() else {
