@@ -111,9 +111,28 @@ pub async fn converge(
                     for id in &ids {
                         ready.after_start.remove(id);
                     }
-                    // The service's health check is its own container's.
+                    // The service's health check is its own container's; a
+                    // sidecar's, its own.
+                    let svc = local.stack().services.get(&name);
+                    let hc = svc.and_then(|s| s.healthcheck.as_ref());
                     let own = &launched.own;
-                    probe(ctx, local, &name, own, deadline, &mut probes, lb.as_ref());
+                    probe(
+                        ctx,
+                        local,
+                        &name,
+                        hc,
+                        own,
+                        deadline,
+                        &mut probes,
+                        lb.as_ref(),
+                    );
+                    for (car, id) in &launched.sidecars {
+                        let hc = svc
+                            .and_then(|s| s.sidecars.get(car))
+                            .and_then(|c| c.healthcheck.as_ref());
+                        let id = std::slice::from_ref(id);
+                        probe(ctx, local, &name, hc, id, deadline, &mut probes, None);
+                    }
                     reconcile.launched(&name, ids);
                 }
                 Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
@@ -213,21 +232,18 @@ pub async fn converge(
 
 /// Probes each new container of a service with a health check until its
 /// first pass (Docker's own first check comes one interval after start).
+#[allow(clippy::too_many_arguments)]
 fn probe(
     ctx: &Context,
     local: &LocalStack,
     service: &str,
+    hc: Option<&crate::stack::HealthCheck>,
     ids: &[String],
     deadline: Instant,
     probes: &mut JoinSet<(String, Option<Duration>, bool)>,
     lb: Option<&LbState>,
 ) {
-    let Some(hc) = local
-        .stack()
-        .services
-        .get(service)
-        .and_then(|s| s.healthcheck.as_ref())
-    else {
+    let Some(hc) = hc else {
         return;
     };
     let Some(command) = probe_command(&hc.test.0) else {
@@ -325,13 +341,14 @@ async fn failure(engine: &Engine, service: &str, id: &str, reason: &str) -> Serv
 struct Launched {
     /// The service's own (its replicas').
     own: Vec<String>,
-    /// Its tasks' sidecars.
-    sidecars: Vec<String>,
+    /// Its tasks' sidecars: (sidecar, container ID).
+    sidecars: Vec<(String, String)>,
 }
 
 impl Launched {
     fn all(&self) -> Vec<String> {
-        self.own.iter().chain(&self.sidecars).cloned().collect()
+        let cars = self.sidecars.iter().map(|(_, id)| id);
+        self.own.iter().chain(cars).cloned().collect()
     }
 }
 
@@ -341,6 +358,10 @@ pub(crate) struct TaskOrder {
     service: String,
     order: Vec<String>,
     waits: std::collections::HashMap<String, Vec<(String, Condition)>>,
+    /// Each container's health check, by name (the service's own by the
+    /// service's): run at once, as `up` probes, rather than waiting for the
+    /// engine's first check an interval after start.
+    checks: std::collections::HashMap<String, crate::stack::HealthCheck>,
     deadline: Instant,
     cancel: tokio_util::sync::CancellationToken,
 }
@@ -375,6 +396,16 @@ impl TaskOrder {
                             )
                         })
                         .collect()
+                })
+                .unwrap_or_default(),
+            checks: svc
+                .map(|s| {
+                    let own = s.healthcheck.clone().map(|h| (service.to_string(), h));
+                    let cars = s
+                        .sidecars
+                        .iter()
+                        .filter_map(|(n, c)| c.healthcheck.clone().map(|h| (n.clone(), h)));
+                    own.into_iter().chain(cars).collect()
                 })
                 .unwrap_or_default(),
             deadline,
@@ -465,6 +496,27 @@ async fn launch(
             let Some(id) = ids.get(&dep_name) else {
                 continue;
             };
+            let check = task.checks.get(dep);
+            let probed = match (condition, check.and_then(|h| probe_command(&h.test.0))) {
+                (Condition::Healthy, Some(command)) => {
+                    let probe = Probe {
+                        engine: engine.clone(),
+                        id: id.clone(),
+                        command,
+                        timeout: check.map(|h| h.timeout.0).unwrap_or_default(),
+                        gate: None,
+                    };
+                    let now = Instant::now();
+                    let cancel = task.cancel.clone();
+                    until_ready(probe, now, task.deadline, cancel)
+                        .await
+                        .is_some()
+                }
+                _ => false,
+            };
+            if probed {
+                continue;
+            }
             if let Err(why) = meets(engine, id, *condition, &task).await {
                 // Left unstarted: `up` reports the service not ready, with
                 // the container that kept it.
@@ -477,8 +529,8 @@ async fn launch(
         }
         let id = act(engine, stack, a).await?;
         tracing::info!(container = %id, sidecar = %name, "launched");
-        ids.insert(name, id.clone());
-        started.push(id);
+        started.push((car.to_string(), id.clone()));
+        ids.insert(name, id);
     }
     Ok(Launched {
         own: own.into_iter().map(|(_, id)| id).collect(),

@@ -196,6 +196,16 @@ pub fn local_only_set(stack: &Stack) -> Vec<(String, &'static str)> {
                 out.push((format!("services.{name}.ports[{i}]"), why));
             }
         }
+        for (car, c) in &stack.services[name].sidecars {
+            for (i, port) in c.ports.iter().enumerate() {
+                if port.host.is_some()
+                    && let Some(Reach::Local { why, .. }) =
+                        reach("services.*.sidecars.*.ports[].host")
+                {
+                    out.push((format!("services.{name}.sidecars.{car}.ports[{i}]"), why));
+                }
+            }
+        }
     }
     out
 }

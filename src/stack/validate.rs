@@ -1644,7 +1644,13 @@ impl<'a> Checks<'a> {
             );
             return;
         };
-        let ports: Vec<u16> = svc.ports.iter().map(|p| p.container).collect();
+        // Its task's: a sidecar listens in the same network.
+        let ports: Vec<u16> = svc
+            .ports
+            .iter()
+            .chain(svc.sidecars.values().flat_map(|c| &c.ports))
+            .map(|p| p.container)
+            .collect();
         match http.port {
             None if ports.is_empty() => self.push(Problem::new(
                 path!["smoke", i, "http", "service"],
