@@ -395,6 +395,11 @@ pub fn plan(desired: &[DesiredContainer], actual: &[Actual]) -> Vec<Action> {
                     id: a.id.clone(),
                     desired: d.clone(),
                 },
+                // A non-essential sidecar that did its work, as ECS leaves it.
+                (_, "exited", Some(0)) if d.essential == Some(false) => Action::Keep {
+                    id: a.id.clone(),
+                    desired: d.clone(),
+                },
                 (ServiceKind::Job, "exited", code) => Action::Replace {
                     old: a.id.clone(),
                     desired: d.clone(),

@@ -599,3 +599,186 @@ print(subnet, sg)
         again.stderr
     );
 }
+
+/// What document 003 gives the task definition: one task, two containers.
+fn canvas_expected() -> Value {
+    let logs = json!({ "logDriver": "awslogs", "options": {
+        "awslogs-group": "/ecs/short-drama-backend", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs" } });
+    let secret = |name: &str, id: &str| json!({ "name": name, "valueFrom": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:backend/{id}") });
+    json!({
+        "family": "short-drama-backend",
+        "cpu": "1024",
+        "memory": "2048",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        "taskRoleArn": "arn:aws:iam::123456789012:role/ecsTaskRole",
+        "containers": [
+            {
+                "name": "canvas-service",
+                "essential": true,
+                "portMappings": [{ "containerPort": 9000, "protocol": "tcp" }],
+                "logConfiguration": logs,
+                "secrets": [
+                    secret("AWS_ACCESS_KEY_ID", "aws-access-key"),
+                    secret("AWS_SECRET_ACCESS_KEY", "aws-secret-key"),
+                    secret("SUPABASE_KEY", "supabase-key"),
+                    secret("SUPABASE_URL", "supabase-url"),
+                ],
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:9000/health')\""],
+                    "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30,
+                },
+            },
+            {
+                "name": "orchestrator",
+                "essential": true,
+                "cpu": 256,
+                "memory": 512,
+                "portMappings": [{ "containerPort": 8080, "protocol": "tcp" }],
+                "logConfiguration": logs,
+                "secrets": [
+                    secret("AWS_ACCESS_KEY_ID", "aws-access-key"),
+                    secret("AWS_SECRET_ACCESS_KEY", "aws-secret-key"),
+                ],
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:8080/health')\""],
+                    "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30,
+                },
+            },
+        ],
+    })
+}
+
+/// `td` (rendered or live) has the task and both containers `want` says.
+fn assert_task(td: &Value, want: &Value) {
+    for field in ["family", "cpu", "memory", "executionRoleArn", "taskRoleArn"] {
+        assert_eq!(td[field], want[field], "{field} of {td:#}");
+    }
+    let got = td["containerDefinitions"].as_array().unwrap();
+    let wanted = want["containers"].as_array().unwrap();
+    assert_eq!(got.len(), wanted.len(), "{td:#}");
+    for (c, w) in got.iter().zip(wanted) {
+        for (field, value) in w.as_object().unwrap() {
+            assert_eq!(&c[field], value, "container {field} of {}", w["name"]);
+        }
+    }
+}
+
+#[test]
+fn canvas_orchestrator_renders_one_task_with_both_containers_of_its_document() {
+    let r = render("canvas-orchestrator", "prod", "ecs");
+    let entry = &r["services"]["canvas-service"];
+    assert_task(&entry["taskDefinition"], &canvas_expected());
+    assert_eq!(r["cluster"], "short-drama-cluster");
+    assert_eq!(entry["service"]["service"], "short-drama-backend");
+    assert_eq!(entry["service"]["desiredCount"], 1);
+    assert!(entry.get("targetGroups").is_none(), "no load balancer");
+    assert!(r.get("listeners").is_none());
+    let tf = render("canvas-orchestrator", "prod", "tfvars");
+    assert_eq!(
+        tf["repositories"],
+        json!({ "canvas-service": "canvas-service", "canvas-service/orchestrator": "orchestrator" })
+    );
+    assert_eq!(tf["cluster_name"], "short-drama-cluster");
+    assert_eq!(tf["log_group"], "/ecs/short-drama-backend");
+}
+
+#[test]
+#[ignore = "needs the Docker engine, the project venv and docker-registry (scripts/test runs it)"]
+fn canvas_orchestrator_runs_both_containers_in_one_task_and_promotes_each_image_by_digest() {
+    let aws = StandIn::start();
+    let stack = copy_example("canvas-orchestrator", "canvas");
+    let geno = |args: &[&str]| {
+        aws.geno(&stack)
+            .env(
+                "PYTHON_IMAGE",
+                &image("PYTHON_IMAGE", "geno-local/python:3.11"),
+            )
+            .env("CANVAS_PORT", &free_port().to_string())
+            .env("ORCHESTRATOR_PORT", &free_port().to_string())
+            .args(args)
+            .run()
+    };
+    ok(&geno(&["up", "--no-limits", "--timeout", "180s"]));
+    let smoke = geno(&["smoke"]);
+    ok(&smoke);
+    assert!(
+        smoke.stderr.contains("3 passed, 0 failed"),
+        "{}",
+        smoke.stderr
+    );
+
+    aws.seed(&stack, "prod", &[]);
+    aws.python([
+        "-c",
+        r#"
+import boto3
+ec2 = boto3.client("ec2", region_name="us-east-1")
+vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.70.1.0/24")["Subnet"]["SubnetId"]
+ec2.create_tags(Resources=[subnet], Tags=[{"Key": "short-drama-subnet", "Value": "public"}])
+sg = ec2.create_security_group(VpcId=vpc, GroupName="short-drama-backend-sg", Description="tasks")["GroupId"]
+ec2.create_tags(Resources=[sg], Tags=[{"Key": "Name", "Value": "short-drama-backend-sg"}])
+"#,
+    ]);
+    for id in [
+        "supabase-url",
+        "supabase-key",
+        "aws-access-key",
+        "aws-secret-key",
+    ] {
+        let name = format!("backend/{id}");
+        aws.aws(&[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            &name,
+            "--secret-string",
+            "v",
+        ]);
+    }
+    ok(&geno(&["promote", "--env", "prod"]));
+    let live = aws.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "short-drama-backend",
+    ]);
+    let td = &live["taskDefinition"];
+    assert_task(td, &canvas_expected());
+    // Each container runs its own image, pushed to its own repository and
+    // pinned by digest; the two digests differ.
+    let images: Vec<&str> = td["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["image"].as_str().unwrap())
+        .collect();
+    assert!(
+        images[0].starts_with(&format!("{}/canvas-service@sha256:", aws.registry)),
+        "{images:?}"
+    );
+    assert!(
+        images[1].starts_with(&format!("{}/orchestrator@sha256:", aws.registry)),
+        "{images:?}"
+    );
+    let digest = |i: &str| i.rsplit('@').next().unwrap().to_string();
+    assert_ne!(digest(images[0]), digest(images[1]));
+    let history = geno(&["history", "--env", "prod"]);
+    ok(&history);
+    // The record keeps both digests.
+    for image in &images {
+        let short = &digest(image)["sha256:".len().."sha256:".len() + 12];
+        assert!(
+            history.stdout.contains(short),
+            "{short}: {}",
+            history.stdout
+        );
+    }
+    let again = geno(&["promote", "--env", "prod"]);
+    ok(&again);
+    assert!(
+        again.stderr.contains("(0 service(s) updated)"),
+        "{}",
+        again.stderr
+    );
+}

@@ -17,6 +17,7 @@ mod operate;
 mod promote;
 mod render;
 mod schema;
+mod sidecars;
 mod standin;
 mod watch;
 
