@@ -18,9 +18,10 @@ use crate::deploy::taskdef::{
 };
 use crate::stack::emit::{self, Node};
 use crate::stack::{
-    Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Conditions, Dur,
-    EcsService, Environment, FixedResponse, HealthCheck, HealthTest, ImageBuild, Listener,
-    LoadBalancer, LocalSecret, Platform, Port, Rule, Secret, Service, Stack, TargetGroup,
+    Action, AlbHealthCheck, AwsEnvironment, AwsSecret, CircuitBreaker, Command, Condition,
+    Conditions, DependsOn, Dur, EcsService, Environment, FixedResponse, HealthCheck, HealthTest,
+    ImageBuild, Listener, LoadBalancer, LocalSecret, Platform, Port, Rule, Secret, Service,
+    Sidecar, Stack, TargetGroup,
     model::{CapacityProvider, CapacityShare, Chosen, Network},
 };
 
@@ -177,10 +178,9 @@ impl<'a> Importing<'a> {
     fn secrets(&mut self, live: &LiveEnvironment) -> IndexMap<String, Secret> {
         let mut out: IndexMap<String, Secret> = IndexMap::new();
         for s in &live.services {
-            let Some(c) = s.task_definition.main_container() else {
-                continue;
-            };
-            for sec in &c.secrets {
+            // Every container's: sidecars read secrets too.
+            let all = s.task_definition.container_definitions.iter();
+            for sec in all.flat_map(|c| &c.secrets) {
                 let source = secret_source(&sec.value_from, self.env);
                 match out.get(&sec.name).and_then(|d| d.aws.as_ref()) {
                     Some(known) if *known != source => {
@@ -254,23 +254,89 @@ impl<'a> Importing<'a> {
             // ECS waits 30 s when the task definition says nothing.
             stop_grace_period: Dur::secs(c.stop_timeout.unwrap_or(ECS_STOP_TIMEOUT) as u64),
             ecs: Some(self.ecs(s, &name, &c.image)),
+            sidecars: td
+                .container_definitions
+                .iter()
+                .filter(|o| o.name != name)
+                .map(|o| (o.name.clone(), self.sidecar(s, o)))
+                .collect(),
             ..Service::default()
         };
         Some((name, service))
     }
 
-    /// What a task definition says that stack.yaml renders otherwise.
-    fn task_definition_notes(&mut self, s: &LiveService, name: &str) {
-        let td = &s.task_definition;
-        for other in td.container_definitions.iter().filter(|o| o.name != name) {
+    /// Another container of the task, as a sidecar: the image it runs (a
+    /// build of the stack's cannot be told from an ECR image), and the rest
+    /// as the task definition says.
+    fn sidecar(&mut self, s: &LiveService, c: &ContainerDefinition) -> Sidecar {
+        // Only an ECR image has a repository promote pushes to.
+        let host = c.image.split('/').next().unwrap_or_default();
+        let ecr = host.contains(".dkr.ecr.") && host.ends_with(".amazonaws.com");
+        let repository = repository_of(&c.image).filter(|_| ecr);
+        if let Some(repo) = &repository {
             self.note(
                 &s.ecs_service,
                 format!(
-                    "container {} beside {name} is not carried: geno renders one container per task",
-                    other.name
+                    "sidecar {} runs {} from ECR repository {repo}; to build it here, add its context to `builds:` and give it `build:` instead of `image:`",
+                    c.name, c.image
                 ),
             );
         }
+        let mut depends_on = DependsOn::default();
+        for d in &c.depends_on {
+            let condition = match d.condition.as_str() {
+                "START" => Condition::Started,
+                "HEALTHY" => Condition::Healthy,
+                "SUCCESS" => Condition::CompletedSuccessfully,
+                other => {
+                    self.note(
+                        &s.ecs_service,
+                        format!("sidecar {} waits for {} to {other}: not carried (geno waits for START, HEALTHY or SUCCESS)", c.name, d.container_name),
+                    );
+                    continue;
+                }
+            };
+            depends_on.0.insert(d.container_name.clone(), condition);
+        }
+        Sidecar {
+            image: Some(c.image.clone()),
+            build: None,
+            repository,
+            essential: c.essential,
+            entrypoint: c.entry_point.clone().map(Command),
+            command: c.command.clone().map(Command),
+            ports: c
+                .port_mappings
+                .iter()
+                .map(|p| Port {
+                    container: p.container_port as u16,
+                    host: None,
+                    host_ip: "127.0.0.1".into(),
+                })
+                .collect(),
+            environment: c
+                .environment
+                .iter()
+                .map(|kv| (kv.name.clone(), kv.value.clone()))
+                .collect(),
+            secrets: c.secrets.iter().map(|s| s.name.clone()).collect(),
+            healthcheck: c.health_check.as_ref().map(|h| HealthCheck {
+                test: HealthTest(h.command.clone()),
+                interval: Dur::secs(h.interval as u64),
+                timeout: Dur::secs(h.timeout as u64),
+                retries: h.retries as u32,
+                start_period: h.start_period.map(|p| Dur::secs(p as u64)),
+            }),
+            depends_on,
+            cpu: c.cpu.map(|n| n as u32),
+            memory: c.memory.map(|n| n as u32),
+            stop_grace_period: Dur::secs(c.stop_timeout.unwrap_or(ECS_STOP_TIMEOUT) as u64),
+        }
+    }
+
+    /// What a task definition says that stack.yaml renders otherwise.
+    fn task_definition_notes(&mut self, s: &LiveService, name: &str) {
+        let td = &s.task_definition;
         let these_roles = (td.execution_role_arn.clone(), td.task_role_arn.clone());
         match &self.roles {
             None => self.roles = Some(these_roles),
@@ -715,6 +781,44 @@ mod tests {
             .iter()
             .map(|s| (s.task_definition.clone(), s.target_group.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_task_with_several_containers_reads_back_with_its_sidecars() {
+        let (_dir, _ctx, _env, plans) = paper::demo();
+        let mut live = live(&plans);
+        let web = &mut live.services[0].task_definition;
+        let mut shipper = web.container_definitions[0].clone();
+        shipper.name = "shipper".into();
+        shipper.image = "public.example/fluent-bit@sha256:aa".into();
+        shipper.essential = false;
+        shipper.port_mappings.clear();
+        shipper.health_check = None;
+        shipper.cpu = Some(128);
+        shipper.memory = Some(256);
+        shipper.depends_on = vec![crate::deploy::taskdef::ContainerDependency {
+            container_name: "web".into(),
+            condition: "START".into(),
+        }];
+        web.container_definitions.push(shipper);
+        let converted = convert(&live, Some("shop"));
+        assert_eq!(converted.notes, [], "{}", converted.text);
+        let (_dir, _ctx, _env, again) = paper::open(&converted.text, "demo");
+        // Rendered again: the same two containers.
+        let rendered = &again.services[0].task_definition.container_definitions;
+        let names: Vec<&str> = rendered.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["web", "shipper"], "{}", converted.text);
+        let (lived, back) = (
+            &live.services[0].task_definition.container_definitions[1],
+            &rendered[1],
+        );
+        assert_eq!(
+            (back.essential, back.cpu, back.memory, &back.depends_on),
+            (false, Some(128), Some(256), &lived.depends_on)
+        );
+        // An external image without a repository: as it was, until promote
+        // pins the digest it ran here.
+        assert_eq!(back.image, "public.example/fluent-bit@sha256:aa");
     }
 
     #[test]
