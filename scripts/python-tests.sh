@@ -1,19 +1,6 @@
 #!/usr/bin/env bash
-# The Genonaut backend's pytest suite in a project venv (.venv), created or
-# refreshed only when the pinned requirements change.
+# The Genonaut backend's pytest suite in the project venv (scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-python=${PYTHON:-python3}
-venv=.venv
-stamp=$venv/.requirements.sha256
-want=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
-
-if [ ! -x "$venv/bin/python" ]; then
-  "$python" -m venv "$venv"
-fi
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
-  echo "$want" >"$stamp"
-fi
-exec "$venv/bin/python" -m pytest "$@"
+scripts/venv.sh
+exec .venv/bin/python -m pytest "$@"
