@@ -150,7 +150,13 @@ async fn containers(
     let stack = local.stack();
     let mut containers: Vec<(usize, u32, String, String)> = Vec::new();
     for m in local.engine.members(&stack.name).await? {
-        if !services.is_empty() && !services.contains(&m.service) {
+        // A service's containers, its sidecars' too; `SERVICE/SIDECAR`
+        // one sidecar's.
+        let own = m.sidecar.as_ref().map(|c| format!("{}/{c}", m.service));
+        if !services.is_empty()
+            && !services.contains(&m.service)
+            && !own.as_ref().is_some_and(|o| services.contains(o))
+        {
             continue;
         }
         let order = stack

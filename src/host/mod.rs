@@ -85,6 +85,30 @@ impl<E> LocalStack<E> {
         self.dir().join(STATE_DIR)
     }
 
+    /// `Err` unless `name` is a service, or a sidecar of one written
+    /// `SERVICE/SIDECAR` (what `logs` and `exec` take).
+    pub fn check_container(&self, name: &str) -> anyhow::Result<()> {
+        let Some((service, car)) = name.split_once('/') else {
+            return self.check_service(name);
+        };
+        self.check_service(service)?;
+        let cars: Vec<&str> = self.stack().services[service]
+            .sidecars
+            .keys()
+            .map(String::as_str)
+            .collect();
+        if cars.contains(&car) {
+            return Ok(());
+        }
+        match cars.is_empty() {
+            true => anyhow::bail!("service `{service}` has no sidecars, so no `{name}`"),
+            false => anyhow::bail!(
+                "service `{service}` has no sidecar `{car}`; its sidecars: {}",
+                cars.join(", ")
+            ),
+        }
+    }
+
     /// `Err` naming the services there are, unless `service` is one.
     pub fn check_service(&self, service: &str) -> anyhow::Result<()> {
         let stack = self.stack();
@@ -162,11 +186,19 @@ impl<E: Containers> LocalStack<E> {
         Ok(found)
     }
 
-    /// The ID of replica `index` of `service`, which must be running.
+    /// The ID of replica `index` of `service` (or of its sidecar, as
+    /// `SERVICE/SIDECAR`), which must be running.
     pub async fn running_container(&self, service: &str, index: u32) -> anyhow::Result<String> {
-        self.check_service(service)?;
+        self.check_container(service)?;
+        let (name, car) = match service.split_once('/') {
+            Some((s, c)) => (s, Some(c)),
+            None => (service, None),
+        };
         for m in self.engine.members(self.name()).await? {
-            if m.service == service && m.replica == index && m.kind != "run" && m.sidecar.is_none()
+            if m.service == name
+                && m.replica == index
+                && m.kind != "run"
+                && m.sidecar.as_deref() == car
             {
                 if !m.running() {
                     anyhow::bail!("{service} replica {index} is not running (run `geno up`)");

@@ -99,6 +99,28 @@ pub async fn ensure(file: &Path, state_dir: &Path, stack: &Stack) -> std::io::Re
     }
 }
 
+/// The supervisor runs if the stack has tasks with sidecars (`up`,
+/// `start` and `restart` see to it: after a reboot, whichever runs first
+/// brings it back); said the first time it starts.
+pub async fn ensure_for(
+    ctx: &crate::context::Context,
+    local: &super::LocalStack,
+) -> anyhow::Result<()> {
+    if !needed(local.stack()) {
+        return Ok(());
+    }
+    let started = ensure(&local.loaded.source.path, &local.state_dir(), local.stack())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start geno's task supervisor: {e}"))?;
+    if started {
+        ctx.shell.status(format!(
+            "started the task supervisor (it restarts tasks with sidecars as ECS would; log {})",
+            log_path(&local.state_dir(), local.name()).display()
+        ));
+    }
+    Ok(())
+}
+
 /// Ends the supervisor of `stack`, if one runs; whether one did.
 pub async fn stop(state_dir: &Path, stack: &str) -> bool {
     let Some(state) = read_state(state_dir, stack) else {

@@ -12,6 +12,7 @@ use crate::host::exec::run_in;
 /// The arguments of `geno exec`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The service (its own container), or `SERVICE/SIDECAR`.
     pub service: String,
     /// A deployed environment instead of the local stack.
     #[arg(long)]

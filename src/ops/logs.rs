@@ -14,7 +14,8 @@ use crate::stack::Dur;
 /// The arguments of `geno logs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Services to show (default: all).
+    /// Services to show, each with its sidecars, or `SERVICE/SIDECAR` for
+    /// one sidecar (default: all).
     pub services: Vec<String>,
     /// Keep following new output.
     #[arg(short, long)]
@@ -67,7 +68,7 @@ pub struct LogsOptions {
 pub async fn logs(ctx: &Context, opts: LogsOptions) -> CliResult {
     let local = LocalStack::open(ctx).await?;
     for s in &opts.services {
-        local.check_service(s)?;
+        local.check_container(s)?;
     }
     let since = match &opts.since {
         None => 0,

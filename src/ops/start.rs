@@ -107,6 +107,7 @@ pub async fn start(ctx: &Context, opts: StartOptions) -> CliResult {
         ));
     }
     converge(ctx, &local, &mut reconcile, "geno start", wait).await?;
+    crate::host::supervise::ensure_for(ctx, &local).await?;
     if local.stack().load_balancer.is_some() {
         load_balancer(ctx, &local, None, &selected, wait.deadline).await?;
     }

@@ -120,21 +120,7 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
     let mut reconcile = Reconcile::only(local.stack(), &selected, actions);
     converge(ctx, &local, &mut reconcile, "geno up", wait).await?;
     // Tasks with sidecars: geno restarts them as a whole, as ECS does.
-    if crate::host::supervise::needed(local.stack()) {
-        let started = crate::host::supervise::ensure(
-            &local.loaded.source.path,
-            &local.state_dir(),
-            local.stack(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot start geno's task supervisor: {e}"))?;
-        if started {
-            ctx.shell.status(format!(
-                "started the task supervisor (it restarts tasks with sidecars as ECS would; log {})",
-                crate::host::supervise::log_path(&local.state_dir(), local.name()).display()
-            ));
-        }
-    }
+    crate::host::supervise::ensure_for(ctx, &local).await?;
     ctx.shell
         .table(&summary(local.stack(), &reconcile, &desired))?;
     if local.stack().load_balancer.is_some() {

@@ -94,6 +94,26 @@ services:
     for row in ["app/helper", "app/setup"] {
         assert!(ps.stdout.contains(row), "{}", ps.stdout);
     }
+    // A sidecar by `SERVICE/SIDECAR`: exec into it, or its logs alone.
+    let exec = s.run(["exec", "-T", "app/helper", "--", "cat", "/srv/index.html"]);
+    assert_eq!(
+        (exec.code, exec.stdout.trim()),
+        (0, "helper"),
+        "{}",
+        exec.stderr
+    );
+    let logs = s.run(["logs", "app/helper"]);
+    let out = format!("{}{}", logs.stdout, logs.stderr);
+    assert!(out.contains(&format!("{helper} | ")), "{out}");
+    assert!(!out.contains(&format!("{app} | ")), "{out}");
+    let wrong = s.run(["exec", "-T", "app/helpr", "--", "true"]);
+    assert_eq!(
+        (wrong.code, wrong.stderr.trim()),
+        (
+            1,
+            "error: service `app` has no sidecar `helpr`; its sidecars: setup, helper"
+        )
+    );
     // Up again: the setup that did its work is not run again.
     let again = s.up();
     assert!(
