@@ -85,6 +85,8 @@ pub async fn ensure(file: &Path, state_dir: &Path, stack: &Stack) -> std::io::Re
         &CancellationToken::new(),
         async || match read_state(state_dir, &stack.name) {
             Some(s) if s.pid == pid => Check::Ready(()),
+            // Another geno started one a moment before: this one left it be.
+            Some(s) if s.build == build && crate::proxy::daemon::alive(s.pid) => Check::Ready(()),
             _ if crate::proxy::daemon::alive(pid) => Check::NotYet,
             _ => Check::Failed(()),
         },
@@ -158,6 +160,24 @@ pub async fn serve(
     state_dir: PathBuf,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    // One supervisor a stack: two would each replace a task. The lock is
+    // the kernel's, gone with the process however it ends.
+    std::fs::create_dir_all(state_dir.join(&stack.name))?;
+    let lock = std::fs::File::create(state_dir.join(&stack.name).join("tasks.lock"))?;
+    // SAFETY: flock on a descriptor this File owns.
+    let held = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    if held != 0 {
+        println!(
+            "another supervisor runs for `{}`; leaving it be",
+            stack.name
+        );
+        return Ok(());
+    }
     let state = SupervisorState {
         pid: std::process::id(),
         build: crate::proxy::daemon::build_identity(),
