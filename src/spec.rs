@@ -71,57 +71,76 @@ impl HealthSpec {
 }
 
 pub fn container_spec(name: &str, service: &Service) -> ContainerSpec {
-    let mut environment: Vec<(String, String)> = service
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    environment.sort();
-    let mut secrets = service.secrets.clone();
-    secrets.sort();
-    secrets.dedup();
-    ContainerSpec {
-        service: name.to_string(),
-        sidecar: None,
-        image: match &service.image {
-            Some(image) => ImageRef::External(image.clone()),
-            None => ImageRef::Stack,
+    spec_of(
+        name,
+        None,
+        Container {
+            image: service.image.as_ref(),
+            entrypoint: service.entrypoint.as_ref(),
+            command: service.command.as_ref(),
+            environment: &service.environment,
+            secrets: &service.secrets,
+            ports: &service.ports,
+            healthcheck: service.healthcheck.as_ref(),
+            stop_grace: service.stop_grace_period,
         },
-        entrypoint: service.entrypoint.as_ref().map(|c| c.0.clone()),
-        command: service.command.as_ref().map(|c| c.0.clone()),
-        environment,
-        secrets,
-        container_ports: service.ports.iter().map(|p| p.container).collect(),
-        health: service.healthcheck.as_ref().map(HealthSpec::from_check),
-        stop_grace_secs: service.stop_grace_period.as_secs(),
-    }
+    )
 }
 
 /// The spec of sidecar `name` of `service`.
 pub fn sidecar_spec(service: &str, name: &str, car: &Sidecar) -> ContainerSpec {
-    let mut environment: Vec<(String, String)> = car
+    spec_of(
+        service,
+        Some(name),
+        Container {
+            image: car.image.as_ref(),
+            entrypoint: car.entrypoint.as_ref(),
+            command: car.command.as_ref(),
+            environment: &car.environment,
+            secrets: &car.secrets,
+            ports: &car.ports,
+            healthcheck: car.healthcheck.as_ref(),
+            stop_grace: car.stop_grace_period,
+        },
+    )
+}
+
+/// What a service and a sidecar both say of their container.
+struct Container<'a> {
+    image: Option<&'a String>,
+    entrypoint: Option<&'a crate::stack::Command>,
+    command: Option<&'a crate::stack::Command>,
+    environment: &'a indexmap::IndexMap<String, String>,
+    secrets: &'a [String],
+    ports: &'a [crate::stack::Port],
+    healthcheck: Option<&'a HealthCheck>,
+    stop_grace: crate::stack::Dur,
+}
+
+fn spec_of(service: &str, sidecar: Option<&str>, c: Container) -> ContainerSpec {
+    let mut environment: Vec<(String, String)> = c
         .environment
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     environment.sort();
-    let mut secrets = car.secrets.clone();
+    let mut secrets = c.secrets.to_vec();
     secrets.sort();
     secrets.dedup();
     ContainerSpec {
         service: service.to_string(),
-        sidecar: Some(name.to_string()),
-        image: match &car.image {
+        sidecar: sidecar.map(str::to_string),
+        image: match c.image {
             Some(image) => ImageRef::External(image.clone()),
             None => ImageRef::Stack,
         },
-        entrypoint: car.entrypoint.as_ref().map(|c| c.0.clone()),
-        command: car.command.as_ref().map(|c| c.0.clone()),
+        entrypoint: c.entrypoint.map(|e| e.0.clone()),
+        command: c.command.map(|e| e.0.clone()),
         environment,
         secrets,
-        container_ports: car.ports.iter().map(|p| p.container).collect(),
-        health: car.healthcheck.as_ref().map(HealthSpec::from_check),
-        stop_grace_secs: car.stop_grace_period.as_secs(),
+        container_ports: c.ports.iter().map(|p| p.container).collect(),
+        health: c.healthcheck.map(HealthSpec::from_check),
+        stop_grace_secs: c.stop_grace.as_secs(),
     }
 }
 

@@ -225,30 +225,12 @@ impl<'a> Importing<'a> {
         };
         let name = c.name.clone();
         self.task_definition_notes(s, &name);
-        let health = c.health_check.as_ref().map(|h| HealthCheck {
-            test: HealthTest(h.command.clone()),
-            interval: Dur::secs(h.interval as u64),
-            timeout: Dur::secs(h.timeout as u64),
-            retries: h.retries as u32,
-            start_period: h.start_period.map(|p| Dur::secs(p as u64)),
-        });
+        let health = c.health_check.as_ref().map(health_of);
         let service = Service {
             entrypoint: c.entry_point.clone().map(Command),
             command: c.command.clone().map(Command),
-            ports: c
-                .port_mappings
-                .iter()
-                .map(|p| Port {
-                    container: p.container_port as u16,
-                    host: None,
-                    host_ip: "127.0.0.1".into(),
-                })
-                .collect(),
-            environment: c
-                .environment
-                .iter()
-                .map(|kv| (kv.name.clone(), kv.value.clone()))
-                .collect(),
+            ports: ports_of(c),
+            environment: environment_of(c),
             secrets: c.secrets.iter().map(|s| s.name.clone()).collect(),
             healthcheck: health,
             // ECS waits 30 s when the task definition says nothing.
@@ -305,28 +287,10 @@ impl<'a> Importing<'a> {
             essential: c.essential,
             entrypoint: c.entry_point.clone().map(Command),
             command: c.command.clone().map(Command),
-            ports: c
-                .port_mappings
-                .iter()
-                .map(|p| Port {
-                    container: p.container_port as u16,
-                    host: None,
-                    host_ip: "127.0.0.1".into(),
-                })
-                .collect(),
-            environment: c
-                .environment
-                .iter()
-                .map(|kv| (kv.name.clone(), kv.value.clone()))
-                .collect(),
+            ports: ports_of(c),
+            environment: environment_of(c),
             secrets: c.secrets.iter().map(|s| s.name.clone()).collect(),
-            healthcheck: c.health_check.as_ref().map(|h| HealthCheck {
-                test: HealthTest(h.command.clone()),
-                interval: Dur::secs(h.interval as u64),
-                timeout: Dur::secs(h.timeout as u64),
-                retries: h.retries as u32,
-                start_period: h.start_period.map(|p| Dur::secs(p as u64)),
-            }),
+            healthcheck: c.health_check.as_ref().map(health_of),
             depends_on,
             cpu: c.cpu.map(|n| n as u32),
             memory: c.memory.map(|n| n as u32),
@@ -665,6 +629,36 @@ fn secret_source(value_from: &str, env: &str) -> AwsSecret {
     }
     let name = crate::deploy::live::ssm_name(value_from);
     AwsSecret::Ssm(template_env(&name, env))
+}
+
+/// A container definition's health check as stack.yaml writes it.
+fn health_of(h: &crate::deploy::taskdef::HealthCheck) -> HealthCheck {
+    HealthCheck {
+        test: HealthTest(h.command.clone()),
+        interval: Dur::secs(h.interval as u64),
+        timeout: Dur::secs(h.timeout as u64),
+        retries: h.retries as u32,
+        start_period: h.start_period.map(|p| Dur::secs(p as u64)),
+    }
+}
+
+/// Its container ports, unpublished here.
+fn ports_of(c: &ContainerDefinition) -> Vec<Port> {
+    c.port_mappings
+        .iter()
+        .map(|p| Port {
+            container: p.container_port as u16,
+            host: None,
+            host_ip: "127.0.0.1".into(),
+        })
+        .collect()
+}
+
+fn environment_of(c: &ContainerDefinition) -> IndexMap<String, String> {
+    c.environment
+        .iter()
+        .map(|kv| (kv.name.clone(), kv.value.clone()))
+        .collect()
 }
 
 /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]` (or any

@@ -126,13 +126,7 @@ pub fn desired_containers(
                 .cloned()
                 .unwrap_or_default(),
         };
-        let mut env = spec.environment.clone();
-        for secret in &spec.secrets {
-            if let Some(v) = secrets.get(secret) {
-                env.push((secret.clone(), v.clone()));
-            }
-        }
-        env.sort();
+        let env = env_of(&spec, secrets);
         let ports: Vec<PortBinding> = svc
             .ports
             .iter()
@@ -219,6 +213,22 @@ pub fn desired_containers(
     out
 }
 
+/// A container's variables: its plain ones and its secrets' values,
+/// sorted by name.
+fn env_of(
+    spec: &crate::spec::ContainerSpec,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut env = spec.environment.clone();
+    for secret in &spec.secrets {
+        if let Some(v) = secrets.get(secret) {
+            env.push((secret.clone(), v.clone()));
+        }
+    }
+    env.sort();
+    env
+}
+
 /// One replica's sidecar, in the network of `owner` (its service's
 /// container).
 #[allow(clippy::too_many_arguments)]
@@ -242,13 +252,7 @@ fn sidecar_container(
             .cloned()
             .unwrap_or_default(),
     };
-    let mut env = spec.environment.clone();
-    for secret in &spec.secrets {
-        if let Some(v) = secrets.get(secret) {
-            env.push((secret.clone(), v.clone()));
-        }
-    }
-    env.sort();
+    let env = env_of(&spec, secrets);
     let limits = svc.ecs.as_ref().filter(|_| svc.local.limits).and_then(|e| {
         // Its own share where it names one, else the task's.
         (car.cpu.is_some() || car.memory.is_some()).then(|| Limits {
