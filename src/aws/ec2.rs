@@ -5,38 +5,19 @@
 //! beneath the SDK crates) signs, reqwest sends, and the few elements read
 //! back are found by their path in the answer.
 
-use std::time::SystemTime;
-
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-
 use super::AwsError;
+use super::signed::Signer;
 use crate::deploy::taskdef::Selector;
 
 /// EC2 for one region.
 #[derive(Clone)]
 pub struct Ec2 {
-    http: reqwest::Client,
-    region: String,
-    endpoint: String,
-    credentials: Option<SharedCredentialsProvider>,
+    signer: Signer,
 }
 
 impl Ec2 {
-    pub fn new(
-        region: &str,
-        endpoint: Option<&str>,
-        credentials: Option<SharedCredentialsProvider>,
-    ) -> Ec2 {
-        Ec2 {
-            http: reqwest::Client::new(),
-            region: region.to_string(),
-            endpoint: endpoint
-                .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| format!("https://ec2.{region}.amazonaws.com")),
-            credentials,
-        }
+    pub fn new(signer: Signer) -> Ec2 {
+        Ec2 { signer }
     }
 
     /// The IDs of the subnets chosen, in EC2's order.
@@ -97,85 +78,29 @@ impl Ec2 {
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let url = format!("{}/", self.endpoint);
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let mut request = self
-            .http
-            .post(&url)
-            .header("content-type", content_type)
-            .body(body.clone());
-        for (name, value) in self.signature(&url, content_type, &body).await? {
-            request = request.header(name, value);
-        }
-        let unreachable = |reason: String| AwsError::Unreachable {
-            service: "ec2",
-            operation: action,
-            endpoint: self.endpoint.clone(),
-            reason,
-        };
-        let response = request.send().await.map_err(|e| {
-            unreachable(crate::error::causes(&e).last().cloned().unwrap_or_default())
-        })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        if !status.is_success() {
+        let (status, text) = self
+            .signer
+            .post(
+                "ec2",
+                "ec2",
+                action,
+                &[("content-type", content_type)],
+                body,
+            )
+            .await?;
+        if !(200..300).contains(&status) {
             let code = texts(&text, &["Response", "Errors", "Error", "Code"]);
             let message = texts(&text, &["Response", "Errors", "Error", "Message"]);
             return Err(AwsError::Other {
                 operation: action,
                 reason: match (code.first(), message.first()) {
                     (Some(c), Some(m)) => format!("{c}: {m}"),
-                    _ => format!("{} answered HTTP {}", self.endpoint, status.as_u16()),
+                    _ => format!("{} answered HTTP {status}", self.signer.endpoint("ec2")),
                 },
             });
         }
         Ok(text)
-    }
-
-    /// The SigV4 headers for a POST of `body` to `url`.
-    async fn signature(
-        &self,
-        url: &str,
-        content_type: &str,
-        body: &str,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        let no_credentials = |reason: String| AwsError::NoCredentials { reason };
-        let provider = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| no_credentials("no credentials provider is configured".into()))?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| no_credentials(e.to_string()))?;
-        let identity = credentials.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("ec2")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| no_credentials(e.to_string()))?
-            .into();
-        let headers = [("content-type", content_type)];
-        let signable = SignableRequest::new(
-            "POST",
-            url,
-            headers.into_iter(),
-            SignableBody::Bytes(body.as_bytes()),
-        )
-        .map_err(|e| no_credentials(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| no_credentials(e.to_string()))?
-            .into_parts();
-        Ok(instructions
-            .headers()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
     }
 }
 

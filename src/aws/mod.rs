@@ -8,6 +8,8 @@
 mod adopt;
 pub mod ec2;
 mod operate;
+pub mod scaling;
+pub mod signed;
 mod taskdef;
 
 pub use operate::{ExecSession, LOG_PAGES};
@@ -114,6 +116,8 @@ pub struct Aws {
     logs: aws_sdk_cloudwatchlogs::Client,
     discovery: aws_sdk_servicediscovery::Client,
     pub ec2: ec2::Ec2,
+    /// Application Auto Scaling and CloudWatch, signed by hand.
+    pub signed: signed::Signer,
 }
 
 /// Who geno acts as.
@@ -137,6 +141,8 @@ impl Aws {
             .region(aws_config::Region::new(region.to_string()))
             .load()
             .await;
+        let signed =
+            signed::Signer::new(region, config.endpoint_url(), config.credentials_provider());
         Aws {
             region: region.to_string(),
             endpoint: config.endpoint_url().map(str::to_string),
@@ -149,7 +155,8 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             discovery: aws_sdk_servicediscovery::Client::new(&config),
-            ec2: ec2::Ec2::new(region, config.endpoint_url(), config.credentials_provider()),
+            ec2: ec2::Ec2::new(signed.clone()),
+            signed,
         }
     }
 
@@ -863,6 +870,22 @@ pub trait Live: Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<Vec<serde_json::Value>>, AwsError>> + Send;
+    /// How the service `resource_id` scales, if it is a scalable target.
+    fn scaling(
+        &self,
+        resource_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::deploy::scaling::Scaling>, AwsError>> + Send;
+    /// The alarms named `prefix…` whose description starts `managed_by`.
+    fn managed_alarms(
+        &self,
+        prefix: &str,
+        managed_by: &str,
+    ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::Alarm>, AwsError>> + Send;
+    /// The ARNs of a target group and its load balancer, if it exists.
+    fn group_and_balancer(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<(String, Option<String>)>, AwsError>> + Send;
 }
 
 impl Live for Aws {
@@ -937,6 +960,25 @@ impl Live for Aws {
     async fn role_policies(&self, arn: &str) -> Result<Option<Vec<serde_json::Value>>, AwsError> {
         Aws::role_policies(self, arn).await
     }
+    async fn scaling(
+        &self,
+        resource_id: &str,
+    ) -> Result<Option<crate::deploy::scaling::Scaling>, AwsError> {
+        Aws::scaling(self, resource_id).await
+    }
+    async fn managed_alarms(
+        &self,
+        prefix: &str,
+        managed_by: &str,
+    ) -> Result<Vec<crate::deploy::scaling::Alarm>, AwsError> {
+        Aws::managed_alarms(self, prefix, managed_by).await
+    }
+    async fn group_and_balancer(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, Option<String>)>, AwsError> {
+        Aws::group_and_balancer(self, name).await
+    }
 }
 
 /// What a rollout needs from ECS; the SDK client in production, scripted
@@ -968,6 +1010,16 @@ pub trait Ecs: Sync {
         cluster: &str,
         task: &str,
     ) -> impl Future<Output = Result<TaskStatus, AwsError>> + Send;
+    /// Sends one change of scaling or alarms.
+    fn scaling_step(
+        &self,
+        step: &crate::deploy::scaling::Step,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The states of the alarms named (those that exist).
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::AlarmState>, AwsError>> + Send;
 }
 
 impl Ecs for Aws {
@@ -1001,11 +1053,26 @@ impl Ecs for Aws {
                 .enable(dc.deployment_circuit_breaker.enable)
                 .rollback(dc.deployment_circuit_breaker.rollback)
                 .build();
+            // No rollback alarms: any the service had are switched off.
+            let (names, on) = match &dc.alarms {
+                Some(a) => (a.alarm_names.clone(), a.enable),
+                None => (Vec::new(), false),
+            };
+            let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
+                .set_alarm_names(Some(names))
+                .enable(on)
+                .rollback(dc.alarms.as_ref().is_some_and(|a| a.rollback))
+                .build()
+                .map_err(|e| AwsError::Other {
+                    operation: "UpdateService",
+                    reason: e.to_string(),
+                })?;
             request = request.deployment_configuration(
                 aws_sdk_ecs::types::DeploymentConfiguration::builder()
                     .deployment_circuit_breaker(breaker)
                     .minimum_healthy_percent(dc.minimum_healthy_percent)
                     .maximum_percent(dc.maximum_percent)
+                    .alarms(alarms)
                     .build(),
             );
         }
@@ -1109,6 +1176,17 @@ impl Ecs for Aws {
                 })
                 .collect(),
         })
+    }
+
+    async fn scaling_step(&self, step: &crate::deploy::scaling::Step) -> Result<(), AwsError> {
+        Aws::scaling_step(self, step).await
+    }
+
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::deploy::scaling::AlarmState>, AwsError> {
+        Aws::alarm_states(self, names).await
     }
 }
 
@@ -1235,6 +1313,14 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
                 },
                 minimum_healthy_percent: c.minimum_healthy_percent().unwrap_or(100),
                 maximum_percent: c.maximum_percent().unwrap_or(200),
+                alarms: c
+                    .alarms()
+                    .filter(|a| a.enable() || !a.alarm_names().is_empty())
+                    .map(|a| crate::deploy::taskdef::DeploymentAlarms {
+                        alarm_names: a.alarm_names().to_vec(),
+                        enable: a.enable(),
+                        rollback: a.rollback(),
+                    }),
             }
         }),
         grace_period_seconds: s.health_check_grace_period_seconds(),

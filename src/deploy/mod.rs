@@ -14,5 +14,6 @@ pub mod parity;
 pub mod platform;
 pub mod record;
 pub mod rollout;
+pub mod scaling;
 pub mod taskdef;
 pub mod verification;

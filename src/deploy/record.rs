@@ -92,6 +92,10 @@ pub struct Record {
     /// For a scale: the desired counts it changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counts: Vec<CountRecord>,
+    /// Changes to scaling and alarms, one line each (`web: scales between
+    /// 2 and 10 tasks`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
     pub outcome: Outcome,
     pub started_at: String,
     pub finished_at: String,
@@ -178,6 +182,7 @@ impl Record {
             services: Vec::new(),
             jobs: Vec::new(),
             counts: Vec::new(),
+            settings: Vec::new(),
             outcome: Outcome::Succeeded,
             started_at,
             finished_at: String::new(),
@@ -289,6 +294,7 @@ mod tests {
             }],
             jobs: vec![],
             counts: vec![],
+            settings: vec![],
             outcome,
             started_at: id.into(),
             finished_at: id.into(),

@@ -337,6 +337,17 @@ pub struct DeploymentConfiguration {
     pub deployment_circuit_breaker: CircuitBreaker,
     pub minimum_healthy_percent: i32,
     pub maximum_percent: i32,
+    /// The CloudWatch alarms that roll a deployment back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<DeploymentAlarms>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentAlarms {
+    pub alarm_names: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,7 +407,7 @@ pub fn target_group_drift(live: &TargetGroup, wanted: &TargetGroup) -> Vec<Strin
 }
 
 /// One app service of a rendering, typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
     /// The service's name in stack.yaml.
     pub name: String,
@@ -416,6 +427,42 @@ pub struct ServicePlan {
     pub placement: Option<Placement>,
     /// What its sidecars run, in the task definition's order.
     pub sidecars: Vec<SidecarImage>,
+    /// How it scales itself, if it does.
+    pub scaling: Option<super::scaling::Scaling>,
+    /// Its CloudWatch alarms.
+    pub alarms: Vec<super::scaling::Alarm>,
+    /// `ecs.bake`, if set.
+    pub bake: Option<std::time::Duration>,
+}
+
+impl ServicePlan {
+    /// The alarms that roll a promotion of it back.
+    pub fn rollback_alarms(&self) -> Vec<&super::scaling::Alarm> {
+        let names = self
+            .update
+            .deployment_configuration
+            .as_ref()
+            .and_then(|d| d.alarms.as_ref())
+            .map(|a| a.alarm_names.clone())
+            .unwrap_or_default();
+        self.alarms
+            .iter()
+            .filter(|a| names.contains(&a.alarm_name))
+            .collect()
+    }
+
+    /// How long promote watches its rollback alarms once its rollout has
+    /// completed: `ecs.bake`, or the longest time one of them takes to
+    /// fire.
+    pub fn bake(&self) -> std::time::Duration {
+        self.bake.unwrap_or_else(|| {
+            self.rollback_alarms()
+                .iter()
+                .map(|a| a.fires_after())
+                .max()
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// The image of a sidecar, as promote pushes and pins it.
@@ -447,7 +494,7 @@ pub struct JobPlan {
 }
 
 /// A rendering, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plans {
     pub services: Vec<ServicePlan>,
     pub jobs: Vec<JobPlan>,
@@ -604,6 +651,17 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
                     external: c["externalImage"].as_str().map(str::to_string),
                 })
                 .collect(),
+            scaling: match entry.get("scaling") {
+                Some(v) => Some(serde_json::from_value(v.clone()).map_err(err)?),
+                None => None,
+            },
+            alarms: match entry.get("alarms") {
+                Some(v) => serde_json::from_value(v.clone()).map_err(err)?,
+                None => Vec::new(),
+            },
+            bake: entry["bakeSeconds"]
+                .as_u64()
+                .map(std::time::Duration::from_secs),
             name,
         });
     }
@@ -720,7 +778,12 @@ pub fn diff(live: &TaskDefinition, rendered: &TaskDefinition) -> Vec<Change> {
     out
 }
 
-fn diff_values(path: &str, live: Option<&Value>, rendered: Option<&Value>, out: &mut Vec<Change>) {
+pub(crate) fn diff_values(
+    path: &str,
+    live: Option<&Value>,
+    rendered: Option<&Value>,
+    out: &mut Vec<Change>,
+) {
     match (live, rendered) {
         (Some(Value::Object(l)), Some(Value::Object(r))) => {
             let mut keys: Vec<&String> = l.keys().collect();

@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use super::rollout::{RolloutError, Watch, failed_outcome, watch_until_done};
+use super::rollout::{
+    Alarms, RolloutError, Watch, Watching, bake, failed_outcome, watch_until_done,
+};
 use crate::aws::Ecs;
 use crate::deploy::record::{self, CountRecord, Outcome, Record, ServiceRecord};
 use crate::deploy::rollout::{ServiceStatus, short_arn};
+use crate::deploy::scaling::Step as ScalingStep;
 use crate::deploy::taskdef::{NetworkConfiguration, ServiceConnect, ServiceUpdate};
 use crate::error::CliError;
 use crate::shell::Shell;
@@ -55,22 +58,26 @@ pub enum Send {
         to: i32,
         task_definition: String,
     },
+    /// Changes to the service's scaling or alarms (Application Auto
+    /// Scaling, CloudWatch): done when sent, nothing to watch.
+    Steps(Vec<ScalingStep>),
 }
 
 impl Send {
     /// The update the watch follows: the task definition the service must
-    /// reach, at the count (if any) sent.
-    fn watched(&self, cluster: &str, service: &str) -> ServiceUpdate {
+    /// reach, at the count (if any) sent; none for scaling and alarms.
+    fn watched(&self, cluster: &str, service: &str) -> Option<ServiceUpdate> {
         match self {
-            Send::Service(u) => (**u).clone(),
+            Send::Service(u) => Some((**u).clone()),
             Send::Count {
                 to,
                 task_definition,
                 ..
-            } => ServiceUpdate {
+            } => Some(ServiceUpdate {
                 desired_count: Some(*to),
                 ..ServiceUpdate::task_definition_only(cluster, service, task_definition)
-            },
+            }),
+            Send::Steps(_) => None,
         }
     }
 }
@@ -175,6 +182,21 @@ impl Move {
         }
     }
 
+    /// Changes to a service's scaling or alarms, and those that undo them.
+    pub fn steps(
+        service: &str,
+        label: &str,
+        forward: Vec<ScalingStep>,
+        back: Vec<ScalingStep>,
+    ) -> Move {
+        Move {
+            service: service.to_string(),
+            label: label.to_string(),
+            forward: Send::Steps(forward),
+            back: (!back.is_empty()).then_some(Send::Steps(back)),
+        }
+    }
+
     /// A service's desired count, on the task definition it runs.
     pub fn count(count: &CountRecord, task_definition: &str) -> Move {
         let to = |from: i32, to: i32| Send::Count {
@@ -197,6 +219,9 @@ pub struct Change<'a, E: Ecs> {
     pub record: Record,
     /// The moves sent so far: what goes back if a step fails.
     sent: Vec<Move>,
+    /// The alarms that roll the change back, watched during the rollout
+    /// and the bake after it.
+    pub alarms: Alarms,
 }
 
 impl<'a, E: Ecs> Change<'a, E> {
@@ -205,6 +230,7 @@ impl<'a, E: Ecs> Change<'a, E> {
             on,
             record,
             sent: Vec::new(),
+            alarms: Alarms::default(),
         }
     }
 
@@ -241,19 +267,21 @@ impl<'a, E: Ecs> Change<'a, E> {
         for m in moves {
             send(&self.on, m, &m.forward).await?;
             self.sent.push(m.clone());
-            watched.push(m.forward.watched(&self.on.cluster, &m.service));
+            watched.extend(m.forward.watched(&self.on.cluster, &m.service));
         }
         let on = &self.on;
-        watch_until_done(
-            on.ecs,
-            &on.cluster,
-            &watched,
-            on.watch,
-            on.cancel,
-            &mut seen,
-            on.shell,
-        )
-        .await
+        let watching = Watching {
+            ecs: on.ecs,
+            cluster: &on.cluster,
+            watch: on.watch,
+            cancel: on.cancel,
+            shell: on.shell,
+        };
+        watch_until_done(&watching, &watched, &mut seen, &self.alarms.names).await?;
+        if watched.is_empty() {
+            return Ok(());
+        }
+        bake(on.ecs, &self.alarms, on.watch.poll, on.cancel, on.shell).await
     }
 
     /// The change's outcome from its last step's result: on failure every
@@ -288,23 +316,24 @@ impl<'a, E: Ecs> Change<'a, E> {
             return Ok(());
         }
         let on = &self.on;
+        let services: BTreeSet<&str> = back.iter().map(|(m, _)| m.service.as_str()).collect();
         on.shell
-            .status(format!("rolling back {} service(s):", back.len()));
+            .status(format!("rolling back {} service(s):", services.len()));
         let mut watched = Vec::new();
         for (m, b) in &back {
             send(on, m, b).await?;
-            watched.push(b.watched(&on.cluster, &m.service));
+            watched.extend(b.watched(&on.cluster, &m.service));
         }
-        watch_until_done(
-            on.ecs,
-            &on.cluster,
-            &watched,
-            on.watch,
-            &CancellationToken::new(),
-            &mut BTreeSet::new(),
-            on.shell,
-        )
-        .await
+        // The alarms that fired may still be firing: the way back is
+        // watched for the services alone.
+        let watching = Watching {
+            ecs: on.ecs,
+            cluster: &on.cluster,
+            watch: on.watch,
+            cancel: &CancellationToken::new(),
+            shell: on.shell,
+        };
+        watch_until_done(&watching, &watched, &mut BTreeSet::new(), &[]).await
     }
 
     /// Saves the record (finished now); says `success`, or fails with
@@ -339,6 +368,13 @@ async fn send<E: Ecs>(on: &Handles<'_, E>, m: &Move, what: &Send) -> Result<(), 
             } else {
                 format!("  {} → {to}", m.label)
             });
+        }
+        Send::Steps(steps) => {
+            for step in steps {
+                on.ecs.scaling_step(step).await.map_err(failed)?;
+                on.shell
+                    .status(format!("  {}: {}", m.label, step.describe()));
+            }
         }
         Send::Count { from, to, .. } => {
             on.ecs
@@ -534,6 +570,114 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("worker reached f:1"), "{text}");
+    }
+
+    /// A promotion of api and worker that api's rollback alarm watches,
+    /// with a 3-minute bake; the alarm fires at its `at`th look.
+    async fn watched_by_an_alarm(at: u32) -> (Scripted, Outcome, String) {
+        let ecs = Scripted::new(&[
+            (
+                "api",
+                vec![Step::Rolling(0), Step::Rolling(1), Step::Completed],
+            ),
+            ("worker", vec![Step::Completed]),
+        ]);
+        ecs.firing.lock().unwrap().push(("api-5xx".into(), at));
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::buffer(Verbosity::Normal, false);
+        let cancel = CancellationToken::new();
+        let mut c = change(&ecs, Kind::Promote, WATCH, &cancel, &shell, dir.path());
+        c.alarms = Alarms {
+            names: vec!["api-5xx".into()],
+            bake: Duration::from_secs(180),
+        };
+        let mut moves = vec![Move::steps(
+            "api",
+            "api",
+            vec![ScalingStep::Register {
+                resource_id: "service/c/api".into(),
+                min: 2,
+                max: 10,
+            }],
+            vec![ScalingStep::Deregister {
+                resource_id: "service/c/api".into(),
+            }],
+        )];
+        moves.extend(to_revision_2(&["api", "worker"]));
+        let result = c.apply(&moves).await;
+        c.settle("promotion", result).await;
+        let outcome = c.record.outcome.clone();
+        drop(c);
+        (ecs, outcome, shell.take().1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_alarm_that_fires_during_the_rollout_rolls_every_service_and_setting_back() {
+        let (ecs, outcome, text) = watched_by_an_alarm(2).await;
+        assert_eq!(
+            outcome,
+            Outcome::RolledBack {
+                reason: "alarm api-5xx fired during the rollout: Threshold Crossed: 2 datapoints [12.0, 9.0] were greater than the threshold (5.0).".into()
+            }
+        );
+        assert_eq!(
+            sent(&ecs),
+            [
+                ("api".into(), "api:2".into()),
+                ("worker".into(), "worker:2".into()),
+                ("api".into(), "f:1".into()),
+                ("worker".into(), "f:1".into()),
+            ]
+        );
+        // The scaling went on before and came off on the way back.
+        assert_eq!(
+            *ecs.scaling_steps.lock().unwrap(),
+            [
+                ScalingStep::Register {
+                    resource_id: "service/c/api".into(),
+                    min: 2,
+                    max: 10
+                },
+                ScalingStep::Deregister {
+                    resource_id: "service/c/api".into()
+                }
+            ]
+        );
+        assert!(
+            text.starts_with("  api: scales between 2 and 10 tasks\n  api → api:2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rolling back 2 service(s):\n  api: no longer scales itself\n"),
+            "{text}"
+        );
+        assert!(!text.contains("baking"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_alarm_that_fires_during_the_bake_rolls_back_and_a_quiet_bake_passes() {
+        // api completes at the third look; the alarm fires at the fifth,
+        // two polls into the bake.
+        let started = tokio::time::Instant::now();
+        let (_, outcome, text) = watched_by_an_alarm(5).await;
+        let Outcome::RolledBack { reason } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(
+            reason.starts_with("alarm api-5xx fired during the bake: Threshold Crossed"),
+            "{reason}"
+        );
+        assert!(text.contains("  baking 3m: watching api-5xx\n"), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(180));
+        // Never firing: the bake runs its 3 minutes and passes.
+        let started = tokio::time::Instant::now();
+        let (_, outcome, text) = watched_by_an_alarm(u32::MAX).await;
+        assert_eq!(outcome, Outcome::Succeeded, "{text}");
+        assert!(
+            text.ends_with("  baking 3m: watching api-5xx\n  bake passed: no alarm fired in 3m\n"),
+            "{text}"
+        );
+        assert!(started.elapsed() >= Duration::from_secs(180));
     }
 
     #[tokio::test(start_paused = true)]

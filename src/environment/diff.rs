@@ -59,7 +59,7 @@ pub async fn print<L: Live>(
         DiffImage::Pinned(c) => (c.clone(), Default::default()),
     };
     let mut plans = target.plans(&choice)?;
-    super::network::resolve(live, &mut plans).await?;
+    super::resolve(live, &mut plans).await?;
     let cx = Observing::new(live, target, &plans, &records);
     match cx.services().await {
         Err(e) => anyhow::bail!("{e}"),

@@ -17,6 +17,7 @@ pub mod network;
 pub mod preflight;
 pub mod push;
 pub mod rollout;
+pub mod scaling;
 
 use std::path::PathBuf;
 
@@ -160,6 +161,17 @@ impl Environment {
         }
         Ok(out)
     }
+}
+
+/// What the plans name on AWS by tag or by name, found: subnets and
+/// security groups chosen by tag, and the target groups and load
+/// balancers alarms and request tracking watch.
+pub async fn resolve<L: crate::aws::Live>(
+    live: &L,
+    plans: &mut Plans,
+) -> Result<(), crate::aws::AwsError> {
+    network::resolve(live, plans).await?;
+    scaling::resolve(live, plans).await
 }
 
 /// `--image` values by build (or external image): `BUILD=REF`, or a bare

@@ -43,6 +43,12 @@ pub struct Paper {
     /// Role ARN → its policy documents (a role in `roles` without an
     /// entry has none).
     pub policies: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Scalable targets by resource ID.
+    pub scaling: BTreeMap<String, crate::deploy::scaling::Scaling>,
+    /// Metric alarms (all geno's).
+    pub alarms: Vec<crate::deploy::scaling::Alarm>,
+    /// Target group name → its ARN and its load balancer's.
+    pub groups: BTreeMap<String, (String, Option<String>)>,
     /// Every call, in order, as `Operation name`.
     pub calls: Mutex<Vec<String>>,
 }
@@ -199,6 +205,33 @@ impl Live for Paper {
         Ok(Paper::chosen(&self.security_groups, chosen))
     }
 
+    async fn scaling(
+        &self,
+        resource_id: &str,
+    ) -> Result<Option<crate::deploy::scaling::Scaling>, AwsError> {
+        self.called(format!("DescribeScalableTargets {resource_id}"));
+        Ok(self.scaling.get(resource_id).cloned())
+    }
+    async fn managed_alarms(
+        &self,
+        prefix: &str,
+        _managed_by: &str,
+    ) -> Result<Vec<crate::deploy::scaling::Alarm>, AwsError> {
+        self.called(format!("DescribeAlarms {prefix}"));
+        Ok(self
+            .alarms
+            .iter()
+            .filter(|a| a.alarm_name.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+    async fn group_and_balancer(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, Option<String>)>, AwsError> {
+        self.called(format!("DescribeTargetGroups {name}"));
+        Ok(self.groups.get(name).cloned())
+    }
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         self.called("ListNamespaces".to_string());
         Ok(self.namespaces.clone())
@@ -333,6 +366,15 @@ pub fn in_order(plans: &Plans) -> Paper {
     }
     for plan in &plans.services {
         let td = arn(&plan.task_definition.family, 3);
+        // A service that scales itself runs within its range.
+        let count = match &plan.scaling {
+            Some(s) => crate::deploy::scaling::kept_count(1, s),
+            None => plan.update.desired_count.unwrap_or(1),
+        };
+        if let Some(s) = &plan.scaling {
+            paper.scaling.insert(s.resource_id.clone(), s.clone());
+        }
+        paper.alarms.extend(plan.alarms.clone());
         paper
             .task_definitions
             .insert(td.clone(), plan.task_definition.clone());
@@ -340,8 +382,8 @@ pub fn in_order(plans: &Plans) -> Paper {
             name: plan.update.service.clone(),
             status: "ACTIVE".into(),
             task_definition: td.clone(),
-            desired: plan.update.desired_count.unwrap_or(1),
-            running: plan.update.desired_count.unwrap_or(1),
+            desired: count,
+            running: count,
             pending: 0,
             deployments: vec![test_deployment(
                 "d",

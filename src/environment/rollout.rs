@@ -52,6 +52,81 @@ pub enum RolloutError {
     },
     #[error("interrupted")]
     Interrupted,
+    #[error("alarm {alarm} fired {when}: {reason}")]
+    Alarm {
+        alarm: String,
+        /// `during the rollout` or `during the bake`.
+        when: &'static str,
+        reason: String,
+    },
+}
+
+/// The alarms that roll a change back: in ALARM during the rollout or
+/// during the bake after it.
+#[derive(Debug, Clone, Default)]
+pub struct Alarms {
+    pub names: Vec<String>,
+    /// How long to keep watching them once every service has completed.
+    pub bake: Duration,
+}
+
+/// The first of `alarms` in ALARM, as the error that rolls back.
+async fn fired<E: Ecs>(ecs: &E, alarms: &[String], when: &'static str) -> Result<(), RolloutError> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let states = ecs
+        .alarm_states(alarms)
+        .await
+        .map_err(RolloutError::Describe)?;
+    match states.into_iter().find(|s| s.value == "ALARM") {
+        Some(s) => Err(RolloutError::Alarm {
+            alarm: s.name,
+            when,
+            reason: s.reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Watches `alarms` for their bake time after a rollout: the first in
+/// ALARM fails it; an interrupt ends it as a failure too (the change was
+/// not seen through).
+pub async fn bake<E: Ecs>(
+    ecs: &E,
+    alarms: &Alarms,
+    poll: Duration,
+    cancel: &CancellationToken,
+    shell: &Shell,
+) -> Result<(), RolloutError> {
+    if alarms.names.is_empty() || alarms.bake.is_zero() {
+        return Ok(());
+    }
+    shell.status(format!(
+        "  baking {}: watching {}",
+        humantime::format_duration(alarms.bake),
+        alarms.names.join(", ")
+    ));
+    let result = wait::until(
+        Poll::every(poll).timeout(alarms.bake),
+        cancel,
+        async || match fired(ecs, &alarms.names, "during the bake").await {
+            Ok(()) => Check::NotYet,
+            Err(e) => Check::Failed(e),
+        },
+    )
+    .await;
+    match result {
+        Ok(()) | Err(GaveUp::TimedOut { .. }) => {
+            shell.status(format!(
+                "  bake passed: no alarm fired in {}",
+                humantime::format_duration(alarms.bake)
+            ));
+            Ok(())
+        }
+        Err(GaveUp::Failed(e)) => Err(e),
+        Err(GaveUp::Interrupted) => Err(RolloutError::Interrupted),
+    }
 }
 
 /// What a person last heard about one service.
@@ -62,22 +137,38 @@ enum Heard {
     Done,
 }
 
+/// What a watch looks through and says things on.
+pub struct Watching<'a, E: Ecs> {
+    pub ecs: &'a E,
+    pub cluster: &'a str,
+    pub watch: Watch,
+    pub cancel: &'a CancellationToken,
+    pub shell: &'a Shell,
+}
+
 /// Watches services that were sent `updates` until every one has
-/// completed (progress and fresh events said as they come); `seen` holds
-/// the events already shown.
+/// completed (progress and fresh events said as they come), failing on the
+/// first of `alarms` in ALARM; `seen` holds the events already shown.
 pub async fn watch_until_done<E: Ecs>(
-    ecs: &E,
-    cluster: &str,
+    on: &Watching<'_, E>,
     updates: &[ServiceUpdate],
-    watch: Watch,
-    cancel: &CancellationToken,
     seen: &mut BTreeSet<String>,
-    shell: &Shell,
+    alarms: &[String],
 ) -> Result<(), RolloutError> {
+    let Watching {
+        ecs,
+        cluster,
+        watch,
+        cancel,
+        shell,
+    } = *on;
     let names: Vec<String> = updates.iter().map(|u| u.service.clone()).collect();
     let started = tokio::time::Instant::now();
     let mut heard = vec![Heard::Nothing; updates.len()];
     let result = wait::until(watch.poll(), cancel, async || {
+        if let Err(e) = fired(ecs, alarms, "during the rollout").await {
+            return Check::Failed(e);
+        }
         let statuses = match ecs.describe(cluster, &names).await {
             Ok(s) => s,
             Err(e) => return Check::Failed(RolloutError::Describe(e)),

@@ -28,6 +28,11 @@ pub struct Scripted {
     pub refuse: Mutex<Vec<String>>,
     pub ran: Mutex<Vec<String>>,
     pub looks: Mutex<u32>,
+    /// Every scaling or alarm change sent.
+    pub scaling_steps: Mutex<Vec<crate::deploy::scaling::Step>>,
+    /// Alarms by name that are in ALARM from their `n`th look on.
+    pub firing: Mutex<Vec<(String, u32)>>,
+    pub alarm_looks: Mutex<u32>,
 }
 
 pub struct Svc {
@@ -79,6 +84,9 @@ impl Scripted {
             refuse: Mutex::new(vec![]),
             ran: Mutex::new(vec![]),
             looks: Mutex::new(0),
+            scaling_steps: Mutex::new(vec![]),
+            firing: Mutex::new(vec![]),
+            alarm_looks: Mutex::new(0),
         }
     }
 }
@@ -88,6 +96,36 @@ pub fn dep(status: &str, td: &str, state: RolloutState, running: i32) -> Deploym
 }
 
 impl Ecs for Scripted {
+    async fn scaling_step(&self, step: &crate::deploy::scaling::Step) -> Result<(), AwsError> {
+        self.scaling_steps.lock().unwrap().push(step.clone());
+        Ok(())
+    }
+
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::deploy::scaling::AlarmState>, AwsError> {
+        let mut looks = self.alarm_looks.lock().unwrap();
+        *looks += 1;
+        let firing = self.firing.lock().unwrap();
+        Ok(names
+            .iter()
+            .map(|n| {
+                let fired = firing.iter().any(|(f, at)| f == n && *looks >= *at);
+                crate::deploy::scaling::AlarmState {
+                    name: n.clone(),
+                    value: if fired { "ALARM" } else { "OK" }.into(),
+                    reason: if fired {
+                        "Threshold Crossed: 2 datapoints [12.0, 9.0] were greater than the threshold (5.0)."
+                    } else {
+                        "Threshold Crossed: no datapoints were received"
+                    }
+                    .into(),
+                }
+            })
+            .collect())
+    }
+
     async fn run_task(
         &self,
         _cluster: &str,

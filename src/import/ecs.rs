@@ -453,6 +453,9 @@ impl<'a> Importing<'a> {
                 .unwrap_or(defaults),
             health_check_grace_period: s.grace_period.map(|g| Dur::secs(g.max(0) as u64)),
             target_group: s.target_group.as_ref().map(|tg| self.group_key(tg, name)),
+            scaling: None,
+            alarms: Default::default(),
+            bake: None,
         }
     }
 
@@ -557,6 +560,7 @@ impl<'a> Importing<'a> {
             variables: IndexMap::new(),
             aws: None,
             desired_count: IndexMap::new(),
+            scaling: IndexMap::new(),
             profiles: Vec::new(),
         };
         let mut deployed = local.clone();

@@ -34,8 +34,8 @@ use crate::docker::Engine;
 use crate::environment::change::{Change, Move};
 use crate::environment::jobs::{JobsFailed, run_jobs};
 use crate::environment::kinds::{
-    CAPACITY_PROVIDERS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, Subject, TASK_DEFINITION,
-    compare,
+    ALARMS, CAPACITY_PROVIDERS, DESIRED_COUNT, JOB_TASK_DEFINITION, Observing, SCALING, Subject,
+    TASK_DEFINITION, compare,
 };
 use crate::environment::preflight::{Preflight, preflight};
 use crate::environment::push::{Pushed, push_everywhere};
@@ -143,7 +143,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
     let mut draft = env.plans(&ImageChoice::Unpinned)?;
     let chosen = choose(ctx, &env, engine, &draft, &opts).await?;
     let aws = ctx.aws(&env.aws.region).await;
-    crate::environment::network::resolve(aws, &mut draft).await?;
+    crate::environment::resolve(aws, &mut draft).await?;
     let pre = check(ctx, &env, aws, &draft).await?;
     if opts.dry_run {
         let changes = crate::environment::diff::print(
@@ -206,10 +206,13 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         ImageChoice::Digest(change.record.manifest_digest.clone())
     };
     let mut plans = change.step(env.plans(&pinned))?;
-    // The subnets and groups found for the draft, by tag: the same.
+    // What was found for the draft (subnets and groups by tag, the ALB
+    // names alarms watch): the same.
     for plan in &mut plans.services {
         if let Some(found) = draft.services.iter().find(|d| d.name == plan.name) {
             plan.update.network_configuration = found.update.network_configuration.clone();
+            plan.scaling = found.scaling.clone();
+            plan.alarms = found.alarms.clone();
         }
     }
     change.phase("jobs");
@@ -223,10 +226,13 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         };
     } else {
         change.phase("register");
-        let moves;
-        (changed, moves) = change.step(register(ctx, aws, &to_change).await)?;
+        let rollout;
+        (changed, rollout) = change.step(register(ctx, aws, &to_change).await)?;
+        let (moves, settings) = change.step(with_settings(aws, &to_change, rollout).await)?;
+        change.alarms = rollback_alarms(&to_change);
         // What is about to move, on record before it moves.
         change.record.services = services_after(&plans, &pre, changed.clone());
+        change.record.settings = settings;
         change.phase("rollout");
         roll_out_and_smoke(ctx, &env, &mut change, &moves, &opts, &mut clock).await;
     }
@@ -416,6 +422,17 @@ impl ToChange<'_> {
     fn same_task_definition(&self) -> bool {
         !self.differs.contains(&TASK_DEFINITION)
     }
+
+    /// Whether the ECS service itself is updated (not only its scaling
+    /// or alarms).
+    fn updates_service(&self) -> bool {
+        self.differs.iter().any(|k| ![SCALING, ALARMS].contains(k))
+    }
+
+    /// Whether its scaling or alarms change.
+    fn changes_settings(&self) -> bool {
+        self.differs.iter().any(|k| [SCALING, ALARMS].contains(k))
+    }
 }
 
 /// Phase 4: The services to change, from the kinds geno owns on a service
@@ -526,12 +543,13 @@ async fn register(
 ) -> anyhow::Result<(Vec<ServiceRecord>, Vec<Move>)> {
     let mut changed = Vec::new();
     let mut moves = Vec::new();
-    for c in to_change {
+    for c in to_change.iter().filter(|c| c.updates_service()) {
         let (plan, live) = (c.plan, c.live);
         let arn = if c.same_task_definition() {
             let what = c
                 .differs
                 .iter()
+                .filter(|k| ![SCALING, ALARMS].contains(k))
                 .map(|k| match plan.update.desired_count {
                     Some(d) if *k == DESIRED_COUNT => {
                         format!("desired count {} → {d}", live.desired)
@@ -579,6 +597,73 @@ async fn register(
     Ok((changed, moves))
 }
 
+/// The moves that change services' scaling and alarms, around the
+/// rollout: alarms first (the deployment configuration names them), then
+/// the rollout's moves, then scaling and the count a service that scales
+/// itself is kept at; and the lines that say them, for the record.
+async fn with_settings<L: Live>(
+    live: &L,
+    to_change: &[ToChange<'_>],
+    rollout: Vec<Move>,
+) -> anyhow::Result<(Vec<Move>, Vec<String>)> {
+    let (mut before, mut after, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    for c in to_change.iter().filter(|c| c.changes_settings()) {
+        let (plan, status) = (c.plan, c.live);
+        let settings = crate::environment::scaling::read(live, plan).await?;
+        let steps = crate::environment::scaling::steps(plan, &settings);
+        let service = &plan.update.service;
+        for (forward, _) in [&steps.alarms, &steps.scaling] {
+            lines.extend(
+                forward
+                    .iter()
+                    .map(|s| format!("{}: {}", plan.name, s.describe())),
+            );
+        }
+        if !steps.alarms.0.is_empty() {
+            let (f, b) = steps.alarms;
+            before.push(Move::steps(service, &plan.name, f, b));
+        }
+        if !steps.scaling.0.is_empty() {
+            let (f, b) = steps.scaling;
+            after.push(Move::steps(service, &plan.name, f, b));
+        }
+        if let Some(s) = &plan.scaling {
+            let kept = crate::deploy::scaling::kept_count(status.desired, s);
+            if kept != status.desired {
+                lines.push(format!(
+                    "{}: desired {} → {kept}, within its range",
+                    plan.name, status.desired
+                ));
+                let count = crate::deploy::record::CountRecord {
+                    name: plan.name.clone(),
+                    ecs_service: service.clone(),
+                    before: status.desired,
+                    after: kept,
+                };
+                after.push(Move::count(&count, &status.task_definition));
+            }
+        }
+    }
+    before.extend(rollout);
+    before.extend(after);
+    Ok((before, lines))
+}
+
+/// The alarms that roll back the services this promotion updates, and
+/// the longest of their bake times.
+fn rollback_alarms(to_change: &[ToChange<'_>]) -> crate::environment::rollout::Alarms {
+    let mut out = crate::environment::rollout::Alarms::default();
+    for c in to_change.iter().filter(|c| c.updates_service()) {
+        for a in c.plan.rollback_alarms() {
+            out.names.push(a.alarm_name.clone());
+        }
+        if !c.plan.rollback_alarms().is_empty() {
+            out.bake = out.bake.max(c.plan.bake());
+        }
+    }
+    out
+}
+
 /// Phase 7: The rollout, then `--smoke`; any failure puts every changed
 /// service back. The outcome is the change's record's.
 async fn roll_out_and_smoke(
@@ -592,9 +677,11 @@ async fn roll_out_and_smoke(
     let rolled = if moves.is_empty() {
         Ok(())
     } else {
+        let services: std::collections::BTreeSet<&str> =
+            moves.iter().map(|m| m.service.as_str()).collect();
         ctx.shell.status(format!(
             "rolling out to {} service(s) in {} (timeout {}):",
-            moves.len(),
+            services.len(),
             env.aws.cluster,
             humantime::format_duration(opts.watch.timeout)
         ));

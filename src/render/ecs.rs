@@ -157,6 +157,23 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         if let Some(grace) = ecs.health_check_grace_period {
             service["healthCheckGracePeriodSeconds"] = json!(grace.as_secs());
         }
+        let scaling = super::scaling::scaling(stack, name, env, aws, ecs);
+        if scaling.is_some() {
+            // Its count is the scaler's: promote keeps the one it has.
+            if let Some(o) = service.as_object_mut() {
+                o.remove("desiredCount");
+            }
+        }
+        let alarms = super::scaling::alarms(stack, name, env, aws, ecs);
+        let rollback: Vec<&str> = alarms
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(a, _)| a.alarm_name.as_str())
+            .collect();
+        if !rollback.is_empty() {
+            service["deploymentConfiguration"]["alarms"] =
+                json!({ "alarmNames": rollback, "enable": true, "rollback": true });
+        }
         if aws.service_connect {
             service["serviceConnectConfiguration"] = service_connect(stack, env, &spec);
         }
@@ -176,6 +193,15 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
             "service": service,
         });
         key_entry(stack, name, &mut entry);
+        if let Some(scaling) = &scaling {
+            entry["scaling"] = json!(scaling);
+        }
+        if !alarms.is_empty() {
+            entry["alarms"] = alarms.iter().map(|(a, _)| json!(a)).collect();
+        }
+        if let Some(bake) = ecs.bake {
+            entry["bakeSeconds"] = json!(bake.as_secs());
+        }
         if !sidecar_images.is_empty() {
             entry["sidecars"] = Value::Array(sidecar_images);
         }

@@ -2,4 +2,5 @@
 
 pub mod ecs;
 pub mod fidelity;
+pub mod scaling;
 pub mod tfvars;

@@ -14,8 +14,10 @@ pub mod load;
 pub mod matcher;
 pub mod model;
 pub mod profiles;
+pub mod scaling;
 pub mod validate;
 pub mod yaml;
 
 pub use load::{LoadError, LoadOptions, Loaded, load, validate_all};
 pub use model::*;
+pub use scaling::{Alarms, Scaling};

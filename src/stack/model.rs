@@ -771,6 +771,19 @@ pub struct EcsService {
     /// unset, launch type FARGATE.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<CapacityShare>,
+    /// The service scales itself between `min` and `max` tasks (Application
+    /// Auto Scaling); `desired_count` is then its count when first
+    /// deployed, and promote keeps the count it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<super::scaling::Scaling>,
+    /// Its CloudWatch alarms: `standard`, or by name.
+    #[serde(default, skip_serializing_if = "super::scaling::Alarms::is_none")]
+    pub alarms: super::scaling::Alarms,
+    /// After its rollout completes, how long promote keeps watching its
+    /// `rollback` alarms (default: the longest time one of them takes to
+    /// fire, its periods × period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<Dur>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -1120,6 +1133,10 @@ pub struct Environment {
     /// ECS desired counts that differ from the services' own.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub desired_count: IndexMap<String, u32>,
+    /// Scaling that replaces a service's own `ecs.scaling` here (e.g. 0–1
+    /// at night for a demo environment).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub scaling: IndexMap<String, super::scaling::Scaling>,
     /// Profiles active in this environment, besides those on the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
@@ -1216,7 +1233,7 @@ impl Stack {
             .unwrap_or(service)
     }
 
-    fn ecs(&self, service: &str) -> Option<&EcsService> {
+    pub fn ecs(&self, service: &str) -> Option<&EcsService> {
         self.services.get(service)?.ecs.as_ref()
     }
 

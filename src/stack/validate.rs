@@ -14,6 +14,7 @@ use super::model::{
 };
 use crate::path;
 
+mod scaling;
 mod sidecars;
 
 /// The environment name that means "this machine": no AWS section needed.
@@ -38,6 +39,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.environments();
     v.smoke();
     v.sidecars();
+    v.scaling();
     v.problems
 }
 

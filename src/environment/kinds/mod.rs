@@ -19,6 +19,7 @@ mod network;
 mod permissions;
 mod repositories;
 mod roles;
+mod scaling;
 mod secrets;
 mod service_connect;
 mod target_groups;
@@ -144,6 +145,16 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             name: CAPACITY_PROVIDERS,
             owner: Owner::Geno,
             observe: |cx| network::capacity(cx).boxed(),
+        },
+        Kind {
+            name: ALARMS,
+            owner: Owner::Geno,
+            observe: |cx| scaling::alarms(cx).boxed(),
+        },
+        Kind {
+            name: SCALING,
+            owner: Owner::Geno,
+            observe: |cx| scaling::observe(cx).boxed(),
         },
         Kind {
             name: JOB_TASK_DEFINITION,
@@ -318,6 +329,8 @@ pub const JOB_TASK_DEFINITION: &str = "job task definition";
 pub const SERVICE_CONNECT: &str = "service connect";
 pub const NETWORK_PLACEMENT: &str = "network placement";
 pub const CAPACITY_PROVIDERS: &str = "capacity providers";
+pub const SCALING: &str = "scaling";
+pub const ALARMS: &str = "alarms";
 
 /// Every resource of every kind of `owner`, observed.
 pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observed> {

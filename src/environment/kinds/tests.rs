@@ -375,3 +375,124 @@ async fn a_subnet_tag_that_finds_nothing_and_a_missing_group_are_preflight_probl
          \x20 - security group sg-0a1b of shop-web-demo does not exist in us-east-1"
     );
 }
+
+/// The paper stack with web scaling itself on CPU and ALB requests, and
+/// alarms (one rolling back); worker with the standard set.
+fn scaled() -> (
+    tempfile::TempDir,
+    Environment,
+    crate::deploy::taskdef::Plans,
+) {
+    let text = crate::environment::paper::STACK
+        .replace(
+            "desired_count: 2, target_group: web }",
+            "target_group: web, scaling: { min: 2, max: 10, cpu: 70, requests: { target: 500, policy: web-requests }, scale_out_cooldown: 60s }, alarms: { cpu: {}, 5xx: { rollback: true } } }",
+        )
+        .replace("desired_count: 1 }", "desired_count: 1, alarms: standard }");
+    let (dir, _ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+    (dir, env, plans)
+}
+
+#[tokio::test]
+async fn scaling_and_alarms_are_diffed_with_the_alb_names_found_live() {
+    let (_dir, env, plans) = scaled();
+    let web = &plans.services[0];
+    // Its count is the scaler's.
+    assert_eq!(web.update.desired_count, None);
+    assert_eq!(
+        web.update
+            .deployment_configuration
+            .as_ref()
+            .unwrap()
+            .alarms
+            .as_ref()
+            .unwrap()
+            .alarm_names,
+        ["shop-web-demo-5xx"]
+    );
+    // Worker has no target group: the service's standard alarms only.
+    let names: Vec<&str> = plans.services[1]
+        .alarms
+        .iter()
+        .map(|a| a.alarm_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "shop-worker-demo-cpu",
+            "shop-worker-demo-memory",
+            "shop-worker-demo-running"
+        ]
+    );
+    let mut paper = in_order(&plans);
+    paper.groups.insert(
+        "shop-web-demo".into(),
+        (
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-demo/73e2".into(),
+            Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop-demo/50dc".into()),
+        ),
+    );
+    // What infra/ made: no scaling, no alarms, one task.
+    paper.scaling.clear();
+    paper.alarms.clear();
+    paper.services[0].desired = 1;
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(
+        out,
+        "web (shop-web-demo): 4 changes from shop-web-demo:3\n\
+         \x20 + alarms.shop-web-demo-cpu: CPUUtilization Average > 80 for 3×60s\n\
+         \x20 + alarms.shop-web-demo-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 2×60s\n\
+         \x20 + scaling: 2–10 tasks; shop-web-demo-cpu tracks ECSServiceAverageCPUUtilization at 70 (cooldowns out 60s, in 300s); web-requests tracks ALBRequestCountPerTarget at 500 (cooldowns out 60s, in 300s)\n\
+         \x20 ~ desiredCount: 1 → 2\n\
+         worker (shop-worker-demo): 3 changes from shop-worker-demo:3\n\
+         \x20 + alarms.shop-worker-demo-cpu: CPUUtilization Average > 80 for 3×60s\n\
+         \x20 + alarms.shop-worker-demo-memory: MemoryUtilization Average > 80 for 3×60s\n\
+         \x20 + alarms.shop-worker-demo-running: RunningTaskCount Minimum < 1 for 3×60s\n\
+         setup (one-off task before web, worker): not run yet; promote registers shop-setup-demo and runs it\n"
+    );
+    assert_eq!(n, 8);
+    // The ALB's names, found live, in the request tracking label and the
+    // 5xx alarm's dimensions.
+    let mut resolved = plans.clone();
+    crate::environment::resolve(&paper, &mut resolved)
+        .await
+        .unwrap();
+    let web = &resolved.services[0];
+    let label = web.scaling.as_ref().unwrap().policies[1]
+        .target_tracking_scaling_policy_configuration
+        .predefined_metric_specification
+        .resource_label
+        .clone();
+    assert_eq!(
+        label.as_deref(),
+        Some("app/shop-demo/50dc/targetgroup/shop-web-demo/73e2")
+    );
+    assert_eq!(
+        web.alarms[1].dimensions,
+        [
+            crate::deploy::scaling::Dimension {
+                name: "LoadBalancer".into(),
+                value: "app/shop-demo/50dc".into()
+            },
+            crate::deploy::scaling::Dimension {
+                name: "TargetGroup".into(),
+                value: "targetgroup/shop-web-demo/73e2".into()
+            }
+        ]
+    );
+    // Applied as promote would: nothing left to change.
+    paper.scaling.insert(
+        web.scaling.as_ref().unwrap().resource_id.clone(),
+        web.scaling.clone().unwrap(),
+    );
+    paper.alarms = resolved
+        .services
+        .iter()
+        .flat_map(|p| p.alarms.clone())
+        .collect();
+    paper.services[0].desired = 4;
+    let (n, out) = diff(&env, &paper).await;
+    assert_eq!(n, 1, "{out}");
+    // A count the scaler set, within the range, is its own.
+    assert!(!out.contains("desiredCount"), "{out}");
+}
