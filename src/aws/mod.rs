@@ -881,6 +881,11 @@ pub trait Live: Sync {
         prefix: &str,
         managed_by: &str,
     ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::Alarm>, AwsError>> + Send;
+    /// The states of the alarms named (those that exist).
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::AlarmState>, AwsError>> + Send;
     /// The ARNs of a target group and its load balancer, if it exists.
     fn group_and_balancer(
         &self,
@@ -978,6 +983,12 @@ impl Live for Aws {
         name: &str,
     ) -> Result<Option<(String, Option<String>)>, AwsError> {
         Aws::group_and_balancer(self, name).await
+    }
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::deploy::scaling::AlarmState>, AwsError> {
+        Aws::alarm_states(self, names).await
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Paper {
     pub scaling: BTreeMap<String, crate::deploy::scaling::Scaling>,
     /// Metric alarms (all geno's).
     pub alarms: Vec<crate::deploy::scaling::Alarm>,
+    /// Alarm name → its state and why, for those not `OK`.
+    pub alarm_states: BTreeMap<String, (String, String)>,
     /// Target group name → its ARN and its load balancer's.
     pub groups: BTreeMap<String, (String, Option<String>)>,
     /// Every call, in order, as `Operation name`.
@@ -231,6 +233,28 @@ impl Live for Paper {
     ) -> Result<Option<(String, Option<String>)>, AwsError> {
         self.called(format!("DescribeTargetGroups {name}"));
         Ok(self.groups.get(name).cloned())
+    }
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::deploy::scaling::AlarmState>, AwsError> {
+        self.called(format!("DescribeAlarms {}", names.join(" ")));
+        Ok(names
+            .iter()
+            .filter(|n| self.alarms.iter().any(|a| &a.alarm_name == *n))
+            .map(|n| {
+                let (value, reason) = self
+                    .alarm_states
+                    .get(n)
+                    .cloned()
+                    .unwrap_or(("OK".into(), "Threshold Crossed: no datapoints".into()));
+                crate::deploy::scaling::AlarmState {
+                    name: n.clone(),
+                    value,
+                    reason,
+                }
+            })
+            .collect())
     }
     async fn namespaces(&self) -> Result<Vec<Namespace>, AwsError> {
         self.called("ListNamespaces".to_string());

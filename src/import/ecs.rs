@@ -561,6 +561,7 @@ impl<'a> Importing<'a> {
             aws: None,
             desired_count: IndexMap::new(),
             scaling: IndexMap::new(),
+            alarms: IndexMap::new(),
             profiles: Vec::new(),
         };
         let mut deployed = local.clone();

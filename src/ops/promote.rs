@@ -582,9 +582,19 @@ async fn register(
         // A new capacity provider strategy moves no task by itself.
         let force = c.differs.contains(&CAPACITY_PROVIDERS)
             || plan.update.force_new_deployment == Some(true);
+        // A service that scales itself keeps its count, brought within
+        // its range.
+        let desired_count = match &plan.scaling {
+            Some(s) => {
+                let kept = crate::deploy::scaling::kept_count(live.desired, s);
+                (kept != live.desired).then_some(kept)
+            }
+            None => plan.update.desired_count,
+        };
         let update = ServiceUpdate {
             task_definition: arn,
             force_new_deployment: force.then_some(true),
+            desired_count,
             ..plan.update.clone()
         };
         moves.push(
@@ -634,6 +644,9 @@ async fn with_settings<L: Live>(
                     "{}: desired {} → {kept}, within its range",
                     plan.name, status.desired
                 ));
+            }
+            // An updated service gets its count with the update.
+            if kept != status.desired && !c.updates_service() {
                 let count = crate::deploy::record::CountRecord {
                     name: plan.name.clone(),
                     ecs_service: service.clone(),

@@ -139,6 +139,7 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("environments.*.aws.namespace", Reach::Ecs("the Service Connect namespace of every service; tfvars")),
     ("environments.*.aws.service_connect", Reach::Ecs("whether services get Service Connect")),
     ("environments.*.aws.kms_key_arn", Reach::Infra("`kms:Decrypt` for the execution role (`execution_role_statements`); preflight checks it; refused when no deployed service reads a secret")),
+    ("environments.*.alarms/**", Reach::Ecs("the service's alarms in this environment, in place of its `ecs.alarms`")),
     ("environments.*.scaling/**", Reach::Ecs("the service's scaling in this environment, in place of its `ecs.scaling`")),
     ("environments.*.desired_count", Reach::Ecs("the services' desired counts in this environment")),
     ("environments.*.profiles", local("which optional services `geno up` starts")),

@@ -85,6 +85,16 @@ pub fn scaling(
     })
 }
 
+/// The alarms of service `name` in `env`: `environments.ENV.alarms.NAME`,
+/// or its own `ecs.alarms`.
+pub fn alarms_in<'a>(stack: &'a Stack, name: &str, env: &str) -> Option<&'a Alarms> {
+    stack
+        .environments
+        .get(env)
+        .and_then(|e| e.alarms.get(name))
+        .or_else(|| stack.ecs(name).map(|e| &e.alarms))
+}
+
 /// The service's alarms, each with whether it rolls a promotion back.
 pub fn alarms(
     stack: &Stack,
@@ -93,14 +103,15 @@ pub fn alarms(
     aws: &AwsEnvironment,
     ecs: &EcsService,
 ) -> Vec<(Alarm, bool)> {
-    let chosen: Vec<(String, crate::stack::scaling::AlarmSpec)> = match &ecs.alarms {
-        Alarms::None => return Vec::new(),
-        Alarms::Standard(_) => STANDARD
+    let chosen: Vec<(String, crate::stack::scaling::AlarmSpec)> = match alarms_in(stack, name, env)
+    {
+        None | Some(Alarms::None) => return Vec::new(),
+        Some(Alarms::Standard(_)) => STANDARD
             .iter()
             .filter(|s| s.source == Source::Service || ecs.target_group.is_some())
             .map(|s| (s.name.to_string(), Default::default()))
             .collect(),
-        Alarms::Named(named) => named
+        Some(Alarms::Named(named)) => named
             .iter()
             .map(|(n, spec)| (n.clone(), spec.clone().unwrap_or_default()))
             .collect(),

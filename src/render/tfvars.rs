@@ -36,7 +36,11 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 "task_family": stack.task_family(name, env),
                 "container_name": stack.container_name(name),
                 "container_port": port,
-                "desired_count": environment.and_then(|e| e.desired_count.get(name).copied()).unwrap_or(ecs.desired_count),
+                // A service that scales itself starts at its fewest tasks.
+                "desired_count": match super::scaling::scaling_in(stack, name, env) {
+                    Some(s) => s.min,
+                    None => environment.and_then(|e| e.desired_count.get(name).copied()).unwrap_or(ecs.desired_count),
+                },
                 "cpu": ecs.cpu,
                 "memory": ecs.memory,
                 "min_healthy_percent": ecs.min_healthy_percent,

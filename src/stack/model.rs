@@ -1137,6 +1137,10 @@ pub struct Environment {
     /// at night for a demo environment).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub scaling: IndexMap<String, super::scaling::Scaling>,
+    /// Alarms that replace a service's own `ecs.alarms` here (e.g. none
+    /// in a demo environment, rollback alarms in production).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub alarms: IndexMap<String, super::scaling::Alarms>,
     /// Profiles active in this environment, besides those on the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,

@@ -132,7 +132,15 @@ fn farsight_renders_the_names_sizes_checks_and_secrets_of_its_document() {
     }
     let api = &r["services"]["api-server"];
     assert_eq!(api["service"]["service"], "farsight-api-server");
-    assert_eq!(api["service"]["desiredCount"], 2);
+    // It scales itself: its count is the scaler's, from 2 up to 10.
+    assert!(api["service"].get("desiredCount").is_none());
+    assert_eq!(
+        (
+            &api["scaling"]["MinCapacity"],
+            &api["scaling"]["MaxCapacity"]
+        ),
+        (&json!(2), &json!(10))
+    );
     assert_eq!(api["service"]["healthCheckGracePeriodSeconds"], 60);
     let tg = &api["targetGroups"][0];
     for (field, value) in [
@@ -149,7 +157,8 @@ fn farsight_renders_the_names_sizes_checks_and_secrets_of_its_document() {
     }
     let worker = &r["services"]["temporal-worker"];
     assert_eq!(worker["service"]["service"], "farsight-worker");
-    assert_eq!(worker["service"]["desiredCount"], 2);
+    assert_eq!(worker["scaling"]["MinCapacity"], 2);
+    assert_eq!(worker["scaling"]["MaxCapacity"], 5);
     assert_eq!(r["listeners"][0]["loadBalancer"], "farsight-alb");
     assert_eq!(r["listeners"][0]["port"], 80);
     assert_eq!(
@@ -223,6 +232,9 @@ fn farsight_runs_here_passes_smoke_and_promotes_with_its_documents_names() {
             .env("API_PORT", &free_port().to_string())
             .env("TEMPORAL_PORT", &free_port().to_string())
             .env("FARSIGHT_LB_PORT", &free_port().to_string())
+            // The document's rollback alarms, watched for a second after
+            // the rollout instead of three minutes.
+            .env("FARSIGHT_BAKE", "1s")
             .args(args)
             .run()
     };
@@ -314,6 +326,80 @@ print(" ".join(ids))
         json!([
             { "capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0 },
             { "capacityProvider": "FARGATE", "weight": 1, "base": 1 },
+        ])
+    );
+    // The document's scaling: the API 2-10 at 70 % CPU (out 60 s, in
+    // 300 s) under its policy name, the worker 2-5; and its alarms, two of
+    // which the API's deployments roll back on.
+    for (service, range) in [
+        ("farsight-api-server", (2, 10)),
+        ("farsight-worker", (2, 5)),
+    ] {
+        let resource = format!("service/farsight-cluster/{service}");
+        let targets = aws.aws(&[
+            "application-autoscaling",
+            "describe-scalable-targets",
+            "--service-namespace",
+            "ecs",
+            "--resource-ids",
+            &resource,
+        ]);
+        let t = &targets["ScalableTargets"][0];
+        assert_eq!(
+            (t["MinCapacity"].as_i64(), t["MaxCapacity"].as_i64()),
+            (Some(range.0), Some(range.1)),
+            "{service}"
+        );
+    }
+    let policies = aws.aws(&[
+        "application-autoscaling",
+        "describe-scaling-policies",
+        "--service-namespace",
+        "ecs",
+        "--resource-id",
+        "service/farsight-cluster/farsight-api-server",
+    ]);
+    let p = &policies["ScalingPolicies"][0];
+    assert_eq!(p["PolicyName"], "api-server-cpu-scaling");
+    let c = &p["TargetTrackingScalingPolicyConfiguration"];
+    assert_eq!(
+        (
+            &c["TargetValue"],
+            &c["ScaleOutCooldown"],
+            &c["ScaleInCooldown"]
+        ),
+        (&json!(70.0), &json!(60), &json!(300))
+    );
+    let alarms = aws.aws(&[
+        "cloudwatch",
+        "describe-alarms",
+        "--alarm-name-prefix",
+        "farsight-",
+    ]);
+    let mut names: Vec<&str> = alarms["MetricAlarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["AlarmName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "farsight-api-server-cpu",
+            "farsight-api-server-memory",
+            "farsight-api-server-running",
+            "farsight-api-server-unhealthy",
+            "farsight-worker-cpu",
+            "farsight-worker-memory",
+            "farsight-worker-running",
+        ]
+    );
+    assert_eq!(
+        services["services"][0]["deploymentConfiguration"]["alarms"]["alarmNames"],
+        json!([
+            "farsight-api-server-running",
+            "farsight-api-server-unhealthy"
         ])
     );
     // A second promotion of the same image and definition changes nothing.
@@ -670,7 +756,42 @@ fn canvas_orchestrator_renders_one_task_with_both_containers_of_its_document() {
     assert_task(&entry["taskDefinition"], &canvas_expected());
     assert_eq!(r["cluster"], "short-drama-cluster");
     assert_eq!(entry["service"]["service"], "short-drama-backend");
-    assert_eq!(entry["service"]["desiredCount"], 1);
+    // It scales itself 1-10 at 75 % CPU, as the document registers it:
+    // its count is the scaler's.
+    assert!(entry["service"].get("desiredCount").is_none());
+    assert_eq!(
+        entry["scaling"],
+        json!({
+            "ResourceId": "service/short-drama-cluster/short-drama-backend",
+            "MinCapacity": 1,
+            "MaxCapacity": 10,
+            "Policies": [{
+                "PolicyName": "cpu-scaling-policy",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": 75.0,
+                    "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
+                    "ScaleInCooldown": 300,
+                    "ScaleOutCooldown": 300
+                }
+            }],
+            "ScheduledActions": []
+        })
+    );
+    // No ALB: the standard alarms are the service's own.
+    let alarms: Vec<&str> = entry["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["AlarmName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alarms,
+        [
+            "short-drama-backend-cpu",
+            "short-drama-backend-memory",
+            "short-drama-backend-running"
+        ]
+    );
     assert!(entry.get("targetGroups").is_none(), "no load balancer");
     assert!(r.get("listeners").is_none());
     let tf = render("canvas-orchestrator", "prod", "tfvars");

@@ -98,6 +98,19 @@ environments:
   kills: {{ aws: *aws }}
   drift: {{ aws: *aws }}
   parity: {{ aws: *aws }}
+  scale:
+    aws: *aws
+    scaling:
+      web:
+        min: 2
+        max: 4
+        cpu: 70
+        requests: {{ target: 1000, policy: web-requests }}
+        scale_out_cooldown: 60s
+        schedule:
+          - {{ name: nights, at: "cron(0 20 ? * MON-FRI *)", timezone: Europe/Berlin, min: 1, max: 2 }}
+    alarms:
+      web: {{ cpu: {{}}, 5xx: {{ rollback: true, period: 10s, periods: 1 }} }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -193,9 +206,9 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 13] = [
+const ENVIRONMENTS: [&str; 14] = [
     "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle", "kills",
-    "drift", "parity",
+    "drift", "parity", "scale",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -732,6 +745,183 @@ fn deployment_settings_changed_by_hand_show_in_diff_and_promote_puts_them_back()
     // The same task definitions, the settings back, nothing left to do.
     assert_eq!(f.live("drift"), before);
     ok(&f.geno(&["diff", "--env", "drift", "--exit-code"]));
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back() {
+    let f = fixture();
+    let web = format!("{}-web-scale", f.name);
+    let cluster = format!("{}-scale", f.name);
+    let resource = format!("service/{cluster}/{web}");
+    let out = f.geno(&["diff", "--env", "scale"]);
+    for line in [
+        format!(
+            "  + scaling: 2–4 tasks; {web}-cpu tracks ECSServiceAverageCPUUtilization at 70 (cooldowns out 60s, in 300s); web-requests tracks ALBRequestCountPerTarget at 1000 (cooldowns out 60s, in 300s); nights cron(0 20 ? * MON-FRI *) Europe/Berlin → min 1, max 2\n"
+        ),
+        format!("  + alarms.{web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×10s\n"),
+        format!("  + alarms.{web}-cpu: CPUUtilization Average > 80 for 3×60s\n"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{}", out.stdout);
+    }
+
+    let out = f.geno(&["promote", "--env", "scale", "--poll", "200ms"]);
+    ok(&out);
+    for line in [
+        format!("  web: alarm {web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×10s\n"),
+        "  web: scales between 2 and 4 tasks\n".to_string(),
+        "  web: scheduled nights: cron(0 20 ? * MON-FRI *) Europe/Berlin → min 1, max 2\n"
+            .to_string(),
+        format!("  baking 10s: watching {web}-5xx\n"),
+        "  bake passed: no alarm fired in 10s\n".to_string(),
+    ] {
+        assert!(out.stderr.contains(&line), "{line}\n{}", out.stderr);
+    }
+    // What Application Auto Scaling and CloudWatch now have.
+    let targets = f.aws.aws(&[
+        "application-autoscaling",
+        "describe-scalable-targets",
+        "--service-namespace",
+        "ecs",
+        "--resource-ids",
+        &resource,
+    ]);
+    let target = &targets["ScalableTargets"][0];
+    assert_eq!(
+        (&target["MinCapacity"], &target["MaxCapacity"]),
+        (&2.into(), &4.into())
+    );
+    let policies = f.aws.aws(&[
+        "application-autoscaling",
+        "describe-scaling-policies",
+        "--service-namespace",
+        "ecs",
+        "--resource-id",
+        &resource,
+    ]);
+    let label = policies["ScalingPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["PolicyName"] == "web-requests")
+        .map(|p| p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["ResourceLabel"].clone())
+        .unwrap();
+    // The ALB's and the group's ARN suffixes, found at promote.
+    let label = label.as_str().unwrap();
+    assert!(
+        label.starts_with("app/") && label.contains(&format!("/targetgroup/{}-web-scale/", f.name)),
+        "{label}"
+    );
+    let alarms = f.aws.aws(&[
+        "cloudwatch",
+        "describe-alarms",
+        "--alarm-name-prefix",
+        &format!("{web}-"),
+    ]);
+    let names: Vec<&str> = alarms["MetricAlarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["AlarmName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let service = f.aws.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &cluster,
+        "--services",
+        &web,
+    ]);
+    let service = &service["services"][0];
+    assert_eq!(
+        service["deploymentConfiguration"]["alarms"],
+        serde_json::json!({ "alarmNames": [format!("{web}-5xx")], "enable": true, "rollback": true })
+    );
+    // Raised to the range's floor.
+    assert_eq!(service["desiredCount"], 2);
+    let record = f.records("scale").pop().unwrap();
+    assert!(
+        record["settings"]
+            .as_array()
+            .unwrap()
+            .contains(&"web: scales between 2 and 4 tasks".into()),
+        "{record}"
+    );
+    // Applied as rendered: nothing left to change.
+    let out = f.geno(&["diff", "--env", "scale", "--exit-code"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+
+    // The scaler's count is its own: promote keeps it.
+    f.aws.aws(&[
+        "ecs",
+        "update-service",
+        "--cluster",
+        &cluster,
+        "--service",
+        &web,
+        "--desired-count",
+        "3",
+    ]);
+    let out = f.geno(&["diff", "--env", "scale", "--exit-code"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+
+    // The 5xx alarm fires: the next release goes back, every service of it.
+    let reason = "Threshold Crossed: 1 datapoint [42.0 (07/12/26 01:00:00)] was greater than the threshold (5.0).";
+    f.aws.aws(&[
+        "cloudwatch",
+        "set-alarm-state",
+        "--alarm-name",
+        &format!("{web}-5xx"),
+        "--state-value",
+        "ALARM",
+        "--state-reason",
+        reason,
+    ]);
+    let before = f.live("scale");
+    let out = f.geno_with(
+        "GREETING",
+        "alarmed",
+        &["promote", "--env", "scale", "--poll", "200ms"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let fired = format!("alarm {web}-5xx fired during the rollout: {reason}");
+    assert!(
+        out.stderr.contains(&format!(
+            "failed and every service was rolled back: {fired}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(f.live("scale"), before);
+    let record = f.records("scale").pop().unwrap();
+    assert_eq!(record["outcome"]["status"], "rolledBack", "{record}");
+    assert_eq!(record["outcome"]["reason"], fired.as_str(), "{record}");
+    let service = f.aws.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &cluster,
+        "--services",
+        &web,
+    ]);
+    assert_eq!(service["services"][0]["desiredCount"], 3);
+    // `ps --env` shows the range, the count and the firing alarm.
+    let out = f.geno(&["ps", "--env", "scale", "web"]);
+    ok(&out);
+    assert!(out.stdout.contains("2–4 tasks, 3 now"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("{web}-5xx  ALARM (rolls back)")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("alarm {web}-5xx is firing: {reason}")),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The manifest stored under `digest`, fetched as the engine would.

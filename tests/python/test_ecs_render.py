@@ -107,6 +107,53 @@ def test_service_updates_are_valid_update_service_input(ecs, network):
         assert td["family"] in updated["taskDefinition"]
 
 
+def test_scaling_and_alarms_are_valid_input_and_read_back_as_rendered(ecs, network, moto_url):
+    """Production scales api and celery and watches them: every scalable
+    target, policy and alarm is what Application Auto Scaling and
+    CloudWatch take (the ALB's names are placeholders until promote reads
+    them, strings either way)."""
+    subnet, group = network
+    rendered = render("prod")
+    scaling = client("application-autoscaling", moto_url)
+    cloudwatch = client("cloudwatch", moto_url)
+    ecs.create_cluster(clusterName=rendered["cluster"])
+    scaled = {name: svc for name, svc in rendered["services"].items() if "scaling" in svc}
+    assert sorted(scaled) == ["api", "celery"]
+    for name, svc in scaled.items():
+        assert "desiredCount" not in svc["service"], name
+        td = svc["taskDefinition"]
+        ecs.register_task_definition(**td)
+        ecs.create_service(
+            cluster=rendered["cluster"],
+            serviceName=svc["service"]["service"],
+            taskDefinition=td["family"],
+            desiredCount=0,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+        )
+        s = svc["scaling"]
+        target = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount", "ResourceId": s["ResourceId"]}
+        scaling.register_scalable_target(**target, MinCapacity=s["MinCapacity"], MaxCapacity=s["MaxCapacity"])
+        for policy in s["Policies"]:
+            scaling.put_scaling_policy(**target, **policy, PolicyType="TargetTrackingScaling")
+        back = scaling.describe_scaling_policies(**target)["ScalingPolicies"]
+        assert sorted(p["PolicyName"] for p in back) == sorted(p["PolicyName"] for p in s["Policies"]), name
+        for alarm in svc["alarms"]:
+            cloudwatch.put_metric_alarm(**alarm)
+        names = [a["AlarmName"] for a in svc["alarms"]]
+        got = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        assert sorted(a["AlarmName"] for a in got) == sorted(names), name
+        # The rollback alarms go into the deployment configuration.
+        ecs.update_service(**svc["service"])
+    api = rendered["services"]["api"]
+    assert api["service"]["deploymentConfiguration"]["alarms"] == {
+        "alarmNames": ["genonaut-api-prod-5xx", "genonaut-api-prod-unhealthy"],
+        "enable": True,
+        "rollback": True,
+    }
+    assert [p["PolicyName"] for p in api["scaling"]["Policies"]] == ["genonaut-api-prod-cpu", "genonaut-api-prod-memory"]
+
+
 def test_an_unknown_field_would_be_refused_before_sending(ecs):
     """The check above means something: boto3 rejects what ECS would."""
     td = render("demo")["services"]["api"]["taskDefinition"]

@@ -1,7 +1,8 @@
 //! `geno ps --env ENV [SERVICE…]`: per service, tasks running / pending /
 //! desired, each deployment with its rollout state and task definition,
 //! the image digest running and whether a verified promotion put it there;
-//! the ALB's health of every target; the last service events.
+//! how each scales itself and the state of its alarms; the ALB's health of
+//! every target; the last service events.
 
 use serde::Serialize;
 
@@ -32,6 +33,33 @@ struct Row {
     image: Option<String>,
     image_standing: Option<ImageStanding>,
     events: Vec<EventRow>,
+    /// How it scales itself, as Application Auto Scaling has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scaling: Option<ScalingRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alarms: Vec<AlarmRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScalingRow {
+    min: i32,
+    max: i32,
+    /// Each policy and scheduled action, in a line.
+    rules: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlarmRow {
+    name: String,
+    /// `OK`, `ALARM`, `INSUFFICIENT_DATA`; `missing` when CloudWatch has
+    /// none of that name (not promoted yet).
+    state: String,
+    reason: String,
+    /// It rolls a promotion back.
+    rollback: bool,
+    watches: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,7 +106,11 @@ async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) 
             }
             _ => None,
         };
-        rows.push(row(&plan.name, &plan.update.service, s, image, &records));
+        let mut r = row(&plan.name, &plan.update.service, s, image, &records);
+        if s.is_some() {
+            settings(d.aws, plan, &mut r).await?;
+        }
+        rows.push(r);
     }
     let mut targets: Vec<TargetHealth> = Vec::new();
     let mut groups_missing = Vec::new();
@@ -100,6 +132,50 @@ async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) 
         return Ok(());
     }
     shell.table(&service_table(&rows))?;
+    let scaled: Vec<&Row> = rows.iter().filter(|r| r.scaling.is_some()).collect();
+    if !scaled.is_empty() {
+        shell.out_line("")?;
+        let mut t = vec![["SERVICE", "SCALES", "RULES"].map(String::from)];
+        for r in scaled {
+            let Some(s) = &r.scaling else { continue };
+            t.push([
+                r.service.clone(),
+                format!("{}–{} tasks, {} now", s.min, s.max, r.desired),
+                if s.rules.is_empty() {
+                    "-".into()
+                } else {
+                    s.rules.join("; ")
+                },
+            ]);
+        }
+        shell.table(&t)?;
+    }
+    if rows.iter().any(|r| !r.alarms.is_empty()) {
+        shell.out_line("")?;
+        let mut t = vec![["SERVICE", "ALARM", "STATE", "WATCHES"].map(String::from)];
+        for r in &rows {
+            for a in &r.alarms {
+                t.push([
+                    r.service.clone(),
+                    a.name.clone(),
+                    if a.rollback {
+                        format!("{} (rolls back)", a.state)
+                    } else {
+                        a.state.clone()
+                    },
+                    a.watches.clone(),
+                ]);
+            }
+        }
+        shell.table(&t)?;
+        for a in rows
+            .iter()
+            .flat_map(|r| &r.alarms)
+            .filter(|a| a.state == "ALARM")
+        {
+            shell.warn(format!("alarm {} is firing: {}", a.name, a.reason));
+        }
+    }
     if !targets.is_empty() {
         shell.out_line("")?;
         let mut t = vec![["TARGET GROUP", "TARGET", "STATE", "REASON"].map(String::from)];
@@ -141,6 +217,54 @@ async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) 
     Ok(())
 }
 
+/// The service's scaling and the states of its alarms, read live.
+async fn settings<L: Live>(
+    live: &L,
+    plan: &crate::deploy::taskdef::ServicePlan,
+    r: &mut Row,
+) -> anyhow::Result<()> {
+    let id = crate::deploy::scaling::resource_id(&plan.update.cluster, &plan.update.service);
+    r.scaling = live.scaling(&id).await?.map(|s| ScalingRow {
+        min: s.min_capacity,
+        max: s.max_capacity,
+        rules: s
+            .policies
+            .iter()
+            .map(|p| format!("{} {}", p.policy_name, p.summary()))
+            .chain(
+                s.scheduled_actions
+                    .iter()
+                    .map(|a| format!("{} {}", a.scheduled_action_name, a.summary())),
+            )
+            .collect(),
+    });
+    if plan.alarms.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = plan.alarms.iter().map(|a| a.alarm_name.clone()).collect();
+    let states = live.alarm_states(&names).await?;
+    let rollback: Vec<String> = plan
+        .rollback_alarms()
+        .iter()
+        .map(|a| a.alarm_name.clone())
+        .collect();
+    r.alarms = plan
+        .alarms
+        .iter()
+        .map(|a| {
+            let state = states.iter().find(|s| s.name == a.alarm_name);
+            AlarmRow {
+                name: a.alarm_name.clone(),
+                state: state.map_or("missing".into(), |s| s.value.clone()),
+                reason: state.map(|s| s.reason.clone()).unwrap_or_default(),
+                rollback: rollback.contains(&a.alarm_name),
+                watches: a.summary(),
+            }
+        })
+        .collect();
+    Ok(())
+}
+
 fn row(
     name: &str,
     ecs_service: &str,
@@ -161,6 +285,8 @@ fn row(
             image: None,
             image_standing: None,
             events: Vec::new(),
+            scaling: None,
+            alarms: Vec::new(),
         };
     };
     Row {
@@ -195,6 +321,8 @@ fn row(
                 message: e.message.clone(),
             })
             .collect(),
+        scaling: None,
+        alarms: Vec::new(),
     }
 }
 
@@ -293,6 +421,49 @@ mod tests {
     use crate::deploy::live::TargetHealth;
     use crate::deploy::rollout::Event;
     use crate::environment::paper::{demo, in_order};
+
+    #[tokio::test]
+    async fn a_service_that_scales_itself_shows_its_range_count_rules_and_alarm_states() {
+        let text = crate::environment::paper::STACK
+            .replace(
+                "desired_count: 2, target_group: web }",
+                "target_group: web, scaling: { min: 2, max: 10, cpu: 70 }, alarms: { cpu: {}, 5xx: { rollback: true } } }",
+            );
+        let (_dir, ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+        let mut paper = in_order(&plans);
+        paper.services[0].desired = 4;
+        paper
+            .target_health
+            .insert("shop-web-demo".into(), Vec::new());
+        paper.alarm_states.insert(
+            "shop-web-demo-5xx".into(),
+            (
+                "ALARM".into(),
+                "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0)."
+                    .into(),
+            ),
+        );
+        let d = Deployed::with(env, &paper).unwrap();
+        show(&ctx.shell, &d, &[]).await.unwrap();
+        let (out, err) = ctx.shell.take();
+        assert_eq!(
+            out,
+            "SERVICE  TASKS  TASK DEFINITION     DEPLOYMENTS                           IMAGE         VERIFIED\n\
+             web      2/4    shop-web-demo:3     PRIMARY shop-web-demo:3 COMPLETED     111111111111  no promotion on record\n\
+             worker   1/1    shop-worker-demo:3  PRIMARY shop-worker-demo:3 COMPLETED  111111111111  no promotion on record\n\
+             \n\
+             SERVICE  SCALES             RULES\n\
+             web      2–10 tasks, 4 now  shop-web-demo-cpu tracks ECSServiceAverageCPUUtilization at 70 (cooldowns out 300s, in 300s)\n\
+             \n\
+             SERVICE  ALARM              STATE               WATCHES\n\
+             web      shop-web-demo-cpu  OK                  CPUUtilization Average > 80 for 3×60s\n\
+             web      shop-web-demo-5xx  ALARM (rolls back)  HTTPCode_Target_5XX_Count Sum > 5 for 2×60s\n"
+        );
+        assert_eq!(
+            err,
+            "warning: alarm shop-web-demo-5xx is firing: Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0).\n"
+        );
+    }
 
     #[tokio::test]
     async fn each_service_its_image_targets_and_events_and_what_is_missing() {

@@ -30,9 +30,49 @@ impl Checks<'_> {
                     );
                 }
             }
-            self.alarms(name, ecs);
+            self.alarms(
+                path!["services", name, "ecs", "alarms"],
+                name,
+                ecs,
+                &ecs.alarms,
+            );
+            let rolls_back = |a: &Alarms| match a {
+                Alarms::Named(named) => named.values().flatten().any(|s| s.rollback),
+                _ => false,
+            };
+            let watched = rolls_back(&ecs.alarms)
+                || stack
+                    .environments
+                    .values()
+                    .filter_map(|e| e.alarms.get(name))
+                    .any(rolls_back);
+            if ecs.bake.is_some() && !watched {
+                self.push(
+                    Problem::new(
+                        path!["services", name, "ecs", "bake"],
+                        At::Key,
+                        format!("no alarm of `{name}` has `rollback: true`, so there is nothing to watch during a bake"),
+                    )
+                    .help("mark the alarms that should roll a promotion back with `rollback: true`, or drop `bake`"),
+                );
+            }
         }
         for (env, e) in &stack.environments {
+            for (service, alarms) in &e.alarms {
+                let at = path!["environments", env, "alarms", service];
+                match stack.services.get(service).and_then(|svc| svc.ecs.as_ref()) {
+                    Some(ecs) => self.alarms(at, service, ecs, alarms),
+                    None => {
+                        let known: Vec<&str> = stack
+                            .services
+                            .iter()
+                            .filter(|(_, s)| s.ecs.is_some())
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        self.unknown(at, At::Key, "ECS service", service, &known);
+                    }
+                }
+            }
             for service in e.desired_count.keys() {
                 let scaled = e.scaling.contains_key(service)
                     || stack
@@ -213,15 +253,16 @@ impl Checks<'_> {
         }
     }
 
-    fn alarms(&mut self, service: &str, ecs: &EcsService) {
+    fn alarms(&mut self, base: Vec<Seg>, service: &str, ecs: &EcsService, alarms: &Alarms) {
         let at = |name: &str, f: Option<&str>| {
-            let mut p = path!["services", service, "ecs", "alarms", name];
+            let mut p = base.clone();
+            p.push(name.into());
             if let Some(f) = f {
                 p.push(f.into());
             }
             p
         };
-        let Alarms::Named(named) = &ecs.alarms else {
+        let Alarms::Named(named) = alarms else {
             return;
         };
         let standard_names: Vec<&str> = super::super::scaling::STANDARD
