@@ -32,6 +32,17 @@ pub struct CountRecord {
     pub after: i32,
 }
 
+/// The range of a service that scales itself, before and after `geno
+/// scale SERVICE=MIN..MAX`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RangeRecord {
+    pub name: String,
+    pub ecs_service: String,
+    pub before: (i32, i32),
+    pub after: (i32, i32),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum Outcome {
@@ -92,6 +103,9 @@ pub struct Record {
     /// For a scale: the desired counts it changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counts: Vec<CountRecord>,
+    /// For a scale: the ranges of services that scale themselves it set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<RangeRecord>,
     /// Changes to scaling and alarms, one line each (`web: scales between
     /// 2 and 10 tasks`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -182,6 +196,7 @@ impl Record {
             services: Vec::new(),
             jobs: Vec::new(),
             counts: Vec::new(),
+            ranges: Vec::new(),
             settings: Vec::new(),
             outcome: Outcome::Succeeded,
             started_at,
@@ -294,6 +309,7 @@ mod tests {
             }],
             jobs: vec![],
             counts: vec![],
+            ranges: vec![],
             settings: vec![],
             outcome,
             started_at: id.into(),

@@ -103,6 +103,10 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
                 r.counts
                     .iter()
                     .map(|c| format!("{} {}→{}", c.name, c.before, c.after))
+                    .chain(r.ranges.iter().map(|c| format!(
+                        "{} {}–{}→{}–{}",
+                        c.name, c.before.0, c.before.1, c.after.0, c.after.1
+                    )))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -130,7 +134,8 @@ fn table(shell: &crate::shell::Shell, records: &[record::Record]) -> CliResult {
                 r.services.len().to_string()
             } else {
                 (r.services.iter().filter(|s| s.before != s.after).count()
-                    + r.counts.iter().filter(|c| c.before != c.after).count())
+                    + r.counts.iter().filter(|c| c.before != c.after).count()
+                    + r.ranges.iter().filter(|c| c.before != c.after).count())
                 .to_string()
             },
             r.git_revision.clone().unwrap_or_default(),

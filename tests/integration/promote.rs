@@ -922,6 +922,44 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
         "{}",
         out.stderr
     );
+
+    // `geno scale` gives a scaled service a range, never a count.
+    let out = f.geno(&["scale", "--env", "scale", "web=5"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: `web` scales itself between 2 and 4 tasks here, so a count set by hand would be the scaler's to undo; give it a range instead, e.g. `web=2..5` (`web=5..5` holds it at 5)\n"
+    );
+    let out = f.geno(&["scale", "--env", "scale", "web=4..8", "--poll", "200ms"]);
+    ok(&out);
+    assert!(
+        out.stderr
+            .contains("  web: scales between 4 and 8 tasks\n  web: desired 3 → 4\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("stack.yaml keeps the scaling range web 2..4 for `scale`"),
+        "{}",
+        out.stderr
+    );
+    let targets = f.aws.aws(&[
+        "application-autoscaling",
+        "describe-scalable-targets",
+        "--service-namespace",
+        "ecs",
+        "--resource-ids",
+        &resource,
+    ]);
+    assert_eq!(targets["ScalableTargets"][0]["MaxCapacity"], 8);
+    let out = f.geno(&["history", "--env", "scale"]);
+    ok(&out);
+    assert!(
+        out.stdout.contains("scale web 3→4, web 2–4→4–8"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// The manifest stored under `digest`, fetched as the engine would.
