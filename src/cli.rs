@@ -151,6 +151,17 @@ verbs! {
     /// recent events.
     #[command(after_help = "Examples:\n  geno ps\n  geno ps --env demo api")]
     Ps(ops::ps::Args),
+    /// Live figures per service: requests and 5xx a second, p50/p99, CPU, memory.
+    ///
+    /// Requests, 5xx answers and response times are what the local load
+    /// balancer counted for the service's target groups (percentiles are
+    /// bucket bounds: at most twice the true value); CPU and memory are
+    /// the engine's, summed over the service's containers.
+    #[command(after_help = "Examples:
+  geno top
+  geno top api --interval 5s
+  geno top --once --json")]
+    Top(ops::top::Args),
     /// Show service logs, each line prefixed with its container.
     ///
     /// With --env: CloudWatch Logs of the services' (and jobs') tasks,
@@ -438,6 +449,7 @@ mod tests {
             ("stop", OnInterrupt::Exit),
             ("start", finish("geno start")),
             ("ps", OnInterrupt::Exit),
+            ("top --once", finish("geno top")),
             ("logs", finish("geno logs")),
             ("exec api -- ls", OnInterrupt::Exit),
             ("run api", finish("geno run")),

@@ -140,6 +140,41 @@ impl Engine {
         Ok(self.docker.inspect_container(id, None).await?)
     }
 
+    /// A container's CPU and memory counters now (one reading, no wait for
+    /// a second); `None` when it is gone or not running.
+    pub async fn sample(&self, id: &str) -> Result<Option<crate::local::top::Sample>, DockerError> {
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = self.docker.stats(id, Some(opts));
+        let stats = match stream.next().await {
+            None => return Ok(None),
+            Some(Err(e)) if is_not_found(&e) => return Ok(None),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(s)) => s,
+        };
+        let cpu = stats.cpu_stats.unwrap_or_default();
+        let memory = stats.memory_stats.unwrap_or_default();
+        // As `docker stats` counts it: without the page cache it can drop.
+        let cache = memory
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("inactive_file")
+                    .or_else(|| s.get("total_inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        Ok(Some(crate::local::top::Sample {
+            cpu_total: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
+            system_total: cpu.system_cpu_usage.unwrap_or(0),
+            cpus: cpu.online_cpus.unwrap_or(1),
+            memory: memory.usage.unwrap_or(0).saturating_sub(cache),
+            memory_limit: memory.limit.unwrap_or(0),
+        }))
+    }
+
     /// The last `n` lines a container wrote, stdout and stderr together.
     pub async fn tail_logs(&self, id: &str, n: usize) -> Vec<String> {
         let opts = LogsOptions {

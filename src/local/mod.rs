@@ -11,4 +11,5 @@ pub mod readiness;
 pub mod reconcile;
 pub mod secrets;
 pub mod tasks;
+pub mod top;
 pub mod watch;

@@ -28,6 +28,7 @@ pub mod smoke;
 pub mod start;
 pub mod stop;
 pub mod tasks;
+pub mod top;
 pub mod up;
 pub mod validate;
 pub mod watch;

@@ -1,5 +1,6 @@
 //! The proxy's admin endpoint on loopback, for geno's other verbs:
-//! `GET /targets`, `POST /drain?container=ID` (out of rotation, and kept
+//! `GET /targets`, `GET /stats` (each group's answers so far),
+//! `POST /drain?container=ID` (out of rotation, and kept
 //! out while it restarts), `POST /admit?container=ID` (just (re)started:
 //! registered and checked at once, then often until it passes),
 //! `POST /shutdown`, `GET /health`.
@@ -61,6 +62,10 @@ async fn handle(
     let query = req.uri().query().unwrap_or("").to_string();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/stats") => json(
+            StatusCode::OK,
+            serde_json::to_value(table.stats.snapshot()).unwrap_or_default(),
+        ),
         (&Method::GET, "/targets") => {
             let report = table.read().report();
             json(

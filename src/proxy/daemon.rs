@@ -137,6 +137,12 @@ pub async fn targets(state: &LbState) -> Option<Vec<TargetReport>> {
     serde_json::from_slice(&body).ok()
 }
 
+/// What each target group has answered since the proxy started.
+pub async fn stats(state: &LbState) -> Option<super::stats::Snapshot> {
+    let body = admin_get(&state.admin, "/stats").await?;
+    serde_json::from_slice(&body).ok()
+}
+
 /// Whether every target of container `id` is healthy (and it has one).
 pub async fn healthy(state: &LbState, id: &str) -> bool {
     use crate::alb::health::State;

@@ -3,13 +3,14 @@
 //! `geno up` starts it as a background process (`geno lb`); it finds targets
 //! by watching the stack's containers, health-checks them over HTTP the way
 //! the ALB does, and routes by the listener rules in stack.yaml. An admin
-//! endpoint on loopback reports target health and drains targets that
-//! `geno up` is about to replace.
+//! endpoint on loopback reports target health and what each group has
+//! answered, and drains targets that `geno up` is about to replace.
 
 pub mod admin;
 pub mod daemon;
 pub mod pool;
 pub mod server;
+pub mod stats;
 pub mod targets;
 
 use std::time::Duration;

@@ -459,7 +459,8 @@ async fn handle(
         }
         Action::Forward(group) => {
             let pick = proxy.table.routes().pick(group, &proxy.next);
-            match pick {
+            let asked = Instant::now();
+            let (r, name) = match pick {
                 Pick::Unavailable => (error_page(StatusCode::SERVICE_UNAVAILABLE), None),
                 Pick::Target {
                     addr,
@@ -471,7 +472,13 @@ async fn handle(
                     inflight.fetch_sub(1, Ordering::Relaxed);
                     (r, Some(name))
                 }
-            }
+            };
+            let from_target = r.extensions().get::<FromBalancer>().is_none();
+            proxy
+                .table
+                .stats
+                .record(group, r.status().as_u16(), from_target, asked.elapsed());
+            (r, name)
         }
     };
     if let Some((method, path)) = logged {
@@ -728,8 +735,13 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     let mut r = text(status.as_u16(), "text/html", body);
     r.headers_mut()
         .insert("server", HeaderValue::from_static("awselb/2.0"));
+    r.extensions_mut().insert(FromBalancer);
     r
 }
+
+/// Marks an answer the load balancer gave itself, not a target (never sent).
+#[derive(Clone, Copy)]
+struct FromBalancer;
 
 #[cfg(test)]
 mod tests {

@@ -560,3 +560,48 @@ smoke:
         again.stderr
     );
 }
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn top_shows_what_the_load_balancer_answered_and_the_containers_use() {
+    let (s, port) = lb_stack("top", 2);
+    up_fast(&s);
+    // 40 answers and 2 the load balancer gives itself (502), sent once
+    // `top` has taken its first reading and before its second.
+    let mut child = s
+        .geno()
+        .args(["--json", "top", "--once", "--interval", "4s"])
+        .spawn();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert_eq!(line, "measuring for 4s…\n");
+    for _ in 0..40 {
+        assert_eq!(get(port, "/app/x").0, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(get(port, "/app/reset").0, 502);
+    }
+    let done = child.wait_with_output().unwrap();
+    let out = crate::Output {
+        code: done.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
+    };
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let web = &rows[0];
+    assert_eq!(web["service"], "web");
+    assert_eq!(web["containers"], 2);
+    // Rates over the window between the two readings: every request.
+    let window = web["windowSeconds"].as_f64().unwrap();
+    assert!(window >= 4.0, "{web}");
+    let total = web["requestsPerSecond"].as_f64().unwrap() * window;
+    assert!((total - 42.0).abs() < 0.01, "{web}");
+    let errors = web["errorsPerSecond"].as_f64().unwrap() * window;
+    assert!((errors - 2.0).abs() < 0.01, "{web}");
+    assert!(web["p50Ms"].as_u64().is_some(), "{web}");
+    assert!(web["memoryBytes"].as_u64().unwrap() > 0, "{web}");
+    // The job's group has no containers: no row.
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+}
