@@ -886,6 +886,13 @@ pub trait Live: Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::AlarmState>, AwsError>> + Send;
+    /// The latest value of each GetMetricData query in the window.
+    fn metric_data(
+        &self,
+        queries: &[serde_json::Value],
+        start: i64,
+        end: i64,
+    ) -> impl Future<Output = Result<Vec<(String, Option<f64>)>, AwsError>> + Send;
     /// The ARNs of a target group and its load balancer, if it exists.
     fn group_and_balancer(
         &self,
@@ -989,6 +996,14 @@ impl Live for Aws {
         names: &[String],
     ) -> Result<Vec<crate::deploy::scaling::AlarmState>, AwsError> {
         Aws::alarm_states(self, names).await
+    }
+    async fn metric_data(
+        &self,
+        queries: &[serde_json::Value],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(String, Option<f64>)>, AwsError> {
+        Aws::metric_data(self, queries, start, end).await
     }
 }
 

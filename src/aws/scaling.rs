@@ -203,6 +203,38 @@ impl Aws {
         Ok(out)
     }
 
+    /// The latest value of each GetMetricData query between `start` and
+    /// `end` (epoch seconds), by query ID; `None` for one with no data.
+    pub async fn metric_data(
+        &self,
+        queries: &[Value],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(String, Option<f64>)>, AwsError> {
+        let mut out = Vec::new();
+        // GetMetricData takes at most 500 queries.
+        for chunk in queries.chunks(500) {
+            let answer = self
+                .signed
+                .json(
+                    &CLOUDWATCH,
+                    "GetMetricData",
+                    &json!({
+                        "MetricDataQueries": chunk,
+                        "StartTime": start,
+                        "EndTime": end,
+                        "ScanBy": "TimestampDescending",
+                    }),
+                )
+                .await?;
+            for r in field::<Vec<Value>>(&answer, "MetricDataResults") {
+                let values: Vec<f64> = field(&r, "Values");
+                out.push((field(&r, "Id"), values.first().copied()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The ARNs of target group `name` and of the first load balancer it
     /// is attached to, if it exists.
     pub async fn group_and_balancer(

@@ -9,6 +9,7 @@ pub mod job;
 pub mod listener;
 pub mod live;
 pub mod logs;
+pub mod metrics;
 pub mod origin;
 pub mod parity;
 pub mod platform;

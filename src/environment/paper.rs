@@ -49,6 +49,8 @@ pub struct Paper {
     pub alarms: Vec<crate::deploy::scaling::Alarm>,
     /// Alarm name → its state and why, for those not `OK`.
     pub alarm_states: BTreeMap<String, (String, String)>,
+    /// Metric name and statistic → its latest value.
+    pub metrics: BTreeMap<(String, String), f64>,
     /// Target group name → its ARN and its load balancer's.
     pub groups: BTreeMap<String, (String, Option<String>)>,
     /// Every call, in order, as `Operation name`.
@@ -233,6 +235,31 @@ impl Live for Paper {
     ) -> Result<Option<(String, Option<String>)>, AwsError> {
         self.called(format!("DescribeTargetGroups {name}"));
         Ok(self.groups.get(name).cloned())
+    }
+    async fn metric_data(
+        &self,
+        queries: &[serde_json::Value],
+        _start: i64,
+        _end: i64,
+    ) -> Result<Vec<(String, Option<f64>)>, AwsError> {
+        self.called(format!("GetMetricData {}", queries.len()));
+        Ok(queries
+            .iter()
+            .map(|q| {
+                let stat = &q["MetricStat"];
+                let key = (
+                    stat["Metric"]["MetricName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    stat["Stat"].as_str().unwrap_or_default().to_string(),
+                );
+                (
+                    q["Id"].as_str().unwrap_or_default().to_string(),
+                    self.metrics.get(&key).copied(),
+                )
+            })
+            .collect())
     }
     async fn alarm_states(
         &self,

@@ -2,7 +2,10 @@
 //! refreshed in place: requests and 5xx answers a second, p50 and p99
 //! response time through the load balancer, CPU and memory of its
 //! containers. `--once` takes two readings an interval apart and prints
-//! them once (`--json` as JSON).
+//! them once (`--json` as JSON). With `--env`, a deployed environment's
+//! (`env`).
+
+mod env;
 
 use std::time::Instant;
 
@@ -19,9 +22,13 @@ use crate::proxy::stats::Snapshot;
 pub struct Args {
     /// Services to show (default: all).
     pub services: Vec<String>,
-    /// How often the figures refresh (and the window they cover).
-    #[arg(long, default_value = "2s", value_parser = super::duration)]
-    pub interval: crate::stack::Dur,
+    /// A deployed environment: its CloudWatch metrics instead.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// How often the figures refresh, and locally the window they cover
+    /// (default 2s here, 60s for --env: CloudWatch's minute).
+    #[arg(long, value_parser = super::duration)]
+    pub interval: Option<crate::stack::Dur>,
     /// Print one set of figures (over one interval) and exit.
     #[arg(long)]
     pub once: bool,
@@ -33,7 +40,25 @@ impl Verb for Args {
     }
 
     async fn exec(self, ctx: &Context) -> CliResult {
-        top(ctx, &self).await
+        match super::Place::of(self.env.as_deref()) {
+            super::Place::Deployed(name) => {
+                let d = crate::environment::deployed::Deployed::open(ctx, name).await?;
+                let interval = self
+                    .interval
+                    .map_or(std::time::Duration::from_secs(60), |d| d.0);
+                env::top(
+                    &d,
+                    &self.services,
+                    interval,
+                    self.once,
+                    &ctx.cancel,
+                    &ctx.shell,
+                )
+                .await?;
+                Ok(())
+            }
+            super::Place::Local => top(ctx, &self).await,
+        }
     }
 }
 
@@ -65,6 +90,9 @@ async fn take(local: &LocalStack, services: &[String]) -> anyhow::Result<Taken> 
 }
 
 async fn top(ctx: &Context, args: &Args) -> CliResult {
+    let interval = args
+        .interval
+        .map_or(std::time::Duration::from_secs(2), |d| d.0);
     let local = LocalStack::open_for(ctx, &args.services).await?;
     let services = local.selected(&args.services);
     let shell = &ctx.shell;
@@ -92,12 +120,12 @@ async fn top(ctx: &Context, args: &Args) -> CliResult {
     if args.once {
         shell.status(format!(
             "measuring for {}…",
-            humantime::format_duration(args.interval.0)
+            humantime::format_duration(interval)
         ));
     }
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(args.interval.0) => {}
+            _ = tokio::time::sleep(interval) => {}
             _ = ctx.cancel.cancelled() => return Ok(()),
         }
         let after = take(&local, &services).await?;
@@ -138,7 +166,7 @@ async fn top(ctx: &Context, args: &Args) -> CliResult {
                 shell.out_line(format!(
                     "{}: every {} (Ctrl-C to stop)",
                     local.name(),
-                    humantime::format_duration(args.interval.0)
+                    humantime::format_duration(interval)
                 ))?;
             }
             shell.table(&table(&rows))?;

@@ -923,6 +923,36 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
         out.stderr
     );
 
+    // `geno top --env` shows the last minute CloudWatch has.
+    let cpu = serde_json::json!([{
+        "MetricName": "CPUUtilization",
+        "Dimensions": [
+            { "Name": "ClusterName", "Value": cluster },
+            { "Name": "ServiceName", "Value": web },
+        ],
+        "Value": 42.5,
+        "Unit": "Percent",
+    }]);
+    f.aws.aws(&[
+        "cloudwatch",
+        "put-metric-data",
+        "--namespace",
+        "AWS/ECS",
+        "--metric-data",
+        &cpu.to_string(),
+    ]);
+    let out = f.geno(&["--json", "top", "--env", "scale", "--once", "web"]);
+    ok(&out);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[0]["service"], "web", "{rows}");
+    assert_eq!(rows[0]["cpuPercent"], 42.5, "{rows}");
+    assert_eq!(
+        (&rows[0]["running"], &rows[0]["desired"]),
+        (&3.into(), &3.into()),
+        "{rows}"
+    );
+    assert_eq!(rows[0]["requestsPerSecond"], Value::Null, "{rows}");
+
     // `geno scale` gives a scaled service a range, never a count.
     let out = f.geno(&["scale", "--env", "scale", "web=5"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
