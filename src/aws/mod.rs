@@ -886,6 +886,11 @@ pub trait Live: Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::AlarmState>, AwsError>> + Send;
+    /// The CloudWatch dashboard `name`, if it exists.
+    fn dashboard(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<crate::deploy::scaling::Dashboard>, AwsError>> + Send;
     /// The latest value of each GetMetricData query in the window.
     fn metric_data(
         &self,
@@ -1004,6 +1009,12 @@ impl Live for Aws {
         end: i64,
     ) -> Result<Vec<(String, Option<f64>)>, AwsError> {
         Aws::metric_data(self, queries, start, end).await
+    }
+    async fn dashboard(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::deploy::scaling::Dashboard>, AwsError> {
+        Aws::dashboard(self, name).await
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::signed::{AUTOSCALING, CLOUDWATCH};
 use super::{Aws, AwsError};
 use crate::deploy::scaling::{
-    Alarm, AlarmState, DIMENSION, Policy, Scaling, ScheduledAction, Step,
+    Alarm, AlarmState, DIMENSION, Dashboard, Policy, Scaling, ScheduledAction, Step,
 };
 
 /// What an answer's field holds, typed; a field that is not there reads
@@ -132,6 +132,16 @@ impl Aws {
                 target(resource_id),
             ),
             Step::PutAlarm(alarm) => (&CLOUDWATCH, "PutMetricAlarm", json!(alarm)),
+            Step::PutDashboard(d) => (
+                &CLOUDWATCH,
+                "PutDashboard",
+                json!({ "DashboardName": d.name, "DashboardBody": d.body.to_string() }),
+            ),
+            Step::DeleteDashboard(name) => (
+                &CLOUDWATCH,
+                "DeleteDashboards",
+                json!({ "DashboardNames": [name] }),
+            ),
             Step::DeleteAlarms(names) => {
                 (&CLOUDWATCH, "DeleteAlarms", json!({ "AlarmNames": names }))
             }
@@ -201,6 +211,26 @@ impl Aws {
             }
         }
         Ok(out)
+    }
+
+    /// The dashboard `name`, if it exists.
+    pub async fn dashboard(&self, name: &str) -> Result<Option<Dashboard>, AwsError> {
+        let answer = self
+            .signed
+            .json(
+                &CLOUDWATCH,
+                "GetDashboard",
+                &json!({ "DashboardName": name }),
+            )
+            .await;
+        let Some(answer) = super::found(answer, "ResourceNotFound")? else {
+            return Ok(None);
+        };
+        let body: String = field(&answer, "DashboardBody");
+        Ok(Some(Dashboard {
+            name: name.to_string(),
+            body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        }))
     }
 
     /// The latest value of each GetMetricData query between `start` and

@@ -348,6 +348,53 @@ pub fn alarm_changes(live: &[Alarm], rendered: &[Alarm]) -> Vec<Change> {
     out
 }
 
+/// The name of the dashboard geno draws for an environment.
+pub fn dashboard_name(stack: &str, env: &str) -> String {
+    format!("{stack}-{env}")
+}
+
+/// The first widget of a dashboard geno draws: what it is, and how geno
+/// knows one it may replace or remove.
+pub const DASHBOARD_MARK: &str = "Drawn by geno from stack.yaml (`aws.dashboard`): the next `geno promote` undoes a change made here.";
+
+/// A CloudWatch dashboard: its name and body (PutDashboard's
+/// `DashboardBody`, parsed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub name: String,
+    pub body: serde_json::Value,
+}
+
+impl Dashboard {
+    /// Whether geno drew it.
+    pub fn drawn_by_geno(&self) -> bool {
+        self.body["widgets"][0]["properties"]["markdown"] == DASHBOARD_MARK
+    }
+
+    /// One line: how many widgets, and a short hash of the body (two
+    /// bodies that differ anywhere differ in it).
+    pub fn summary(&self) -> String {
+        use sha2::Digest;
+        let n = self.body["widgets"].as_array().map_or(0, Vec::len);
+        let hash = hex::encode(sha2::Sha256::digest(self.body.to_string().as_bytes()));
+        format!("{n} widgets (body {})", &hash[..12])
+    }
+}
+
+/// What putting `rendered` changes of the `live` dashboard.
+pub fn dashboard_changes(live: Option<&Dashboard>, rendered: Option<&Dashboard>) -> Vec<Change> {
+    let Some(name) = rendered.or(live).map(|d| d.name.clone()) else {
+        return Vec::new();
+    };
+    Change::between(
+        format!("dashboard {name}"),
+        live.map(Dashboard::summary),
+        rendered.map(Dashboard::summary),
+    )
+    .into_iter()
+    .collect()
+}
+
 /// One call that takes live scaling or alarms towards what is wanted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -378,6 +425,8 @@ pub enum Step {
     },
     PutAlarm(Alarm),
     DeleteAlarms(Vec<String>),
+    PutDashboard(Dashboard),
+    DeleteDashboard(String),
 }
 
 impl Step {
@@ -400,6 +449,8 @@ impl Step {
             Step::Deregister { .. } => "no longer scales itself".into(),
             Step::PutAlarm(a) => format!("alarm {}: {}", a.alarm_name, a.summary()),
             Step::DeleteAlarms(names) => format!("alarm(s) {} removed", names.join(", ")),
+            Step::PutDashboard(d) => format!("dashboard {}: {}", d.name, d.summary()),
+            Step::DeleteDashboard(name) => format!("dashboard {name} removed"),
         }
     }
 }
@@ -504,6 +555,15 @@ pub fn alarm_steps(live: &[Alarm], wanted: &[Alarm]) -> Vec<Step> {
         out.push(Step::DeleteAlarms(gone));
     }
     out
+}
+
+/// The calls that take the `live` dashboard to `wanted`.
+pub fn dashboard_steps(live: Option<&Dashboard>, wanted: Option<&Dashboard>) -> Vec<Step> {
+    match (live, wanted) {
+        (l, Some(w)) if l != Some(w) => vec![Step::PutDashboard(w.clone())],
+        (Some(l), None) => vec![Step::DeleteDashboard(l.name.clone())],
+        _ => Vec::new(),
+    }
 }
 
 /// The count a service that scales itself is kept at: the one it has,

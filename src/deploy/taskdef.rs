@@ -500,6 +500,8 @@ pub struct Plans {
     pub jobs: Vec<JobPlan>,
     /// The ALB listeners stack.yaml routes through (none: it does not).
     pub listeners: Vec<super::listener::Listener>,
+    /// The environment's CloudWatch dashboard, if it asks for one.
+    pub dashboard: Option<super::scaling::Dashboard>,
 }
 
 impl Plans {
@@ -670,6 +672,12 @@ pub fn plans(rendering: &Value) -> Result<Plans, PlanError> {
             service: "load balancer".into(),
             source,
         })?;
+    }
+    if let Some(d) = rendering.get("dashboard") {
+        out.dashboard = Some(super::scaling::Dashboard {
+            name: d["name"].as_str().unwrap_or_default().to_string(),
+            body: d["body"].clone(),
+        });
     }
     let jobs = rendering["jobs"].as_object().cloned().unwrap_or_default();
     for (name, entry) in jobs {

@@ -92,7 +92,11 @@ pub async fn print<L: Live>(
             }
         }
         match subject {
-            Subject::Environment => {}
+            Subject::Environment if changes.is_empty() => {}
+            Subject::Environment => {
+                changes_total += changes.len();
+                write_changes(shell, "environment", &changes, "", "in CloudWatch")?;
+            }
             Subject::Service {
                 name,
                 ecs_service,

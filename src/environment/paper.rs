@@ -49,6 +49,8 @@ pub struct Paper {
     pub alarms: Vec<crate::deploy::scaling::Alarm>,
     /// Alarm name → its state and why, for those not `OK`.
     pub alarm_states: BTreeMap<String, (String, String)>,
+    /// CloudWatch dashboards.
+    pub dashboards: Vec<crate::deploy::scaling::Dashboard>,
     /// Metric name and statistic → its latest value.
     pub metrics: BTreeMap<(String, String), f64>,
     /// Target group name → its ARN and its load balancer's.
@@ -236,6 +238,13 @@ impl Live for Paper {
         self.called(format!("DescribeTargetGroups {name}"));
         Ok(self.groups.get(name).cloned())
     }
+    async fn dashboard(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::deploy::scaling::Dashboard>, AwsError> {
+        self.called(format!("GetDashboard {name}"));
+        Ok(self.dashboards.iter().find(|d| d.name == name).cloned())
+    }
     async fn metric_data(
         &self,
         queries: &[serde_json::Value],
@@ -404,6 +413,7 @@ pub fn in_order(plans: &Plans) -> Paper {
             "arn:aws:iam::123456789012:role/shop-task".into(),
         ],
         listeners: Some(plans.listeners.clone()),
+        dashboards: plans.dashboard.iter().cloned().collect(),
         ..Paper::default()
     };
     let everything = serde_json::json!({

@@ -52,7 +52,40 @@ pub async fn resolve<L: Live>(live: &L, plans: &mut Plans) -> Result<(), AwsErro
             *a = a.clone().normalized();
         }
     }
+    if let Some(d) = &mut plans.dashboard {
+        let mut text = d.body.to_string();
+        for g in referenced_groups(&text) {
+            if let Some((group_arn, Some(balancer_arn))) = live.group_and_balancer(&g).await? {
+                text = fill(
+                    &text,
+                    &g,
+                    &arn_suffix(&group_arn),
+                    &arn_suffix(&balancer_arn),
+                );
+            }
+        }
+        if let Ok(body) = serde_json::from_str(&text) {
+            d.body = body;
+        }
+    }
     Ok(())
+}
+
+/// The environment's dashboard as it is live, if geno drew it (one of
+/// that name drawn by hand is not geno's to change or remove unless
+/// stack.yaml asks for one).
+pub async fn live_dashboard<L: Live>(
+    live: &L,
+    stack: &str,
+    env: &str,
+    plans: &Plans,
+) -> Result<Option<scaling::Dashboard>, AwsError> {
+    let name = plans
+        .dashboard
+        .as_ref()
+        .map_or_else(|| scaling::dashboard_name(stack, env), |d| d.name.clone());
+    let found = live.dashboard(&name).await?;
+    Ok(found.filter(|d| plans.dashboard.is_some() || d.drawn_by_geno()))
 }
 
 /// The prefix of the alarms geno manages for a service.

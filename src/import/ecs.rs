@@ -555,6 +555,7 @@ impl<'a> Importing<'a> {
             service_connect: live.services.iter().any(|s| s.service_connect),
             kms_key_arn: None,
             certificate_arn: None,
+            dashboard: false,
         };
         let local = Environment {
             variables: IndexMap::new(),

@@ -215,6 +215,7 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
             plan.alarms = found.alarms.clone();
         }
     }
+    plans.dashboard = draft.dashboard.clone();
     change.phase("jobs");
     let to_change = change.step(decide(ctx, &env, aws, &plans, &pre).await)?;
     let ran = run_jobs_first(&env, &mut change, &plans, &to_change, &mut clock).await;
@@ -228,7 +229,12 @@ pub async fn promote(ctx: &Context, opts: PromoteOptions) -> CliResult {
         change.phase("register");
         let rollout;
         (changed, rollout) = change.step(register(ctx, aws, &to_change).await)?;
-        let (moves, settings) = change.step(with_settings(aws, &to_change, rollout).await)?;
+        let (mut moves, mut settings) =
+            change.step(with_settings(aws, &to_change, rollout).await)?;
+        if let Some((m, said)) = change.step(dashboard_move(&env, aws, &plans).await)? {
+            moves.insert(0, m);
+            settings.extend(said);
+        }
         change.alarms = rollback_alarms(&to_change);
         // What is about to move, on record before it moves.
         change.record.services = services_after(&plans, &pre, changed.clone());
@@ -662,6 +668,35 @@ async fn with_settings<L: Live>(
     Ok((before, lines))
 }
 
+/// The move that draws the environment's dashboard as stack.yaml says
+/// (or removes the one geno drew when it no longer asks for one), and
+/// what it says; none when it is as drawn.
+async fn dashboard_move<L: Live>(
+    env: &Environment,
+    live: &L,
+    plans: &Plans,
+) -> anyhow::Result<Option<(Move, Vec<String>)>> {
+    use crate::deploy::scaling::dashboard_steps;
+    let was =
+        crate::environment::scaling::live_dashboard(live, env.stack_name(), env.name(), plans)
+            .await?;
+    let forward = dashboard_steps(was.as_ref(), plans.dashboard.as_ref());
+    let Some(first) = forward.first() else {
+        return Ok(None);
+    };
+    let name = match first {
+        crate::deploy::scaling::Step::PutDashboard(d) => d.name.clone(),
+        crate::deploy::scaling::Step::DeleteDashboard(n) => n.clone(),
+        _ => String::new(),
+    };
+    let said = forward.iter().map(|s| s.describe()).collect();
+    let back = dashboard_steps(plans.dashboard.as_ref(), was.as_ref());
+    Ok(Some((
+        Move::steps(&name, "environment", forward, back),
+        said,
+    )))
+}
+
 /// The alarms that roll back the services this promotion updates, and
 /// the longest of their bake times.
 fn rollback_alarms(to_change: &[ToChange<'_>]) -> crate::environment::rollout::Alarms {
@@ -690,8 +725,11 @@ async fn roll_out_and_smoke(
     let rolled = if moves.is_empty() {
         Ok(())
     } else {
-        let services: std::collections::BTreeSet<&str> =
-            moves.iter().map(|m| m.service.as_str()).collect();
+        let services: std::collections::BTreeSet<&str> = moves
+            .iter()
+            .filter(|m| m.label != "environment")
+            .map(|m| m.service.as_str())
+            .collect();
         ctx.shell.status(format!(
             "rolling out to {} service(s) in {} (timeout {}):",
             services.len(),

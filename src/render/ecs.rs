@@ -292,6 +292,9 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
     if !listeners.is_empty() {
         rendering["listeners"] = Value::Array(listeners);
     }
+    if let Some(d) = super::scaling::dashboard(stack, env, aws) {
+        rendering["dashboard"] = d;
+    }
     Ok(rendering)
 }
 

@@ -127,6 +127,7 @@ pub const FIELDS: &[(&str, Reach)] = &[
     ("environments", Reach::Ecs("each one but `local` is a deployment")),
     ("environments.*.variables", Reach::Ecs("interpolated into stack.yaml for the environment: they reach ECS through the fields they fill")),
     ("environments.*.aws", Reach::Ecs("where the environment runs")),
+    ("environments.*.aws.dashboard", Reach::Ecs("CloudWatch dashboard `STACK-ENV` (PutDashboard at promote): per service CPU and memory, requests, 5xx and p50/p99 behind the load balancer, and every alarm")),
     ("environments.*.aws.certificate_arn", Reach::Infra("the HTTPS listeners' ACM certificate (`listeners`; preflight compares it)")),
     ("environments.*.aws.region", Reach::Ecs("the AWS region of every call; the awslogs region")),
     ("environments.*.aws.account_id", Reach::Ecs("ARNs and the ECR registry; preflight checks the credentials are for it")),

@@ -223,3 +223,103 @@ pub fn alarms(
         })
         .collect()
 }
+
+/// The CloudWatch dashboard `STACK-ENV` of an environment that asks for
+/// one (`aws.dashboard`): a row per deployed service (its tasks' CPU and
+/// memory; behind the load balancer, its requests and 5xx answers and its
+/// p50/p99 response time), then every alarm's state. The ALB's names are
+/// placeholders until promote reads them.
+pub fn dashboard(stack: &Stack, env: &str, aws: &AwsEnvironment) -> Option<serde_json::Value> {
+    use serde_json::json;
+    if !aws.dashboard {
+        return None;
+    }
+    let mut widgets = vec![json!({
+        "type": "text", "x": 0, "y": 0, "width": 24, "height": 1,
+        "properties": { "markdown": crate::deploy::scaling::DASHBOARD_MARK },
+    })];
+    let mut alarm_arns = Vec::new();
+    let mut y = 1;
+    let widget = |x: i32, y: i32, title: String, stat: &str, metrics: Vec<serde_json::Value>| {
+        json!({
+            "type": "metric", "x": x, "y": y, "width": 8, "height": 6,
+            "properties": {
+                "title": title, "region": aws.region, "stat": stat, "period": 60,
+                "view": "timeSeries", "metrics": metrics,
+            },
+        })
+    };
+    for (name, svc) in &stack.services {
+        let Some(ecs) = &svc.ecs else { continue };
+        let service = [
+            "ClusterName",
+            aws.cluster.as_str(),
+            "ServiceName",
+            ecs.service.as_str(),
+        ];
+        let on_service = |metric: &str| {
+            let mut m = vec![json!("AWS/ECS"), json!(metric)];
+            m.extend(service.iter().map(|s| json!(s)));
+            serde_json::Value::Array(m)
+        };
+        let mut row = vec![widget(
+            0,
+            y,
+            format!("{name}: CPU and memory, % of the task's"),
+            "Average",
+            vec![
+                on_service("CPUUtilization"),
+                on_service("MemoryUtilization"),
+            ],
+        )];
+        if let Some(g) = &ecs.target_group {
+            let g = stack.target_group_name(g, env);
+            let on_group = |metric: &str, stat: &str| {
+                json!([
+                    "AWS/ApplicationELB", metric,
+                    "TargetGroup", target_group_ref(&g),
+                    "LoadBalancer", load_balancer_ref(&g),
+                    { "stat": stat },
+                ])
+            };
+            row.push(widget(
+                8,
+                y,
+                format!("{name}: requests and target 5xx a minute"),
+                "Sum",
+                vec![
+                    on_group("RequestCount", "Sum"),
+                    on_group("HTTPCode_Target_5XX_Count", "Sum"),
+                ],
+            ));
+            row.push(widget(
+                16,
+                y,
+                format!("{name}: response time p50, p99 (s)"),
+                "p50",
+                vec![
+                    on_group("TargetResponseTime", "p50"),
+                    on_group("TargetResponseTime", "p99"),
+                ],
+            ));
+        }
+        widgets.extend(row);
+        y += 6;
+        for (alarm, _) in alarms(stack, name, env, aws, ecs) {
+            alarm_arns.push(format!(
+                "arn:aws:cloudwatch:{}:{}:alarm:{}",
+                aws.region, aws.account_id, alarm.alarm_name
+            ));
+        }
+    }
+    if !alarm_arns.is_empty() {
+        widgets.push(json!({
+            "type": "alarm", "x": 0, "y": y, "width": 24, "height": 4,
+            "properties": { "title": "alarms", "alarms": alarm_arns },
+        }));
+    }
+    Some(json!({
+        "name": crate::deploy::scaling::dashboard_name(&stack.name, env),
+        "body": { "widgets": widgets },
+    }))
+}

@@ -1184,6 +1184,12 @@ pub struct AwsEnvironment {
     /// The ACM certificate (ARN) of the environment's HTTPS listeners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
+    /// A CloudWatch dashboard `STACK-ENV` drawn from the definition: per
+    /// deployed service its tasks' CPU and memory, and behind the load
+    /// balancer its requests, 5xx answers and response time; every alarm.
+    /// Promote keeps it as stack.yaml draws it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dashboard: bool,
 }
 
 fn is_true(v: &bool) -> bool {

@@ -99,7 +99,7 @@ environments:
   drift: {{ aws: *aws }}
   parity: {{ aws: *aws }}
   scale:
-    aws: *aws
+    aws: {{ <<: *aws, dashboard: true }}
     scaling:
       web:
         min: 2
@@ -848,6 +848,24 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
             .contains(&"web: scales between 2 and 4 tasks".into()),
         "{record}"
     );
+    // The environment's dashboard, drawn from the definition with the
+    // ALB's names found live.
+    let dashboard = f.aws.aws(&[
+        "cloudwatch",
+        "get-dashboard",
+        "--dashboard-name",
+        &format!("{}-scale", f.name),
+    ]);
+    let body: Value = serde_json::from_str(dashboard["DashboardBody"].as_str().unwrap()).unwrap();
+    let body = body.to_string();
+    assert!(
+        body.contains(&format!(
+            "\"TargetGroup\",\"targetgroup/{}-web-scale/",
+            f.name
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(":alarm:{web}-5xx\"")), "{body}");
     // Applied as rendered: nothing left to change.
     let out = f.geno(&["diff", "--env", "scale", "--exit-code"]);
     assert_eq!(out.code, 0, "{}", out.stdout);

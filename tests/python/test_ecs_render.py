@@ -145,6 +145,11 @@ def test_scaling_and_alarms_are_valid_input_and_read_back_as_rendered(ecs, netwo
         assert sorted(a["AlarmName"] for a in got) == sorted(names), name
         # The rollback alarms go into the deployment configuration.
         ecs.update_service(**svc["service"])
+    dashboard = rendered["dashboard"]
+    assert dashboard["name"] == "genonaut-prod"
+    cloudwatch.put_dashboard(DashboardName=dashboard["name"], DashboardBody=json.dumps(dashboard["body"]))
+    back = json.loads(cloudwatch.get_dashboard(DashboardName=dashboard["name"])["DashboardBody"])
+    assert back == dashboard["body"]
     api = rendered["services"]["api"]
     assert api["service"]["deploymentConfiguration"]["alarms"] == {
         "alarmNames": ["genonaut-api-prod-5xx", "genonaut-api-prod-unhealthy"],

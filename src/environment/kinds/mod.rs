@@ -152,6 +152,11 @@ pub fn all<L: Live>() -> Vec<Kind<L>> {
             observe: |cx| scaling::alarms(cx).boxed(),
         },
         Kind {
+            name: DASHBOARD,
+            owner: Owner::Geno,
+            observe: |cx| scaling::dashboard(cx).boxed(),
+        },
+        Kind {
             name: SCALING,
             owner: Owner::Geno,
             observe: |cx| scaling::observe(cx).boxed(),
@@ -331,6 +336,7 @@ pub const NETWORK_PLACEMENT: &str = "network placement";
 pub const CAPACITY_PROVIDERS: &str = "capacity providers";
 pub const SCALING: &str = "scaling";
 pub const ALARMS: &str = "alarms";
+pub const DASHBOARD: &str = "dashboard";
 
 /// Every resource of every kind of `owner`, observed.
 pub async fn observe<L: Live>(cx: &Observing<'_, L>, owner: Owner) -> Vec<Observed> {

@@ -47,3 +47,23 @@ pub async fn alarms<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
     }
     out
 }
+
+/// The environment's dashboard (`aws.dashboard`): drawn as stack.yaml
+/// says, or gone when it no longer asks for one.
+pub async fn dashboard<L: Live>(cx: &Observing<'_, L>) -> Vec<Observed> {
+    let (stack, env) = (cx.env.stack_name(), cx.env.name());
+    let observed =
+        match crate::environment::scaling::live_dashboard(cx.live, stack, env, cx.plans).await {
+            Ok(live) => Observed {
+                kind: "",
+                subject: super::Subject::Environment,
+                changes: crate::deploy::scaling::dashboard_changes(
+                    live.as_ref(),
+                    cx.plans.dashboard.as_ref(),
+                ),
+                problems: Vec::new(),
+            },
+            Err(e) => Observed::problems(vec![e.to_string()]),
+        };
+    vec![observed]
+}

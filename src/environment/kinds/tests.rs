@@ -496,3 +496,84 @@ async fn scaling_and_alarms_are_diffed_with_the_alb_names_found_live() {
     // A count the scaler set, within the range, is its own.
     assert!(!out.contains("desiredCount"), "{out}");
 }
+
+#[tokio::test]
+async fn the_dashboard_is_drawn_from_the_definition_and_one_drawn_by_hand_is_left_alone() {
+    let text = crate::environment::paper::STACK
+        .replace(
+            "log_group: \"/ecs/shop-${GENO_ENV}\"",
+            "log_group: \"/ecs/shop-${GENO_ENV}\"\n      dashboard: true",
+        )
+        .replace(
+            "desired_count: 2, target_group: web }",
+            "desired_count: 2, target_group: web, alarms: { 5xx: {} } }",
+        );
+    let (_dir, _ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+    let d = plans.dashboard.clone().unwrap();
+    assert_eq!(d.name, "shop-demo");
+    let titles: Vec<&str> = d.body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["properties"]["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "web: CPU and memory, % of the task's",
+            "web: requests and target 5xx a minute",
+            "web: response time p50, p99 (s)",
+            "worker: CPU and memory, % of the task's",
+            "alarms"
+        ]
+    );
+    assert_eq!(
+        d.body["widgets"][5]["properties"]["alarms"],
+        serde_json::json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-web-demo-5xx"])
+    );
+    let mut paper = in_order(&plans);
+    assert_eq!(diff(&env, &paper).await.0, 1, "only the job, never run");
+    // Not there yet: drawn at promote.
+    paper.dashboards.clear();
+    let (_, out) = diff(&env, &paper).await;
+    assert!(
+        out.contains(
+            "\nenvironment: 1 change in CloudWatch\n  + dashboard shop-demo: 6 widgets (body "
+        ),
+        "{out}"
+    );
+    // The ALB's names go into its graphs as into the alarms.
+    paper.groups.insert(
+        "shop-web-demo".into(),
+        (
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-demo/73e2".into(),
+            Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop-demo/50dc".into()),
+        ),
+    );
+    let mut resolved = plans.clone();
+    crate::environment::resolve(&paper, &mut resolved)
+        .await
+        .unwrap();
+    let body = resolved.dashboard.unwrap().body.to_string();
+    assert!(
+        body.contains("\"TargetGroup\",\"targetgroup/shop-web-demo/73e2\""),
+        "{body}"
+    );
+    assert!(!body.contains("{target-group:"), "{body}");
+
+    // Without `dashboard`, one of that name drawn by hand is not geno's.
+    let (_dir2, _ctx2, env2, plans2) = demo();
+    let mut paper2 = in_order(&plans2);
+    paper2.dashboards.push(crate::deploy::scaling::Dashboard {
+        name: "shop-demo".into(),
+        body: serde_json::json!({ "widgets": [] }),
+    });
+    assert_eq!(diff(&env2, &paper2).await.0, 1, "only the job, never run");
+    // One geno drew is removed.
+    paper2.dashboards[0].body = d.body.clone();
+    let (_, out) = diff(&env2, &paper2).await;
+    assert!(
+        out.contains("\nenvironment: 1 change in CloudWatch\n  - dashboard shop-demo: 6 widgets"),
+        "{out}"
+    );
+}

@@ -37,7 +37,9 @@ pub async fn read<L: Live>(
         all.extend(q.iter().map(|q| q.request()));
         per_service.push(q);
     }
-    let latest = d.aws.metric_data(&all, now - LOOK_BACK, now).await?;
+    // To the end of the minute under way: a datapoint of this second is in.
+    let end = (now / 60 + 1) * 60;
+    let latest = d.aws.metric_data(&all, end - LOOK_BACK, end).await?;
     Ok(wanted
         .iter()
         .zip(&per_service)
