@@ -3,6 +3,7 @@
 //! done. No tokio, bollard or AWS SDK here; `aws`, `registry` and
 //! `ops::promote` do the talking.
 
+pub mod change;
 pub mod connect;
 pub mod iam;
 pub mod job;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::taskdef::Change;
+use super::change::{Change, diff_values};
 
 /// ECS's scalable dimension for a service.
 pub const DIMENSION: &str = "ecs:service:DesiredCount";
@@ -284,7 +284,7 @@ fn by_name<T, V: Serialize>(
             (Some(l), Some(r)) => {
                 let value = |x: &T| serde_json::to_value(compared(x)).ok();
                 let (lv, rv) = (value(l), value(r));
-                super::taskdef::diff_values(&at, lv.as_ref(), rv.as_ref(), out);
+                diff_values(&at, lv.as_ref(), rv.as_ref(), out);
             }
             (l, r) => out.extend(Change::between(at, l.map(&summary), r.map(&summary))),
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::proxy::stats::{GroupSnapshot, Snapshot};
+use crate::alb::stats::{GroupSnapshot, Snapshot};
 
 /// One container's counters at one moment, as the engine reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub fn table(rows: &[Figures]) -> Vec<[String; 7]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::stats::Stats;
+    use crate::alb::stats::Stats;
 
     #[test]
     fn cpu_is_the_containers_share_of_the_machines_time_in_cores() {

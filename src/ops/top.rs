@@ -10,12 +10,12 @@ mod env;
 use std::time::Instant;
 
 use super::{OnInterrupt, Verb};
+use crate::alb::stats::Snapshot;
 use crate::context::Context;
 use crate::error::CliResult;
 use crate::host::LocalStack;
 use crate::local::top::{Reading, Sample, figures, table};
 use crate::proxy::daemon;
-use crate::proxy::stats::Snapshot;
 
 /// The arguments of `geno top`.
 #[derive(Debug, clap::Args)]

@@ -138,7 +138,7 @@ pub async fn targets(state: &LbState) -> Option<Vec<TargetReport>> {
 }
 
 /// What each target group has answered since the proxy started.
-pub async fn stats(state: &LbState) -> Option<super::stats::Snapshot> {
+pub async fn stats(state: &LbState) -> Option<crate::alb::stats::Snapshot> {
     let body = admin_get(&state.admin, "/stats").await?;
     serde_json::from_slice(&body).ok()
 }

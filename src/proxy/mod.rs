@@ -10,7 +10,6 @@ pub mod admin;
 pub mod daemon;
 pub mod pool;
 pub mod server;
-pub mod stats;
 pub mod targets;
 
 use std::time::Duration;

@@ -100,7 +100,7 @@ pub struct Table {
     table: Mutex<TargetTable>,
     routes: ArcSwap<Routes>,
     /// What each group has answered (`geno top`).
-    pub stats: super::stats::Stats,
+    pub stats: crate::alb::stats::Stats,
 }
 
 pub type Shared = Arc<Table>;
@@ -108,7 +108,7 @@ pub type Shared = Arc<Table>;
 impl Table {
     pub fn shared(table: TargetTable) -> Shared {
         let routes = ArcSwap::from_pointee(table.routes());
-        let stats = super::stats::Stats::new(table.groups.iter().map(|g| g.name.as_str()));
+        let stats = crate::alb::stats::Stats::new(table.groups.iter().map(|g| g.name.as_str()));
         Arc::new(Table {
             table: Mutex::new(table),
             routes,

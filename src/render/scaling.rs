@@ -108,7 +108,7 @@ pub fn alarms(
         None | Some(Alarms::None) => return Vec::new(),
         Some(Alarms::Standard(_)) => STANDARD
             .iter()
-            .filter(|s| s.source == Source::Service || ecs.target_group.is_some())
+            .filter(|s| s.source == Source::Ecs || ecs.target_group.is_some())
             .map(|s| (s.name.to_string(), Default::default()))
             .collect(),
         Some(Alarms::Named(named)) => named
@@ -145,7 +145,7 @@ pub fn alarms(
                         value: v.clone(),
                     })
                     .collect()
-            } else if std.is_some_and(|s| s.source == Source::TargetGroup) {
+            } else if std.is_some_and(|s| s.source == Source::Alb) {
                 let g = group.clone().unwrap_or_default();
                 vec![
                     Dimension {

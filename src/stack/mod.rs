@@ -7,6 +7,7 @@ pub mod addresses;
 pub mod de;
 pub mod develop;
 pub mod diag;
+pub mod dur;
 pub mod emit;
 pub mod graph;
 pub mod interp;

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::Dur;
+use super::dur::Dur;
 
 /// A service that scales itself between `min` and `max` tasks: promote
 /// keeps the count it has (within the range) instead of setting
@@ -303,10 +303,10 @@ impl MissingData {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The ECS service (`ClusterName`, `ServiceName`).
-    Service,
-    /// The service's ALB target group (`TargetGroup`, `LoadBalancer`):
-    /// only for a service with `ecs.target_group`.
-    TargetGroup,
+    Ecs,
+    /// The service's ALB target group (`TargetGroup`, `LoadBalancer`
+    /// dimensions): only for a service with `ecs.target_group`.
+    Alb,
 }
 
 /// A standard alarm: what `alarms: standard` switches on.
@@ -329,7 +329,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "cpu",
         says: "average CPU above 80 % for 3 minutes",
-        source: Source::Service,
+        source: Source::Ecs,
         namespace: "AWS/ECS",
         metric: "CPUUtilization",
         statistic: "Average",
@@ -341,7 +341,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "memory",
         says: "average memory above 80 % for 3 minutes",
-        source: Source::Service,
+        source: Source::Ecs,
         namespace: "AWS/ECS",
         metric: "MemoryUtilization",
         statistic: "Average",
@@ -353,7 +353,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "running",
         says: "fewer tasks running than the service's fewest, for 3 minutes (Container Insights)",
-        source: Source::Service,
+        source: Source::Ecs,
         namespace: "ECS/ContainerInsights",
         metric: "RunningTaskCount",
         statistic: "Minimum",
@@ -365,7 +365,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "5xx",
         says: "more than 5 target 5xx answers a minute, 2 minutes in a row",
-        source: Source::TargetGroup,
+        source: Source::Alb,
         namespace: "AWS/ApplicationELB",
         metric: "HTTPCode_Target_5XX_Count",
         statistic: "Sum",
@@ -377,7 +377,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "unhealthy",
         says: "an unhealthy target for 2 minutes",
-        source: Source::TargetGroup,
+        source: Source::Alb,
         namespace: "AWS/ApplicationELB",
         metric: "UnHealthyHostCount",
         statistic: "Maximum",
@@ -389,7 +389,7 @@ pub const STANDARD: &[Standard] = &[
     Standard {
         name: "latency",
         says: "p99 response time above 1 s for 3 minutes",
-        source: Source::TargetGroup,
+        source: Source::Alb,
         namespace: "AWS/ApplicationELB",
         metric: "TargetResponseTime",
         statistic: "p99",

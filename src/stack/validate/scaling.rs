@@ -300,7 +300,7 @@ impl Checks<'_> {
                         format!("alarm `{name}` has no `threshold`"),
                     ));
                 }
-                (Some(s), _) if s.source == Source::TargetGroup && ecs.target_group.is_none() => {
+                (Some(s), _) if s.source == Source::Alb && ecs.target_group.is_none() => {
                     self.push(
                         Problem::new(
                             at(name, None),
