@@ -263,6 +263,7 @@ impl<'a, E: Ecs> Change<'a, E> {
                 seen.extend(s.events.iter().map(|e| e.id.clone()));
             }
         }
+        self.skip_firing_alarms().await?;
         let mut watched = Vec::new();
         for m in moves {
             send(&self.on, m, &m.forward).await?;
@@ -282,6 +283,29 @@ impl<'a, E: Ecs> Change<'a, E> {
             return Ok(());
         }
         bake(on.ecs, &self.alarms, on.watch.poll, on.cancel, on.shell).await
+    }
+
+    /// A rollback alarm already in ALARM before anything is sent cannot
+    /// judge this change (it may be the fix for what fires it): it is said,
+    /// and not watched.
+    async fn skip_firing_alarms(&mut self) -> Result<(), RolloutError> {
+        if self.alarms.names.is_empty() {
+            return Ok(());
+        }
+        let states = self
+            .on
+            .ecs
+            .alarm_states(&self.alarms.names)
+            .await
+            .map_err(RolloutError::Describe)?;
+        for s in states.iter().filter(|s| s.value == "ALARM") {
+            self.on.shell.warn(format!(
+                "alarm {} is already firing ({}); it is not watched during this change",
+                s.name, s.reason
+            ));
+            self.alarms.names.retain(|n| *n != s.name);
+        }
+        Ok(())
     }
 
     /// The change's outcome from its last step's result: on failure every
@@ -613,7 +637,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_alarm_that_fires_during_the_rollout_rolls_every_service_and_setting_back() {
-        let (ecs, outcome, text) = watched_by_an_alarm(2).await;
+        let (ecs, outcome, text) = watched_by_an_alarm(3).await;
         assert_eq!(
             outcome,
             Outcome::RolledBack {
@@ -656,10 +680,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_alarm_that_fires_during_the_bake_rolls_back_and_a_quiet_bake_passes() {
-        // api completes at the third look; the alarm fires at the fifth,
-        // two polls into the bake.
+        // The first look is before anything is sent; api completes at the
+        // fourth; the alarm fires at the sixth, two polls into the bake.
         let started = tokio::time::Instant::now();
-        let (_, outcome, text) = watched_by_an_alarm(5).await;
+        let (_, outcome, text) = watched_by_an_alarm(6).await;
         let Outcome::RolledBack { reason } = &outcome else {
             panic!("{outcome:?}")
         };
@@ -678,6 +702,18 @@ mod tests {
             "{text}"
         );
         assert!(started.elapsed() >= Duration::from_secs(180));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_alarm_already_firing_is_said_and_not_watched() {
+        let (ecs, outcome, text) = watched_by_an_alarm(1).await;
+        assert_eq!(outcome, Outcome::Succeeded, "{text}");
+        assert!(
+            text.starts_with("warning: alarm api-5xx is already firing (Threshold Crossed: 2 datapoints [12.0, 9.0] were greater than the threshold (5.0).); it is not watched during this change\n"),
+            "{text}"
+        );
+        assert!(!text.contains("baking"), "{text}");
+        assert_eq!(*ecs.alarm_looks.lock().unwrap(), 1);
     }
 
     #[tokio::test(start_paused = true)]
