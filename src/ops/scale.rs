@@ -154,23 +154,29 @@ pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
     change.phase("rollout");
     let result = change.apply(&moves).await;
     change.settle("scaling", result).await;
-    let defaults: Vec<String> = plans
-        .iter()
-        .filter_map(|(p, target)| match (target, &p.scaling) {
+    // What stack.yaml keeps, where this scale departs from it.
+    let mut counts_kept = Vec::new();
+    let mut ranges_kept = Vec::new();
+    for (p, target) in &plans {
+        match (target, &p.scaling) {
             (Target::Count(n), _) => {
-                let default = p.update.desired_count?;
-                (default != *n).then(|| format!("desired_count {} {default}", p.name))
+                if let Some(default) = p.update.desired_count.filter(|d| d != n) {
+                    counts_kept.push(format!("{} {default}", p.name));
+                }
             }
-            (Target::Range(lo, hi), Some(s)) => ((s.min_capacity, s.max_capacity) != (*lo, *hi))
-                .then(|| {
-                    format!(
-                        "the scaling range {} {}..{}",
-                        p.name, s.min_capacity, s.max_capacity
-                    )
-                }),
-            (Target::Range(..), None) => None,
-        })
-        .collect();
+            (Target::Range(lo, hi), Some(s)) if (s.min_capacity, s.max_capacity) != (*lo, *hi) => {
+                ranges_kept.push(format!("{} {}..{}", p.name, s.min_capacity, s.max_capacity));
+            }
+            (Target::Range(..), _) => {}
+        }
+    }
+    let mut defaults = Vec::new();
+    if !counts_kept.is_empty() {
+        defaults.push(format!("desired_count {}", counts_kept.join(", ")));
+    }
+    if !ranges_kept.is_empty() {
+        defaults.push(format!("the scaling range {}", ranges_kept.join(", ")));
+    }
     let env = opts.env.clone();
     change.conclude(
         |r, _| {
@@ -178,7 +184,7 @@ pub async fn scale(ctx: &Context, opts: ScaleOptions) -> CliResult {
             if !defaults.is_empty() {
                 s.push_str(&format!(
                     "\nstack.yaml keeps {} for `{env}`: the next `geno promote --env {env}` applies that again (change stack.yaml to keep this scale)",
-                    defaults.join(", ")
+                    defaults.join(" and ")
                 ));
             }
             s
