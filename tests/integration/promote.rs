@@ -110,7 +110,7 @@ environments:
         schedule:
           - {{ name: nights, at: "cron(0 20 ? * MON-FRI *)", timezone: Europe/Berlin, min: 1, max: 2 }}
     alarms:
-      web: {{ cpu: {{}}, 5xx: {{ rollback: true, period: 10s, periods: 1 }} }}
+      web: {{ cpu: {{}}, 5xx: {{ rollback: true, period: 30s, periods: 1 }} }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -759,7 +759,7 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
         format!(
             "  + scaling: 2–4 tasks; {web}-cpu tracks ECSServiceAverageCPUUtilization at 70 (cooldowns out 60s, in 300s); web-requests tracks ALBRequestCountPerTarget at 1000 (cooldowns out 60s, in 300s); nights cron(0 20 ? * MON-FRI *) Europe/Berlin → min 1, max 2\n"
         ),
-        format!("  + alarms.{web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×10s\n"),
+        format!("  + alarms.{web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×30s\n"),
         format!("  + alarms.{web}-cpu: CPUUtilization Average > 80 for 3×60s\n"),
     ] {
         assert!(out.stdout.contains(&line), "{line}\n{}", out.stdout);
@@ -768,12 +768,12 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
     let out = f.geno(&["promote", "--env", "scale", "--poll", "200ms"]);
     ok(&out);
     for line in [
-        format!("  web: alarm {web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×10s\n"),
+        format!("  web: alarm {web}-5xx: HTTPCode_Target_5XX_Count Sum > 5 for 1×30s\n"),
         "  web: scales between 2 and 4 tasks\n".to_string(),
         "  web: scheduled nights: cron(0 20 ? * MON-FRI *) Europe/Berlin → min 1, max 2\n"
             .to_string(),
-        format!("  baking 10s: watching {web}-5xx\n"),
-        "  bake passed: no alarm fired in 10s\n".to_string(),
+        format!("  baking 30s: watching {web}-5xx\n"),
+        "  bake passed: no alarm fired in 30s\n".to_string(),
     ] {
         assert!(out.stderr.contains(&line), "{line}\n{}", out.stderr);
     }
@@ -913,7 +913,7 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
         let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
         assert!(n > 0, "promote ended before its bake:\n{said}");
         said.push_str(&line);
-        if line.starts_with("  baking 10s: watching") {
+        if line.starts_with("  baking 30s: watching") {
             break;
         }
     }

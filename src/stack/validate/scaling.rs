@@ -12,7 +12,7 @@ use crate::path;
 /// Application Auto Scaling's largest ECS capacity.
 const MAX_TASKS: u32 = 10_000;
 
-impl Checks<'_> {
+impl<'a> Checks<'a> {
     pub(super) fn scaling(&mut self) {
         let stack = self.stack;
         for (name, svc) in &stack.services {
@@ -60,17 +60,8 @@ impl Checks<'_> {
         for (env, e) in &stack.environments {
             for (service, alarms) in &e.alarms {
                 let at = path!["environments", env, "alarms", service];
-                match stack.services.get(service).and_then(|svc| svc.ecs.as_ref()) {
-                    Some(ecs) => self.alarms(at, service, ecs, alarms),
-                    None => {
-                        let known: Vec<&str> = stack
-                            .services
-                            .iter()
-                            .filter(|(_, s)| s.ecs.is_some())
-                            .map(|(n, _)| n.as_str())
-                            .collect();
-                        self.unknown(at, At::Key, "ECS service", service, &known);
-                    }
+                if let Some(ecs) = self.ecs_service_at(at.clone(), service) {
+                    self.alarms(at, service, ecs, alarms);
                 }
             }
             for service in e.desired_count.keys() {
@@ -93,20 +84,28 @@ impl Checks<'_> {
             }
             for (service, s) in &e.scaling {
                 let at = path!["environments", env, "scaling", service];
-                match stack.services.get(service).and_then(|svc| svc.ecs.as_ref()) {
-                    Some(ecs) => self.range_of(at, service, ecs, s),
-                    None => {
-                        let known: Vec<&str> = stack
-                            .services
-                            .iter()
-                            .filter(|(_, s)| s.ecs.is_some())
-                            .map(|(n, _)| n.as_str())
-                            .collect();
-                        self.unknown(at, At::Key, "ECS service", service, &known);
-                    }
+                if let Some(ecs) = self.ecs_service_at(at.clone(), service) {
+                    self.range_of(at, service, ecs, s);
                 }
             }
         }
+    }
+
+    /// The ECS settings of the service an environment's entry at `at`
+    /// names; an unknown name is a problem there.
+    fn ecs_service_at(&mut self, at: Vec<Seg>, service: &str) -> Option<&'a EcsService> {
+        let stack = self.stack;
+        let found = stack.services.get(service).and_then(|svc| svc.ecs.as_ref());
+        if found.is_none() {
+            let known: Vec<&str> = stack
+                .services
+                .iter()
+                .filter(|(_, s)| s.ecs.is_some())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            self.unknown(at, At::Key, "ECS service", service, &known);
+        }
+        found
     }
 
     fn range_of(&mut self, at: Vec<Seg>, service: &str, ecs: &EcsService, s: &Scaling) {
