@@ -6,8 +6,12 @@ resource "aws_lb" "main" {
   idle_timeout       = var.idle_timeout
 }
 
+# Each group stack.yaml routes to, and beside each group ECS shifts traffic
+# from (a service deployed blue/green, canary or linear) its alternate,
+# `KEY/alternate`: the same port and health check. ECS puts the new tasks in
+# whichever of the two is not serving.
 resource "aws_lb_target_group" "main" {
-  for_each             = var.target_groups
+  for_each             = merge(var.target_groups, { for k, g in var.target_groups : "${k}/alternate" => merge(g, { name = g.alternate }) if g.alternate != null })
   name                 = each.value.name
   port                 = each.value.port
   protocol             = "HTTP"
@@ -64,7 +68,7 @@ resource "aws_lb_listener" "main" {
 # only listener (their priority), so an environment created before HTTPS
 # keeps its rules instead of replacing them; the others are LISTENER-PRIORITY.
 resource "aws_lb_listener_rule" "main" {
-  for_each     = { for r in var.listener_rules : (r.listener == "80" ? tostring(r.priority) : "${r.listener}-${r.priority}") => r }
+  for_each     = { for r in var.listener_rules : (r.listener == "80" ? tostring(r.priority) : "${r.listener}-${r.priority}") => r if !r.shifted }
   listener_arn = aws_lb_listener.main[each.value.listener].arn
   priority     = each.value.priority
   action {
@@ -113,6 +117,55 @@ resource "aws_lb_listener_rule" "main" {
         values = condition.value
       }
     }
+  }
+}
+
+# The rule forwarding to a group ECS shifts traffic from: both groups,
+# all weight on the first. ECS moves the weights during a deployment, so
+# Terraform leaves the action as ECS last set it (geno's diff compares it).
+resource "aws_lb_listener_rule" "shifted" {
+  for_each     = { for r in var.listener_rules : (r.listener == "80" ? tostring(r.priority) : "${r.listener}-${r.priority}") => r if r.shifted }
+  listener_arn = aws_lb_listener.main[each.value.listener].arn
+  priority     = each.value.priority
+  action {
+    type = "forward"
+    forward {
+      target_group {
+        arn    = aws_lb_target_group.main[each.value.target_group].arn
+        weight = 100
+      }
+      target_group {
+        arn    = aws_lb_target_group.main["${each.value.target_group}/alternate"].arn
+        weight = 0
+      }
+    }
+  }
+  dynamic "condition" {
+    for_each = length(each.value.path_patterns) > 0 ? [each.value.path_patterns] : []
+    content {
+      path_pattern {
+        values = condition.value
+      }
+    }
+  }
+  dynamic "condition" {
+    for_each = length(each.value.host_headers) > 0 ? [each.value.host_headers] : []
+    content {
+      host_header {
+        values = condition.value
+      }
+    }
+  }
+  dynamic "condition" {
+    for_each = length(each.value.methods) > 0 ? [each.value.methods] : []
+    content {
+      http_request_method {
+        values = condition.value
+      }
+    }
+  }
+  lifecycle {
+    ignore_changes = [action]
   }
 }
 

@@ -123,6 +123,39 @@ resource "aws_ecs_service" "main" {
       target_group_arn = aws_lb_target_group.main[load_balancer.value].arn
       container_name   = each.value.container_name
       container_port   = var.target_groups[load_balancer.value].port
+      # The alternate group and the rule whose weights ECS moves.
+      dynamic "advanced_configuration" {
+        for_each = var.target_groups[load_balancer.value].alternate == null ? [] : [1]
+        content {
+          alternate_target_group_arn = aws_lb_target_group.main["${load_balancer.value}/alternate"].arn
+          production_listener_rule   = aws_lb_listener_rule.shifted[each.value.production_rule].arn
+          role_arn                   = aws_iam_role.load_balancers[0].arn
+        }
+      }
+    }
+  }
+
+  # ECS's blue/green, canary or linear deployments, as stack.yaml says;
+  # geno applies later changes with the rest of the deployment settings.
+  dynamic "deployment_configuration" {
+    for_each = each.value.deployment == null ? [] : [each.value.deployment]
+    content {
+      strategy             = deployment_configuration.value.strategy
+      bake_time_in_minutes = deployment_configuration.value.bake_time_in_minutes
+      dynamic "canary_configuration" {
+        for_each = deployment_configuration.value.canary == null ? [] : [deployment_configuration.value.canary]
+        content {
+          canary_percent              = canary_configuration.value.percent
+          canary_bake_time_in_minutes = canary_configuration.value.bake_time_in_minutes
+        }
+      }
+      dynamic "linear_configuration" {
+        for_each = deployment_configuration.value.linear == null ? [] : [deployment_configuration.value.linear]
+        content {
+          step_percent              = linear_configuration.value.percent
+          step_bake_time_in_minutes = linear_configuration.value.bake_time_in_minutes
+        }
+      }
     }
   }
 

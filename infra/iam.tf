@@ -74,3 +74,27 @@ resource "aws_iam_role_policy" "from_stack" {
   policy     = data.aws_iam_policy_document.from_stack[each.key].json
   depends_on = [aws_ssm_parameter.main]
 }
+
+# The role ECS takes to move listener rule weights in blue/green, canary
+# and linear deployments; only when a service is deployed that way.
+data "aws_iam_policy_document" "ecs_service" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "load_balancers" {
+  count              = anytrue([for s in var.services : s.deployment != null]) ? 1 : 0
+  name               = "${var.stack}-${var.environment}-ecs-load-balancers"
+  assume_role_policy = data.aws_iam_policy_document.ecs_service.json
+}
+
+resource "aws_iam_role_policy_attachment" "load_balancers" {
+  count      = length(aws_iam_role.load_balancers)
+  role       = aws_iam_role.load_balancers[0].name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+}

@@ -46,6 +46,21 @@ variable "services" {
       weight   = number
       base     = number
     }))
+    # ECS's blue/green, canary or linear deployments (null: rolling), and
+    # the key of the listener rule whose weights ECS moves.
+    deployment = optional(object({
+      strategy             = string
+      bake_time_in_minutes = number
+      canary = optional(object({
+        percent              = number
+        bake_time_in_minutes = number
+      }))
+      linear = optional(object({
+        percent              = number
+        bake_time_in_minutes = number
+      }))
+    }))
+    production_rule = optional(string)
   }))
 }
 
@@ -63,6 +78,8 @@ variable "target_groups" {
       unhealthy_threshold = number
       matcher             = string
     })
+    # The name of its alternate, when ECS shifts its traffic.
+    alternate = optional(string)
   }))
 }
 
@@ -101,6 +118,7 @@ variable "listener_rules" {
     path_patterns = list(string)
     host_headers  = list(string)
     methods       = list(string)
+    shifted       = optional(bool, false)
     type          = string
     target_group  = optional(string)
     fixed_response = optional(object({

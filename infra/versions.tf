@@ -4,9 +4,10 @@
 terraform {
   required_version = ">= 1.5"
   required_providers {
+    # 6.21: the ECS service's blue/green, canary and linear deployments.
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.0"
+      version = ">= 6.21, < 7.0"
     }
   }
 }

@@ -54,6 +54,7 @@ impl Aws {
             out.push(LiveService {
                 network: status.network,
                 capacity: status.capacity,
+                deployment: status.deployment,
                 ecs_service: s.service_name().unwrap_or_default().to_string(),
                 desired: s.desired_count(),
                 min_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()),

@@ -770,8 +770,29 @@ fn rule_action(
             message_body: f.message_body().unwrap_or_default().to_string(),
         },
         None => {
-            let arn = a.target_group_arn().unwrap_or_default();
-            RuleAction::Forward(names.get(arn).cloned().unwrap_or_else(|| arn.to_string()))
+            // `arn:…:targetgroup/NAME/ID`: a group not in `names` by its ARN's name.
+            let name = |arn: &str| {
+                names
+                    .get(arn)
+                    .cloned()
+                    .or_else(|| {
+                        arn.split_once(":targetgroup/")
+                            .and_then(|(_, rest)| rest.split('/').next())
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| arn.to_string())
+            };
+            let weighted: Vec<(String, i32)> = a
+                .forward_config()
+                .map(|f| f.target_groups())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| Some((name(t.target_group_arn()?), t.weight().unwrap_or(1))))
+                .collect();
+            match a.target_group_arn() {
+                Some(arn) => RuleAction::Forward(name(arn)),
+                None => RuleAction::Forward(crate::deploy::listener::forwarded_to(&weighted)),
+            }
         }
     }
 }
@@ -1047,6 +1068,13 @@ pub trait Ecs: Sync {
         cluster: &str,
         task: &str,
     ) -> impl Future<Output = Result<TaskStatus, AwsError>> + Send;
+    /// Where a blue/green, canary or linear deployment of `service`
+    /// stands; `None` when it has none in progress.
+    fn shifting(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Option<crate::deploy::rollout::Shifting>, AwsError>> + Send;
     /// Sends one change of scaling or alarms.
     fn scaling_step(
         &self,
@@ -1104,14 +1132,31 @@ impl Ecs for Aws {
                     operation: "UpdateService",
                     reason: e.to_string(),
                 })?;
-            request = request.deployment_configuration(
-                aws_sdk_ecs::types::DeploymentConfiguration::builder()
-                    .deployment_circuit_breaker(breaker)
-                    .minimum_healthy_percent(dc.minimum_healthy_percent)
-                    .maximum_percent(dc.maximum_percent)
-                    .alarms(alarms)
-                    .build(),
-            );
+            // Always a strategy: a service moved back to rolling is told so.
+            let mut config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(breaker)
+                .minimum_healthy_percent(dc.minimum_healthy_percent)
+                .maximum_percent(dc.maximum_percent)
+                .alarms(alarms)
+                .strategy(aws_sdk_ecs::types::DeploymentStrategy::from(dc.strategy()))
+                .set_bake_time_in_minutes(dc.bake_time_in_minutes);
+            if let Some(c) = &dc.canary_configuration {
+                config = config.canary_configuration(
+                    aws_sdk_ecs::types::CanaryConfiguration::builder()
+                        .canary_percent(c.canary_percent.0)
+                        .canary_bake_time_in_minutes(c.canary_bake_time_in_minutes)
+                        .build(),
+                );
+            }
+            if let Some(l) = &dc.linear_configuration {
+                config = config.linear_configuration(
+                    aws_sdk_ecs::types::LinearConfiguration::builder()
+                        .step_percent(l.step_percent.0)
+                        .step_bake_time_in_minutes(l.step_bake_time_in_minutes)
+                        .build(),
+                );
+            }
+            request = request.deployment_configuration(config.build());
         }
         if let Some(sc) = &u.service_connect_configuration {
             let sc = taskdef::service_connect_request(sc).map_err(|reason| AwsError::Other {
@@ -1219,6 +1264,59 @@ impl Ecs for Aws {
         Aws::scaling_step(self, step).await
     }
 
+    async fn shifting(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<crate::deploy::rollout::Shifting>, AwsError> {
+        let listed = self
+            .ecs
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "ListServiceDeployments", e))?;
+        let Some(arn) = listed
+            .service_deployments()
+            .iter()
+            .filter_map(|d| d.service_deployment_arn())
+            .next()
+            .map(str::to_string)
+        else {
+            return Ok(None);
+        };
+        let described = self
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| self.err("ecs", "DescribeServiceDeployments", e))?;
+        let stage = described
+            .service_deployments()
+            .first()
+            .and_then(|d| d.lifecycle_stage())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        // The production listener rule's weights: what ECS has moved so far.
+        let (found, _) = self
+            .described_services(cluster, &[service.to_string()])
+            .await?;
+        let rule = found
+            .iter()
+            .flat_map(|s| s.load_balancers())
+            .filter_map(|lb| lb.advanced_configuration()?.production_listener_rule())
+            .next()
+            .map(str::to_string);
+        let weights = match rule {
+            Some(rule) => self.rule_weights(&rule).await?,
+            None => Vec::new(),
+        };
+        Ok(Some(crate::deploy::rollout::Shifting { stage, weights }))
+    }
+
     async fn alarm_states(
         &self,
         names: &[String],
@@ -1228,6 +1326,27 @@ impl Ecs for Aws {
 }
 
 impl Aws {
+    /// The target groups a listener rule forwards to and their weights, by
+    /// name.
+    async fn rule_weights(&self, rule: &str) -> Result<Vec<(String, i32)>, AwsError> {
+        let out = self
+            .elb
+            .describe_rules()
+            .rule_arns(rule)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeRules", e))?;
+        let name = |arn: &str| arn.split('/').nth(1).unwrap_or(arn).to_string();
+        Ok(out
+            .rules()
+            .iter()
+            .flat_map(|r| r.actions())
+            .filter_map(|a| a.forward_config())
+            .flat_map(|f| f.target_groups())
+            .filter_map(|t| Some((name(t.target_group_arn()?), t.weight().unwrap_or(0))))
+            .collect())
+    }
+
     /// One Fargate task of `task_definition` in the network configuration
     /// of service `network_from`; returns the task ARN.
     async fn start_task(
@@ -1358,6 +1477,27 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
                         enable: a.enable(),
                         rollback: a.rollback(),
                     }),
+                strategy: c
+                    .strategy()
+                    .map(|s| s.as_str().to_string())
+                    .filter(|s| s != "ROLLING"),
+                bake_time_in_minutes: c.bake_time_in_minutes(),
+                canary_configuration: c.canary_configuration().map(|c| {
+                    crate::deploy::taskdef::CanaryConfiguration {
+                        canary_percent: crate::deploy::taskdef::Percent(
+                            c.canary_percent().unwrap_or_default(),
+                        ),
+                        canary_bake_time_in_minutes: c.canary_bake_time_in_minutes().unwrap_or(0),
+                    }
+                }),
+                linear_configuration: c.linear_configuration().map(|l| {
+                    crate::deploy::taskdef::LinearConfiguration {
+                        step_percent: crate::deploy::taskdef::Percent(
+                            l.step_percent().unwrap_or_default(),
+                        ),
+                        step_bake_time_in_minutes: l.step_bake_time_in_minutes().unwrap_or(0),
+                    }
+                }),
             }
         }),
         grace_period_seconds: s.health_check_grace_period_seconds(),
@@ -1373,6 +1513,15 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
             .load_balancers()
             .iter()
             .filter_map(|lb| lb.target_group_arn()?.split('/').nth(1).map(str::to_string))
+            .collect(),
+        alternates: s
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| {
+                let name = |arn: &str| arn.split('/').nth(1).map(str::to_string);
+                let alternate = lb.advanced_configuration()?.alternate_target_group_arn()?;
+                Some((name(lb.target_group_arn()?)?, name(alternate)?))
+            })
             .collect(),
         network: s
             .network_configuration()

@@ -130,6 +130,24 @@ pub enum Found {
 /// How the live listener differs from the rendered one: its protocol and
 /// certificate, then one line per rule (and one for the default action),
 /// in priority order.
+/// The target group a forward to several, by weight, stands for as
+/// stack.yaml writes it: one group and its alternate (ECS moving traffic
+/// between them) are that group; any other mix is spelled out
+/// (`a 50%, b 50%`), so it differs from what stack.yaml says.
+pub fn forwarded_to(weighted: &[(String, i32)]) -> String {
+    let suffix = crate::stack::strategy::ALTERNATE_SUFFIX;
+    match weighted {
+        [(one, _)] => one.clone(),
+        [(a, _), (b, _)] if *b == format!("{a}{suffix}") => a.clone(),
+        [(a, _), (b, _)] if *a == format!("{b}{suffix}") => b.clone(),
+        _ => weighted
+            .iter()
+            .map(|(g, w)| format!("{g} {w}%"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 pub fn listener_drift(live: &Listener, wanted: &Listener) -> Vec<String> {
     let mut out = Vec::new();
     if live.protocol != wanted.protocol {

@@ -38,6 +38,10 @@ pub struct ServiceStatus {
     pub network: Option<crate::deploy::taskdef::AwsVpc>,
     /// Its capacity provider strategy; empty on a launch type.
     pub capacity: Vec<crate::deploy::taskdef::CapacityProviderItem>,
+    /// Per target group the service is attached to, the alternate group
+    /// ECS shifts traffic to in a blue/green, canary or linear deployment
+    /// (the load balancer's `advancedConfiguration`), by name.
+    pub alternates: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -172,6 +176,44 @@ pub fn fresh_events<'a>(events: &'a [Event], seen: &mut BTreeSet<String>) -> Vec
         .collect();
     out.reverse();
     out
+}
+
+/// Where a blue/green, canary or linear deployment stands: ECS's lifecycle
+/// stage for it (`ServiceDeployment.lifecycleStage`) and the weights of
+/// its production listener rule, by target group name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shifting {
+    pub stage: String,
+    pub weights: Vec<(String, i32)>,
+}
+
+impl Shifting {
+    /// One line for a person: `production traffic moving: web 90%,
+    /// web-alt 10%`.
+    pub fn text(&self) -> String {
+        let what = match self.stage.as_str() {
+            "RECONCILE_SERVICE" => "reconciling the service",
+            "PRE_SCALE_UP" | "SCALE_UP" | "POST_SCALE_UP" => "starting the new tasks",
+            "TEST_TRAFFIC_SHIFT" | "POST_TEST_TRAFFIC_SHIFT" => "test traffic on the new tasks",
+            "PRODUCTION_TRAFFIC_SHIFT" => "production traffic moving",
+            "POST_PRODUCTION_TRAFFIC_SHIFT" => "production traffic moved",
+            "BAKE_TIME" => "baking: the old tasks kept for an instant rollback",
+            "CLEAN_UP" => "stopping the old tasks",
+            other => other,
+        };
+        if self.weights.is_empty() {
+            return what.to_string();
+        }
+        // By name: ECS may list the pair either way round.
+        let mut weights = self.weights.clone();
+        weights.sort();
+        let weights = weights
+            .iter()
+            .map(|(group, w)| format!("{group} {w}%"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{what}: {weights}")
+    }
 }
 
 /// The short form of a task definition ARN (`family:revision`).

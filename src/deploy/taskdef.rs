@@ -342,6 +342,57 @@ pub struct DeploymentConfiguration {
     /// The CloudWatch alarms that roll a deployment back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<DeploymentAlarms>,
+    /// `BLUE_GREEN`, `CANARY` or `LINEAR`; unset, `ROLLING`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// How long ECS keeps the old tasks once all production traffic is on
+    /// the new ones (not for `ROLLING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_time_in_minutes: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_configuration: Option<CanaryConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_configuration: Option<LinearConfiguration>,
+}
+
+impl DeploymentConfiguration {
+    /// ECS's name of its strategy (`ROLLING` when unset).
+    pub fn strategy(&self) -> &str {
+        self.strategy.as_deref().unwrap_or("ROLLING")
+    }
+
+    /// Whether ECS shifts traffic between two target groups itself.
+    pub fn shifts_traffic(&self) -> bool {
+        self.strategy() != "ROLLING"
+    }
+}
+
+/// A share of traffic in percent, as ECS takes it (0.1 steps); never NaN,
+/// so it compares as a number should.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Percent(pub f64);
+
+impl Eq for Percent {}
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CanaryConfiguration {
+    pub canary_percent: Percent,
+    pub canary_bake_time_in_minutes: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinearConfiguration {
+    pub step_percent: Percent,
+    pub step_bake_time_in_minutes: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -438,6 +489,15 @@ pub struct ServicePlan {
 }
 
 impl ServicePlan {
+    /// Whether ECS shifts its traffic between two target groups itself
+    /// (blue/green, canary, linear).
+    pub fn shifts_traffic(&self) -> bool {
+        self.update
+            .deployment_configuration
+            .as_ref()
+            .is_some_and(DeploymentConfiguration::shifts_traffic)
+    }
+
     /// The alarms that roll a promotion of it back.
     pub fn rollback_alarms(&self) -> Vec<&super::scaling::Alarm> {
         let names = self
@@ -457,6 +517,11 @@ impl ServicePlan {
     /// completed: `ecs.bake`, or the longest time one of them takes to
     /// fire.
     pub fn bake(&self) -> std::time::Duration {
+        if self.shifts_traffic() {
+            // ECS bakes itself (`bakeTimeInMinutes`) before it calls the
+            // rollout complete, and the watch runs until then.
+            return std::time::Duration::ZERO;
+        }
         self.bake.unwrap_or_else(|| {
             self.rollback_alarms()
                 .iter()

@@ -596,6 +596,58 @@ mod tests {
         assert!(text.contains("worker reached f:1"), "{text}");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_canary_is_reported_stage_by_stage_with_the_production_rule_weights() {
+        let ecs = Scripted::new(&[(
+            "api",
+            vec![
+                Step::Shifting("SCALE_UP", 0),
+                Step::Shifting("PRODUCTION_TRAFFIC_SHIFT", 10),
+                Step::Shifting("PRODUCTION_TRAFFIC_SHIFT", 10),
+                Step::Shifting("PRODUCTION_TRAFFIC_SHIFT", 100),
+                Step::Shifting("BAKE_TIME", 100),
+                Step::Shifting("CLEAN_UP", 100),
+                Step::Completed,
+            ],
+        )]);
+        let mut moves = to_revision_2(&["api"]);
+        let Send::Service(u) = &mut moves[0].forward else {
+            panic!("an update")
+        };
+        u.deployment_configuration = Some(crate::deploy::taskdef::DeploymentConfiguration {
+            deployment_circuit_breaker: crate::deploy::taskdef::CircuitBreaker {
+                enable: true,
+                rollback: true,
+            },
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            alarms: None,
+            strategy: Some("CANARY".into()),
+            bake_time_in_minutes: Some(10),
+            canary_configuration: Some(crate::deploy::taskdef::CanaryConfiguration {
+                canary_percent: crate::deploy::taskdef::Percent(10.0),
+                canary_bake_time_in_minutes: 5,
+            }),
+            linear_configuration: None,
+        });
+        let (outcome, text) = run(&ecs, Kind::Promote, &moves, WATCH).await;
+        assert_eq!(outcome, Outcome::Succeeded, "{text}");
+        // Each stage once, as it changes; the same weights twice are one line.
+        let said: Vec<&str> = text.lines().filter(|l| l.starts_with("  api: ")).collect();
+        assert_eq!(
+            said,
+            [
+                "  api: starting the new tasks: api-tg 100%, api-tg-alt 0%",
+                "  api: production traffic moving: api-tg 90%, api-tg-alt 10%",
+                "  api: production traffic moving: api-tg 0%, api-tg-alt 100%",
+                "  api: baking: the old tasks kept for an instant rollback: api-tg 0%, api-tg-alt 100%",
+                "  api: stopping the old tasks: api-tg 0%, api-tg-alt 100%",
+            ],
+            "{text}"
+        );
+        assert!(text.contains("api reached api:2"), "{text}");
+    }
+
     /// A promotion of api and worker that api's rollback alarm watches,
     /// with a 3-minute bake; the alarm fires at its `at`th look.
     async fn watched_by_an_alarm(at: u32) -> (Scripted, Outcome, String) {

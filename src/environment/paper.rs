@@ -468,6 +468,19 @@ pub fn in_order(plans: &Plans) -> Paper {
                 .capacity_provider_strategy
                 .clone()
                 .unwrap_or_default(),
+            // infra/ gives a service ECS shifts traffic for its alternates.
+            alternates: if plan.shifts_traffic() {
+                plan.target_groups
+                    .iter()
+                    .map(|g| {
+                        let alternate =
+                            format!("{}{}", g.name, crate::stack::strategy::ALTERNATE_SUFFIX);
+                        (g.name.clone(), alternate)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         });
         for ns in plan
             .update

@@ -195,8 +195,18 @@ pub async fn watch_until_done<E: Ecs>(
                         heard[i] = Heard::Done;
                     }
                 }
-                Assessment::InProgress { progress } => {
+                Assessment::InProgress { mut progress } => {
                     all_done = false;
+                    // Stated by the update, or the service's own (a
+                    // rollback or restart sends the task definition only).
+                    let live = s.deployment.as_ref().is_some_and(|d| d.shifts_traffic());
+                    if shifts(u) || live {
+                        match ecs.shifting(cluster, &u.service).await {
+                            Ok(Some(shifting)) => progress = shifting.text(),
+                            Ok(None) => {}
+                            Err(e) => return Check::Failed(RolloutError::Describe(e)),
+                        }
+                    }
                     if heard[i] != Heard::Progress(progress.clone()) {
                         shell.status(format!("  {}: {progress}", u.service));
                         heard[i] = Heard::Progress(progress);
@@ -240,6 +250,14 @@ pub async fn watch_until_done<E: Ecs>(
                 .collect(),
         },
     })
+}
+
+/// Whether ECS shifts traffic itself for this update (blue/green,
+/// canary, linear): its stages and weights are then the progress to say.
+fn shifts(u: &ServiceUpdate) -> bool {
+    u.deployment_configuration
+        .as_ref()
+        .is_some_and(|d| d.shifts_traffic())
 }
 
 /// The outcome of a failed change after trying to restore.

@@ -56,6 +56,9 @@ pub enum Step {
     BreakerRolledBack,
     /// A restore to `before` goes straight through.
     Never,
+    /// A blue/green, canary or linear deployment in ECS lifecycle stage
+    /// `.0`, with `.1` percent of production traffic on the new tasks.
+    Shifting(&'static str, i32),
 }
 
 impl Scripted {
@@ -180,6 +183,14 @@ impl Ecs for Scripted {
                     settled,
                     vec![dep("PRIMARY", &target, RolloutState::Completed, settled)],
                 ),
+                Step::Shifting(..) => (
+                    target.clone(),
+                    2,
+                    vec![
+                        dep("PRIMARY", &target, RolloutState::InProgress, 2),
+                        dep("ACTIVE", OLD, RolloutState::Completed, 2),
+                    ],
+                ),
                 Step::Rolling(n) => (
                     target.clone(),
                     2,
@@ -263,6 +274,26 @@ impl Ecs for Scripted {
         s.at = 0;
         s.updated = true;
         Ok(())
+    }
+
+    async fn shifting(
+        &self,
+        _cluster: &str,
+        service: &str,
+    ) -> Result<Option<crate::deploy::rollout::Shifting>, AwsError> {
+        let services = self.services.lock().unwrap();
+        let s = services.iter().find(|s| s.name == service).unwrap();
+        // The step `describe` last reported.
+        Ok(match s.steps.get(s.at.saturating_sub(1)) {
+            Some(Step::Shifting(stage, new)) => Some(crate::deploy::rollout::Shifting {
+                stage: stage.to_string(),
+                weights: vec![
+                    (format!("{service}-tg"), 100 - new),
+                    (format!("{service}-tg-alt"), *new),
+                ],
+            }),
+            _ => None,
+        })
     }
 
     async fn update(&self, u: &ServiceUpdate) -> Result<(), AwsError> {

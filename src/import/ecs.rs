@@ -43,6 +43,36 @@ pub struct LiveService {
     pub network: Option<AwsVpc>,
     /// Its capacity provider strategy; empty on a launch type.
     pub capacity: Vec<CapacityProviderItem>,
+    /// Its deployment configuration as ECS reports it, for the strategy.
+    pub deployment: Option<crate::deploy::taskdef::DeploymentConfiguration>,
+}
+
+/// A live deployment configuration's strategy as stack.yaml writes it, and
+/// its bake (`bakeTimeInMinutes`) when the strategy has one.
+pub fn strategy_of(
+    dc: Option<&crate::deploy::taskdef::DeploymentConfiguration>,
+) -> (crate::stack::strategy::Strategy, Option<Dur>) {
+    use crate::stack::strategy::{Shift, Strategy};
+    let Some(dc) = dc.filter(|d| d.shifts_traffic()) else {
+        return (Strategy::Rolling, None);
+    };
+    let minutes = |m: i32| Dur::secs(m.max(0) as u64 * 60);
+    let strategy = match (
+        dc.strategy(),
+        &dc.canary_configuration,
+        &dc.linear_configuration,
+    ) {
+        ("CANARY", Some(c), _) => Strategy::Canary(Shift {
+            percent: c.canary_percent.0,
+            bake: minutes(c.canary_bake_time_in_minutes),
+        }),
+        ("LINEAR", _, Some(l)) => Strategy::Linear(Shift {
+            percent: l.step_percent.0,
+            bake: minutes(l.step_bake_time_in_minutes),
+        }),
+        _ => Strategy::BlueGreen,
+    };
+    (strategy, dc.bake_time_in_minutes.map(minutes))
 }
 
 /// An environment's services and where they run.
@@ -406,6 +436,7 @@ impl<'a> Importing<'a> {
         let log_group = own("awslogs-group", self.log_group.as_deref());
         let log_stream_prefix = own("awslogs-stream-prefix", Some(name));
         let default_family = format!("{}-{name}-{}", self.stack, self.env);
+        let (strategy, bake) = strategy_of(s.deployment.as_ref());
         let capacity = s
             .capacity
             .iter()
@@ -455,7 +486,8 @@ impl<'a> Importing<'a> {
             target_group: s.target_group.as_ref().map(|tg| self.group_key(tg, name)),
             scaling: None,
             alarms: Default::default(),
-            bake: None,
+            bake,
+            strategy,
         }
     }
 
@@ -563,6 +595,7 @@ impl<'a> Importing<'a> {
             desired_count: IndexMap::new(),
             scaling: IndexMap::new(),
             alarms: IndexMap::new(),
+            strategy: IndexMap::new(),
             profiles: Vec::new(),
         };
         let mut deployed = local.clone();
@@ -707,6 +740,7 @@ mod tests {
                     service_connect: p.update.service_connect_configuration.is_some(),
                     network: None,
                     capacity: Vec::new(),
+                    deployment: Some(dc.clone()),
                 }
             })
             .collect();
@@ -727,6 +761,54 @@ mod tests {
         assert_eq!(converted.notes, []);
         let (_dir, _ctx, _env, again) = paper::open(&converted.text, "demo");
         assert_eq!(again.services, plans.services, "{}", converted.text);
+    }
+
+    #[test]
+    fn a_canary_deployment_reads_back_as_its_strategy_and_bake() {
+        let (_dir, _ctx, _env, plans) = paper::demo();
+        let mut live = live(&plans);
+        let dc = live.services[0].deployment.as_mut().unwrap();
+        dc.strategy = Some("CANARY".into());
+        dc.bake_time_in_minutes = Some(10);
+        dc.canary_configuration = Some(crate::deploy::taskdef::CanaryConfiguration {
+            canary_percent: crate::deploy::taskdef::Percent(12.5),
+            canary_bake_time_in_minutes: 3,
+        });
+        let converted = convert(&live, None);
+        for kept in [
+            "strategy:",
+            "canary:",
+            "percent: 12.5",
+            "bake: 3m",
+            "bake: 10m",
+        ] {
+            assert!(converted.text.contains(kept), "{kept}:\n{}", converted.text);
+        }
+        // Rolling and blue/green, and a rolling service has no bake of ECS's.
+        let blue_green = crate::deploy::taskdef::DeploymentConfiguration {
+            strategy: Some("BLUE_GREEN".into()),
+            canary_configuration: None,
+            ..dc_of(&live)
+        };
+        assert_eq!(
+            strategy_of(Some(&blue_green)),
+            (
+                crate::stack::strategy::Strategy::BlueGreen,
+                Some(Dur::secs(600))
+            )
+        );
+        let rolling = crate::deploy::taskdef::DeploymentConfiguration {
+            strategy: None,
+            ..dc_of(&live)
+        };
+        assert_eq!(
+            strategy_of(Some(&rolling)),
+            (crate::stack::strategy::Strategy::Rolling, None)
+        );
+    }
+
+    fn dc_of(live: &LiveEnvironment) -> crate::deploy::taskdef::DeploymentConfiguration {
+        live.services[0].deployment.clone().unwrap()
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{ContainerSpec, container_spec};
 use crate::stack::model::{Chosen, Condition, Network, ServiceKind, VolumeOnEcs};
+use crate::stack::strategy::Strategy;
 use crate::stack::{Action, AwsEnvironment, Stack};
 
 /// What image the task definitions name.
@@ -173,6 +174,11 @@ pub fn render(stack: &Stack, env: &str, image: &ImageChoice) -> Result<Value, Re
         if !rollback.is_empty() {
             service["deploymentConfiguration"]["alarms"] =
                 json!({ "alarmNames": rollback, "enable": true, "rollback": true });
+        }
+        if let Some(Value::Object(fields)) = strategy(ecs, stack.strategy_in(name, env), &alarms) {
+            for (k, v) in fields {
+                service["deploymentConfiguration"][k] = v;
+            }
         }
         if aws.service_connect {
             service["serviceConnectConfiguration"] = service_connect(stack, env, &spec);
@@ -737,6 +743,48 @@ fn container_definition(
 }
 
 use crate::deploy::iam::value_from;
+
+/// ECS's traffic-shifting strategy as deployment configuration fields
+/// (`strategy`, `bakeTimeInMinutes`, `canaryConfiguration`…); `None` for a
+/// rolling service. Bakes are whole minutes, rounded up; the default bake
+/// is the longest time one of the rollback `alarms` takes to fire.
+pub fn strategy(
+    ecs: &crate::stack::model::EcsService,
+    chosen: &Strategy,
+    alarms: &[(crate::deploy::scaling::Alarm, bool)],
+) -> Option<Value> {
+    if chosen.is_rolling() {
+        return None;
+    }
+    let slowest = alarms
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(a, _)| a.fires_after())
+        .max()
+        .unwrap_or_default();
+    let bake = ecs.bake.map(|b| b.0).unwrap_or(slowest);
+    let minutes = |d: std::time::Duration| d.as_secs().div_ceil(60);
+    let mut config = json!({
+        "strategy": chosen.ecs_name(),
+        "bakeTimeInMinutes": minutes(bake),
+    });
+    match chosen {
+        Strategy::Canary(shift) => {
+            config["canaryConfiguration"] = json!({
+                "canaryPercent": shift.percent,
+                "canaryBakeTimeInMinutes": minutes(shift.bake.0),
+            });
+        }
+        Strategy::Linear(shift) => {
+            config["linearConfiguration"] = json!({
+                "stepPercent": shift.percent,
+                "stepBakeTimeInMinutes": minutes(shift.bake.0),
+            });
+        }
+        Strategy::Rolling | Strategy::BlueGreen => {}
+    }
+    Some(config)
+}
 
 #[cfg(test)]
 mod tests {

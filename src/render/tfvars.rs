@@ -54,6 +54,27 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 "capacity": ecs.capacity.iter().map(|c| json!({ "provider": c.provider.name(), "weight": c.weight, "base": c.base })).collect::<Vec<_>>(),
             }),
         );
+        // ECS's blue/green, canary or linear deployments: the strategy, and
+        // the listener rule whose weights ECS moves.
+        let alarms = super::scaling::alarms(stack, name, env, aws, ecs);
+        if let Some(config) = super::ecs::strategy(ecs, stack.strategy_in(name, env), &alarms) {
+            let production_rule = super::ecs::aws_listeners(stack)
+                .into_iter()
+                .flat_map(|(l, rules)| rules.into_iter().map(move |r| (l, r)))
+                .find(|(_, r)| matches!(&r.action, Action::Forward(g) if Some(g) == ecs.target_group.as_ref()))
+                .map(|(l, r)| rule_key(l.alb_port(), r.priority));
+            services[name]["deployment"] = json!({
+                "strategy": config["strategy"],
+                "bake_time_in_minutes": config["bakeTimeInMinutes"],
+                "canary": config.get("canaryConfiguration").map(|c| json!({
+                    "percent": c["canaryPercent"], "bake_time_in_minutes": c["canaryBakeTimeInMinutes"],
+                })),
+                "linear": config.get("linearConfiguration").map(|c| json!({
+                    "percent": c["stepPercent"], "bake_time_in_minutes": c["stepBakeTimeInMinutes"],
+                })),
+            });
+            services[name]["production_rule"] = json!(production_rule);
+        }
         for secret in &svc.secrets {
             if let Some(AwsSecret::Ssm(p)) = stack.secrets.get(secret).and_then(|s| s.aws.as_ref())
                 && !p.starts_with("arn:")
@@ -101,6 +122,13 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 continue;
             }
             let hc = &tg.health_check;
+            let alternate = shifts_traffic(stack, name, env).then(|| {
+                format!(
+                    "{}{}",
+                    stack.target_group_name(name, env),
+                    crate::stack::strategy::ALTERNATE_SUFFIX
+                )
+            });
             target_groups.insert(
                 name.clone(),
                 json!({
@@ -118,6 +146,9 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                     },
                 }),
             );
+            if let Some(alternate) = alternate {
+                target_groups[name]["alternate"] = json!(alternate);
+            }
         }
         for (listener, aws_rules) in super::ecs::aws_listeners(stack) {
             let key = listener.alb_port().to_string();
@@ -128,6 +159,10 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
                 r["path_patterns"] = json!(rule.conditions.path);
                 r["host_headers"] = json!(rule.conditions.host);
                 r["methods"] = json!(rule.conditions.method);
+                if matches!(&rule.action, Action::Forward(g) if shifts_traffic(stack, g, env)) {
+                    // ECS moves its weights: infra/ keeps it apart.
+                    r["shifted"] = json!(true);
+                }
                 rules.push(r);
             }
             let https = listener.protocol == crate::stack::ListenerProtocol::Https;
@@ -170,6 +205,32 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
         "execution_role_statements": crate::deploy::iam::execution_statements(stack, env),
         "task_role_statements": crate::deploy::iam::task_statements(stack),
     }))
+}
+
+/// Whether ECS shifts the traffic of target group `key` between it and
+/// an alternate: its service's own group, deployed blue/green, canary or
+/// linear.
+fn shifts_traffic(stack: &crate::stack::Stack, key: &str, env: &str) -> bool {
+    stack
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.target_groups.get(key))
+        .is_some_and(|tg| {
+            !stack.strategy_in(&tg.service, env).is_rolling()
+                && stack
+                    .ecs(&tg.service)
+                    .and_then(|e| e.target_group.as_deref())
+                    == Some(key)
+        })
+}
+
+/// A listener rule's key in infra/ (`aws_lb_listener_rule`'s for_each):
+/// its priority on port 80, `PORT-PRIORITY` on the others.
+fn rule_key(port: u16, priority: u32) -> String {
+    match port {
+        80 => priority.to_string(),
+        p => format!("{p}-{priority}"),
+    }
 }
 
 /// A service's `ecs.network` for Terraform: IDs, or tags its data sources

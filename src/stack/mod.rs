@@ -16,6 +16,7 @@ pub mod matcher;
 pub mod model;
 pub mod profiles;
 pub mod scaling;
+pub mod strategy;
 pub mod validate;
 pub mod yaml;
 

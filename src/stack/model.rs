@@ -786,6 +786,13 @@ pub struct EcsService {
     /// fire, its periods × period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bake: Option<Dur>,
+    /// How ECS replaces its tasks: `rolling` (default), or ECS's own
+    /// `blue_green`, `{ canary: { percent, bake } }` or
+    /// `{ linear: { percent, bake } }`, which shift the ALB's traffic between
+    /// its target group and an alternate one; `bake` is then how long the
+    /// old tasks are kept once all traffic has moved.
+    #[serde(default, skip_serializing_if = "super::strategy::Strategy::is_rolling")]
+    pub strategy: super::strategy::Strategy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -1143,6 +1150,10 @@ pub struct Environment {
     /// in a demo environment, rollback alarms in production).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub alarms: IndexMap<String, super::scaling::Alarms>,
+    /// Deployment strategies that replace a service's own `ecs.strategy`
+    /// here (e.g. canary in production, rolling elsewhere).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub strategy: IndexMap<String, super::strategy::Strategy>,
     /// Profiles active in this environment, besides those on the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
@@ -1343,6 +1354,17 @@ impl Stack {
             .and_then(|lb| lb.target_groups.get(group))
             .and_then(|tg| self.services.get(&tg.service))
             .is_some_and(|s| s.ecs.is_some())
+    }
+
+    /// How ECS replaces service `name`'s tasks in environment `env`: the
+    /// environment's `strategy` for it, or its own.
+    pub fn strategy_in(&self, name: &str, env: &str) -> &super::strategy::Strategy {
+        static ROLLING: super::strategy::Strategy = super::strategy::Strategy::Rolling;
+        self.environments
+            .get(env)
+            .and_then(|e| e.strategy.get(name))
+            .or_else(|| self.ecs(name).map(|e| &e.strategy))
+            .unwrap_or(&ROLLING)
     }
 
     /// The ALB target group name (at most 32 characters on AWS): its

@@ -16,6 +16,7 @@ use crate::path;
 
 mod scaling;
 mod sidecars;
+mod strategy;
 
 /// The environment name that means "this machine": no AWS section needed.
 pub const LOCAL_ENV: &str = "local";
@@ -40,6 +41,7 @@ pub fn validate(stack: &Stack, env: &str) -> Vec<Problem> {
     v.smoke();
     v.sidecars();
     v.scaling();
+    v.strategies();
     v.problems
 }
 

@@ -32,6 +32,20 @@ rewrites the answers to the few moto cannot give.
   CreateService only, and no `capacityProviderStrategy`): the last one
   sent is kept and answered by DescribeServices, the strategy in place of
   the launch type (an empty strategy goes back to launch type FARGATE).
+- Blue/green, canary and linear deployments (moto has no service
+  deployments): an UpdateService that moves a service whose strategy is
+  BLUE_GREEN, CANARY or LINEAR to another task definition starts one, as
+  the ECS developer guide describes it. Its lifecycle stages follow on the
+  clock: SCALE_UP, PRODUCTION_TRAFFIC_SHIFT (the canary's share for its
+  bake, or each linear step for its step bake, then all), BAKE_TIME for
+  `bakeTimeInMinutes`, CLEAN_UP. The stand-in moves the weights of the
+  service's production listener rule in moto as ECS does (ModifyRule),
+  from the group serving to the other one, which serves from then on.
+  ListServiceDeployments and DescribeServiceDeployments answer it, and
+  the PRIMARY deployment is IN_PROGRESS until it ends. A minute of ECS's
+  lasts ECS_SCRIPTED_MINUTE seconds (default 2), so a test sees a bake
+  without waiting for it; a stage of no time lasts 1 s. An update during
+  one puts all traffic back on the serving group and starts anew.
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
@@ -51,6 +65,7 @@ byte.
 """
 
 import http.client
+import os
 import http.server
 import json
 import shlex
@@ -103,6 +118,15 @@ RUNS = {}
 FAULTS = {}
 # (cluster name, service name) -> the deployment settings last sent
 SETTINGS = {}
+# (cluster name, service name) -> its blue/green, canary or linear deployment:
+# {"arn", "started", "stages": [(stage, percent on the new group, seconds)],
+#  "rule", "serving", "other", "applied": percent last set, "done": bool}
+SHIFTS = {}
+# (cluster name, service name) -> the target group serving its production traffic
+SERVING = {}
+# Seconds of the stand-in's clock per ECS minute.
+MINUTE = float(os.environ.get("ECS_SCRIPTED_MINUTE", "2"))
+SHIFTING = ("BLUE_GREEN", "CANARY", "LINEAR")
 
 
 def logs_client():
@@ -118,6 +142,118 @@ def ecs_client():
 def discovery_client():
     return boto3.client("servicediscovery", endpoint_url=MOTO_URL, region_name="us-east-1",
                         aws_access_key_id="scripted", aws_secret_access_key="scripted")
+
+
+def elb_client():
+    return boto3.client("elbv2", endpoint_url=MOTO_URL, region_name="us-east-1",
+                        aws_access_key_id="scripted", aws_secret_access_key="scripted")
+
+
+def shift_stages(config):
+    """A deployment's lifecycle stages as (stage, percent of production
+    traffic on the new tasks, seconds), from its deployment configuration."""
+    at_least = lambda minutes: max(minutes * MINUTE, 1.0)
+    stages = [("SCALE_UP", 0, 1.0)]
+    if config.get("strategy") == "CANARY":
+        c = config.get("canaryConfiguration") or {}
+        stages.append(("PRODUCTION_TRAFFIC_SHIFT", c.get("canaryPercent", 5.0),
+                       at_least(c.get("canaryBakeTimeInMinutes", 0))))
+    elif config.get("strategy") == "LINEAR":
+        step = (config.get("linearConfiguration") or {}).get("stepPercent", 10.0)
+        bake = at_least((config.get("linearConfiguration") or {}).get("stepBakeTimeInMinutes", 0))
+        moved = step
+        while moved < 100:
+            stages.append(("PRODUCTION_TRAFFIC_SHIFT", moved, bake))
+            moved += step
+    stages.append(("PRODUCTION_TRAFFIC_SHIFT", 100, 1.0))
+    stages.append(("BAKE_TIME", 100, at_least(config.get("bakeTimeInMinutes", 0))))
+    stages.append(("CLEAN_UP", 100, 1.0))
+    return stages
+
+
+def set_weights(shift, percent):
+    """ECS's ModifyRule on the production rule: `percent` on the new group."""
+    new = round(percent)
+    elb_client().modify_rule(RuleArn=shift["rule"], Actions=[{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": shift["serving"], "Weight": 100 - new},
+                         {"TargetGroupArn": shift["other"], "Weight": new}]}}])
+    shift["applied"] = new
+
+
+def start_shift(key, answer):
+    """A new blue/green, canary or linear deployment of the service an
+    UpdateService answered, if its strategy shifts traffic."""
+    service = answer.get("service") or {}
+    with LOCK:
+        kept = SETTINGS.get(key, {})
+        config = kept.get("deploymentConfiguration") or {}
+        previous = SHIFTS.get(key)
+    if config.get("strategy") not in SHIFTING:
+        return
+    lbs = [lb for lb in service.get("loadBalancers", []) if lb.get("advancedConfiguration")]
+    if not lbs:
+        return
+    advanced = lbs[0]["advancedConfiguration"]
+    main, alternate = lbs[0]["targetGroupArn"], advanced["alternateTargetGroupArn"]
+    if previous is not None and not previous["done"]:
+        # Stopped midway: all traffic back where it was served.
+        set_weights(previous, 0)
+    serving = SERVING.get(key, main)
+    shift = {"arn": f"{service.get('serviceArn', '')}/deployment-{int(time.time() * 1000)}".replace(
+                 ":service/", ":service-deployment/"),
+             "started": time.time(), "stages": shift_stages(config), "rule": advanced["productionListenerRule"],
+             "serving": serving, "other": alternate if serving == main else main, "applied": 0, "done": False}
+    with LOCK:
+        SHIFTS[key] = shift
+
+
+def shift_now(key):
+    """The service's deployment moved along the clock: its stage now, or
+    None when it has none in progress."""
+    with LOCK:
+        shift = SHIFTS.get(key)
+    if shift is None or shift["done"]:
+        return None
+    elapsed = time.time() - shift["started"]
+    for stage, percent, seconds in shift["stages"]:
+        if elapsed < seconds:
+            if shift["applied"] != round(percent):
+                set_weights(shift, percent)
+            return stage
+        elapsed -= seconds
+    if shift["applied"] != 100:
+        set_weights(shift, 100)
+    with LOCK:
+        shift["done"] = True
+        SERVING[key] = shift["other"]
+    return None
+
+
+def service_deployments(operation, request):
+    """ListServiceDeployments and DescribeServiceDeployments, from SHIFTS."""
+    if operation == "ListServiceDeployments":
+        key = settings_key(request.get("cluster"), request.get("service"))
+        stage = shift_now(key)
+        wanted = (request.get("status") or ["IN_PROGRESS"])
+        found = []
+        with LOCK:
+            shift = SHIFTS.get(key)
+        if shift is not None:
+            status = "IN_PROGRESS" if stage is not None else "SUCCESSFUL"
+            if status in wanted:
+                found.append({"serviceDeploymentArn": shift["arn"], "status": status})
+        return {"serviceDeployments": found}
+    out = []
+    for arn in request.get("serviceDeploymentArns", []):
+        with LOCK:
+            key = next((k for k, s in SHIFTS.items() if s["arn"] == arn), None)
+        if key is None:
+            continue
+        stage = shift_now(key)
+        out.append({"serviceDeploymentArn": arn,
+                    "status": "IN_PROGRESS" if stage is not None else "SUCCESSFUL",
+                    "lifecycleStage": stage or "CLEAN_UP"})
+    return {"serviceDeployments": out, "failures": []}
 
 
 def namespace_arn(name_or_arn):
@@ -255,6 +391,7 @@ def rewrite(operation, request, answer):
                 s.pop("capacityProviderStrategy", None)
                 s["launchType"] = "FARGATE"
             s["runningCount"], s["pendingCount"] = s.get("desiredCount", 0), 0
+            shifting = shift_now(settings_key(s.get("clusterArn"), s.get("serviceName"))) is not None
             for d in s.get("deployments", []):
                 if d.get("status") == "PRIMARY":
                     if kept.get("forced"):
@@ -262,7 +399,7 @@ def rewrite(operation, request, answer):
                         d["createdAt"] = kept["forcedAt"]
                     d["desiredCount"] = d["runningCount"] = s["runningCount"]
                     d["pendingCount"] = 0
-                    d["rolloutState"] = "COMPLETED"
+                    d["rolloutState"] = "IN_PROGRESS" if shifting else "COMPLETED"
                     d["taskDefinition"] = s["taskDefinition"]
                     sc = kept.get("serviceConnectConfiguration")
                     if sc:
@@ -359,6 +496,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             if refused is not None:
                 self.answer(400, json.dumps(refused).encode(), "application/x-amz-json-1.1")
                 return
+        if operation in ("ListServiceDeployments", "DescribeServiceDeployments"):
+            answer = service_deployments(operation, json.loads(body or b"{}"))
+            self.answer(200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
+            return
         if operation == "ExecuteCommand":
             request = json.loads(body or b"{}")
             session = {"sessionId": f"ecs-execute-command-{int(time.time() * 1000)}",
@@ -376,7 +517,16 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         data = resp.read()
         ctype = resp.getheader("Content-Type", "application/x-amz-json-1.1")
         if operation in ("CreateService", "UpdateService") and resp.status == 200:
-            keep_settings(json.loads(body or b"{}"))
+            request = json.loads(body or b"{}")
+            keep_settings(request)
+            answer = json.loads(data)
+            key = settings_key(request.get("cluster"), request.get("serviceName") or request.get("service"))
+            td = (answer.get("service") or {}).get("taskDefinition")
+            with LOCK:
+                before = SETTINGS.setdefault(key, {}).get("td")
+                SETTINGS[key]["td"] = td
+            if operation == "UpdateService" and (td != before or request.get("forceNewDeployment")):
+                start_shift(key, answer)
         if operation in ("DescribeServices", "RunTask", "DescribeTasks") and resp.status == 200:
             data = json.dumps(rewrite(operation, json.loads(body or b"{}"), json.loads(data))).encode()
         self.answer(resp.status, data, ctype, resp.getheaders())

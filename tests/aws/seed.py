@@ -86,16 +86,19 @@ def main():
     for group in [v["log_group"], *v["service_log_groups"]]:
         exists(lambda: logs.create_log_group(logGroupName=group), "ResourceAlreadyExistsException")
     # Target groups with the health checks stack.yaml gives (infra/alb.tf).
-    for tg in v["target_groups"].values():
+    # Beside a group ECS shifts traffic from, its alternate with the same check.
+    groups = [(tg, tg["name"]) for tg in v["target_groups"].values()] + [
+        (tg, tg["alternate"]) for tg in v["target_groups"].values() if tg.get("alternate")]
+    for tg, name in groups:
         hc = tg["health_check"]
         try:
-            elb.describe_target_groups(Names=[tg["name"]])
+            elb.describe_target_groups(Names=[name])
             continue
         except botocore.exceptions.ClientError as e:
             if e.response["Error"]["Code"] != "TargetGroupNotFound":
                 raise
         arn = elb.create_target_group(
-            Name=tg["name"], Protocol="HTTP", Port=tg["port"], VpcId=vpc, TargetType="ip",
+            Name=name, Protocol="HTTP", Port=tg["port"], VpcId=vpc, TargetType="ip",
             HealthCheckProtocol="HTTP", HealthCheckPath=hc["path"], HealthCheckPort=str(hc["port"]),
             HealthCheckIntervalSeconds=hc["interval"], HealthCheckTimeoutSeconds=hc["timeout"],
             HealthyThresholdCount=hc["healthy_threshold"], UnhealthyThresholdCount=hc["unhealthy_threshold"],
@@ -118,6 +121,13 @@ def main():
                      for key, tg in v["target_groups"].items()}
 
         def action(a):
+            if a["type"] == "forward" and a.get("shifted"):
+                # Both groups, all weight on the first (infra/alb.tf's shifted rules).
+                alternate = v["target_groups"][a["target_group"]]["alternate"]
+                alt_arn = elb.describe_target_groups(Names=[alternate])["TargetGroups"][0]["TargetGroupArn"]
+                return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                    {"TargetGroupArn": group_arn[a["target_group"]], "Weight": 100},
+                    {"TargetGroupArn": alt_arn, "Weight": 0}]}}]
             if a["type"] == "forward":
                 return [{"Type": "forward", "TargetGroupArn": group_arn[a["target_group"]]}]
             if a["type"] == "redirect":
@@ -149,6 +159,55 @@ def main():
         if name not in args.skip_ssm:
             exists(lambda: ssm.put_parameter(Name=name, Value="set-me", Type="SecureString"),
                    "ParameterAlreadyExists")
+    # The role ECS takes to move a rule's weights (infra/iam.tf).
+    lb_role = None
+    if any(s.get("deployment") for s in v["services"].values()):
+        lb_trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        name = f"{v['stack']}-{v['environment']}-ecs-load-balancers"
+        exists(lambda: iam.create_role(RoleName=name, AssumeRolePolicyDocument=lb_trust), "EntityAlreadyExists")
+        lb_role = iam.get_role(RoleName=name)["Role"]["Arn"]
+
+    def rule_arn(key):
+        """The listener rule infra/alb.tf keys `key` (PRIORITY on 80, PORT-PRIORITY)."""
+        port, _, priority = key.rpartition("-")
+        lb_arn = elb.describe_load_balancers(Names=[lb_name])["LoadBalancers"][0]["LoadBalancerArn"]
+        for listener in elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]:
+            if listener["Port"] == int(port or 80):
+                for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+                    if rule["Priority"] == priority:
+                        return rule["RuleArn"]
+        raise SystemExit(f"seed: no listener rule {key}")
+
+    def group(name):
+        return elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+
+    def load_balancer(s, g):
+        tg = v["target_groups"][g]
+        lb = {"targetGroupArn": group(tg["name"]), "containerName": s["container_name"], "containerPort": tg["port"]}
+        if tg.get("alternate"):
+            lb["advancedConfiguration"] = {"alternateTargetGroupArn": group(tg["alternate"]),
+                                           "productionListenerRule": rule_arn(s["production_rule"]),
+                                           "roleArn": lb_role}
+        return lb
+
+    def deployment(s):
+        """infra/ecs.tf's deployment_configuration."""
+        config = {"minimumHealthyPercent": s["min_healthy_percent"], "maximumPercent": s["max_percent"],
+                  "deploymentCircuitBreaker": {"enable": s["circuit_breaker_enable"],
+                                               "rollback": s["circuit_breaker_rollback"]}}
+        d = s.get("deployment")
+        if d:
+            config["strategy"] = d["strategy"]
+            config["bakeTimeInMinutes"] = d["bake_time_in_minutes"]
+            if d.get("canary"):
+                config["canaryConfiguration"] = {"canaryPercent": d["canary"]["percent"],
+                                                 "canaryBakeTimeInMinutes": d["canary"]["bake_time_in_minutes"]}
+            if d.get("linear"):
+                config["linearConfiguration"] = {"stepPercent": d["linear"]["percent"],
+                                                 "stepBakeTimeInMinutes": d["linear"]["bake_time_in_minutes"]}
+        return config
+
     live = {
         s["serviceName"]
         for s in ecs.describe_services(cluster=v["cluster_name"],
@@ -176,17 +235,10 @@ def main():
         ecs.create_service(
             cluster=v["cluster_name"], serviceName=s["ecs_service"], taskDefinition=td, desiredCount=0,
             launchType="FARGATE",
-            deploymentConfiguration={
-                "minimumHealthyPercent": s["min_healthy_percent"], "maximumPercent": s["max_percent"],
-                "deploymentCircuitBreaker": {"enable": s["circuit_breaker_enable"],
-                                             "rollback": s["circuit_breaker_rollback"]}},
+            deploymentConfiguration=deployment(s),
             networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
             # Attached to every target group that routes to it (infra/ecs.tf).
-            loadBalancers=[
-                {"targetGroupArn": elb.describe_target_groups(Names=[v["target_groups"][g]["name"]])
-                 ["TargetGroups"][0]["TargetGroupArn"],
-                 "containerName": s["container_name"], "containerPort": v["target_groups"][g]["port"]}
-                for g in s["target_groups"]],
+            loadBalancers=[load_balancer(s, g) for g in s["target_groups"]],
             # A client of the namespace from the start (infra/ecs.tf).
             serviceConnectConfiguration={"enabled": True, "namespace": v["namespace"]},
         )

@@ -111,6 +111,10 @@ environments:
           - {{ name: nights, at: "cron(0 20 ? * MON-FRI *)", timezone: Europe/Berlin, min: 1, max: 2 }}
     alarms:
       web: {{ cpu: {{}}, 5xx: {{ rollback: true, period: 30s, periods: 1 }} }}
+  shift:
+    aws: *aws
+    strategy:
+      web: {{ canary: {{ percent: 50, bake: 1m }} }}
 smoke:
   - name: web answers through the load balancer
     http: {{ path: /, expect: {{ status: 200 }} }}
@@ -206,9 +210,9 @@ extern "C" fn tear_down() {
 }
 
 /// Environments, one set per test: none is touched by two tests.
-const ENVIRONMENTS: [&str; 14] = [
+const ENVIRONMENTS: [&str; 15] = [
     "demo", "dev", "test", "qa", "stage", "uat", "perf", "ops", "faults", "throttle", "kills",
-    "drift", "parity", "scale",
+    "drift", "parity", "scale", "shift",
 ];
 
 fn fixture() -> Arc<Fixture> {
@@ -745,6 +749,120 @@ fn deployment_settings_changed_by_hand_show_in_diff_and_promote_puts_them_back()
     // The same task definitions, the settings back, nothing left to do.
     assert_eq!(f.live("drift"), before);
     ok(&f.geno(&["diff", "--env", "drift", "--exit-code"]));
+}
+
+/// The weights of the listener rule forwarding to `group` (and its
+/// alternate), by group name.
+fn rule_weights(f: &Fixture, env: &str, group: &str) -> Vec<(String, i64)> {
+    let lbs = f.aws.aws(&["elbv2", "describe-load-balancers"]);
+    let lb = lbs["LoadBalancers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["LoadBalancerName"] == format!("{}-{env}", f.name).as_str())
+        .unwrap()["LoadBalancerArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listeners = f
+        .aws
+        .aws(&["elbv2", "describe-listeners", "--load-balancer-arn", &lb]);
+    let listener = listeners["Listeners"][0]["ListenerArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rules = f
+        .aws
+        .aws(&["elbv2", "describe-rules", "--listener-arn", &listener]);
+    let name = |arn: &str| arn.split('/').nth(1).unwrap().to_string();
+    let mut weighted: Vec<(String, i64)> = rules["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Actions"].as_array().unwrap().clone())
+        .flat_map(|a| {
+            a["ForwardConfig"]["TargetGroups"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|t| {
+            (
+                name(t["TargetGroupArn"].as_str().unwrap()),
+                t["Weight"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(weighted.iter().any(|(g, _)| g == group), "{weighted:?}");
+    weighted.sort();
+    weighted
+}
+
+#[test]
+#[ignore = "needs a Docker engine, the project venv (moto, awscli) and docker-registry: scripts/test runs it"]
+fn a_canary_promotion_is_reported_stage_by_stage_and_the_next_one_shifts_back() {
+    let f = fixture();
+    let web = format!("{}-web-shift", f.name);
+    let alt = format!("{web}-alt");
+    // infra/ (seeded from tfvars) made the alternate group and the rule
+    // forwarding to both, all weight on the first.
+    assert_eq!(
+        rule_weights(&f, "shift", &web),
+        [(web.clone(), 100), (alt.clone(), 0)]
+    );
+    let out = f.geno(&["promote", "--env", "shift", "--poll", "200ms"]);
+    ok(&out);
+    // Each stage as ECS reports it, with the weights as they moved.
+    for line in [
+        format!("  {web}: starting the new tasks: {web} 100%, {alt} 0%\n"),
+        format!("  {web}: production traffic moving: {web} 50%, {alt} 50%\n"),
+        format!("  {web}: production traffic moving: {web} 0%, {alt} 100%\n"),
+        format!(
+            "  {web}: baking: the old tasks kept for an instant rollback: {web} 0%, {alt} 100%\n"
+        ),
+    ] {
+        assert!(out.stderr.contains(&line), "{line}\n{}", out.stderr);
+    }
+    assert_eq!(
+        rule_weights(&f, "shift", &web),
+        [(web.clone(), 0), (alt.clone(), 100)]
+    );
+    // The strategy was applied as rendered, and a forward to the group and
+    // its alternate is the route stack.yaml has: nothing left to change.
+    let service = f.aws.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &format!("{}-shift", f.name),
+        "--services",
+        &web,
+    ]);
+    let config = &service["services"][0]["deploymentConfiguration"];
+    assert_eq!(config["strategy"], "CANARY", "{config}");
+    assert_eq!(
+        config["canaryConfiguration"]["canaryPercent"], 50.0,
+        "{config}"
+    );
+    let out = f.geno(&["diff", "--env", "shift", "--exit-code"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // The next release starts on the group that does not serve: back to the first.
+    let out = f.geno_with(
+        "GREETING",
+        "shifted",
+        &["promote", "--env", "shift", "--poll", "200ms"],
+    );
+    ok(&out);
+    assert!(
+        out.stderr.contains(&format!(
+            "  {web}: production traffic moving: {web} 50%, {alt} 50%\n"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        rule_weights(&f, "shift", &web),
+        [(web.clone(), 100), (alt.clone(), 0)]
+    );
 }
 
 #[test]

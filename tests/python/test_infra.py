@@ -61,7 +61,7 @@ def test_every_tfvars_key_is_a_declared_variable_and_back(tf, env):
 def test_target_groups_take_names_ports_and_health_checks_from_variables(tf):
     resources, _ = tf
     tg = resources["aws_lb_target_group"]["main"]
-    assert tg["for_each"] == "${var.target_groups}"
+    assert tg["for_each"].startswith("${merge(var.target_groups, ")
     assert tg["name"] == "${each.value.name}"
     assert tg["port"] == "${each.value.port}"
     assert tg["deregistration_delay"] == "${each.value.deregistration_delay}"
@@ -118,6 +118,44 @@ def test_service_connect_uses_the_namespace_geno_renders(tf):
     # the stack.yaml one, through Service Connect.
     assert "aws_service_discovery_service" not in resources
     assert "service_registries" not in service
+
+
+def test_ecs_shifts_traffic_between_a_group_and_its_alternate_by_one_rule(tf):
+    resources, _ = tf
+    # The alternate beside each group ECS shifts, checking health alike.
+    groups = resources["aws_lb_target_group"]["main"]["for_each"]
+    assert groups.startswith("${merge(var.target_groups, ")
+    assert '"${k}/alternate" => merge(g, {name = g.alternate}) if g.alternate != null' in groups, groups
+    # Its rule forwards to both, apart from the others, and leaves the
+    # weights to ECS once made; the others are Terraform's as before.
+    shifted = resources["aws_lb_listener_rule"]["shifted"]
+    main = resources["aws_lb_listener_rule"]["main"]
+    assert shifted["for_each"].endswith("=> r if r.shifted}}") and main["for_each"].endswith("=> r if !r.shifted}}")
+    forward = shifted["action"][0]["forward"][0]["target_group"]
+    assert [g["weight"] for g in forward] == [100, 0]
+    assert forward[1]["arn"] == '${aws_lb_target_group.main["${each.value.target_group}/alternate"].arn}'
+    assert shifted["lifecycle"][0]["ignore_changes"] == ["action"]
+    assert "lifecycle" not in main
+    # The service's load balancer names the pair, the rule and the role;
+    # its deployment configuration comes from stack.yaml's strategy.
+    service = resources["aws_ecs_service"]["main"]
+    dynamic = {k: v for block in service["dynamic"] for k, v in block.items()}
+    lb = dynamic['"load_balancer"']["content"][0]
+    advanced = {k: v for block in lb["dynamic"] for k, v in block.items()}['"advanced_configuration"']
+    assert advanced["content"][0]["production_listener_rule"] == (
+        "${aws_lb_listener_rule.shifted[each.value.production_rule].arn}")
+    assert advanced["content"][0]["role_arn"] == "${aws_iam_role.load_balancers[0].arn}"
+    deployment = dynamic['"deployment_configuration"']
+    assert deployment["for_each"] == "${each.value.deployment == null ? [] : [each.value.deployment]}"
+    attachment = resources["aws_iam_role_policy_attachment"]["load_balancers"]
+    assert attachment["policy_arn"].strip('"').endswith("/AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    # Production's api is deployed blue/green, by the one rule to it.
+    prod = tfvars("prod")
+    assert prod["services"]["api"]["deployment"]["strategy"] == "BLUE_GREEN"
+    rule = prod["services"]["api"]["production_rule"]
+    assert [r for r in prod["listener_rules"] if r.get("shifted")] == [
+        r for r in prod["listener_rules"] if str(r["priority"]) == rule]
+    assert prod["target_groups"]["api"]["alternate"] == "genonaut-api-prod-alt"
 
 
 def test_listener_rules_and_parameters_come_from_variables(tf):

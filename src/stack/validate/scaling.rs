@@ -46,7 +46,14 @@ impl<'a> Checks<'a> {
                     .values()
                     .filter_map(|e| e.alarms.get(name))
                     .any(rolls_back);
-            if ecs.bake.is_some() && !watched {
+            // With ECS's own strategies, `bake` is how long ECS keeps the old
+            // tasks.
+            let shifts = !ecs.strategy.is_rolling()
+                || stack
+                    .environments
+                    .values()
+                    .any(|e| e.strategy.get(name).is_some_and(|s| !s.is_rolling()));
+            if ecs.bake.is_some() && !watched && !shifts {
                 self.push(
                     Problem::new(
                         path!["services", name, "ecs", "bake"],
@@ -93,7 +100,7 @@ impl<'a> Checks<'a> {
 
     /// The ECS settings of the service an environment's entry at `at`
     /// names; an unknown name is a problem there.
-    fn ecs_service_at(&mut self, at: Vec<Seg>, service: &str) -> Option<&'a EcsService> {
+    pub(super) fn ecs_service_at(&mut self, at: Vec<Seg>, service: &str) -> Option<&'a EcsService> {
         let stack = self.stack;
         let found = stack.services.get(service).and_then(|svc| svc.ecs.as_ref());
         if found.is_none() {
