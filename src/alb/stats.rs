@@ -29,7 +29,9 @@ struct Counters {
 /// Every target group's counters, made once for the groups the load
 /// balancer has.
 pub struct Stats {
-    groups: Vec<(String, Counters)>,
+    /// Per group: all its answers, and those of a rehearsed shift's new
+    /// targets (`geno up --rehearse`) apart.
+    groups: Vec<(String, Counters, Counters)>,
 }
 
 /// One group's counters at one moment (or the difference of two).
@@ -56,33 +58,47 @@ impl Stats {
         Stats {
             groups: groups
                 .into_iter()
-                .map(|g| (g.to_string(), Counters::default()))
+                .map(|g| (g.to_string(), Counters::default(), Counters::default()))
                 .collect(),
         }
     }
 
     /// One answer of group `group`: its status, whether a target gave it,
     /// and how long the target took to answer.
-    pub fn record(&self, group: &str, status: u16, from_target: bool, elapsed: Duration) {
-        let Some((_, c)) = self.groups.iter().find(|(g, _)| g == group) else {
+    pub fn record(
+        &self,
+        group: &str,
+        next: bool,
+        status: u16,
+        from_target: bool,
+        elapsed: Duration,
+    ) {
+        let Some((_, all, new)) = self.groups.iter().find(|(g, ..)| g == group) else {
             return;
         };
-        c.requests.fetch_add(1, Ordering::Relaxed);
-        if !from_target {
-            if status >= 500 {
-                c.balancer_5xx.fetch_add(1, Ordering::Relaxed);
-            }
-            return;
+        all.count(status, from_target, elapsed);
+        if next {
+            new.count(status, from_target, elapsed);
         }
-        let class = (status / 100).clamp(1, 5) as usize - 1;
-        c.classes[class].fetch_add(1, Ordering::Relaxed);
-        c.latency[bucket(elapsed)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_of(|(g, all, _)| (g, all))
+    }
+
+    /// What the new targets of each group's rehearsed shift answered.
+    pub fn next_snapshot(&self) -> Snapshot {
+        self.snapshot_of(|(g, _, new)| (g, new))
+    }
+
+    fn snapshot_of(
+        &self,
+        which: impl Fn(&(String, Counters, Counters)) -> (&String, &Counters),
+    ) -> Snapshot {
         self.groups
             .iter()
-            .map(|(g, c)| {
+            .map(|entry| {
+                let (g, c) = which(entry);
                 let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
                 (
                     g.clone(),
@@ -95,6 +111,22 @@ impl Stats {
                 )
             })
             .collect()
+    }
+}
+
+impl Counters {
+    fn count(&self, status: u16, from_target: bool, elapsed: Duration) {
+        let c = self;
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        if !from_target {
+            if status >= 500 {
+                c.balancer_5xx.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        c.classes[class].fetch_add(1, Ordering::Relaxed);
+        c.latency[bucket(elapsed)].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -157,14 +189,14 @@ mod tests {
     #[test]
     fn rates_and_percentiles_come_from_the_difference_of_two_snapshots() {
         let stats = Stats::new(["api", "web"]);
-        stats.record("api", 200, true, Duration::from_millis(3));
+        stats.record("api", false, 200, true, Duration::from_millis(3));
         let before = stats.snapshot();
         for _ in 0..98 {
-            stats.record("api", 200, true, Duration::from_millis(5));
+            stats.record("api", false, 200, true, Duration::from_millis(5));
         }
-        stats.record("api", 500, true, Duration::from_millis(700));
-        stats.record("api", 503, false, Duration::ZERO);
-        stats.record("nowhere", 200, true, Duration::ZERO);
+        stats.record("api", false, 500, true, Duration::from_millis(700));
+        stats.record("api", false, 503, false, Duration::ZERO);
+        stats.record("nowhere", false, 200, true, Duration::ZERO);
         let after = stats.snapshot();
         let d = after[0].1.since(&before[0].1);
         assert_eq!(d.requests, 100);

@@ -250,6 +250,44 @@ impl Engine {
         Ok(created.id)
     }
 
+    /// Creates and starts `d` under another name (a release rehearsed
+    /// beside the one it replaces), labelled as `d` itself, so once renamed
+    /// to `d`'s name it is `d`.
+    pub async fn create_and_start_as(
+        &self,
+        stack: &str,
+        d: &DesiredContainer,
+        kind: &str,
+        name: &str,
+    ) -> Result<String, DockerError> {
+        let body = super::container::create_body(stack, d, kind);
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await?;
+        self.docker.start_container(&created.id, None).await?;
+        Ok(created.id)
+    }
+
+    /// Gives container `id` the name `name`.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<(), DockerError> {
+        self.docker
+            .rename_container(
+                id,
+                bollard::query_parameters::RenameContainerOptions {
+                    name: name.to_string(),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Starts a container (one that runs already is left as it is).
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {
         match self.docker.start_container(id, None).await {

@@ -12,6 +12,7 @@ pub mod logs;
 #[cfg(test)]
 pub(crate) mod paper;
 pub mod probe;
+pub mod rehearse;
 pub mod restart;
 pub mod supervise;
 pub mod sync;

@@ -9,6 +9,7 @@ pub mod images;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;
+pub mod rehearsal;
 pub mod secrets;
 pub mod tasks;
 pub mod top;

@@ -172,14 +172,15 @@ mod tests {
         for i in 0..20 {
             stats.record(
                 if i % 2 == 0 { "api" } else { "api-admin" },
+                false,
                 200,
                 true,
                 Duration::from_millis(5),
             );
         }
-        stats.record("api", 502, false, Duration::ZERO);
-        stats.record("api", 500, true, Duration::from_millis(300));
-        stats.record("other", 200, true, Duration::from_millis(1));
+        stats.record("api", false, 502, false, Duration::ZERO);
+        stats.record("api", false, 500, true, Duration::from_millis(300));
+        stats.record("other", false, 200, true, Duration::from_millis(1));
         let after = stats.snapshot();
         let sample = |cpu, mem| Sample {
             cpu_total: cpu,

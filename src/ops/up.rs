@@ -59,6 +59,11 @@ pub struct Args {
     /// Run without the ECS cpu/memory limits (a machine smaller than the tasks' sum).
     #[arg(long)]
     pub no_limits: bool,
+    /// Replace routed services the way ECS deploys them in ENV (blue/green,
+    /// canary, linear) through the load balancer, bakes ten times shorter,
+    /// rolling back when one of ENV's rollback alarms fires here.
+    #[arg(long, value_name = "ENV")]
+    pub rehearse: Option<String>,
 }
 
 impl Verb for Args {
@@ -77,6 +82,7 @@ impl Verb for Args {
                 fast_health: self.fast_health,
                 no_wait: self.no_wait,
                 no_limits: self.no_limits,
+                rehearse: self.rehearse,
             },
         )
         .await
@@ -96,6 +102,8 @@ pub struct UpOptions {
     pub no_wait: bool,
     /// Leave out the ECS cpu/memory limits.
     pub no_limits: bool,
+    /// Rehearse this environment's blue/green, canary or linear deployments.
+    pub rehearse: Option<String>,
 }
 
 pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
@@ -116,7 +124,16 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
         }
     }
     let whole = opts.services.is_empty();
-    let actions = plan_changes(ctx, &local, &desired, whole).await?;
+    let mut actions = plan_changes(ctx, &local, &desired, whole).await?;
+    let rehearsals = match &opts.rehearse {
+        Some(env) => crate::host::rehearse::hold(&local, env, &mut actions)?,
+        None => Vec::new(),
+    };
+    if let Some(env) = opts.rehearse.as_deref().filter(|_| rehearsals.is_empty()) {
+        ctx.shell.status(format!(
+            "nothing to rehearse: no routed service that {env} deploys blue/green, canary or linear is being replaced"
+        ));
+    }
     let mut reconcile = Reconcile::only(local.stack(), &selected, actions);
     converge(ctx, &local, &mut reconcile, "geno up", wait).await?;
     // Tasks with sidecars: geno restarts them as a whole, as ECS does.
@@ -133,7 +150,20 @@ pub async fn up(ctx: &Context, opts: UpOptions) -> CliResult {
         )
         .await?;
     }
-    let changed = reconcile.changed();
+    if let Some(env) = opts.rehearse.as_deref().filter(|_| !rehearsals.is_empty()) {
+        let lb = crate::proxy::daemon::running(&local.state_dir(), local.name())
+            .await
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the load balancer of {} does not answer; `geno up` again starts it",
+                    local.name()
+                )
+            })?;
+        for r in &rehearsals {
+            crate::host::rehearse::run(ctx, &local, &lb, r, env, wait.deadline).await?;
+        }
+    }
+    let changed = reconcile.changed() + rehearsals.len();
     ctx.shell.status(format!(
         "{}{} {} up in {:.1}s ({})",
         local.name(),

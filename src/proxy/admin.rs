@@ -1,5 +1,8 @@
 //! The proxy's admin endpoint on loopback, for geno's other verbs:
-//! `GET /targets`, `GET /stats` (each group's answers so far),
+//! `GET /targets`, `GET /stats` (each group's answers so far;
+//! `?lane=next`: a rehearsed shift's new targets' alone),
+//! `POST /shift?group=G&percent=P[&next=ID,…]` and `POST /unshift?group=G`
+//! (`geno up --rehearse`'s weighted routing),
 //! `POST /drain?container=ID` (out of rotation, and kept
 //! out while it restarts), `POST /admit?container=ID` (just (re)started:
 //! registered and checked at once, then often until it passes),
@@ -62,10 +65,53 @@ async fn handle(
     let query = req.uri().query().unwrap_or("").to_string();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
-        (&Method::GET, "/stats") => json(
-            StatusCode::OK,
-            serde_json::to_value(table.stats.snapshot()).unwrap_or_default(),
-        ),
+        (&Method::GET, "/stats") => {
+            let snapshot = match param(&query, "lane") {
+                Some("next") => table.stats.next_snapshot(),
+                _ => table.stats.snapshot(),
+            };
+            json(
+                StatusCode::OK,
+                serde_json::to_value(snapshot).unwrap_or_default(),
+            )
+        }
+        (&Method::POST, "/shift") => {
+            let (Some(group), Some(percent)) = (
+                param(&query, "group"),
+                param(&query, "percent").and_then(|p| p.parse::<u8>().ok()),
+            ) else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "group= and percent= (0-100) are required"}),
+                );
+            };
+            let next = param(&query, "next").map(|ids| {
+                ids.split(',')
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            });
+            match table.update(|r| r.shift(group, next, percent)) {
+                true => json(
+                    StatusCode::OK,
+                    serde_json::json!({"group": group, "percent": percent}),
+                ),
+                false => json(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"error": format!("no target group {group}")}),
+                ),
+            }
+        }
+        (&Method::POST, "/unshift") => match param(&query, "group") {
+            None => json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"error": "group= is required"}),
+            ),
+            Some(group) => {
+                let ended = table.update(|r| r.unshift(group));
+                json(StatusCode::OK, serde_json::json!({"ended": ended}))
+            }
+        },
         (&Method::GET, "/targets") => {
             let report = table.read().report();
             json(
@@ -130,8 +176,13 @@ async fn handle(
 
 /// The `container=` of an admin query.
 fn container_of(query: &str) -> Option<&str> {
+    param(query, "container")
+}
+
+/// The value of `name=` in a query, if not empty.
+fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query
         .split('&')
-        .find_map(|kv| kv.strip_prefix("container="))
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
         .filter(|c| !c.is_empty())
 }

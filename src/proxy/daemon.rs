@@ -143,6 +143,40 @@ pub async fn stats(state: &LbState) -> Option<crate::alb::stats::Snapshot> {
     serde_json::from_slice(&body).ok()
 }
 
+/// What the new targets of each group's rehearsed shift have answered.
+pub async fn next_stats(state: &LbState) -> Option<crate::alb::stats::Snapshot> {
+    let body = admin_get(&state.admin, "/stats?lane=next").await?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// Sends `percent` of `group`'s requests to `next` (the containers of a
+/// new release; `None` keeps those already named). False when the load
+/// balancer did not take it.
+pub async fn shift(state: &LbState, group: &str, percent: u8, next: Option<&[String]>) -> bool {
+    let next = next
+        .map(|ids| format!("&next={}", ids.join(",")))
+        .unwrap_or_default();
+    admin_call(
+        &state.admin,
+        hyper::Method::POST,
+        &format!("/shift?group={group}&percent={percent}{next}"),
+        Duration::from_secs(2),
+    )
+    .await
+    .is_some()
+}
+
+/// Ends `group`'s rehearsed shift: its targets are one set again.
+pub async fn unshift(state: &LbState, group: &str) {
+    let _ = admin_call(
+        &state.admin,
+        hyper::Method::POST,
+        &format!("/unshift?group={group}"),
+        Duration::from_secs(2),
+    )
+    .await;
+}
+
 /// Whether every target of container `id` is healthy (and it has one).
 pub async fn healthy(state: &LbState, id: &str) -> bool {
     use crate::alb::health::State;

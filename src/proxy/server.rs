@@ -460,13 +460,16 @@ async fn handle(
         Action::Forward(group) => {
             let pick = proxy.table.routes().pick(group, &proxy.next);
             let asked = Instant::now();
+            let mut lane = false;
             let (r, name) = match pick {
                 Pick::Unavailable => (error_page(StatusCode::SERVICE_UNAVAILABLE), None),
                 Pick::Target {
                     addr,
                     name,
                     inflight,
+                    next,
                 } => {
+                    lane = next;
                     inflight.fetch_add(1, Ordering::Relaxed);
                     let r = forward(&proxy, req, addr, peer, client, &trace).await;
                     inflight.fetch_sub(1, Ordering::Relaxed);
@@ -474,10 +477,13 @@ async fn handle(
                 }
             };
             let from_target = r.extensions().get::<FromBalancer>().is_none();
-            proxy
-                .table
-                .stats
-                .record(group, r.status().as_u16(), from_target, asked.elapsed());
+            proxy.table.stats.record(
+                group,
+                lane,
+                r.status().as_u16(),
+                from_target,
+                asked.elapsed(),
+            );
             (r, name)
         }
     };

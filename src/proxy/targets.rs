@@ -42,6 +42,8 @@ pub enum Pick {
         addr: SocketAddr,
         name: Arc<str>,
         inflight: Arc<AtomicUsize>,
+        /// Whether it is one of a rehearsed shift's new targets.
+        next: bool,
     },
     /// 503: no registered targets, or none past its first checks.
     Unavailable,
@@ -52,6 +54,10 @@ pub enum Pick {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routes {
     pub groups: Vec<(String, Vec<Route>)>,
+    /// Per group (same order), a rehearsed traffic shift: the new
+    /// release's targets (not among the group's own then) and the percent
+    /// of requests they get.
+    pub shifts: Vec<Option<(Vec<Route>, u8)>>,
 }
 
 /// One target a request may go to.
@@ -82,15 +88,33 @@ impl Routes {
         else {
             return Pick::Unavailable;
         };
-        if targets.is_empty() {
+        let n = next.get(i).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
+        // A shift: of every hundred requests, `percent` go to the new
+        // targets, spread evenly (the n-th is new when the count of new ones
+        // up to it steps up); each lane round-robins by its own count. A
+        // lane with no target ready sends its share to the other.
+        let (lane, k, is_next) = match self.shifts.get(i) {
+            Some(Some((new, percent))) => {
+                let p = usize::from(*percent);
+                let before = n / 100 * p + (n % 100) * p / 100;
+                let to_new = (n % 100 + 1) * p / 100 > (n % 100) * p / 100;
+                if (to_new && !new.is_empty()) || targets.is_empty() {
+                    (new, before, true)
+                } else {
+                    (targets, n - before, false)
+                }
+            }
+            _ => (targets, n, false),
+        };
+        if lane.is_empty() {
             return Pick::Unavailable;
         }
-        let n = next.get(i).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
-        let t = &targets[n % targets.len()];
+        let t = &lane[k % lane.len()];
         Pick::Target {
             addr: t.addr,
             name: t.name.clone(),
             inflight: t.inflight.clone(),
+            next: is_next,
         }
     }
 }
@@ -163,6 +187,17 @@ pub struct TargetTable {
     /// are `initial` they are checked every `FAST_CHECK`, and a failed
     /// check does not count (the app is starting), until `FAST_FOR` ends.
     fast: HashMap<String, Instant>,
+    /// Rehearsed traffic shifts (`geno up --rehearse`), by group.
+    shifts: HashMap<String, Shift>,
+}
+
+/// A rehearsed traffic shift: the new release's containers and the
+/// percent of the group's requests they get (the ALB's weighted forward
+/// between two target groups, here within one).
+#[derive(Debug, Default)]
+struct Shift {
+    next: HashSet<String>,
+    percent: u8,
 }
 
 #[derive(Debug)]
@@ -211,6 +246,7 @@ impl TargetTable {
             held: HashMap::new(),
             check_now: HashSet::new(),
             fast: HashMap::new(),
+            shifts: HashMap::new(),
         }
     }
 
@@ -220,31 +256,59 @@ impl TargetTable {
 
     /// Where requests may go now: per group, the targets `select` allows.
     pub fn routes(&self) -> Routes {
-        Routes {
-            groups: self
-                .groups
-                .iter()
-                .map(|g| {
-                    let states: Vec<State> = g.targets.iter().map(|t| t.health.state).collect();
-                    let allowed = match select(&states) {
-                        Selection::Route(c) | Selection::FailOpen(c) => c,
-                        Selection::NoTargets | Selection::NoneReady => Vec::new(),
-                    };
-                    let routes = allowed
-                        .iter()
-                        .map(|&i| {
-                            let t = &g.targets[i];
-                            Route {
-                                addr: t.addr,
-                                name: Arc::from(t.name.as_str()),
-                                inflight: t.inflight.clone(),
-                            }
-                        })
-                        .collect();
-                    (g.name.clone(), routes)
-                })
-                .collect(),
+        let mut routes = Routes::default();
+        for g in &self.groups {
+            let states: Vec<State> = g.targets.iter().map(|t| t.health.state).collect();
+            let allowed = match select(&states) {
+                Selection::Route(c) | Selection::FailOpen(c) => c,
+                Selection::NoTargets | Selection::NoneReady => Vec::new(),
+            };
+            let shift = self.shifts.get(&g.name);
+            let (mut old, mut new) = (Vec::new(), Vec::new());
+            for &i in &allowed {
+                let t = &g.targets[i];
+                let route = Route {
+                    addr: t.addr,
+                    name: Arc::from(t.name.as_str()),
+                    inflight: t.inflight.clone(),
+                };
+                match shift.is_some_and(|s| s.next.contains(&t.container)) {
+                    true => new.push(route),
+                    false => old.push(route),
+                }
+            }
+            routes.groups.push((g.name.clone(), old));
+            routes.shifts.push(shift.map(|s| (new, s.percent)));
         }
+        routes
+    }
+
+    /// Starts or moves a rehearsed traffic shift in `group`: `next` (if
+    /// given) are the new release's containers, which get `percent` of its
+    /// requests. False for a group the table does not have.
+    pub fn shift(&mut self, group: &str, next: Option<Vec<String>>, percent: u8) -> bool {
+        if self.group_mut(group).is_none() {
+            return false;
+        }
+        let shift = self.shifts.entry(group.to_string()).or_default();
+        if let Some(next) = next {
+            shift.next = next.into_iter().collect();
+        }
+        shift.percent = percent.min(100);
+        true
+    }
+
+    /// Ends the shift in `group`: its targets are one set again.
+    pub fn unshift(&mut self, group: &str) -> bool {
+        self.shifts.remove(group).is_some()
+    }
+
+    /// The containers of the new release in `group`'s shift.
+    pub fn shifted(&self, group: &str) -> Vec<String> {
+        self.shifts
+            .get(group)
+            .map(|s| s.next.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The round-robin counters a proxy thread keeps, one per group.
@@ -568,6 +632,43 @@ mod tests {
         assert!(
             holder.join().unwrap(),
             "the pick waited for the table's lock"
+        );
+    }
+
+    #[test]
+    fn a_shift_sends_its_percent_to_the_new_targets_spread_and_round_robin_within_each() {
+        let mut t = table(30);
+        t.sync("web", &members(3));
+        for id in ["id1", "id2", "id3"] {
+            t.record("web", id, &Check::Pass);
+        }
+        // id3 is the new release: 10 of every 100 requests, never two in a row.
+        assert!(t.shift("web", Some(vec!["id3".into()]), 10));
+        let picks: Vec<String> = (0..200).filter_map(|_| picked(&mut t)).collect();
+        let count = |n: &str| picks.iter().filter(|p| *p == n).count();
+        assert_eq!(
+            (count("web-1"), count("web-2"), count("web-3")),
+            (90, 90, 20)
+        );
+        assert!(!picks.windows(2).any(|w| w[0] == "web-3" && w[1] == "web-3"));
+        // Its share moves; with no old target ready, all goes to the new.
+        t.shift("web", None, 50);
+        let picks: Vec<String> = (0..100).filter_map(|_| picked(&mut t)).collect();
+        assert_eq!(picks.iter().filter(|p| *p == "web-3").count(), 50);
+        t.shift("web", None, 0);
+        assert!((0..50).all(|_| picked(&mut t).as_deref() != Some("web-3")));
+        t.sync("web", &members(3)[2..]);
+        assert_eq!(picked(&mut t).as_deref(), Some("web-3"));
+        // Ended: one set again. A shift in a group it lacks is refused.
+        t.sync("web", &members(3));
+        t.record("web", "id1", &Check::Pass);
+        t.record("web", "id2", &Check::Pass);
+        assert!(t.unshift("web"));
+        assert!(!t.shift("nowhere", None, 5));
+        let picks: Vec<String> = (0..30).filter_map(|_| picked(&mut t)).collect();
+        assert!(
+            picks.iter().filter(|p| *p == "web-3").count() >= 9,
+            "{picks:?}"
         );
     }
 

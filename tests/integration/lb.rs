@@ -2,6 +2,8 @@
 //! health states, fail-open, 502/503/504 and draining during a replace.
 //! Ignored by default like the other engine tests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::docker::TestStack;
@@ -13,7 +15,8 @@ fn python_image() -> String {
 
 /// A small HTTP server: `/health` answers the code in /tmp/status (200 by
 /// default) and counts failures in /tmp/fails; `/slow?s=N` sleeps; `/reset`
-/// drops the connection; anything else echoes hostname and headers.
+/// drops the connection; anything else echoes hostname and headers, or
+/// answers 500 when its VERSION is `bad`.
 const SERVER: &str = r#"
 import http.server, os, socket, struct, time
 class H(http.server.BaseHTTPRequestHandler):
@@ -38,6 +41,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
+        if os.environ.get("VERSION") == "bad":
+            return self.reply(500, b"a bad release")
         h = self.headers
         body = " ".join([socket.gethostname(), h.get("X-Forwarded-For", "-"), h.get("X-Forwarded-Proto", "-"),
                          h.get("X-Forwarded-Port", "-"), h.get("X-Amzn-Trace-Id", "-"), os.environ.get("VERSION", "-")])
@@ -605,4 +610,178 @@ fn top_shows_what_the_load_balancer_answered_and_the_containers_use() {
     assert!(web["memoryBytes"].as_u64().unwrap() > 0, "{web}");
     // The job's group has no containers: no row.
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+}
+
+/// One routed service whose production deploys it canary, with a 5xx
+/// rollback alarm; its VERSION from the environment of the geno that runs.
+fn rehearsal_body(port: u16) -> String {
+    format!(
+        r#"
+image: {{}}
+services:
+  web:
+    image: {py}
+    command: [python3, /srv.py]
+    local: {{ volumes: ["./srv.py:/srv.py:ro"] }}
+    environment: {{ VERSION: "${{VERSION:-one}}" }}
+    ports: [8000]
+    ecs: {{ service: web-svc, cpu: 256, memory: 512, target_group: web }}
+load_balancer:
+  listeners:
+    - port: {port}
+      rules:
+        - priority: 10
+          conditions: {{ path: ["/app/*"] }}
+          action: {{ forward: web }}
+      default_action:
+        fixed_response: {{ status: 404, content_type: text/plain, body: "no route here" }}
+  target_groups:
+    web:
+      service: web
+      port: 8000
+      health_check: {{ path: /health, interval: 5s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 3 }}
+      deregistration_delay: 2s
+environments:
+  local: {{}}
+  prod:
+    aws:
+      region: us-east-1
+      account_id: "123456789012"
+      cluster: prod
+      execution_role_arn: arn:aws:iam::123456789012:role/exec
+      task_role_arn: arn:aws:iam::123456789012:role/task
+      log_group: /ecs/prod
+    strategy:
+      web: {{ canary: {{ percent: 20, bake: 1m }} }}
+    alarms:
+      web: {{ 5xx: {{ rollback: true, threshold: 2, period: 60s, periods: 1 }}, cpu: {{ rollback: true, periods: 1 }} }}
+"#,
+        py = python_image(),
+    )
+}
+
+/// Requests through the load balancer every 10 ms until stopped: the
+/// statuses, in order.
+fn request_stream(port: u16) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<u16>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(180);
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+                statuses.push(get(port, "/app/x").0);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            statuses
+        })
+    };
+    (stop, handle)
+}
+
+#[test]
+#[ignore = "needs a Docker engine and base images: scripts/test runs it"]
+fn a_rehearsed_canary_answering_500_rolls_back_and_a_good_one_takes_over() {
+    let port = free_port();
+    let s = TestStack::new("rehearse", &rehearsal_body(port));
+    std::fs::write(s.dir.path().join("srv.py"), SERVER).unwrap();
+    up_fast(&s);
+    let ids = s.ids();
+
+    // A release that answers 500: a fifth of the requests go to it until
+    // the 5xx alarm fires (its minute is 6 s here), then none.
+    let (stop, stream) = request_stream(port);
+    let out = s
+        .geno()
+        .env("VERSION", "bad")
+        .args([
+            "-v",
+            "up",
+            "--fast-health",
+            "--rehearse",
+            "prod",
+            "--timeout",
+            "120s",
+        ])
+        .run();
+    stop.store(true, Ordering::SeqCst);
+    let statuses = stream.join().unwrap();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for said in [
+        "web: rehearsing prod's canary deployment here, 10 times faster: canary 20% for 6s, then bake 100% for 6s\n",
+        "web: rollback alarms judged on the load balancer: web-svc-5xx\n",
+        "web: not rehearsed here: web-svc-cpu (AWS/ECS CPUUtilization is CloudWatch's alone)\n",
+        "web: canary: 20% of requests on the new release for 6s\n",
+        "web: the rehearsed canary rolled back: alarm web-svc-5xx fired during the canary: Threshold Crossed: 1 datapoint [",
+        "] greater than the threshold (2), each over 6s; the old release still serves\n",
+    ] {
+        assert!(out.stderr.contains(said), "{said}\n{}", out.stderr);
+    }
+    let bad = statuses.iter().filter(|s| !(200..300).contains(*s)).count();
+    eprintln!(
+        "bad release: {bad} of {} requests failed\n{}",
+        statuses.len(),
+        out.stderr
+    );
+    assert!(bad > 2, "the canary had its share: {statuses:?}");
+    // Only the canary's share, and only while it lasted: at most a fifth
+    // of the requests during the rehearsal (and some slack).
+    assert!(
+        bad <= statuses.len() / 5 + 5,
+        "{bad} of {}: {statuses:?}",
+        statuses.len()
+    );
+    assert_eq!(s.ids(), ids, "the old release kept, the new one removed");
+    for _ in 0..20 {
+        let (status, body) = get(port, "/app/x");
+        assert!(status == 200 && body.ends_with(" one"), "{status} {body}");
+    }
+
+    // A good release goes through every step and takes over, without a
+    // failed request.
+    let (stop, stream) = request_stream(port);
+    let out = s
+        .geno()
+        .env("VERSION", "two")
+        .args([
+            "-v",
+            "up",
+            "--fast-health",
+            "--rehearse",
+            "prod",
+            "--timeout",
+            "120s",
+        ])
+        .run();
+    stop.store(true, Ordering::SeqCst);
+    let statuses = stream.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    eprintln!("good release: {} requests\n{}", statuses.len(), out.stderr);
+    assert!(
+        out.stderr
+            .contains("web: bake: 100% of requests on the new release for 6s\n")
+            && out
+                .stderr
+                .contains("web: rehearsal passed: the new release serves all of `web`\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
+    assert!((0..20).all(|_| get(port, "/app/x").1.ends_with(" two")));
+    // Named as the old one was: the next `up` keeps it.
+    let after = s.ids();
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        ids.keys().collect::<Vec<_>>()
+    );
+    assert_ne!(after, ids);
+    let out = s
+        .geno()
+        .env("VERSION", "two")
+        .args(["up", "--timeout", "60s"])
+        .run();
+    assert!(out.stderr.contains("nothing changed"), "{}", out.stderr);
 }
