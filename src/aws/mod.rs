@@ -896,6 +896,13 @@ pub trait Live: Sync {
         &self,
         resource_id: &str,
     ) -> impl Future<Output = Result<Option<crate::deploy::scaling::Scaling>, AwsError>> + Send;
+    /// The last scaling activities of the service `resource_id`, newest
+    /// first (at most `n`).
+    fn scaling_activities(
+        &self,
+        resource_id: &str,
+        n: usize,
+    ) -> impl Future<Output = Result<Vec<crate::deploy::scaling::Activity>, AwsError>> + Send;
     /// The alarms named `prefix…` whose description starts `managed_by`.
     fn managed_alarms(
         &self,
@@ -1003,6 +1010,13 @@ impl Live for Aws {
         resource_id: &str,
     ) -> Result<Option<crate::deploy::scaling::Scaling>, AwsError> {
         Aws::scaling(self, resource_id).await
+    }
+    async fn scaling_activities(
+        &self,
+        resource_id: &str,
+        n: usize,
+    ) -> Result<Vec<crate::deploy::scaling::Activity>, AwsError> {
+        Aws::scaling_activities(self, resource_id, n).await
     }
     async fn managed_alarms(
         &self,

@@ -19,6 +19,48 @@ fn field<T: serde::de::DeserializeOwned + Default>(v: &Value, name: &str) -> T {
 }
 
 impl Aws {
+    /// The last `n` scaling activities of `resource_id`, newest first.
+    pub async fn scaling_activities(
+        &self,
+        resource_id: &str,
+        n: usize,
+    ) -> Result<Vec<crate::deploy::scaling::Activity>, AwsError> {
+        let out = self
+            .signed
+            .json(
+                &AUTOSCALING,
+                "DescribeScalingActivities",
+                &json!({
+                    "ServiceNamespace": "ecs",
+                    "ScalableDimension": DIMENSION,
+                    "ResourceId": resource_id,
+                    "MaxResults": n,
+                }),
+            )
+            .await?;
+        let activities: Vec<Value> = field(&out, "ScalingActivities");
+        Ok(activities
+            .iter()
+            .take(n)
+            .map(|a| {
+                // JSON 1.1 sends times as seconds since the epoch.
+                let started = a["StartTime"]
+                    .as_f64()
+                    .map(|s| {
+                        let at = std::time::UNIX_EPOCH
+                            + std::time::Duration::from_secs(s.max(0.0) as u64);
+                        humantime::format_rfc3339_seconds(at).to_string()
+                    })
+                    .unwrap_or_default();
+                crate::deploy::scaling::Activity {
+                    started,
+                    status: a["StatusCode"].as_str().unwrap_or_default().to_string(),
+                    description: a["Description"].as_str().unwrap_or_default().to_string(),
+                }
+            })
+            .collect())
+    }
+
     /// How the ECS service `resource_id` (`service/CLUSTER/NAME`) scales,
     /// if it is a scalable target.
     pub async fn scaling(&self, resource_id: &str) -> Result<Option<Scaling>, AwsError> {

@@ -119,6 +119,17 @@ pub struct Dimension {
     pub value: String,
 }
 
+/// One of Application Auto Scaling's scaling activities of a service:
+/// when it began (UTC, to the second), how it ended, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    pub started: String,
+    /// `Successful`, `InProgress`, `Failed`…
+    pub status: String,
+    pub description: String,
+}
+
 /// An alarm's state as CloudWatch reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmState {

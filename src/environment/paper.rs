@@ -45,6 +45,8 @@ pub struct Paper {
     pub policies: BTreeMap<String, Vec<serde_json::Value>>,
     /// Scalable targets by resource ID.
     pub scaling: BTreeMap<String, crate::deploy::scaling::Scaling>,
+    /// Scaling activities by resource ID, newest first.
+    pub activities: BTreeMap<String, Vec<crate::deploy::scaling::Activity>>,
     /// Metric alarms (all geno's).
     pub alarms: Vec<crate::deploy::scaling::Alarm>,
     /// Alarm name → its state and why, for those not `OK`.
@@ -217,6 +219,19 @@ impl Live for Paper {
     ) -> Result<Option<crate::deploy::scaling::Scaling>, AwsError> {
         self.called(format!("DescribeScalableTargets {resource_id}"));
         Ok(self.scaling.get(resource_id).cloned())
+    }
+    async fn scaling_activities(
+        &self,
+        resource_id: &str,
+        n: usize,
+    ) -> Result<Vec<crate::deploy::scaling::Activity>, AwsError> {
+        self.called(format!("DescribeScalingActivities {resource_id}"));
+        let all = self
+            .activities
+            .get(resource_id)
+            .cloned()
+            .unwrap_or_default();
+        Ok(all.into_iter().take(n).collect())
     }
     async fn managed_alarms(
         &self,

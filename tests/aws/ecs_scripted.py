@@ -46,6 +46,10 @@ rewrites the answers to the few moto cannot give.
   lasts ECS_SCRIPTED_MINUTE seconds (default 2), so a test sees a bake
   without waiting for it; a stage of no time lasts 1 s. An update during
   one puts all traffic back on the serving group and starts anew.
+- Scaling activities (moto has no DescribeScalingActivities): each
+  RegisterScalableTarget that goes through is an activity of its resource,
+  in the stand-in's own words ("Setting min capacity to 2 and max capacity
+  to 4", Successful), answered newest first.
 - RunTask accepts a Fargate task definition whose containers set no memory
   of their own (ECS takes the task's; moto 5.2.5 fails with a TypeError).
 - Faults on demand: `POST /_scripted/faults` with
@@ -127,6 +131,9 @@ SERVING = {}
 # Seconds of the stand-in's clock per ECS minute.
 MINUTE = float(os.environ.get("ECS_SCRIPTED_MINUTE", "2"))
 SHIFTING = ("BLUE_GREEN", "CANARY", "LINEAR")
+AUTOSCALING = "AnyScaleFrontendService."
+# resource ID -> its scaling activities, oldest first
+ACTIVITIES = {}
 
 
 def logs_client():
@@ -496,6 +503,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             if refused is not None:
                 self.answer(400, json.dumps(refused).encode(), "application/x-amz-json-1.1")
                 return
+        if target == AUTOSCALING + "DescribeScalingActivities":
+            request = json.loads(body or b"{}")
+            with LOCK:
+                found = list(reversed(ACTIVITIES.get(request.get("ResourceId"), [])))
+            found = found[:request.get("MaxResults") or 50]
+            self.answer(200, json.dumps({"ScalingActivities": found}).encode(), "application/x-amz-json-1.1")
+            return
         if operation in ("ListServiceDeployments", "DescribeServiceDeployments"):
             answer = service_deployments(operation, json.loads(body or b"{}"))
             self.answer(200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
@@ -516,6 +530,16 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         resp = conn.getresponse()
         data = resp.read()
         ctype = resp.getheader("Content-Type", "application/x-amz-json-1.1")
+        if target == AUTOSCALING + "RegisterScalableTarget" and resp.status == 200:
+            request = json.loads(body or b"{}")
+            parts = [f"{word} capacity to {request[key]}"
+                     for word, key in (("min", "MinCapacity"), ("max", "MaxCapacity")) if key in request]
+            with LOCK:
+                ACTIVITIES.setdefault(request.get("ResourceId"), []).append({
+                    "ActivityId": f"scripted-{time.time_ns()}", "ServiceNamespace": "ecs",
+                    "ResourceId": request.get("ResourceId"), "ScalableDimension": request.get("ScalableDimension"),
+                    "Description": "Setting " + " and ".join(parts), "Cause": "scalable target registered",
+                    "StartTime": time.time(), "EndTime": time.time(), "StatusCode": "Successful"})
         if operation in ("CreateService", "UpdateService") and resp.status == 200:
             request = json.loads(body or b"{}")
             keep_settings(request)

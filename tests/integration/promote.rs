@@ -1079,6 +1079,15 @@ fn scaling_and_alarms_are_applied_kept_and_a_firing_alarm_rolls_a_promotion_back
     let out = f.geno(&["ps", "--env", "scale", "web"]);
     ok(&out);
     assert!(out.stdout.contains("2–4 tasks, 3 now"), "{}", out.stdout);
+    // Application Auto Scaling's last activities (the stand-in's words).
+    assert!(
+        out.stdout.contains("SCALING ACTIVITY")
+            && out
+                .stdout
+                .contains("Successful  Setting min capacity to 2 and max capacity to 4\n"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout
             .contains(&format!("{web}-5xx  ALARM (rolls back)")),

@@ -47,7 +47,12 @@ struct ScalingRow {
     max: i32,
     /// Each policy and scheduled action, in a line.
     rules: Vec<String>,
+    /// Application Auto Scaling's last activities, newest first.
+    activities: Vec<crate::deploy::scaling::Activity>,
 }
+
+/// How many scaling activities `ps --env` shows per service.
+const ACTIVITIES: usize = 3;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +154,26 @@ async fn show<L: Live>(shell: &Shell, d: &Deployed<'_, L>, services: &[String]) 
             ]);
         }
         shell.table(&t)?;
+        let activities: Vec<[String; 4]> = rows
+            .iter()
+            .filter_map(|r| Some((r, r.scaling.as_ref()?)))
+            .flat_map(|(r, s)| {
+                s.activities.iter().map(|a| {
+                    [
+                        r.service.clone(),
+                        a.started.clone(),
+                        a.status.clone(),
+                        a.description.clone(),
+                    ]
+                })
+            })
+            .collect();
+        if !activities.is_empty() {
+            shell.out_line("")?;
+            let mut t = vec![["SERVICE", "SCALING ACTIVITY", "STATUS", "WHAT"].map(String::from)];
+            t.extend(activities);
+            shell.table(&t)?;
+        }
     }
     if rows.iter().any(|r| !r.alarms.is_empty()) {
         shell.out_line("")?;
@@ -224,7 +249,13 @@ async fn settings<L: Live>(
     r: &mut Row,
 ) -> anyhow::Result<()> {
     let id = crate::deploy::scaling::resource_id(&plan.update.cluster, &plan.update.service);
-    r.scaling = live.scaling(&id).await?.map(|s| ScalingRow {
+    let scaling = live.scaling(&id).await?;
+    let activities = match scaling {
+        Some(_) => live.scaling_activities(&id, ACTIVITIES).await?,
+        None => Vec::new(),
+    };
+    r.scaling = scaling.map(|s| ScalingRow {
+        activities,
         min: s.min_capacity,
         max: s.max_capacity,
         rules: s
@@ -432,6 +463,14 @@ mod tests {
         let (_dir, ctx, env, plans) = crate::environment::paper::open(&text, "demo");
         let mut paper = in_order(&plans);
         paper.services[0].desired = 4;
+        paper.activities.insert(
+            "service/shop-demo/shop-web-demo".into(),
+            vec![crate::deploy::scaling::Activity {
+                started: "2026-12-07T04:01:05Z".into(),
+                status: "Successful".into(),
+                description: "Setting desired count to 4.".into(),
+            }],
+        );
         paper
             .target_health
             .insert("shop-web-demo".into(), Vec::new());
@@ -454,6 +493,9 @@ mod tests {
              \n\
              SERVICE  SCALES             RULES\n\
              web      2–10 tasks, 4 now  shop-web-demo-cpu tracks ECSServiceAverageCPUUtilization at 70 (cooldowns out 300s, in 300s)\n\
+             \n\
+             SERVICE  SCALING ACTIVITY      STATUS      WHAT\n\
+             web      2026-12-07T04:01:05Z  Successful  Setting desired count to 4.\n\
              \n\
              SERVICE  ALARM              STATE               WATCHES\n\
              web      shop-web-demo-cpu  OK                  CPUUtilization Average > 80 for 3×60s\n\
