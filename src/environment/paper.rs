@@ -514,6 +514,15 @@ pub fn in_order(plans: &Plans) -> Paper {
             }
         }
         paper.target_groups.extend(plan.target_groups.clone());
+        if plan.shifts_traffic() {
+            // infra/'s alternate beside each, checking health alike.
+            paper
+                .target_groups
+                .extend(plan.target_groups.iter().map(|g| TargetGroup {
+                    name: format!("{}{}", g.name, crate::stack::strategy::ALTERNATE_SUFFIX),
+                    ..g.clone()
+                }));
+        }
     }
     paper
 }

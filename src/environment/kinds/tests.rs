@@ -159,6 +159,44 @@ async fn deployment_settings_changed_by_hand_show_in_the_diff() {
 }
 
 #[tokio::test]
+async fn a_strategy_is_diffed_and_its_alternate_group_checked_in_preflight() {
+    let text = crate::environment::paper::STACK.replace(
+        "desired_count: 2, target_group: web }",
+        "desired_count: 2, target_group: web, strategy: { linear: { percent: 25, bake: 2m } }, bake: 10m }",
+    );
+    let (_dir, _ctx, env, plans) = crate::environment::paper::open(&text, "demo");
+    let mut paper = with_the_job_run(&plans);
+    preflight(&paper, &env, &plans).await.unwrap();
+    // The service still rolls, as infra/ first made it.
+    let web = paper.services[0].deployment.as_mut().unwrap();
+    web.strategy = None;
+    web.bake_time_in_minutes = None;
+    web.linear_configuration = None;
+    let (n, out) = diff(&env, &paper).await;
+    assert!(
+        out.starts_with(
+            "web (shop-web-demo): 3 changes from shop-web-demo:3\n\
+             \x20 ~ deploymentConfiguration.strategy: ROLLING → LINEAR\n\
+             \x20 + deploymentConfiguration.bakeTimeInMinutes: 10\n\
+             \x20 + deploymentConfiguration.linearConfiguration: 25% every 2m\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(n, 3, "{out}");
+    // Without its alternate group, ECS could not shift: infra/'s to make.
+    paper.services[0].alternates.clear();
+    paper
+        .target_groups
+        .retain(|g| g.name != "shop-web-demo-alt");
+    let err = preflight(&paper, &env, &plans).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "preflight for `demo` found 1 problem; nothing was changed:\n\
+         \x20 - ECS service shop-web-demo has no alternate target group beside shop-web-demo for its linear deployments (apply infra/ with `geno render --env demo --format tfvars`)"
+    );
+}
+
+#[tokio::test]
 async fn diff_is_empty_when_everything_runs_as_rendered() {
     let (_dir, _ctx, env, plans) = demo();
     let paper = with_the_job_run(&plans);
