@@ -235,19 +235,7 @@ impl Engine {
         d: &DesiredContainer,
         kind: &str,
     ) -> Result<String, DockerError> {
-        let body = super::container::create_body(stack, d, kind);
-        let created = self
-            .docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(d.name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
-            .await?;
-        self.docker.start_container(&created.id, None).await?;
-        Ok(created.id)
+        self.create_and_start_as(stack, d, kind, &d.name).await
     }
 
     /// Creates and starts `d` under another name (a release rehearsed

@@ -660,11 +660,12 @@ environments:
     )
 }
 
-/// Requests through the load balancer every 10 ms until stopped: the
-/// statuses, in order.
-fn request_stream(port: u16) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<u16>>) {
+/// `geno up --rehearse prod` of release `version` (-v, as the stack was
+/// brought up: the same load balancer), with requests through the load
+/// balancer every 10 ms meanwhile: its output and their statuses, in order.
+fn rehearse(s: &TestStack, port: u16, version: &str) -> (crate::Output, Vec<u16>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
+    let stream = {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let end = Instant::now() + Duration::from_secs(180);
@@ -676,7 +677,21 @@ fn request_stream(port: u16) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<u1
             statuses
         })
     };
-    (stop, handle)
+    let out = s
+        .geno()
+        .env("VERSION", version)
+        .args([
+            "-v",
+            "up",
+            "--fast-health",
+            "--rehearse",
+            "prod",
+            "--timeout",
+            "120s",
+        ])
+        .run();
+    stop.store(true, Ordering::SeqCst);
+    (out, stream.join().unwrap())
 }
 
 #[test]
@@ -690,22 +705,7 @@ fn a_rehearsed_canary_answering_500_rolls_back_and_a_good_one_takes_over() {
 
     // A release that answers 500: a fifth of the requests go to it until
     // the 5xx alarm fires (its minute is 6 s here), then none.
-    let (stop, stream) = request_stream(port);
-    let out = s
-        .geno()
-        .env("VERSION", "bad")
-        .args([
-            "-v",
-            "up",
-            "--fast-health",
-            "--rehearse",
-            "prod",
-            "--timeout",
-            "120s",
-        ])
-        .run();
-    stop.store(true, Ordering::SeqCst);
-    let statuses = stream.join().unwrap();
+    let (out, statuses) = rehearse(&s, port, "bad");
     assert_eq!(out.code, 1, "{}", out.stderr);
     for said in [
         "web: rehearsing prod's canary deployment here, 10 times faster: canary 20% for 6s, then bake 100% for 6s\n",
@@ -739,22 +739,7 @@ fn a_rehearsed_canary_answering_500_rolls_back_and_a_good_one_takes_over() {
 
     // A good release goes through every step and takes over, without a
     // failed request.
-    let (stop, stream) = request_stream(port);
-    let out = s
-        .geno()
-        .env("VERSION", "two")
-        .args([
-            "-v",
-            "up",
-            "--fast-health",
-            "--rehearse",
-            "prod",
-            "--timeout",
-            "120s",
-        ])
-        .run();
-    stop.store(true, Ordering::SeqCst);
-    let statuses = stream.join().unwrap();
+    let (out, statuses) = rehearse(&s, port, "two");
     assert_eq!(out.code, 0, "{}", out.stderr);
     eprintln!("good release: {} requests\n{}", statuses.len(), out.stderr);
     assert!(
