@@ -634,6 +634,22 @@ impl Aws {
         })))
     }
 
+    /// The ALB target group named `name` as DescribeTargetGroups answers;
+    /// `None` when there is none.
+    pub(crate) async fn described_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::TargetGroup>, AwsError> {
+        let out = self
+            .elb
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e));
+        Ok(found(out, "TargetGroupNotFound")?.and_then(|o| o.target_groups().first().cloned()))
+    }
+
     /// A target group as the ALB has it, in the form stack.yaml renders;
     /// `None` when there is no group of that name. `container` is where
     /// services register into it (not an attribute of the group).
@@ -642,19 +658,10 @@ impl Aws {
         name: &str,
         container: (&str, i32),
     ) -> Result<Option<TargetGroup>, AwsError> {
-        let out = self
-            .elb
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await
-            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e));
-        let Some(out) = found(out, "TargetGroupNotFound")? else {
+        let Some(g) = self.described_group(name).await? else {
             return Ok(None);
         };
-        let Some(g) = out.target_groups().first() else {
-            return Ok(None);
-        };
+        let g = &g;
         let arn = g.target_group_arn().unwrap_or_default();
         let attributes = self
             .elb

@@ -142,21 +142,8 @@ impl Aws {
     /// The health of every target of the named target group; `None` when
     /// the group does not exist.
     pub async fn target_health(&self, name: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
-        let out = self
-            .elb
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await
-            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e));
-        let Some(out) = found(out, "TargetGroupNotFound")? else {
-            return Ok(None);
-        };
-        let Some(arn) = out
-            .target_groups()
-            .first()
-            .and_then(|g| g.target_group_arn())
-        else {
+        let group = self.described_group(name).await?;
+        let Some(arn) = group.as_ref().and_then(|g| g.target_group_arn()) else {
             return Ok(None);
         };
         let health = self

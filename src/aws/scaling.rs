@@ -313,17 +313,7 @@ impl Aws {
         &self,
         name: &str,
     ) -> Result<Option<(String, Option<String>)>, AwsError> {
-        let out = self
-            .elb
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await
-            .map_err(|e| self.err("elasticloadbalancing", "DescribeTargetGroups", e));
-        let Some(out) = super::found(out, "TargetGroupNotFound")? else {
-            return Ok(None);
-        };
-        Ok(out.target_groups().first().map(|g| {
+        Ok(self.described_group(name).await?.map(|g| {
             (
                 g.target_group_arn().unwrap_or_default().to_string(),
                 g.load_balancer_arns().first().cloned(),

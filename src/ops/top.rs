@@ -69,9 +69,12 @@ struct Taken {
     samples: Vec<(String, String, Sample)>,
 }
 
-async fn take(local: &LocalStack, services: &[String]) -> anyhow::Result<Taken> {
-    let lb = daemon::running(&local.state_dir(), local.name()).await;
-    let stats = match &lb {
+async fn take(
+    local: &LocalStack,
+    services: &[String],
+    lb: Option<&daemon::LbState>,
+) -> anyhow::Result<Taken> {
+    let stats = match lb {
         Some(state) => daemon::stats(state).await.unwrap_or_default(),
         None => Vec::new(),
     };
@@ -97,7 +100,9 @@ async fn top(ctx: &Context, args: &Args) -> CliResult {
     let services = local.selected(&args.services);
     let shell = &ctx.shell;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !shell.json();
-    let mut before = take(&local, &services).await?;
+    // Found once: a refresh reads its counters, not its health again.
+    let lb = daemon::running(&local.state_dir(), local.name()).await;
+    let mut before = take(&local, &services, lb.as_ref()).await?;
     if before.samples.is_empty() {
         return Err(anyhow::anyhow!(
             "{} has no running containers{}; run `geno up`",
@@ -110,11 +115,7 @@ async fn top(ctx: &Context, args: &Args) -> CliResult {
         )
         .into());
     }
-    if daemon::running(&local.state_dir(), local.name())
-        .await
-        .is_none()
-        && local.stack().load_balancer.is_some()
-    {
+    if lb.is_none() && local.stack().load_balancer.is_some() {
         shell.warn("the load balancer is not running: no request figures (run `geno up`)");
     }
     if args.once {
@@ -128,7 +129,7 @@ async fn top(ctx: &Context, args: &Args) -> CliResult {
             _ = tokio::time::sleep(interval) => {}
             _ = ctx.cancel.cancelled() => return Ok(()),
         }
-        let after = take(&local, &services).await?;
+        let after = take(&local, &services, lb.as_ref()).await?;
         let groups = |service: &str| -> Vec<&str> {
             local
                 .stack()
