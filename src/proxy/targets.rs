@@ -349,8 +349,14 @@ impl TargetTable {
             }
             let known = g.targets.iter_mut().find(|t| t.container == *id);
             match known {
-                Some(t) if t.addr != *addr => t.addr = *addr,
-                Some(_) => {}
+                // A container renamed (a rehearsed release taking over)
+                // keeps its target, under its new name.
+                Some(t) => {
+                    t.addr = *addr;
+                    if t.name != *name {
+                        t.name = name.clone();
+                    }
+                }
                 None => {
                     tracing::info!(target_group = %group, target = %name, %addr, "registered");
                     g.targets.push(Target {
