@@ -43,8 +43,9 @@ rewrites the answers to the few moto cannot give.
   from the group serving to the other one, which serves from then on.
   ListServiceDeployments and DescribeServiceDeployments answer it, and
   the PRIMARY deployment is IN_PROGRESS until it ends. A minute of ECS's
-  lasts ECS_SCRIPTED_MINUTE seconds (default 2), so a test sees a bake
-  without waiting for it; a stage of no time lasts 1 s. An update during
+  lasts ECS_SCRIPTED_MINUTE seconds (default 4), so a test sees a bake
+  without waiting for it; a stage of no time lasts STAGE (3 s): long
+  enough for a watcher polling a busy machine to see every stage. An update during
   one puts all traffic back on the serving group and starts anew.
 - Scaling activities (moto has no DescribeScalingActivities): each
   RegisterScalableTarget that goes through is an activity of its resource,
@@ -129,7 +130,9 @@ SHIFTS = {}
 # (cluster name, service name) -> the target group serving its production traffic
 SERVING = {}
 # Seconds of the stand-in's clock per ECS minute.
-MINUTE = float(os.environ.get("ECS_SCRIPTED_MINUTE", "2"))
+MINUTE = float(os.environ.get("ECS_SCRIPTED_MINUTE", "4"))
+# Seconds a stage lasts at the least.
+STAGE = 3.0
 SHIFTING = ("BLUE_GREEN", "CANARY", "LINEAR")
 AUTOSCALING = "AnyScaleFrontendService."
 # resource ID -> its scaling activities, oldest first
@@ -159,8 +162,8 @@ def elb_client():
 def shift_stages(config):
     """A deployment's lifecycle stages as (stage, percent of production
     traffic on the new tasks, seconds), from its deployment configuration."""
-    at_least = lambda minutes: max(minutes * MINUTE, 1.0)
-    stages = [("SCALE_UP", 0, 1.0)]
+    at_least = lambda minutes: max(minutes * MINUTE, STAGE)
+    stages = [("SCALE_UP", 0, STAGE)]
     if config.get("strategy") == "CANARY":
         c = config.get("canaryConfiguration") or {}
         stages.append(("PRODUCTION_TRAFFIC_SHIFT", c.get("canaryPercent", 5.0),
@@ -172,9 +175,9 @@ def shift_stages(config):
         while moved < 100:
             stages.append(("PRODUCTION_TRAFFIC_SHIFT", moved, bake))
             moved += step
-    stages.append(("PRODUCTION_TRAFFIC_SHIFT", 100, 1.0))
+    stages.append(("PRODUCTION_TRAFFIC_SHIFT", 100, STAGE))
     stages.append(("BAKE_TIME", 100, at_least(config.get("bakeTimeInMinutes", 0))))
-    stages.append(("CLEAN_UP", 100, 1.0))
+    stages.append(("CLEAN_UP", 100, STAGE))
     return stages
 
 
