@@ -748,6 +748,11 @@ impl Aws {
     }
 }
 
+/// The name in a target group's ARN (`arn:…:targetgroup/NAME/ID`).
+fn group_name(arn: &str) -> Option<&str> {
+    arn.split_once(":targetgroup/")?.1.split('/').next()
+}
+
 /// A rule's action as stack.yaml would write it; target groups by name.
 fn rule_action(
     action: Option<&aws_sdk_elasticloadbalancingv2::types::Action>,
@@ -777,16 +782,12 @@ fn rule_action(
             message_body: f.message_body().unwrap_or_default().to_string(),
         },
         None => {
-            // `arn:…:targetgroup/NAME/ID`: a group not in `names` by its ARN's name.
+            // A group not in `names` by its ARN's name.
             let name = |arn: &str| {
                 names
                     .get(arn)
                     .cloned()
-                    .or_else(|| {
-                        arn.split_once(":targetgroup/")
-                            .and_then(|(_, rest)| rest.split('/').next())
-                            .map(str::to_string)
-                    })
+                    .or_else(|| group_name(arn).map(str::to_string))
                     .unwrap_or_else(|| arn.to_string())
             };
             let weighted: Vec<(String, i32)> = a
@@ -1357,7 +1358,7 @@ impl Aws {
             .send()
             .await
             .map_err(|e| self.err("elasticloadbalancing", "DescribeRules", e))?;
-        let name = |arn: &str| arn.split('/').nth(1).unwrap_or(arn).to_string();
+        let name = |arn: &str| group_name(arn).unwrap_or(arn).to_string();
         Ok(out
             .rules()
             .iter()
@@ -1533,13 +1534,13 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
         target_groups: s
             .load_balancers()
             .iter()
-            .filter_map(|lb| lb.target_group_arn()?.split('/').nth(1).map(str::to_string))
+            .filter_map(|lb| group_name(lb.target_group_arn()?).map(str::to_string))
             .collect(),
         alternates: s
             .load_balancers()
             .iter()
             .filter_map(|lb| {
-                let name = |arn: &str| arn.split('/').nth(1).map(str::to_string);
+                let name = |arn: &str| group_name(arn).map(str::to_string);
                 let alternate = lb.advanced_configuration()?.alternate_target_group_arn()?;
                 Some((name(lb.target_group_arn()?)?, name(alternate)?))
             })

@@ -135,11 +135,11 @@ pub enum Found {
 /// between them) are that group; any other mix is spelled out
 /// (`a 50%, b 50%`), so it differs from what stack.yaml says.
 pub fn forwarded_to(weighted: &[(String, i32)]) -> String {
-    let suffix = crate::stack::strategy::ALTERNATE_SUFFIX;
+    use crate::stack::strategy::alternate_name;
     match weighted {
         [(one, _)] => one.clone(),
-        [(a, _), (b, _)] if *b == format!("{a}{suffix}") => a.clone(),
-        [(a, _), (b, _)] if *a == format!("{b}{suffix}") => b.clone(),
+        [(a, _), (b, _)] if *b == alternate_name(a) => a.clone(),
+        [(a, _), (b, _)] if *a == alternate_name(b) => b.clone(),
         _ => weighted
             .iter()
             .map(|(g, w)| format!("{g} {w}%"))

@@ -489,7 +489,7 @@ pub fn in_order(plans: &Plans) -> Paper {
                     .iter()
                     .map(|g| {
                         let alternate =
-                            format!("{}{}", g.name, crate::stack::strategy::ALTERNATE_SUFFIX);
+                            crate::stack::strategy::alternate_name(&g.name);
                         (g.name.clone(), alternate)
                     })
                     .collect()
@@ -519,7 +519,7 @@ pub fn in_order(plans: &Plans) -> Paper {
             paper
                 .target_groups
                 .extend(plan.target_groups.iter().map(|g| TargetGroup {
-                    name: format!("{}{}", g.name, crate::stack::strategy::ALTERNATE_SUFFIX),
+                    name: crate::stack::strategy::alternate_name(&g.name),
                     ..g.clone()
                 }));
         }

@@ -123,11 +123,7 @@ pub fn render(stack: &Stack, env: &str) -> Result<Value, RenderError> {
             }
             let hc = &tg.health_check;
             let alternate = shifts_traffic(stack, name, env).then(|| {
-                format!(
-                    "{}{}",
-                    stack.target_group_name(name, env),
-                    crate::stack::strategy::ALTERNATE_SUFFIX
-                )
+                crate::stack::strategy::alternate_name(&stack.target_group_name(name, env))
             });
             target_groups.insert(
                 name.clone(),

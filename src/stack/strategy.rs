@@ -12,6 +12,11 @@ use super::dur::Dur;
 /// `NAME-alt` beside each group ECS shifts traffic from).
 pub const ALTERNATE_SUFFIX: &str = "-alt";
 
+/// The name of the alternate of target group `name`.
+pub fn alternate_name(name: &str) -> String {
+    format!("{name}{ALTERNATE_SUFFIX}")
+}
+
 /// `rolling` (the default), `blue_green`, `{ canary: { percent, bake } }`
 /// or `{ linear: { percent, bake } }`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

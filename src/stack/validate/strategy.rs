@@ -5,7 +5,7 @@
 
 use super::super::diag::{At, Problem, Seg};
 use super::super::model::Action;
-use super::super::strategy::{ALTERNATE_SUFFIX, Shift, Strategy};
+use super::super::strategy::{ALTERNATE_SUFFIX, Shift, Strategy, alternate_name};
 use super::Checks;
 use crate::path;
 
@@ -77,7 +77,7 @@ impl<'a> Checks<'a> {
                 .iter()
                 .filter(|(env, e)| e.aws.is_some() && !stack.strategy_in(name, env).is_rolling())
                 .map(|(env, _)| {
-                    format!("{}{ALTERNATE_SUFFIX}", stack.target_group_name(group, env))
+                    alternate_name(&stack.target_group_name(group, env))
                 })
                 .collect();
             alternates.dedup();
