@@ -1091,11 +1091,13 @@ pub trait Ecs: Sync {
         task: &str,
     ) -> impl Future<Output = Result<TaskStatus, AwsError>> + Send;
     /// Where a blue/green, canary or linear deployment of `service`
-    /// stands; `None` when it has none in progress.
+    /// stands (with the weights of `rule`, its production listener rule,
+    /// as `DescribeServices` named it); `None` when it has none in progress.
     fn shifting(
         &self,
         cluster: &str,
         service: &str,
+        rule: Option<&str>,
     ) -> impl Future<Output = Result<Option<crate::deploy::rollout::Shifting>, AwsError>> + Send;
     /// Sends one change of scaling or alarms.
     fn scaling_step(
@@ -1290,6 +1292,7 @@ impl Ecs for Aws {
         &self,
         cluster: &str,
         service: &str,
+        rule: Option<&str>,
     ) -> Result<Option<crate::deploy::rollout::Shifting>, AwsError> {
         let listed = self
             .ecs
@@ -1323,17 +1326,8 @@ impl Ecs for Aws {
             .map(|s| s.as_str().to_string())
             .unwrap_or_default();
         // The production listener rule's weights: what ECS has moved so far.
-        let (found, _) = self
-            .described_services(cluster, &[service.to_string()])
-            .await?;
-        let rule = found
-            .iter()
-            .flat_map(|s| s.load_balancers())
-            .filter_map(|lb| lb.advanced_configuration()?.production_listener_rule())
-            .next()
-            .map(str::to_string);
         let weights = match rule {
-            Some(rule) => self.rule_weights(&rule).await?,
+            Some(rule) => self.rule_weights(rule).await?,
             None => Vec::new(),
         };
         Ok(Some(crate::deploy::rollout::Shifting { stage, weights }))
@@ -1536,6 +1530,11 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
             .iter()
             .filter_map(|lb| group_name(lb.target_group_arn()?).map(str::to_string))
             .collect(),
+        production_rule: s
+            .load_balancers()
+            .iter()
+            .find_map(|lb| lb.advanced_configuration()?.production_listener_rule())
+            .map(str::to_string),
         alternates: s
             .load_balancers()
             .iter()

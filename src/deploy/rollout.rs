@@ -42,6 +42,9 @@ pub struct ServiceStatus {
     /// ECS shifts traffic to in a blue/green, canary or linear deployment
     /// (the load balancer's `advancedConfiguration`), by name.
     pub alternates: Vec<(String, String)>,
+    /// The ARN of the listener rule whose weights ECS moves for it, if it
+    /// has one.
+    pub production_rule: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -488,14 +488,14 @@ pub fn in_order(plans: &Plans) -> Paper {
                 plan.target_groups
                     .iter()
                     .map(|g| {
-                        let alternate =
-                            crate::stack::strategy::alternate_name(&g.name);
+                        let alternate = crate::stack::strategy::alternate_name(&g.name);
                         (g.name.clone(), alternate)
                     })
                     .collect()
             } else {
                 Vec::new()
             },
+            production_rule: None,
         });
         for ns in plan
             .update

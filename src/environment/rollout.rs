@@ -201,7 +201,8 @@ pub async fn watch_until_done<E: Ecs>(
                     // rollback or restart sends the task definition only).
                     let live = s.deployment.as_ref().is_some_and(|d| d.shifts_traffic());
                     if shifts(u) || live {
-                        match ecs.shifting(cluster, &u.service).await {
+                        let rule = s.production_rule.as_deref();
+                        match ecs.shifting(cluster, &u.service, rule).await {
                             Ok(Some(shifting)) => progress = shifting.text(),
                             Ok(None) => {}
                             Err(e) => return Check::Failed(RolloutError::Describe(e)),

@@ -280,6 +280,7 @@ impl Ecs for Scripted {
         &self,
         _cluster: &str,
         service: &str,
+        _rule: Option<&str>,
     ) -> Result<Option<crate::deploy::rollout::Shifting>, AwsError> {
         let services = self.services.lock().unwrap();
         let s = services.iter().find(|s| s.name == service).unwrap();

@@ -84,13 +84,7 @@ pub fn hold(
         let alarms = crate::render::scaling::alarms(stack, &service, env, aws, ecs);
         let rollback: Vec<&crate::deploy::scaling::Alarm> =
             alarms.iter().filter(|(_, r)| *r).map(|(a, _)| a).collect();
-        let bake = ecs.bake.map(|b| b.0).unwrap_or_else(|| {
-            rollback
-                .iter()
-                .map(|a| a.fires_after())
-                .max()
-                .unwrap_or_default()
-        });
+        let bake = crate::render::ecs::bake(ecs, &alarms);
         let (judged, unjudged) = local_alarms(&rollback, SPEEDUP);
         out.push(Rehearsal {
             service,

@@ -744,6 +744,22 @@ fn container_definition(
 
 use crate::deploy::iam::value_from;
 
+/// How long the old tasks are kept once all traffic has moved: `ecs.bake`,
+/// or the longest time one of the rollback `alarms` takes to fire.
+pub fn bake(
+    ecs: &crate::stack::model::EcsService,
+    alarms: &[(crate::deploy::scaling::Alarm, bool)],
+) -> std::time::Duration {
+    ecs.bake.map(|b| b.0).unwrap_or_else(|| {
+        alarms
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(a, _)| a.fires_after())
+            .max()
+            .unwrap_or_default()
+    })
+}
+
 /// ECS's traffic-shifting strategy as deployment configuration fields
 /// (`strategy`, `bakeTimeInMinutes`, `canaryConfiguration`…); `None` for a
 /// rolling service. Bakes are whole minutes, rounded up; the default bake
@@ -756,13 +772,7 @@ pub fn strategy(
     if chosen.is_rolling() {
         return None;
     }
-    let slowest = alarms
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(a, _)| a.fires_after())
-        .max()
-        .unwrap_or_default();
-    let bake = ecs.bake.map(|b| b.0).unwrap_or(slowest);
+    let bake = bake(ecs, alarms);
     let minutes = |d: std::time::Duration| d.as_secs().div_ceil(60);
     let mut config = json!({
         "strategy": chosen.ecs_name(),

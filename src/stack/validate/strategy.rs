@@ -76,9 +76,7 @@ impl<'a> Checks<'a> {
                 .environments
                 .iter()
                 .filter(|(env, e)| e.aws.is_some() && !stack.strategy_in(name, env).is_rolling())
-                .map(|(env, _)| {
-                    alternate_name(&stack.target_group_name(group, env))
-                })
+                .map(|(env, _)| alternate_name(&stack.target_group_name(group, env)))
                 .collect();
             alternates.dedup();
             for alternate in alternates {
