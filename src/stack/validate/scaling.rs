@@ -65,6 +65,27 @@ impl<'a> Checks<'a> {
             }
         }
         for (env, e) in &stack.environments {
+            // Settings of ECS in an environment that deploys nothing would
+            // do nothing: said, not ignored.
+            if e.aws.is_none() {
+                let kinds = [
+                    ("scaling", e.scaling.is_empty()),
+                    ("alarms", e.alarms.is_empty()),
+                    ("strategy", e.strategy.is_empty()),
+                ];
+                for (field, empty) in kinds {
+                    if !empty {
+                        self.push(
+                            Problem::new(
+                                path!["environments", env, field],
+                                At::Key,
+                                format!("`{env}` has no `aws` section, so nothing deploys there and its `{field}` would do nothing"),
+                            )
+                            .help("put it under an environment with `aws`; `geno up --rehearse ENV` tries an environment's strategy and rollback alarms here"),
+                        );
+                    }
+                }
+            }
             for (service, alarms) in &e.alarms {
                 let at = path!["environments", env, "alarms", service];
                 if let Some(ecs) = self.ecs_service_at(at.clone(), service) {
