@@ -40,6 +40,9 @@ pub fn labels_for(stack: &str, d: &DesiredContainer, kind: &str) -> HashMap<Stri
     if let Some(sidecar) = &d.sidecar {
         out.insert(labels::SIDECAR.into(), sidecar.clone());
     }
+    if let Some(init) = &d.init {
+        out.insert(labels::INIT.into(), init.clone());
+    }
     out
 }
 

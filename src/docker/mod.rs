@@ -40,6 +40,8 @@ pub mod labels {
     pub const TASK: &str = "geno.task";
     pub const ESSENTIAL: &str = "geno.essential";
     pub const RESTART: &str = "geno.restart";
+    /// On a container whose command runs under geno's init: its version.
+    pub const INIT: &str = "geno.init";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +254,9 @@ pub struct Member {
     pub ports: Vec<String>,
     /// A sidecar of `service`'s task: its name.
     pub sidecar: Option<String>,
+    /// Its command runs under geno's init (of this version): a restart
+    /// restarts the process in place.
+    pub init: Option<String>,
 }
 
 impl Member {
@@ -290,6 +295,7 @@ impl Member {
             status: c.status.clone().unwrap_or_default(),
             ports,
             sidecar: label(labels::SIDECAR),
+            init: label(labels::INIT),
         }
     }
 

@@ -12,7 +12,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::files::FileIn;
 use super::{DockerError, Engine, is_not_found, labels, short_reason};
+use crate::local::init;
 use crate::local::plan::{DesiredContainer, Observation};
 
 /// The network a stack runs on, and what was removed to leave only it.
@@ -248,7 +250,10 @@ impl Engine {
         kind: &str,
         name: &str,
     ) -> Result<String, DockerError> {
-        let body = super::container::create_body(stack, d, kind);
+        let mut body = super::container::create_body(stack, d, kind);
+        if d.init.is_some() {
+            self.under_init(d, &mut body).await?;
+        }
         let created = self
             .docker
             .create_container(
@@ -259,8 +264,40 @@ impl Engine {
                 body,
             )
             .await?;
+        if d.init.is_some() {
+            // Before it starts: its entrypoint is the init.
+            let init = FileIn {
+                path: init::PATH.to_string(),
+                data: init::BINARY.to_vec(),
+                mode: 0o755,
+            };
+            self.put_files(&created.id, std::slice::from_ref(&init))
+                .await?;
+        }
         self.docker.start_container(&created.id, None).await?;
         Ok(created.id)
+    }
+
+    /// `body` made to run its program under geno's init: the program is
+    /// what Docker would have run (the image's entrypoint and command where
+    /// stack.yaml gives none), stopped by the image's stop signal.
+    async fn under_init(
+        &self,
+        d: &DesiredContainer,
+        body: &mut bollard::models::ContainerCreateBody,
+    ) -> Result<(), DockerError> {
+        let config = self.docker.inspect_image(&d.image).await?.config;
+        let config = config.unwrap_or_default();
+        let (entrypoint, command) = init::program(
+            d.entrypoint.as_deref(),
+            d.command.as_deref(),
+            config.entrypoint.as_deref().unwrap_or_default(),
+            config.cmd.as_deref().unwrap_or_default(),
+        );
+        let stop = config.stop_signal.as_deref().and_then(init::signal_number);
+        body.entrypoint = Some(init::entrypoint(&entrypoint, stop));
+        body.cmd = Some(command);
+        Ok(())
     }
 
     /// Gives container `id` the name `name`.
@@ -292,6 +329,31 @@ impl Engine {
     pub async fn restart(&self, id: &str, grace: u64) -> Result<(), DockerError> {
         self.stop(id, grace).await?;
         self.start(id).await
+    }
+
+    /// Restarts the process of a container that runs under geno's init,
+    /// in place: what the init said (old and new process, how the old one
+    /// ended), or why it could not (no init in the container, or the init
+    /// failed), for the caller to restart the container instead.
+    pub async fn respawn(
+        &self,
+        id: &str,
+        restart: &init::Restart,
+    ) -> Result<init::Restarted, String> {
+        match self.exec_capture(id, init::restart_request(restart)).await {
+            Ok((0, out, _)) => init::Restarted::read(&out)
+                .ok_or_else(|| format!("geno's init answered `{}`", out.trim())),
+            Ok((init::NOT_SUPERVISED, ..)) => Err("it has no geno init".into()),
+            Ok((code, out, err)) => Err(format!(
+                "geno's init answered {code}: {}",
+                err.trim()
+                    .lines()
+                    .chain(out.trim().lines())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; the container stays

@@ -457,7 +457,7 @@ async fn launch(
             Action::Replace { old, .. } => Some(old),
             Action::AsIs {
                 id,
-                how: InPlace::Restart,
+                how: InPlace::Restart | InPlace::Respawn(_),
                 ..
             } => Some(id),
             _ => None,
@@ -602,6 +602,18 @@ async fn act(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerEr
             InPlace::Leave => Ok(id),
             InPlace::Start => engine.start(&id).await.map(|_| id),
             InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
+            InPlace::Respawn(restart) => match engine.respawn(&id, &restart).await {
+                Ok(done) => {
+                    tracing::info!(container = %id, ended = %done.ended, stop = ?done.stop, idle = ?done.idle, "process restarted in place");
+                    Ok(id)
+                }
+                // Made before geno had its init, or its init cannot take
+                // the request: the container restarts as a whole.
+                Err(why) => {
+                    tracing::warn!(container = %id, %why, "restarting the container instead");
+                    engine.restart(&id, grace_secs).await.map(|_| id)
+                }
+            },
         },
     }
 }

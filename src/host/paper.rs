@@ -65,6 +65,7 @@ pub fn running(desired: &DesiredContainer, id: &str) -> Member {
         status: "Up 5 minutes".into(),
         ports: Vec::new(),
         sidecar: desired.sidecar.clone(),
+        init: desired.init.clone(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod drift;
 pub mod images;
+pub mod init;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;

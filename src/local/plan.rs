@@ -52,6 +52,11 @@ pub struct DesiredContainer {
     pub sidecar: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub joins: Option<String>,
+    /// Runs its command under geno's init (`local::init`), of this
+    /// version: a service whose watch rules restart it, so an edit
+    /// restarts the process, not the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 /// Task-size limits of a container, from the service's `ecs` section.
@@ -199,6 +204,8 @@ pub fn desired_containers(
                 essential: task.then_some(true),
                 sidecar: None,
                 joins: None,
+                init: crate::local::init::supervises(svc)
+                    .then(|| crate::local::init::version().to_string()),
             };
             let owner = d.name.clone();
             out.push(d);
@@ -281,6 +288,7 @@ fn sidecar_container(
         essential: Some(car.essential),
         sidecar: Some(name.to_string()),
         joins: Some(owner.to_string()),
+        init: None,
     }
 }
 
@@ -339,13 +347,17 @@ pub enum Action {
 }
 
 /// What `AsIs` does to its container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InPlace {
     /// It runs (or a job completed): only wait for it.
     Leave,
     Start,
     /// Stop and start again (the load balancer drains it first).
     Restart,
+    /// Its process restarted by geno's init, as `Restart` says; the
+    /// container stays running (the load balancer drains it first). A
+    /// container without the init is restarted instead.
+    Respawn(crate::local::init::Restart),
 }
 
 impl Action {
@@ -656,6 +668,7 @@ mod tests {
             essential: None,
             sidecar: None,
             joins: None,
+            init: None,
         }
     }
 
