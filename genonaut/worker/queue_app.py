@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import uuid
 import zlib
+from pathlib import Path
 
 from celery import Celery
+from celery.signals import task_postrun, task_received, task_rejected, task_revoked, worker_init
 
 from genonaut.config_loader import settings
 from genonaut.jobs import JobStore, default_store
@@ -93,6 +97,62 @@ def generate_image(self, job_id: str) -> str:
         raise self.retry(exc=e, countdown=countdown, max_retries=max_retries)
     finally:
         client.close()
+
+
+# The tasks this worker holds, one empty file per message received and not
+# yet finished (a retry's message waiting out its countdown counts too):
+# `geno up --watch` runs `test -z "$(ls -A DIR)"` (stack.yaml's
+# develop.idle) to restart an idle worker at once and to let a busy one
+# finish its tasks first. A pool process lost mid-task leaves its file, so
+# the worker counts as busy until it restarts: the safe side.
+HELD_TASKS = Path(os.environ.get("GENONAUT_HELD_TASKS", "/tmp/genonaut-held-tasks"))
+
+
+@worker_init.connect
+def forget_held_tasks(**_kwargs) -> None:
+    """A new worker process holds nothing yet."""
+    shutil.rmtree(HELD_TASKS, ignore_errors=True)
+    HELD_TASKS.mkdir(parents=True, exist_ok=True)
+
+
+def hold(task_id: str) -> None:
+    # Per message, not per task: a retry is a new message with the same id,
+    # and may arrive before the attempt that sent it has finished.
+    try:
+        (HELD_TASKS / f"{task_id}.{uuid.uuid4().hex}").touch()
+    except OSError as e:
+        log.warning("cannot note task %s as held: %s", task_id, e)
+
+
+def release(task_id: str) -> None:
+    for held in HELD_TASKS.glob(f"{task_id}.*"):
+        held.unlink(missing_ok=True)
+        return
+
+
+@task_received.connect
+def _held(request=None, **_kwargs) -> None:
+    if request is not None:
+        hold(request.id)
+
+
+@task_postrun.connect
+def _finished(task_id=None, **_kwargs) -> None:
+    if task_id:
+        release(task_id)
+
+
+@task_revoked.connect
+def _revoked(request=None, **_kwargs) -> None:
+    if request is not None:
+        release(request.id)
+
+
+@task_rejected.connect
+def _rejected(message=None, **_kwargs) -> None:
+    task_id = getattr(message, "headers", {}).get("id") if message is not None else None
+    if task_id:
+        release(task_id)
 
 
 def enqueue_generation(job_id: str) -> None:

@@ -4,6 +4,10 @@
 //! replica, it restarts and is probed until ready, and the next one goes
 //! only once the load balancer has it healthy again, so the service keeps
 //! answering. Other services' replicas restart together.
+//!
+//! `geno restart` restarts containers (stop, start); the edit loop
+//! restarts only the process, through geno's init in the container
+//! (`local::init`), where there is one.
 
 use tokio::time::Instant;
 
@@ -12,22 +16,36 @@ use super::converge::{Wait, converge, load_balancer, target_healthy};
 use crate::context::Context;
 use crate::docker::Member;
 use crate::error::CliResult;
+use crate::local::init::Restart;
 use crate::local::plan::{Action, InPlace};
 use crate::local::reconcile::Reconcile;
 use crate::proxy::daemon;
 
+/// Who restarts, and so how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// `geno restart`: containers restart; the load balancer is made
+    /// current first, and each replica's return is said.
+    Command,
+    /// The edit loop: processes restart under geno's init (containers
+    /// without one restart whole); the load balancer is taken as it runs
+    /// (the loop checked it when it began), and nothing is said per
+    /// replica.
+    Watch,
+}
+
 /// Restarts `containers` in the order given, each until ready (and
 /// healthy in the load balancer, for a routed service). `verb` names the
-/// command in what is said. `quiet`: the load balancer is taken as it runs
-/// (the edit loop checked it when it began) and nothing is said per replica.
+/// command in what is said.
 pub async fn in_place(
     ctx: &Context,
     local: &LocalStack,
     containers: &[Member],
     verb: &str,
     wait: Wait,
-    quiet: bool,
+    by: By,
 ) -> CliResult {
+    let quiet = by == By::Watch;
     let routed = |service: &str| local.stack().deregistration_delay(service).is_some();
     let services: Vec<String> = containers.iter().map(|c| c.service.clone()).collect();
     // Drain and re-register through a load balancer that runs and is current.
@@ -59,7 +77,8 @@ pub async fn in_place(
         } else {
             vec![replicas]
         };
-        let grace_secs = local.stack().services[service].stop_grace_period.as_secs();
+        let svc = &local.stack().services[service];
+        let grace_secs = svc.stop_grace_period.as_secs();
         for group in groups {
             let actions = group
                 .iter()
@@ -67,7 +86,12 @@ pub async fn in_place(
                     id: c.id.clone(),
                     name: c.name.clone(),
                     service: c.service.clone(),
-                    how: InPlace::Restart,
+                    how: match by {
+                        By::Watch if c.init.is_some() && c.running() => {
+                            InPlace::Respawn(Restart::of(svc))
+                        }
+                        _ => InPlace::Restart,
+                    },
                     grace_secs,
                 })
                 .collect();

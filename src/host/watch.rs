@@ -490,7 +490,7 @@ async fn act(
                 &running,
                 "geno watch",
                 Wait::from_now(PER_CHANGE),
-                true,
+                super::restart::By::Watch,
             )
             .await?;
             let names: Vec<&str> = running.iter().map(|c| c.name.as_str()).collect();

@@ -84,7 +84,15 @@ pub async fn restart(ctx: &Context, opts: RestartOptions) -> CliResult {
         )
         .into());
     }
-    restart::in_place(ctx, &local, &containers, "geno restart", wait, false).await?;
+    restart::in_place(
+        ctx,
+        &local,
+        &containers,
+        "geno restart",
+        wait,
+        restart::By::Command,
+    )
+    .await?;
     crate::host::supervise::ensure_for(ctx, &local).await?;
     ctx.shell.status(format!(
         "restarted {} in {:.1}s",

@@ -372,6 +372,13 @@ impl Default for Service {
 pub struct Develop {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watch: Vec<WatchRule>,
+    /// A test that exits 0 when the process runs no work (a worker between
+    /// jobs), as `["CMD", …]`, `["CMD-SHELL", "…"]` or a string. geno's
+    /// init runs it in the container right before a watch rule restarts
+    /// the process: an idle one is ended at once (SIGKILL) instead of
+    /// being given its stop signal and grace period to finish its work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<HealthTest>,
 }
 
 /// One watch rule: files under `path` that change set off `action`.

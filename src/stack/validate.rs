@@ -571,6 +571,29 @@ impl<'a> Checks<'a> {
                 ));
             }
         }
+        if let Some(test) = &svc.develop.idle {
+            let at = path!["services", service, "develop", "idle"];
+            if !crate::local::init::supervises(svc) {
+                self.push(
+                    Problem::new(
+                        at,
+                        At::Key,
+                        format!(
+                            "`idle` tells a restart that `{service}` runs no work, but no watch rule of `{service}` restarts it"
+                        ),
+                    )
+                    .help("add a `sync+restart` or `restart` rule, or drop `idle`"),
+                );
+            } else if crate::local::readiness::probe_command(&test.0).is_none() {
+                self.push(
+                    Problem::new(
+                        at,
+                        At::Value,
+                        "`idle` needs a command to run: `[CMD, program, args…]`, `[CMD-SHELL, \"…\"]` or a string",
+                    ),
+                );
+            }
+        }
     }
 
     /// A service's IAM statements, as IAM takes them, on a service that

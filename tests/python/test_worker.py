@@ -91,3 +91,19 @@ def test_celery_task_retries_then_fails_the_job_with_the_reason(closed_port_url,
     assert kept.status == "failed"
     assert kept.error.startswith("image server unavailable after 5 retries")
     assert kept.attempts == 6, "the first try and five retries"
+
+
+def test_held_tasks_count_messages_so_a_retry_received_before_its_attempt_ends_still_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr(queue_app, "HELD_TASKS", tmp_path / "held")
+    queue_app.forget_held_tasks()
+    assert list((tmp_path / "held").iterdir()) == []
+    queue_app.hold("t1")
+    queue_app.hold("t1")  # its retry, received while the first attempt runs
+    queue_app.release("t1")  # the first attempt ends
+    assert len(list((tmp_path / "held").iterdir())) == 1
+    queue_app.release("t1")
+    queue_app.release("t1")  # one more release than holds: nothing to remove
+    assert list((tmp_path / "held").iterdir()) == []
+    queue_app.hold("t2")
+    queue_app.forget_held_tasks()  # a restarted worker holds nothing
+    assert list((tmp_path / "held").iterdir()) == []
