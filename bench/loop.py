@@ -11,9 +11,16 @@ Rows, in one run, all on the same image and the same containers:
 - geno watch, api (sync+restart, 1 replica) and worker (2 replicas);
 - floor, api / worker: the same file put into the running containers by
   hand and `docker restart` issued at the instant of the write, new code
-  observed on the container's own address: the fastest a process restart
-  can serve new code on this machine (nothing geno does — no debounce, no
-  drain, no probe, no load balancer);
+  observed on the container's own address: the fastest a container
+  restart can serve new code on this machine (nothing geno does — no
+  debounce, no drain, no probe, no load balancer);
+- floor, api process: the file copied in by hand and a second api process
+  started by hand in the same container (same image, same CPU limit,
+  another port) at the instant of the write, new code observed on the
+  container's own address: the fastest a process restart can serve new
+  code (it does not even wait for the old process to stop);
+- with GENO_BEFORE (another geno binary): its watch rows and its 2-replica
+  row too, in the same run, for a before/after table;
 - geno rebuild: `geno up` after the edit (image rebuilt, services replaced);
 - docker-compose `up -d --build` on bench/compose.yaml with the same edit
   (Compose v1.29, Debian's: its whole edit loop, having no watch);
@@ -49,6 +56,7 @@ WORKER_FILE = os.path.join(ROOT, "genonaut/worker/queue_app.py")
 API_LINE = '    body = {"status": "ok" if ok else "unavailable", "checks": checks}'
 WORKER_LINE = "jobs.mark_completed(job_id, image.ref, "
 samples = {}
+replica_streams = []
 originals = {p: open(p).read() for p in (API_FILE, WORKER_FILE)}
 
 
@@ -151,18 +159,29 @@ def geno(*args, **kw):
     return subprocess.run([GENO, *args], cwd=ROOT, **kw)
 
 
-def watch_rows():
-    log = open(os.path.join(os.environ["OUT"], "watch.log"), "w")
-    w = subprocess.Popen([GENO, "watch"], cwd=ROOT, stderr=log, stdout=log)
+def before_stack():
+    """stack.yaml without what the build before this change cannot read
+    (`develop.idle`), for GENO_BEFORE's rows."""
+    text = "".join(l for l in open(os.path.join(ROOT, "stack.yaml")) if not l.lstrip().startswith("idle:"))
+    path = os.path.join(ROOT, ".bench-before.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def watch_rows(geno=GENO, label="geno watch", stack="stack.yaml"):
+    log = open(os.path.join(os.environ["OUT"], f"watch-{label.replace(' ', '-').replace(':', '')}.log"), "w")
+    subprocess.run([geno, "-f", stack, "up", "--fast-health"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    w = subprocess.Popen([geno, "-v", "-f", stack, "watch"], cwd=ROOT, stderr=log, stdout=log)
     time.sleep(3)
     try:
         for n in range(RUNS):
             t0 = edit_api(100 + n)
-            add("geno watch: api edit -> served via LB", until_api(LB, 100 + n, t0))
+            add(f"{label}: api edit -> served via LB", until_api(LB, 100 + n, t0))
             time.sleep(2)
         for n in range(RUNS):
             t0 = edit_worker(200 + n)
-            add("geno watch: worker edit -> new code runs", until_worker(LB, 200 + n, t0))
+            add(f"{label}: worker edit -> new code runs", until_worker(LB, 200 + n, t0))
             time.sleep(4)
     finally:
         w.send_signal(2)
@@ -189,6 +208,24 @@ def floor_rows():
         add("floor: worker cp + docker restart -> new code", until_worker(f"http://{ip}:8001", 400 + n, t0))
         time.sleep(2)
     restore()
+
+
+def process_floor_rows():
+    """cp + a second api process started by hand: the process-restart floor."""
+    api = members("api")[0]
+    ip = container_ip(api)
+    for n in range(RUNS):
+        t0 = edit_api(350 + n)
+        subprocess.run(["docker", "cp", API_FILE, f"{api}:/app/genonaut/api/main.py"], check=True)
+        subprocess.run(
+            ["docker", "exec", "-d", api, "uvicorn", "genonaut.api.main:app", "--host", "0.0.0.0", "--port", "8002"],
+            check=True,
+        )
+        add("floor: api cp + a new process started -> served", until_api(f"http://{ip}:8002", 350 + n, t0))
+        subprocess.run(["docker", "exec", api, "pkill", "-f", "port 8002"], capture_output=True)
+        time.sleep(1)
+    restore()
+    subprocess.run(["docker", "cp", API_FILE, f"{api}:/app/genonaut/api/main.py"], check=True)
 
 
 def rebuild_rows(runs):
@@ -228,19 +265,19 @@ def until_api_plain(base, limit):
     raise SystemExit(f"bench: {base} never healthy")
 
 
-def two_replicas():
+def two_replicas(geno=GENO, label="geno watch", stack="stack.yaml"):
     """api with 2 replicas: reloads under a request stream, non-2xx counted."""
     # The same stack with api at 2 replicas (and so no published host port).
-    text = open(os.path.join(ROOT, "stack.yaml")).read()
+    text = open(os.path.join(ROOT, stack)).read()
     api_port = '    ports: ["${API_PORT:-8001}:8001"]\n'
     assert api_port in text, "stack.yaml's api ports line has moved"
     text = text.replace(api_port, "    replicas: 2\n    ports: [8001]\n", 1)
     two = os.path.join(ROOT, ".bench-two-replicas.yaml")
     with open(two, "w") as f:
         f.write(text)
-    geno("-f", two, "up", "--fast-health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    log = open(os.path.join(os.environ["OUT"], "watch2.log"), "w")
-    w = subprocess.Popen([GENO, "-f", two, "watch"], cwd=ROOT, stderr=log, stdout=log)
+    subprocess.run([geno, "-f", two, "up", "--fast-health"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    log = open(os.path.join(os.environ["OUT"], f"watch2-{label.replace(' ', '-').replace(':', '')}.log"), "w")
+    w = subprocess.Popen([geno, "-v", "-f", two, "watch"], cwd=ROOT, stderr=log, stdout=log)
     time.sleep(3)
     counts = {"ok": 0, "bad": 0}
     bad = []
@@ -262,7 +299,7 @@ def two_replicas():
     try:
         for n in range(min(RUNS, 5)):
             t0 = edit_api(700 + n)
-            add("geno watch, 2 api replicas: edit -> served via LB", until_api(LB, 700 + n, t0))
+            add(f"{label}, 2 api replicas: edit -> served via LB", until_api(LB, 700 + n, t0))
             # Until both replicas run the edit: the reload is over.
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -277,8 +314,8 @@ def two_replicas():
         w.wait(timeout=120)
         restore()
         os.remove(two)
-    print(f"\n2 api replicas, {min(RUNS, 5)} reloads under a request stream: {counts['ok']} 2xx, "
-          f"{counts['bad']} non-2xx {sorted(set(bad)) if bad else ''}")
+    replica_streams.append(f"{label}, 2 api replicas, {min(RUNS, 5)} reloads under a request stream: {counts['ok']} 2xx, "
+                           f"{counts['bad']} non-2xx {sorted(set(bad)) if bad else ''}")
     geno("up", "--fast-health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
@@ -315,21 +352,33 @@ def compose_watch_rows():
 
 
 def report():
-    print(f"\n{'':58} {'p50':>6} {'p95':>6} {'min':>6} {'max':>6}  (seconds)")
+    print(f"\n{'':62} {'p50':>6} {'p95':>6} {'min':>6} {'max':>6}  (seconds)")
     for row, xs in samples.items():
         xs = sorted(xs)
         p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
-        print(f"{row:58} {statistics.median(xs):6.2f} {p95:6.2f} {xs[0]:6.2f} {xs[-1]:6.2f}  n={len(xs)}")
+        print(f"{row:62} {statistics.median(xs):6.2f} {p95:6.2f} {xs[0]:6.2f} {xs[-1]:6.2f}  n={len(xs)}")
+    for line in replica_streams:
+        print(line)
 
 
 def main():
     try:
         geno("up", "--fast-health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        which = sys.argv[1:] or ["watch", "floor", "rebuild", "compose", "compose-watch", "replicas"]
+        which = sys.argv[1:] or ["before", "watch", "floor", "rebuild", "compose", "compose-watch", "replicas"]
+        before = os.environ.get("GENO_BEFORE")
+        if before and "before" in which:
+            old = before_stack()
+            try:
+                watch_rows(before, "before: geno watch", old)
+                if "replicas" in which:
+                    two_replicas(before, "before: geno watch", old)
+            finally:
+                os.remove(old)
         if "watch" in which:
             watch_rows()
         if "floor" in which:
             floor_rows()
+            process_floor_rows()
         if "rebuild" in which:
             rebuild_rows(int(os.environ.get("REBUILD_RUNS", "3")))
         if "compose" in which:

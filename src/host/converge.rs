@@ -19,6 +19,7 @@ use crate::docker::{DockerError, Engine};
 use crate::error::{CliError, CliResult, INTERRUPTED};
 use crate::host::LocalStack;
 use crate::host::probe::{Probe, until_ready};
+use crate::local::init::Respawned;
 use crate::local::plan::names;
 use crate::local::plan::{Action, InPlace};
 use crate::local::readiness::{ReadyRecord, probe_command};
@@ -102,6 +103,9 @@ pub async fn converge(
     let mut ready = crate::state::readiness::load(&local.state_dir(), local.name());
     let mut launches: JoinSet<(String, Result<Launched, DockerError>)> = JoinSet::new();
     let mut probes: JoinSet<(String, Option<Duration>, bool)> = JoinSet::new();
+    // Containers whose process restarted in place, and when: Docker's
+    // health status and uptime are the container's, from before.
+    let mut respawned_at: std::collections::HashMap<String, Instant> = Default::default();
     let result = wait::until(Poll::every(LOOK).until(deadline), &ctx.cancel, async || {
         while let Some(joined) = launches.try_join_next() {
             match joined {
@@ -134,6 +138,10 @@ pub async fn converge(
                         probe(ctx, local, &name, hc, id, deadline, &mut probes, None);
                     }
                     reconcile.launched(&name, ids);
+                    for (id, _) in &launched.respawned {
+                        respawned_at.insert(id.clone(), Instant::now());
+                    }
+                    reconcile.respawned.extend(launched.respawned);
                 }
                 Ok((_, Err(e))) => return Check::Failed(anyhow::Error::from(e)),
                 Err(e) => return Check::Failed(e.into()),
@@ -163,7 +171,16 @@ pub async fn converge(
             launches
                 .spawn(async move { (name, launch(&engine, &stack, actions, drain, task).await) });
         }
-        match observe(ctx, local, reconcile, &ready, began.elapsed()).await {
+        match observe(
+            ctx,
+            local,
+            reconcile,
+            &ready,
+            &respawned_at,
+            began.elapsed(),
+        )
+        .await
+        {
             Ok(()) if reconcile.done() => Check::Ready(()),
             Ok(()) => Check::NotYet,
             Err(e) => Check::Failed(e),
@@ -285,6 +302,7 @@ async fn observe(
     local: &LocalStack,
     reconcile: &mut Reconcile,
     ready: &ReadyRecord,
+    respawned_at: &std::collections::HashMap<String, Instant>,
     now: Duration,
 ) -> anyhow::Result<()> {
     for (service, ids) in reconcile.to_observe() {
@@ -292,6 +310,9 @@ async fn observe(
         for id in &ids {
             let mut o = local.engine.observe(id).await?;
             o.ready_by_probe = ready.after_start.contains_key(id);
+            if let Some(at) = respawned_at.get(id) {
+                o.since_process_restart(at.elapsed());
+            }
             observations.push(o);
         }
         if let Some(r) = reconcile.observed(&service, &observations, now)
@@ -343,6 +364,8 @@ struct Launched {
     own: Vec<String>,
     /// Its tasks' sidecars: (sidecar, container ID).
     sidecars: Vec<(String, String)>,
+    /// Those of `own` whose process was restarted in place, and how.
+    respawned: Vec<(String, Respawned)>,
 }
 
 impl Launched {
@@ -468,17 +491,23 @@ async fn launch(
             tracing::info!(container = %id, after = ?t.elapsed(), "drained");
         }
         let name = container_of(&a).to_string();
-        let id = act(engine, stack, a).await?;
-        tracing::info!(container = %id, after = ?t.elapsed(), "launched");
+        let (id, respawned) = act(engine, stack, a).await?;
+        tracing::info!(container = %id, after = ?t.elapsed(), ?respawned, "launched");
         // Started: the load balancer takes it in (a restarted one again)
         // and checks it often until its first pass.
         if let Some((lb, _)) = drain {
             daemon::admit(lb, &id).await;
         }
-        Ok((name, id))
+        Ok((name, id, respawned))
     }))
     .await;
-    let own: Vec<(String, String)> = results.into_iter().collect::<Result<_, DockerError>>()?;
+    let own: Vec<(String, String, Option<Respawned>)> =
+        results.into_iter().collect::<Result<_, DockerError>>()?;
+    let respawned: Vec<(String, Respawned)> = own
+        .iter()
+        .filter_map(|(_, id, r)| Some((id.clone(), r.clone()?)))
+        .collect();
+    let own: Vec<(String, String)> = own.into_iter().map(|(n, id, _)| (n, id)).collect();
     let mut ids: std::collections::HashMap<String, String> = own.iter().cloned().collect();
     sidecars.sort_by_key(|a| {
         let (owner, car) = names::sidecar_of(container_of(a)).unwrap_or_default();
@@ -524,10 +553,11 @@ async fn launch(
                 return Ok(Launched {
                     own: own.into_iter().map(|(_, id)| id).collect(),
                     sidecars: started,
+                    respawned,
                 });
             }
         }
-        let id = act(engine, stack, a).await?;
+        let (id, _) = act(engine, stack, a).await?;
         tracing::info!(container = %id, sidecar = %name, "launched");
         started.push((car.to_string(), id.clone()));
         ids.insert(name, id);
@@ -535,6 +565,7 @@ async fn launch(
     Ok(Launched {
         own: own.into_iter().map(|(_, id)| id).collect(),
         sidecars: started,
+        respawned,
     })
 }
 
@@ -574,8 +605,34 @@ pub(crate) async fn meets(
     })
 }
 
-/// One action on the engine; the container's ID.
-async fn act(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerError> {
+/// One action on the engine; the container's ID, and how its process
+/// was restarted where the action restarts it in place.
+async fn act(
+    engine: &Engine,
+    stack: &str,
+    a: Action,
+) -> Result<(String, Option<Respawned>), DockerError> {
+    if let Action::AsIs {
+        id,
+        how: InPlace::Respawn(restart),
+        grace_secs,
+        ..
+    } = a
+    {
+        return match engine.respawn(&id, &restart).await {
+            Ok(done) => Ok((id, Some(Respawned::Process(done)))),
+            // Made before geno had its init, or its init cannot take the
+            // request: the container restarts as a whole.
+            Err(why) => {
+                engine.restart(&id, grace_secs).await?;
+                Ok((id, Some(Respawned::Container(why))))
+            }
+        };
+    }
+    act_on(engine, stack, a).await.map(|id| (id, None))
+}
+
+async fn act_on(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerError> {
     match a {
         Action::Keep { id, .. } => Ok(id),
         Action::Start { id, .. } => engine.start(&id).await.map(|_| id),
@@ -601,19 +658,9 @@ async fn act(engine: &Engine, stack: &str, a: Action) -> Result<String, DockerEr
         } => match how {
             InPlace::Leave => Ok(id),
             InPlace::Start => engine.start(&id).await.map(|_| id),
-            InPlace::Restart => engine.restart(&id, grace_secs).await.map(|_| id),
-            InPlace::Respawn(restart) => match engine.respawn(&id, &restart).await {
-                Ok(done) => {
-                    tracing::info!(container = %id, ended = %done.ended, stop = ?done.stop, idle = ?done.idle, "process restarted in place");
-                    Ok(id)
-                }
-                // Made before geno had its init, or its init cannot take
-                // the request: the container restarts as a whole.
-                Err(why) => {
-                    tracing::warn!(container = %id, %why, "restarting the container instead");
-                    engine.restart(&id, grace_secs).await.map(|_| id)
-                }
-            },
+            InPlace::Restart | InPlace::Respawn(_) => {
+                engine.restart(&id, grace_secs).await.map(|_| id)
+            }
         },
     }
 }

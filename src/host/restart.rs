@@ -16,7 +16,7 @@ use super::converge::{Wait, converge, load_balancer, target_healthy};
 use crate::context::Context;
 use crate::docker::Member;
 use crate::error::CliResult;
-use crate::local::init::Restart;
+use crate::local::init::{Respawned, Restart};
 use crate::local::plan::{Action, InPlace};
 use crate::local::reconcile::Reconcile;
 use crate::proxy::daemon;
@@ -36,7 +36,8 @@ pub enum By {
 
 /// Restarts `containers` in the order given, each until ready (and
 /// healthy in the load balancer, for a routed service). `verb` names the
-/// command in what is said.
+/// command in what is said. For the edit loop: each container (by name)
+/// that was asked to restart its process, and how that went.
 pub async fn in_place(
     ctx: &Context,
     local: &LocalStack,
@@ -44,7 +45,7 @@ pub async fn in_place(
     verb: &str,
     wait: Wait,
     by: By,
-) -> CliResult {
+) -> CliResult<Vec<(String, Respawned)>> {
     let quiet = by == By::Watch;
     let routed = |service: &str| local.stack().deregistration_delay(service).is_some();
     let services: Vec<String> = containers.iter().map(|c| c.service.clone()).collect();
@@ -62,6 +63,7 @@ pub async fn in_place(
             services_in_order.push(&c.service);
         }
     }
+    let mut respawned = Vec::new();
     for service in services_in_order {
         let replicas: Vec<&Member> = containers.iter().filter(|c| c.service == service).collect();
         let groups: Vec<Vec<&Member>> = if routed(service) {
@@ -97,6 +99,11 @@ pub async fn in_place(
                 .collect();
             let mut reconcile = Reconcile::only(local.stack(), &[service.to_string()], actions);
             converge(ctx, local, &mut reconcile, verb, wait).await?;
+            for (id, how) in reconcile.respawned {
+                if let Some(c) = group.iter().find(|c| c.id == id) {
+                    respawned.push((c.name.clone(), how));
+                }
+            }
             let Some(lb) = lb.as_ref().filter(|_| routed(service)) else {
                 continue;
             };
@@ -106,6 +113,7 @@ pub async fn in_place(
                 // rotation, checked at once.
                 daemon::admit(lb, &c.id).await;
                 target_healthy(ctx, lb, &c.name, wait.deadline).await?;
+                tracing::info!(container = %c.name, after = ?since.elapsed(), "healthy in the load balancer after its probe");
                 if !quiet {
                     ctx.shell.status(format!(
                         "{} healthy in the load balancer after {:.1}s",
@@ -116,5 +124,5 @@ pub async fn in_place(
             }
         }
     }
-    Ok(())
+    Ok(respawned)
 }

@@ -17,56 +17,86 @@ pub struct Synced {
     pub deleted: usize,
 }
 
-/// Copies a service's changed files into each of its containers and
-/// removes its deleted ones; a file that vanished since the batch was
-/// made counts as deleted. The sync record is written first, so a watch
-/// killed half-way still leaves the containers marked as drifted.
-pub async fn sync(
-    local: &LocalStack,
-    containers: &[Member],
-    work: &ServiceWork,
-) -> anyhow::Result<Synced> {
-    let mut files = Vec::new();
-    let mut delete: Vec<String> = work
-        .delete
-        .iter()
-        .map(|(_, target)| target.clone())
-        .collect();
-    for (rel, target) in &work.copy {
-        let path = local.dir().join(rel);
-        match std::fs::read(&path) {
-            Ok(data) => {
-                let mode = file_mode(&path);
-                files.push(FileIn {
+/// A service's files to copy (read from the tree now) and its paths to
+/// remove in its containers; a file that vanished since the batch was made
+/// counts as deleted.
+pub struct Files {
+    pub copy: Vec<FileIn>,
+    pub delete: Vec<String>,
+}
+
+impl Files {
+    pub fn read(local: &LocalStack, work: &ServiceWork) -> anyhow::Result<Files> {
+        let mut copy = Vec::new();
+        let mut delete: Vec<String> = work
+            .delete
+            .iter()
+            .map(|(_, target)| target.clone())
+            .collect();
+        for (rel, target) in &work.copy {
+            let path = local.dir().join(rel);
+            match std::fs::read(&path) {
+                Ok(data) => copy.push(FileIn {
                     path: target.clone(),
                     data,
-                    mode,
-                });
+                    mode: file_mode(&path),
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => delete.push(target.clone()),
+                Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => delete.push(target.clone()),
-            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
         }
+        Ok(Files { copy, delete })
     }
+
+    fn touched(&self) -> impl Iterator<Item = String> + '_ {
+        self.copy
+            .iter()
+            .map(|f| f.path.clone())
+            .chain(self.delete.iter().cloned())
+    }
+}
+
+/// Records the files a batch is about to put into containers, before it
+/// does, so a watch killed half-way still leaves them marked as drifted:
+/// `batch` is each service's containers with its files, `members` every
+/// container of the stack (the record forgets the others).
+pub fn record(
+    local: &LocalStack,
+    members: &[Member],
+    batch: &[(&[Member], &Files)],
+) -> anyhow::Result<()> {
     let state_dir = local.state_dir();
     let mut record = crate::state::synced::load(&state_dir, local.name());
-    let touched: Vec<String> = files
-        .iter()
-        .map(|f| f.path.clone())
-        .chain(delete.iter().cloned())
-        .collect();
-    for c in containers {
-        record.add(&c.id, touched.iter().cloned());
-    }
-    keep(local, &mut record).await?;
-    for c in containers {
-        local.engine.put_files(&c.id, &files).await?;
-        if c.running() {
-            local.engine.remove_paths(&c.id, &delete).await?;
+    for (containers, files) in batch {
+        for c in *containers {
+            record.add(&c.id, files.touched());
         }
     }
+    let existing: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    crate::state::synced::save(&mut record, &state_dir, local.name(), &existing)?;
+    Ok(())
+}
+
+/// Copies a service's files into each of its containers at once and
+/// removes its deleted ones (in those that run).
+pub async fn put(
+    local: &LocalStack,
+    containers: &[Member],
+    files: &Files,
+) -> anyhow::Result<Synced> {
+    let puts = containers.iter().map(|c| async move {
+        local.engine.put_files(&c.id, &files.copy).await?;
+        if c.running() {
+            local.engine.remove_paths(&c.id, &files.delete).await?;
+        }
+        anyhow::Ok(())
+    });
+    for done in futures_util::future::join_all(puts).await {
+        done?;
+    }
     Ok(Synced {
-        copied: files.len(),
-        deleted: delete.len(),
+        copied: files.copy.len(),
+        deleted: files.delete.len(),
     })
 }
 

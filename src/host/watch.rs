@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::LocalStack;
 use super::converge::{Wait, converge, load_balancer};
-use super::sync::{Synced, sync};
+use super::sync::{Files, Synced};
 use super::up::{plan_changes, prepare};
 use crate::context::Context;
 use crate::docker::Member;
@@ -324,6 +324,9 @@ async fn initial_sync(ctx: &Context, local: &LocalStack, rules: &WatchSet, dir: 
 /// One batch, under the stack's lock (another geno's `up` or `restart`
 /// waits for it, and it for them). Says one line per service.
 async fn batch(ctx: &Context, local: &LocalStack, work: &WatchPlan, since: Instant) {
+    // `-v` traces each step from the first event of the batch (the
+    // quiet period included), to show where a change's time goes.
+    tracing::info!(after = ?since.elapsed(), "batch: the tree is quiet");
     let lock = match local.lock(ctx, "watch", false).await {
         Ok(l) => l,
         Err(e) => {
@@ -331,29 +334,62 @@ async fn batch(ctx: &Context, local: &LocalStack, work: &WatchPlan, since: Insta
             return;
         }
     };
+    tracing::info!(after = ?since.elapsed(), "batch: locked");
     for (build, files) in &work.rebuild {
         match rebuild(ctx, local, build, files, since).await {
             Ok(line) => ctx.shell.status(line),
             Err(e) => report(ctx, &format!("{}: rebuild failed", files_word(files)), e),
         }
     }
-    // Files first, service by service (quick; the sync record is one
-    // file); then the services' actions at once: they are independent, and
-    // a worker need not wait for the api's restart.
-    let mut synced = Vec::new();
+    // Files first: read, recorded once for the batch, then copied into
+    // every service's containers at once; each service acts as soon as
+    // its own files are in (the api's restart does not wait for the
+    // workers' copies, nor a worker for the api's restart).
+    let members = match local.engine.members(local.name()).await {
+        Ok(m) => m,
+        Err(e) => {
+            ctx.shell.warn(format!("cannot act on the change: {e}"));
+            return;
+        }
+    };
+    let mut prepared = Vec::new();
     for w in &work.services {
         let head = format!("{} → {}", files_word(&w.files()), w.service);
-        match copy(local, w).await {
-            Ok(done) => synced.push((w, head, done)),
-            Err(e) => report(ctx, &head, e),
+        match Files::read(local, w) {
+            Ok(files) => prepared.push((w, head, replicas(&members, &w.service), files)),
+            Err(e) => report(ctx, &head, e.into()),
         }
     }
-    join_all(synced.into_iter().map(|(w, head, done)| async move {
-        match act(ctx, local, w, done, since).await {
-            Ok(line) => ctx.shell.status(format!("{head}: {line}")),
-            Err(e) => report(ctx, &head, e),
-        }
-    }))
+    let batch: Vec<(&[Member], &Files)> = prepared
+        .iter()
+        .map(|(_, _, containers, files)| (containers.as_slice(), files))
+        .collect();
+    if let Err(e) = super::sync::record(local, &members, &batch) {
+        ctx.shell.warn(format!(
+            "cannot act on the change: the record of synced files: {e:#}"
+        ));
+        return;
+    }
+    join_all(
+        prepared
+            .into_iter()
+            .map(|(w, head, containers, files)| async move {
+                let copied = match containers.is_empty() {
+                    true => Ok(None),
+                    false => super::sync::put(local, &containers, &files).await.map(Some),
+                };
+                tracing::info!(after = ?since.elapsed(), service = %w.service, "batch: copied");
+                let result = match copied {
+                    Ok(synced) => act(ctx, local, w, Copied { containers, synced }, since).await,
+                    Err(e) => Err(e.into()),
+                };
+                tracing::info!(after = ?since.elapsed(), service = %w.service, "batch: done");
+                match result {
+                    Ok(line) => ctx.shell.status(format!("{head}: {line}")),
+                    Err(e) => report(ctx, &head, e),
+                }
+            }),
+    )
     .await;
     drop(lock);
 }
@@ -425,24 +461,20 @@ async fn rebuild(
     ))
 }
 
-/// Phase 4a: one service's files into every replica (running or not).
-async fn copy(local: &LocalStack, w: &ServiceWork) -> CliResult<Copied> {
-    let containers: Vec<Member> = local
-        .containers(std::slice::from_ref(&w.service))
-        .await?
-        .into_iter()
-        .filter(|c| c.kind == "service")
+/// Phase 4a: the containers a service's files go into, every replica
+/// (running or not) and its task's sidecars, in the order they restart.
+fn replicas(members: &[Member], service: &str) -> Vec<Member> {
+    let mut found: Vec<Member> = members
+        .iter()
+        .filter(|m| m.kind == "service" && m.service == service)
+        .cloned()
         .collect();
-    let synced = if containers.is_empty() {
-        None
-    } else {
-        Some(sync(local, &containers, w).await?)
-    };
-    Ok(Copied { containers, synced })
+    found.sort_by_key(|m| (m.replica, m.sidecar.is_some()));
+    found
 }
 
-/// What `copy` did: the service's containers, and the files it copied and
-/// removed (`None`: there was no container).
+/// What phase 4a did: the service's containers, and the files it copied
+/// and removed (`None`: there was no container).
 struct Copied {
     containers: Vec<Member>,
     synced: Option<Synced>,
@@ -484,7 +516,7 @@ async fn act(
         Then::Restart if running.is_empty() => done.push("not running, so not restarted".into()),
         Then::Restart => {
             let _quiet = ctx.shell.hushed();
-            super::restart::in_place(
+            let how = super::restart::in_place(
                 ctx,
                 local,
                 &running,
@@ -493,7 +525,13 @@ async fn act(
                 super::restart::By::Watch,
             )
             .await?;
-            let names: Vec<&str> = running.iter().map(|c| c.name.as_str()).collect();
+            let names: Vec<String> = running
+                .iter()
+                .map(|c| match how.iter().find(|(name, _)| name == &c.name) {
+                    Some((_, how)) => format!("{} ({})", c.name, how.words()),
+                    None => c.name.clone(),
+                })
+                .collect();
             done.push(format!("restarted {}", names.join(", ")));
         }
         Then::Exec(command) => {

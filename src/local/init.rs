@@ -54,6 +54,19 @@ pub fn entrypoint(program: &[String], stop_signal: Option<i32>) -> Vec<String> {
     out
 }
 
+/// The program's own entrypoint in a container's `Entrypoint`: what
+/// follows geno-init's `--` (all of it, in a container without the init).
+pub fn unwrapped(entrypoint: &[String]) -> &[String] {
+    match entrypoint.split_first() {
+        Some((first, rest)) if first == PATH => rest
+            .iter()
+            .position(|a| a == "--")
+            .map(|at| &rest[at + 1..])
+            .unwrap_or(rest),
+        _ => entrypoint,
+    }
+}
+
 /// The program geno-init runs, as Docker would have run it without:
 /// the entrypoint (stack.yaml's, else the image's) and then the command,
 /// where stack.yaml's replaces the image's, and an entrypoint set in
@@ -133,6 +146,32 @@ pub fn restart_request(r: &Restart) -> Vec<String> {
     out
 }
 
+/// How a container asked to restart its process in place was restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Respawned {
+    /// Its process, by geno-init, which said how.
+    Process(Restarted),
+    /// The whole container, and why not its process.
+    Container(String),
+}
+
+impl Respawned {
+    /// What the edit loop says after the container's name.
+    pub fn words(&self) -> String {
+        match self {
+            Respawned::Process(r) => match r.idle {
+                Some(true) => "idle: at once".into(),
+                Some(false) => format!("busy: {:.1}s to finish", r.stop.as_secs_f64()),
+                None if r.ended.ends_with(",killed") => {
+                    format!("killed after its {:.0}s grace period", r.stop.as_secs_f64())
+                }
+                None => "the process".into(),
+            },
+            Respawned::Container(why) => format!("the container: {why}"),
+        }
+    }
+}
+
 /// What geno-init said it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restarted {
@@ -208,6 +247,10 @@ mod tests {
             ])
         );
         assert_eq!(entrypoint(&[], None), v(&["/.geno/init", "--"]));
+        // And taken off again where the container's own is compared.
+        let wrapped = entrypoint(&v(&["docker-entrypoint.sh", "--"]), Some(3));
+        assert_eq!(unwrapped(&wrapped), v(&["docker-entrypoint.sh", "--"]));
+        assert_eq!(unwrapped(&v(&["tini", "--"])), v(&["tini", "--"]));
     }
 
     #[test]
@@ -266,6 +309,31 @@ mod tests {
             Some(("exit:0,killed".into(), None))
         );
         assert_eq!(Restarted::read("restarted"), None);
+    }
+
+    #[test]
+    fn the_loop_says_how_each_process_went() {
+        let said = |answer: &str| Respawned::Process(Restarted::read(answer).unwrap()).words();
+        assert_eq!(
+            said("old=1 ended=signal:9 stop_ms=4 idle=yes new=2"),
+            "idle: at once"
+        );
+        assert_eq!(
+            said("old=1 ended=exit:0 stop_ms=2712 idle=no new=2"),
+            "busy: 2.7s to finish"
+        );
+        assert_eq!(
+            said("old=1 ended=signal:9,killed stop_ms=10004 idle=- new=2"),
+            "killed after its 10s grace period"
+        );
+        assert_eq!(
+            said("old=1 ended=signal:15 stop_ms=150 idle=- new=2"),
+            "the process"
+        );
+        assert_eq!(
+            Respawned::Container("it has no geno init".into()).words(),
+            "the container: it has no geno init"
+        );
     }
 
     #[test]

@@ -533,6 +533,20 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// For a container whose process geno's init restarted `ago`: Docker's
+    /// health status (`healthy` still, until checks fail) and uptime are
+    /// the container's and say nothing of the new process; it is
+    /// `starting` until geno's probe passes, and has run for `ago`.
+    pub fn since_process_restart(&mut self, ago: std::time::Duration) {
+        if self.health.is_some()
+            && !self.ready_by_probe
+            && self.health.as_deref() != Some("unhealthy")
+        {
+            self.health = Some("starting".into());
+        }
+        self.running_for = ago;
+    }
+
     /// Why it stopped: its exit code, or the limit it exceeded.
     pub fn stopped_because(&self) -> String {
         match (self.oom_killed, self.memory_limit_mib) {
@@ -718,6 +732,33 @@ mod tests {
         assert!(
             matches!(&actions[1], Action::Replace { old, why, .. } if old == "id-web-1" && why == "definition changed")
         );
+    }
+
+    #[test]
+    fn a_process_restarted_in_place_is_starting_until_probed_whatever_docker_says() {
+        use std::time::Duration;
+        let mut o = Observation {
+            state: "running".into(),
+            health: Some("healthy".into()),
+            running_for: Duration::from_secs(600),
+            ..Default::default()
+        };
+        o.since_process_restart(Duration::from_millis(300));
+        assert_eq!(o.health.as_deref(), Some("starting"));
+        assert_eq!(o.running_for, Duration::from_millis(300));
+        o.ready_by_probe = true;
+        o.health = Some("healthy".into());
+        o.since_process_restart(Duration::from_secs(2));
+        assert_eq!(o.health.as_deref(), Some("healthy"));
+        // No health check: nothing to say but its uptime.
+        let mut plain = Observation {
+            state: "running".into(),
+            running_for: Duration::from_secs(600),
+            ..Default::default()
+        };
+        plain.since_process_restart(Duration::ZERO);
+        assert_eq!(plain.health, None);
+        assert_eq!(plain.running_for, Duration::ZERO);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct Reached {
 #[derive(Debug, Clone)]
 pub struct Reconcile {
     pub services: Vec<Service>,
+    /// Containers whose process was restarted in place (`InPlace::Respawn`),
+    /// by ID, with how.
+    pub respawned: Vec<(String, crate::local::init::Respawned)>,
 }
 
 impl Reconcile {
@@ -106,7 +109,10 @@ impl Reconcile {
                 }
             })
             .collect();
-        Reconcile { services }
+        Reconcile {
+            services,
+            respawned: Vec::new(),
+        }
     }
 
     /// The pending services whose dependencies' conditions hold, now

@@ -66,6 +66,10 @@ pub struct Row {
     /// its image, and `geno smoke` vouches for nothing while it does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub synced_files: Vec<String>,
+    /// Its command runs under geno's init, of this version: the edit loop
+    /// restarts the process, not the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geno_init: Option<String>,
 }
 
 /// Log lines shown for a container that crashed.
@@ -131,6 +135,19 @@ pub async fn ps(ctx: &Context, services: &[String]) -> CliResult {
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
+        ))?;
+    }
+    let supervised: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.geno_init.is_some() && r.state == "running")
+        .map(|r| r.container.as_str())
+        .collect();
+    if !supervised.is_empty() {
+        shell.out_line(format!(
+            "\n{} run{} {} command under geno's init: the edit loop restarts the process in place, not the container (UPTIME is the container's)",
+            supervised.join(", "),
+            if supervised.len() == 1 { "s" } else { "" },
+            if supervised.len() == 1 { "its" } else { "their" },
         ))?;
     }
     match (&lb, wanted) {
@@ -281,6 +298,7 @@ pub async fn rows(local: &LocalStack, services: &[String]) -> anyhow::Result<Vec
                 .find(|d| d.id == m.id)
                 .map(|d| d.files.clone())
                 .unwrap_or_default(),
+            geno_init: m.init.clone(),
         });
     }
     rows.sort_by_key(|r| {

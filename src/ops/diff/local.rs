@@ -50,7 +50,10 @@ pub async fn print(
         let inspected = engine.inspect(&member.id).await?;
         let config = inspected.config.unwrap_or_default();
         let seen = Running {
-            entrypoint: config.entrypoint.unwrap_or_default(),
+            // geno's init, where the container has it, is not the
+            // program's: ECS runs the program itself.
+            entrypoint: crate::local::init::unwrapped(&config.entrypoint.unwrap_or_default())
+                .to_vec(),
             command: config.cmd.unwrap_or_default(),
             env: config
                 .env
